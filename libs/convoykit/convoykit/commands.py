@@ -47,7 +47,8 @@ class PopulateCommand(BaseCommand):
                         self.apply(record)
                     except (ValidationError, DatabaseError) as exc:
                         raise CommandError(f"{record.path}:{record.line}: {exc}") from exc
-                self.stdout.write(f"{path.name}: {len(records)} record(s) loaded")
+                if verbosity:
+                    self.stdout.write(f"{path.name}: {len(records)} record(s) loaded")
 
     def scenario_paths(self, names):
         directory = Path(settings.BASE_DIR) / "populator"

@@ -1,4 +1,4 @@
-"""Settings of the events service; everything deployment-specific comes from the environment."""
+"""Settings of the events service: deployment-specific values come from the environment."""
 import os
 from pathlib import Path
 

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/convoy-ci/convoy/pipeline"
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/pipeline/report"
+)
+
+// Exit codes (the CLI contract scripts rely on).
+const (
+	exitPassed      = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // SIGINT
+	exitTerminated  = 143 // SIGTERM
+)
+
+// signals remembers which signal stopped the run, for the exit code.
+type signals struct {
+	mu  sync.Mutex
+	sig os.Signal
+}
+
+func (s *signals) set(sig os.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sig == nil {
+		s.sig = sig
+	}
+}
+
+func (s *signals) exitCode() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sig == syscall.SIGTERM {
+		return exitTerminated
+	}
+	return exitInterrupted
+}
+
+// options are the flags every command shares.
+type options struct {
+	file     string
+	repo     string
+	engine   string
+	jobs     int
+	only     []string
+	failFast bool
+	output   string
+	progress string
+	cacheDir string
+}
+
+// command is one subcommand: its flags and what it does.
+type command struct {
+	name    string
+	summary string
+	usage   string
+	flags   func(fs *pflag.FlagSet)
+	run     func(ctx context.Context, c *cli) int
+}
+
+// cli is the state of one invocation.
+type cli struct {
+	opts   options
+	stdout io.Writer
+	stderr io.Writer
+	sigs   *signals
+	fs     *pflag.FlagSet
+	args   []string
+}
+
+var commands []*command
+
+func register(c *command) { commands = append(commands, c) }
+
+func findCommand(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Main runs convoy with args (without the program name) and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, sigs *signals) int {
+	if sigs == nil {
+		sigs = &signals{}
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		topUsage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitPassed
+	}
+	cmd := findCommand(args[0])
+	if cmd == nil {
+		fmt.Fprintf(stderr, "convoy: unknown command %q (expected one of: %s)\n", args[0], commandNames())
+		return exitUsage
+	}
+	c := &cli{stdout: stdout, stderr: stderr, sigs: sigs}
+	fs := pflag.NewFlagSet("convoy "+cmd.name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVarP(&c.opts.file, "file", "f", config.FileName, "manifest to read, relative to the repository")
+	fs.StringVarP(&c.opts.repo, "repo", "C", ".", "repository to run on")
+	fs.StringVar(&c.opts.engine, "engine", "local", "engine: local | dagger")
+	fs.IntVarP(&c.opts.jobs, "jobs", "j", runtime.NumCPU(), "most stages running at once")
+	fs.StringSliceVar(&c.opts.only, "only", nil, "run only these services (comma-separated)")
+	fs.BoolVar(&c.opts.failFast, "fail-fast", false, "cancel everything at the first failure")
+	fs.StringVar(&c.opts.output, "output", "text", "output: text | json (NDJSON events, summary last)")
+	fs.StringVar(&c.opts.progress, "progress", "auto", "text progress: auto | tty | plain")
+	fs.StringVar(&c.opts.cacheDir, "cache-dir", os.Getenv("CONVOY_CACHE_DIR"), "where virtualenvs and layers are cached (default <repo>/.convoy/cache; env CONVOY_CACHE_DIR)")
+	if cmd.flags != nil {
+		cmd.flags(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: convoy %s %s\n\n%s\n\nFlags:\n%s", cmd.name, cmd.usage, cmd.summary, fs.FlagUsages())
+	}
+	c.fs = fs
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitPassed
+		}
+		fmt.Fprintf(stderr, "convoy %s: %v (see convoy %s --help)\n", cmd.name, err, cmd.name)
+		return exitUsage
+	}
+	c.args = fs.Args()
+	if err := c.checkCommon(); err != nil {
+		fmt.Fprintf(stderr, "convoy %s: %v\n", cmd.name, err)
+		return exitUsage
+	}
+	return cmd.run(ctx, c)
+}
+
+func (c *cli) checkCommon() error {
+	switch {
+	case c.opts.jobs < 1:
+		return fmt.Errorf("--jobs %d: expected at least 1", c.opts.jobs)
+	case c.opts.output != "text" && c.opts.output != "json":
+		return fmt.Errorf("--output %q: expected text or json", c.opts.output)
+	case c.opts.progress != "auto" && c.opts.progress != "tty" && c.opts.progress != "plain":
+		return fmt.Errorf("--progress %q: expected auto, tty or plain", c.opts.progress)
+	case c.opts.engine != "local" && c.opts.engine != "dagger":
+		return fmt.Errorf("--engine %q: expected local or dagger", c.opts.engine)
+	}
+	return nil
+}
+
+func topUsage(w io.Writer) {
+	fmt.Fprintf(w, "convoy — gates, images, integration and releases for a monorepo of services\n\nUsage: convoy COMMAND [flags]\n\nCommands:\n")
+	sorted := append([]*command(nil), commands...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
+	for _, c := range sorted {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun convoy COMMAND --help for a command's flags.\nExit codes: 0 passed, 1 a stage failed, 2 usage or configuration error, 130/143 interrupted.\n")
+}
+
+func commandNames() string {
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// load reads and validates the manifest; problems are printed and reported as exit code 2.
+func (c *cli) load() (*config.Config, int) {
+	cfg, err := config.Load(c.opts.file, c.opts.repo)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				fmt.Fprintln(c.stderr, p.String())
+			}
+			fmt.Fprintf(c.stderr, "convoy: %d problem(s) in %s; nothing was run\n", len(ce.Problems), c.opts.file)
+		} else {
+			fmt.Fprintf(c.stderr, "convoy: %v\n", err)
+		}
+		return nil, exitUsage
+	}
+	return cfg, exitPassed
+}
+
+// stateDir is the repository's .convoy directory.
+func stateDir(cfg *config.Config) string { return filepath.Join(cfg.Root, ".convoy") }
+
+// cacheDir is where virtualenvs and layers are cached.
+func (c *cli) cacheDir(cfg *config.Config) string {
+	if c.opts.cacheDir != "" {
+		if abs, err := filepath.Abs(c.opts.cacheDir); err == nil {
+			return abs
+		}
+		return c.opts.cacheDir
+	}
+	return filepath.Join(stateDir(cfg), "cache")
+}
+
+// bus builds the event bus for the chosen output.
+func (c *cli) bus() *pipeline.Bus {
+	if c.opts.output == "json" {
+		return pipeline.NewBus(report.NewJSON(c.stdout))
+	}
+	tty := c.opts.progress == "tty"
+	if c.opts.progress == "auto" {
+		f, ok := c.stdout.(*os.File)
+		tty = ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") != "true"
+	}
+	if tty {
+		return pipeline.NewBus(report.NewTTY(c.stdout, 250*time.Millisecond))
+	}
+	return pipeline.NewBus(report.NewPlain(c.stdout))
+}
+
+// planOptions are the plan options the common flags give.
+func (c *cli) planOptions() pipeline.PlanOptions {
+	return pipeline.PlanOptions{Engine: c.opts.engine, Jobs: c.opts.jobs, FailFast: c.opts.failFast, Only: c.opts.only}
+}
+
+// usageError prints err and returns exit code 2 when it is a usage error, else exit code 1.
+func (c *cli) fail(err error) int {
+	fmt.Fprintf(c.stderr, "convoy: %v\n", err)
+	var ue *pipeline.UsageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
+}

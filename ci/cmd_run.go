@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/engine/local"
+	"github.com/convoy-ci/convoy/pipeline"
+	"github.com/convoy-ci/convoy/pipeline/config"
+)
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "Run the whole pipeline: every service's gates in parallel, then images and integration.",
+		usage:   "[flags]",
+		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "run") },
+	})
+	register(&command{
+		name:    "plan",
+		summary: "Show what a run would do: services, stages, edges and jobs.",
+		usage:   "[flags]",
+		run:     func(ctx context.Context, c *cli) int { return c.showPlan() },
+	})
+}
+
+func (c *cli) showPlan() int {
+	cfg, code := c.load()
+	if cfg == nil {
+		return code
+	}
+	plan, err := pipeline.NewPlan(cfg, c.planOptions())
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.opts.output == "json" {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(plan); err != nil {
+			return c.fail(err)
+		}
+		return exitPassed
+	}
+	fmt.Fprint(c.stdout, plan.Text())
+	return exitPassed
+}
+
+// newEngine builds the engine --engine names; notices go to the bus.
+func (c *cli) newEngine(cfg *config.Config, bus *pipeline.Bus) (engine.Engine, error) {
+	switch c.opts.engine {
+	case local.Name:
+		return local.New(stateDir(cfg),
+			local.WithCacheDir(c.cacheDir(cfg)),
+			local.WithNotify(func(msg string) { bus.Emit(pipeline.Event{Type: pipeline.EventNotice, Message: msg}) }),
+		), nil
+	}
+	return nil, &pipeline.UsageError{Msg: fmt.Sprintf("--engine %s is not available in this build", c.opts.engine)}
+}
+
+// runPipeline runs the gates of every selected service and reports the summary.
+func (c *cli) runPipeline(ctx context.Context, name string) int {
+	cfg, code := c.load()
+	if cfg == nil {
+		return code
+	}
+	plan, err := pipeline.NewPlan(cfg, c.planOptions())
+	if err != nil {
+		return c.fail(err)
+	}
+	bus := c.bus()
+	eng, err := c.newEngine(cfg, bus)
+	if err != nil {
+		return c.fail(err)
+	}
+	defer eng.Close()
+	start := time.Now()
+	names := make([]string, len(plan.Services))
+	for i, s := range plan.Services {
+		names[i] = s.Name
+	}
+	bus.Emit(pipeline.Event{Type: pipeline.EventRunStart, Time: start, Run: &pipeline.RunInfo{
+		Command: name, Engine: eng.Name(), Jobs: plan.Jobs, Services: names, Stages: plan.StageNames()}})
+	runner := &pipeline.Runner{Plan: plan, Engine: eng, Bus: bus, LogDir: filepath.Join(stateDir(cfg), "logs")}
+	res, err := runner.Run(ctx)
+	if err != nil {
+		return c.fail(err)
+	}
+	sum := pipeline.Summary{Status: pipeline.StatusPassed, Duration: time.Since(start).Seconds(), Services: res.Services}
+	code = exitPassed
+	switch {
+	case ctx.Err() != nil:
+		sum.Status, code = pipeline.StatusInterrupted, c.sigs.exitCode()
+	case !res.Passed():
+		sum.Status, code = pipeline.StatusFailed, exitFailed
+	}
+	bus.Emit(pipeline.Event{Type: pipeline.EventSummary, Summary: &sum})
+	return code
+}

@@ -1,0 +1,94 @@
+// Package engine defines how convoy's plan is carried out: by host processes (engine/local,
+// the default) or by containers on a Dagger engine (engine/dagger).
+//
+// The interface is deliberately small — what both kinds of engine can honour. The scheduler
+// decides what runs when; an Engine only runs one stage of one service when asked.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
+)
+
+// Request asks an engine to run one stage of one service.
+type Request struct {
+	// Config is the loaded manifest (repository root, defaults).
+	Config *config.Config
+	// Service is the service the stage belongs to.
+	Service *config.Service
+	// Stage is what to run.
+	Stage stages.Stage
+	// Log receives everything the stage prints (stdout and stderr, interleaved).
+	Log io.Writer
+}
+
+// Result is what a stage that passed reports beyond its success.
+type Result struct {
+	// Note is a short remark for reports, e.g. "virtualenv reused".
+	Note string
+}
+
+// Engine runs stages. Implementations must be safe for concurrent use: the scheduler calls Run
+// for many services at once.
+type Engine interface {
+	// Name is the engine's name as given to --engine.
+	Name() string
+	// Run carries out one stage and returns when it has finished and every process it started
+	// is gone. A stage that did not pass returns a *StageError.
+	Run(ctx context.Context, req Request) (Result, error)
+	// Close releases what the engine holds (connections, temporary files).
+	Close() error
+}
+
+// Reason says why a stage did not pass.
+type Reason string
+
+// Reasons a stage did not pass.
+const (
+	Failed      Reason = "failed"      // a command exited non-zero or could not start
+	TimedOut    Reason = "timeout"     // the stage ran past its timeout and was killed
+	Interrupted Reason = "interrupted" // the run was cancelled (signal, --fail-fast) and the stage killed
+)
+
+// StageError describes a stage that did not pass.
+type StageError struct {
+	// Reason says why.
+	Reason Reason
+	// ExitCode is the failing command's exit code, or -1 when it did not exit by itself.
+	ExitCode int
+	// Command is the argv that failed.
+	Command []string
+	// Err is the underlying cause.
+	Err error
+}
+
+// Error says what failed and how.
+func (e *StageError) Error() string {
+	switch e.Reason {
+	case TimedOut:
+		return fmt.Sprintf("timed out running %q: %v", e.Command, e.Err)
+	case Interrupted:
+		return fmt.Sprintf("interrupted while running %q", e.Command)
+	}
+	if e.ExitCode >= 0 {
+		return fmt.Sprintf("%q exited with code %d", e.Command, e.ExitCode)
+	}
+	return fmt.Sprintf("running %q: %v", e.Command, e.Err)
+}
+
+// Unwrap returns the underlying cause.
+func (e *StageError) Unwrap() error { return e.Err }
+
+// AsStageError returns err's *StageError, or wraps any other error as a failure.
+func AsStageError(err error) *StageError {
+	var se *StageError
+	if errors.As(err, &se) {
+		return se
+	}
+	return &StageError{Reason: Failed, ExitCode: -1, Err: err}
+}

@@ -1,0 +1,312 @@
+// Package local is convoy's default engine: every stage is a host process in the service's own
+// virtualenv, with a controlled environment, in its own process group.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
+)
+
+// Name is the engine's name for --engine.
+const Name = "local"
+
+// DefaultGrace is how long a stage's processes get between SIGTERM and SIGKILL.
+const DefaultGrace = 5 * time.Second
+
+// Engine runs stages as host processes. Create it with New.
+type Engine struct {
+	stateDir string
+	cacheDir string
+	grace    time.Duration
+	notify   func(string)
+	hostEnv  func(string) (string, bool)
+
+	netOnce sync.Once
+	netErr  error
+
+	pyMu    sync.Mutex
+	pythons map[string]string // version → interpreter path
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithCacheDir keeps virtualenvs under dir (default: <state dir>/venvs' parent, .convoy/cache).
+// Virtualenvs are keyed by their dependency spec only, so a cache may be shared between
+// repositories.
+func WithCacheDir(dir string) Option { return func(e *Engine) { e.cacheDir = dir } }
+
+// WithGrace sets the time between SIGTERM and SIGKILL when a stage is stopped.
+func WithGrace(d time.Duration) Option { return func(e *Engine) { e.grace = d } }
+
+// WithNotify receives one-off notices, e.g. that network isolation is unavailable.
+func WithNotify(f func(string)) Option { return func(e *Engine) { e.notify = f } }
+
+// WithHostEnv replaces os.LookupEnv as the source of the host variables a stage may inherit.
+func WithHostEnv(f func(string) (string, bool)) Option { return func(e *Engine) { e.hostEnv = f } }
+
+// New returns an engine keeping its state (logs, databases) under stateDir, usually
+// <repo>/.convoy.
+func New(stateDir string, opts ...Option) *Engine {
+	e := &Engine{
+		stateDir: stateDir,
+		cacheDir: filepath.Join(stateDir, "cache"),
+		grace:    DefaultGrace,
+		notify:   func(string) {},
+		hostEnv:  os.LookupEnv,
+		pythons:  map[string]string{},
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// Name returns "local".
+func (e *Engine) Name() string { return Name }
+
+// Close releases nothing: the local engine holds no connection.
+func (e *Engine) Close() error { return nil }
+
+// Run carries out one stage of one service.
+func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, error) {
+	svc, st := req.Service, req.Stage
+	venv, err := e.Venv(svc)
+	if err != nil {
+		return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, st.Timeout)
+	defer cancel()
+	switch st.Kind {
+	case stages.KindDeps:
+		return e.deps(ctx, req, venv)
+	case stages.KindProcess:
+		env, err := e.environ(req, venv)
+		if err != nil {
+			return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
+		}
+		return engine.Result{}, e.runAll(ctx, req, st.Commands, env)
+	}
+	return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1,
+		Err: fmt.Errorf("stage %q of %q: the local engine runs no stage of this kind", st.Name, svc.Name)}
+}
+
+// runAll runs commands in order and stops at the first that does not pass.
+func (e *Engine) runAll(ctx context.Context, req engine.Request, cmds [][]string, env []string) error {
+	for _, argv := range cmds {
+		if err := e.run(ctx, req, argv, env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run starts argv in the service directory in a process group of its own and waits for it.
+// On cancellation or timeout the whole group gets SIGTERM, then SIGKILL after the grace period;
+// run returns only when the group's leader has been reaped and the group signalled empty.
+func (e *Engine) run(ctx context.Context, req engine.Request, argv []string, env []string) error {
+	if err := ctx.Err(); err != nil {
+		return stopped(ctx, argv)
+	}
+	fmt.Fprintf(req.Log, "$ %s\n", quoteArgv(argv))
+	path, err := lookPath(argv[0], env)
+	if err != nil {
+		fmt.Fprintf(req.Log, "convoy: %v\n", err)
+		return &engine.StageError{Reason: engine.Failed, ExitCode: -1, Command: argv, Err: err}
+	}
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Dir = req.Service.Dir
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = req.Log, req.Log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if req.Stage.Offline {
+		if e.offlineSupported() {
+			isolate(cmd)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(req.Log, "convoy: starting %s: %v\n", argv[0], err)
+		return &engine.StageError{Reason: engine.Failed, ExitCode: -1, Command: argv, Err: err}
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-done:
+	case <-ctx.Done():
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case werr = <-done:
+		case <-time.After(e.grace):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			werr = <-done
+		}
+	}
+	// Children that outlived their parent belong to the stage too.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	if ctx.Err() != nil {
+		fmt.Fprintf(req.Log, "convoy: %s\n", stopped(ctx, argv))
+		return stopped(ctx, argv)
+	}
+	if werr != nil {
+		se := &engine.StageError{Reason: engine.Failed, ExitCode: -1, Command: argv, Err: werr}
+		var ee *exec.ExitError
+		if errors.As(werr, &ee) {
+			se.ExitCode = ee.ExitCode()
+		}
+		fmt.Fprintf(req.Log, "convoy: %v\n", se)
+		return se
+	}
+	return nil
+}
+
+func stopped(ctx context.Context, argv []string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &engine.StageError{Reason: engine.TimedOut, ExitCode: -1, Command: argv, Err: ctx.Err()}
+	}
+	return &engine.StageError{Reason: engine.Interrupted, ExitCode: -1, Command: argv, Err: ctx.Err()}
+}
+
+// lookPath resolves a program against the stage's own PATH, not convoy's.
+func lookPath(prog string, env []string) (string, error) {
+	if strings.Contains(prog, "/") {
+		return prog, nil
+	}
+	for _, kv := range env {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			for _, dir := range filepath.SplitList(p) {
+				cand := filepath.Join(dir, prog)
+				if st, err := os.Stat(cand); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+					return cand, nil
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("%q not found in the stage's PATH", prog)
+}
+
+// hostNetVars are the host variables a stage that downloads packages may inherit: proxies,
+// CA bundles and package-index settings. Nothing else from the host reaches a stage.
+var hostNetVars = []string{
+	"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+}
+
+// environ builds a stage's whole environment: PATH with the virtualenv first, HOME,
+// VIRTUAL_ENV, PYTHONPATH, the manifest's env and the stage's — nothing else from the host
+// (but the package-download variables for stages that ask for them).
+func (e *Engine) environ(req engine.Request, venv string) ([]string, error) {
+	svc, st := req.Service, req.Stage
+	hostPath, _ := e.hostEnv("PATH")
+	if hostPath == "" {
+		hostPath = "/usr/local/bin:/usr/bin:/bin"
+	}
+	home, _ := e.hostEnv("HOME")
+	pyPath := []string{svc.Dir}
+	for _, lib := range svc.Libs {
+		pyPath = append(pyPath, filepath.Join(req.Config.Root, filepath.FromSlash(lib)))
+	}
+	env := map[string]string{
+		"PATH":                    filepath.Join(venv, "bin") + string(os.PathListSeparator) + hostPath,
+		"HOME":                    home,
+		"VIRTUAL_ENV":             venv,
+		"PYTHONPATH":              strings.Join(pyPath, string(os.PathListSeparator)),
+		"PYTHONDONTWRITEBYTECODE": "1",
+		"PYTHONUNBUFFERED":        "1",
+		"LANG":                    "C.UTF-8",
+		"CONVOY_SERVICE":          svc.Name,
+		"CONVOY_STAGE":            st.Name,
+	}
+	if st.HostNetEnv {
+		for _, k := range hostNetVars {
+			if v, ok := e.hostEnv(k); ok {
+				env[k] = v
+			}
+		}
+		for _, kv := range os.Environ() {
+			k, _, _ := strings.Cut(kv, "=")
+			if strings.HasPrefix(k, "PIP_") {
+				if v, ok := e.hostEnv(k); ok {
+					env[k] = v
+				}
+			}
+		}
+	}
+	if st.FreshDB {
+		url, err := e.freshDB(svc, st.Name)
+		if err != nil {
+			return nil, err
+		}
+		env["DATABASE_URL"] = url
+	}
+	for k, v := range svc.Env {
+		env[k] = v
+	}
+	for k, v := range st.Env {
+		env[k] = v
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// freshDB removes any earlier database of this service and stage and returns the URL of a new
+// SQLite file for it.
+func (e *Engine) freshDB(svc *config.Service, stage string) (string, error) {
+	dir := filepath.Join(e.stateDir, "db", svc.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating database directory for %q: %w", svc.Name, err)
+	}
+	file := filepath.Join(dir, stage+".sqlite3")
+	if err := os.Remove(file); err != nil && !os.IsNotExist(err) {
+		return "", fmt.Errorf("removing old database of %q: %w", svc.Name, err)
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return "", err
+	}
+	return "sqlite:///" + abs, nil
+}
+
+// Environ returns the environment a process of svc would get for stage st — used to start
+// services for integration from the environment that passed their gates.
+func (e *Engine) Environ(cfg *config.Config, svc *config.Service, st stages.Stage) ([]string, error) {
+	venv, err := e.Venv(svc)
+	if err != nil {
+		return nil, err
+	}
+	return e.environ(engine.Request{Config: cfg, Service: svc, Stage: st, Log: io.Discard}, venv)
+}
+
+func quoteArgv(argv []string) string {
+	parts := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\"'$\\") {
+			parts[i] = fmt.Sprintf("%q", a)
+		} else {
+			parts[i] = a
+		}
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,126 @@
+// Package config loads and validates services.yaml, the manifest of a convoy monorepo.
+//
+// Load reports every problem it finds, each with the file, line and column it concerns, so a
+// user can fix the whole file in one pass. A Config that Load returns without error has been
+// fully validated: names are unique DNS labels, paths exist inside the repository, depends_on
+// names existing services and has no cycle, and defaults have been merged into every Service.
+package config
+
+import (
+	"time"
+)
+
+// FileName is the default manifest name at the repository root.
+const FileName = "services.yaml"
+
+// Dependency tools a service may declare in its deps key.
+const (
+	DepsPip    = "pip"
+	DepsPipenv = "pipenv"
+)
+
+// Defaults used when neither defaults: nor a service sets a value.
+const (
+	DefaultPython  = "3.11"
+	DefaultTimeout = 10 * time.Minute
+	DefaultPort    = 8000
+	DefaultHealth  = "/healthz"
+)
+
+// Config is a loaded, validated services.yaml.
+type Config struct {
+	// File is the path of the manifest as given to Load (used in messages).
+	File string
+	// Root is the absolute path of the repository the manifest describes.
+	Root string
+	// Version is the manifest format version; only 1 exists.
+	Version int
+	// Defaults holds the values services inherit.
+	Defaults Defaults
+	// Services lists the services in file order, defaults already applied.
+	Services []*Service
+	// Integration configures the cross-service stage.
+	Integration Integration
+	// Release configures QA releases.
+	Release Release
+}
+
+// Defaults is the defaults: block.
+type Defaults struct {
+	Python   string
+	Base     string
+	Deps     string
+	Timeout  time.Duration
+	Env      map[string]string
+	Unit     []string
+	Lint     []string
+	Populate []string
+}
+
+// Service is one entry of services:, with defaults merged in.
+type Service struct {
+	// Name is a unique DNS label.
+	Name string
+	// Path is the service directory relative to Config.Root, slash-separated.
+	Path string
+	// Dir is the absolute service directory.
+	Dir string
+	// Python is the interpreter version for the service's virtualenv.
+	Python string
+	// Base is the base image reference for the service's image.
+	Base string
+	// Deps is the dependency tool: DepsPip or DepsPipenv.
+	Deps string
+	// Libs are shared local directories (relative to Root) the service imports.
+	Libs []string
+	// DependsOn names services that must be up before this one in integration.
+	DependsOn []string
+	// Env is defaults.env overlaid with the service's env.
+	Env map[string]string
+	// Timeout bounds every stage of this service.
+	Timeout time.Duration
+	// Unit, Lint and Populate are stage argv overrides; nil means the preset.
+	Unit, Lint, Populate []string
+	// Serve is the argv that starts the service; it may use ${HOST} and ${PORT}.
+	Serve []string
+	// Port is the port the service listens on inside its image.
+	Port int
+	// Health is the HTTP path that answers 200 when the service is healthy.
+	Health string
+	// Scenario is the populator scenario loaded for integration ("" = the populator's default).
+	Scenario string
+	// Line is the line of the service's entry in the manifest.
+	Line int
+}
+
+// Integration is the integration: block.
+type Integration struct {
+	// Postgres is the URL of an existing server; empty means a throwaway cluster.
+	Postgres string
+	// Requirements is the suite's requirements file, relative to Root.
+	Requirements string
+	// Command is the suite's argv, run from Root.
+	Command []string
+	// Env is shared with every service and the suite.
+	Env map[string]string
+	// Timeout bounds the whole integration stage.
+	Timeout time.Duration
+}
+
+// Release is the release: block.
+type Release struct {
+	// TagPattern is the regular expression a release tag must match.
+	TagPattern string
+	// Registry is HOST/NAMESPACE release images are pushed to.
+	Registry string
+}
+
+// Service returns the service called name, or nil.
+func (c *Config) Service(name string) *Service {
+	for _, s := range c.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}

@@ -1,0 +1,419 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong with a manifest, at a position in it.
+type Problem struct {
+	File string
+	Line int
+	Col  int
+	Msg  string
+}
+
+// String formats the problem as FILE:LINE:COL: message, the shape editors and CI annotate.
+func (p Problem) String() string {
+	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
+}
+
+// Error is every Problem found in a manifest. Load returns it (as *Error) when the manifest is
+// invalid; nothing should run then.
+type Error struct {
+	Problems []Problem
+}
+
+// Error lists every problem, one per line, in file order.
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+var (
+	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+)
+
+// Load reads the manifest at file and validates it against the repository at root. A relative
+// file is taken relative to root; an empty root means the directory holding file. The returned
+// error is an *Error listing every problem when the manifest is invalid, or a plain error when it
+// cannot be read.
+func Load(file, root string) (*Config, error) {
+	if root == "" {
+		root = filepath.Dir(file)
+	}
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("resolving repository %q: %w", root, err)
+	}
+	if st, err := os.Stat(absRoot); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("repository %q is not a directory", root)
+	}
+	path := file
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(absRoot, file)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	return Parse(data, file, absRoot)
+}
+
+// Parse validates manifest bytes; name is used in messages and root must be absolute.
+func Parse(data []byte, name, root string) (*Config, error) {
+	d := &decoder{file: name, root: root}
+	cfg := d.decode(data)
+	if len(d.problems) > 0 {
+		sort.SliceStable(d.problems, func(i, j int) bool {
+			a, b := d.problems[i], d.problems[j]
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Col < b.Col
+		})
+		return nil, &Error{Problems: d.problems}
+	}
+	return cfg, nil
+}
+
+// decoder walks the YAML node tree, collecting problems instead of stopping at the first.
+type decoder struct {
+	file     string
+	root     string
+	problems []Problem
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	line, col := 1, 1
+	if n != nil && n.Line > 0 {
+		line, col = n.Line, n.Column
+	}
+	d.problems = append(d.problems, Problem{File: d.file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) decode(data []byte) *Config {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		d.syntaxError(err)
+		return nil
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		d.errorf(nil, "the file is empty (expected a mapping starting with version: 1)")
+		return nil
+	}
+	top := doc.Content[0]
+	cfg := &Config{File: d.file, Root: d.root}
+	var servicesNode, versionNode *yaml.Node
+	d.mapping(top, "the top level", map[string]func(k, v *yaml.Node){
+		"version": func(k, v *yaml.Node) {
+			versionNode = v
+			if n, ok := d.integer(v); ok {
+				cfg.Version = n
+				if n != 1 {
+					d.errorf(v, "unsupported version %d (expected 1)", n)
+				}
+			}
+		},
+		"defaults":    func(k, v *yaml.Node) { d.defaults(v, &cfg.Defaults) },
+		"services":    func(k, v *yaml.Node) { servicesNode = v },
+		"integration": func(k, v *yaml.Node) { d.integration(v, &cfg.Integration) },
+		"release":     func(k, v *yaml.Node) { d.release(v, &cfg.Release) },
+	})
+	if top.Kind != yaml.MappingNode {
+		return nil
+	}
+	if versionNode == nil {
+		d.errorf(top, "missing key \"version\" (expected version: 1)")
+	}
+	applyDefaultDefaults(&cfg.Defaults)
+	if servicesNode == nil {
+		d.errorf(top, "missing key \"services\" (expected a list of services)")
+		return cfg
+	}
+	d.services(servicesNode, cfg)
+	return cfg
+}
+
+// syntaxError turns a yaml.v3 parse error into positioned problems.
+func (d *decoder) syntaxError(err error) {
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	for _, m := range msgs {
+		m = strings.TrimPrefix(m, "yaml: ")
+		line := 1
+		if sm := yamlLineRe.FindStringSubmatch("yaml: " + m); sm != nil {
+			line, _ = strconv.Atoi(sm[1])
+			m = sm[2]
+		}
+		d.problems = append(d.problems, Problem{File: d.file, Line: line, Col: 1,
+			Msg: fmt.Sprintf("invalid YAML: %s (expected a well-formed YAML document)", m)})
+	}
+}
+
+// mapping checks that n is a mapping, reports unknown and duplicate keys, and calls the
+// handler of every known key.
+func (d *decoder) mapping(n *yaml.Node, what string, fields map[string]func(k, v *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping, not %s (expected key: value pairs)", what, kindName(n))
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if first, dup := seen[k.Value]; dup {
+			d.errorf(k, "duplicate key %q in %s (first set at line %d)", k.Value, what, first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		h, ok := fields[k.Value]
+		if !ok {
+			d.errorf(k, "unknown key %q in %s (expected one of: %s)", k.Value, what, keyList(fields))
+			continue
+		}
+		h(k, v)
+	}
+}
+
+func keyList(fields map[string]func(k, v *yaml.Node)) string {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "null"
+		}
+		return fmt.Sprintf("the scalar %q", n.Value)
+	}
+	return "nothing"
+}
+
+func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, "%s must be a string, not %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (d *decoder) integer(n *yaml.Node) (int, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		d.errorf(n, "expected an integer, not %s", kindName(n))
+		return 0, false
+	}
+	v, err := strconv.Atoi(n.Value)
+	if err != nil {
+		d.errorf(n, "expected an integer, not %q", n.Value)
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) duration(n *yaml.Node, what string) (time.Duration, bool) {
+	s, ok := d.str(n, what)
+	if !ok {
+		return 0, false
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		d.errorf(n, "%s %q is not a positive duration (expected e.g. 90s, 10m, 1h30m)", what, s)
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) strList(n *yaml.Node, what string) ([]string, bool) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s must be a list of strings, not %s", what, kindName(n))
+		return nil, false
+	}
+	out := make([]string, 0, len(n.Content))
+	ok := true
+	for _, item := range n.Content {
+		s, good := d.str(item, what+" item")
+		ok = ok && good
+		out = append(out, s)
+	}
+	return out, ok
+}
+
+// argv reads a command: a non-empty list of strings, never a shell string.
+func (d *decoder) argv(n *yaml.Node, what string) []string {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		d.errorf(n, "%s must be an argv list, not the string %q (expected e.g. [python, -m, pytest]; write [sh, -c, \"...\"] for a shell command)", what, n.Value)
+		return nil
+	}
+	list, ok := d.strList(n, what)
+	if !ok {
+		return nil
+	}
+	if len(list) == 0 || list[0] == "" {
+		d.errorf(n, "%s must not be empty (expected a program and its arguments)", what)
+		return nil
+	}
+	return list
+}
+
+func (d *decoder) env(n *yaml.Node, what string) map[string]string {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping of NAME: value, not %s", what, kindName(n))
+		return nil
+	}
+	out := map[string]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !envName.MatchString(k.Value) {
+			d.errorf(k, "%s: %q is not a valid variable name (expected letters, digits and _)", what, k.Value)
+			continue
+		}
+		if _, dup := out[k.Value]; dup {
+			d.errorf(k, "%s: duplicate variable %q", what, k.Value)
+			continue
+		}
+		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+			d.errorf(v, "%s: value of %s must be a string, not %s", what, k.Value, kindName(v))
+			continue
+		}
+		out[k.Value] = v.Value
+	}
+	return out
+}
+
+func (d *decoder) depsTool(n *yaml.Node) string {
+	s, ok := d.str(n, "deps")
+	if !ok {
+		return ""
+	}
+	if s != DepsPip && s != DepsPipenv {
+		d.errorf(n, "unknown dependency tool %q (expected pip or pipenv)", s)
+		return ""
+	}
+	return s
+}
+
+func (d *decoder) defaults(n *yaml.Node, df *Defaults) {
+	d.mapping(n, "defaults", map[string]func(k, v *yaml.Node){
+		"python":   func(k, v *yaml.Node) { df.Python, _ = d.str(v, "python") },
+		"base":     func(k, v *yaml.Node) { df.Base, _ = d.str(v, "base") },
+		"deps":     func(k, v *yaml.Node) { df.Deps = d.depsTool(v) },
+		"timeout":  func(k, v *yaml.Node) { df.Timeout, _ = d.duration(v, "timeout") },
+		"env":      func(k, v *yaml.Node) { df.Env = d.env(v, "env") },
+		"unit":     func(k, v *yaml.Node) { df.Unit = d.argv(v, "unit") },
+		"lint":     func(k, v *yaml.Node) { df.Lint = d.argv(v, "lint") },
+		"populate": func(k, v *yaml.Node) { df.Populate = d.argv(v, "populate") },
+	})
+}
+
+func applyDefaultDefaults(df *Defaults) {
+	if df.Python == "" {
+		df.Python = DefaultPython
+	}
+	if df.Deps == "" {
+		df.Deps = DepsPip
+	}
+	if df.Timeout == 0 {
+		df.Timeout = DefaultTimeout
+	}
+}
+
+func (d *decoder) integration(n *yaml.Node, in *Integration) {
+	d.mapping(n, "integration", map[string]func(k, v *yaml.Node){
+		"postgres": func(k, v *yaml.Node) { in.Postgres, _ = d.str(v, "postgres") },
+		"requirements": func(k, v *yaml.Node) {
+			if s, ok := d.str(v, "requirements"); ok {
+				in.Requirements = d.repoPath(v, s, "requirements", false)
+			}
+		},
+		"command": func(k, v *yaml.Node) { in.Command = d.argv(v, "command") },
+		"env":     func(k, v *yaml.Node) { in.Env = d.env(v, "env") },
+		"timeout": func(k, v *yaml.Node) { in.Timeout, _ = d.duration(v, "timeout") },
+	})
+}
+
+func (d *decoder) release(n *yaml.Node, r *Release) {
+	d.mapping(n, "release", map[string]func(k, v *yaml.Node){
+		"tag_pattern": func(k, v *yaml.Node) {
+			s, ok := d.str(v, "tag_pattern")
+			if !ok {
+				return
+			}
+			if _, err := regexp.Compile(s); err != nil {
+				d.errorf(v, "tag_pattern %q is not a valid regular expression: %v", s, err)
+				return
+			}
+			r.TagPattern = s
+		},
+		"registry": func(k, v *yaml.Node) { r.Registry, _ = d.str(v, "registry") },
+	})
+}
+
+// repoPath checks that rel names an existing file or directory inside the repository and returns
+// it slash-separated and cleaned; it returns "" after reporting a problem.
+func (d *decoder) repoPath(n *yaml.Node, rel, what string, wantDir bool) string {
+	if rel == "" {
+		d.errorf(n, "%s is empty (expected a path inside the repository)", what)
+		return ""
+	}
+	if filepath.IsAbs(rel) {
+		d.errorf(n, "%s %q is absolute (expected a path relative to the repository root)", what, rel)
+		return ""
+	}
+	clean := filepath.Clean(filepath.FromSlash(rel))
+	if clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		d.errorf(n, "%s %q escapes the repository (expected a path inside it)", what, rel)
+		return ""
+	}
+	abs := filepath.Join(d.root, clean)
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		d.errorf(n, "%s %q does not exist (expected an existing path inside the repository)", what, rel)
+		return ""
+	}
+	realRoot, err := filepath.EvalSymlinks(d.root)
+	if err == nil {
+		if r, err := filepath.Rel(realRoot, real); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			d.errorf(n, "%s %q resolves outside the repository through a symlink (expected a path inside it)", what, rel)
+			return ""
+		}
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		d.errorf(n, "%s %q cannot be read: %v", what, rel, err)
+		return ""
+	}
+	if wantDir && !st.IsDir() {
+		d.errorf(n, "%s %q is a file (expected a directory)", what, rel)
+		return ""
+	}
+	return filepath.ToSlash(clean)
+}

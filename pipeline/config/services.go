@@ -1,0 +1,277 @@
+package config
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// serviceNodes keeps the YAML nodes a cross-service check needs to point at.
+type serviceNodes struct {
+	svc       *Service
+	name      *yaml.Node
+	deps      *yaml.Node
+	dependsOn []*yaml.Node
+}
+
+func (d *decoder) services(n *yaml.Node, cfg *Config) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "services must be a list, not %s (expected - name: ... entries)", kindName(n))
+		return
+	}
+	if len(n.Content) == 0 {
+		d.errorf(n, "services is empty (expected at least one service)")
+		return
+	}
+	var all []*serviceNodes
+	firstLine := map[string]int{}
+	for _, item := range n.Content {
+		sn := d.service(item, &cfg.Defaults)
+		if sn == nil {
+			continue
+		}
+		if sn.svc.Name != "" {
+			if line, dup := firstLine[sn.svc.Name]; dup {
+				d.errorf(sn.name, "duplicate service name %q (first defined at line %d)", sn.svc.Name, line)
+			} else {
+				firstLine[sn.svc.Name] = sn.name.Line
+			}
+		}
+		all = append(all, sn)
+		cfg.Services = append(cfg.Services, sn.svc)
+	}
+	d.checkDependsOn(all, firstLine)
+}
+
+func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
+	svc := &Service{
+		Python: df.Python, Base: df.Base, Deps: df.Deps, Timeout: df.Timeout,
+		Env:  maps.Clone(df.Env),
+		Unit: df.Unit, Lint: df.Lint, Populate: df.Populate,
+		Port: DefaultPort, Health: DefaultHealth, Line: n.Line,
+	}
+	if svc.Env == nil {
+		svc.Env = map[string]string{}
+	}
+	sn := &serviceNodes{svc: svc}
+	var pathNode *yaml.Node
+	d.mapping(n, "a service", map[string]func(k, v *yaml.Node){
+		"name": func(k, v *yaml.Node) {
+			sn.name = v
+			if s, ok := d.str(v, "name"); ok {
+				if !dnsLabel.MatchString(s) {
+					d.errorf(v, "service name %q is not a DNS label (expected lower-case letters, digits and '-', at most 63, not starting or ending with '-')", s)
+				}
+				svc.Name = s
+			}
+		},
+		"path": func(k, v *yaml.Node) {
+			pathNode = v
+			if s, ok := d.str(v, "path"); ok {
+				svc.Path = d.repoPath(v, s, "path", true)
+			}
+		},
+		"python": func(k, v *yaml.Node) { svc.Python, _ = d.str(v, "python") },
+		"base":   func(k, v *yaml.Node) { svc.Base, _ = d.str(v, "base") },
+		"deps": func(k, v *yaml.Node) {
+			sn.deps = v
+			svc.Deps = d.depsTool(v)
+		},
+		"libs": func(k, v *yaml.Node) {
+			if v.Kind != yaml.SequenceNode {
+				d.errorf(v, "libs must be a list of paths, not %s", kindName(v))
+				return
+			}
+			for _, item := range v.Content {
+				if s, ok := d.str(item, "libs item"); ok {
+					if p := d.repoPath(item, s, "lib", true); p != "" {
+						svc.Libs = append(svc.Libs, p)
+					}
+				}
+			}
+		},
+		"depends_on": func(k, v *yaml.Node) {
+			if v.Kind != yaml.SequenceNode {
+				d.errorf(v, "depends_on must be a list of service names, not %s", kindName(v))
+				return
+			}
+			for _, item := range v.Content {
+				if s, ok := d.str(item, "depends_on item"); ok {
+					svc.DependsOn = append(svc.DependsOn, s)
+					sn.dependsOn = append(sn.dependsOn, item)
+				}
+			}
+		},
+		"env": func(k, v *yaml.Node) {
+			maps.Copy(svc.Env, d.env(v, "env"))
+		},
+		"timeout":  func(k, v *yaml.Node) { svc.Timeout, _ = d.duration(v, "timeout") },
+		"unit":     func(k, v *yaml.Node) { svc.Unit = d.argv(v, "unit") },
+		"lint":     func(k, v *yaml.Node) { svc.Lint = d.argv(v, "lint") },
+		"populate": func(k, v *yaml.Node) { svc.Populate = d.argv(v, "populate") },
+		"serve":    func(k, v *yaml.Node) { svc.Serve = d.argv(v, "serve") },
+		"port": func(k, v *yaml.Node) {
+			if p, ok := d.integer(v); ok {
+				if p < 1 || p > 65535 {
+					d.errorf(v, "port %d is out of range (expected 1-65535)", p)
+				}
+				svc.Port = p
+			}
+		},
+		"health": func(k, v *yaml.Node) {
+			if s, ok := d.str(v, "health"); ok {
+				if !strings.HasPrefix(s, "/") {
+					d.errorf(v, "health %q is not an HTTP path (expected it to start with /)", s)
+				}
+				svc.Health = s
+			}
+		},
+		"scenario": func(k, v *yaml.Node) { svc.Scenario, _ = d.str(v, "scenario") },
+	})
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	if sn.name == nil {
+		d.errorf(n, "service has no name (expected name: <dns-label>)")
+		sn.name = n
+	}
+	if pathNode == nil {
+		d.errorf(n, "service %q has no path (expected path: <directory in the repository>)", svc.Name)
+	}
+	if svc.Path != "" {
+		svc.Dir = filepath.Join(d.root, filepath.FromSlash(svc.Path))
+		d.checkDepsSpec(sn, n)
+	}
+	return sn
+}
+
+// checkDepsSpec reports a service whose dependency tool has no spec file to read.
+func (d *decoder) checkDepsSpec(sn *serviceNodes, n *yaml.Node) {
+	at := sn.deps
+	if at == nil {
+		at = n
+	}
+	svc := sn.svc
+	want := SpecFile(svc.Deps)
+	if want == "" {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(svc.Dir, want)); err != nil {
+		d.errorf(at, "service %q uses deps %s but %s has no %s (expected the dependency spec there)", svc.Name, svc.Deps, svc.Path, want)
+	}
+}
+
+// SpecFile is the dependency spec a tool reads: requirements.txt for pip, Pipfile for pipenv.
+func SpecFile(tool string) string {
+	switch tool {
+	case DepsPip:
+		return "requirements.txt"
+	case DepsPipenv:
+		return "Pipfile"
+	}
+	return ""
+}
+
+// LockFile is the file a release freezes a tool's versions into.
+func LockFile(tool string) string {
+	switch tool {
+	case DepsPip:
+		return "requirements.lock"
+	case DepsPipenv:
+		return "Pipfile.lock"
+	}
+	return ""
+}
+
+func (d *decoder) checkDependsOn(all []*serviceNodes, known map[string]int) {
+	byName := map[string]*serviceNodes{}
+	for _, sn := range all {
+		if _, dup := byName[sn.svc.Name]; !dup {
+			byName[sn.svc.Name] = sn
+		}
+	}
+	for _, sn := range all {
+		for i, dep := range sn.svc.DependsOn {
+			switch {
+			case dep == sn.svc.Name:
+				d.errorf(sn.dependsOn[i], "service %q depends on itself (expected other services' names)", dep)
+			case known[dep] == 0:
+				d.errorf(sn.dependsOn[i], "depends_on names unknown service %q (expected one of: %s)", dep, serviceNames(all))
+			}
+		}
+	}
+	// Cycles: depth-first search in file order, reporting each cycle once at its first service.
+	const (
+		unvisited = iota
+		active
+		done
+	)
+	state := map[string]int{}
+	var stack []string
+	var visit func(name string)
+	visit = func(name string) {
+		state[name] = active
+		stack = append(stack, name)
+		sn := byName[name]
+		for i, dep := range sn.svc.DependsOn {
+			if byName[dep] == nil || dep == name {
+				continue
+			}
+			switch state[dep] {
+			case unvisited:
+				visit(dep)
+			case active:
+				start := 0
+				for j, s := range stack {
+					if s == dep {
+						start = j
+					}
+				}
+				cycle := append(append([]string{}, stack[start:]...), dep)
+				d.errorf(sn.dependsOn[i], "dependency cycle: %s (expected depends_on to form no loop)", strings.Join(cycle, " -> "))
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[name] = done
+	}
+	for _, sn := range all {
+		if state[sn.svc.Name] == unvisited && sn.svc.Name != "" {
+			visit(sn.svc.Name)
+		}
+	}
+}
+
+func serviceNames(all []*serviceNodes) string {
+	names := make([]string, 0, len(all))
+	for _, sn := range all {
+		names = append(names, sn.svc.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// StartOrder returns the services with every service after the ones it depends on, keeping
+// file order otherwise. The manifest has been checked for cycles, so the order always exists.
+func (c *Config) StartOrder() []*Service {
+	placed := map[string]bool{}
+	var out []*Service
+	var place func(s *Service)
+	place = func(s *Service) {
+		if placed[s.Name] {
+			return
+		}
+		placed[s.Name] = true
+		for _, dep := range s.DependsOn {
+			if ds := c.Service(dep); ds != nil {
+				place(ds)
+			}
+		}
+		out = append(out, s)
+	}
+	for _, s := range c.Services {
+		place(s)
+	}
+	return out
+}

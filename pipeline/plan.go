@@ -1,0 +1,174 @@
+// Package pipeline turns a validated services.yaml into a graph of (service × stage) tasks,
+// runs it on an engine under a concurrency limit, and reports what happened as events.
+package pipeline
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
+)
+
+// Plan is what a run will do: the services selected, their stages, and the edges between them.
+type Plan struct {
+	Engine   string        `json:"engine"`
+	Jobs     int           `json:"jobs"`
+	FailFast bool          `json:"fail_fast"`
+	Services []PlanService `json:"services"`
+	// Edges are "service/stage" pairs: From must pass before To runs.
+	Edges []Edge `json:"edges"`
+
+	stages map[string][]stages.Stage
+	config *config.Config
+}
+
+// PlanService is one service of a plan.
+type PlanService struct {
+	Name      string      `json:"name"`
+	Path      string      `json:"path"`
+	Deps      string      `json:"deps"`
+	DependsOn []string    `json:"depends_on,omitempty"`
+	Stages    []PlanStage `json:"stages"`
+}
+
+// PlanStage is one stage of a planned service.
+type PlanStage struct {
+	Name     string     `json:"name"`
+	Commands [][]string `json:"commands,omitempty"`
+	Needs    []string   `json:"needs,omitempty"`
+	Timeout  string     `json:"timeout"`
+	Offline  bool       `json:"offline,omitempty"`
+}
+
+// Edge says From must pass before To runs.
+type Edge struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// PlanOptions select and bound a plan.
+type PlanOptions struct {
+	// Engine is the engine's name, for reports.
+	Engine string
+	// Jobs bounds running stages.
+	Jobs int
+	// FailFast cancels everything at the first failure.
+	FailFast bool
+	// Only restricts the plan to these services (all when empty).
+	Only []string
+	// Stages builds a service's stages (default stages.ForService).
+	Stages func(*config.Service) []stages.Stage
+}
+
+// UsageError is a mistake in how convoy was called (exit code 2, nothing runs).
+type UsageError struct{ Msg string }
+
+// Error returns the message.
+func (e *UsageError) Error() string { return e.Msg }
+
+// NewPlan builds the plan of cfg's services.
+func NewPlan(cfg *config.Config, opts PlanOptions) (*Plan, error) {
+	if opts.Stages == nil {
+		opts.Stages = stages.ForService
+	}
+	selected, err := selectServices(cfg, opts.Only)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Engine: opts.Engine, Jobs: opts.Jobs, FailFast: opts.FailFast,
+		stages: map[string][]stages.Stage{}, config: cfg}
+	for _, svc := range selected {
+		sts := opts.Stages(svc)
+		p.stages[svc.Name] = sts
+		ps := PlanService{Name: svc.Name, Path: svc.Path, Deps: svc.Deps, DependsOn: svc.DependsOn}
+		for _, st := range sts {
+			ps.Stages = append(ps.Stages, PlanStage{Name: st.Name, Commands: st.Commands, Needs: st.Needs,
+				Timeout: st.Timeout.String(), Offline: st.Offline})
+			for _, n := range st.Needs {
+				p.Edges = append(p.Edges, Edge{From: svc.Name + "/" + n, To: svc.Name + "/" + st.Name})
+			}
+		}
+		p.Services = append(p.Services, ps)
+	}
+	return p, nil
+}
+
+func selectServices(cfg *config.Config, only []string) ([]*config.Service, error) {
+	if len(only) == 0 {
+		return cfg.Services, nil
+	}
+	want := map[string]bool{}
+	var unknown []string
+	for _, name := range only {
+		if cfg.Service(name) == nil {
+			unknown = append(unknown, name)
+		}
+		want[name] = true
+	}
+	if len(unknown) > 0 {
+		names := make([]string, len(cfg.Services))
+		for i, s := range cfg.Services {
+			names[i] = s.Name
+		}
+		return nil, &UsageError{Msg: fmt.Sprintf("--only names unknown service(s) %s (expected some of: %s)",
+			strings.Join(unknown, ", "), strings.Join(names, ", "))}
+	}
+	var out []*config.Service
+	for _, s := range cfg.Services {
+		if want[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// StageNames lists every stage name of the plan, in first-seen order.
+func (p *Plan) StageNames() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range p.Services {
+		for _, st := range s.Stages {
+			if !seen[st.Name] {
+				seen[st.Name] = true
+				out = append(out, st.Name)
+			}
+		}
+	}
+	return out
+}
+
+// Text renders the plan for people.
+func (p *Plan) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "engine %s, %d jobs, %d services\n", p.Engine, p.Jobs, len(p.Services))
+	for _, s := range p.Services {
+		fmt.Fprintf(&b, "\n%s (%s, deps %s)", s.Name, s.Path, s.Deps)
+		if len(s.DependsOn) > 0 {
+			deps := append([]string(nil), s.DependsOn...)
+			sort.Strings(deps)
+			fmt.Fprintf(&b, ", depends on %s", strings.Join(deps, ", "))
+		}
+		b.WriteString("\n")
+		for _, st := range s.Stages {
+			needs := ""
+			if len(st.Needs) > 0 {
+				needs = " after " + strings.Join(st.Needs, ", ")
+			}
+			offline := ""
+			if st.Offline {
+				offline = ", offline"
+			}
+			var cmds []string
+			for _, c := range st.Commands {
+				cmds = append(cmds, strings.Join(c, " "))
+			}
+			fmt.Fprintf(&b, "  %-9s %s  (timeout %s%s%s)\n", st.Name, strings.Join(cmds, " && "), st.Timeout, offline, needs)
+		}
+	}
+	return b.String()
+}
+
+func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }

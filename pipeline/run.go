@@ -1,0 +1,207 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
+)
+
+// TailLines is how many lines of a failed stage's log reports show.
+const TailLines = 20
+
+// Runner runs a plan's stages on an engine and reports them on a bus.
+type Runner struct {
+	// Plan is what to run.
+	Plan *Plan
+	// Engine carries the stages out.
+	Engine engine.Engine
+	// Bus receives every event.
+	Bus *Bus
+	// LogDir is where <service>/<stage>.log files go (usually .convoy/logs).
+	LogDir string
+
+	mu      sync.Mutex
+	results map[string]StageSummary
+}
+
+// Result is the outcome of Runner.Run.
+type Result struct {
+	// Services holds each service's summary line, in plan order.
+	Services []ServiceSummary
+	// Interrupted is set when the run was cancelled by its context (a signal).
+	Interrupted bool
+}
+
+// Passed reports whether every service passed (or was cached).
+func (r *Result) Passed() bool {
+	for _, s := range r.Services {
+		if s.Status != StatusPassed && s.Status != StatusCached {
+			return false
+		}
+	}
+	return true
+}
+
+// Run runs every stage of the plan and returns each service's summary. It returns an error only
+// when it could not run at all; stage failures are in the result.
+func (r *Runner) Run(ctx context.Context) (*Result, error) {
+	p := r.Plan
+	r.results = map[string]StageSummary{}
+	var tasks []Task
+	for _, ps := range p.Services {
+		svc := p.config.Service(ps.Name)
+		for _, st := range p.stages[ps.Name] {
+			var needs []string
+			for _, n := range st.Needs {
+				needs = append(needs, taskID(svc.Name, n))
+			}
+			tasks = append(tasks, Task{
+				ID: taskID(svc.Name, st.Name), Needs: needs,
+				Run:      func(ctx context.Context) error { return r.runStage(ctx, svc, st) },
+				Classify: classify,
+			})
+		}
+	}
+	outcomes, err := Schedule(ctx, tasks, ScheduleOptions{
+		Jobs: p.Jobs, FailFast: p.FailFast,
+		OnStart: func(id string, at time.Time) {
+			svc, st := splitID(id)
+			r.Bus.Emit(Event{Type: EventStageStart, Time: at, Service: svc, Stage: st, Status: StatusRunning,
+				Log: r.logPath(svc, st)})
+		},
+		OnFinish: func(o Outcome) { r.finished(o) },
+	})
+	res := &Result{Interrupted: err != nil}
+	for _, ps := range p.Services {
+		ss := ServiceSummary{Name: ps.Name}
+		for _, st := range ps.Stages {
+			o := outcomes[taskID(ps.Name, st.Name)]
+			r.mu.Lock()
+			sum := r.results[taskID(ps.Name, st.Name)]
+			r.mu.Unlock()
+			sum.Name, sum.Status, sum.Duration = st.Name, o.Status, seconds(o.End.Sub(o.Start))
+			ss.Stages = append(ss.Stages, sum)
+		}
+		ss.Status = serviceStatus(ss.Stages)
+		res.Services = append(res.Services, ss)
+	}
+	return res, nil
+}
+
+func (r *Runner) finished(o Outcome) {
+	svc, st := splitID(o.ID)
+	r.mu.Lock()
+	sum := r.results[o.ID]
+	r.mu.Unlock()
+	ev := Event{Type: EventStageFinish, Time: o.End, Service: svc, Stage: st, Status: o.Status,
+		Duration: seconds(o.End.Sub(o.Start)), Message: sum.Note}
+	if o.Status != StatusSkipped && o.Status != StatusCancelled && !(o.Status == StatusInterrupted && o.Start.Equal(o.End)) {
+		ev.Log = r.logPath(svc, st)
+	}
+	if o.Err != nil {
+		ev.Message = o.Err.Error()
+		var se *engine.StageError
+		if errors.As(o.Err, &se) && se.ExitCode >= 0 && se.Reason == engine.Failed {
+			code := se.ExitCode
+			ev.ExitCode = &code
+		}
+		if o.Status.Failed() && ev.Log != "" {
+			ev.Tail = tail(ev.Log, TailLines)
+		}
+	}
+	r.Bus.Emit(ev)
+}
+
+// runStage runs one stage with its log file open.
+func (r *Runner) runStage(ctx context.Context, svc *config.Service, st stages.Stage) error {
+	path := r.logPath(svc.Name, st.Name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating log directory for %q: %w", svc.Name, err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("creating log for %s/%s: %w", svc.Name, st.Name, err)
+	}
+	defer f.Close()
+	res, err := r.Engine.Run(ctx, engine.Request{Config: r.Plan.config, Service: svc, Stage: st, Log: f})
+	r.mu.Lock()
+	r.results[taskID(svc.Name, st.Name)] = StageSummary{Note: res.Note, Log: path}
+	r.mu.Unlock()
+	return err
+}
+
+func (r *Runner) logPath(svc, stage string) string {
+	return filepath.Join(r.LogDir, svc, stage+".log")
+}
+
+func classify(err error) Status {
+	switch engine.AsStageError(err).Reason {
+	case engine.TimedOut:
+		return StatusTimeout
+	case engine.Interrupted:
+		return StatusInterrupted
+	}
+	return StatusFailed
+}
+
+// serviceStatus folds a service's stage statuses into one: the first stage that did not pass
+// decides it.
+func serviceStatus(sts []StageSummary) Status {
+	cached := len(sts) > 0
+	for _, s := range sts {
+		switch s.Status {
+		case StatusPassed:
+			cached = false
+		case StatusCached:
+		case StatusTimeout:
+			return StatusFailed
+		case StatusSkipped:
+			continue
+		default:
+			return s.Status
+		}
+	}
+	for _, s := range sts {
+		if s.Status == StatusSkipped {
+			return StatusSkipped
+		}
+	}
+	if cached {
+		return StatusCached
+	}
+	return StatusPassed
+}
+
+func taskID(svc, stage string) string { return svc + "/" + stage }
+
+func splitID(id string) (svc, stage string) {
+	svc, stage, _ = strings.Cut(id, "/")
+	return svc, stage
+}
+
+// tail returns the last n lines of a file (fewer if it is shorter; nil if unreadable).
+func tail(path string, n int) []string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	data = bytes.TrimRight(data, "\n")
+	if len(data) == 0 {
+		return nil
+	}
+	lines := strings.Split(string(data), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines
+}

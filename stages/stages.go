@@ -1,0 +1,87 @@
+// Package stages is convoy's stage catalogue: what each stage of a service runs, as data.
+//
+// A Stage is a name, the commands to run (argv lists, never shell strings), extra environment,
+// a timeout and the stages of the same service it needs. The scheduler and the engines know
+// nothing about Python; everything Python-specific about a stage lives in this package, one
+// file per stage. Adding a stage means adding one file and listing its Definition in Gates.
+package stages
+
+import (
+	"time"
+
+	"github.com/convoy-ci/convoy/pipeline/config"
+)
+
+// Stage names.
+const (
+	Deps     = "deps"
+	Unit     = "unit"
+	Lint     = "lint"
+	Populate = "populate"
+	Image    = "image"
+)
+
+// Kind says how an engine carries a stage out.
+type Kind int
+
+const (
+	// KindProcess stages run their Commands in the service's environment.
+	KindProcess Kind = iota
+	// KindDeps stages prepare the service's environment (a virtualenv, a container layer);
+	// an engine may reuse an earlier result when the dependency spec is unchanged.
+	KindDeps
+	// KindImage stages assemble the service's image; they run no command.
+	KindImage
+)
+
+// Stage is one step of one service's pipeline.
+type Stage struct {
+	// Name is the stage's name, unique within a service.
+	Name string
+	// Kind says how an engine carries the stage out.
+	Kind Kind
+	// Commands run in order in the service directory; the first failure fails the stage.
+	Commands [][]string
+	// Env is added to the service's environment for this stage only.
+	Env map[string]string
+	// Timeout bounds the whole stage.
+	Timeout time.Duration
+	// Needs lists stages of the same service that must pass first.
+	Needs []string
+	// Offline asks the engine to run the stage with no network but loopback.
+	Offline bool
+	// FreshDB asks the engine for a DATABASE_URL pointing to a new, empty database of the
+	// service's own.
+	FreshDB bool
+	// HostNetEnv lets the host's proxy, CA-bundle and package-index variables through, for
+	// stages that download packages.
+	HostNetEnv bool
+}
+
+// Definition turns a service's configuration into its Stage.
+type Definition struct {
+	// Name is the stage's name.
+	Name string
+	// For builds the stage for one service.
+	For func(svc *config.Service) Stage
+}
+
+// Gates are the stages that decide whether a service gets an image, in plan order.
+var Gates = []Definition{deps, unit, lint, populate}
+
+// ForService returns the gate stages of svc in plan order.
+func ForService(svc *config.Service) []Stage {
+	out := make([]Stage, 0, len(Gates))
+	for _, d := range Gates {
+		out = append(out, d.For(svc))
+	}
+	return out
+}
+
+// command returns the service's override when it has one, else the preset.
+func command(override []string, preset ...string) [][]string {
+	if len(override) > 0 {
+		return [][]string{override}
+	}
+	return [][]string{preset}
+}

@@ -1,0 +1,270 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// BaseKind says where a base image is read from.
+type BaseKind int
+
+// The kinds of base image reference.
+const (
+	// FromRegistry is a registry reference such as python:3.11-slim.
+	FromRegistry BaseKind = iota
+	// FromOCILayout is oci-layout:PATH[:TAG], an OCI image layout on disk.
+	FromOCILayout
+	// FromDockerArchive is docker-archive:FILE[:REF], a `docker save` tarball.
+	FromDockerArchive
+)
+
+const (
+	ociLayoutPrefix     = "oci-layout:"
+	dockerArchivePrefix = "docker-archive:"
+
+	// LabelPythonVersion is the base image label that states its Python
+	// version ("3.11") when its environment has no PYTHON_VERSION.
+	LabelPythonVersion = "org.convoy.python.version"
+	// LabelGlibc is the base image label that states its C library version
+	// ("2.36"); it bounds the manylinux wheels installed for it.
+	LabelGlibc = "org.convoy.glibc"
+	// DefaultGlibc is assumed when a base image has no LabelGlibc label:
+	// wheels up to manylinux_2_28 are accepted.
+	DefaultGlibc = "2.28"
+)
+
+// Base is a parsed base image reference, as written in services.yaml's base:.
+type Base struct {
+	// Ref is the reference as written.
+	Ref string
+	// Kind says how to read it.
+	Kind BaseKind
+	// Path is the layout directory or archive file (FromOCILayout, FromDockerArchive).
+	Path string
+	// Tag picks an image inside a layout (its org.opencontainers.image.ref.name)
+	// or an archive (its repo:tag); empty means the only image there.
+	Tag string
+}
+
+// ParseBase parses a base image reference: a registry reference
+// (python:3.11-slim), oci-layout:PATH[:TAG] or docker-archive:FILE[:REF]. As
+// with skopeo, PATH and FILE end at their first colon.
+func ParseBase(ref string) (Base, error) {
+	for prefix, kind := range map[string]BaseKind{ociLayoutPrefix: FromOCILayout, dockerArchivePrefix: FromDockerArchive} {
+		rest, ok := strings.CutPrefix(ref, prefix)
+		if !ok {
+			continue
+		}
+		path, tag, _ := strings.Cut(rest, ":")
+		if path == "" {
+			return Base{}, fmt.Errorf("parsing base image %q: no path after %q", ref, prefix)
+		}
+		if kind == FromDockerArchive && tag != "" {
+			if _, err := name.NewTag(tag); err != nil {
+				return Base{}, fmt.Errorf("parsing base image %q: %w", ref, err)
+			}
+		}
+		return Base{Ref: ref, Kind: kind, Path: path, Tag: tag}, nil
+	}
+	if _, err := name.ParseReference(ref); err != nil {
+		return Base{}, fmt.Errorf("parsing base image %q: %w", ref, err)
+	}
+	return Base{Ref: ref, Kind: FromRegistry}, nil
+}
+
+// String returns the reference as written.
+func (b Base) String() string { return b.Ref }
+
+// Image reads the base image's manifest and config (not its layers).
+func (b Base) Image(ctx context.Context, opts ...Option) (v1.Image, error) {
+	o := makeOptions(opts...)
+	img, err := b.image(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("loading base image %q: %w", b.Ref, err)
+	}
+	// Lazy images (tarballs) fail only when read: read now, so that the error
+	// names the reference.
+	if _, err := img.ConfigFile(); err != nil {
+		return nil, fmt.Errorf("loading base image %q: reading its config: %w", b.Ref, err)
+	}
+	return img, nil
+}
+
+func (b Base) path(o options) string {
+	if o.dir != "" && !filepath.IsAbs(b.Path) {
+		return filepath.Join(o.dir, b.Path)
+	}
+	return b.Path
+}
+
+func (b Base) image(ctx context.Context, o options) (v1.Image, error) {
+	switch b.Kind {
+	case FromOCILayout:
+		return layoutImage(b.path(o), b.Tag, o.platform)
+	case FromDockerArchive:
+		var tag *name.Tag
+		if b.Tag != "" {
+			t, err := name.NewTag(b.Tag)
+			if err != nil {
+				return nil, err
+			}
+			tag = &t
+		}
+		return tarball.ImageFromPath(b.path(o), tag)
+	default:
+		ref, err := name.ParseReference(b.Ref, o.nameOptions()...)
+		if err != nil {
+			return nil, err
+		}
+		return remote.Image(ref, o.remoteOptions(ctx)...)
+	}
+}
+
+// layoutImage finds the image tagged tag (or the only one) in the OCI layout
+// at dir, resolving a multi-platform index to platform.
+func layoutImage(dir, tag string, platform v1.Platform) (v1.Image, error) {
+	idx, err := readLayoutIndex(dir)
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading OCI layout %q: %w", dir, err)
+	}
+	var found []v1.Descriptor
+	var tags []string
+	for _, d := range im.Manifests {
+		ref := d.Annotations[refNameAnnotation]
+		tags = append(tags, ref)
+		if tag == "" || ref == tag {
+			found = append(found, d)
+		}
+	}
+	switch {
+	case len(found) == 0 && tag != "":
+		return nil, fmt.Errorf("OCI layout %q has no image tagged %q (it has %q)", dir, tag, tags)
+	case len(found) == 0:
+		return nil, fmt.Errorf("OCI layout %q holds no image", dir)
+	case len(found) > 1:
+		return nil, fmt.Errorf("OCI layout %q holds %d images tagged %q: name one as oci-layout:PATH:TAG", dir, len(found), tags)
+	}
+	d := found[0]
+	if d.MediaType.IsIndex() {
+		child, err := idx.ImageIndex(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		cm, err := child.IndexManifest()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range cm.Manifests {
+			if m.Platform != nil && m.Platform.Satisfies(platform) {
+				return child.Image(m.Digest)
+			}
+		}
+		return nil, fmt.Errorf("OCI layout %q: index %s has no image for %s", dir, d.Digest, platform)
+	}
+	return idx.Image(d.Digest)
+}
+
+// BaseImage is a loaded base image and what its config says about it.
+type BaseImage struct {
+	Base
+	// Image is the image itself.
+	Image v1.Image
+	// Digest is its manifest digest: part of every input hash built on it.
+	Digest v1.Hash
+	// Python is the major.minor version of its Python ("3.11").
+	Python string
+	// Glibc is the C library version wheels must be compatible with ("2.36").
+	Glibc string
+	// Platform is its OS and architecture.
+	Platform v1.Platform
+	// Env is its environment, KEY=VALUE.
+	Env []string
+	// User is the user it runs as ("" means root).
+	User string
+}
+
+// LoadBase parses ref (see ParseBase), reads the image's manifest and config
+// and inspects them. It fails when the config does not tell the image's Python
+// version.
+func LoadBase(ctx context.Context, ref string, opts ...Option) (*BaseImage, error) {
+	b, err := ParseBase(ref)
+	if err != nil {
+		return nil, err
+	}
+	img, err := b.Image(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("loading base image %q: %w", ref, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("loading base image %q: %w", ref, err)
+	}
+	python, err := pythonVersion(cf.Config)
+	if err != nil {
+		return nil, fmt.Errorf("base image %q: %w", ref, err)
+	}
+	glibc := cf.Config.Labels[LabelGlibc]
+	if glibc == "" {
+		glibc = DefaultGlibc
+	}
+	if !regexp.MustCompile(`^2\.[0-9]+$`).MatchString(glibc) {
+		return nil, fmt.Errorf("base image %q: label %s=%q is not a glibc version like 2.36", ref, LabelGlibc, glibc)
+	}
+	return &BaseImage{
+		Base:     b,
+		Image:    img,
+		Digest:   digest,
+		Python:   python,
+		Glibc:    glibc,
+		Platform: v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},
+		Env:      cf.Config.Env,
+		User:     cf.Config.User,
+	}, nil
+}
+
+var pythonVersionRE = regexp.MustCompile(`^([0-9]+\.[0-9]+)(\.[0-9]+.*)?$`)
+
+// errNoPython says how to declare a base image's Python version.
+var errNoPython = errors.New("its config does not say which Python it has: " +
+	"set ENV PYTHON_VERSION=3.11 or LABEL " + LabelPythonVersion + "=3.11 in the base image")
+
+func pythonVersion(c v1.Config) (string, error) {
+	v := c.Labels[LabelPythonVersion]
+	if v == "" {
+		v = envValue(c.Env, "PYTHON_VERSION")
+	}
+	if v == "" {
+		return "", errNoPython
+	}
+	m := pythonVersionRE.FindStringSubmatch(v)
+	if m == nil {
+		return "", fmt.Errorf("its Python version %q is not like 3.11 or 3.11.9", v)
+	}
+	return m[1], nil
+}
+
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,319 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Labels convoy sets on every image, besides org.opencontainers.image.*.
+const (
+	// LabelInputHash records the image's input hash (see InputHash).
+	LabelInputHash = "org.convoy.input-hash"
+	// LabelHealth records the HTTP path that answers 200 when the service is healthy.
+	LabelHealth = "org.convoy.health"
+	// LabelHealthcheck records the health command (a JSON argv) that checks it.
+	LabelHealthcheck = "org.convoy.healthcheck"
+	// LabelPort records the port the service listens on.
+	LabelPort = "org.convoy.port"
+)
+
+// Paths inside an image.
+const (
+	// SourceRoot holds the service's source; it is the working directory.
+	SourceRoot = "/app/src"
+	// LibsRoot holds each shared lib as LibsRoot/BASENAME.
+	LibsRoot = "/app/libs"
+	// SitePackages holds the service's dependencies (and their scripts in bin/).
+	SitePackages = "/app/site-packages"
+)
+
+// DefaultUser is the user images run as when neither the Spec nor the base
+// image names a non-root one (the "nonroot" uid:gid of distroless images).
+const DefaultUser = "65532:65532"
+
+// Spec is everything Build needs to assemble one service's image.
+type Spec struct {
+	// Service is the service's name: the image's title.
+	Service string
+	// SourceDir is the service's directory, copied to SourceRoot (its
+	// .dockerignore honoured).
+	SourceDir string
+	// LibDirs are shared directories copied to LibsRoot/BASENAME (each one's
+	// .dockerignore honoured) and put on PYTHONPATH.
+	LibDirs []string
+	// Requirements are pinned requirement lines (name==version), the full
+	// closure: they are installed with --no-deps, as wheels only.
+	Requirements []string
+	// Base is the base image (see LoadBase).
+	Base *BaseImage
+	// Python, when set, is the Python version ("3.11") the service was gated
+	// with; Build fails if the base image has another.
+	Python string
+	// Cmd is the command the image runs.
+	Cmd []string
+	// Port is the port the service listens on (exposed; also $PORT).
+	Port int
+	// Health is the HTTP path that answers 200 when the service is healthy.
+	Health string
+	// User is the user the image runs as; empty means the base image's user
+	// when it is not root, else DefaultUser.
+	User string
+	// Env is added to the base image's environment.
+	Env map[string]string
+	// Git fills the org.opencontainers.image.* labels; Git.Created is the
+	// image's creation time and its source files' time.
+	Git GitInfo
+	// InputHash is recorded as LabelInputHash (see InputHash).
+	InputHash string
+	// Pip is the pip command that installs wheels for the image; empty means
+	// DefaultPip.
+	Pip []string
+	// CacheDir keeps dependency layers between builds (e.g. .convoy/cache/layers);
+	// empty means no cache.
+	CacheDir string
+	// Log receives pip's output; nil discards it.
+	Log io.Writer
+}
+
+// Build assembles the image of s: the base image, a layer of the
+// dependencies (when there are any) and a layer of the source. The same Spec
+// gives the same digest.
+func Build(ctx context.Context, s Spec) (v1.Image, error) {
+	img, err := build(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("building image of %q: %w", s.Service, err)
+	}
+	return img, nil
+}
+
+func build(ctx context.Context, s Spec) (v1.Image, error) {
+	if s.Base == nil {
+		return nil, errors.New("no base image")
+	}
+	if s.Python != "" && s.Python != s.Base.Python {
+		return nil, fmt.Errorf("the service uses Python %s but base image %q has Python %s", s.Python, s.Base.Ref, s.Base.Python)
+	}
+	if len(s.Cmd) == 0 {
+		return nil, errors.New("no command")
+	}
+	if st, err := os.Stat(s.SourceDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("source directory %q: not a directory (%v)", s.SourceDir, err)
+	}
+	created := s.Git.Created
+	if created.IsZero() {
+		created = time.Unix(0, 0)
+	}
+	created = created.UTC().Truncate(time.Second)
+
+	layerType := types.DockerLayer
+	if mt, err := s.Base.Image.MediaType(); err != nil {
+		return nil, fmt.Errorf("reading base image %q: %w", s.Base.Ref, err)
+	} else if mt == types.OCIManifestSchema1 {
+		layerType = types.OCILayer
+	}
+
+	var adds []mutate.Addendum
+	reqs := normalizeRequirements(s.Requirements)
+	if len(reqs) > 0 {
+		platforms, err := wheelPlatforms(s.Base.Platform, s.Base.Glibc)
+		if err != nil {
+			return nil, fmt.Errorf("base image %q: %w", s.Base.Ref, err)
+		}
+		pip := s.Pip
+		if len(pip) == 0 {
+			pip = DefaultPip
+		}
+		t := depsTarget{python: s.Base.Python, platform: s.Base.Platform.String(), platforms: platforms}
+		l, err := depsLayer(ctx, reqs, t, pip, s.CacheDir, layerType, s.Log)
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.Addendum{Layer: l, MediaType: layerType, History: v1.History{
+			Created:   v1.Time{Time: created},
+			CreatedBy: fmt.Sprintf("convoy: %d dependencies for CPython %s %s -> %s", len(reqs), t.python, t.platform, SitePackages),
+		}})
+	}
+
+	files, libPaths, err := sourceFiles(s.SourceDir, s.LibDirs)
+	if err != nil {
+		return nil, err
+	}
+	src, err := memoryLayer(files, created, layerType)
+	if err != nil {
+		return nil, fmt.Errorf("writing the source layer: %w", err)
+	}
+	adds = append(adds, mutate.Addendum{Layer: src, MediaType: layerType, History: v1.History{
+		Created:   v1.Time{Time: created},
+		CreatedBy: fmt.Sprintf("convoy: source of %s -> %s", s.Service, SourceRoot),
+	}})
+
+	img, err := mutate.Append(s.Base.Image, adds...)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.Created = v1.Time{Time: created}
+	cf.Author = ""
+	cf.Container = ""
+	cf.DockerVersion = ""
+	cf.Config = imageConfig(cf.Config, s, libPaths)
+	return mutate.ConfigFile(img, cf)
+}
+
+// sourceFiles lists the source layer: the service under SourceRoot, each lib
+// under LibsRoot; it returns the libs' paths in the image too.
+func sourceFiles(dir string, libs []string) ([]layerFile, []string, error) {
+	keep, err := dockerignore(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	tree, err := walkTree(dir, keep)
+	if err != nil {
+		return nil, nil, err
+	}
+	files := treeFiles(tree, strings.TrimPrefix(SourceRoot, "/"))
+	var libPaths []string
+	seen := map[string]string{}
+	for _, lib := range libs {
+		base := filepath.Base(filepath.Clean(lib))
+		if other, dup := seen[base]; dup {
+			return nil, nil, fmt.Errorf("libs %q and %q would both be %s/%s", other, lib, LibsRoot, base)
+		}
+		seen[base] = lib
+		keep, err := dockerignore(lib)
+		if err != nil {
+			return nil, nil, err
+		}
+		tree, err := walkTree(lib, keep)
+		if err != nil {
+			return nil, nil, err
+		}
+		p := path.Join(LibsRoot, base)
+		files = append(files, treeFiles(tree, strings.TrimPrefix(p, "/"))...)
+		libPaths = append(libPaths, p)
+	}
+	return files, libPaths, nil
+}
+
+// imageConfig returns the base's runtime config with s applied.
+func imageConfig(c v1.Config, s Spec, libPaths []string) v1.Config {
+	pythonPath := append(append([]string{SourceRoot}, libPaths...), SitePackages)
+	env := map[string]string{
+		"PYTHONPATH":              strings.Join(pythonPath, ":"),
+		"PYTHONDONTWRITEBYTECODE": "1",
+		"PYTHONUNBUFFERED":        "1",
+	}
+	basePath := envValue(c.Env, "PATH")
+	if basePath == "" {
+		basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	env["PATH"] = SitePackages + "/bin:" + basePath
+	if s.Port != 0 {
+		env["PORT"] = strconv.Itoa(s.Port)
+	}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	c.Env = mergeEnv(c.Env, env)
+
+	c.Entrypoint = nil
+	c.Cmd = append([]string{}, s.Cmd...)
+	c.WorkingDir = SourceRoot
+	c.User = s.User
+	if c.User == "" {
+		c.User = DefaultUser
+		if u := s.Base.User; u != "" && u != "root" && u != "0" && !strings.HasPrefix(u, "0:") && !strings.HasPrefix(u, "root:") {
+			c.User = u
+		}
+	}
+	c.ExposedPorts = nil
+	if s.Port != 0 {
+		c.ExposedPorts = map[string]struct{}{fmt.Sprintf("%d/tcp", s.Port): {}}
+	}
+
+	labels := map[string]string{}
+	for k, v := range c.Labels {
+		// The base's own title, version, source... describe the base, not this image.
+		if !strings.HasPrefix(k, "org.opencontainers.image.") {
+			labels[k] = v
+		}
+	}
+	set := func(k, v string) {
+		if v != "" {
+			labels[k] = v
+		}
+	}
+	set("org.opencontainers.image.title", s.Service)
+	set("org.opencontainers.image.source", s.Git.Source)
+	set("org.opencontainers.image.revision", s.Git.Revision)
+	set("org.opencontainers.image.version", s.Git.Version)
+	set("org.opencontainers.image.created", c2s(s.Git.Created))
+	set("org.opencontainers.image.base.name", s.Base.Ref)
+	set("org.opencontainers.image.base.digest", s.Base.Digest.String())
+	set(LabelInputHash, s.InputHash)
+	c.Healthcheck = nil
+	if s.Port != 0 {
+		set(LabelPort, strconv.Itoa(s.Port))
+	}
+	if s.Health != "" && s.Port != 0 {
+		test := []string{"CMD", "python3", "-c", fmt.Sprintf(
+			"import urllib.request; urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=5)", s.Port, s.Health)}
+		c.Healthcheck = &v1.HealthConfig{Test: test}
+		b, _ := json.Marshal(test)
+		set(LabelHealth, s.Health)
+		set(LabelHealthcheck, string(b))
+	}
+	c.Labels = labels
+	return c
+}
+
+func c2s(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// mergeEnv sets the variables of add in env: replaced in place when present,
+// appended in key order when not.
+func mergeEnv(env []string, add map[string]string) []string {
+	out := make([]string, 0, len(env)+len(add))
+	done := map[string]bool{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if v, ok := add[k]; ok {
+			kv = k + "=" + v
+			done[k] = true
+		}
+		out = append(out, kv)
+	}
+	keys := make([]string, 0, len(add))
+	for k := range add {
+		if !done[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, k+"="+add[k])
+	}
+	return out
+}

@@ -1,0 +1,12 @@
+// Package image builds, stores and pushes convoy's OCI images with
+// go-containerregistry, without a container daemon (the way ko and rules_oci do
+// it).
+//
+// An image is a base image (LoadBase) plus up to two layers: the service's
+// pinned dependencies installed for the base's Python and platform
+// (/app/site-packages) and its source with its shared libs (/app/src,
+// /app/libs/NAME). Build is reproducible: the same inputs give the same digest.
+// InputHash names those inputs; Store (an OCI image layout) and LookupRemote
+// find an image by that hash so that an unchanged service is neither gated nor
+// rebuilt.
+package image

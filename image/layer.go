@@ -1,0 +1,120 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// layerFile is one entry of a layer: a file read from src, a symlink, or
+// (src == "" and link == "") bytes given in data.
+type layerFile struct {
+	name string // slash-separated path in the image, without a leading slash
+	mode int64  // 0o644, 0o755 or 0o777 for a symlink
+	src  string
+	link string
+	data []byte
+	size int64
+}
+
+// writeLayer writes files as a reproducible gzipped tar to w: entries sorted by
+// path, each parent directory before its entries (0755), every time set to
+// mtime, owner root (0:0) with no user or group names, no host paths.
+func writeLayer(w io.Writer, files []layerFile, mtime time.Time) error {
+	mtime = mtime.UTC().Truncate(time.Second)
+	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
+	zw, err := gzip.NewWriterLevel(w, gzip.DefaultCompression) // no name, no mtime in the header
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(zw)
+	dirs := map[string]bool{}
+	var mkdir func(dir string) error
+	mkdir = func(dir string) error {
+		if dir == "." || dir == "/" || dirs[dir] {
+			return nil
+		}
+		if err := mkdir(path.Dir(dir)); err != nil {
+			return err
+		}
+		dirs[dir] = true
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: mtime, Format: tar.FormatPAX})
+	}
+	for _, f := range files {
+		if err := mkdir(path.Dir(f.name)); err != nil {
+			return err
+		}
+		hdr := &tar.Header{Name: f.name, Mode: f.mode, ModTime: mtime, Format: tar.FormatPAX}
+		switch {
+		case f.link != "":
+			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, f.link
+		case f.src == "":
+			hdr.Typeflag, hdr.Size = tar.TypeReg, int64(len(f.data))
+		default:
+			hdr.Typeflag, hdr.Size = tar.TypeReg, f.size
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("writing %q to a layer: %w", f.name, err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		if f.src == "" {
+			if _, err := tw.Write(f.data); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := copyFile(tw, f.src, f.size); err != nil {
+			return fmt.Errorf("writing %q to a layer: %w", f.src, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+func copyFile(w io.Writer, src string, size int64) error {
+	r, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	n, err := io.Copy(w, io.LimitReader(r, size))
+	if err == nil && n != size {
+		err = fmt.Errorf("file changed while being read: %d bytes, expected %d", n, size)
+	}
+	return err
+}
+
+// treeFiles maps a walked tree to layer entries under prefix.
+func treeFiles(files []file, prefix string) []layerFile {
+	out := make([]layerFile, 0, len(files))
+	for _, f := range files {
+		out = append(out, layerFile{name: path.Join(prefix, f.rel), mode: int64(f.mode.Perm()), src: f.abs, link: f.link, size: f.size})
+	}
+	return out
+}
+
+// memoryLayer builds a layer of files in memory.
+func memoryLayer(files []layerFile, mtime time.Time, mt types.MediaType) (v1.Layer, error) {
+	var buf bytes.Buffer
+	if err := writeLayer(&buf, files, mtime); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(b)), nil
+	}, tarball.WithMediaType(mt))
+}

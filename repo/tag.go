@@ -189,16 +189,15 @@ func (r *Repo) PushTag(ctx context.Context, remote, tag string, opts ...PushOpti
 		return fmt.Errorf("pushing tag %q: %w", tag, ErrTagNotFound)
 	}
 	spec := config.RefSpec(refName.String() + ":" + refName.String())
-	if o.lease {
+	po := &gogit.PushOptions{Auth: o.auth}
+	if o.lease && o.leaseFrom != "" {
+		// go-git's ForceWithLease looks for a remote-tracking ref, which tags
+		// do not have; RequireRemoteRefs checks the advertised value, and the
+		// update command carries it, so the server refuses a concurrent change.
 		spec = "+" + spec
+		po.RequireRemoteRefs = []config.RefSpec{config.RefSpec(o.leaseFrom + ":" + refName.String())}
 	}
-	po := &gogit.PushOptions{RefSpecs: []config.RefSpec{spec}, Auth: o.auth}
-	if o.lease {
-		po.ForceWithLease = &gogit.ForceWithLease{RefName: refName}
-		if o.leaseFrom != "" {
-			po.ForceWithLease.Hash = plumbing.NewHash(o.leaseFrom)
-		}
-	}
+	po.RefSpecs = []config.RefSpec{spec}
 	rem, err := r.r.Remote(remote)
 	if err == nil {
 		po.RemoteName = remote

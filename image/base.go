@@ -119,7 +119,11 @@ func (b Base) image(ctx context.Context, o options) (v1.Image, error) {
 			}
 			tag = &t
 		}
-		return tarball.ImageFromPath(b.path(o), tag)
+		img, err := tarball.ImageFromPath(b.path(o), tag)
+		if err != nil {
+			return nil, fmt.Errorf("reading docker archive %q: %w", b.path(o), err)
+		}
+		return img, nil
 	default:
 		ref, err := name.ParseReference(b.Ref, o.nameOptions()...)
 		if err != nil {

@@ -143,16 +143,16 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 	}
 	if svc.Path != "" {
 		svc.Dir = filepath.Join(d.root, filepath.FromSlash(svc.Path))
-		d.checkDepsSpec(sn, n)
+		d.checkDepsSpec(sn, pathNode)
 	}
 	return sn
 }
 
 // checkDepsSpec reports a service whose dependency tool has no spec file to read.
-func (d *decoder) checkDepsSpec(sn *serviceNodes, n *yaml.Node) {
+func (d *decoder) checkDepsSpec(sn *serviceNodes, pathNode *yaml.Node) {
 	at := sn.deps
 	if at == nil {
-		at = n
+		at = pathNode
 	}
 	svc := sn.svc
 	want := SpecFile(svc.Deps)

@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/convoy-ci/convoy/pipeline"
+)
+
+// TestJobsBound proves from the real start and end times of real processes that no more than
+// --jobs stages overlap, and that the bound is reached (stages do run in parallel).
+func TestJobsBound(t *testing.T) {
+	for _, jobs := range []int{1, 2, 3} {
+		t.Run(fmt.Sprint("jobs=", jobs), func(t *testing.T) {
+			times := t.TempDir()
+			record := py(fmt.Sprintf(`import os, time
+d = %q
+s = time.time_ns(); time.sleep(0.3); e = time.time_ns()
+open(os.path.join(d, os.environ["CONVOY_SERVICE"] + "-" + os.environ["CONVOY_STAGE"]), "w").write(f"{s} {e}")`, times))
+			svcs := map[string]map[string]string{}
+			for i := 0; i < 5; i++ {
+				svcs[fmt.Sprintf("s%d", i)] = map[string]string{"unit": record, "lint": record, "populate": record}
+			}
+			root := writeRepo(t, pyServices("", svcs))
+			res := convoy(t, root, nil, "run", "--jobs", fmt.Sprint(jobs), "--output", "json")
+			if res.code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+			}
+			type edge struct {
+				at    int64
+				delta int
+			}
+			var edges []edge
+			files, _ := os.ReadDir(times)
+			if len(files) != 15 {
+				t.Fatalf("%d stages recorded their times, want 15", len(files))
+			}
+			for _, f := range files {
+				data, _ := os.ReadFile(filepath.Join(times, f.Name()))
+				var s, e int64
+				fmt.Sscan(string(data), &s, &e)
+				edges = append(edges, edge{s, +1}, edge{e, -1})
+			}
+			sort.Slice(edges, func(i, j int) bool {
+				if edges[i].at != edges[j].at {
+					return edges[i].at < edges[j].at
+				}
+				return edges[i].delta < edges[j].delta // an end before a start at the same instant
+			})
+			running, most := 0, 0
+			for _, e := range edges {
+				running += e.delta
+				most = max(most, running)
+			}
+			if most > jobs {
+				t.Errorf("%d stages overlapped with --jobs %d", most, jobs)
+			}
+			if most < jobs {
+				t.Errorf("at most %d stages overlapped with --jobs %d: stages did not run in parallel", most, jobs)
+			}
+		})
+	}
+}
+
+// TestGating: a failing unit stage skips that service's populate; other services pass; the
+// report names service, stage, exit code, log tail and log path.
+func TestGating(t *testing.T) {
+	root := writeRepo(t, pyServices("", map[string]map[string]string{
+		"good": {},
+		"bad":  {"unit": py("import sys\nfor i in range(30): print('line', i)\nsys.exit(3)")},
+		"also": {"lint": py("print('fine')")},
+	}))
+	res := convoy(t, root, nil, "run", "--output", "json")
+	if res.code != 1 {
+		t.Fatalf("exit code %d, want 1\n%s", res.code, res.stderr)
+	}
+	bad := res.service(t, "bad")
+	if bad.Status != pipeline.StatusFailed || stageStatus(bad, "unit") != pipeline.StatusFailed ||
+		stageStatus(bad, "populate") != pipeline.StatusSkipped || stageStatus(bad, "lint") != pipeline.StatusPassed {
+		t.Errorf("bad = %+v", bad)
+	}
+	for _, name := range []string{"good", "also"} {
+		if s := res.service(t, name); s.Status != pipeline.StatusPassed || stageStatus(s, "populate") != pipeline.StatusPassed {
+			t.Errorf("%s = %+v, want passed", name, s)
+		}
+	}
+	var fail *pipeline.Event
+	for i, e := range res.events {
+		if e.Type == pipeline.EventStageFinish && e.Service == "bad" && e.Stage == "unit" {
+			fail = &res.events[i]
+		}
+	}
+	if fail == nil || fail.ExitCode == nil || *fail.ExitCode != 3 || len(fail.Tail) != pipeline.TailLines ||
+		!strings.Contains(strings.Join(fail.Tail, "\n"), "line 29") || fail.Log != filepath.Join(root, ".convoy", "logs", "bad", "unit.log") {
+		t.Fatalf("failure event = %+v", fail)
+	}
+	// The text report says the same to people.
+	text := convoy(t, root, []string{"CI=true"}, "run", "--only", "bad")
+	for _, want := range []string{"--- bad: stage unit failed, exit code 3", "| line 29", "full log: " + fail.Log, "populate    skipped"} {
+		if !strings.Contains(text.stdout, want) {
+			t.Errorf("text output lacks %q:\n%s", want, text.stdout)
+		}
+	}
+}
+
+// TestFailFast: the first failure cancels a long stage of another service at once.
+func TestFailFast(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "pids")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := writeRepo(t, pyServices("", map[string]map[string]string{
+		"slow": {"unit": py(fmt.Sprintf("import os, time\nopen(%q, 'w').write(f'{os.getpid()}\\n')\ntime.sleep(120)", fifo))},
+		"bad":  {"unit": py(fmt.Sprintf("open(%q).read()\nraise SystemExit(1)", fifo+".go"))},
+	}))
+	if err := syscall.Mkfifo(fifo+".go", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(convoyBin, "run", "-C", root, "--cache-dir", sharedCache, "--fail-fast", "--output", "json")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := readPIDs(t, fifo, 1)[0] // the slow stage is running
+	go1, err := os.OpenFile(fifo+".go", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go1.Close() // now let bad fail
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("convoy exit = %v, want 1\n%s", err, out.String())
+	}
+	res := runResult{stdout: out.String()}
+	res.decode(t)
+	if s := res.service(t, "slow"); stageStatus(s, "unit") != pipeline.StatusCancelled || stageStatus(s, "populate") != pipeline.StatusSkipped {
+		t.Errorf("slow = %+v, want unit cancelled", s)
+	}
+	if !gone(pid) {
+		t.Errorf("slow's unit process %d still runs", pid)
+	}
+}
+
+// TestInterrupt: SIGINT (and SIGTERM) during a long stage kills its whole process group, waits,
+// reports the stage interrupted and exits 130 (143).
+func TestInterrupt(t *testing.T) {
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		code int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "pids")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// The stage starts a child that ignores SIGTERM: only SIGKILL of the group ends it.
+			prog := fmt.Sprintf(`import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"])
+with open(%q, "w") as f: f.write(f"{os.getpid()}\n{child.pid}\n")
+time.sleep(300)`, fifo)
+			root := writeRepo(t, pyServices("", map[string]map[string]string{"long": {"unit": py(prog)}, "other": {}}))
+			cmd := exec.Command(convoyBin, "run", "-C", root, "--cache-dir", sharedCache, "--output", "json")
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pids := readPIDs(t, fifo, 2)
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != tc.code {
+				t.Fatalf("convoy exit = %v, want %d\n%s", err, tc.code, out.String())
+			}
+			for _, pid := range pids {
+				if !gone(pid) {
+					t.Errorf("process %d of the interrupted stage still runs", pid)
+				}
+			}
+			res := runResult{stdout: out.String()}
+			res.decode(t)
+			if s := res.service(t, "long"); stageStatus(s, "unit") != pipeline.StatusInterrupted || s.Status != pipeline.StatusInterrupted {
+				t.Errorf("long = %+v, want unit interrupted", s)
+			}
+			if res.sum.Status != pipeline.StatusInterrupted {
+				t.Errorf("summary status %s, want interrupted", res.sum.Status)
+			}
+		})
+	}
+}
+
+// TestTimeout: a stage past its timeout is killed with its children and reported as timeout.
+func TestTimeout(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "pids")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prog := fmt.Sprintf(`import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+with open(%q, "w") as f: f.write(f"{os.getpid()}\n{child.pid}\n")
+time.sleep(300)`, fifo)
+	root := writeRepo(t, pyServices("", map[string]map[string]string{
+		"hang": {"unit": py(prog), "timeout": "3s"},
+	}))
+	done := make(chan runResult)
+	go func() { done <- convoy(t, root, nil, "run", "--output", "json") }()
+	pids := readPIDs(t, fifo, 2)
+	res := <-done
+	if res.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", res.code, res.stdout)
+	}
+	s := res.service(t, "hang")
+	if stageStatus(s, "unit") != pipeline.StatusTimeout || stageStatus(s, "populate") != pipeline.StatusSkipped || s.Status != pipeline.StatusFailed {
+		t.Errorf("hang = %+v", s)
+	}
+	for _, pid := range pids {
+		if !gone(pid) {
+			t.Errorf("process %d of the timed-out stage still runs", pid)
+		}
+	}
+}
+
+// TestEnvIsolation: a stage sees the declared environment and nothing else from the host.
+func TestEnvIsolation(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "env.json")
+	root := writeRepo(t, pyServices("  env: {SHARED: from-defaults}\n", map[string]map[string]string{
+		"a": {"unit": py(fmt.Sprintf("import json, os\njson.dump(dict(os.environ), open(%q, 'w'))", out)),
+			"env": "{OWN: mine}"},
+	}))
+	res := convoy(t, root, []string{"CONVOY_TEST_HOST_SECRET=leaked"}, "run", "--output", "json")
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stdout)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env map[string]string
+	if err := json.Unmarshal(data, &env); err != nil {
+		t.Fatal(err)
+	}
+	if _, leaked := env["CONVOY_TEST_HOST_SECRET"]; leaked {
+		t.Error("an undeclared host variable reached the stage")
+	}
+	if env["SHARED"] != "from-defaults" || env["OWN"] != "mine" {
+		t.Errorf("declared env missing: SHARED=%q OWN=%q", env["SHARED"], env["OWN"])
+	}
+	if !strings.HasPrefix(env["PATH"], env["VIRTUAL_ENV"]+"/bin:") || !strings.HasPrefix(env["PYTHONPATH"], filepath.Join(root, "svc", "a")) {
+		t.Errorf("PATH=%q VIRTUAL_ENV=%q PYTHONPATH=%q", env["PATH"], env["VIRTUAL_ENV"], env["PYTHONPATH"])
+	}
+	allowed := map[string]bool{"PATH": true, "HOME": true, "VIRTUAL_ENV": true, "PYTHONPATH": true, "PYTHONDONTWRITEBYTECODE": true,
+		"PYTHONUNBUFFERED": true, "LANG": true, "CONVOY_SERVICE": true, "CONVOY_STAGE": true, "DATABASE_URL": true,
+		"PYTEST_ADDOPTS": true, "SHARED": true, "OWN": true, "LC_CTYPE": true}
+	for k := range env {
+		if !allowed[k] {
+			t.Errorf("unexpected variable %s in the stage's environment", k)
+		}
+	}
+}
+
+// TestNetworkIsolation: unit and populate run with loopback only — a server on the host's
+// loopback is unreachable from them, while their own loopback works. Lint keeps the network.
+func TestNetworkIsolation(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	probe := py(fmt.Sprintf(`import os, socket
+own = socket.socket(); own.bind(("127.0.0.1", 0)); own.listen(); own.close()
+try:
+    socket.create_connection(("127.0.0.1", %d), timeout=2).close(); print("REACHED HOST")
+except OSError as e:
+    print("host unreachable:", e)`, port))
+	root := writeRepo(t, pyServices("", map[string]map[string]string{
+		"a": {"unit": probe, "populate": probe, "lint": probe},
+	}))
+	res := convoy(t, root, nil, "run", "--output", "json")
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stdout)
+	}
+	for _, e := range res.events {
+		if e.Type == pipeline.EventNotice && strings.Contains(e.Message, "network isolation is not available") {
+			t.Skipf("this machine gives no network namespaces: %s", e.Message)
+		}
+	}
+	for stage, wantReach := range map[string]bool{"unit": false, "populate": false, "lint": true} {
+		log, err := os.ReadFile(filepath.Join(root, ".convoy", "logs", "a", stage+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reached := strings.Contains(string(log), "\nREACHED HOST\n"); reached != wantReach {
+			t.Errorf("%s reached the host's loopback = %v, want %v:\n%s", stage, reached, wantReach, log)
+		}
+	}
+}
+
+// TestUsageAndConfigErrors: bad flags and bad manifests exit 2 before anything runs.
+func TestUsageAndConfigErrors(t *testing.T) {
+	root := writeRepo(t, map[string]string{
+		"services.yaml":               "version: 1\nservices:\n  - name: a\n    path: svc/a\n    depends_on: [ghost]\n",
+		"svc/a/requirements.txt":      "",
+		"good/services.yaml":          "version: 1\nservices:\n  - name: a\n    path: svc/a\n",
+		"good/svc/a/requirements.txt": "",
+	})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad manifest", []string{"run", "-C", root}, `services.yaml:5:18: depends_on names unknown service "ghost"`},
+		{"unknown command", []string{"fly"}, `unknown command "fly"`},
+		{"bad flag", []string{"run", "--jobs", "0", "-C", root}, "--jobs 0: expected at least 1"},
+		{"unknown only", []string{"run", "--only", "nope", "-C", filepath.Join(root, "good")}, `--only names unknown service(s) nope`},
+		{"bad output", []string{"plan", "--output", "xml"}, `--output "xml": expected text or json`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(convoyBin, tc.args...)
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			err := cmd.Run()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+				t.Fatalf("exit = %v, want 2; stderr:\n%s", err, errb.String())
+			}
+			if !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, errb.String())
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(root, ".convoy")); err == nil {
+		t.Error("a rejected run left a .convoy directory behind")
+	}
+}
+
+// TestPlan: convoy plan shows services, stages, edges and jobs; --output json is machine-readable.
+func TestPlan(t *testing.T) {
+	root := writeRepo(t, pyServices("", map[string]map[string]string{"a": {}, "b": {}}))
+	res := convoy(t, root, nil, "plan", "--output", "json", "--jobs", "3", "--only", "b")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	var plan pipeline.Plan
+	if err := json.Unmarshal([]byte(res.stdout), &plan); err != nil {
+		t.Fatalf("plan JSON: %v\n%s", err, res.stdout)
+	}
+	if plan.Jobs != 3 || len(plan.Services) != 1 || plan.Services[0].Name != "b" {
+		t.Fatalf("plan = %+v", plan)
+	}
+	var got []string
+	for _, e := range plan.Edges {
+		got = append(got, e.From+">"+e.To)
+	}
+	want := "b/deps>b/unit b/deps>b/lint b/unit>b/populate b/lint>b/populate"
+	if strings.Join(got, " ") != want {
+		t.Errorf("edges = %s, want %s", strings.Join(got, " "), want)
+	}
+	text := convoy(t, root, nil, "plan")
+	sc := bufio.NewScanner(strings.NewReader(text.stdout))
+	lines := 0
+	for sc.Scan() {
+		lines++
+	}
+	if !strings.Contains(text.stdout, "populate") || lines < 10 {
+		t.Errorf("text plan:\n%s", text.stdout)
+	}
+}

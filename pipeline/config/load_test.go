@@ -1,0 +1,304 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// repo makes a repository with the given files (path → content; a trailing / makes a dir).
+func repo(t testing.TB, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for p, content := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if strings.HasSuffix(p, "/") {
+			if err := os.MkdirAll(full, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+var baseFiles = map[string]string{
+	"services/a/requirements.txt": "django\n",
+	"services/b/requirements.txt": "django\n",
+	"services/c/Pipfile":          "[packages]\n",
+	"libs/kit/":                   "",
+	"tests/integration/requirements.txt": "pytest\n",
+}
+
+func TestLoadValid(t *testing.T) {
+	root := repo(t, baseFiles)
+	manifest := `version: 1
+defaults:
+  python: "3.12"
+  timeout: 2m
+  env: {JWT_SECRET: s, DEBUG: 1}
+  unit: [python, -m, pytest]
+services:
+  - name: a
+    path: services/a
+    libs: [libs/kit]
+    env: {DEBUG: "0"}
+  - name: b
+    path: ./services/b/
+    depends_on: [a]
+    timeout: 30s
+    unit: [python, manage.py, test]
+  - name: c
+    path: services/c
+    deps: pipenv
+    depends_on: [b, a]
+    serve: [gunicorn, "${HOST}:${PORT}"]
+    port: 9000
+    health: /ready
+integration:
+  requirements: tests/integration/requirements.txt
+  command: [python, -m, pytest, tests/integration]
+  timeout: 5m
+release:
+  tag_pattern: '^v[0-9]+$'
+`
+	cfg, err := Parse([]byte(manifest), "services.yaml", root)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	a, b, c := cfg.Service("a"), cfg.Service("b"), cfg.Service("c")
+	if a.Python != "3.12" || a.Timeout != 2*time.Minute || a.Deps != DepsPip {
+		t.Errorf("a did not inherit defaults: %+v", a)
+	}
+	if a.Env["DEBUG"] != "0" || a.Env["JWT_SECRET"] != "s" || b.Env["DEBUG"] != "1" {
+		t.Errorf("env not merged: a=%v b=%v", a.Env, b.Env)
+	}
+	if b.Path != "services/b" || b.Dir != filepath.Join(root, "services", "b") {
+		t.Errorf("b path not cleaned: %q %q", b.Path, b.Dir)
+	}
+	if strings.Join(a.Unit, " ") != "python -m pytest" || strings.Join(b.Unit, " ") != "python manage.py test" {
+		t.Errorf("unit overrides: a=%v b=%v", a.Unit, b.Unit)
+	}
+	if b.Timeout != 30*time.Second || c.Port != 9000 || c.Health != "/ready" || a.Port != DefaultPort || a.Health != DefaultHealth {
+		t.Errorf("per-service values: b=%v c=%d %s", b.Timeout, c.Port, c.Health)
+	}
+	var order []string
+	for _, s := range cfg.StartOrder() {
+		order = append(order, s.Name)
+	}
+	if got := strings.Join(order, ","); got != "a,b,c" {
+		t.Errorf("StartOrder = %s, want a,b,c", got)
+	}
+	if cfg.Integration.Timeout != 5*time.Minute || cfg.Release.TagPattern != "^v[0-9]+$" {
+		t.Errorf("integration/release: %+v %+v", cfg.Integration, cfg.Release)
+	}
+}
+
+// TestLoadProblems checks every kind of validation error: its position and its message.
+func TestLoadProblems(t *testing.T) {
+	files := map[string]string{"outside/": ""}
+	for k, v := range baseFiles {
+		files[k] = v
+	}
+	tests := []struct {
+		name     string
+		manifest string
+		want     []string // "LINE:COL: substring", in order
+	}{
+		{"empty file", ``, []string{"1:1: the file is empty"}},
+		{"syntax error", "version: 1\nservices: [a\n", []string{":1: invalid YAML"}},
+		{"top level not a mapping", "- a\n", []string{"1:1: the top level must be a mapping"}},
+		{"missing version and services", "defaults: {}\n", []string{
+			`1:1: missing key "version"`, `1:1: missing key "services"`}},
+		{"wrong version", "version: 2\nservices: [{name: a, path: services/a}]\n", []string{"1:10: unsupported version 2 (expected 1)"}},
+		{"version not an integer", "version: one\nservices: [{name: a, path: services/a}]\n", []string{`1:10: expected an integer, not the scalar "one"`}},
+		{"unknown top-level key", "version: 1\nservicez: []\nservices: [{name: a, path: services/a}]\n", []string{
+			`2:1: unknown key "servicez" in the top level (expected one of: defaults, integration, release, services, version)`}},
+		{"duplicate key", "version: 1\nversion: 1\nservices: [{name: a, path: services/a}]\n", []string{`2:1: duplicate key "version" in the top level (first set at line 1)`}},
+		{"unknown service key", `version: 1
+services:
+  - name: a
+    path: services/a
+    dependson: [b]
+`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, depends_on, deps, env, health, libs, lint, name, path, populate, port, python, scenario, serve, timeout, unit)`}},
+		{"wrong types", `version: 1
+defaults:
+  timeout: soon
+  env: [A]
+services:
+  - name: a
+    path: services/a
+    unit: "pytest -q"
+    lint: []
+    libs: libs/kit
+    port: 70000
+    health: healthz
+    depends_on: a
+`, []string{
+			`3:12: timeout "soon" is not a positive duration`,
+			`4:8: env must be a mapping of NAME: value, not a list`,
+			`8:11: unit must be an argv list, not the string "pytest -q"`,
+			`9:11: lint must not be empty`,
+			`10:11: libs must be a list of paths, not the scalar "libs/kit"`,
+			`11:11: port 70000 is out of range (expected 1-65535)`,
+			`12:13: health "healthz" is not an HTTP path`,
+			`13:17: depends_on must be a list of service names`,
+		}},
+		{"bad env name and value", `version: 1
+services:
+  - name: a
+    path: services/a
+    env:
+      1BAD: x
+      GOOD: {nested: 1}
+`, []string{`6:7: env: "1BAD" is not a valid variable name`, `7:13: env: value of GOOD must be a string, not a mapping`}},
+		{"names", `version: 1
+services:
+  - name: Auth_Service
+    path: services/a
+  - name: b
+    path: services/b
+  - name: b
+    path: services/a
+  - path: services/a
+`, []string{
+			`3:11: service name "Auth_Service" is not a DNS label`,
+			`7:11: duplicate service name "b" (first defined at line 5)`,
+			`9:5: service has no name`,
+		}},
+		{"paths", `version: 1
+services:
+  - name: a
+    path: ../outside
+  - name: b
+    path: /etc
+  - name: c
+    path: services/missing
+  - name: d
+    path: services/a/requirements.txt
+  - name: e
+    path: services/a
+    libs: [libs/nope, ../outside]
+  - name: f
+    deps: pip
+`, []string{
+			`4:11: path "../outside" escapes the repository`,
+			`6:11: path "/etc" is absolute`,
+			`8:11: path "services/missing" does not exist`,
+			`10:11: path "services/a/requirements.txt" is a file (expected a directory)`,
+			`13:12: lib "libs/nope" does not exist`,
+			`13:23: lib "../outside" escapes the repository`,
+			`14:5: service "f" has no path`,
+		}},
+		{"symlink escaping the repo", `version: 1
+services:
+  - name: a
+    path: services/link
+`, []string{`4:11: path "services/link" resolves outside the repository through a symlink`}},
+		{"deps tool and spec", `version: 1
+services:
+  - name: a
+    path: services/a
+    deps: poetry
+  - name: c
+    path: services/c
+  - name: b
+    path: services/b
+    deps: pipenv
+`, []string{
+			`5:11: unknown dependency tool "poetry" (expected pip or pipenv)`,
+			`7:11: service "c" uses deps pip but services/c has no requirements.txt`,
+			`10:11: service "b" uses deps pipenv but services/b has no Pipfile`,
+		}},
+		{"unknown depends_on and self", `version: 1
+services:
+  - name: a
+    path: services/a
+    depends_on: [a, ghost]
+`, []string{
+			`5:18: service "a" depends on itself`,
+			`5:21: depends_on names unknown service "ghost" (expected one of: a)`,
+		}},
+		{"cycle", `version: 1
+services:
+  - name: a
+    path: services/a
+    depends_on: [b]
+  - name: b
+    path: services/b
+    depends_on: [c]
+  - name: c
+    path: services/c
+    deps: pipenv
+    depends_on: [a]
+`, []string{`12:18: dependency cycle: a -> b -> c -> a`}},
+		{"integration and release", `version: 1
+services: [{name: a, path: services/a}]
+integration:
+  command: pytest
+  requirements: tests/nope.txt
+  postgres: [x]
+release:
+  tag_pattern: 'v[0-9'
+  owner: qa
+`, []string{
+			`4:12: command must be an argv list, not the string "pytest"`,
+			`5:17: requirements "tests/nope.txt" does not exist`,
+			`6:13: postgres must be a string, not a list`,
+			"8:16: tag_pattern \"v[0-9\" is not a valid regular expression",
+			`9:3: unknown key "owner" in release (expected one of: registry, tag_pattern)`,
+		}},
+		{"empty services", "version: 1\nservices: []\n", []string{"2:11: services is empty"}},
+	}
+	root := repo(t, files)
+	if err := os.Symlink(t.TempDir(), filepath.Join(root, "services", "link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.manifest), "services.yaml", root)
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("Parse error = %v, want *Error", err)
+			}
+			if len(ce.Problems) != len(tt.want) {
+				t.Fatalf("got %d problems, want %d:\n%v", len(ce.Problems), len(tt.want), err)
+			}
+			for i, want := range tt.want {
+				got := ce.Problems[i].String()
+				if !strings.HasPrefix(got, "services.yaml:") || !strings.Contains(got, want) {
+					t.Errorf("problem %d = %q, want it to contain %q", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	root := repo(t, map[string]string{
+		"services/a/requirements.txt": "",
+		"ci/other.yaml":               "version: 1\nservices:\n  - name: a\n    path: services/a\n",
+	})
+	cfg, err := Load("ci/other.yaml", root)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.File != "ci/other.yaml" || cfg.Root != root || len(cfg.Services) != 1 {
+		t.Errorf("Load = %+v", cfg)
+	}
+	if _, err := Load("missing.yaml", root); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("Load(missing) error = %v, want it to name the file", err)
+	}
+	if _, err := Load("services.yaml", filepath.Join(root, "nope")); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("Load(bad root) error = %v", err)
+	}
+}

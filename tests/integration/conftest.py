@@ -5,17 +5,32 @@ import uuid
 import pytest
 import requests
 
+SERVICES = ["auth", "events", "payments", "opportunities"]
 TIMEOUT = 10
 
 
+def url_variable(name):
+    return f"{name.upper()}_URL"
+
+
+def pytest_sessionstart(session):
+    """Refuse to run (exit status 1, nothing skipped) unless every service's URL is set."""
+    missing = [url_variable(name) for name in SERVICES if not os.environ.get(url_variable(name))]
+    if missing:
+        pytest.exit(f"{', '.join(missing)} not set: export the base URL of every running service "
+                    f"(e.g. AUTH_URL=http://127.0.0.1:8001; see tests/integration/README.md)",
+                    returncode=1)
+
+
+def pytest_generate_tests(metafunc):
+    """A test taking ``service`` runs once per service."""
+    if "service" in metafunc.fixturenames:
+        metafunc.parametrize("service", SERVICES)
+
+
 def service_url(name):
-    """The base URL of service ``name`` from ``<NAME>_URL``; a missing one fails the test."""
-    variable = f"{name.upper()}_URL"
-    url = os.environ.get(variable)
-    if not url:
-        pytest.fail(f"{variable} is not set: point it at the running {name} service "
-                    f"(e.g. {variable}=http://127.0.0.1:8001)", pytrace=False)
-    return url.rstrip("/")
+    """The base URL of service ``name``, from ``<NAME>_URL``."""
+    return os.environ[url_variable(name)].rstrip("/")
 
 
 class Api:

@@ -1,30 +1,46 @@
-import tempfile
-from pathlib import Path
-
 from django.core.management import CommandError, call_command
 from django.test import TestCase, override_settings
 
 from accounts.models import User
+from convoykit.testing import populator_scenarios
+
+DEFAULT = """\
+    users:
+      - uuid: a11ce000-0000-4000-8000-000000000001
+        username: alice
+        password: alice-password
+        is_staff: true
+      - uuid: b0b00000-0000-4000-8000-000000000002
+        username: bob
+        password: bob-password
+    """
 
 
 @override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 class PopulateTests(TestCase):
     def test_populate_is_idempotent_with_fixed_uuids(self):
-        call_command("populate", verbosity=0)
-        rows = list(User.objects.order_by("uuid").values())
-        call_command("populate", verbosity=0)
+        with populator_scenarios(default=DEFAULT):
+            call_command("populate", verbosity=0)
+            rows = list(User.objects.order_by("uuid").values())
+            call_command("populate", verbosity=0)
         self.assertEqual(list(User.objects.order_by("uuid").values()), rows)
         alice = User.objects.get(username="alice")
         self.assertEqual(str(alice.uuid), "a11ce000-0000-4000-8000-000000000001")
         self.assertTrue(alice.check_password("alice-password"))
-        self.assertEqual(User.objects.count(), 4)
+        self.assertTrue(alice.is_staff)
+        self.assertEqual(User.objects.count(), 2)
+
+    def test_a_changed_password_is_updated(self):
+        with populator_scenarios(default=DEFAULT) as directory:
+            call_command("populate", verbosity=0)
+            scenario = directory / "default.yaml"
+            scenario.write_text(scenario.read_text().replace("bob-password", "new-password"))
+            call_command("populate", verbosity=0)
+        self.assertTrue(User.objects.get(username="bob").check_password("new-password"))
 
     def test_unknown_field_names_file_and_line(self):
-        with tempfile.TemporaryDirectory() as base:
-            path = Path(base, "populator", "default.yaml")
-            path.parent.mkdir()
-            path.write_text("users:\n  - uuid: a11ce000-0000-4000-8000-000000000001\n"
-                            "    username: alice\n    pasword: typo\n")
-            with override_settings(BASE_DIR=base), \
-                    self.assertRaisesRegex(CommandError, f"^{path}:4: unknown field 'pasword'"):
-                call_command("populate", verbosity=0)
+        bad = DEFAULT.replace("is_staff", "is_stafff")
+        with populator_scenarios(default=bad) as directory, \
+                self.assertRaisesRegex(CommandError,
+                                       f"^{directory}/default.yaml:5: unknown field 'is_stafff'"):
+            call_command("populate", verbosity=0)

@@ -168,7 +168,7 @@ func gitignored(dir string) (filter, error) {
 	}
 	var patterns []gitignore.Pattern
 	load := func(domain []string) error {
-		path := filepath.Join(append([]string{top}, append(domain, ".gitignore")...)...)
+		path := filepath.Join(top, filepath.Join(domain...), ".gitignore")
 		f, err := os.Open(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil

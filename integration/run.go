@@ -1,0 +1,585 @@
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/convoy-ci/convoy/integration/internal/freeport"
+	"github.com/convoy-ci/convoy/integration/internal/procgroup"
+	"github.com/convoy-ci/convoy/integration/pgcluster"
+)
+
+// Option configures Run.
+type Option func(*options)
+
+type options struct {
+	events      func(Event)
+	grace       time.Duration
+	pgBinDir    string
+	pgParentDir string
+	pickPort    func() (int, error)
+}
+
+// WithEvents calls fn with every Event of the run, in order, from the goroutine that called Run. fn
+// should return quickly: the run waits for it.
+func WithEvents(fn func(Event)) Option { return func(o *options) { o.events = fn } }
+
+// WithGracePeriod sets how long a process group has to exit after SIGTERM before it gets SIGKILL
+// (DefaultGracePeriod by default).
+func WithGracePeriod(d time.Duration) Option { return func(o *options) { o.grace = d } }
+
+// WithPostgresBinDir uses the PostgreSQL programs in dir for the throwaway cluster instead of
+// searching PATH and /usr/lib/postgresql/*/bin.
+func WithPostgresBinDir(dir string) Option { return func(o *options) { o.pgBinDir = dir } }
+
+// WithClusterParentDir creates the throwaway cluster's directory in dir instead of os.TempDir().
+func WithClusterParentDir(dir string) Option { return func(o *options) { o.pgParentDir = dir } }
+
+// maxPortAttempts bounds how often a service is moved to another port because its port was taken.
+const maxPortAttempts = 5
+
+// Run brings the services of spec up and runs the suite against them, then tears everything down.
+//
+// In order: a PostgreSQL server (spec.Postgres, or a throwaway cluster), one database per service,
+// then for each service in order its migration, its populator and its serve command on a free
+// 127.0.0.1 port, health-checked; then the suite. Teardown always runs before Run returns, whether the
+// run passed, failed or ctx was cancelled: every process group started is stopped (SIGTERM, then
+// SIGKILL after the grace period) and reaped, the databases are dropped, the throwaway cluster is
+// stopped and its directory removed.
+//
+// The error is nil only if every service came up and the suite passed. Otherwise it wraps
+// ErrInvalidSpec (nothing started), a *ServiceError, ErrSuiteFailed or ErrInterrupted (and
+// context.Cause(ctx)); teardown failures are joined to it. The Report is never nil.
+//
+// To honour SIGINT and SIGTERM, pass a context from signal.NotifyContext: processes run in their own
+// process groups, so a terminal's SIGINT reaches convoy only, and Run takes them down in order.
+func Run(ctx context.Context, spec Spec, opts ...Option) (rep *Report, err error) {
+	o := options{grace: DefaultGracePeriod, pickPort: freeport.Pick}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	start := time.Now()
+	r := &runner{o: o, used: map[int]bool{}}
+	if err := r.init(spec); err != nil {
+		r.report.Duration = time.Since(start)
+		return r.report, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	defer func() {
+		if terr := r.teardown(); terr != nil {
+			err = errors.Join(err, fmt.Errorf("integration teardown: %w", terr))
+		}
+		r.report.Duration = time.Since(start)
+	}()
+	err = r.run(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Whatever failed did so because the run was being cancelled.
+		err = fmt.Errorf("%w while %s: %w", ErrInterrupted, r.phase, context.Cause(ctx))
+	}
+	return r.report, err
+}
+
+// runner holds the state of one Run.
+type runner struct {
+	o        options
+	spec     Spec
+	report   *Report
+	services []*service
+	used     map[int]bool // ports handed out in this run
+	phase    string       // what the run is doing, for the interruption message
+
+	cluster  *pgcluster.Cluster
+	adminURL string
+	created  []*service // whose database exists
+	procs    []*started // every process group started, in order
+	logs     []*os.File
+}
+
+// service is a Service with its run-time state.
+type service struct {
+	Service
+	rep     *ServiceReport
+	dbURL   string
+	logPath string
+	log     *os.File
+}
+
+type started struct {
+	what string
+	p    *procgroup.Process
+}
+
+// init applies defaults, validates the spec and prepares the report.
+func (r *runner) init(spec Spec) error {
+	r.report = &Report{RunID: spec.RunID}
+	var err error
+	if spec.Repo == "" {
+		spec.Repo = "."
+	}
+	if spec.Repo, err = filepath.Abs(spec.Repo); err != nil {
+		return fmt.Errorf("repository %q: %w", spec.Repo, err)
+	}
+	if spec.LogDir == "" {
+		spec.LogDir = filepath.Join(spec.Repo, DefaultLogDir)
+	} else if !filepath.IsAbs(spec.LogDir) {
+		spec.LogDir = filepath.Join(spec.Repo, spec.LogDir)
+	}
+	if spec.RunID == "" {
+		b := make([]byte, 3)
+		_, _ = rand.Read(b)
+		spec.RunID = time.Now().UTC().Format("20060102t150405") + "_" + hex.EncodeToString(b)
+	}
+	r.report.RunID, r.report.LogDir = spec.RunID, spec.LogDir
+	if spec.Postgres != "" {
+		if _, err := parsePostgresURL(spec.Postgres); err != nil {
+			return err
+		}
+		r.report.Postgres = redact(spec.Postgres)
+	} else {
+		r.report.Throwaway = true
+	}
+	if len(spec.Suite.Argv) == 0 {
+		return errors.New("the suite has no command (services.yaml integration.command)")
+	}
+	if spec.Suite.Dir == "" {
+		spec.Suite.Dir = spec.Repo
+	} else if !filepath.IsAbs(spec.Suite.Dir) {
+		spec.Suite.Dir = filepath.Join(spec.Repo, spec.Suite.Dir)
+	}
+	if spec.Suite.Timeout <= 0 {
+		spec.Suite.Timeout = DefaultSuiteTimeout
+	}
+
+	names, vars, dbs := map[string]bool{}, map[string]string{}, map[string]string{}
+	r.report.Services = make([]ServiceReport, len(spec.Services))
+	for i, s := range spec.Services {
+		switch {
+		case s.Name == "":
+			return fmt.Errorf("service #%d has no name", i+1)
+		case names[s.Name]:
+			return fmt.Errorf("service %q is listed twice", s.Name)
+		case URLVar(s.Name) == "DATABASE_URL":
+			return fmt.Errorf("service %q: its URL variable would be DATABASE_URL, which is reserved", s.Name)
+		case vars[URLVar(s.Name)] != "":
+			return fmt.Errorf("services %q and %q would both get %s", vars[URLVar(s.Name)], s.Name, URLVar(s.Name))
+		case len(s.Serve) == 0:
+			return fmt.Errorf("service %q has no serve command", s.Name)
+		}
+		names[s.Name], vars[URLVar(s.Name)] = true, s.Name
+		db := DatabaseName(s.Name, spec.RunID)
+		if other, ok := dbs[db]; ok {
+			return fmt.Errorf("services %q and %q would share database %q (shorten the run id)", other, s.Name, db)
+		}
+		dbs[db] = s.Name
+		if s.Dir == "" {
+			s.Dir = spec.Repo
+		} else if !filepath.IsAbs(s.Dir) {
+			s.Dir = filepath.Join(spec.Repo, s.Dir)
+		}
+		if s.Migrate == nil {
+			s.Migrate = DefaultMigrate
+		}
+		if s.Populate == nil {
+			s.Populate = DefaultPopulate
+			if s.Scenario != "" {
+				s.Populate = append(append([]string(nil), DefaultPopulate...), "--scenario", s.Scenario)
+			}
+		}
+		if s.Health == "" {
+			s.Health = DefaultHealthPath
+		} else if !strings.HasPrefix(s.Health, "/") {
+			s.Health = "/" + s.Health
+		}
+		if s.HealthTimeout <= 0 {
+			s.HealthTimeout = DefaultHealthTimeout
+		}
+		if s.Timeout <= 0 {
+			s.Timeout = DefaultStepTimeout
+		}
+		r.report.Services[i] = ServiceReport{
+			Name:     s.Name,
+			Database: db,
+			LogPath:  filepath.Join(spec.LogDir, s.Name+".log"),
+		}
+		r.services = append(r.services, &service{Service: s, rep: &r.report.Services[i], logPath: r.report.Services[i].LogPath})
+	}
+	r.spec = spec
+	return nil
+}
+
+// run does everything but the teardown.
+func (r *runner) run(ctx context.Context) error {
+	r.phase = "preparing the log directory"
+	if err := os.MkdirAll(r.spec.LogDir, 0o755); err != nil {
+		return fmt.Errorf("creating log directory %q: %w", r.spec.LogDir, err)
+	}
+	for _, s := range r.services {
+		f, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("creating log %q: %w", s.logPath, err)
+		}
+		s.log = f
+		r.logs = append(r.logs, f)
+	}
+
+	if err := r.startPostgres(ctx); err != nil {
+		return err
+	}
+
+	r.phase = "picking ports"
+	for _, s := range r.services {
+		port, err := r.pickPort()
+		if err != nil {
+			return err
+		}
+		r.setPort(s, port)
+	}
+
+	r.phase = "creating databases"
+	if err := r.createDatabases(ctx); err != nil {
+		return err
+	}
+
+	for _, s := range r.services {
+		r.phase = fmt.Sprintf("starting service %q", s.Name)
+		if err := r.startService(ctx, s); err != nil {
+			if ctx.Err() == nil {
+				step := ""
+				var se *ServiceError
+				if errors.As(err, &se) {
+					step = se.Step
+				}
+				r.emit(Event{Kind: EventServiceFailed, Service: s.Name, Step: step, LogPath: s.logPath, Err: err})
+			}
+			return err
+		}
+	}
+
+	r.phase = "running the suite"
+	return r.runSuite(ctx)
+}
+
+// startPostgres starts the throwaway cluster, if there is to be one.
+func (r *runner) startPostgres(ctx context.Context) error {
+	if r.spec.Postgres != "" {
+		r.adminURL = r.spec.Postgres
+		return nil
+	}
+	r.phase = "starting a throwaway PostgreSQL cluster"
+	logPath := filepath.Join(r.spec.LogDir, "postgres.log")
+	opts := []pgcluster.Option{pgcluster.WithLogFile(logPath)}
+	if r.o.pgBinDir != "" {
+		opts = append(opts, pgcluster.WithBinDir(r.o.pgBinDir))
+	}
+	if r.o.pgParentDir != "" {
+		opts = append(opts, pgcluster.WithParentDir(r.o.pgParentDir))
+	}
+	c, err := pgcluster.Start(ctx, opts...)
+	if err != nil {
+		return fmt.Errorf("starting a throwaway PostgreSQL cluster: %w", err)
+	}
+	r.cluster, r.adminURL = c, c.URL()
+	r.used[c.Port()] = true
+	r.report.Postgres = redact(c.URL())
+	r.emit(Event{Kind: EventPostgresReady, URL: r.report.Postgres, PID: c.PID(), Port: c.Port(), Dir: c.Dir(), LogPath: logPath})
+	return nil
+}
+
+// createDatabases creates every service's database.
+func (r *runner) createDatabases(ctx context.Context) error {
+	if r.spec.Postgres != "" {
+		r.emit(Event{Kind: EventPostgresReady, URL: r.report.Postgres})
+	}
+	conn, err := connect(ctx, r.adminURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, s := range r.services {
+		if s.dbURL, err = databaseURL(r.adminURL, s.rep.Database); err != nil {
+			return err
+		}
+		if err := createDatabase(ctx, conn, s.rep.Database); err != nil {
+			return fmt.Errorf("service %q: %w", s.Name, err)
+		}
+		r.created = append(r.created, s)
+		r.emit(Event{Kind: EventDatabaseCreated, Service: s.Name, Database: s.rep.Database})
+	}
+	return nil
+}
+
+// pickPort returns a free loopback port not yet handed out in this run.
+func (r *runner) pickPort() (int, error) {
+	for range 100 {
+		port, err := r.o.pickPort()
+		if err != nil {
+			return 0, err
+		}
+		if !r.used[port] {
+			r.used[port] = true
+			return port, nil
+		}
+	}
+	return 0, errors.New("picking a free port: the same ports keep coming back")
+}
+
+func (r *runner) setPort(s *service, port int) {
+	s.rep.Port = port
+	s.rep.URL = "http://" + net.JoinHostPort(freeport.Host, strconv.Itoa(port))
+}
+
+// movePort gives s another port because its port was taken by another process.
+func (r *runner) movePort(s *service) error {
+	old := s.rep.Port
+	port, err := r.pickPort()
+	if err != nil {
+		return err
+	}
+	r.setPort(s, port)
+	r.emit(Event{Kind: EventServicePortMoved, Service: s.Name, Port: port, URL: s.rep.URL,
+		Message: fmt.Sprintf("port %d was taken by another process; using %d", old, port)})
+	return nil
+}
+
+// urlEnv returns every service's <NAME>_URL.
+func (r *runner) urlEnv() []string {
+	env := make([]string, 0, len(r.services))
+	for _, s := range r.services {
+		env = append(env, URLVar(s.Name)+"="+s.rep.URL)
+	}
+	return env
+}
+
+// serviceEnv returns the environment of s's commands.
+func (r *runner) serviceEnv(s *service) []string {
+	return mergeEnv(baseEnv(s.Env), envList(r.spec.Env), r.urlEnv(), []string{
+		"DATABASE_URL=" + s.dbURL,
+		"HOST=" + freeport.Host,
+		"PORT=" + strconv.Itoa(s.rep.Port),
+	})
+}
+
+// start starts argv in a process group of its own, output to log, and registers it for teardown.
+func (r *runner) start(what string, argv []string, dir string, env []string, log *os.File) (*procgroup.Process, error) {
+	path, err := lookPath(argv[0], env)
+	if err != nil {
+		return nil, err
+	}
+	cmd := &exec.Cmd{Path: path, Args: argv, Dir: dir, Env: env, Stdout: log, Stderr: log}
+	p, err := procgroup.Start(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("starting %q in %q: %w", strings.Join(argv, " "), dir, err)
+	}
+	r.procs = append(r.procs, &started{what: what, p: p})
+	return p, nil
+}
+
+// startService migrates, populates and starts s, and waits until it is healthy.
+func (r *runner) startService(ctx context.Context, s *service) error {
+	if err := r.step(ctx, s, "migrate", EventServiceMigrate, s.Migrate); err != nil {
+		return err
+	}
+	if err := r.step(ctx, s, "populate", EventServicePopulate, s.Populate); err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		if !freeport.Free(s.rep.Port) {
+			if err := r.movePort(s); err != nil {
+				return err
+			}
+		}
+		p, err := r.serve(ctx, s)
+		var se *ServiceError
+		if err == nil || p == nil || !errors.As(err, &se) || se.Step != "serve" || attempt == maxPortAttempts {
+			return err
+		}
+		// It exited before it was healthy. If that is because another process took its port meanwhile,
+		// give it another one; its own processes are gone, so a bound port is someone else's.
+		if p.Stop(syscall.SIGTERM, r.o.grace) != nil || freeport.Free(s.rep.Port) {
+			return err
+		}
+		if err := r.movePort(s); err != nil {
+			return err
+		}
+	}
+}
+
+// step runs one of s's commands (migrate, populate) to completion.
+func (r *runner) step(ctx context.Context, s *service, step string, kind EventKind, argv []string) error {
+	if len(argv) == 0 {
+		return nil
+	}
+	fmt.Fprintf(s.log, "=== convoy: %s: %s (in %s)\n", step, strings.Join(argv, " "), s.Dir)
+	fail := func(err error, start time.Time, timedOut bool, code int) error {
+		return &ServiceError{Service: s.Name, Step: step, Argv: argv, Waited: time.Since(start), TimedOut: timedOut,
+			ExitCode: code, LogPath: s.logPath, LogTail: logTail(s.logPath, LogTailLines), Err: err}
+	}
+	t0 := time.Now()
+	p, err := r.start(s.Name+" "+step, argv, s.Dir, r.serviceEnv(s), s.log)
+	if err != nil {
+		return fail(err, t0, false, -1)
+	}
+	r.emit(Event{Kind: kind, Service: s.Name, PID: p.PID(), Argv: argv, LogPath: s.logPath})
+	sctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	select {
+	case <-p.Done():
+	case <-sctx.Done():
+	}
+	// Also takes down whatever the command left running in its group.
+	_ = p.Stop(syscall.SIGTERM, r.o.grace)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case sctx.Err() != nil:
+		return fail(fmt.Errorf("timed out after %s", s.Timeout), t0, true, -1)
+	case p.Err() != nil:
+		return fail(p.Err(), t0, false, p.ExitCode())
+	}
+	return nil
+}
+
+// serve starts s's serve command and waits until its health check answers 2xx. It returns the
+// process unless it could not be started.
+func (r *runner) serve(ctx context.Context, s *service) (*procgroup.Process, error) {
+	argv := substitute(s.Serve, freeport.Host, strconv.Itoa(s.rep.Port))
+	url := s.rep.URL + s.Health
+	fmt.Fprintf(s.log, "=== convoy: serve: %s (in %s)\n", strings.Join(argv, " "), s.Dir)
+	t0 := time.Now()
+	fail := func(step string, err error, timedOut bool, code int, probe string) error {
+		return &ServiceError{Service: s.Name, Step: step, Argv: argv, URL: url, Waited: time.Since(t0), TimedOut: timedOut,
+			ExitCode: code, LastProbe: probe, LogPath: s.logPath, LogTail: logTail(s.logPath, LogTailLines), Err: err}
+	}
+	p, err := r.start(s.Name+" serve", argv, s.Dir, r.serviceEnv(s), s.log)
+	if err != nil {
+		return nil, fail("serve", err, false, -1, "")
+	}
+	s.rep.PID = p.PID()
+	r.emit(Event{Kind: EventServiceStart, Service: s.Name, PID: p.PID(), Port: s.rep.Port, URL: s.rep.URL, Argv: argv, LogPath: s.logPath})
+
+	hctx, cancel := context.WithTimeout(ctx, s.HealthTimeout)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last := "no answer yet"
+	for {
+		if ok, answer := probe(hctx, client, url); ok {
+			s.rep.Healthy, s.rep.Startup = true, time.Since(t0)
+			r.emit(Event{Kind: EventServiceHealthy, Service: s.Name, PID: p.PID(), URL: s.rep.URL, Duration: s.rep.Startup})
+			return p, nil
+		} else if answer != "" {
+			last = answer
+		}
+		select {
+		case <-p.Done():
+			err := p.Err()
+			if err == nil {
+				err = errors.New("exit status 0")
+			}
+			return p, fail("serve", err, false, p.ExitCode(), last)
+		case <-hctx.Done():
+			if ctx.Err() != nil {
+				return p, ctx.Err()
+			}
+			return p, fail("health", fmt.Errorf("not healthy after %s", s.HealthTimeout), true, -1, last)
+		case <-tick.C:
+		}
+	}
+}
+
+// probe makes one health check request. It reports success for a 2xx answer, and describes the
+// answer or the error otherwise ("" when ctx ended the request).
+func probe(ctx context.Context, client *http.Client, url string) (bool, string) {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false, err.Error()
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ""
+		}
+		return false, err.Error()
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return true, resp.Status
+	}
+	return false, resp.Status
+}
+
+// emit sends ev to the callback, stamped with the time.
+func (r *runner) emit(ev Event) {
+	if r.o.events == nil {
+		return
+	}
+	ev.Time = time.Now()
+	r.o.events(ev)
+}
+
+// teardown stops every process group, drops the databases and removes the throwaway cluster.
+func (r *runner) teardown() error {
+	t0 := time.Now()
+	r.phase = "tearing down"
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, sp := range r.procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sp.p.Stop(syscall.SIGTERM, r.o.grace); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("stopping %s (pid %d): %w", sp.what, sp.p.PID(), err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, f := range r.logs {
+		_ = f.Close()
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if len(r.created) > 0 {
+		conn, err := connect(ctx, r.adminURL)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("dropping databases: %w", err))
+		} else {
+			for _, s := range r.created {
+				err := dropDatabase(ctx, conn, s.rep.Database)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				r.emit(Event{Kind: EventDatabaseDropped, Service: s.Name, Database: s.rep.Database, Err: err})
+			}
+			_ = conn.Close(ctx)
+		}
+	}
+	if r.cluster != nil {
+		if err := r.cluster.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	err := errors.Join(errs...)
+	r.emit(Event{Kind: EventTeardownFinished, Duration: time.Since(t0), Err: err})
+	return err
+}

@@ -1,0 +1,125 @@
+// Package integration brings a monorepo's services up together and runs the cross-service test suite
+// against them: one PostgreSQL server (a throwaway cluster convoy starts itself, or an existing one),
+// one database per service, each service migrated, populated and started on a free loopback port in
+// dependency order and health-checked, then the suite, then everything torn down, whatever happened.
+//
+// The package knows nothing about services.yaml or convoy's pipeline: the caller describes the run
+// with plain values (Spec) and receives progress as Events and the outcome as a Report.
+package integration
+
+import (
+	"time"
+)
+
+// Defaults applied to zero fields of Spec, Service and Suite.
+var (
+	// DefaultMigrate is the migration command of a service whose Migrate is nil.
+	DefaultMigrate = []string{"python", "manage.py", "migrate", "--noinput"}
+	// DefaultPopulate is the populator command of a service whose Populate is nil; "--scenario NAME"
+	// is appended when the service has a Scenario.
+	DefaultPopulate = []string{"python", "manage.py", "populate"}
+)
+
+// Defaults for durations and paths.
+const (
+	DefaultHealthPath    = "/healthz"
+	DefaultHealthTimeout = 60 * time.Second
+	DefaultStepTimeout   = 10 * time.Minute
+	DefaultSuiteTimeout  = 10 * time.Minute
+	DefaultGracePeriod   = 10 * time.Second
+	// DefaultLogDir is the log directory, relative to Spec.Repo, when Spec.LogDir is empty.
+	DefaultLogDir = ".convoy/logs/integration"
+)
+
+// Spec describes one integration run.
+type Spec struct {
+	// Repo is the repository root. Relative directories of services and of the suite, and the default
+	// LogDir, are resolved against it. Empty means the current directory.
+	Repo string
+
+	// LogDir receives one log per service (<name>.log, holding its migrate, populate and serve output),
+	// suite.log, junit.xml (when the suite is pytest) and postgres.log (throwaway cluster). Default:
+	// <Repo>/.convoy/logs/integration. Logs of a previous run are replaced.
+	LogDir string
+
+	// RunID distinguishes this run's databases from others on the same server: each service's database
+	// is named <service>_<RunID> (lower-cased, other characters than [a-z0-9_] replaced by '_', at most
+	// 63 bytes). Default: generated from the time and random bits.
+	RunID string
+
+	// Postgres is the URL (postgres://user:password@host:port/dbname) of an existing server on which the
+	// per-service databases are created and dropped; the user needs CREATEDB. Its database is only used
+	// to connect. Empty means a throwaway cluster started and removed by Run.
+	Postgres string
+
+	// Env holds the shared settings (services.yaml integration.env, such as the JWT key) given to every
+	// service and to the suite.
+	Env map[string]string
+
+	// Services are started in this order, which must respect depends_on (dependencies first).
+	Services []Service
+
+	// Suite is the cross-service test suite, run once every service is healthy.
+	Suite Suite
+}
+
+// Service describes one service of the run.
+type Service struct {
+	// Name is the service's name: its log is <Name>.log, its database <Name>_<RunID>, and its URL is
+	// given to every process as <NAME>_URL (upper-cased, '-' replaced by '_').
+	Name string
+
+	// Dir is the working directory of every command of the service (relative to Spec.Repo).
+	Dir string
+
+	// Env is the service's base environment, "KEY=VALUE" entries as in exec.Cmd.Env (PATH with the
+	// gated virtualenv's bin first, HOME, VIRTUAL_ENV, PYTHONPATH, declared env). nil means convoy's own
+	// environment. Run adds, overriding: Spec.Env, every service's <NAME>_URL, DATABASE_URL (this
+	// service's database only), HOST and PORT. Commands are looked up in this environment's PATH.
+	Env []string
+
+	// Migrate is run first, to completion. nil means DefaultMigrate; an empty non-nil slice skips it.
+	Migrate []string
+
+	// Populate is run after Migrate, to completion. nil means DefaultPopulate, followed by
+	// "--scenario Scenario" when Scenario is set; an empty non-nil slice skips it.
+	Populate []string
+
+	// Scenario is the populator scenario to load (see Populate).
+	Scenario string
+
+	// Serve starts the service and must keep running. "${HOST}" and "${PORT}" in its arguments are
+	// replaced by 127.0.0.1 and the service's port; nothing else is substituted.
+	Serve []string
+
+	// Health is the HTTP path that answers 2xx once the service is ready (DefaultHealthPath when empty).
+	Health string
+
+	// HealthTimeout bounds the wait for Health to answer 2xx after Serve starts (DefaultHealthTimeout
+	// when zero).
+	HealthTimeout time.Duration
+
+	// Timeout bounds Migrate and Populate, each (DefaultStepTimeout when zero).
+	Timeout time.Duration
+}
+
+// Suite describes the cross-service test suite.
+type Suite struct {
+	// Argv is the command, e.g. [python -m pytest -q tests/integration]. When it runs pytest,
+	// --junitxml=<LogDir>/junit.xml is appended (unless Argv has a --junitxml of its own) so that every
+	// test's result is reported.
+	Argv []string
+
+	// Dir is the working directory (relative to Spec.Repo; default Spec.Repo).
+	Dir string
+
+	// Env is the base environment, as Service.Env (nil means convoy's own). Run adds Spec.Env and every
+	// service's <NAME>_URL.
+	Env []string
+
+	// BinDir, when set, is put first on PATH (the suite's virtualenv's bin directory, for instance).
+	BinDir string
+
+	// Timeout bounds the suite (DefaultSuiteTimeout when zero).
+	Timeout time.Duration
+}

@@ -1,0 +1,138 @@
+package release
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ManifestDir is the directory, relative to the repository root, that holds
+// release manifests.
+const ManifestDir = "releases"
+
+// ManifestVersion is the version of the manifest format written.
+const ManifestVersion = 1
+
+// Image actions recorded in a manifest.
+const (
+	// ActionBuilt: the image was built for this release (its inputs
+	// changed since the image it replaces).
+	ActionBuilt = "built"
+	// ActionRetagged: an existing image was reused and only got the tag.
+	ActionRetagged = "retagged"
+)
+
+// Manifest is releases/<tag>.json: what a GitOps repository consumes to
+// deploy a release.
+type Manifest struct {
+	// Version is ManifestVersion.
+	Version int `json:"version"`
+	// Tag is the release tag, on every image and on the git commit.
+	Tag string `json:"tag"`
+	// Commit is the commit the images were built from (the release's
+	// frozen sources).
+	Commit string `json:"commit"`
+	// Created is the committer time of Commit, RFC 3339 in UTC, so that
+	// re-running a release reproduces the same file.
+	Created string `json:"created"`
+	// Services are sorted by name.
+	Services []ManifestService `json:"services"`
+}
+
+// ManifestService is one service of a release manifest.
+type ManifestService struct {
+	// Name is the service's name.
+	Name string `json:"name"`
+	// Image is REPO@DIGEST, the immutable reference to deploy.
+	Image string `json:"image"`
+	// Digest is the image's manifest digest.
+	Digest string `json:"digest"`
+	// Lockfile is the service's lockfile path relative to the repository
+	// root.
+	Lockfile string `json:"lockfile"`
+	// LockfileSHA256 is the hex SHA-256 of the lockfile at Commit.
+	LockfileSHA256 string `json:"lockfile_sha256"`
+	// Action is ActionBuilt or ActionRetagged.
+	Action string `json:"action"`
+}
+
+// ManifestPath returns releases/<tag>.json.
+func ManifestPath(tag string) string { return path.Join(ManifestDir, tag+".json") }
+
+// NewManifest assembles the manifest of a release from its stamped images
+// and lockfiles (matched by service name).
+func NewManifest(tag, commit string, commitTime time.Time, images []ServiceImage, lockfiles []Lockfile) (Manifest, error) {
+	locks := map[string]Lockfile{}
+	for _, l := range lockfiles {
+		locks[l.Service] = l
+	}
+	m := Manifest{
+		Version: ManifestVersion,
+		Tag:     tag,
+		Commit:  commit,
+		Created: commitTime.UTC().Format(time.RFC3339),
+	}
+	for _, img := range images {
+		l, ok := locks[img.Service]
+		if !ok {
+			return Manifest{}, fmt.Errorf("building manifest of %q: no lockfile for service %q", tag, img.Service)
+		}
+		if img.Digest == "" {
+			return Manifest{}, fmt.Errorf("building manifest of %q: service %q has no digest", tag, img.Service)
+		}
+		action := ActionRetagged
+		if img.Changed {
+			action = ActionBuilt
+		}
+		m.Services = append(m.Services, ManifestService{
+			Name:           img.Service,
+			Image:          img.Repo + "@" + img.Digest,
+			Digest:         img.Digest,
+			Lockfile:       l.Path,
+			LockfileSHA256: l.SHA256,
+			Action:         action,
+		})
+	}
+	sort.Slice(m.Services, func(i, j int) bool { return m.Services[i].Name < m.Services[j].Name })
+	return m, nil
+}
+
+// Marshal renders the manifest as indented JSON with a final newline; the
+// same manifest always gives the same bytes.
+func (m Manifest) Marshal() []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		panic(err) // only strings and ints: cannot fail
+	}
+	return b.Bytes()
+}
+
+// ParseManifest parses a manifest written by Marshal.
+func ParseManifest(b []byte) (Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Manifest{}, fmt.Errorf("parsing release manifest: %w", err)
+	}
+	if m.Tag == "" || m.Commit == "" {
+		return Manifest{}, fmt.Errorf("parsing release manifest: tag or commit missing")
+	}
+	return m, nil
+}
+
+// Images returns the manifest's services as ServiceImages (repository,
+// digest, Changed for ActionBuilt).
+func (m Manifest) Images() []ServiceImage {
+	out := make([]ServiceImage, 0, len(m.Services))
+	for _, s := range m.Services {
+		repo, _, _ := strings.Cut(s.Image, "@")
+		out = append(out, ServiceImage{Service: s.Name, Repo: repo, Digest: s.Digest, Changed: s.Action == ActionBuilt})
+	}
+	return out
+}

@@ -22,7 +22,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 gotest:
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	CONVOY_TEST_CACHE=$(CURDIR)/.convoy/cache $(GO) test -count=1 -timeout 20m $(PKGS)
 
 test: setup build vet gotest
 	$(BIN) run

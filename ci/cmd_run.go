@@ -21,6 +21,12 @@ func init() {
 		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "run") },
 	})
 	register(&command{
+		name:    "gate",
+		summary: "Run every service's gates (deps, unit, lint, populate) and nothing else.",
+		usage:   "[flags]",
+		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "gate") },
+	})
+	register(&command{
 		name:    "plan",
 		summary: "Show what a run would do: services, stages, edges and jobs.",
 		usage:   "[flags]",

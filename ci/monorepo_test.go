@@ -1,0 +1,111 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/convoy-ci/convoy/pipeline"
+)
+
+// repoRoot is the convoy repository these tests run in.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// copyMonorepo copies the repository's own services, libs, integration tests and manifest into
+// a temporary directory, then the files of overlays (directories mirroring the layout) over them.
+func copyMonorepo(t *testing.T, overlays ...string) string {
+	t.Helper()
+	src, dst := repoRoot(t), t.TempDir()
+	for _, p := range []string{"services", "libs", "tests", "services.yaml"} {
+		if out, err := exec.Command("cp", "-a", filepath.Join(src, p), dst).CombinedOutput(); err != nil {
+			t.Fatalf("copying %s: %v %s", p, err, out)
+		}
+	}
+	for _, o := range overlays {
+		if out, err := exec.Command("cp", "-a", o+"/.", dst).CombinedOutput(); err != nil {
+			t.Fatalf("applying %s: %v %s", o, err, out)
+		}
+	}
+	// Nothing a developer's own runs left behind may leak into the copy.
+	for _, junk := range []string{".convoy"} {
+		os.RemoveAll(filepath.Join(dst, junk))
+	}
+	return dst
+}
+
+// TestMonorepoGates runs the gates of the repository's four services, as they are and with each
+// broken variant of testdata/broken applied: exactly the broken service fails, at exactly the
+// broken stage, its later stages are skipped, and every other service passes.
+func TestMonorepoGates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs the services' dependencies from PyPI; skipped with -short")
+	}
+	services := []string{"auth", "events", "payments", "opportunities"}
+	tests := []struct {
+		variant, service, stage string
+		skipped                 []string
+		message                 string
+	}{
+		{"", "", "", nil, ""},
+		{"lint", "events", "lint", []string{"populate"}, "lint_error.py"},
+		{"unit", "opportunities", "unit", []string{"populate"}, "test_broken"},
+		{"populate", "payments", "populate", nil, "default.yaml:7: unknown field 'amout'"},
+		{"deps", "auth", "deps", []string{"unit", "lint", "populate"}, "convoy-no-such-package-zzz"},
+	}
+	for _, tt := range tests {
+		name := tt.variant
+		if name == "" {
+			name = "as-is"
+		}
+		t.Run(name, func(t *testing.T) {
+			var overlays []string
+			if tt.variant != "" {
+				overlays = append(overlays, filepath.Join(repoRoot(t), "testdata", "broken", tt.variant))
+			}
+			root := copyMonorepo(t, overlays...)
+			res := convoy(t, root, nil, "gate", "--output", "json")
+			wantCode := 1
+			if tt.variant == "" {
+				wantCode = 0
+			}
+			if res.code != wantCode {
+				t.Fatalf("exit code %d, want %d\n%s\n%s", res.code, wantCode, res.stdout, res.stderr)
+			}
+			for _, svc := range services {
+				s := res.service(t, svc)
+				if svc != tt.service {
+					if s.Status != pipeline.StatusPassed {
+						t.Errorf("%s = %+v, want passed", svc, s)
+					}
+					continue
+				}
+				if s.Status != pipeline.StatusFailed || stageStatus(s, tt.stage) != pipeline.StatusFailed {
+					t.Errorf("%s = %+v, want %s failed", svc, s, tt.stage)
+				}
+				for _, st := range tt.skipped {
+					if stageStatus(s, st) != pipeline.StatusSkipped {
+						t.Errorf("%s/%s = %s, want skipped", svc, st, stageStatus(s, st))
+					}
+				}
+				var tail []string
+				for _, e := range res.events {
+					if e.Type == pipeline.EventStageFinish && e.Service == svc && e.Stage == tt.stage {
+						tail = e.Tail
+					}
+				}
+				if !strings.Contains(strings.Join(tail, "\n"), tt.message) {
+					t.Errorf("the failure's log tail lacks %q:\n%s", tt.message, strings.Join(tail, "\n"))
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,209 @@
+package dagger
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Paths inside every container convoy runs. The service's source and libs are where its image
+// has them (see package image), so that a stage sees the same layout as the image it gates;
+// everything convoy adds for the gates lives under StateRoot.
+const (
+	// SourceRoot is the service's directory: the working directory of every stage.
+	SourceRoot = "/app/src"
+	// LibsRoot holds each shared lib as LibsRoot/BASENAME.
+	LibsRoot = "/app/libs"
+	// SitePackages holds an image's dependencies (and their scripts in bin/).
+	SitePackages = "/app/site-packages"
+	// StateRoot holds what convoy adds to a gate container.
+	StateRoot = "/convoy"
+	// VenvDir is the service's virtualenv (the local engine's .convoy/cache/venvs/...).
+	VenvDir = StateRoot + "/venv"
+	// PipenvDir holds the copy of the Pipfile pipenv works on, so that it never writes a
+	// Pipfile.lock into the source tree (as on the local engine).
+	PipenvDir = StateRoot + "/pipenv"
+	// DBDir holds the SQLite databases of FreshDB stages.
+	DBDir = StateRoot + "/db"
+	// PipCacheDir is where the pip cache volume is mounted; PIP_CACHE_DIR points to it.
+	PipCacheDir = StateRoot + "/cache/pip"
+	// HostRoot is where host files named by inherited variables are mounted: a host path P
+	// is at HostRoot+P and the variable is rewritten to say so.
+	HostRoot = StateRoot + "/host"
+	// Home is $HOME of every gate container: writable by whatever user the base image runs as.
+	Home = "/tmp"
+	// RepoRoot is where the integration suite's repository is mounted.
+	RepoRoot = "/repo"
+)
+
+// PipCacheVolume is the name of the cache volume that keeps pip's downloads between runs.
+const PipCacheVolume = "convoy-pip"
+
+// BaseKind says where a base image comes from.
+type BaseKind string
+
+// Kinds of base image reference (as in services.yaml's base:).
+const (
+	// FromRegistry is a registry reference such as python:3.11-slim, pulled with From.
+	FromRegistry BaseKind = "registry"
+	// FromOCILayout is oci-layout:PATH[:TAG], an OCI image layout directory on the host; it is
+	// packed into a tarball and loaded with Import, so it needs no registry.
+	FromOCILayout BaseKind = "oci-layout"
+	// FromDockerArchive is docker-archive:FILE[:REF], a `docker save` tarball loaded with Import.
+	FromDockerArchive BaseKind = "docker-archive"
+)
+
+const (
+	ociLayoutPrefix     = "oci-layout:"
+	dockerArchivePrefix = "docker-archive:"
+)
+
+// Base is a parsed base image reference.
+type Base struct {
+	// Ref is the reference as written.
+	Ref string `json:"ref"`
+	// Kind says how the executor loads it.
+	Kind BaseKind `json:"kind"`
+	// Path is the absolute host path of the layout or archive (FromOCILayout, FromDockerArchive).
+	Path string `json:"path,omitempty"`
+	// Tag picks one image in a layout (its org.opencontainers.image.ref.name) or an archive;
+	// empty means the only one.
+	Tag string `json:"tag,omitempty"`
+}
+
+// ParseBase parses a base image reference as services.yaml's base: takes it: a registry
+// reference, oci-layout:PATH[:TAG] or docker-archive:FILE[:REF], PATH and FILE ending at their
+// first colon and resolved against root when relative.
+func ParseBase(ref, root string) (Base, error) {
+	if strings.TrimSpace(ref) == "" {
+		return Base{}, fmt.Errorf("parsing base image %q: empty reference", ref)
+	}
+	for _, k := range []struct {
+		prefix string
+		kind   BaseKind
+	}{{ociLayoutPrefix, FromOCILayout}, {dockerArchivePrefix, FromDockerArchive}} {
+		rest, ok := strings.CutPrefix(ref, k.prefix)
+		if !ok {
+			continue
+		}
+		path, tag, _ := strings.Cut(rest, ":")
+		if path == "" {
+			return Base{}, fmt.Errorf("parsing base image %q: no path after %q", ref, k.prefix)
+		}
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(root, filepath.FromSlash(path))
+		}
+		return Base{Ref: ref, Kind: k.kind, Path: filepath.Clean(path), Tag: tag}, nil
+	}
+	if strings.ContainsAny(ref, " \t\n") || strings.HasPrefix(ref, "/") || strings.HasSuffix(ref, ":") {
+		return Base{}, fmt.Errorf("parsing base image %q: not a registry reference, oci-layout:PATH[:TAG] or docker-archive:FILE[:REF]", ref)
+	}
+	return Base{Ref: ref, Kind: FromRegistry}, nil
+}
+
+// Recipe is one container, as data: everything the executor needs to build it and run its
+// execs. The zero value of every field means "nothing of that kind".
+type Recipe struct {
+	// Service and Stage say what the recipe is for (logs, errors, cache keys).
+	Service string `json:"service"`
+	Stage   string `json:"stage"`
+	// Base is the image the container starts from, unless From is set.
+	Base Base `json:"base"`
+	// From is the recipe whose resulting container this one continues (the deps stage's, for
+	// the stages that need it). Base is then From's.
+	From *Recipe `json:"from,omitempty"`
+	// Files are host files copied into the container: they become part of it (and of the
+	// cache key of every exec after them).
+	Files []File `json:"files,omitempty"`
+	// Dirs are empty directories created before the execs, owned by the container's user.
+	Dirs []string `json:"dirs,omitempty"`
+	// Unmount are mount points of an earlier recipe (From) — its mounts and cache volumes —
+	// that this one does not keep: in Dagger a mount stays on a container until removed.
+	Unmount []string `json:"unmount,omitempty"`
+	// Mounts are host directories and files mounted for the execs; they are not part of the
+	// container's filesystem.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Caches are cache volumes mounted for the execs.
+	Caches []Cache `json:"caches,omitempty"`
+	// Unset are variables an earlier recipe (From) set that this one must not see.
+	Unset []string `json:"unset,omitempty"`
+	// Env is the environment convoy controls, sorted by name; the base image's own variables
+	// are kept underneath it.
+	Env []EnvVar `json:"env"`
+	// Workdir is the working directory of the execs.
+	Workdir string `json:"workdir"`
+	// Execs run in order; the first that does not pass fails the recipe.
+	Execs []Exec `json:"execs"`
+	// Timeout bounds the recipe's execs (the stage's timeout).
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Offline says the stage asked for no network; Dagger gives every exec the container
+	// network, so the executor can only say that it did not honour it.
+	Offline bool `json:"offline,omitempty"`
+}
+
+// File is a host file copied into a container.
+type File struct {
+	// Host is the file's absolute path on the host.
+	Host string `json:"host"`
+	// Path is where it goes in the container.
+	Path string `json:"path"`
+	// Optional files that do not exist on the host are skipped (a lock file not committed).
+	Optional bool `json:"optional,omitempty"`
+}
+
+// Mount is a host directory (or file) mounted into a container.
+type Mount struct {
+	// Host is the absolute path on the host.
+	Host string `json:"host"`
+	// Path is the mount point in the container.
+	Path string `json:"path"`
+	// File is set when Host is a file rather than a directory.
+	File bool `json:"file,omitempty"`
+	// Exclude lists patterns left out of an uploaded directory.
+	Exclude []string `json:"exclude,omitempty"`
+	// Gitignore applies the directory's .gitignore files to the upload.
+	Gitignore bool `json:"gitignore,omitempty"`
+	// ReadOnly mounts it read-only.
+	ReadOnly bool `json:"read_only,omitempty"`
+}
+
+// Cache is a cache volume: its content outlives the container and the run.
+type Cache struct {
+	// Key names the volume on the engine.
+	Key string `json:"key"`
+	// Path is the mount point in the container.
+	Path string `json:"path"`
+}
+
+// EnvVar is one environment variable of a container.
+type EnvVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	// Expand replaces ${VAR} in Value with the container's own value of VAR (for PATH, whose
+	// tail is the base image's).
+	Expand bool `json:"expand,omitempty"`
+}
+
+// Exec is one command run in a container.
+type Exec struct {
+	// Argv is the command, exactly as on the local engine.
+	Argv []string `json:"argv"`
+}
+
+// EnvMap returns the recipe's environment as a map (values unexpanded).
+func (r Recipe) EnvMap() map[string]string {
+	m := make(map[string]string, len(r.Env))
+	for _, e := range r.Env {
+		m[e.Name] = e.Value
+	}
+	return m
+}
+
+// Root returns the first recipe of r's From chain: the one that names the base image.
+func (r *Recipe) Root() *Recipe {
+	for r.From != nil {
+		r = r.From
+	}
+	return r
+}

@@ -1,0 +1,326 @@
+package dagger
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
+)
+
+// hostNetVars are the host variables a stage that downloads packages may inherit: proxies, CA
+// bundles and package-index settings, besides every PIP_* variable. They are the local engine's
+// (engine/local's hostNetVars); nothing else from the host reaches a stage.
+var hostNetVars = []string{
+	"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+}
+
+// sourceExclude is left out of every uploaded source or lib directory: VCS metadata and Python
+// bytecode, which no stage reads (stages run with PYTHONDONTWRITEBYTECODE=1).
+var sourceExclude = []string{".git", "**/__pycache__", "**/*.pyc", ".pytest_cache"}
+
+// DefaultBase is the base image of a service whose services.yaml names none: the official
+// slim Python image of its version.
+func DefaultBase(python string) string { return "python:" + python + "-slim" }
+
+// Translator turns convoy's plan into recipes. The zero Translator reads the host's own
+// environment; its fields replace that for tests and embedding.
+type Translator struct {
+	// LookupEnv reads the host variables that stages asking for HostNetEnv inherit
+	// (default os.LookupEnv).
+	LookupEnv func(string) (string, bool)
+	// Environ lists the host's variables, to find PIP_* ones (default os.Environ).
+	Environ func() []string
+	// DefaultBase names the base image of services without base: (default DefaultBase).
+	DefaultBase func(python string) string
+}
+
+func (t Translator) lookupEnv(k string) (string, bool) {
+	if t.LookupEnv != nil {
+		return t.LookupEnv(k)
+	}
+	return os.LookupEnv(k)
+}
+
+func (t Translator) environ() []string {
+	if t.Environ != nil {
+		return t.Environ()
+	}
+	return os.Environ()
+}
+
+// Base returns the parsed base image of svc.
+func (t Translator) Base(cfg *config.Config, svc *config.Service) (Base, error) {
+	ref := svc.Base
+	if ref == "" {
+		def := DefaultBase
+		if t.DefaultBase != nil {
+			def = t.DefaultBase
+		}
+		ref = def(svc.Python)
+	}
+	b, err := ParseBase(ref, cfg.Root)
+	if err != nil {
+		return Base{}, fmt.Errorf("base image of %q: %w", svc.Name, err)
+	}
+	return b, nil
+}
+
+// Stage returns the recipe of stage st of svc. KindDeps stages start from the base image and
+// leave the service's environment — its virtualenv — behind them; KindProcess stages continue
+// from the deps stage's container with the source mounted. Either way the execs are st.Commands,
+// argv for argv.
+func (t Translator) Stage(cfg *config.Config, svc *config.Service, st stages.Stage) (Recipe, error) {
+	switch st.Kind {
+	case stages.KindDeps:
+		return t.deps(cfg, svc, st)
+	case stages.KindProcess:
+		return t.process(cfg, svc, st)
+	}
+	return Recipe{}, fmt.Errorf("stage %q of %q: the dagger engine runs no stage of this kind", st.Name, svc.Name)
+}
+
+// Prepared returns the recipe of svc's environment — its deps stage — whatever stage of the plan
+// installs it: every later container of the service starts from it.
+func (t Translator) Prepared(cfg *config.Config, svc *config.Service) (Recipe, error) {
+	for _, st := range stages.ForService(svc) {
+		if st.Kind == stages.KindDeps {
+			return t.deps(cfg, svc, st)
+		}
+	}
+	return Recipe{}, fmt.Errorf("service %q has no deps stage", svc.Name)
+}
+
+// deps translates the stage that creates the virtualenv and installs the dependencies into it.
+// Only the dependency spec and lock are copied in, so that the container — Dagger's cache key
+// for the install — changes when they do and not when the source does, like the local engine's
+// virtualenv, keyed by the same files.
+func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stage) (Recipe, error) {
+	base, err := t.Base(cfg, svc)
+	if err != nil {
+		return Recipe{}, err
+	}
+	spec, lock := config.SpecFile(svc.Deps), config.LockFile(svc.Deps)
+	if spec == "" {
+		return Recipe{}, fmt.Errorf("service %q: unknown dependency tool %q", svc.Name, svc.Deps)
+	}
+	specPath := filepath.Join(svc.Dir, spec)
+	if _, err := os.Stat(specPath); err != nil {
+		return Recipe{}, fmt.Errorf("reading dependency spec of %q: %w", svc.Name, err)
+	}
+	r := Recipe{
+		Service: svc.Name, Stage: st.Name, Base: base,
+		Files: []File{
+			{Host: specPath, Path: path.Join(SourceRoot, spec)},
+			{Host: filepath.Join(svc.Dir, lock), Path: path.Join(SourceRoot, lock), Optional: true},
+		},
+		Dirs:    []string{VenvDir},
+		Workdir: SourceRoot,
+		Timeout: st.Timeout,
+		Offline: st.Offline,
+	}
+	env, mounts := t.env(cfg, svc, st)
+	if svc.Deps == config.DepsPipenv {
+		r.Files = append(r.Files,
+			File{Host: specPath, Path: path.Join(PipenvDir, spec)},
+			File{Host: filepath.Join(svc.Dir, lock), Path: path.Join(PipenvDir, lock), Optional: true})
+		env["PIPENV_PIPFILE"] = path.Join(PipenvDir, spec)
+	}
+	if st.HostNetEnv {
+		env["PIP_CACHE_DIR"] = PipCacheDir
+		r.Caches = []Cache{{Key: PipCacheVolume, Path: PipCacheDir}}
+	}
+	r.Mounts = mounts
+	r.Env = envList(env)
+	r.Execs = append(r.Execs, Exec{Argv: []string{"python" + svc.Python, "-m", "venv", VenvDir}})
+	for _, argv := range st.Commands {
+		r.Execs = append(r.Execs, Exec{Argv: append([]string(nil), argv...)})
+	}
+	return r, nil
+}
+
+// process translates a stage that runs commands in the service's environment: the deps
+// container with the service's source and libs mounted where its image has them.
+func (t Translator) process(cfg *config.Config, svc *config.Service, st stages.Stage) (Recipe, error) {
+	prep, err := t.Prepared(cfg, svc)
+	if err != nil {
+		return Recipe{}, err
+	}
+	srcMounts, err := sourceMounts(cfg, svc)
+	if err != nil {
+		return Recipe{}, err
+	}
+	env, hostMounts := t.env(cfg, svc, st)
+	r := Recipe{
+		Service: svc.Name, Stage: st.Name, Base: prep.Base, From: &prep,
+		Mounts:  append(srcMounts, hostMounts...),
+		Env:     envList(env),
+		Workdir: SourceRoot,
+		Timeout: st.Timeout,
+		Offline: st.Offline,
+	}
+	if st.FreshDB {
+		r.Dirs = []string{DBDir}
+	}
+	for _, argv := range st.Commands {
+		r.Execs = append(r.Execs, Exec{Argv: append([]string(nil), argv...)})
+	}
+	r.Unset, r.Unmount = leftovers(&prep, &r)
+	return r, nil
+}
+
+// sourceMounts mounts svc's directory at SourceRoot and each of its libs at LibsRoot/BASENAME.
+func sourceMounts(cfg *config.Config, svc *config.Service) ([]Mount, error) {
+	mounts := []Mount{{Host: svc.Dir, Path: SourceRoot, Exclude: sourceExclude}}
+	seen := map[string]string{}
+	for _, lib := range svc.Libs {
+		p := libPath(lib)
+		if other, dup := seen[p]; dup {
+			return nil, fmt.Errorf("service %q: libs %q and %q would both be %s", svc.Name, other, lib, p)
+		}
+		seen[p] = lib
+		mounts = append(mounts, Mount{Host: filepath.Join(cfg.Root, filepath.FromSlash(lib)), Path: p, Exclude: sourceExclude})
+	}
+	return mounts, nil
+}
+
+// libPath is where a lib (a path relative to the repository) is in a container.
+func libPath(lib string) string { return path.Join(LibsRoot, path.Base(path.Clean(lib))) }
+
+// env builds a stage's environment by the local engine's rules, with container paths: PATH with
+// the virtualenv's bin first (then the base image's PATH), HOME, VIRTUAL_ENV, PYTHONPATH (the
+// service and its libs), the fixed Python settings, CONVOY_SERVICE and CONVOY_STAGE; the host's
+// proxy, CA-bundle and PIP_* variables for HostNetEnv stages; DATABASE_URL for FreshDB stages;
+// then the service's env and the stage's, which win. A host variable whose value is an absolute
+// path that exists on the host (a CA bundle, a wheel directory) is rewritten to where that path
+// is mounted, HostRoot+path, and the mount is returned.
+func (t Translator) env(cfg *config.Config, svc *config.Service, st stages.Stage) (map[string]string, []Mount) {
+	pyPath := []string{SourceRoot}
+	for _, lib := range svc.Libs {
+		pyPath = append(pyPath, libPath(lib))
+	}
+	env := map[string]string{
+		"PATH":                    VenvDir + "/bin:${PATH}",
+		"HOME":                    Home,
+		"VIRTUAL_ENV":             VenvDir,
+		"PYTHONPATH":              strings.Join(pyPath, ":"),
+		"PYTHONDONTWRITEBYTECODE": "1",
+		"PYTHONUNBUFFERED":        "1",
+		"LANG":                    "C.UTF-8",
+		"CONVOY_SERVICE":          svc.Name,
+		"CONVOY_STAGE":            st.Name,
+	}
+	var mounts []Mount
+	if st.HostNetEnv {
+		inherit := func(k string) {
+			v, ok := t.lookupEnv(k)
+			if !ok {
+				return
+			}
+			if m, ok := hostPathMount(v); ok {
+				mounts = append(mounts, m)
+				v = m.Path
+			}
+			env[k] = v
+		}
+		for _, k := range hostNetVars {
+			inherit(k)
+		}
+		for _, kv := range t.environ() {
+			if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "PIP_") {
+				inherit(k)
+			}
+		}
+	}
+	if st.FreshDB {
+		env["DATABASE_URL"] = "sqlite:///" + path.Join(DBDir, st.Name+".sqlite3")
+	}
+	for k, v := range svc.Env {
+		env[k] = v
+	}
+	for k, v := range st.Env {
+		env[k] = v
+	}
+	return env, dedupMounts(mounts)
+}
+
+// hostPathMount returns the read-only mount that makes host path v visible in a container, when
+// v is an absolute path that exists on the host.
+func hostPathMount(v string) (Mount, bool) {
+	if !filepath.IsAbs(v) || strings.ContainsRune(v, filepath.ListSeparator) {
+		return Mount{}, false
+	}
+	fi, err := os.Stat(v)
+	if err != nil {
+		return Mount{}, false
+	}
+	return Mount{Host: filepath.Clean(v), Path: HostRoot + filepath.ToSlash(filepath.Clean(v)), File: !fi.IsDir(), ReadOnly: true}, true
+}
+
+// dedupMounts drops repeated mounts of the same host path (PIP_CERT and SSL_CERT_FILE naming the
+// same bundle), keeping the order.
+func dedupMounts(ms []Mount) []Mount {
+	seen := map[string]bool{}
+	var out []Mount
+	for _, m := range ms {
+		if !seen[m.Path] {
+			seen[m.Path] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// envList turns an environment map into EnvVars sorted by name; PATH expands ${PATH}.
+func envList(env map[string]string) []EnvVar {
+	out := make([]EnvVar, 0, len(env))
+	for k, v := range env {
+		out = append(out, EnvVar{Name: k, Value: v, Expand: k == "PATH" && strings.Contains(v, "${PATH}")})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// leftovers returns the variables the chain of from sets that r does not, and the mount points
+// of from's mounts and caches r does not mount again: r must remove both so that it sees only
+// its own.
+func leftovers(from, r *Recipe) (unset, unmount []string) {
+	own := r.EnvMap()
+	ownMounts := map[string]bool{}
+	for _, m := range r.Mounts {
+		ownMounts[m.Path] = true
+	}
+	for _, c := range r.Caches {
+		ownMounts[c.Path] = true
+	}
+	seenEnv, seenMount := map[string]bool{}, map[string]bool{}
+	for f := from; f != nil; f = f.From {
+		for _, e := range f.Env {
+			if _, ok := own[e.Name]; !ok && !seenEnv[e.Name] {
+				seenEnv[e.Name] = true
+				unset = append(unset, e.Name)
+			}
+		}
+		points := make([]string, 0, len(f.Mounts)+len(f.Caches))
+		for _, m := range f.Mounts {
+			points = append(points, m.Path)
+		}
+		for _, c := range f.Caches {
+			points = append(points, c.Path)
+		}
+		for _, p := range points {
+			if !ownMounts[p] && !seenMount[p] {
+				seenMount[p] = true
+				unmount = append(unmount, p)
+			}
+		}
+	}
+	sort.Strings(unset)
+	sort.Strings(unmount)
+	return unset, unmount
+}

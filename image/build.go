@@ -229,6 +229,18 @@ func imageConfig(c v1.Config, s Spec, libPaths []string) v1.Config {
 	if s.Port != 0 {
 		env["PORT"] = strconv.Itoa(s.Port)
 	}
+	c.User = s.User
+	if c.User == "" {
+		c.User = DefaultUser
+		if u := s.Base.User; u != "" && u != "root" && u != "0" && !strings.HasPrefix(u, "0:") && !strings.HasPrefix(u, "root:") {
+			c.User = u
+		}
+	}
+	if c.User == DefaultUser && envValue(c.Env, "HOME") == "" {
+		// No passwd entry: the runtime would make HOME "/", which is not
+		// writable (gunicorn, for one, writes $HOME/.gunicorn).
+		env["HOME"] = "/tmp"
+	}
 	for k, v := range s.Env {
 		env[k] = v
 	}
@@ -237,13 +249,6 @@ func imageConfig(c v1.Config, s Spec, libPaths []string) v1.Config {
 	c.Entrypoint = nil
 	c.Cmd = append([]string{}, s.Cmd...)
 	c.WorkingDir = SourceRoot
-	c.User = s.User
-	if c.User == "" {
-		c.User = DefaultUser
-		if u := s.Base.User; u != "" && u != "root" && u != "0" && !strings.HasPrefix(u, "0:") && !strings.HasPrefix(u, "root:") {
-			c.User = u
-		}
-	}
 	c.ExposedPorts = nil
 	if s.Port != 0 {
 		c.ExposedPorts = map[string]struct{}{fmt.Sprintf("%d/tcp", s.Port): {}}

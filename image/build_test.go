@@ -89,7 +89,7 @@ func TestBuildContents(t *testing.T) {
 	c := cf.Config
 	wantEnv := []string{
 		"PATH=/app/site-packages/bin:/usr/bin:/bin", "PYTHON_VERSION=3.11.9",
-		"GREETING=hi", "PORT=8000", "PYTHONDONTWRITEBYTECODE=1",
+		"GREETING=hi", "HOME=/tmp", "PORT=8000", "PYTHONDONTWRITEBYTECODE=1",
 		"PYTHONPATH=/app/src:/app/libs/greet:/app/site-packages", "PYTHONUNBUFFERED=1",
 	}
 	if !slices.Equal(c.Env, wantEnv) {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -141,7 +140,8 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, pip []string, c
 	if cached != "" {
 		out = cached
 	}
-	if err := writeLayerFile(out, treeFiles(files, "app/site-packages"), depsEpoch); err != nil {
+	err = writeAtomic(out, func(w io.Writer) error { return writeLayer(w, treeFiles(files, "app/site-packages"), depsEpoch) })
+	if err != nil {
 		return nil, fmt.Errorf("writing the dependency layer: %w", err)
 	}
 	l, err := tarball.LayerFromFile(out, tarball.WithMediaType(mt))
@@ -230,21 +230,4 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// writeLayerFile writes a layer to path atomically (a temporary file renamed).
-func writeLayerFile(dst string, files []layerFile, mtime time.Time) error {
-	f, err := os.CreateTemp(filepath.Dir(dst), "."+path.Base(dst)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := writeLayer(f, files, mtime); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), dst)
 }

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -106,19 +105,7 @@ func WriteDockerTarball(img v1.Image, tag, path string) error {
 	if err != nil {
 		return fmt.Errorf("parsing tag %q: %w", tag, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing docker tarball %q: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if err := tarball.Write(t, img, f); err != nil {
-		f.Close()
-		return fmt.Errorf("writing docker tarball %q: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing docker tarball %q: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := writeAtomic(path, func(w io.Writer) error { return tarball.Write(t, img, w) }); err != nil {
 		return fmt.Errorf("writing docker tarball %q: %w", path, err)
 	}
 	return nil

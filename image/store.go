@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -181,7 +182,10 @@ func (s *Store) tag(desc v1.Descriptor, tags []string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.dir, "index.json"), b)
+	return writeAtomic(filepath.Join(s.dir, "index.json"), func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
 }
 
 // Lookup finds an image whose input hash is inputHash. An image whose
@@ -246,13 +250,16 @@ func (s *Store) Image(ref string) (v1.Image, error) {
 	return nil, fmt.Errorf("image store %q has no image %q", s.dir, ref)
 }
 
-func writeFileAtomic(path string, b []byte) error {
+// writeAtomic writes path through write: into a temporary file beside it,
+// renamed over path (mode 0644) only when write succeeded, so that path
+// appears whole or not at all.
+func writeAtomic(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}

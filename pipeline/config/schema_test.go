@@ -1,0 +1,70 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestSchemaMatchesLoader keeps services.schema.json (for editors) and the loader in step: every
+// mapping's keys in the schema are exactly the keys the loader accepts there.
+func TestSchemaMatchesLoader(t *testing.T) {
+	data, err := os.ReadFile("../../services.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type obj struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+		Items      *obj                       `json:"items"`
+	}
+	var schema obj
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatal(err)
+	}
+	keysOf := func(raw json.RawMessage) []string {
+		var o obj
+		if err := json.Unmarshal(raw, &o); err != nil {
+			t.Fatal(err)
+		}
+		if o.Items != nil {
+			o = *o.Items
+		}
+		var keys []string
+		for k := range o.Properties {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return keys
+	}
+	top := keysOf(data)
+	expected := regexp.MustCompile(`unknown key "zzz" in (.*) \(expected one of: (.*)\)`)
+	root := repo(t, baseFiles)
+	for _, tc := range []struct{ where, manifest string }{
+		{"", "version: 1\nzzz: 1\nservices: [{name: a, path: services/a}]\n"},
+		{"defaults", "version: 1\ndefaults: {zzz: 1}\nservices: [{name: a, path: services/a}]\n"},
+		{"services", "version: 1\nservices: [{name: a, path: services/a, zzz: 1}]\n"},
+		{"integration", "version: 1\nintegration: {zzz: 1}\nservices: [{name: a, path: services/a}]\n"},
+		{"release", "version: 1\nrelease: {zzz: 1}\nservices: [{name: a, path: services/a}]\n"},
+	} {
+		_, err := Parse([]byte(tc.manifest), "services.yaml", root)
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("%s: no error for an unknown key", tc.where)
+		}
+		m := expected.FindStringSubmatch(ce.Problems[0].Msg)
+		if m == nil {
+			t.Fatalf("%s: unexpected message %q", tc.where, ce.Problems[0].Msg)
+		}
+		want := top
+		if tc.where != "" {
+			want = keysOf(schema.Properties[tc.where])
+		}
+		if got := m[2]; got != strings.Join(want, ", ") {
+			t.Errorf("%s: loader accepts %s; schema has %s", tc.where, got, strings.Join(want, ", "))
+		}
+	}
+}

@@ -1,4 +1,4 @@
-"""pytest fixtures for the services; enable with ``pytest_plugins = ["convoykit.pytest_plugin"]``."""
+"""pytest fixtures for the services: ``pytest_plugins = ["convoykit.pytest_plugin"]``."""
 import pytest
 from rest_framework.test import APIClient
 

@@ -110,8 +110,10 @@ func build(ctx context.Context, s Spec) (v1.Image, error) {
 	if len(s.Cmd) == 0 {
 		return nil, errors.New("no command")
 	}
-	if st, err := os.Stat(s.SourceDir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("source directory %q: not a directory (%v)", s.SourceDir, err)
+	if st, err := os.Stat(s.SourceDir); err != nil {
+		return nil, fmt.Errorf("source directory: %w", err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("source directory %q is not a directory", s.SourceDir)
 	}
 	created := s.Git.Created
 	if created.IsZero() {
@@ -270,7 +272,7 @@ func imageConfig(c v1.Config, s Spec, libPaths []string) v1.Config {
 	set("org.opencontainers.image.source", s.Git.Source)
 	set("org.opencontainers.image.revision", s.Git.Revision)
 	set("org.opencontainers.image.version", s.Git.Version)
-	set("org.opencontainers.image.created", c2s(s.Git.Created))
+	set("org.opencontainers.image.created", rfc3339(s.Git.Created))
 	set("org.opencontainers.image.base.name", s.Base.Ref)
 	set("org.opencontainers.image.base.digest", s.Base.Digest.String())
 	set(LabelInputHash, s.InputHash)
@@ -290,7 +292,7 @@ func imageConfig(c v1.Config, s Spec, libPaths []string) v1.Config {
 	return c
 }
 
-func c2s(t time.Time) string {
+func rfc3339(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}

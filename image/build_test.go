@@ -134,7 +134,8 @@ func TestBuildErrors(t *testing.T) {
 		{"no base", func(s *Spec) { s.Base = nil }, "no base image"},
 		{"other python", func(s *Spec) { s.Python = "3.12" }, "uses Python 3.12 but base image"},
 		{"no command", func(s *Spec) { s.Cmd = nil }, "no command"},
-		{"missing source", func(s *Spec) { s.SourceDir = filepath.Join(repo, "nope") }, "not a directory"},
+		{"missing source", func(s *Spec) { s.SourceDir = filepath.Join(repo, "nope") }, "no such file or directory"},
+		{"source is a file", func(s *Spec) { s.SourceDir = filepath.Join(repo, ".gitignore") }, "is not a directory"},
 		{"libs clash", func(s *Spec) { s.LibDirs = append(s.LibDirs, filepath.Join(repo, "services", "greet")) }, "would both be /app/libs/greet"},
 	}
 	for _, tt := range tests {

@@ -188,14 +188,15 @@ func (s *Store) tag(desc v1.Descriptor, tags []string) error {
 	})
 }
 
-// Lookup finds an image whose input hash is inputHash. An image whose
+// Lookup finds the image with input hash inputHash; of several (built from
+// different commits with the same inputs), the one stored last. An image whose
 // manifest blob is missing is not found (Put repairs it).
 func (s *Store) Lookup(inputHash string) (Entry, bool, error) {
 	entries, err := s.List()
 	if err != nil {
 		return Entry{}, false, err
 	}
-	for _, e := range entries {
+	for _, e := range slices.Backward(entries) {
 		if e.InputHash != inputHash {
 			continue
 		}

@@ -98,6 +98,16 @@ func TestStore(t *testing.T) {
 	if _, ok, err := s.Lookup("sha256:aa"); ok || err != nil {
 		t.Errorf("Lookup with the manifest blob gone = %v, %v; want a miss", ok, err)
 	}
+
+	// Same inputs built again from another commit (another digest): the image
+	// stored last is the one found.
+	dNew, err := s.Put(labelled(t, "sha256:bb"), "hello:333")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok, err := s.Lookup("sha256:bb"); !ok || err != nil || e.Digest != dNew {
+		t.Errorf("Lookup(sha256:bb) = %s, %v, %v; want the newer %s", e.Digest, ok, err, dNew)
+	}
 }
 
 // TestStoreConcurrentPut stores images from many goroutines (a parallel build)

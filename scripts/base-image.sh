@@ -33,14 +33,20 @@ trap 'rm -rf "$work"' EXIT
 tool=$work/convoy-base
 (cd "$repo" && go build -o "$tool" ./image/cmd/convoy-base)
 
-if "$tool" -check -out "$out" -tag "$tag" >/dev/null 2>&1; then
-	log "$("$tool" -check -out "$out" -tag "$tag") (already built)"
+rc=0
+found=$("$tool" -check -out "$out" -tag "$tag" 2>"$work/check.err") || rc=$?
+case $rc in
+0)
+	log "$found (already built)"
 	exit 0
-fi
-if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ] && [ ! -f "$out/oci-layout" ]; then
-	log "$out exists and is not an OCI image layout: not touching it"
+	;;
+1) ;; # not there yet: build it
+*)
+	cat "$work/check.err" >&2
+	log "$out holds something that is not a valid OCI image layout: not touching it"
 	exit 1
-fi
+	;;
+esac
 
 if [ "$(id -u)" != 0 ]; then
 	log "debootstrap needs root"

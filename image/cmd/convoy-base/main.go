@@ -2,7 +2,11 @@
 // in an OCI image layout; scripts/base-image.sh runs it after debootstrap.
 //
 //	convoy-base -rootfs rootfs.tar -out DIR -tag python -python-version 3.11.2 -glibc 2.36
-//	convoy-base -check -out DIR -tag python   # exit 0 if DIR already has it
+//	convoy-base -check -out DIR -tag python
+//
+// -check exits 0 when DIR has a loadable base image tagged TAG, 1 when it
+// does not (DIR missing, empty, or a layout without it) and 3 when DIR holds
+// something that is not a valid OCI image layout, which must not be written to.
 package main
 
 import (
@@ -10,12 +14,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
 	"github.com/convoy-ci/convoy/image"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -42,6 +48,9 @@ func main() {
 		b, err := image.LoadBase(context.Background(), ref)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
+			if !usableLayout(*out) {
+				os.Exit(3)
+			}
 			os.Exit(1)
 		}
 		fmt.Printf("%s %s Python %s %s\n", ref, b.Digest, b.Python, b.Platform)
@@ -113,6 +122,24 @@ func write(rootfs, out, tag, python, glibc, arch, desc string, created time.Time
 		return v1.Hash{}, err
 	}
 	return store.Put(img, tag)
+}
+
+// usableLayout tells whether dir may be written as an OCI image layout: it is
+// missing, empty, or a layout whose index.json parses.
+func usableLayout(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		return os.IsNotExist(err) || err == nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
+		return false
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return false
+	}
+	_, err = idx.IndexManifest()
+	return err == nil
 }
 
 func fail(err error) {

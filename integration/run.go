@@ -123,7 +123,7 @@ type started struct {
 
 // init applies defaults, validates the spec and prepares the report.
 func (r *runner) init(spec Spec) error {
-	r.report = &Report{RunID: spec.RunID}
+	r.report = &Report{RunID: spec.RunID, Suite: SuiteReport{ExitCode: -1}}
 	var err error
 	if spec.Repo == "" {
 		spec.Repo = "."
@@ -299,12 +299,12 @@ func (r *runner) startPostgres(ctx context.Context) error {
 
 // createDatabases creates every service's database.
 func (r *runner) createDatabases(ctx context.Context) error {
-	if r.spec.Postgres != "" {
-		r.emit(Event{Kind: EventPostgresReady, URL: r.report.Postgres})
-	}
 	conn, err := connect(ctx, r.adminURL)
 	if err != nil {
 		return err
+	}
+	if r.spec.Postgres != "" {
+		r.emit(Event{Kind: EventPostgresReady, URL: r.report.Postgres})
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	for _, s := range r.services {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/integration/internal/freeport"
+	"github.com/convoy-ci/convoy/integration/pgcluster"
 )
 
 // TestRun is the happy path: a throwaway cluster, web depending on api through API_URL, a passing suite.
@@ -328,5 +329,28 @@ func TestRunSkipsTakenPort(t *testing.T) {
 			assertCleanedUp(t, rec)
 			assertDatabasesDropped(t, server.URL(), spec.RunID)
 		})
+	}
+}
+
+// TestRunWithoutPostgres: no PostgreSQL programs and no --postgres URL must say how to get one or the other.
+func TestRunWithoutPostgres(t *testing.T) {
+	root := t.TempDir()
+	spec := integration.Spec{
+		Repo:     root,
+		Services: []integration.Service{{Name: "api", Serve: []string{"python", "manage.py", "runserver", "${HOST}:${PORT}"}}},
+		Suite:    integration.Suite{Argv: []string{"python", "-m", "pytest"}},
+	}
+	rec := &recorder{}
+	_, err := integration.Run(t.Context(), spec, integration.WithEvents(rec.record), integration.WithPostgresBinDir(t.TempDir()))
+	if !errors.Is(err, pgcluster.ErrNoBinaries) {
+		t.Fatalf("err = %v, want ErrNoBinaries", err)
+	}
+	for _, want := range []string{"apt-get install -y postgresql", "--postgres URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	if got := rec.kinds(); !slices.Equal(got, []integration.EventKind{integration.EventTeardownFinished}) {
+		t.Errorf("events = %v, want only teardown.finished", got)
 	}
 }

@@ -113,35 +113,55 @@ func (e *Engine) RunRecipe(ctx context.Context, r *Recipe, log io.Writer) (*dagg
 	if err != nil {
 		return nil, e.failure(ctx, log, nil, fmt.Errorf("preparing the container of %s/%s: %w", r.Service, r.Stage, err))
 	}
-	for _, x := range r.Execs {
-		if ctx.Err() != nil {
-			return nil, e.failure(ctx, log, x.Argv, ctx.Err())
-		}
-		fmt.Fprintf(log, "$ %s\n", quoteArgv(x.Argv))
-		next := ctr.WithExec(x.Argv, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
-		out, err := next.CombinedOutput(ctx)
-		if err != nil {
-			return nil, e.failure(ctx, log, x.Argv, err)
-		}
-		if _, err := io.WriteString(log, out); err != nil {
-			return nil, e.failure(ctx, log, x.Argv, fmt.Errorf("writing the log: %w", err))
-		}
-		if out != "" && !strings.HasSuffix(out, "\n") {
-			fmt.Fprintln(log)
-		}
-		code, err := next.ExitCode(ctx)
-		if err != nil {
-			return nil, e.failure(ctx, log, x.Argv, err)
-		}
-		if code != 0 {
-			se := &engine.StageError{Reason: engine.Failed, ExitCode: code, Command: x.Argv, Err: fmt.Errorf("exit status %d", code)}
-			fmt.Fprintf(log, "convoy: %v\n", se)
-			return nil, se
-		}
-		ctr = next
+	ctr, err = e.execs(ctx, ctr, r.Execs, log)
+	if err != nil {
+		return nil, err
 	}
 	e.remember(r, ctr)
 	return ctr, nil
+}
+
+// execs runs execs on ctr in order, gated (see exec), and returns the container after the last.
+func (e *Engine) execs(ctx context.Context, ctr *dagger.Container, execs []Exec, log io.Writer) (*dagger.Container, error) {
+	for _, x := range execs {
+		next, err := e.exec(ctx, ctr, x, log)
+		if err != nil {
+			return nil, err
+		}
+		ctr = next
+	}
+	return ctr, nil
+}
+
+// exec runs x on ctr: its "$ argv" line and combined output go to log and its exit code is read;
+// a non-zero one is a *engine.StageError with that code. The container after x is returned
+// whenever x ran, even when it failed (its files may say why).
+func (e *Engine) exec(ctx context.Context, ctr *dagger.Container, x Exec, log io.Writer) (*dagger.Container, error) {
+	if ctx.Err() != nil {
+		return nil, e.failure(ctx, log, x.Argv, ctx.Err())
+	}
+	fmt.Fprintf(log, "$ %s\n", quoteArgv(x.Argv))
+	next := ctr.WithExec(x.Argv, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	out, err := next.CombinedOutput(ctx)
+	if err != nil {
+		return nil, e.failure(ctx, log, x.Argv, err)
+	}
+	if _, err := io.WriteString(log, out); err != nil {
+		return nil, e.failure(ctx, log, x.Argv, fmt.Errorf("writing the log: %w", err))
+	}
+	if out != "" && !strings.HasSuffix(out, "\n") {
+		fmt.Fprintln(log)
+	}
+	code, err := next.ExitCode(ctx)
+	if err != nil {
+		return nil, e.failure(ctx, log, x.Argv, err)
+	}
+	if code != 0 {
+		se := &engine.StageError{Reason: engine.Failed, ExitCode: code, Command: x.Argv, Err: fmt.Errorf("exit status %d", code)}
+		fmt.Fprintf(log, "convoy: %v\n", se)
+		return next, se
+	}
+	return next, nil
 }
 
 // failure turns err into the StageError the local engine would return: timed out or interrupted
@@ -326,14 +346,11 @@ func (e *Engine) layoutTarball(dir string) (string, error) {
 			return "", fmt.Errorf("%q is not an OCI image layout: %w", dir, err)
 		}
 	}
-	if e.tmpDir == "" {
-		d, err := os.MkdirTemp(e.o.tempDir, "convoy-dagger-")
-		if err != nil {
-			return "", fmt.Errorf("creating a temporary directory: %w", err)
-		}
-		e.tmpDir = d
+	scratch, err := e.scratchLocked("base-")
+	if err != nil {
+		return "", err
 	}
-	f, err := os.CreateTemp(e.tmpDir, "base-*.tar")
+	f, err := os.Create(filepath.Join(scratch, "base.tar"))
 	if err != nil {
 		return "", err
 	}

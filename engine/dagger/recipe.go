@@ -3,20 +3,21 @@ package dagger
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/convoy-ci/convoy/image"
 )
 
 // Paths inside every container convoy runs. The service's source and libs are where its image
-// has them (see package image), so that a stage sees the same layout as the image it gates;
-// everything convoy adds for the gates lives under StateRoot.
+// has them (package image), so that a stage sees the layout of the image it gates; everything
+// convoy adds for the gates lives under StateRoot.
 const (
 	// SourceRoot is the service's directory: the working directory of every stage.
-	SourceRoot = "/app/src"
+	SourceRoot = image.SourceRoot
 	// LibsRoot holds each shared lib as LibsRoot/BASENAME.
-	LibsRoot = "/app/libs"
+	LibsRoot = image.LibsRoot
 	// SitePackages holds an image's dependencies (and their scripts in bin/).
-	SitePackages = "/app/site-packages"
+	SitePackages = image.SitePackages
 	// StateRoot holds what convoy adds to a gate container.
 	StateRoot = "/convoy"
 	// VenvDir is the service's virtualenv (the local engine's .convoy/cache/venvs/...).
@@ -33,7 +34,7 @@ const (
 	HostRoot = StateRoot + "/host"
 	// Home is $HOME of every gate container: writable by whatever user the base image runs as.
 	Home = "/tmp"
-	// RepoRoot is where the integration suite's repository is mounted.
+	// RepoRoot is where the repository is mounted for the integration suite.
 	RepoRoot = "/repo"
 )
 
@@ -54,11 +55,6 @@ const (
 	FromDockerArchive BaseKind = "docker-archive"
 )
 
-const (
-	ociLayoutPrefix     = "oci-layout:"
-	dockerArchivePrefix = "docker-archive:"
-)
-
 // Base is a parsed base image reference.
 type Base struct {
 	// Ref is the reference as written.
@@ -72,34 +68,32 @@ type Base struct {
 	Tag string `json:"tag,omitempty"`
 }
 
-// ParseBase parses a base image reference as services.yaml's base: takes it: a registry
-// reference, oci-layout:PATH[:TAG] or docker-archive:FILE[:REF], PATH and FILE ending at their
-// first colon and resolved against root when relative.
+// ParseBase parses a base image reference as services.yaml's base: takes it (image.ParseBase:
+// a registry reference, oci-layout:PATH[:TAG] or docker-archive:FILE[:REF]) and resolves a
+// relative PATH or FILE against root, the repository.
 func ParseBase(ref, root string) (Base, error) {
-	if strings.TrimSpace(ref) == "" {
-		return Base{}, fmt.Errorf("parsing base image %q: empty reference", ref)
+	b, err := image.ParseBase(ref)
+	if err != nil {
+		return Base{}, err
 	}
-	for _, k := range []struct {
-		prefix string
-		kind   BaseKind
-	}{{ociLayoutPrefix, FromOCILayout}, {dockerArchivePrefix, FromDockerArchive}} {
-		rest, ok := strings.CutPrefix(ref, k.prefix)
-		if !ok {
-			continue
-		}
-		path, tag, _ := strings.Cut(rest, ":")
-		if path == "" {
-			return Base{}, fmt.Errorf("parsing base image %q: no path after %q", ref, k.prefix)
-		}
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(root, filepath.FromSlash(path))
-		}
-		return Base{Ref: ref, Kind: k.kind, Path: filepath.Clean(path), Tag: tag}, nil
+	out := Base{Ref: b.Ref, Tag: b.Tag}
+	switch b.Kind {
+	case image.FromRegistry:
+		out.Kind = FromRegistry
+		return out, nil
+	case image.FromOCILayout:
+		out.Kind = FromOCILayout
+	case image.FromDockerArchive:
+		out.Kind = FromDockerArchive
+	default:
+		return Base{}, fmt.Errorf("parsing base image %q: unknown kind %d", ref, b.Kind)
 	}
-	if strings.ContainsAny(ref, " \t\n") || strings.HasPrefix(ref, "/") || strings.HasSuffix(ref, ":") {
-		return Base{}, fmt.Errorf("parsing base image %q: not a registry reference, oci-layout:PATH[:TAG] or docker-archive:FILE[:REF]", ref)
+	out.Path = b.Path
+	if !filepath.IsAbs(out.Path) {
+		out.Path = filepath.Join(root, filepath.FromSlash(out.Path))
 	}
-	return Base{Ref: ref, Kind: FromRegistry}, nil
+	out.Path = filepath.Clean(out.Path)
+	return out, nil
 }
 
 // Recipe is one container, as data: everything the executor needs to build it and run its

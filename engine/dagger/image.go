@@ -1,0 +1,556 @@
+package dagger
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"dagger.io/dagger"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/moby/patternmatcher/ignorefile"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/convoy-ci/convoy/image"
+)
+
+// ImageRecipe is a service's image, as data: the same image package image.Build assembles
+// without a daemon — base, a layer of pinned dependencies in SitePackages, the source in
+// SourceRoot and the libs in LibsRoot, and the same configuration and labels — to be assembled
+// by a Dagger engine instead.
+type ImageRecipe struct {
+	// Service is the image's service (its title).
+	Service string `json:"service"`
+	// Base is the image it starts from.
+	Base Base `json:"base"`
+	// Requirements are the pinned requirement lines installed into SitePackages, sorted.
+	Requirements []string `json:"requirements,omitempty"`
+	// Install is the argv that installs Requirements (read from RequirementsFile) in a
+	// builder container made from Base.
+	Install []string `json:"install,omitempty"`
+	// Sources are the host directories copied into the image: the service, then its libs.
+	Sources []Mount `json:"sources"`
+	// Created is the time of the image's files and its created label, as seconds since the epoch.
+	Created int64 `json:"created"`
+	// Env is set on top of the base image's environment.
+	Env []EnvVar `json:"env"`
+	// Workdir is the image's working directory.
+	Workdir string `json:"workdir"`
+	// Cmd is the command the image runs (it has no entrypoint).
+	Cmd []string `json:"cmd"`
+	// User is the user the image runs as.
+	User string `json:"user"`
+	// Port is exposed (tcp) when non-zero.
+	Port int `json:"port,omitempty"`
+	// Healthcheck is the Docker health check command (CMD form), if any.
+	Healthcheck []string `json:"healthcheck,omitempty"`
+	// Labels are set on the image.
+	Labels map[string]string `json:"labels"`
+	// DropLabels are labels of the base image the image must not inherit.
+	DropLabels []string `json:"drop_labels,omitempty"`
+	// DropPorts are ports ("8080/tcp") the base image exposes and the image must not.
+	DropPorts []string `json:"drop_ports,omitempty"`
+}
+
+// RequirementsFile is where an image build's pinned requirements are written in the builder.
+const RequirementsFile = StateRoot + "/requirements.txt"
+
+// defaultImagePath is PATH when the base image sets none (as package image has it).
+const defaultImagePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Image translates spec — the same image.Spec image.Build takes — into an ImageRecipe whose
+// configuration and labels are those image.Build would give: root resolves relative oci-layout:
+// and docker-archive: base references. spec.Base must be loaded (image.LoadBase): its digest,
+// user, environment, labels and exposed ports decide the configuration.
+func (t Translator) Image(spec image.Spec, root string) (ImageRecipe, error) {
+	r, err := t.image(spec, root)
+	if err != nil {
+		return ImageRecipe{}, fmt.Errorf("translating the image of %q: %w", spec.Service, err)
+	}
+	return r, nil
+}
+
+func (t Translator) image(s image.Spec, root string) (ImageRecipe, error) {
+	if s.Base == nil {
+		return ImageRecipe{}, errors.New("no base image (load it with image.LoadBase)")
+	}
+	if s.Python != "" && s.Python != s.Base.Python {
+		return ImageRecipe{}, fmt.Errorf("the service uses Python %s but base image %q has Python %s", s.Python, s.Base.Ref, s.Base.Python)
+	}
+	if len(s.Cmd) == 0 {
+		return ImageRecipe{}, errors.New("no command")
+	}
+	if st, err := os.Stat(s.SourceDir); err != nil || !st.IsDir() {
+		return ImageRecipe{}, fmt.Errorf("source directory %q: not a directory (%v)", s.SourceDir, err)
+	}
+	base, err := ParseBase(s.Base.Ref, root)
+	if err != nil {
+		return ImageRecipe{}, err
+	}
+	created := s.Git.Created
+	if created.IsZero() {
+		created = time.Unix(0, 0)
+	}
+	created = created.UTC().Truncate(time.Second)
+	r := ImageRecipe{Service: s.Service, Base: base, Created: created.Unix(), Workdir: SourceRoot,
+		Cmd: append([]string(nil), s.Cmd...), Port: s.Port}
+
+	r.Requirements = requirements(s.Requirements)
+	if len(r.Requirements) > 0 {
+		pip := image.DefaultPip
+		r.Install = append(append([]string(nil), pip...), "install",
+			"--target", SitePackages,
+			"--no-deps", // the pinned list is already the closure
+			"--only-binary=:all:",
+			"--no-compile",
+			"--no-input",
+			"--disable-pip-version-check",
+			"--no-warn-script-location",
+			"--progress-bar", "off",
+			"-r", RequirementsFile)
+	}
+
+	src, err := sourceCopy(s.SourceDir, SourceRoot)
+	if err != nil {
+		return ImageRecipe{}, err
+	}
+	r.Sources = append(r.Sources, src)
+	libPaths := []string{}
+	seen := map[string]string{}
+	for _, lib := range s.LibDirs {
+		p := path.Join(LibsRoot, filepath.Base(filepath.Clean(lib)))
+		if other, dup := seen[p]; dup {
+			return ImageRecipe{}, fmt.Errorf("libs %q and %q would both be %s", other, lib, p)
+		}
+		seen[p] = lib
+		m, err := sourceCopy(lib, p)
+		if err != nil {
+			return ImageRecipe{}, err
+		}
+		r.Sources = append(r.Sources, m)
+		libPaths = append(libPaths, p)
+	}
+
+	baseCfg := v1.Config{}
+	if s.Base.Image != nil {
+		cf, err := s.Base.Image.ConfigFile()
+		if err != nil {
+			return ImageRecipe{}, fmt.Errorf("reading base image %q: %w", s.Base.Ref, err)
+		}
+		baseCfg = cf.Config
+	}
+	env := map[string]string{
+		"PYTHONPATH":              strings.Join(append(append([]string{SourceRoot}, libPaths...), SitePackages), ":"),
+		"PYTHONDONTWRITEBYTECODE": "1",
+		"PYTHONUNBUFFERED":        "1",
+	}
+	basePath := envValue(baseCfg.Env, "PATH")
+	if basePath == "" {
+		basePath = envValue(s.Base.Env, "PATH")
+	}
+	if basePath == "" {
+		basePath = defaultImagePath
+	}
+	env["PATH"] = SitePackages + "/bin:" + basePath
+	if s.Port != 0 {
+		env["PORT"] = strconv.Itoa(s.Port)
+	}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	r.Env = envList(env)
+	for i := range r.Env {
+		r.Env[i].Expand = false // every value is literal: PATH is the base's, read above
+	}
+
+	r.User = s.User
+	if r.User == "" {
+		r.User = image.DefaultUser
+		if u := s.Base.User; !isRoot(u) {
+			r.User = u
+		}
+	}
+	for p := range baseCfg.ExposedPorts {
+		r.DropPorts = append(r.DropPorts, p)
+	}
+	sort.Strings(r.DropPorts)
+
+	r.Labels = map[string]string{}
+	for k := range baseCfg.Labels {
+		// The base's own title, version, source... describe the base, not this image.
+		if strings.HasPrefix(k, "org.opencontainers.image.") {
+			r.DropLabels = append(r.DropLabels, k)
+		}
+	}
+	sort.Strings(r.DropLabels)
+	set := func(k, v string) {
+		if v != "" {
+			r.Labels[k] = v
+		}
+	}
+	set("org.opencontainers.image.title", s.Service)
+	set("org.opencontainers.image.source", s.Git.Source)
+	set("org.opencontainers.image.revision", s.Git.Revision)
+	set("org.opencontainers.image.version", s.Git.Version)
+	if !s.Git.Created.IsZero() {
+		set("org.opencontainers.image.created", s.Git.Created.UTC().Format(time.RFC3339))
+	}
+	set("org.opencontainers.image.base.name", s.Base.Ref)
+	if s.Base.Digest != (v1.Hash{}) {
+		set("org.opencontainers.image.base.digest", s.Base.Digest.String())
+	}
+	set(image.LabelInputHash, s.InputHash)
+	if s.Port != 0 {
+		set(image.LabelPort, strconv.Itoa(s.Port))
+	}
+	if s.Health != "" && s.Port != 0 {
+		test := []string{"CMD", "python3", "-c", fmt.Sprintf(
+			"import urllib.request; urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=5)", s.Port, s.Health)}
+		b, _ := json.Marshal(test)
+		set(image.LabelHealth, s.Health)
+		set(image.LabelHealthcheck, string(b))
+		r.Healthcheck = test[1:]
+	}
+	return r, nil
+}
+
+// requirements trims, drops blanks and comments, de-duplicates and sorts pinned requirement lines.
+func requirements(reqs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range reqs {
+		r = strings.TrimSpace(r)
+		if r == "" || strings.HasPrefix(r, "#") || seen[r] {
+			continue
+		}
+		seen[r] = true
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sourceCopy describes copying host directory dir to p in an image: its .dockerignore honoured,
+// VCS metadata and bytecode always left out (as package image does).
+func sourceCopy(dir, p string) (Mount, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Mount{}, err
+	}
+	exclude := []string{"**/.git", "**/__pycache__", "**/*.pyc", "**/*.pyo"}
+	f, err := os.Open(filepath.Join(abs, ".dockerignore"))
+	switch {
+	case err == nil:
+		patterns, rerr := ignorefile.ReadAll(f)
+		f.Close()
+		if rerr != nil {
+			return Mount{}, fmt.Errorf("reading %q: %w", filepath.Join(abs, ".dockerignore"), rerr)
+		}
+		exclude = append(exclude, patterns...)
+	case !errors.Is(err, fs.ErrNotExist):
+		return Mount{}, fmt.Errorf("reading %q: %w", filepath.Join(abs, ".dockerignore"), err)
+	}
+	return Mount{Host: abs, Path: p, Exclude: exclude}, nil
+}
+
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// BuildImage assembles r's image on the engine: dependencies installed by a builder container
+// (with the pip cache volume) and copied into the image, sources copied with fixed times, then
+// the configuration and labels. pip's output goes to log. Nothing runs until the image is
+// exported or published.
+func (e *Engine) BuildImage(ctx context.Context, r *ImageRecipe, log io.Writer) (*dagger.Container, error) {
+	base, err := e.base(r.Base)
+	if err != nil {
+		return nil, err
+	}
+	ctr := base
+	host := e.client.Host()
+	if len(r.Requirements) > 0 {
+		fmt.Fprintf(log, "$ %s\n", quoteArgv(r.Install))
+		builder := base.
+			WithUser("0").
+			WithMountedCache(PipCacheDir, e.client.CacheVolume(PipCacheVolume)).
+			WithEnvVariable("PIP_CACHE_DIR", PipCacheDir).
+			WithEnvVariable("PYTHONDONTWRITEBYTECODE", "1").
+			WithNewFile(RequirementsFile, strings.Join(r.Requirements, "\n")+"\n").
+			WithExec(r.Install, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+		out, err := builder.CombinedOutput(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("installing the dependencies of %q: %w", r.Service, err)
+		}
+		io.WriteString(log, out)
+		code, err := builder.ExitCode(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("installing the dependencies of %q: %w", r.Service, err)
+		}
+		if code != 0 {
+			return nil, fmt.Errorf("installing the dependencies of %q: %q exited with code %d", r.Service, r.Install, code)
+		}
+		ctr = ctr.WithDirectory(SitePackages, builder.Directory(SitePackages).WithTimestamps(int(r.Created)))
+	}
+	for _, m := range r.Sources {
+		dir := host.Directory(m.Host, dagger.HostDirectoryOpts{Exclude: m.Exclude}).WithTimestamps(int(r.Created))
+		ctr = ctr.WithDirectory(m.Path, dir)
+	}
+	for _, v := range r.Env {
+		ctr = ctr.WithEnvVariable(v.Name, v.Value, dagger.ContainerWithEnvVariableOpts{Expand: v.Expand})
+	}
+	ctr = ctr.WithoutEntrypoint().WithDefaultArgs(r.Cmd).WithWorkdir(r.Workdir).WithUser(r.User)
+	for _, p := range r.DropPorts {
+		n, proto, err := parsePort(p)
+		if err != nil {
+			return nil, fmt.Errorf("image of %q: %w", r.Service, err)
+		}
+		ctr = ctr.WithoutExposedPort(n, dagger.ContainerWithoutExposedPortOpts{Protocol: proto})
+	}
+	if r.Port != 0 {
+		ctr = ctr.WithExposedPort(r.Port)
+	}
+	for _, k := range r.DropLabels {
+		ctr = ctr.WithoutLabel(k)
+	}
+	keys := make([]string, 0, len(r.Labels))
+	for k := range r.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ctr = ctr.WithLabel(k, r.Labels[k])
+	}
+	if len(r.Healthcheck) > 0 {
+		ctr = ctr.WithDockerHealthcheck(r.Healthcheck)
+	} else {
+		ctr = ctr.WithoutDockerHealthcheck()
+	}
+	return ctr, nil
+}
+
+// parsePort parses "8080/tcp" (or "8080").
+func parsePort(s string) (int, dagger.NetworkProtocol, error) {
+	num, proto, _ := strings.Cut(s, "/")
+	n, err := strconv.Atoi(num)
+	if err != nil || n <= 0 || n > 65535 {
+		return 0, "", fmt.Errorf("parsing exposed port %q", s)
+	}
+	switch strings.ToLower(proto) {
+	case "", "tcp":
+		return n, dagger.NetworkProtocolTcp, nil
+	case "udp":
+		return n, dagger.NetworkProtocolUdp, nil
+	}
+	return 0, "", fmt.Errorf("parsing exposed port %q: unknown protocol", s)
+}
+
+// ImageStore is where exported images go: *image.Store, the OCI layout at .convoy/oci.
+type ImageStore interface {
+	// Put writes img and tags it, returning its digest.
+	Put(img v1.Image, tags ...string) (v1.Hash, error)
+}
+
+var _ ImageStore = (*image.Store)(nil)
+
+// ExportImage exports ctr as an OCI tarball to the host and returns it as an image, readable
+// until Close: store it (ImageStore.Put) or push it (image.Push) — the same path to the store
+// and to registries as the local engine's images take.
+func (e *Engine) ExportImage(ctx context.Context, ctr *dagger.Container) (v1.Image, error) {
+	dir, err := e.scratch("image-")
+	if err != nil {
+		return nil, err
+	}
+	tarball := filepath.Join(dir, "image.tar")
+	if _, err := ctr.Export(ctx, tarball, dagger.ContainerExportOpts{MediaTypes: dagger.ImageMediaTypesOcimediaTypes}); err != nil {
+		return nil, fmt.Errorf("exporting image: %w", err)
+	}
+	img, err := LoadOCITarball(tarball, filepath.Join(dir, "layout"))
+	if err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// PublishImage pushes ctr from the engine straight to ref (REGISTRY/REPO:TAG), without passing
+// its layers through this host, and returns the pushed reference with its digest. The engine
+// uses the registry credentials of the host's Docker configuration.
+func (e *Engine) PublishImage(ctx context.Context, ctr *dagger.Container, ref string) (string, error) {
+	out, err := ctr.Publish(ctx, ref, dagger.ContainerPublishOpts{MediaTypes: dagger.ImageMediaTypesOcimediaTypes})
+	if err != nil {
+		return "", fmt.Errorf("publishing image to %q: %w", ref, err)
+	}
+	return out, nil
+}
+
+// ImageJob is one image to build: its recipe, where its build output goes, and where the
+// image goes — the store under Tags, or the registry reference Publish when set.
+type ImageJob struct {
+	Recipe *ImageRecipe
+	Log    io.Writer
+	Tags   []string
+	// Publish, when set, is the REGISTRY/REPO:TAG the image is pushed to from the engine
+	// instead of being exported to the store.
+	Publish string
+}
+
+// ImageOutcome is how one ImageJob ended.
+type ImageOutcome struct {
+	// Service is the job's service.
+	Service string
+	// Digest is the image's digest in the store (exported jobs).
+	Digest v1.Hash
+	// Ref is the published reference with its digest (published jobs).
+	Ref string
+	// Err is why the job failed.
+	Err error
+}
+
+// Images builds every job, at most WithJobs at once, exporting each image to store or
+// publishing it. One job's failure does not stop the others; outcomes are in job order.
+func (e *Engine) Images(ctx context.Context, jobs []ImageJob, store ImageStore) []ImageOutcome {
+	out := make([]ImageOutcome, len(jobs))
+	var g errgroup.Group
+	g.SetLimit(e.o.jobs)
+	for i, j := range jobs {
+		out[i].Service = j.Recipe.Service
+		g.Go(func() error {
+			log := j.Log
+			if log == nil {
+				log = io.Discard
+			}
+			ctr, err := e.BuildImage(ctx, j.Recipe, log)
+			if err == nil && j.Publish != "" {
+				out[i].Ref, err = e.PublishImage(ctx, ctr, j.Publish)
+			} else if err == nil {
+				var img v1.Image
+				if img, err = e.ExportImage(ctx, ctr); err == nil {
+					out[i].Digest, err = store.Put(img, j.Tags...)
+				}
+			}
+			if err != nil {
+				out[i].Err = fmt.Errorf("image of %q: %w", j.Recipe.Service, err)
+				fmt.Fprintf(log, "convoy: %v\n", out[i].Err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out
+}
+
+// scratch returns a new directory under the engine's temporary directory.
+func (e *Engine) scratch(prefix string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.scratchLocked(prefix)
+}
+
+func (e *Engine) scratchLocked(prefix string) (string, error) {
+	if e.tmpDir == "" {
+		d, err := os.MkdirTemp(e.o.tempDir, "convoy-dagger-")
+		if err != nil {
+			return "", fmt.Errorf("creating a temporary directory: %w", err)
+		}
+		e.tmpDir = d
+	}
+	return os.MkdirTemp(e.tmpDir, prefix)
+}
+
+// LoadOCITarball unpacks the OCI image layout tarball at tarball (as Container.Export writes
+// it) into dir and returns its image: the only one, or the first of a single nested index.
+func LoadOCITarball(tarball, dir string) (v1.Image, error) {
+	if err := untar(tarball, dir); err != nil {
+		return nil, fmt.Errorf("unpacking image tarball %q: %w", tarball, err)
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading image tarball %q: %w", tarball, err)
+	}
+	for depth := 0; depth < 4; depth++ {
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("reading image tarball %q: %w", tarball, err)
+		}
+		if len(im.Manifests) != 1 {
+			return nil, fmt.Errorf("reading image tarball %q: %d manifests in its index, expected 1", tarball, len(im.Manifests))
+		}
+		desc := im.Manifests[0]
+		if desc.MediaType.IsIndex() {
+			if idx, err = idx.ImageIndex(desc.Digest); err != nil {
+				return nil, fmt.Errorf("reading image tarball %q: %w", tarball, err)
+			}
+			continue
+		}
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("reading image tarball %q: %w", tarball, err)
+		}
+		return img, nil
+	}
+	return nil, fmt.Errorf("reading image tarball %q: indexes nested too deep", tarball)
+}
+
+// untar unpacks the regular files and directories of tarball into dir, refusing names that
+// leave it.
+func untar(tarball, dir string) error {
+	f, err := os.Open(tarball)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		clean := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return fmt.Errorf("entry %q leaves the archive", hdr.Name)
+		}
+		if clean == "." {
+			continue
+		}
+		target := filepath.Join(dir, filepath.FromSlash(clean))
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return err
+			}
+			out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(out, tr); err != nil {
+				out.Close()
+				return err
+			}
+			if err := out.Close(); err != nil {
+				return err
+			}
+		}
+	}
+}

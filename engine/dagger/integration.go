@@ -1,0 +1,425 @@
+package dagger
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
+)
+
+// Integration defaults on the dagger engine.
+const (
+	// DefaultPostgresImage is the Postgres server's image unless IntegrationOptions names one.
+	// It must follow the official image's conventions: POSTGRES_USER, POSTGRES_PASSWORD,
+	// POSTGRES_DB and /docker-entrypoint-initdb.d.
+	DefaultPostgresImage = "postgres:16"
+	// PostgresHostname is the hostname the server is bound under in every service container.
+	PostgresHostname = "postgres"
+	// PostgresPort is the port it listens on.
+	PostgresPort = 5432
+	// PostgresUser and PostgresPassword are its superuser's credentials: the server lives only
+	// for the run and is reachable only from the run's containers.
+	PostgresUser     = "convoy"
+	PostgresPassword = "convoy"
+	// PostgresInitFile creates one database per service when the server first starts.
+	PostgresInitFile = "/docker-entrypoint-initdb.d/convoy-databases.sql"
+	// JUnitFile is where a pytest suite writes its results in the suite container.
+	JUnitFile = StateRoot + "/junit.xml"
+	// IntegrationStage is the stage name integration containers carry in CONVOY_STAGE.
+	IntegrationStage = "integration"
+	// EnvRunID carries the run id into every integration container, so that no exec of one run
+	// is answered from the cache of another (each run has a fresh server).
+	EnvRunID = "CONVOY_RUN_ID"
+)
+
+// IntegrationOptions select what the integration translation cannot read from services.yaml.
+type IntegrationOptions struct {
+	// RunID distinguishes the run's databases (integration.DatabaseName) and busts the cache of
+	// its execs; empty means a new random one.
+	RunID string
+	// Postgres is the server's image: a registry reference, oci-layout:PATH[:TAG] or
+	// docker-archive:FILE[:REF] (default DefaultPostgresImage).
+	Postgres string
+	// SuiteBase is the suite container's base image (default: defaults.base, else DefaultBase).
+	SuiteBase string
+	// HealthTimeout bounds each service's health check (default integration.DefaultHealthTimeout).
+	HealthTimeout time.Duration
+}
+
+// IntegrationRecipe is the integration stage as data: one Postgres server, one database per
+// service, every service set up (migrate, populate) and started as a service bound by hostname,
+// and the suite in a container bound to all of them.
+type IntegrationRecipe struct {
+	// RunID is the run's id.
+	RunID string `json:"run_id"`
+	// Postgres is the server.
+	Postgres PostgresRecipe `json:"postgres"`
+	// Services are in start order: every service after the services it depends on.
+	Services []ServiceRecipe `json:"services"`
+	// Suite is the cross-service test suite.
+	Suite SuiteRecipe `json:"suite"`
+	// Timeout bounds the whole stage (integration.timeout).
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// PostgresRecipe is the Postgres server of an integration run.
+type PostgresRecipe struct {
+	Base     Base     `json:"base"`
+	Hostname string   `json:"hostname"`
+	Port     int      `json:"port"`
+	Env      []EnvVar `json:"env"`
+	// InitFile and InitSQL create the services' databases at the server's first start.
+	InitFile string `json:"init_file"`
+	InitSQL  string `json:"init_sql"`
+}
+
+// ServiceRecipe is one service of an integration run.
+type ServiceRecipe struct {
+	// Name is the service's name; Hostname is the name other containers reach it by.
+	Name     string `json:"name"`
+	Hostname string `json:"hostname"`
+	// Port is the port it serves on; URL is http://Hostname:Port.
+	Port int    `json:"port"`
+	URL  string `json:"url"`
+	// Database is its database on the run's server.
+	Database string `json:"database"`
+	// Setup is its container before it serves: its gated environment with the source mounted,
+	// the run's environment, and the migrate and populate execs.
+	Setup Recipe `json:"setup"`
+	// Serve is the argv that starts it, ${HOST} and ${PORT} substituted.
+	Serve []string `json:"serve"`
+	// Health is the HTTP path that answers 2xx when it is ready.
+	Health string `json:"health"`
+	// Bindings are the hostnames bound in its containers: the server, then the services it
+	// depends on (transitively), in start order.
+	Bindings []string `json:"bindings"`
+}
+
+// SuiteRecipe is the cross-service suite's container.
+type SuiteRecipe struct {
+	// Setup creates the suite's virtualenv and installs its requirements.
+	Setup Recipe `json:"setup"`
+	// HealthChecks wait for each service's health path to answer 2xx, in start order.
+	HealthChecks []Exec `json:"health_checks"`
+	// Command is the suite (with --junitxml added for pytest).
+	Command Exec `json:"command"`
+	// JUnit is the JUnit XML file the suite writes in its container ("" when not known).
+	JUnit string `json:"junit,omitempty"`
+	// Bindings are the hostnames bound in the suite's container: every service.
+	Bindings []string `json:"bindings"`
+}
+
+// healthScript polls the URL in argv[1] until it answers 2xx or argv[2] seconds have passed.
+const healthScript = `import sys, time, urllib.request
+url, deadline, err = sys.argv[1], time.monotonic() + float(sys.argv[2]), None
+while True:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            if 200 <= r.status < 300:
+                print(url, r.status)
+                sys.exit(0)
+            err = "HTTP %d" % r.status
+    except Exception as e:
+        err = e
+    if time.monotonic() > deadline:
+        print(url, "is not healthy:", err)
+        sys.exit(1)
+    time.sleep(0.5)
+`
+
+// NewRunID returns a fresh run id: the time and random bits.
+func NewRunID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102t150405") + "_" + hex.EncodeToString(b[:])
+}
+
+// Integration translates the integration stage of services (in services.yaml order; they are
+// started in dependency order) into a recipe.
+func (t Translator) Integration(cfg *config.Config, services []*config.Service, o IntegrationOptions) (IntegrationRecipe, error) {
+	if len(services) == 0 {
+		return IntegrationRecipe{}, fmt.Errorf("integration: no services")
+	}
+	if o.RunID == "" {
+		o.RunID = NewRunID()
+	}
+	if o.Postgres == "" {
+		o.Postgres = DefaultPostgresImage
+	}
+	if o.HealthTimeout <= 0 {
+		o.HealthTimeout = integration.DefaultHealthTimeout
+	}
+	order, err := startOrder(services)
+	if err != nil {
+		return IntegrationRecipe{}, err
+	}
+	pgBase, err := ParseBase(o.Postgres, cfg.Root)
+	if err != nil {
+		return IntegrationRecipe{}, fmt.Errorf("integration: Postgres image: %w", err)
+	}
+	r := IntegrationRecipe{RunID: o.RunID, Timeout: cfg.Integration.Timeout}
+	r.Postgres = PostgresRecipe{
+		Base: pgBase, Hostname: PostgresHostname, Port: PostgresPort, InitFile: PostgresInitFile,
+		Env: envList(map[string]string{
+			"POSTGRES_USER": PostgresUser, "POSTGRES_PASSWORD": PostgresPassword, "POSTGRES_DB": PostgresUser,
+			EnvRunID: o.RunID,
+		}),
+	}
+	urls := map[string]string{}
+	for _, svc := range order {
+		urls[integration.URLVar(svc.Name)] = serviceURL(svc)
+	}
+	var sql strings.Builder
+	for _, svc := range order {
+		sr, err := t.integrationService(cfg, svc, order, urls, o)
+		if err != nil {
+			return IntegrationRecipe{}, err
+		}
+		fmt.Fprintf(&sql, "CREATE DATABASE %q;\n", sr.Database)
+		r.Services = append(r.Services, sr)
+	}
+	r.Postgres.InitSQL = sql.String()
+	if r.Suite, err = t.suite(cfg, r.Services, urls, o); err != nil {
+		return IntegrationRecipe{}, err
+	}
+	return r, nil
+}
+
+func serviceURL(svc *config.Service) string {
+	return "http://" + svc.Name + ":" + strconv.Itoa(svc.Port)
+}
+
+// integrationService translates one service: its gated environment, the run's variables (as
+// integration.Run adds them: integration.env, every <NAME>_URL, DATABASE_URL, HOST, PORT),
+// migrate and populate, and its serve command.
+func (t Translator) integrationService(cfg *config.Config, svc *config.Service, order []*config.Service, urls map[string]string, o IntegrationOptions) (ServiceRecipe, error) {
+	prep, err := t.Prepared(cfg, svc)
+	if err != nil {
+		return ServiceRecipe{}, err
+	}
+	mounts, err := sourceMounts(cfg, svc)
+	if err != nil {
+		return ServiceRecipe{}, err
+	}
+	db := integration.DatabaseName(svc.Name, o.RunID)
+	port := strconv.Itoa(svc.Port)
+	env, _ := t.env(cfg, svc, stages.Stage{Name: IntegrationStage})
+	for k, v := range cfg.Integration.Env {
+		env[k] = v
+	}
+	for k, v := range urls {
+		env[k] = v
+	}
+	env["DATABASE_URL"] = fmt.Sprintf("postgres://%s:%s@%s:%d/%s", PostgresUser, PostgresPassword, PostgresHostname, PostgresPort, db)
+	env["HOST"] = "0.0.0.0"
+	env["PORT"] = port
+	env[EnvRunID] = o.RunID
+	populate := append([]string(nil), integration.DefaultPopulate...)
+	if len(svc.Populate) > 0 {
+		populate = append([]string(nil), svc.Populate...)
+	}
+	if svc.Scenario != "" {
+		populate = append(populate, "--scenario", svc.Scenario)
+	}
+	setup := Recipe{
+		Service: svc.Name, Stage: IntegrationStage, Base: prep.Base, From: &prep,
+		Mounts: mounts, Env: envList(env), Workdir: SourceRoot, Timeout: svc.Timeout,
+		Execs: []Exec{{Argv: append([]string(nil), integration.DefaultMigrate...)}, {Argv: populate}},
+	}
+	setup.Unset, setup.Unmount = leftovers(&prep, &setup)
+	serve := make([]string, len(svc.Serve))
+	rep := strings.NewReplacer("${HOST}", "0.0.0.0", "${PORT}", port)
+	for i, a := range svc.Serve {
+		serve[i] = rep.Replace(a)
+	}
+	if len(serve) == 0 {
+		return ServiceRecipe{}, fmt.Errorf("integration: service %q has no serve: command", svc.Name)
+	}
+	health := svc.Health
+	if health == "" {
+		health = integration.DefaultHealthPath
+	}
+	bindings := []string{PostgresHostname}
+	deps := dependencies(svc, order)
+	for _, d := range order {
+		if deps[d.Name] {
+			bindings = append(bindings, d.Name)
+		}
+	}
+	return ServiceRecipe{
+		Name: svc.Name, Hostname: svc.Name, Port: svc.Port, URL: serviceURL(svc), Database: db,
+		Setup: setup, Serve: serve, Health: health, Bindings: bindings,
+	}, nil
+}
+
+// suite translates the suite's container: the suite's base image with the repository mounted,
+// a virtualenv with its requirements, the run's variables, one health check per service, and
+// its command.
+func (t Translator) suite(cfg *config.Config, services []ServiceRecipe, urls map[string]string, o IntegrationOptions) (SuiteRecipe, error) {
+	python := cfg.Defaults.Python
+	if python == "" {
+		python = config.DefaultPython
+	}
+	ref := o.SuiteBase
+	if ref == "" {
+		ref = cfg.Defaults.Base
+	}
+	if ref == "" {
+		def := DefaultBase
+		if t.DefaultBase != nil {
+			def = t.DefaultBase
+		}
+		ref = def(python)
+	}
+	base, err := ParseBase(ref, cfg.Root)
+	if err != nil {
+		return SuiteRecipe{}, fmt.Errorf("integration: suite base image: %w", err)
+	}
+	if len(cfg.Integration.Command) == 0 {
+		return SuiteRecipe{}, fmt.Errorf("integration: no suite command (integration.command in services.yaml)")
+	}
+	// The suite is not a service: its environment is a stage's with nothing of a service's.
+	env, hostMounts := t.env(cfg, &config.Service{Name: ""}, stages.Stage{Name: IntegrationStage, HostNetEnv: true})
+	delete(env, "CONVOY_SERVICE")
+	delete(env, "PYTHONPATH")
+	for k, v := range cfg.Integration.Env {
+		env[k] = v
+	}
+	for k, v := range urls {
+		env[k] = v
+	}
+	env[EnvRunID] = o.RunID
+	env["PIP_CACHE_DIR"] = PipCacheDir
+	setup := Recipe{
+		Service: "", Stage: IntegrationStage, Base: base,
+		Dirs: []string{VenvDir},
+		Mounts: append([]Mount{{Host: cfg.Root, Path: RepoRoot, Gitignore: true,
+			Exclude: []string{".git", ".convoy", "**/__pycache__", "**/*.pyc"}}}, hostMounts...),
+		Caches:  []Cache{{Key: PipCacheVolume, Path: PipCacheDir}},
+		Env:     envList(env),
+		Workdir: RepoRoot,
+		Timeout: cfg.Integration.Timeout,
+		Execs:   []Exec{{Argv: []string{"python" + python, "-m", "venv", VenvDir}}},
+	}
+	if req := cfg.Integration.Requirements; req != "" {
+		setup.Execs = append(setup.Execs, Exec{Argv: []string{"python", "-m", "pip", "install", "-r", path.Join(RepoRoot, filepath.ToSlash(req))}})
+	}
+	s := SuiteRecipe{Setup: setup}
+	secs := strconv.FormatFloat(o.HealthTimeout.Seconds(), 'f', -1, 64)
+	for _, sr := range services {
+		s.HealthChecks = append(s.HealthChecks, Exec{Argv: []string{"python", "-c", healthScript, sr.URL + sr.Health, secs}})
+		s.Bindings = append(s.Bindings, sr.Hostname)
+	}
+	argv := append([]string(nil), cfg.Integration.Command...)
+	if p, ok := junitArg(argv); ok {
+		if !path.IsAbs(p) {
+			p = path.Join(RepoRoot, p)
+		}
+		s.JUnit = p
+	} else if isPytest(argv) {
+		argv = append(argv, "--junitxml="+JUnitFile)
+		s.JUnit = JUnitFile
+	}
+	s.Command = Exec{Argv: argv}
+	return s, nil
+}
+
+// startOrder sorts services so that each comes after the services it depends on, keeping
+// services.yaml order otherwise. Dependencies outside services are ignored (not started).
+func startOrder(services []*config.Service) ([]*config.Service, error) {
+	in := map[string]*config.Service{}
+	for _, s := range services {
+		in[s.Name] = s
+	}
+	var out []*config.Service
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(s *config.Service, path []string) error
+	visit = func(s *config.Service, path []string) error {
+		switch state[s.Name] {
+		case 1:
+			return fmt.Errorf("integration: depends_on cycle %s", strings.Join(append(path, s.Name), " → "))
+		case 2:
+			return nil
+		}
+		state[s.Name] = 1
+		for _, d := range s.DependsOn {
+			if ds, ok := in[d]; ok {
+				if err := visit(ds, append(path, s.Name)); err != nil {
+					return err
+				}
+			}
+		}
+		state[s.Name] = 2
+		out = append(out, s)
+		return nil
+	}
+	for _, s := range services {
+		if err := visit(s, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// dependencies returns the services svc depends on, transitively, among order.
+func dependencies(svc *config.Service, order []*config.Service) map[string]bool {
+	by := map[string]*config.Service{}
+	for _, s := range order {
+		by[s.Name] = s
+	}
+	deps := map[string]bool{}
+	var walk func(s *config.Service)
+	walk = func(s *config.Service) {
+		for _, d := range s.DependsOn {
+			if ds, ok := by[d]; ok && !deps[d] {
+				deps[d] = true
+				walk(ds)
+			}
+		}
+	}
+	walk(svc)
+	return deps
+}
+
+// isPytest reports whether argv runs pytest: pytest or py.test itself, or "python -m pytest"
+// (as package integration decides it).
+func isPytest(argv []string) bool {
+	if len(argv) == 0 {
+		return false
+	}
+	switch base := path.Base(argv[0]); {
+	case base == "pytest", base == "py.test", strings.HasPrefix(base, "pytest-"):
+		return true
+	case strings.HasPrefix(base, "python"):
+		for i := 1; i+1 < len(argv); i++ {
+			if argv[i] == "-m" {
+				return argv[i+1] == "pytest"
+			}
+		}
+	}
+	return false
+}
+
+// junitArg returns the path given to --junitxml in argv, if any (as package integration reads it).
+func junitArg(argv []string) (string, bool) {
+	for i, a := range argv {
+		if v, ok := strings.CutPrefix(a, "--junitxml="); ok {
+			return v, true
+		}
+		if v, ok := strings.CutPrefix(a, "--junit-xml="); ok {
+			return v, true
+		}
+		if (a == "--junitxml" || a == "--junit-xml") && i+1 < len(argv) {
+			return argv[i+1], true
+		}
+	}
+	return "", false
+}

@@ -64,8 +64,15 @@ type faultyRegistry struct {
 
 func newFaultyRegistry(t *testing.T) *faultyRegistry {
 	t.Helper()
+	return newFaultyProxy(t, registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+}
+
+// newFaultyProxy puts the fault-injecting, counting handler in front of
+// inner (the in-memory registry, or a reverse proxy to a real one).
+func newFaultyProxy(t *testing.T, inner http.Handler) *faultyRegistry {
+	t.Helper()
 	fr := &faultyRegistry{
-		inner:  registry.New(registry.Logger(log.New(io.Discard, "", 0))),
+		inner:  inner,
 		counts: map[string]int{},
 	}
 	fr.Server = httptest.NewServer(fr)

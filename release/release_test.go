@@ -44,9 +44,15 @@ const (
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureAt(t, newFaultyRegistry(t), "convoy")
+}
+
+// newFixtureAt uses reg, with images under HOST/namespace/<service>.
+func newFixtureAt(t *testing.T, reg *faultyRegistry, namespace string) *fixture {
+	t.Helper()
 	isolateGit(t)
-	f := &fixture{t: t, reg: newFaultyRegistry(t), venvs: map[string]*fakeVenv{}, cache: map[string]ServiceImage{}}
-	f.registry = f.reg.Host() + "/convoy"
+	f := &fixture{t: t, reg: reg, venvs: map[string]*fakeVenv{}, cache: map[string]ServiceImage{}}
+	f.registry = f.reg.Host() + "/" + namespace
 	f.venvs["auth"] = newFakeVenv(t, "3.11.7", authFreeze)
 	f.venvs["events"] = newFakeVenv(t, "3.11.7", eventsFreeze)
 	f.venvs["payments"] = newFakeVenv(t, "3.11.7", authFreeze)

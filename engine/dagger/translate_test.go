@@ -1,0 +1,377 @@
+package dagger
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/convoy-ci/convoy/engine/local"
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
+)
+
+// load reads a manifest of testdata/repo.
+func load(t *testing.T, file string) *config.Config {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("testdata", "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file, root)
+	if err != nil {
+		t.Fatalf("loading testdata/repo/%s: %v", file, err)
+	}
+	return cfg
+}
+
+// stage returns the stage called name of svc, as the plan has it.
+func stage(t *testing.T, svc *config.Service, name string) stages.Stage {
+	t.Helper()
+	for _, st := range stages.ForService(svc) {
+		if st.Name == name {
+			return st
+		}
+	}
+	t.Fatalf("service %q has no stage %q", svc.Name, name)
+	return stages.Stage{}
+}
+
+// hostEnv is a fixed host environment for the translator.
+func hostEnv(kv map[string]string) Translator {
+	return Translator{
+		LookupEnv: func(k string) (string, bool) { v, ok := kv[k]; return v, ok },
+		Environ: func() []string {
+			var out []string
+			for k, v := range kv {
+				out = append(out, k+"="+v)
+			}
+			return out
+		},
+	}
+}
+
+// same fails with both values as JSON when got is not want.
+func same(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.MarshalIndent(got, "", "  ")
+		w, _ := json.MarshalIndent(want, "", "  ")
+		t.Errorf("%s:\n got %s\nwant %s", what, g, w)
+	}
+}
+
+func env(kv ...string) []EnvVar {
+	m := map[string]string{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return envList(m)
+}
+
+func TestParseBase(t *testing.T) {
+	for _, tc := range []struct {
+		ref  string
+		want Base
+		err  string
+	}{
+		{ref: "python:3.11-slim", want: Base{Ref: "python:3.11-slim", Kind: FromRegistry}},
+		{ref: "registry.example:5000/team/python@sha256:" + strings.Repeat("a", 64), want: Base{Ref: "registry.example:5000/team/python@sha256:" + strings.Repeat("a", 64), Kind: FromRegistry}},
+		{ref: "oci-layout:.convoy/base:python", want: Base{Ref: "oci-layout:.convoy/base:python", Kind: FromOCILayout, Path: "/repo/.convoy/base", Tag: "python"}},
+		{ref: "oci-layout:/srv/layouts/py", want: Base{Ref: "oci-layout:/srv/layouts/py", Kind: FromOCILayout, Path: "/srv/layouts/py"}},
+		{ref: "docker-archive:base.tar:python:3.11", want: Base{Ref: "docker-archive:base.tar:python:3.11", Kind: FromDockerArchive, Path: "/repo/base.tar", Tag: "python:3.11"}},
+		{ref: "oci-layout:", err: `no path after "oci-layout:"`},
+		{ref: "Not A Reference", err: `parsing base image "Not A Reference"`},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			got, err := ParseBase(tc.ref, "/repo")
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("ParseBase(%q) = %+v, %v; want an error containing %q", tc.ref, got, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, "base", got, tc.want)
+		})
+	}
+}
+
+func TestDepsRecipePip(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	web := cfg.Service("web")
+	cert := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(cert, []byte("not really a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr := hostEnv(map[string]string{
+		"https_proxy":   "http://proxy.example:3128",
+		"PIP_INDEX_URL": "https://pypi.example/simple",
+		"PIP_CERT":      cert,
+		"SSL_CERT_FILE": cert,
+		"HOME":          "/home/someone", // the host's: never a stage's
+		"SECRET_TOKEN":  "no",            // not a package-download variable
+	})
+	got, err := tr.Stage(cfg, web, stage(t, web, stages.Deps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostCert := HostRoot + filepath.ToSlash(cert)
+	want := Recipe{
+		Service: "web", Stage: "deps",
+		Base: Base{Ref: "python:3.11-slim", Kind: FromRegistry},
+		Files: []File{
+			{Host: filepath.Join(web.Dir, "requirements.txt"), Path: "/app/src/requirements.txt"},
+			{Host: filepath.Join(web.Dir, "requirements.lock"), Path: "/app/src/requirements.lock", Optional: true},
+		},
+		Dirs:   []string{"/convoy/venv"},
+		Mounts: []Mount{{Host: cert, Path: hostCert, File: true, ReadOnly: true}},
+		Caches: []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}},
+		Env: env(
+			"PATH", "/convoy/venv/bin:${PATH}", "CONVOY_SERVICE", "web", "CONVOY_STAGE", "deps", "DJANGO_SETTINGS_MODULE", "web.settings",
+			"HOME", "/tmp", "LANG", "C.UTF-8", "PIP_CACHE_DIR", "/convoy/cache/pip", "PIP_CERT", hostCert,
+			"PIP_INDEX_URL", "https://pypi.example/simple", "PYTHONDONTWRITEBYTECODE", "1",
+			"PYTHONPATH", "/app/src:/app/libs/kit", "PYTHONUNBUFFERED", "1", "SHARED", "1",
+			"SSL_CERT_FILE", hostCert, "VIRTUAL_ENV", "/convoy/venv", "https_proxy", "http://proxy.example:3128",
+		),
+		Workdir: "/app/src",
+		Execs: []Exec{
+			{Argv: []string{"python3.11", "-m", "venv", "/convoy/venv"}},
+			{Argv: []string{"python", "-m", "pip", "install", "-r", "requirements.txt"}},
+		},
+		Timeout: 2 * time.Minute,
+	}
+	same(t, "deps recipe", got, want)
+	if got.EnvMap()["PATH"] != "/convoy/venv/bin:${PATH}" || !expands(got.Env, "PATH") {
+		t.Errorf("PATH = %q (expand %v), want the virtualenv's bin before the base image's PATH", got.EnvMap()["PATH"], expands(got.Env, "PATH"))
+	}
+}
+
+func expands(vs []EnvVar, name string) bool {
+	for _, v := range vs {
+		if v.Name == name {
+			return v.Expand
+		}
+	}
+	return false
+}
+
+func TestDepsRecipePipenv(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	api := cfg.Service("api")
+	got, err := hostEnv(nil).Stage(cfg, api, stage(t, api, stages.Deps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "base", got.Base, Base{Ref: "oci-layout:images/base:py", Kind: FromOCILayout, Path: filepath.Join(cfg.Root, "images", "base"), Tag: "py"})
+	same(t, "files", got.Files, []File{
+		{Host: filepath.Join(api.Dir, "Pipfile"), Path: "/app/src/Pipfile"},
+		{Host: filepath.Join(api.Dir, "Pipfile.lock"), Path: "/app/src/Pipfile.lock", Optional: true},
+		{Host: filepath.Join(api.Dir, "Pipfile"), Path: "/convoy/pipenv/Pipfile"},
+		{Host: filepath.Join(api.Dir, "Pipfile.lock"), Path: "/convoy/pipenv/Pipfile.lock", Optional: true},
+	})
+	same(t, "execs", got.Execs, []Exec{
+		{Argv: []string{"python3.11", "-m", "venv", "/convoy/venv"}},
+		{Argv: []string{"python", "-m", "pip", "install", "--quiet", "pipenv"}},
+		{Argv: []string{"python", "-m", "pipenv", "install", "--dev"}},
+	})
+	e := got.EnvMap()
+	for k, v := range map[string]string{
+		"PIPENV_PIPFILE": "/convoy/pipenv/Pipfile", "PIPENV_VERBOSITY": "-1", "PIPENV_NOSPIN": "1",
+		"PIPENV_YES": "1", "PIPENV_IGNORE_VIRTUALENVS": "0", "CONVOY_SERVICE": "api",
+	} {
+		if e[k] != v {
+			t.Errorf("%s = %q, want %q", k, e[k], v)
+		}
+	}
+}
+
+func TestProcessRecipes(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	web := cfg.Service("web")
+	tr := hostEnv(map[string]string{"https_proxy": "http://proxy.example:3128", "PIP_INDEX_URL": "https://pypi.example/simple"})
+	deps, err := tr.Stage(cfg, web, stage(t, web, stages.Deps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	source := []Mount{
+		{Host: web.Dir, Path: "/app/src", Exclude: sourceExclude},
+		{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/app/libs/kit", Exclude: sourceExclude},
+	}
+	common := map[string]string{
+		"CONVOY_SERVICE": "web", "DJANGO_SETTINGS_MODULE": "web.settings", "HOME": "/tmp", "LANG": "C.UTF-8",
+		"PATH": "/convoy/venv/bin:${PATH}", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": "/app/src:/app/libs/kit",
+		"PYTHONUNBUFFERED": "1", "SHARED": "1", "VIRTUAL_ENV": "/convoy/venv",
+	}
+	with := func(kv ...string) []EnvVar {
+		m := map[string]string{}
+		for k, v := range common {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return envList(m)
+	}
+	for _, tc := range []struct {
+		stage string
+		want  Recipe
+	}{
+		{stage: "unit", want: Recipe{
+			Dirs: []string{"/convoy/db"},
+			Env: with("CONVOY_STAGE", "unit", "DATABASE_URL", "sqlite:////convoy/db/unit.sqlite3",
+				"PYTEST_ADDOPTS", "-p no:cacheprovider"),
+			Execs:   []Exec{{Argv: []string{"python", "check_env.py"}}},
+			Offline: true,
+		}},
+		{stage: "lint", want: Recipe{
+			Env:   with("CONVOY_STAGE", "lint"),
+			Execs: []Exec{{Argv: []string{"python", "-m", "flake8"}}},
+		}},
+		{stage: "populate", want: Recipe{
+			Dirs:    []string{"/convoy/db"},
+			Env:     with("CONVOY_STAGE", "populate", "DATABASE_URL", "sqlite:////convoy/db/populate.sqlite3"),
+			Execs:   []Exec{{Argv: []string{"python", "manage.py", "populate"}}},
+			Offline: true,
+		}},
+	} {
+		t.Run(tc.stage, func(t *testing.T) {
+			got, err := tr.Stage(cfg, web, stage(t, web, tc.stage))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.want
+			want.Service, want.Stage, want.Base, want.From = "web", tc.stage, deps.Base, &deps
+			want.Mounts, want.Workdir, want.Timeout = source, "/app/src", 2*time.Minute
+			// What the deps stage set or mounted and this stage does not must go.
+			want.Unset = []string{"PIP_CACHE_DIR", "PIP_INDEX_URL", "https_proxy"}
+			want.Unmount = []string{"/convoy/cache/pip"}
+			same(t, tc.stage+" recipe", got, want)
+		})
+	}
+}
+
+func TestStageErrors(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	web := cfg.Service("web")
+	missing := *web
+	missing.Dir = t.TempDir()
+	dupLibs := *web
+	dupLibs.Libs = []string{"libs/kit", "other/kit"}
+	for _, tc := range []struct {
+		name string
+		svc  *config.Service
+		st   stages.Stage
+		err  string
+	}{
+		{"image stage", web, stages.Stage{Name: "image", Kind: stages.KindImage}, `stage "image" of "web": the dagger engine runs no stage of this kind`},
+		{"no spec", &missing, stage(t, web, stages.Deps), `reading dependency spec of "web"`},
+		{"no spec for a later stage", &missing, stage(t, web, stages.Unit), `reading dependency spec of "web"`},
+		{"libs with one name", &dupLibs, stage(t, web, stages.Lint), `libs "libs/kit" and "other/kit" would both be /app/libs/kit`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := hostEnv(nil).Stage(cfg, tc.svc, tc.st)
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("Stage: %v; want an error containing %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestDefaultBaseOverride(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	tr := hostEnv(nil)
+	tr.DefaultBase = func(python string) string { return "oci-layout:.convoy/base:py" + python }
+	b, err := tr.Base(cfg, cfg.Service("web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "base", b, Base{Ref: "oci-layout:.convoy/base:py3.11", Kind: FromOCILayout, Path: filepath.Join(cfg.Root, ".convoy", "base"), Tag: "py3.11"})
+}
+
+// TestEnvironmentMatchesLocalEngine holds the translation to the local engine's rules: for
+// every stage, the same variables, with the same values but for the paths, which map from the
+// host's to the container's (the virtualenv, the service and its libs, HOME, the database).
+func TestEnvironmentMatchesLocalEngine(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	cert := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(cert, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host := map[string]string{
+		"PATH": "/usr/bin:/bin", "HOME": "/home/someone",
+		"https_proxy": "http://proxy.example:3128", "PIP_INDEX_URL": "https://pypi.example/simple",
+		"PIP_CERT": cert, "SSL_CERT_FILE": cert,
+	}
+	// The local engine lists PIP_* names from the process environment.
+	for k, v := range host {
+		if strings.HasPrefix(k, "PIP_") {
+			t.Setenv(k, v)
+		}
+	}
+	lookup := func(k string) (string, bool) { v, ok := host[k]; return v, ok }
+	loc := local.New(t.TempDir(), local.WithHostEnv(lookup))
+	tr := Translator{LookupEnv: lookup, Environ: os.Environ}
+	for _, svc := range cfg.Services {
+		venv, err := loc.Venv(svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range stages.ForService(svc) {
+			t.Run(svc.Name+"/"+st.Name, func(t *testing.T) {
+				want, err := loc.Environ(cfg, svc, st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := tr.Stage(cfg, svc, st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := r.EnvMap()
+				// Added by the dagger engine only: the pip cache volume of the deps stage, and
+				// the Pipfile copy the local engine adds outside Environ.
+				extra := map[string]bool{"PIP_CACHE_DIR": st.Kind == stages.KindDeps, "PIPENV_PIPFILE": st.Kind == stages.KindDeps && svc.Deps == config.DepsPipenv}
+				libs := []string{svc.Dir}
+				for _, l := range svc.Libs {
+					libs = append(libs, filepath.Join(cfg.Root, l))
+				}
+				seen := map[string]bool{}
+				for _, kv := range want {
+					k, v, _ := strings.Cut(kv, "=")
+					seen[k] = true
+					var w string
+					switch k {
+					case "PATH":
+						w = strings.Replace(v, filepath.Join(venv, "bin")+":"+host["PATH"], VenvDir+"/bin:${PATH}", 1)
+					case "HOME":
+						w = Home
+					case "VIRTUAL_ENV":
+						w = VenvDir
+					case "PYTHONPATH":
+						w = strings.NewReplacer(svc.Dir, SourceRoot, filepath.Join(cfg.Root, "libs"), LibsRoot).Replace(v)
+					case "DATABASE_URL":
+						w = "sqlite:///" + DBDir + "/" + st.Name + ".sqlite3"
+					default:
+						w = v
+						if v == cert {
+							w = HostRoot + cert
+						}
+					}
+					if got[k] != w {
+						t.Errorf("%s = %q, want %q (local engine: %q)", k, got[k], w, v)
+					}
+				}
+				for k := range got {
+					if !seen[k] && !extra[k] {
+						t.Errorf("%s=%q is not in the local engine's environment", k, got[k])
+					}
+				}
+			})
+		}
+	}
+}

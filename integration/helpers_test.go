@@ -88,7 +88,7 @@ func (f *fixture) spec(suiteFile string, services ...integration.Service) integr
 		Suite: integration.Suite{
 			Argv:    []string{"python", "-m", "pytest", "-q", suiteFile},
 			Dir:     "suite",
-			Env:     slices.Clone(f.env),
+			Env:     append(slices.Clone(f.env), "CONVOY_FIXTURE_SUITE=1"),
 			Timeout: 2 * time.Minute,
 		},
 	}

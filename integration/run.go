@@ -471,12 +471,22 @@ func (r *runner) serve(ctx context.Context, s *service) (*procgroup.Process, err
 
 	hctx, cancel := context.WithTimeout(ctx, s.HealthTimeout)
 	defer cancel()
+	// Probes end early when the service exits: something else may hold its port and never answer.
+	pctx, pcancel := context.WithCancel(hctx)
+	defer pcancel()
+	go func() {
+		select {
+		case <-p.Done():
+			pcancel()
+		case <-pctx.Done():
+		}
+	}()
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	last := "no answer yet"
 	for {
-		if ok, answer := probe(hctx, client, url); ok {
+		if ok, answer := probe(pctx, client, url); ok && !exited(p) {
 			s.rep.Healthy, s.rep.Startup = true, time.Since(t0)
 			r.emit(Event{Kind: EventServiceHealthy, Service: s.Name, PID: p.PID(), URL: s.rep.URL, Duration: s.rep.Startup})
 			return p, nil
@@ -497,6 +507,16 @@ func (r *runner) serve(ctx context.Context, s *service) (*procgroup.Process, err
 			return p, fail("health", fmt.Errorf("not healthy after %s", s.HealthTimeout), true, -1, last)
 		case <-tick.C:
 		}
+	}
+}
+
+// exited reports whether p's leader has exited.
+func exited(p *procgroup.Process) bool {
+	select {
+	case <-p.Done():
+		return true
+	default:
+		return false
 	}
 }
 

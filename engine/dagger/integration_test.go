@@ -1,0 +1,221 @@
+package dagger
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
+)
+
+func TestIntegrationRecipe(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	tr := hostEnv(map[string]string{"https_proxy": "http://proxy.example:3128"})
+	r, err := tr.Integration(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RunID != "r1" || r.Timeout != 5*time.Minute {
+		t.Errorf("run id %q, timeout %s; want r1, 5m", r.RunID, r.Timeout)
+	}
+
+	t.Run("postgres", func(t *testing.T) {
+		same(t, "postgres", r.Postgres, PostgresRecipe{
+			Base: Base{Ref: "postgres:16", Kind: FromRegistry}, Hostname: "postgres", Port: 5432,
+			Env:      env("POSTGRES_DB", "convoy", "POSTGRES_PASSWORD", "convoy", "POSTGRES_USER", "convoy", "CONVOY_RUN_ID", "r1"),
+			InitFile: "/docker-entrypoint-initdb.d/convoy-databases.sql",
+			InitSQL:  "CREATE DATABASE \"api_r1\";\nCREATE DATABASE \"web_r1\";\n",
+		})
+	})
+
+	t.Run("services", func(t *testing.T) {
+		// web depends on api: api starts first whatever the manifest's order.
+		var names []string
+		for _, s := range r.Services {
+			names = append(names, s.Name)
+		}
+		same(t, "start order", names, []string{"api", "web"})
+		api, web := r.Services[0], r.Services[1]
+		same(t, "api bindings", api.Bindings, []string{"postgres"})
+		same(t, "web bindings", web.Bindings, []string{"postgres", "api"})
+		same(t, "web serve", web.Serve, []string{"python", "manage.py", "serve", "0.0.0.0", "8000"})
+		if web.URL != "http://web:8000" || web.Hostname != "web" || web.Port != 8000 || web.Health != "/healthz" || web.Database != "web_r1" {
+			t.Errorf("web = %+v", web)
+		}
+		same(t, "web setup execs", web.Setup.Execs, []Exec{
+			{Argv: integration.DefaultMigrate},
+			{Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}},
+		})
+		same(t, "api setup execs", api.Setup.Execs, []Exec{
+			{Argv: integration.DefaultMigrate},
+			{Argv: []string{"python", "manage.py", "populate"}},
+		})
+		got := web.Setup.EnvMap()
+		for k, v := range map[string]string{
+			"DATABASE_URL": "postgres://convoy:convoy@postgres:5432/web_r1",
+			"WEB_URL":      "http://web:8000", "API_URL": "http://api:9000",
+			"HOST": "0.0.0.0", "PORT": "8000", "JWT_SECRET": "s3cret", "CONVOY_RUN_ID": "r1",
+			"CONVOY_SERVICE": "web", "CONVOY_STAGE": "integration", "PYTHONPATH": "/app/src:/app/libs/kit",
+			"DJANGO_SETTINGS_MODULE": "web.settings", "VIRTUAL_ENV": "/convoy/venv",
+		} {
+			if got[k] != v {
+				t.Errorf("web %s = %q, want %q", k, got[k], v)
+			}
+		}
+		if _, ok := got["https_proxy"]; ok {
+			t.Error("a service's integration container inherits the host's proxy: only stages that download packages do")
+		}
+		// It continues the gated environment: the deps stage's container.
+		deps, err := tr.Stage(cfg, cfg.Service("web"), stage(t, cfg.Service("web"), stages.Deps))
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, "web setup from", web.Setup.From, &deps)
+		same(t, "web setup unset", web.Setup.Unset, []string{"PIP_CACHE_DIR", "https_proxy"})
+		same(t, "web setup mounts", web.Setup.Mounts, []Mount{
+			{Host: cfg.Service("web").Dir, Path: "/app/src", Exclude: sourceExclude},
+			{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/app/libs/kit", Exclude: sourceExclude},
+		})
+	})
+
+	t.Run("suite", func(t *testing.T) {
+		s := r.Suite
+		same(t, "bindings", s.Bindings, []string{"api", "web"})
+		same(t, "command", s.Command.Argv, []string{"python", "-m", "pytest", "-q", "tests", "--junitxml=/convoy/junit.xml"})
+		if s.JUnit != "/convoy/junit.xml" {
+			t.Errorf("junit = %q", s.JUnit)
+		}
+		same(t, "setup execs", s.Setup.Execs, []Exec{
+			{Argv: []string{"python3.11", "-m", "venv", "/convoy/venv"}},
+			{Argv: []string{"python", "-m", "pip", "install", "-r", "/repo/tests/requirements.txt"}},
+		})
+		same(t, "base", s.Setup.Base, Base{Ref: "python:3.11-slim", Kind: FromRegistry})
+		same(t, "mounts", s.Setup.Mounts, []Mount{{Host: cfg.Root, Path: "/repo", Gitignore: true,
+			Exclude: []string{".git", ".convoy", "**/__pycache__", "**/*.pyc"}}})
+		same(t, "caches", s.Setup.Caches, []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}})
+		if s.Setup.Workdir != "/repo" {
+			t.Errorf("workdir = %q", s.Setup.Workdir)
+		}
+		got := s.Setup.EnvMap()
+		for k, v := range map[string]string{
+			"WEB_URL": "http://web:8000", "API_URL": "http://api:9000", "JWT_SECRET": "s3cret",
+			"CONVOY_RUN_ID": "r1", "https_proxy": "http://proxy.example:3128", "VIRTUAL_ENV": "/convoy/venv",
+		} {
+			if got[k] != v {
+				t.Errorf("suite %s = %q, want %q", k, got[k], v)
+			}
+		}
+		for _, k := range []string{"PYTHONPATH", "CONVOY_SERVICE", "DATABASE_URL"} {
+			if _, ok := got[k]; ok {
+				t.Errorf("suite has %s: it belongs to services", k)
+			}
+		}
+		if len(s.HealthChecks) != 2 {
+			t.Fatalf("health checks = %d, want one per service", len(s.HealthChecks))
+		}
+		same(t, "api health check", s.HealthChecks[0].Argv, []string{"python", "-c", healthScript, "http://api:9000/healthz", "60"})
+	})
+}
+
+func TestIntegrationOptions(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	r, err := hostEnv(nil).Integration(cfg, cfg.Services[:1], IntegrationOptions{
+		Postgres: "docker-archive:images/postgres.tar", SuiteBase: "oci-layout:images/suite", HealthTimeout: 1500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RunID == "" || !strings.Contains(r.Postgres.InitSQL, integration.DatabaseName("web", r.RunID)) {
+		t.Errorf("run id %q, init %q: want a generated run id naming the database", r.RunID, r.Postgres.InitSQL)
+	}
+	same(t, "postgres base", r.Postgres.Base, Base{Ref: "docker-archive:images/postgres.tar", Kind: FromDockerArchive, Path: filepath.Join(cfg.Root, "images", "postgres.tar")})
+	same(t, "suite base", r.Suite.Setup.Base, Base{Ref: "oci-layout:images/suite", Kind: FromOCILayout, Path: filepath.Join(cfg.Root, "images", "suite")})
+	// Only web is in the run: its dependency api is neither started nor bound.
+	same(t, "bindings", r.Services[0].Bindings, []string{"postgres"})
+	if got := r.Suite.HealthChecks[0].Argv[4]; got != "1.5" {
+		t.Errorf("health timeout argument = %q, want 1.5", got)
+	}
+}
+
+func TestIntegrationErrors(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	noServe := *cfg.Service("api")
+	noServe.Serve = nil
+	a := &config.Service{Name: "a", DependsOn: []string{"b"}}
+	b := &config.Service{Name: "b", DependsOn: []string{"a"}}
+	noCommand := *cfg
+	noCommand.Integration.Command = nil
+	for _, tc := range []struct {
+		name     string
+		cfg      *config.Config
+		services []*config.Service
+		o        IntegrationOptions
+		err      string
+	}{
+		{"no services", cfg, nil, IntegrationOptions{}, "integration: no services"},
+		{"cycle", cfg, []*config.Service{a, b}, IntegrationOptions{}, "depends_on cycle a → b → a"},
+		{"no serve", cfg, []*config.Service{&noServe}, IntegrationOptions{}, `service "api" has no serve: command`},
+		{"no command", &noCommand, cfg.Services, IntegrationOptions{}, "no suite command"},
+		{"bad postgres image", cfg, cfg.Services, IntegrationOptions{Postgres: "Not An Image"}, "integration: Postgres image"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := hostEnv(nil).Integration(tc.cfg, tc.services, tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("Integration: %v; want an error containing %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestStartOrder(t *testing.T) {
+	svc := func(name string, deps ...string) *config.Service {
+		return &config.Service{Name: name, DependsOn: deps}
+	}
+	for _, tc := range []struct {
+		name string
+		in   []*config.Service
+		want []string
+	}{
+		{"manifest order kept", []*config.Service{svc("a"), svc("b"), svc("c")}, []string{"a", "b", "c"}},
+		{"dependencies first", []*config.Service{svc("c", "b"), svc("b", "a"), svc("a")}, []string{"a", "b", "c"}},
+		{"diamond", []*config.Service{svc("top", "l", "r"), svc("l", "base"), svc("r", "base"), svc("base")}, []string{"base", "l", "r", "top"}},
+		{"dependency not in the run", []*config.Service{svc("a", "gone")}, []string{"a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := startOrder(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, s := range got {
+				names = append(names, s.Name)
+			}
+			same(t, "order", names, tc.want)
+		})
+	}
+}
+
+func TestSuiteArgv(t *testing.T) {
+	for _, tc := range []struct {
+		argv   []string
+		pytest bool
+		junit  string
+	}{
+		{[]string{"python", "-m", "pytest", "-q"}, true, ""},
+		{[]string{"pytest", "--junitxml=out.xml"}, true, "out.xml"},
+		{[]string{"python3.11", "-m", "pytest", "--junit-xml", "r.xml"}, true, "r.xml"},
+		{[]string{"python", "-m", "unittest"}, false, ""},
+		{[]string{"python", "tests/suite.py"}, false, ""},
+		{nil, false, ""},
+	} {
+		if got := isPytest(tc.argv); got != tc.pytest {
+			t.Errorf("isPytest(%q) = %v", tc.argv, got)
+		}
+		if got, _ := junitArg(tc.argv); got != tc.junit {
+			t.Errorf("junitArg(%q) = %q, want %q", tc.argv, got, tc.junit)
+		}
+	}
+}

@@ -243,14 +243,14 @@ func compute(ctx context.Context, r *repo.Repo, svc Service) (Lockfile, error) {
 	if svc.Python == "" {
 		return Lockfile{}, fmt.Errorf("freezing service %q: no python interpreter given", svc.Name)
 	}
-	installed, version, err := pipFreeze(ctx, svc.Python)
+	installed, info, err := pipFreeze(ctx, svc.Python)
 	if err != nil {
 		return Lockfile{}, fmt.Errorf("freezing service %q: %w", svc.Name, err)
 	}
 	lf := Lockfile{Service: svc.Name, Path: p}
 	switch svc.Deps {
 	case DepsPip, "":
-		lf.Content, lf.Packages = renderRequirementsLock(svc.Name, version, installed)
+		lf.Content, lf.Packages = renderRequirementsLock(svc.Name, info.Version, installed)
 	case DepsPipenv:
 		var src string
 		var content []byte
@@ -265,7 +265,7 @@ func compute(ctx context.Context, r *repo.Repo, svc Service) (Lockfile, error) {
 				return Lockfile{}, fmt.Errorf("freezing service %q: no Pipfile.lock given and none committed at %q: %w", svc.Name, p, err)
 			}
 		}
-		pkgs, err := verifyPipenvLock(installed, content)
+		pkgs, err := verifyPipenvLock(installed, info.Tooling, content)
 		if err != nil {
 			return Lockfile{}, fmt.Errorf("freezing service %q: %s does not describe the environment of %q: %w", svc.Name, src, svc.Python, err)
 		}
@@ -283,28 +283,67 @@ type installedPkg struct {
 	line    string // the normalised requirement line
 }
 
+// envInfo is what pipFreeze learns about an environment.
+type envInfo struct {
+	// Version is the Python version ("3.11.7").
+	Version string `json:"version"`
+	// Tooling is the canonical names of pipenv and everything it requires,
+	// transitively, as installed in the environment (empty without pipenv).
+	Tooling []string `json:"tooling"`
+}
+
+// infoScript prints envInfo as JSON. The closure of pipenv's requirements
+// ignores environment markers (an over-approximation: it is only used to
+// tell tooling from unlocked packages, never to drop a locked one).
+const infoScript = `
+import importlib.metadata as md, json, platform, re
+def canon(n): return re.sub(r"[-_.]+", "-", n).lower()
+seen = set()
+def walk(name):
+    try:
+        d = md.distribution(name)
+    except md.PackageNotFoundError:
+        return
+    key = canon(d.metadata["Name"])
+    if key in seen:
+        return
+    seen.add(key)
+    for r in d.requires or []:
+        req, _, marker = r.partition(";")
+        if "extra" in marker:
+            continue
+        m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+        if m:
+            walk(m.group(1))
+walk("pipenv")
+print(json.dumps({"version": platform.python_version(), "tooling": sorted(seen)}))
+`
+
 // pipFreeze runs pip freeze in the environment of python and returns the
-// packages (installer tooling excluded) and the Python version.
-func pipFreeze(ctx context.Context, python string) ([]installedPkg, string, error) {
+// packages (installer tooling excluded) and facts about the environment.
+func pipFreeze(ctx context.Context, python string) ([]installedPkg, envInfo, error) {
 	env := pythonEnv(python)
-	cmd := exec.CommandContext(ctx, python, "-c", "import platform; print(platform.python_version())")
+	var info envInfo
+	cmd := exec.CommandContext(ctx, python, "-c", infoScript)
 	cmd.Env = env
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, "", fmt.Errorf("running %q: %w%s", python, err, stderrOf(err))
+		return nil, info, fmt.Errorf("running %q: %w%s", python, err, stderrOf(err))
 	}
-	version := strings.TrimSpace(string(out))
+	if err := json.Unmarshal(out, &info); err != nil || info.Version == "" {
+		return nil, info, fmt.Errorf("reading the environment of %q: unexpected output %q", python, out)
+	}
 	cmd = exec.CommandContext(ctx, python, "-m", "pip", "freeze", "--exclude-editable")
 	cmd.Env = env
 	out, err = cmd.Output()
 	if err != nil {
-		return nil, "", fmt.Errorf("running %q -m pip freeze: %w%s", python, err, stderrOf(err))
+		return nil, info, fmt.Errorf("running %q -m pip freeze: %w%s", python, err, stderrOf(err))
 	}
 	pkgs, err := parseFreeze(string(out))
 	if err != nil {
-		return nil, "", fmt.Errorf("parsing pip freeze output of %q: %w", python, err)
+		return nil, info, fmt.Errorf("parsing pip freeze output of %q: %w", python, err)
 	}
-	return pkgs, version, nil
+	return pkgs, info, nil
 }
 
 func stderrOf(err error) string {
@@ -456,9 +495,17 @@ func pipenvPin(e pipenvLockEntry) string {
 
 // verifyPipenvLock checks that the lock describes the installed packages:
 // every installed package is pinned at its installed version, and every
-// pin without environment markers is installed. Editable and local-path
-// entries are not compared (pip freeze --exclude-editable hides them).
-func verifyPipenvLock(installed []installedPkg, content []byte) (map[string]string, error) {
+// pin without environment markers is installed. Packages that are not
+// locked but belong to tooling (pipenv and its requirements, installed in
+// the environment to run pipenv) are not the service's and are skipped; a
+// tooling package that is also locked is checked like any other. Editable
+// and local-path entries are not compared (pip freeze --exclude-editable
+// hides them).
+func verifyPipenvLock(installed []installedPkg, tooling []string, content []byte) (map[string]string, error) {
+	isTooling := map[string]bool{}
+	for _, n := range tooling {
+		isTooling[CanonicalName(n)] = true
+	}
 	var l pipenvLock
 	if err := json.Unmarshal(content, &l); err != nil {
 		return nil, fmt.Errorf("parsing Pipfile.lock: %w", err)
@@ -481,6 +528,9 @@ func verifyPipenvLock(installed []installedPkg, content []byte) (map[string]stri
 	for _, p := range installed {
 		have[p.name] = p
 		pn, ok := pins[p.name]
+		if !ok && isTooling[p.name] {
+			continue
+		}
 		if !ok {
 			problems = append(problems, fmt.Sprintf("%s is installed but not in the lock", strings.TrimSpace(p.line)))
 			continue

@@ -160,6 +160,7 @@ func TestFreezePipenv(t *testing.T) {
 		name    string
 		freeze  string
 		lock    string
+		tooling []string
 		wantErr string
 	}{
 		{name: "lock describes the environment", freeze: installed, lock: pipenvLockFixture},
@@ -170,11 +171,18 @@ func TestFreezePipenv(t *testing.T) {
 		{name: "locked but not installed", freeze: strings.Replace(installed, "flake8==7.0.0\n", "", 1), lock: pipenvLockFixture,
 			wantErr: "flake8 7.0.0 is locked but not installed"},
 		{name: "not a lock", freeze: installed, lock: "[packages]\n", wantErr: "parsing Pipfile.lock"},
+		{name: "pipenv's own requirements are tooling", freeze: installed + "virtualenv==20.25.0\ncertifi==2024.2.2\n", lock: pipenvLockFixture,
+			tooling: []string{"pipenv", "virtualenv", "certifi", "setuptools"}},
+		{name: "a locked package is checked even if pipenv needs it too", freeze: strings.Replace(installed, "asgiref==3.8.1", "asgiref==3.7.0", 1), lock: pipenvLockFixture,
+			tooling: []string{"pipenv", "asgiref"}, wantErr: "asgiref is installed at 3.7.0 but locked at 3.8.1"},
+		{name: "without pipenv installed nothing is tooling", freeze: installed + "virtualenv==20.25.0\n", lock: pipenvLockFixture,
+			wantErr: "virtualenv==20.25.0 is installed but not in the lock"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := newRepo(t, map[string]string{"services/auth/Pipfile": "[packages]\ndjango = \"*\"\n"})
 			venv := newFakeVenv(t, "3.11.7", tt.freeze)
+			venv.setInfo(t, "3.11.7", tt.tooling...)
 			lockPath := filepath.Join(t.TempDir(), "Pipfile.lock")
 			writeFile(t, lockPath, tt.lock)
 			svc := Service{Name: "auth", Dir: "services/auth", Deps: DepsPipenv, Python: venv.Python, PipenvLock: lockPath}
@@ -297,9 +305,18 @@ func TestFreezeRealVirtualenv(t *testing.T) {
 	if out, err := exec.Command("cp", "-r", strings.TrimSpace(string(hostPip)), filepath.Join(site, "pip")).CombinedOutput(); err != nil {
 		t.Fatalf("copying pip: %v\n%s", err, out)
 	}
-	for _, d := range []struct{ name, version string }{{"Django", "4.2.11"}, {"zope.interface", "6.0"}, {"asgiref", "3.8.1"}} {
+	for _, d := range []struct{ name, version, requires string }{
+		{"Django", "4.2.11", "Requires-Dist: asgiref<4,>=3.6.0\n"},
+		{"zope.interface", "6.0", ""},
+		{"asgiref", "3.8.1", ""},
+		// pipenv, installed in the environment to run it, and its requirements.
+		{"pipenv", "2023.12.1", "Requires-Dist: certifi\nRequires-Dist: virtualenv>=20.24.2\nRequires-Dist: pytest; extra == \"tests\"\n"},
+		{"virtualenv", "20.25.0", "Requires-Dist: platformdirs<5,>=3.9.1\n"},
+		{"platformdirs", "4.2.0", ""},
+		{"certifi", "2024.2.2", ""},
+	} {
 		info := filepath.Join(site, strings.ReplaceAll(d.name, "-", "_")+"-"+d.version+".dist-info")
-		writeFile(t, filepath.Join(info, "METADATA"), "Metadata-Version: 2.1\nName: "+d.name+"\nVersion: "+d.version+"\n")
+		writeFile(t, filepath.Join(info, "METADATA"), "Metadata-Version: 2.1\nName: "+d.name+"\nVersion: "+d.version+"\n"+d.requires)
 		writeFile(t, filepath.Join(info, "INSTALLER"), "pip\n")
 		writeFile(t, filepath.Join(info, "RECORD"), "")
 	}
@@ -315,8 +332,17 @@ func TestFreezeRealVirtualenv(t *testing.T) {
 	if lines[2] != "# python "+strings.TrimSpace(string(ver)) {
 		t.Errorf("header line = %q", lines[2])
 	}
-	if got := strings.Join(lines[3:], "|"); got != "asgiref==3.8.1|django==4.2.11|zope-interface==6.0" {
+	// pip's lockfile describes the whole environment (only pipenv itself is
+	// left out by name).
+	if got := strings.Join(lines[3:], "|"); got != "asgiref==3.8.1|certifi==2024.2.2|django==4.2.11|platformdirs==4.2.0|virtualenv==20.25.0|zope-interface==6.0" {
 		t.Errorf("packages = %s\n%s", got, lf.Content)
+	}
+	_, info, err := pipFreeze(context.Background(), py)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(info.Tooling, ","); got != "certifi,pipenv,platformdirs,virtualenv" {
+		t.Errorf("tooling closure = %s", got)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "services/events/requirements.lock")); err == nil {
 		t.Error("Freeze wrote the lockfile")

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,7 +89,7 @@ func newFakeVenv(t *testing.T, version, freeze string) *fakeVenv {
 	py := filepath.Join(dir, "bin", "python")
 	script := `#!/bin/sh
 d=$(dirname "$0")
-if [ "$1" = "-c" ]; then cat "$d/version.txt"; exit 0; fi
+if [ "$1" = "-c" ]; then cat "$d/info.json"; exit 0; fi
 if [ "$1 $2 $3 $4" = "-m pip freeze --exclude-editable" ]; then cat "$d/freeze.txt"; exit 0; fi
 echo "fake python: unexpected arguments: $*" >&2
 exit 3
@@ -98,9 +99,19 @@ exit 3
 		t.Fatal(err)
 	}
 	v := &fakeVenv{dir: dir, Python: py}
-	writeFile(t, filepath.Join(dir, "bin", "version.txt"), version+"\n")
+	v.setInfo(t, version)
 	v.setFreeze(t, freeze)
 	return v
+}
+
+// setInfo sets the Python version and the installed tooling closure.
+func (v *fakeVenv) setInfo(t *testing.T, version string, tooling ...string) {
+	t.Helper()
+	b, err := json.Marshal(envInfo{Version: version, Tooling: tooling})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(v.dir, "bin", "info.json"), string(b)+"\n")
 }
 
 func (v *fakeVenv) setFreeze(t *testing.T, freeze string) {

@@ -594,6 +594,8 @@ func TestReleaseTriggerTagAndPush(t *testing.T) {
 	qaCommit := f.head()
 	f.git("tag", "v1.4.0")
 	f.git("push", "-q", "origin", "v1.4.0")
+	// CI checks the tag out: a detached HEAD.
+	f.git("checkout", "-q", "--detach", "v1.4.0")
 
 	tagsAtHead, err := openRepo(t, f.dir).TagsAtHead()
 	if err != nil {
@@ -611,6 +613,12 @@ func TestReleaseTriggerTagAndPush(t *testing.T) {
 		t.Fatalf("Release: %v", err)
 	}
 	f.checkReleased("v1.4.0")
+	if got := f.git("rev-parse", "main"); got != qaCommit {
+		t.Errorf("branch main moved to %s; the release commits belong to the detached HEAD and the tag", got)
+	}
+	if out := f.git("status", "--short", "--branch"); !strings.HasPrefix(out, "## HEAD (no branch)") {
+		t.Errorf("git status: %q", out)
+	}
 	if res.TagReplaced != qaCommit || !res.Pushed {
 		t.Errorf("TagReplaced %q (want %s), Pushed %v", res.TagReplaced, qaCommit, res.Pushed)
 	}

@@ -76,3 +76,44 @@ func openRepo(t *testing.T, dir string) *Repo {
 	}
 	return r
 }
+
+func isolateGitB(b *testing.B) {
+	b.Helper()
+	home := b.TempDir()
+	b.Setenv("HOME", home)
+	b.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+	b.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	b.Setenv("GIT_AUTHOR_NAME", "Bench")
+	b.Setenv("GIT_AUTHOR_EMAIL", "bench@example.com")
+	b.Setenv("GIT_COMMITTER_NAME", "Bench")
+	b.Setenv("GIT_COMMITTER_EMAIL", "bench@example.com")
+}
+
+func writeFileB(b *testing.B, path, content string) {
+	b.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func newGitRepoB(b *testing.B, files map[string]string) string {
+	b.Helper()
+	dir := b.TempDir()
+	run := func(args ...string) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	run("init", "-q")
+	for p, c := range files {
+		writeFileB(b, filepath.Join(dir, filepath.FromSlash(p)), c)
+	}
+	run("add", "-A")
+	run("commit", "-qm", "initial")
+	return dir
+}

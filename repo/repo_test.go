@@ -356,8 +356,11 @@ func TestPushTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.PushTag(ctx, "origin", "v1.4.0"); err == nil {
-		t.Error("PushTag over a different remote tag succeeded without WithReplaceTag")
+	if err := r.PushTag(ctx, "origin", "v1.4.0"); !errors.Is(err, ErrRemoteTagDiffers) {
+		t.Errorf("PushTag over a different remote tag without WithReplaceTag: %v, want ErrRemoteTagDiffers", err)
+	}
+	if c, err := r.PeelToCommit(tag.Object); err != nil || c != head {
+		t.Errorf("PeelToCommit(old tag object) = %q, %v; want %s", c, err, head)
 	}
 	if err := r.PushTag(ctx, "origin", "v1.4.0", WithReplaceTag(strings.Repeat("0", 39)+"1")); err == nil {
 		t.Error("PushTag with a wrong lease succeeded")

@@ -152,13 +152,27 @@ func (r *Repo) DeleteTag(name string) error {
 	return nil
 }
 
+// PeelToCommit returns the commit that the object hash designates: hash
+// itself for a commit, the (recursively) tagged commit for a tag object.
+// An object missing from the local repository is an error.
+func (r *Repo) PeelToCommit(hash string) (string, error) {
+	t, err := r.peel(hash, plumbing.NewHash(hash))
+	if err != nil {
+		return "", err
+	}
+	return t.Commit, nil
+}
+
+// ErrRemoteTagDiffers is wrapped by PushTag's error when the remote already
+// has the tag with another value and replacing it was not allowed.
+var ErrRemoteTagDiffers = errors.New("remote tag points elsewhere")
+
 // PushOption configures PushTag.
 type PushOption func(*pushOptions)
 
 type pushOptions struct {
-	auth      transport.AuthMethod
-	leaseFrom string
-	lease     bool
+	auth    transport.AuthMethod
+	replace func(remoteHash string) bool
 }
 
 // WithBasicAuth authenticates an HTTP(S) push with a user name and a
@@ -167,46 +181,61 @@ func WithBasicAuth(user, password string) PushOption {
 	return func(o *pushOptions) { o.auth = &http.BasicAuth{Username: user, Password: password} }
 }
 
-// WithReplaceTag lets the push overwrite the remote tag, but only if the
-// remote tag currently points to the object expected (a full hash; "" means
-// "the remote must not have the tag"), like git push --force-with-lease.
+// WithReplaceTag lets the push overwrite the remote tag if it currently
+// points to expected (a full object hash), like git push --force-with-lease.
 func WithReplaceTag(expected string) PushOption {
-	return func(o *pushOptions) { o.lease, o.leaseFrom = true, expected }
+	return WithReplaceTagIf(func(h string) bool { return h == expected })
+}
+
+// WithReplaceTagIf lets the push overwrite the remote tag when allow
+// accepts its current value (a full object hash: the commit of a
+// lightweight tag, the tag object of an annotated one). The server is told
+// the value the decision was based on, so a concurrent change still fails.
+func WithReplaceTagIf(allow func(remoteHash string) bool) PushOption {
+	return func(o *pushOptions) { o.replace = allow }
 }
 
 // PushTag pushes refs/tags/<tag> (and the objects it needs, such as the
 // tagged commits) to remote, which is a configured remote's name or a URL
-// or path. Pushing a tag the remote already has with the same value
-// succeeds and does nothing. A remote tag with another value is refused
-// unless WithReplaceTag names its current value.
+// or path. When the remote already has the tag with the same value nothing
+// is sent. When it has another value, the push fails with an error wrapping
+// ErrRemoteTagDiffers unless WithReplaceTag or WithReplaceTagIf allows that
+// value.
 func (r *Repo) PushTag(ctx context.Context, remote, tag string, opts ...PushOption) error {
 	var o pushOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
 	refName := plumbing.NewTagReferenceName(tag)
-	if _, err := r.r.Storer.Reference(refName); err != nil {
+	local, err := r.r.Storer.Reference(refName)
+	if err != nil {
 		return fmt.Errorf("pushing tag %q: %w", tag, ErrTagNotFound)
 	}
+	rem, err := r.r.Remote(remote)
+	if err != nil {
+		// Not a configured remote: treat it as a URL or a path.
+		rem = gogit.NewRemote(r.r.Storer, &config.RemoteConfig{Name: "convoy-push", URLs: []string{remote}})
+	}
+	refs, err := rem.ListContext(ctx, &gogit.ListOptions{Auth: o.auth})
+	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return fmt.Errorf("pushing tag %q to %q: listing remote refs: %w", tag, remote, err)
+	}
 	spec := config.RefSpec(refName.String() + ":" + refName.String())
-	po := &gogit.PushOptions{Auth: o.auth}
-	if o.lease && o.leaseFrom != "" {
-		// go-git's ForceWithLease looks for a remote-tracking ref, which tags
-		// do not have; RequireRemoteRefs checks the advertised value, and the
-		// update command carries it, so the server refuses a concurrent change.
+	po := &gogit.PushOptions{RemoteName: rem.Config().Name, RemoteURL: rem.Config().URLs[0], Auth: o.auth}
+	for _, ref := range refs {
+		if ref.Name() != refName {
+			continue
+		}
+		if ref.Hash() == local.Hash() {
+			return nil
+		}
+		if o.replace == nil || !o.replace(ref.Hash().String()) {
+			return fmt.Errorf("pushing tag %q to %q: %w: remote has %s, local is %s", tag, remote, ErrRemoteTagDiffers, ref.Hash(), local.Hash())
+		}
 		spec = "+" + spec
-		po.RequireRemoteRefs = []config.RefSpec{config.RefSpec(o.leaseFrom + ":" + refName.String())}
+		po.RequireRemoteRefs = []config.RefSpec{config.RefSpec(ref.Hash().String() + ":" + refName.String())}
 	}
 	po.RefSpecs = []config.RefSpec{spec}
-	rem, err := r.r.Remote(remote)
-	if err == nil {
-		po.RemoteName = remote
-	} else {
-		// Not a configured remote: treat it as a URL or a path.
-		po.RemoteName = "convoy-push"
-		po.RemoteURL = remote
-		rem = gogit.NewRemote(r.r.Storer, &config.RemoteConfig{Name: po.RemoteName, URLs: []string{remote}})
-	}
 	err = rem.PushContext(ctx, po)
 	if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
 		return fmt.Errorf("pushing tag %q to %q: %w", tag, remote, err)

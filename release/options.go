@@ -53,8 +53,9 @@ var DefaultRetry = RetryPolicy{Attempts: 5, Initial: 500 * time.Millisecond, Max
 // WithForce lets stamping move a tag that points to another digest.
 func WithForce(force bool) Option { return func(o *options) { o.force = force } }
 
-// WithInsecure allows plain HTTP (and unverified TLS) to the registry, as
-// for a local registry on 127.0.0.1 (loopback addresses use HTTP anyway).
+// WithInsecure allows plain HTTP to the registry (name.Insecure). Loopback
+// and RFC 1918 addresses such as 127.0.0.1:5000 get HTTP without it; TLS
+// certificates are still verified whenever HTTPS is used.
 func WithInsecure(insecure bool) Option { return func(o *options) { o.insecure = insecure } }
 
 // WithKeychain sets where registry credentials come from; the default is

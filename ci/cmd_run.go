@@ -11,6 +11,9 @@ import (
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/pipeline"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/pipeline/images"
+	"github.com/convoy-ci/convoy/stages"
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -18,13 +21,21 @@ func init() {
 		name:    "run",
 		summary: "Run the whole pipeline: every service's gates in parallel, then images and integration.",
 		usage:   "[flags]",
-		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "run") },
+		flags:   imageFlags,
+		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "run", true) },
+	})
+	register(&command{
+		name:    "build",
+		summary: "Run every service's gates and build the image of each service that passed.",
+		usage:   "[flags]",
+		flags:   imageFlags,
+		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "build", true) },
 	})
 	register(&command{
 		name:    "gate",
 		summary: "Run every service's gates (deps, unit, lint, populate) and nothing else.",
 		usage:   "[flags]",
-		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "gate") },
+		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "gate", false) },
 	})
 	register(&command{
 		name:    "plan",
@@ -56,29 +67,56 @@ func (c *cli) showPlan() int {
 }
 
 // newEngine builds the engine --engine names; notices go to the bus.
-func (c *cli) newEngine(cfg *config.Config, bus *pipeline.Bus) (engine.Engine, error) {
+func (c *cli) newEngine(cfg *config.Config, bus *pipeline.Bus, builder *images.Builder) (engine.Engine, error) {
 	switch c.opts.engine {
 	case local.Name:
 		return local.New(stateDir(cfg),
 			local.WithCacheDir(c.cacheDir(cfg)),
+			local.WithImages(builder),
 			local.WithNotify(func(msg string) { bus.Emit(pipeline.Event{Type: pipeline.EventNotice, Message: msg}) }),
 		), nil
 	}
 	return nil, &pipeline.UsageError{Msg: fmt.Sprintf("--engine %s is not available in this build", c.opts.engine)}
 }
 
-// runPipeline runs the gates of every selected service and reports the summary.
-func (c *cli) runPipeline(ctx context.Context, name string) int {
+// imageFlags are the flags of commands that build images.
+func imageFlags(fs *pflag.FlagSet) {
+	fs.String("push", "", "also push images to REGISTRY/NAMESPACE (credentials from the docker config)")
+	fs.Bool("insecure", false, "talk plain HTTP to the --push registry (loopback registries)")
+	fs.Bool("no-cache", false, "run the gates and build even when an image of the same inputs exists")
+}
+
+// imageBuilder opens the image store with the image flags.
+func (c *cli) imageBuilder(cfg *config.Config) (*images.Builder, error) {
+	push, _ := c.fs.GetString("push")
+	insecure, _ := c.fs.GetBool("insecure")
+	noCache, _ := c.fs.GetBool("no-cache")
+	return images.New(cfg, images.Options{Push: push, Insecure: insecure, NoCache: noCache,
+		CacheDir: filepath.Join(c.cacheDir(cfg), "layers")})
+}
+
+// runPipeline runs the gates of every selected service (and, with withImages, builds their
+// images), then reports the summary.
+func (c *cli) runPipeline(ctx context.Context, name string, withImages bool) int {
 	cfg, code := c.load()
 	if cfg == nil {
 		return code
 	}
-	plan, err := pipeline.NewPlan(cfg, c.planOptions())
+	opts := c.planOptions()
+	var builder *images.Builder
+	if withImages {
+		b, err := c.imageBuilder(cfg)
+		if err != nil {
+			return c.fail(&pipeline.UsageError{Msg: err.Error()})
+		}
+		builder, opts.Stages = b, stages.WithImage
+	}
+	plan, err := pipeline.NewPlan(cfg, opts)
 	if err != nil {
 		return c.fail(err)
 	}
 	bus := c.bus()
-	eng, err := c.newEngine(cfg, bus)
+	eng, err := c.newEngine(cfg, bus, builder)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -91,6 +129,9 @@ func (c *cli) runPipeline(ctx context.Context, name string) int {
 	bus.Emit(pipeline.Event{Type: pipeline.EventRunStart, Time: start, Run: &pipeline.RunInfo{
 		Command: name, Engine: eng.Name(), Jobs: plan.Jobs, Services: names, Stages: plan.StageNames()}})
 	runner := &pipeline.Runner{Plan: plan, Engine: eng, Bus: bus, LogDir: filepath.Join(stateDir(cfg), "logs")}
+	if builder != nil {
+		runner.Cache = builder
+	}
 	res, err := runner.Run(ctx)
 	if err != nil {
 		return c.fail(err)

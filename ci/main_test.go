@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -73,7 +74,7 @@ func pyServices(extraDefaults string, services map[string]map[string]string) map
 	for n := range services {
 		names = append(names, n)
 	}
-	sortStrings(names)
+	sort.Strings(names)
 	for _, name := range names {
 		fmt.Fprintf(&b, "  - name: %s\n    path: svc/%s\n", name, name)
 		stages := services[name]
@@ -91,16 +92,6 @@ func pyServices(extraDefaults string, services map[string]map[string]string) map
 	}
 	files["services.yaml"] = b.String()
 	return files
-}
-
-func sortStrings(s []string) {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
 }
 
 // py quotes a Python program as a YAML argv running it.

@@ -31,6 +31,10 @@ type Request struct {
 type Result struct {
 	// Note is a short remark for reports, e.g. "virtualenv reused".
 	Note string
+	// Image is repo@sha256:… for an image stage.
+	Image string
+	// Digest is the image's manifest digest, for an image stage.
+	Digest string
 }
 
 // Engine runs stages. Implementations must be safe for concurrent use: the scheduler calls Run

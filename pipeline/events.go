@@ -94,6 +94,9 @@ type StageSummary struct {
 	Duration float64 `json:"duration"`
 	Note     string  `json:"note,omitempty"`
 	Log      string  `json:"log,omitempty"`
+	// Image and Digest are set on an image stage that built one.
+	Image  string `json:"image,omitempty"`
+	Digest string `json:"digest,omitempty"`
 }
 
 // IntegrationSummary counts the cross-service suite's results.

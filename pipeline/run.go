@@ -29,9 +29,19 @@ type Runner struct {
 	Bus *Bus
 	// LogDir is where <service>/<stage>.log files go (usually .convoy/logs).
 	LogDir string
+	// Cache, when set, is asked before anything runs whether a service's image already
+	// exists; a service found there runs no stage and is reported cached.
+	Cache Cache
 
 	mu      sync.Mutex
 	results map[string]StageSummary
+}
+
+// Cache finds a service's image built earlier from the same inputs.
+type Cache interface {
+	// Cached returns the image (repo@sha256:…) and digest of svc built from its current
+	// inputs, if there is one.
+	Cached(ctx context.Context, svc *config.Service) (image, digest string, ok bool, err error)
 }
 
 // Result is the outcome of Runner.Run.
@@ -57,9 +67,20 @@ func (r *Result) Passed() bool {
 func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	p := r.Plan
 	r.results = map[string]StageSummary{}
+	cached := map[string]ServiceSummary{}
 	var tasks []Task
 	for _, ps := range p.Services {
 		svc := p.config.Service(ps.Name)
+		if r.Cache != nil {
+			img, digest, ok, err := r.Cache.Cached(ctx, svc)
+			if err != nil {
+				return nil, &UsageError{Msg: err.Error()}
+			}
+			if ok {
+				cached[svc.Name] = r.cachedService(ps, img, digest)
+				continue
+			}
+		}
 		for _, st := range p.stages[ps.Name] {
 			var needs []string
 			for _, n := range st.Needs {
@@ -83,6 +104,10 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	})
 	res := &Result{Interrupted: err != nil}
 	for _, ps := range p.Services {
+		if ss, ok := cached[ps.Name]; ok {
+			res.Services = append(res.Services, ss)
+			continue
+		}
 		ss := ServiceSummary{Name: ps.Name}
 		for _, st := range ps.Stages {
 			o := outcomes[taskID(ps.Name, st.Name)]
@@ -91,11 +116,29 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 			r.mu.Unlock()
 			sum.Name, sum.Status, sum.Duration = st.Name, o.Status, seconds(o.End.Sub(o.Start))
 			ss.Stages = append(ss.Stages, sum)
+			if sum.Image != "" && o.Status == StatusPassed {
+				ss.Image, ss.Digest = sum.Image, sum.Digest
+			}
 		}
 		ss.Status = serviceStatus(ss.Stages)
 		res.Services = append(res.Services, ss)
 	}
 	return res, nil
+}
+
+// cachedService reports every stage of a service whose image was found as cached, without
+// running any.
+func (r *Runner) cachedService(ps PlanService, img, digest string) ServiceSummary {
+	ss := ServiceSummary{Name: ps.Name, Status: StatusCached, Image: img, Digest: digest}
+	for _, st := range ps.Stages {
+		ss.Stages = append(ss.Stages, StageSummary{Name: st.Name, Status: StatusCached})
+		msg := "an image built from the same inputs exists"
+		if st.Name == stages.Image {
+			msg = img
+		}
+		r.Bus.Emit(Event{Type: EventStageFinish, Service: ps.Name, Stage: st.Name, Status: StatusCached, Message: msg})
+	}
+	return ss
 }
 
 func (r *Runner) finished(o Outcome) {
@@ -105,6 +148,9 @@ func (r *Runner) finished(o Outcome) {
 	r.mu.Unlock()
 	ev := Event{Type: EventStageFinish, Time: o.End, Service: svc, Stage: st, Status: o.Status,
 		Duration: seconds(o.End.Sub(o.Start)), Message: sum.Note}
+	if sum.Image != "" {
+		ev.Message = sum.Image
+	}
 	if o.Status != StatusSkipped && o.Status != StatusCancelled && !(o.Status == StatusInterrupted && o.Start.Equal(o.End)) {
 		ev.Log = r.logPath(svc, st)
 	}
@@ -135,7 +181,7 @@ func (r *Runner) runStage(ctx context.Context, svc *config.Service, st stages.St
 	defer f.Close()
 	res, err := r.Engine.Run(ctx, engine.Request{Config: r.Plan.config, Service: svc, Stage: st, Log: f})
 	r.mu.Lock()
-	r.results[taskID(svc.Name, st.Name)] = StageSummary{Note: res.Note, Log: path}
+	r.results[taskID(svc.Name, st.Name)] = StageSummary{Note: res.Note, Log: path, Image: res.Image, Digest: res.Digest}
 	r.mu.Unlock()
 	return err
 }

@@ -1,9 +1,15 @@
 package stages
 
-import "github.com/convoy-ci/convoy/pipeline/config"
+import (
+	"os"
+	"path/filepath"
 
-// deps installs the service's dependencies into its environment: pip reads requirements.txt,
-// pipenv reads the Pipfile and installs the dev packages too (tests and linters live there).
+	"github.com/convoy-ci/convoy/pipeline/config"
+)
+
+// deps installs the service's dependencies into its environment: pip reads requirements-dev.txt
+// when the service has one (test and lint tools on top of requirements.txt), else
+// requirements.txt; pipenv reads the Pipfile and installs the dev packages too.
 var deps = Definition{Name: Deps, For: func(svc *config.Service) Stage {
 	st := Stage{Name: Deps, Kind: KindDeps, Timeout: svc.Timeout, HostNetEnv: true}
 	switch svc.Deps {
@@ -17,7 +23,11 @@ var deps = Definition{Name: Deps, For: func(svc *config.Service) Stage {
 			"PIPENV_IGNORE_VIRTUALENVS": "0",
 		}
 	default:
-		st.Commands = [][]string{{"python", "-m", "pip", "install", "-r", config.SpecFile(config.DepsPip)}}
+		spec := config.SpecFile(config.DepsPip)
+		if _, err := os.Stat(filepath.Join(svc.Dir, config.DevSpecFile)); err == nil {
+			spec = config.DevSpecFile
+		}
+		st.Commands = [][]string{{"python", "-m", "pip", "install", "-r", spec}}
 	}
 	return st
 }}

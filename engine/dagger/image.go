@@ -3,7 +3,6 @@ package dagger
 import (
 	"archive/tar"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,14 +84,17 @@ func (t Translator) image(s image.Spec, root string) (ImageRecipe, error) {
 	if s.Base == nil {
 		return ImageRecipe{}, errors.New("no base image (load it with image.LoadBase)")
 	}
-	if s.Python != "" && s.Python != s.Base.Python {
-		return ImageRecipe{}, fmt.Errorf("the service uses Python %s but base image %q has Python %s", s.Python, s.Base.Ref, s.Base.Python)
+	// The configuration is package image's own: image.Build assembles the image without its
+	// dependency layer (no pip runs) and the recipe sets what that image's config says.
+	cfgSpec := s
+	cfgSpec.Requirements, cfgSpec.CacheDir, cfgSpec.Log = nil, "", nil
+	img, err := image.Build(context.Background(), cfgSpec)
+	if err != nil {
+		return ImageRecipe{}, err
 	}
-	if len(s.Cmd) == 0 {
-		return ImageRecipe{}, errors.New("no command")
-	}
-	if st, err := os.Stat(s.SourceDir); err != nil || !st.IsDir() {
-		return ImageRecipe{}, fmt.Errorf("source directory %q: not a directory (%v)", s.SourceDir, err)
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return ImageRecipe{}, fmt.Errorf("reading the configuration of the image: %w", err)
 	}
 	base, err := ParseBase(s.Base.Ref, root)
 	if err != nil {
@@ -103,8 +105,7 @@ func (t Translator) image(s image.Spec, root string) (ImageRecipe, error) {
 		created = time.Unix(0, 0)
 	}
 	created = created.UTC().Truncate(time.Second)
-	r := ImageRecipe{Service: s.Service, Base: base, Created: created.Unix(), Workdir: SourceRoot,
-		Cmd: append([]string(nil), s.Cmd...), Port: s.Port}
+	r := ImageRecipe{Service: s.Service, Base: base, Created: created.Unix(), Port: s.Port}
 
 	r.Requirements = requirements(s.Requirements)
 	if len(r.Requirements) > 0 {
@@ -126,7 +127,6 @@ func (t Translator) image(s image.Spec, root string) (ImageRecipe, error) {
 		return ImageRecipe{}, err
 	}
 	r.Sources = append(r.Sources, src)
-	libPaths := []string{}
 	seen := map[string]string{}
 	for _, lib := range s.LibDirs {
 		p := path.Join(LibsRoot, filepath.Base(filepath.Clean(lib)))
@@ -139,88 +139,45 @@ func (t Translator) image(s image.Spec, root string) (ImageRecipe, error) {
 			return ImageRecipe{}, err
 		}
 		r.Sources = append(r.Sources, m)
-		libPaths = append(libPaths, p)
 	}
 
 	baseCfg := v1.Config{}
 	if s.Base.Image != nil {
-		cf, err := s.Base.Image.ConfigFile()
+		bcf, err := s.Base.Image.ConfigFile()
 		if err != nil {
 			return ImageRecipe{}, fmt.Errorf("reading base image %q: %w", s.Base.Ref, err)
 		}
-		baseCfg = cf.Config
+		baseCfg = bcf.Config
 	}
-	env := map[string]string{
-		"PYTHONPATH":              strings.Join(append(append([]string{SourceRoot}, libPaths...), SitePackages), ":"),
-		"PYTHONDONTWRITEBYTECODE": "1",
-		"PYTHONUNBUFFERED":        "1",
+	c := cf.Config
+	for _, kv := range c.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		r.Env = append(r.Env, EnvVar{Name: k, Value: v})
 	}
-	basePath := envValue(baseCfg.Env, "PATH")
-	if basePath == "" {
-		basePath = envValue(s.Base.Env, "PATH")
-	}
-	if basePath == "" {
-		basePath = defaultImagePath
-	}
-	env["PATH"] = SitePackages + "/bin:" + basePath
-	if s.Port != 0 {
-		env["PORT"] = strconv.Itoa(s.Port)
-	}
-	for k, v := range s.Env {
-		env[k] = v
-	}
-	r.Env = envList(env)
-	for i := range r.Env {
-		r.Env[i].Expand = false // every value is literal: PATH is the base's, read above
-	}
-
-	r.User = s.User
-	if r.User == "" {
-		r.User = image.DefaultUser
-		if u := s.Base.User; !isRoot(u) {
-			r.User = u
-		}
+	r.Cmd, r.Workdir, r.User, r.Labels = c.Cmd, c.WorkingDir, c.User, map[string]string{}
+	if len(c.Entrypoint) > 0 {
+		return ImageRecipe{}, fmt.Errorf("package image gave the image an entrypoint %q: the dagger engine sets none", c.Entrypoint)
 	}
 	for p := range baseCfg.ExposedPorts {
-		r.DropPorts = append(r.DropPorts, p)
+		if _, ok := c.ExposedPorts[p]; !ok {
+			r.DropPorts = append(r.DropPorts, p)
+		}
 	}
 	sort.Strings(r.DropPorts)
-
-	r.Labels = map[string]string{}
 	for k := range baseCfg.Labels {
-		// The base's own title, version, source... describe the base, not this image.
-		if strings.HasPrefix(k, "org.opencontainers.image.") {
+		if _, ok := c.Labels[k]; !ok {
 			r.DropLabels = append(r.DropLabels, k)
 		}
 	}
 	sort.Strings(r.DropLabels)
-	set := func(k, v string) {
-		if v != "" {
-			r.Labels[k] = v
+	for k, v := range c.Labels {
+		r.Labels[k] = v
+	}
+	if hc := c.Healthcheck; hc != nil && len(hc.Test) > 0 {
+		if hc.Test[0] != "CMD" {
+			return ImageRecipe{}, fmt.Errorf("package image gave the image a %s health check: the dagger engine sets CMD ones only", hc.Test[0])
 		}
-	}
-	set("org.opencontainers.image.title", s.Service)
-	set("org.opencontainers.image.source", s.Git.Source)
-	set("org.opencontainers.image.revision", s.Git.Revision)
-	set("org.opencontainers.image.version", s.Git.Version)
-	if !s.Git.Created.IsZero() {
-		set("org.opencontainers.image.created", s.Git.Created.UTC().Format(time.RFC3339))
-	}
-	set("org.opencontainers.image.base.name", s.Base.Ref)
-	if s.Base.Digest != (v1.Hash{}) {
-		set("org.opencontainers.image.base.digest", s.Base.Digest.String())
-	}
-	set(image.LabelInputHash, s.InputHash)
-	if s.Port != 0 {
-		set(image.LabelPort, strconv.Itoa(s.Port))
-	}
-	if s.Health != "" && s.Port != 0 {
-		test := []string{"CMD", "python3", "-c", fmt.Sprintf(
-			"import urllib.request; urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=5)", s.Port, s.Health)}
-		b, _ := json.Marshal(test)
-		set(image.LabelHealth, s.Health)
-		set(image.LabelHealthcheck, string(b))
-		r.Healthcheck = test[1:]
+		r.Healthcheck = append([]string(nil), hc.Test[1:]...)
 	}
 	return r, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/pipeline/images"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -40,6 +41,8 @@ type Engine struct {
 
 	pyMu    sync.Mutex
 	pythons map[string]string // version → interpreter path
+
+	images *images.Builder
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -57,6 +60,9 @@ func WithGrace(d time.Duration) Option { return func(e *Engine) { e.grace = d } 
 
 // WithNotify receives one-off notices, e.g. that network isolation is unavailable.
 func WithNotify(f func(string)) Option { return func(e *Engine) { e.notify = f } }
+
+// WithImages lets the engine run image stages, assembling images with b.
+func WithImages(b *images.Builder) Option { return func(e *Engine) { e.images = b } }
 
 // WithHostEnv replaces os.LookupEnv as the source of the host variables a stage may inherit.
 func WithHostEnv(f func(string) (string, bool)) Option { return func(e *Engine) { e.hostEnv = f } }
@@ -102,6 +108,8 @@ func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, er
 			return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
 		}
 		return engine.Result{}, e.runAll(ctx, req, st.Commands, env)
+	case stages.KindImage:
+		return e.image(ctx, req, venv)
 	}
 	return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1,
 		Err: fmt.Errorf("stage %q of %q: the local engine runs no stage of this kind", st.Name, svc.Name)}
@@ -121,6 +129,12 @@ func (e *Engine) runAll(ctx context.Context, req engine.Request, cmds [][]string
 // On cancellation or timeout the whole group gets SIGTERM, then SIGKILL after the grace period;
 // run returns only when the group's leader has been reaped and the group signalled empty.
 func (e *Engine) run(ctx context.Context, req engine.Request, argv []string, env []string) error {
+	return e.runTo(ctx, req, argv, env, req.Log)
+}
+
+// runTo is run with the command's standard output sent to stdout (its errors still go to the
+// stage's log).
+func (e *Engine) runTo(ctx context.Context, req engine.Request, argv []string, env []string, stdout io.Writer) error {
 	if err := ctx.Err(); err != nil {
 		return stopped(ctx, argv)
 	}
@@ -134,7 +148,7 @@ func (e *Engine) run(ctx context.Context, req engine.Request, argv []string, env
 	cmd.Args[0] = argv[0]
 	cmd.Dir = req.Service.Dir
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = req.Log, req.Log
+	cmd.Stdout, cmd.Stderr = stdout, req.Log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if req.Stage.Offline {
 		if e.offlineSupported() {

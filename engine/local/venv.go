@@ -24,13 +24,13 @@ const readyMarker = ".convoy-ready"
 const pipenvDir = "pipenv"
 
 // SpecHash is the hash a service's virtualenv is keyed by: the interpreter version, the
-// dependency tool, and the bytes of its spec and lock files.
+// dependency tool, and the bytes of its spec files (config.SpecFiles).
 func SpecHash(svc *config.Service) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "python=%s\ndeps=%s\n", svc.Python, svc.Deps)
-	for _, name := range []string{config.SpecFile(svc.Deps), config.LockFile(svc.Deps)} {
+	for _, name := range config.SpecFiles(svc.Deps) {
 		data, err := os.ReadFile(filepath.Join(svc.Dir, name))
-		if os.IsNotExist(err) && name == config.LockFile(svc.Deps) {
+		if os.IsNotExist(err) && name != config.SpecFile(svc.Deps) {
 			continue
 		}
 		if err != nil {

@@ -32,10 +32,10 @@ func repo(t testing.TB, files map[string]string) string {
 }
 
 var baseFiles = map[string]string{
-	"services/a/requirements.txt": "django\n",
-	"services/b/requirements.txt": "django\n",
-	"services/c/Pipfile":          "[packages]\n",
-	"libs/kit/":                   "",
+	"services/a/requirements.txt":        "django\n",
+	"services/b/requirements.txt":        "django\n",
+	"services/c/Pipfile":                 "[packages]\n",
+	"libs/kit/":                          "",
 	"tests/integration/requirements.txt": "pytest\n",
 }
 

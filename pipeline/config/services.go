@@ -175,6 +175,20 @@ func SpecFile(tool string) string {
 	return ""
 }
 
+// DevSpecFile is the pip requirements file with the test and lint tools, installed by the deps
+// stage instead of requirements.txt when it exists (it usually starts with -r requirements.txt).
+// Images get requirements.txt only.
+const DevSpecFile = "requirements-dev.txt"
+
+// SpecFiles are the files a service's dependencies are determined by, in order: the spec, the
+// pip dev spec and the lock file. Missing optional files are included too; readers skip them.
+func SpecFiles(tool string) []string {
+	if tool == DepsPip {
+		return []string{SpecFile(tool), DevSpecFile, LockFile(tool)}
+	}
+	return []string{SpecFile(tool), LockFile(tool)}
+}
+
 // LockFile is the file a release freezes a tool's versions into.
 func LockFile(tool string) string {
 	switch tool {

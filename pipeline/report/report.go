@@ -124,7 +124,7 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "SERVICE\tSTATUS\t%s\tIMAGE\n", strings.ToUpper(strings.Join(stageNames, "\t")))
+	fmt.Fprintf(tw, "SERVICE\tSTATUS\t%s\tREF\n", strings.ToUpper(strings.Join(stageNames, "\t")))
 	for _, svc := range s.Services {
 		cells := make([]string, len(stageNames))
 		for i, name := range stageNames {

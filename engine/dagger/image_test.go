@@ -1,0 +1,348 @@
+package dagger
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/convoy-ci/convoy/image"
+)
+
+// baseLayout writes a small Python-like base image into an OCI layout and returns its
+// oci-layout: reference.
+func baseLayout(t *testing.T, user string) string {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Config = v1.Config{
+		Env:          []string{"PATH=/usr/local/bin:/usr/bin:/bin", "PYTHON_VERSION=3.11.9", "LANG=C.UTF-8"},
+		Labels:       map[string]string{"org.opencontainers.image.title": "python", "org.opencontainers.image.version": "3.11", "vendor": "example"},
+		ExposedPorts: map[string]struct{}{"9999/tcp": {}},
+		Entrypoint:   []string{"/docker-entrypoint.sh"},
+		Cmd:          []string{"python3"},
+		User:         user,
+	}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "py"})); err != nil {
+		t.Fatal(err)
+	}
+	return "oci-layout:" + dir + ":py"
+}
+
+func webSpec(t *testing.T, cfg *imageFixture) image.Spec {
+	return image.Spec{
+		Service: "web", SourceDir: cfg.src, LibDirs: []string{cfg.lib}, Base: cfg.base, Python: "3.11",
+		Cmd: []string{"python", "-m", "gunicorn", "web.wsgi", "--bind", "0.0.0.0:8000"}, Port: 8000, Health: "/healthz",
+		Env: map[string]string{"DJANGO_SETTINGS_MODULE": "web.settings"},
+		Git: image.GitInfo{Source: "https://git.example/monorepo", Revision: strings.Repeat("ab", 20), Short: strings.Repeat("ab", 6),
+			Version: "v1.2.3", Created: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)},
+		InputHash: "sha256:" + strings.Repeat("c", 64),
+	}
+}
+
+type imageFixture struct {
+	src, lib string
+	base     *image.BaseImage
+}
+
+func newImageFixture(t *testing.T, user string) *imageFixture {
+	t.Helper()
+	cfg := load(t, "services.yaml")
+	base, err := image.LoadBase(context.Background(), baseLayout(t, user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &imageFixture{src: cfg.Service("web").Dir, lib: filepath.Join(cfg.Root, "libs", "kit"), base: base}
+}
+
+// TestImageConfigMatchesImageBuild holds the dagger engine's images to package image's: the
+// configuration a Dagger engine gives the base image after applying the recipe — environment,
+// user, command, working directory, ports, health check and every label — is the one
+// image.Build gives the same spec.
+func TestImageConfigMatchesImageBuild(t *testing.T) {
+	for _, user := range []string{"", "app"} {
+		t.Run("user="+user, func(t *testing.T) {
+			fx := newImageFixture(t, user)
+			spec := webSpec(t, fx)
+			built, err := image.Build(context.Background(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bcf, err := built.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := bcf.Config
+			r, err := Translator{}.Image(spec, "/repo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			base, err := fx.base.Image.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := applyImageRecipe(base.Config, &r)
+			same(t, "labels", got.Labels, want.Labels)
+			same(t, "env", sortedCopy(got.Env), sortedCopy(want.Env))
+			same(t, "user", got.User, want.User)
+			same(t, "cmd", got.Cmd, want.Cmd)
+			same(t, "entrypoint", len(got.Entrypoint), len(want.Entrypoint))
+			same(t, "workdir", got.WorkingDir, want.WorkingDir)
+			same(t, "ports", got.ExposedPorts, want.ExposedPorts)
+			same(t, "healthcheck", got.Healthcheck, want.Healthcheck)
+			for _, k := range []string{"org.opencontainers.image.source", "org.opencontainers.image.revision", "org.opencontainers.image.created",
+				"org.opencontainers.image.version", "org.opencontainers.image.title", image.LabelInputHash} {
+				if got.Labels[k] == "" {
+					t.Errorf("label %s missing", k)
+				}
+			}
+		})
+	}
+}
+
+// applyImageRecipe does to a base image's config what BuildImage asks the engine to do.
+func applyImageRecipe(c v1.Config, r *ImageRecipe) v1.Config {
+	c = *c.DeepCopy()
+	for _, v := range r.Env {
+		found := false
+		for i, kv := range c.Env {
+			if k, _, _ := strings.Cut(kv, "="); k == v.Name {
+				c.Env[i], found = v.Name+"="+v.Value, true
+			}
+		}
+		if !found {
+			c.Env = append(c.Env, v.Name+"="+v.Value)
+		}
+	}
+	c.Entrypoint, c.Cmd, c.WorkingDir, c.User = nil, r.Cmd, r.Workdir, r.User
+	for _, p := range r.DropPorts {
+		delete(c.ExposedPorts, p)
+	}
+	if r.Port != 0 {
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = map[string]struct{}{}
+		}
+		c.ExposedPorts[strconv.Itoa(r.Port)+"/tcp"] = struct{}{}
+	}
+	if len(c.ExposedPorts) == 0 {
+		c.ExposedPorts = nil
+	}
+	for _, k := range r.DropLabels {
+		delete(c.Labels, k)
+	}
+	for k, v := range r.Labels {
+		c.Labels[k] = v
+	}
+	c.Healthcheck = nil
+	if len(r.Healthcheck) > 0 {
+		c.Healthcheck = &v1.HealthConfig{Test: append([]string{"CMD"}, r.Healthcheck...)}
+	}
+	return c
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+func TestImageRecipe(t *testing.T) {
+	fx := newImageFixture(t, "")
+	spec := webSpec(t, fx)
+	spec.Requirements = []string{"  django==5.0  ", "# pinned", "", "asgiref==3.8.1", "django==5.0"}
+	r, err := Translator{}.Image(spec, "/repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "requirements", r.Requirements, []string{"asgiref==3.8.1", "django==5.0"})
+	same(t, "install", r.Install, append(append([]string(nil), image.DefaultPip...), "install", "--target", "/app/site-packages",
+		"--no-deps", "--only-binary=:all:", "--no-compile", "--no-input", "--disable-pip-version-check",
+		"--no-warn-script-location", "--progress-bar", "off", "-r", "/convoy/requirements.txt"))
+	same(t, "sources", r.Sources, []Mount{
+		{Host: fx.src, Path: "/app/src", Exclude: []string{"**/.git", "**/__pycache__", "**/*.pyc", "**/*.pyo"}},
+		{Host: fx.lib, Path: "/app/libs/kit", Exclude: []string{"**/.git", "**/__pycache__", "**/*.pyc", "**/*.pyo"}},
+	})
+	if r.Created != time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC).Unix() {
+		t.Errorf("created = %d", r.Created)
+	}
+	same(t, "drop labels", r.DropLabels, []string{"org.opencontainers.image.title", "org.opencontainers.image.version"})
+	same(t, "drop ports", r.DropPorts, []string{"9999/tcp"})
+	if r.Base.Kind != FromOCILayout || r.Base.Tag != "py" {
+		t.Errorf("base = %+v", r.Base)
+	}
+}
+
+func TestImageRecipeDockerignore(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("# tests stay out\ntests/\n*.md\n!README.md\n"), 0o644)
+	m, err := sourceCopy(dir, "/app/src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "exclude", m.Exclude, []string{"**/.git", "**/__pycache__", "**/*.pyc", "**/*.pyo", "tests", "*.md", "!README.md"})
+}
+
+func TestImageRecipeErrors(t *testing.T) {
+	fx := newImageFixture(t, "")
+	for _, tc := range []struct {
+		name   string
+		change func(*image.Spec)
+		err    string
+	}{
+		{"no base", func(s *image.Spec) { s.Base = nil }, "no base image"},
+		{"other python", func(s *image.Spec) { s.Python = "3.12" }, "uses Python 3.12 but base image"},
+		{"no command", func(s *image.Spec) { s.Cmd = nil }, "no command"},
+		{"no source", func(s *image.Spec) { s.SourceDir = filepath.Join(t.TempDir(), "gone") }, "not a directory"},
+		{"libs with one name", func(s *image.Spec) { s.LibDirs = []string{fx.lib, filepath.Join(t.TempDir(), "kit")} }, "would both be /app/libs/kit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := webSpec(t, fx)
+			tc.change(&spec)
+			_, err := Translator{}.Image(spec, "/repo")
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), `image of "web"`) {
+				t.Fatalf("Image: %v; want an error about the image of \"web\" containing %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// TestLoadOCITarball reads back an image layout packed the way Container.Export writes one.
+func TestLoadOCITarball(t *testing.T) {
+	img, err := random.Image(512, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	p, err := layout.Write(src, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	tarball := filepath.Join(t.TempDir(), "image.tar")
+	f, err := os.Create(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeTar(f, src); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	got, err := LoadOCITarball(tarball, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	if d, err := got.Digest(); err != nil || d != want {
+		t.Fatalf("digest = %v, %v; want %v", d, err, want)
+	}
+	// Into the store the local engine's images go to, under a tag.
+	store, err := image.OpenStore(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := ImageStore(store).Put(got, "web-abc"); err != nil || d != want {
+		t.Fatalf("Put = %v, %v; want %v", d, err, want)
+	}
+}
+
+func TestLoadOCITarballRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		entries map[string]string
+		err     string
+	}{
+		{"escaping entry", map[string]string{"../evil": "x"}, `entry "../evil" leaves the archive`},
+		{"not a layout", map[string]string{"hello.txt": "hi"}, "reading image tarball"},
+		{"empty index", map[string]string{"oci-layout": `{"imageLayoutVersion":"1.0.0"}`, "index.json": `{"schemaVersion":2,"manifests":[]}`}, "0 manifests in its index, expected 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			names := make([]string, 0, len(tc.entries))
+			for n := range tc.entries {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(tc.entries[n])), Typeflag: tar.TypeReg})
+				io.WriteString(tw, tc.entries[n])
+			}
+			tw.Close()
+			tarball := filepath.Join(t.TempDir(), "x.tar")
+			os.WriteFile(tarball, buf.Bytes(), 0o644)
+			_, err := LoadOCITarball(tarball, t.TempDir())
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("LoadOCITarball: %v; want an error containing %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// TestWriteTar: an OCI layout packs into the same bytes whatever the files' times, with
+// relative, sorted names.
+func TestWriteTar(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755)
+	os.WriteFile(filepath.Join(dir, "oci-layout"), []byte("{}"), 0o600)
+	os.WriteFile(filepath.Join(dir, "blobs", "sha256", "aa"), []byte("blob"), 0o600)
+	pack := func() []byte {
+		var b bytes.Buffer
+		if err := writeTar(&b, dir); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	first := pack()
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(dir, "oci-layout"), later, later)
+	if !bytes.Equal(first, pack()) {
+		t.Error("packing the same layout twice gave different bytes")
+	}
+	var names []string
+	tr := tar.NewReader(bytes.NewReader(first))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names = append(names, h.Name)
+		if !h.ModTime.IsZero() && h.ModTime.Unix() != 0 || h.Uid != 0 || h.Gid != 0 {
+			t.Errorf("%s: time %v, owner %d:%d; want none", h.Name, h.ModTime, h.Uid, h.Gid)
+		}
+	}
+	if !reflect.DeepEqual(names, []string{"blobs/", "blobs/sha256/", "blobs/sha256/aa", "oci-layout"}) {
+		t.Errorf("names = %q", names)
+	}
+}

@@ -1,0 +1,280 @@
+// Package images connects convoy's services to the image library: it computes a service's
+// input hash, finds an image already built from the same inputs (in the OCI layout store or
+// the push target), and assembles, stores and pushes a new one.
+package images
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/convoy-ci/convoy/image"
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
+)
+
+// Ref is a built or found image.
+type Ref struct {
+	// Name is repo@sha256:… — the store's or the registry's repository.
+	Name string
+	// Digest is the manifest digest.
+	Digest string
+	// Pushed is set when the image is in the push target.
+	Pushed bool
+}
+
+// Options configure a Builder.
+type Options struct {
+	// StoreDir is the OCI image layout (default <repo>/.convoy/oci).
+	StoreDir string
+	// CacheDir keeps dependency layers (default <repo>/.convoy/cache/layers).
+	CacheDir string
+	// Push is REGISTRY/NAMESPACE images are also pushed to ("" = store only).
+	Push string
+	// Insecure allows plain HTTP to the push registry.
+	Insecure bool
+	// NoCache ignores images already built from the same inputs.
+	NoCache bool
+}
+
+// Builder builds the images of one repository. It is safe for concurrent use.
+type Builder struct {
+	cfg   *config.Config
+	opts  Options
+	store *image.Store
+	git   image.GitInfo
+
+	mu     sync.Mutex
+	bases  map[string]*baseResult
+	hashes map[string]string
+}
+
+type baseResult struct {
+	once sync.Once
+	base *image.BaseImage
+	err  error
+}
+
+// New opens the store and reads the repository's git HEAD.
+func New(cfg *config.Config, opts Options) (*Builder, error) {
+	if opts.StoreDir == "" {
+		opts.StoreDir = filepath.Join(cfg.Root, ".convoy", "oci")
+	}
+	if opts.CacheDir == "" {
+		opts.CacheDir = filepath.Join(cfg.Root, ".convoy", "cache", "layers")
+	}
+	store, err := image.OpenStore(opts.StoreDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening image store: %w", err)
+	}
+	git, err := image.RepoInfo(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("reading git HEAD of %q: %w", cfg.Root, err)
+	}
+	return &Builder{cfg: cfg, opts: opts, store: store, git: git, bases: map[string]*baseResult{}, hashes: map[string]string{}}, nil
+}
+
+// Git is the repository's HEAD as images record it.
+func (b *Builder) Git() image.GitInfo { return b.git }
+
+func (b *Builder) remoteOpts() []image.Option {
+	return []image.Option{image.WithInsecure(b.opts.Insecure), image.WithDir(b.cfg.Root)}
+}
+
+// Base loads (once per reference) the base image of svc.
+func (b *Builder) Base(ctx context.Context, svc *config.Service) (*image.BaseImage, error) {
+	if svc.Base == "" {
+		return nil, fmt.Errorf("service %q has no base image: set base: in services.yaml (defaults or the service), e.g. oci-layout:/var/cache/convoy/base:python built by scripts/base-image.sh", svc.Name)
+	}
+	b.mu.Lock()
+	r, ok := b.bases[svc.Base]
+	if !ok {
+		r = &baseResult{}
+		b.bases[svc.Base] = r
+	}
+	b.mu.Unlock()
+	r.once.Do(func() { r.base, r.err = image.LoadBase(ctx, svc.Base, b.remoteOpts()...) })
+	if r.err != nil {
+		return nil, fmt.Errorf("loading base image of %q: %w", svc.Name, r.err)
+	}
+	return r.base, nil
+}
+
+// InputHash is the hash of everything that makes svc's image: its source and libs, its
+// dependency spec (and lockfile), the base's digest, every stage's argv and the image config.
+// It is computed once per Builder: a run sees the tree as it was when the run started.
+func (b *Builder) InputHash(ctx context.Context, svc *config.Service) (string, error) {
+	b.mu.Lock()
+	h, ok := b.hashes[svc.Name]
+	b.mu.Unlock()
+	if ok {
+		return h, nil
+	}
+	h, err := b.inputHash(ctx, svc)
+	if err != nil {
+		return "", err
+	}
+	b.mu.Lock()
+	b.hashes[svc.Name] = h
+	b.mu.Unlock()
+	return h, nil
+}
+
+func (b *Builder) inputHash(ctx context.Context, svc *config.Service) (string, error) {
+	base, err := b.Base(ctx, svc)
+	if err != nil {
+		return "", err
+	}
+	var spec []byte
+	for _, name := range config.SpecFiles(svc.Deps) {
+		data, err := os.ReadFile(filepath.Join(svc.Dir, name))
+		if err != nil && !os.IsNotExist(err) {
+			return "", fmt.Errorf("reading %s of %q: %w", name, svc.Name, err)
+		}
+		spec = append(append(spec, name+"\n"...), data...)
+	}
+	var argv [][]string
+	for _, st := range stages.ForService(svc) {
+		for _, c := range st.Commands {
+			argv = append(argv, append([]string{st.Name}, c...))
+		}
+	}
+	argv = append(argv, append([]string{"serve"}, svc.Serve...),
+		[]string{"port", strconv.Itoa(svc.Port)}, []string{"health", svc.Health}, []string{"python", svc.Python})
+	for _, kv := range sortedEnv(svc.Env) {
+		argv = append(argv, []string{"env", kv})
+	}
+	return image.InputHash(image.Inputs{Service: svc.Name, SourceDir: svc.Dir, LibDirs: b.libDirs(svc),
+		DepSpec: spec, BaseDigest: base.Digest.String(), Argv: argv})
+}
+
+func (b *Builder) libDirs(svc *config.Service) []string {
+	dirs := make([]string, len(svc.Libs))
+	for i, l := range svc.Libs {
+		dirs[i] = filepath.Join(b.cfg.Root, filepath.FromSlash(l))
+	}
+	return dirs
+}
+
+// Lookup finds an image of svc built from inputHash, in the store or else in the push target.
+// A found image is tagged with this commit's short hash so that every commit has its tag.
+func (b *Builder) Lookup(ctx context.Context, svc *config.Service, inputHash string) (Ref, bool, error) {
+	if b.opts.NoCache {
+		return Ref{}, false, nil
+	}
+	e, ok, err := b.store.Lookup(inputHash)
+	if err != nil {
+		return Ref{}, false, fmt.Errorf("looking up %q in the image store: %w", svc.Name, err)
+	}
+	if ok {
+		if err := b.store.Tag(e.Digest, b.tag(svc)); err != nil {
+			return Ref{}, false, fmt.Errorf("tagging cached image of %q: %w", svc.Name, err)
+		}
+		ref := Ref{Name: svc.Name + "@" + e.Digest.String(), Digest: e.Digest.String()}
+		if b.opts.Push != "" {
+			img, err := b.store.Image(e.Digest.String())
+			if err != nil {
+				return Ref{}, false, err
+			}
+			d, err := image.Push(ctx, img, b.repo(svc), []string{b.git.Short}, b.remoteOpts()...)
+			if err != nil {
+				return Ref{}, false, fmt.Errorf("pushing cached image of %q: %w", svc.Name, err)
+			}
+			ref = Ref{Name: d.String(), Digest: d.DigestStr(), Pushed: true}
+		}
+		return ref, true, nil
+	}
+	if b.opts.Push == "" {
+		return Ref{}, false, nil
+	}
+	d, ok, err := image.LookupRemote(ctx, b.repo(svc), inputHash, b.remoteOpts()...)
+	if err != nil || !ok {
+		return Ref{}, false, err
+	}
+	if err := image.Retag(ctx, d.String(), b.git.Short, b.remoteOpts()...); err != nil {
+		return Ref{}, false, fmt.Errorf("tagging cached image of %q in %s: %w", svc.Name, b.repo(svc), err)
+	}
+	return Ref{Name: d.String(), Digest: d.DigestStr(), Pushed: true}, true, nil
+}
+
+// Cached implements pipeline.Cache: the image of svc built from its current inputs, if any.
+func (b *Builder) Cached(ctx context.Context, svc *config.Service) (string, string, bool, error) {
+	hash, err := b.InputHash(ctx, svc)
+	if err != nil {
+		return "", "", false, err
+	}
+	ref, ok, err := b.Lookup(ctx, svc, hash)
+	return ref.Name, ref.Digest, ok, err
+}
+
+// Build assembles svc's image from the pinned runtime requirements the gates installed, puts it
+// in the store under <service>:<short-sha> and pushes it when a target is set.
+func (b *Builder) Build(ctx context.Context, svc *config.Service, inputHash string, requirements []string, log io.Writer) (Ref, error) {
+	base, err := b.Base(ctx, svc)
+	if err != nil {
+		return Ref{}, err
+	}
+	img, err := image.Build(ctx, image.Spec{
+		Service: svc.Name, SourceDir: svc.Dir, LibDirs: b.libDirs(svc), Requirements: requirements,
+		Base: base, Python: svc.Python, Cmd: ServeArgv(svc, "0.0.0.0", svc.Port), Port: svc.Port, Health: svc.Health,
+		Env: svc.Env, Git: b.git, InputHash: inputHash, CacheDir: b.opts.CacheDir, Log: log,
+	})
+	if err != nil {
+		return Ref{}, fmt.Errorf("building image for %q: %w", svc.Name, err)
+	}
+	digest, err := b.store.Put(img, b.tag(svc))
+	if err != nil {
+		return Ref{}, fmt.Errorf("storing image of %q: %w", svc.Name, err)
+	}
+	fmt.Fprintf(log, "convoy: stored %s as %s in %s\n", digest, b.tag(svc), b.opts.StoreDir)
+	ref := Ref{Name: svc.Name + "@" + digest.String(), Digest: digest.String()}
+	if b.opts.Push != "" {
+		d, err := image.Push(ctx, img, b.repo(svc), []string{b.git.Short}, b.remoteOpts()...)
+		if err != nil {
+			return Ref{}, fmt.Errorf("pushing image of %q: %w", svc.Name, err)
+		}
+		fmt.Fprintf(log, "convoy: pushed %s\n", d)
+		ref = Ref{Name: d.String(), Digest: d.DigestStr(), Pushed: true}
+	}
+	return ref, nil
+}
+
+// Store is the OCI layout images are kept in.
+func (b *Builder) Store() *image.Store { return b.store }
+
+// Repo is the registry repository of svc's image ("" without a push target).
+func (b *Builder) Repo(svc *config.Service) string {
+	if b.opts.Push == "" {
+		return ""
+	}
+	return b.repo(svc)
+}
+
+func (b *Builder) repo(svc *config.Service) string { return b.opts.Push + "/" + svc.Name }
+
+func (b *Builder) tag(svc *config.Service) string { return svc.Name + ":" + b.git.Short }
+
+// ServeArgv is svc's serve command with ${HOST} and ${PORT} substituted (and nothing else).
+func ServeArgv(svc *config.Service, host string, port int) []string {
+	r := strings.NewReplacer("${HOST}", host, "${PORT}", strconv.Itoa(port))
+	out := make([]string, len(svc.Serve))
+	for i, a := range svc.Serve {
+		out[i] = r.Replace(a)
+	}
+	return out
+}
+
+func sortedEnv(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -180,6 +180,7 @@ func TestImageRecipe(t *testing.T) {
 	fx := newImageFixture(t, "")
 	spec := webSpec(t, fx)
 	spec.Requirements = []string{"  django==5.0  ", "# pinned", "", "asgiref==3.8.1", "django==5.0"}
+	spec.Git.Version = "" // the base's version label is the base's: it must go
 	r, err := Translator{}.Image(spec, "/repo")
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +196,10 @@ func TestImageRecipe(t *testing.T) {
 	if r.Created != time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC).Unix() {
 		t.Errorf("created = %d", r.Created)
 	}
-	same(t, "drop labels", r.DropLabels, []string{"org.opencontainers.image.title", "org.opencontainers.image.version"})
+	same(t, "drop labels", r.DropLabels, []string{"org.opencontainers.image.version"})
+	if r.Labels["vendor"] != "example" || r.Labels["org.opencontainers.image.title"] != "web" {
+		t.Errorf("labels = %v: want the base's own labels kept and the title the service's", r.Labels)
+	}
 	same(t, "drop ports", r.DropPorts, []string{"9999/tcp"})
 	if r.Base.Kind != FromOCILayout || r.Base.Tag != "py" {
 		t.Errorf("base = %+v", r.Base)
@@ -222,7 +226,7 @@ func TestImageRecipeErrors(t *testing.T) {
 		{"no base", func(s *image.Spec) { s.Base = nil }, "no base image"},
 		{"other python", func(s *image.Spec) { s.Python = "3.12" }, "uses Python 3.12 but base image"},
 		{"no command", func(s *image.Spec) { s.Cmd = nil }, "no command"},
-		{"no source", func(s *image.Spec) { s.SourceDir = filepath.Join(t.TempDir(), "gone") }, "not a directory"},
+		{"no source", func(s *image.Spec) { s.SourceDir = filepath.Join(t.TempDir(), "gone") }, "source directory"},
 		{"libs with one name", func(s *image.Spec) { s.LibDirs = []string{fx.lib, filepath.Join(t.TempDir(), "kit")} }, "would both be /app/libs/kit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

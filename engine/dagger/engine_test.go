@@ -1,0 +1,250 @@
+package dagger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/image"
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
+)
+
+// Engine tests need a Dagger engine. They run when one is reachable (see Reachable and
+// docs/dagger.md) and skip, saying why, when none is. Their images come from
+// CONVOY_DAGGER_TEST_BASE (default python:3.11-slim) and CONVOY_DAGGER_TEST_POSTGRES
+// (default DefaultPostgresImage): registry references, or oci-layout:/docker-archive: ones for
+// an engine without registry access.
+
+var (
+	shared     *Engine
+	sharedErr  error
+	sharedSkip string
+	sharedOnce sync.Once
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.Close()
+	}
+	os.Exit(code)
+}
+
+func testBase() string {
+	if b := os.Getenv("CONVOY_DAGGER_TEST_BASE"); b != "" {
+		return b
+	}
+	return DefaultBase(config.DefaultPython)
+}
+
+// engineOrSkip returns the engine all engine tests share, connecting on first use, or skips.
+func engineOrSkip(t *testing.T) *Engine {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping the tests that need a Dagger engine")
+	}
+	sharedOnce.Do(func() {
+		how, err := Reachable(context.Background())
+		if err != nil {
+			reason := err.Error()
+			var ue *UnreachableError
+			if errors.As(err, &ue) {
+				reason = ue.Reason
+			}
+			sharedSkip = "no Dagger engine reachable: set _EXPERIMENTAL_DAGGER_RUNNER_HOST or DAGGER_SESSION_PORT/DAGGER_SESSION_TOKEN " +
+				"(e.g. run `dagger run go test ./engine/dagger/`), or run where Docker can start one; see docs/dagger.md (" + reason + ")"
+			if os.Getenv("CI") == "true" {
+				sharedSkip += ". CI=true: this project's CI machines cannot run a Dagger engine (no registry for the engine image, no privileged containers), so CI skips these tests"
+			}
+			return
+		}
+		base := testBase()
+		shared, sharedErr = Connect(context.Background(), WithJobs(2),
+			WithDefaultBase(func(string) string { return base }))
+		if sharedErr != nil {
+			sharedErr = errors.New("an engine looked reachable (" + how + ") but no session opened: " + sharedErr.Error())
+		}
+	})
+	if sharedSkip != "" {
+		t.Skip(sharedSkip)
+	}
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared
+}
+
+// run runs one stage of svc and returns its log.
+func run(t *testing.T, ctx context.Context, e *Engine, cfg *config.Config, svc *config.Service, st stages.Stage) (string, error) {
+	t.Helper()
+	var log bytes.Buffer
+	_, err := e.Run(ctx, engine.Request{Config: cfg, Service: svc, Stage: st, Log: &log})
+	t.Logf("%s/%s log:\n%s", svc.Name, st.Name, log.String())
+	return log.String(), err
+}
+
+func TestEngineGates(t *testing.T) {
+	e := engineOrSkip(t)
+	ctx := context.Background()
+	cfg := load(t, "engine.yaml")
+	web := cfg.Service("web")
+
+	log, err := run(t, ctx, e, cfg, web, stage(t, web, stages.Deps))
+	if err != nil {
+		t.Fatalf("deps: %v", err)
+	}
+	for _, want := range []string{"$ python3.11 -m venv /convoy/venv\n", "$ python -m pip install -r requirements.txt\n"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("deps log lacks %q", want)
+		}
+	}
+
+	// The unit stage checks its own environment (testdata/repo/services/web/check_env.py).
+	if log, err := run(t, ctx, e, cfg, web, stage(t, web, stages.Unit)); err != nil || !strings.Contains(log, "environment ok: kit") {
+		t.Errorf("unit: %v", err)
+	}
+
+	// lint exits 3: failed, with the code and the argv.
+	lint := stage(t, web, stages.Lint)
+	log, err = run(t, ctx, e, cfg, web, lint)
+	var se *engine.StageError
+	if !errors.As(err, &se) || se.Reason != engine.Failed || se.ExitCode != 3 || strings.Join(se.Command, " ") != strings.Join(lint.Commands[0], " ") {
+		t.Errorf("lint: %#v; want failed with exit code 3 running %q", err, lint.Commands[0])
+	}
+	if !strings.Contains(log, "lint says no\n") || !strings.Contains(log, "exited with code 3") {
+		t.Errorf("lint log lacks the command's output or the failure")
+	}
+
+	// populate sleeps: past its timeout, it timed out.
+	populate := stage(t, web, stages.Populate)
+	populate.Timeout = 5 * time.Second
+	if _, err := run(t, ctx, e, cfg, web, populate); !errors.As(err, &se) || se.Reason != engine.TimedOut {
+		t.Errorf("populate past its timeout: %v; want timed out", err)
+	}
+
+	// Cancelled: interrupted.
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	populate.Timeout = time.Minute
+	go func() { time.Sleep(3 * time.Second); cancel() }()
+	if _, err := run(t, cctx, e, cfg, web, populate); !errors.As(err, &se) || se.Reason == engine.Failed {
+		t.Errorf("populate cancelled: %v; want interrupted (or timed out)", err)
+	}
+}
+
+func TestEngineImage(t *testing.T) {
+	e := engineOrSkip(t)
+	ctx := context.Background()
+	cfg := load(t, "engine.yaml")
+	api := cfg.Service("api")
+	base, err := image.LoadBase(ctx, testBase(), image.WithDir(cfg.Root))
+	if err != nil {
+		t.Skipf("reading the test base image %q on this host: %v (set CONVOY_DAGGER_TEST_BASE)", testBase(), err)
+	}
+	spec := image.Spec{
+		Service: "api", SourceDir: api.Dir, LibDirs: []string{filepath.Join(cfg.Root, "libs", "kit")}, Base: base,
+		Cmd: []string{"python", "manage.py", "serve", "0.0.0.0", "9000"}, Port: 9000, Health: "/healthz",
+		Git:       image.GitInfo{Source: "https://git.example/repo", Revision: strings.Repeat("1", 40), Version: "v0.0.1", Created: time.Unix(1700000000, 0)},
+		InputHash: "sha256:" + strings.Repeat("d", 64),
+	}
+	r, err := e.Translator().Image(spec, cfg.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr, err := e.BuildImage(ctx, &r, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := e.ExportImage(ctx, ctr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range r.Labels {
+		if cf.Config.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, cf.Config.Labels[k], v)
+		}
+	}
+	local, err := image.Build(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lcf, _ := local.ConfigFile()
+	same(t, "labels as image.Build's", cf.Config.Labels, lcf.Config.Labels)
+	same(t, "user as image.Build's", cf.Config.User, lcf.Config.User)
+	same(t, "cmd as image.Build's", cf.Config.Cmd, lcf.Config.Cmd)
+	store, err := image.OpenStore(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Put(img, "api-test"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEngineIntegration(t *testing.T) {
+	e := engineOrSkip(t)
+	ctx := context.Background()
+	cfg := load(t, "engine.yaml")
+	o := IntegrationOptions{RunID: NewRunID(), Postgres: os.Getenv("CONVOY_DAGGER_TEST_POSTGRES")}
+	r, err := e.Translator().Integration(cfg, cfg.Services, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := t.TempDir()
+	rep, err := e.Integrate(ctx, &r, logs)
+	for _, name := range []string{"api.log", "web.log", "suite.log"} {
+		b, _ := os.ReadFile(filepath.Join(logs, name))
+		t.Logf("%s:\n%s", name, b)
+	}
+	if err != nil {
+		t.Fatalf("Integrate: %v", err)
+	}
+	if rep.SuiteExitCode != 0 {
+		t.Errorf("suite exit code %d", rep.SuiteExitCode)
+	}
+	web, _ := os.ReadFile(filepath.Join(logs, "web.log"))
+	for _, want := range []string{"migrated " + r.Services[1].Database, "populated demo"} {
+		if !strings.Contains(string(web), want) {
+			t.Errorf("web.log lacks %q", want)
+		}
+	}
+	suite, _ := os.ReadFile(filepath.Join(logs, "suite.log"))
+	if !strings.Contains(string(suite), "2 passed, 0 failed") {
+		t.Errorf("suite.log lacks the suite's result")
+	}
+}
+
+// TestRunTranslationError: a stage the engine cannot translate fails like any stage, with a
+// StageError and a line in its log, without touching an engine.
+func TestRunTranslationError(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	e := New(nil)
+	var log bytes.Buffer
+	_, err := e.Run(context.Background(), engine.Request{Config: cfg, Service: cfg.Service("web"),
+		Stage: stages.Stage{Name: "image", Kind: stages.KindImage}, Log: &log})
+	var se *engine.StageError
+	if !errors.As(err, &se) || se.Reason != engine.Failed || se.ExitCode != -1 {
+		t.Fatalf("Run: %#v; want a failed StageError", err)
+	}
+	if !strings.Contains(log.String(), "convoy: stage \"image\" of \"web\": the dagger engine runs no stage of this kind") {
+		t.Errorf("log = %q", log.String())
+	}
+	if e.Name() != "dagger" {
+		t.Errorf("Name = %q", e.Name())
+	}
+	if err := e.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}

@@ -21,21 +21,32 @@ func init() {
 		name:    "run",
 		summary: "Run the whole pipeline: every service's gates in parallel, then images and integration.",
 		usage:   "[flags]",
-		flags:   imageFlags,
-		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "run", true) },
+		flags:   func(fs *pflag.FlagSet) { imageFlags(fs); integrationFlags(fs) },
+		run: func(ctx context.Context, c *cli) int {
+			return c.runPipeline(ctx, "run", phases{images: true, integration: true})
+		},
+	})
+	register(&command{
+		name:    "integration",
+		summary: "Bring every service up together on one Postgres server and run the cross-service suite.",
+		usage:   "[flags]",
+		flags:   integrationFlags,
+		run: func(ctx context.Context, c *cli) int {
+			return c.runPipeline(ctx, "integration", phases{integration: true, depsOnly: true})
+		},
 	})
 	register(&command{
 		name:    "build",
 		summary: "Run every service's gates and build the image of each service that passed.",
 		usage:   "[flags]",
 		flags:   imageFlags,
-		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "build", true) },
+		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "build", phases{images: true}) },
 	})
 	register(&command{
 		name:    "gate",
 		summary: "Run every service's gates (deps, unit, lint, populate) and nothing else.",
 		usage:   "[flags]",
-		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "gate", false) },
+		run:     func(ctx context.Context, c *cli) int { return c.runPipeline(ctx, "gate", phases{}) },
 	})
 	register(&command{
 		name:    "plan",
@@ -95,16 +106,31 @@ func (c *cli) imageBuilder(cfg *config.Config) (*images.Builder, error) {
 		CacheDir: filepath.Join(c.cacheDir(cfg), "layers")})
 }
 
-// runPipeline runs the gates of every selected service (and, with withImages, builds their
-// images), then reports the summary.
-func (c *cli) runPipeline(ctx context.Context, name string, withImages bool) int {
+// integrationFlags are the flags of commands that run the integration stage.
+func integrationFlags(fs *pflag.FlagSet) {
+	fs.String("postgres", "", "URL of an existing PostgreSQL server for the per-service databases (default: integration.postgres, else a throwaway cluster)")
+}
+
+// phases say what a pipeline command does besides the gates.
+type phases struct {
+	images      bool // build every passing service's image
+	integration bool // then run the integration stage
+	depsOnly    bool // of the gates, only make sure every virtualenv exists
+}
+
+// runPipeline runs the gates of every selected service and the phases asked for, then reports
+// the summary.
+func (c *cli) runPipeline(ctx context.Context, name string, ph phases) int {
 	cfg, code := c.load()
 	if cfg == nil {
 		return code
 	}
 	opts := c.planOptions()
+	if ph.depsOnly {
+		opts.Stages = func(svc *config.Service) []stages.Stage { return stages.ForService(svc)[:1] }
+	}
 	var builder *images.Builder
-	if withImages {
+	if ph.images {
 		b, err := c.imageBuilder(cfg)
 		if err != nil {
 			return c.fail(&pipeline.UsageError{Msg: err.Error()})
@@ -136,14 +162,45 @@ func (c *cli) runPipeline(ctx context.Context, name string, withImages bool) int
 	if err != nil {
 		return c.fail(err)
 	}
-	sum := pipeline.Summary{Status: pipeline.StatusPassed, Duration: time.Since(start).Seconds(), Services: res.Services}
+	sum := pipeline.Summary{Status: pipeline.StatusPassed, Services: res.Services}
+	if ph.integration && res.Passed() && ctx.Err() == nil {
+		sum.Integration, err = c.integrate(ctx, cfg, plan, eng, bus)
+		if err != nil {
+			return c.fail(err)
+		}
+	}
+	sum.Duration = time.Since(start).Seconds()
 	code = exitPassed
 	switch {
 	case ctx.Err() != nil:
 		sum.Status, code = pipeline.StatusInterrupted, c.sigs.exitCode()
-	case !res.Passed():
+	case !res.Passed() || (sum.Integration != nil && sum.Integration.Status != pipeline.StatusPassed):
 		sum.Status, code = pipeline.StatusFailed, exitFailed
 	}
 	bus.Emit(pipeline.Event{Type: pipeline.EventSummary, Summary: &sum})
 	return code
+}
+
+// integrate runs the integration stage over the plan's services on eng.
+func (c *cli) integrate(ctx context.Context, cfg *config.Config, plan *pipeline.Plan, eng engine.Engine, bus *pipeline.Bus) (*pipeline.IntegrationSummary, error) {
+	in, ok := eng.(engine.Integrator)
+	if !ok {
+		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("the %s engine cannot run the integration stage", eng.Name())}
+	}
+	selected := map[string]bool{}
+	for _, s := range plan.Services {
+		selected[s.Name] = true
+	}
+	var svcs []*config.Service
+	for _, s := range cfg.StartOrder() {
+		if selected[s.Name] {
+			svcs = append(svcs, s)
+		}
+	}
+	pg, _ := c.fs.GetString("postgres")
+	if pg == "" {
+		pg = cfg.Integration.Postgres
+	}
+	return pipeline.Integrate(ctx, in, engine.IntegrationRequest{Config: cfg, Services: svcs, Postgres: pg,
+		LogDir: filepath.Join(stateDir(cfg), "logs", "integration")}, bus), nil
 }

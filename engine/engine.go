@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -95,4 +96,26 @@ func AsStageError(err error) *StageError {
 		return se
 	}
 	return &StageError{Reason: Failed, ExitCode: -1, Err: err}
+}
+
+// IntegrationRequest asks an engine to bring every service up together and run the
+// cross-service suite.
+type IntegrationRequest struct {
+	// Config is the loaded manifest (integration settings, repository root).
+	Config *config.Config
+	// Services are the services to start, dependencies first.
+	Services []*config.Service
+	// Postgres is the URL of an existing server; "" means a throwaway cluster.
+	Postgres string
+	// LogDir receives one log per service and the suite's.
+	LogDir string
+	// Events receives progress, synchronously.
+	Events func(integration.Event)
+}
+
+// Integrator is an Engine that can run the integration stage. Both engines are.
+type Integrator interface {
+	// Integrate starts Postgres and every service, runs the suite, and tears everything down
+	// before it returns, whatever happened. The report is never nil.
+	Integrate(ctx context.Context, req IntegrationRequest) (*integration.Report, error)
 }

@@ -141,6 +141,9 @@ func (d *decoder) decode(data []byte) *Config {
 		d.errorf(top, "missing key \"version\" (expected version: 1)")
 	}
 	applyDefaultDefaults(&cfg.Defaults)
+	if cfg.Integration.Timeout == 0 {
+		cfg.Integration.Timeout = cfg.Defaults.Timeout
+	}
 	if servicesNode == nil {
 		d.errorf(top, "missing key \"services\" (expected a list of services)")
 		return cfg

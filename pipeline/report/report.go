@@ -58,7 +58,7 @@ func (p *Plain) Emit(e pipeline.Event) {
 	case pipeline.EventStageFinish:
 		extra := ""
 		switch {
-		case e.Status == pipeline.StatusPassed && e.Message != "":
+		case (e.Status == pipeline.StatusPassed || e.Status == pipeline.StatusCached) && e.Message != "":
 			extra = " (" + e.Message + ")"
 		case e.Status == pipeline.StatusSkipped || e.Status == pipeline.StatusCancelled:
 			extra = " (" + e.Message + ")"
@@ -66,7 +66,7 @@ func (p *Plain) Emit(e pipeline.Event) {
 			extra = fmt.Sprintf(" (exit code %d)", *e.ExitCode)
 		}
 		took := " in " + fmtDur(time.Duration(e.Duration*float64(time.Second)))
-		if e.Status == pipeline.StatusSkipped || e.Status == pipeline.StatusCancelled {
+		if e.Status == pipeline.StatusSkipped || e.Status == pipeline.StatusCancelled || (e.Status == pipeline.StatusCached && e.Duration == 0) {
 			took = ""
 		}
 		fmt.Fprintf(p.w, "[%6s] %-16s %-11s %s%s%s\n", at, e.Service, e.Stage, e.Status, took, extra)

@@ -1,0 +1,86 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
+)
+
+var _ engine.Integrator = (*Engine)(nil)
+
+// serveStage is the pseudo-stage whose environment a service is started with: the one its gates
+// passed in (virtualenv, PYTHONPATH, declared env), with the network.
+func serveStage(svc *config.Service) stages.Stage {
+	return stages.Stage{Name: "integration", Timeout: svc.Timeout}
+}
+
+// Integrate runs the integration stage with host processes: every service from its gated
+// virtualenv, the suite from a virtualenv of its own requirements.
+func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
+	cfg := req.Config
+	spec := integration.Spec{Repo: cfg.Root, LogDir: req.LogDir, Postgres: req.Postgres, Env: cfg.Integration.Env}
+	for _, svc := range req.Services {
+		env, err := e.Environ(cfg, svc, serveStage(svc))
+		if err != nil {
+			return &integration.Report{}, fmt.Errorf("environment of %q: %w", svc.Name, err)
+		}
+		spec.Services = append(spec.Services, integration.Service{
+			Name: svc.Name, Dir: svc.Dir, Env: env, Scenario: svc.Scenario, Serve: svc.Serve, Health: svc.Health,
+		})
+	}
+	suite, err := e.suiteService(cfg)
+	if err != nil {
+		return &integration.Report{}, err
+	}
+	if err := os.MkdirAll(req.LogDir, 0o755); err != nil {
+		return &integration.Report{}, fmt.Errorf("creating %s: %w", req.LogDir, err)
+	}
+	log, err := os.Create(filepath.Join(req.LogDir, "suite-deps.log"))
+	if err != nil {
+		return &integration.Report{}, err
+	}
+	defer log.Close()
+	deps := stages.ForService(suite)[0]
+	if _, err := e.Run(ctx, engine.Request{Config: cfg, Service: suite, Stage: deps, Log: log}); err != nil {
+		return &integration.Report{}, fmt.Errorf("installing the integration suite's requirements (%s): %w", log.Name(), err)
+	}
+	venv, err := e.Venv(suite)
+	if err != nil {
+		return &integration.Report{}, err
+	}
+	suiteEnv, err := e.Environ(cfg, suite, stages.Stage{Name: "suite"})
+	if err != nil {
+		return &integration.Report{}, err
+	}
+	spec.Suite = integration.Suite{Argv: cfg.Integration.Command, Dir: cfg.Root, Env: suiteEnv,
+		BinDir: filepath.Join(venv, "bin"), Timeout: cfg.Integration.Timeout}
+	var opts []integration.Option
+	if req.Events != nil {
+		opts = append(opts, integration.WithEvents(req.Events))
+	}
+	return integration.Run(ctx, spec, opts...)
+}
+
+// suiteService describes the integration suite as a pip "service" rooted at its requirements
+// file's directory, so that it gets a cached virtualenv like every service.
+func (e *Engine) suiteService(cfg *config.Config) (*config.Service, error) {
+	req := cfg.Integration.Requirements
+	if req == "" {
+		return nil, fmt.Errorf("services.yaml has no integration.requirements: the suite needs a requirements.txt to install")
+	}
+	if filepath.Base(req) != config.SpecFile(config.DepsPip) {
+		return nil, fmt.Errorf("integration.requirements %q: expected a file named %s", req, config.SpecFile(config.DepsPip))
+	}
+	dir := filepath.Dir(filepath.FromSlash(req))
+	return &config.Service{
+		Name: "integration", Path: filepath.ToSlash(dir), Dir: filepath.Join(cfg.Root, dir),
+		Python: cfg.Defaults.Python, Deps: config.DepsPip, Timeout: cfg.Integration.Timeout,
+		Env: cfg.Integration.Env,
+	}, nil
+}

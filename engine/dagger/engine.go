@@ -216,6 +216,9 @@ func (e *Engine) Container(ctx context.Context, r *Recipe) (*dagger.Container, e
 // apply adds everything but the execs of r to ctr.
 func (e *Engine) apply(ctr *dagger.Container, r *Recipe, owner string) (*dagger.Container, error) {
 	host := e.client.Host()
+	for _, d := range r.Dirs {
+		ctr = ctr.WithDirectory(d, e.client.Directory(), dagger.ContainerWithDirectoryOpts{Owner: owner})
+	}
 	for _, f := range r.Files {
 		if _, err := os.Stat(f.Host); err != nil {
 			if f.Optional && errors.Is(err, fs.ErrNotExist) {
@@ -224,9 +227,6 @@ func (e *Engine) apply(ctr *dagger.Container, r *Recipe, owner string) (*dagger.
 			return nil, fmt.Errorf("copying %q into the container: %w", f.Host, err)
 		}
 		ctr = ctr.WithFile(f.Path, host.File(f.Host), dagger.ContainerWithFileOpts{Owner: owner})
-	}
-	for _, d := range r.Dirs {
-		ctr = ctr.WithDirectory(d, e.client.Directory(), dagger.ContainerWithDirectoryOpts{Owner: owner})
 	}
 	for _, k := range r.Unset {
 		ctr = ctr.WithoutEnvVariable(k)

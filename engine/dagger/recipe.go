@@ -110,7 +110,7 @@ type Recipe struct {
 	// Files are host files copied into the container: they become part of it (and of the
 	// cache key of every exec after them).
 	Files []File `json:"files,omitempty"`
-	// Dirs are empty directories created before the execs, owned by the container's user.
+	// Dirs are empty directories created first (before Files), owned by the container's user.
 	Dirs []string `json:"dirs,omitempty"`
 	// Unmount are mount points of an earlier recipe (From) — its mounts and cache volumes —
 	// that this one does not keep: in Dagger a mount stays on a container until removed.

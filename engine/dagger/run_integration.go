@@ -117,9 +117,16 @@ func (e *Engine) Integrate(ctx context.Context, r *IntegrationRecipe, logDir str
 	for i, sr := range r.Services {
 		ctr := setups[i]
 		for _, b := range sr.Bindings {
-			if b != PostgresHostname {
-				ctr = ctr.WithServiceBinding(b, svcs[b])
+			if b == PostgresHostname {
+				continue // bound for the set-up already
 			}
+			dep, ok := svcs[b]
+			if !ok {
+				err := fmt.Errorf("integration: %q is bound to %q, which has not started: the recipe's services are not in start order", sr.Name, b)
+				rep.Services[i].Err = err
+				return rep, err
+			}
+			ctr = ctr.WithServiceBinding(b, dep)
 		}
 		s := ctr.WithExposedPort(sr.Port).AsService(dagger.ContainerAsServiceOpts{Args: sr.Serve})
 		s, err := s.Start(ctx)
@@ -141,7 +148,11 @@ func (e *Engine) Integrate(ctx context.Context, r *IntegrationRecipe, logDir str
 			return e.failure(ctx, log, nil, err)
 		}
 		for _, b := range r.Suite.Bindings {
-			ctr = ctr.WithServiceBinding(b, svcs[b])
+			dep, ok := svcs[b]
+			if !ok {
+				return fmt.Errorf("the suite is bound to %q, which has not started", b)
+			}
+			ctr = ctr.WithServiceBinding(b, dep)
 		}
 		if ctr, err = e.execs(ctx, ctr, r.Suite.Setup.Execs, log); err != nil {
 			return err

@@ -130,6 +130,7 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 			File{Host: specPath, Path: path.Join(PipenvDir, spec)},
 			File{Host: filepath.Join(svc.Dir, lock), Path: path.Join(PipenvDir, lock), Optional: true})
 		env["PIPENV_PIPFILE"] = path.Join(PipenvDir, spec)
+		r.Dirs = append(r.Dirs, PipenvDir) // pipenv writes its Pipfile.lock there
 	}
 	if st.HostNetEnv {
 		env["PIP_CACHE_DIR"] = PipCacheDir

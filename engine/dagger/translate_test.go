@@ -175,6 +175,7 @@ func TestDepsRecipePipenv(t *testing.T) {
 		{Host: filepath.Join(api.Dir, "Pipfile"), Path: "/convoy/pipenv/Pipfile"},
 		{Host: filepath.Join(api.Dir, "Pipfile.lock"), Path: "/convoy/pipenv/Pipfile.lock", Optional: true},
 	})
+	same(t, "dirs", got.Dirs, []string{"/convoy/venv", "/convoy/pipenv"})
 	same(t, "execs", got.Execs, []Exec{
 		{Argv: []string{"python3.11", "-m", "venv", "/convoy/venv"}},
 		{Argv: []string{"python", "-m", "pip", "install", "--quiet", "pipenv"}},

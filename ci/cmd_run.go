@@ -97,9 +97,11 @@ func imageFlags(fs *pflag.FlagSet) {
 	fs.Bool("no-cache", false, "run the gates and build even when an image of the same inputs exists")
 }
 
-// imageBuilder opens the image store with the image flags.
-func (c *cli) imageBuilder(cfg *config.Config) (*images.Builder, error) {
-	push, _ := c.fs.GetString("push")
+// imageBuilder opens the image store with the image flags; push, when set, overrides --push.
+func (c *cli) imageBuilder(cfg *config.Config, push string) (*images.Builder, error) {
+	if push == "" {
+		push, _ = c.fs.GetString("push")
+	}
 	insecure, _ := c.fs.GetBool("insecure")
 	noCache, _ := c.fs.GetBool("no-cache")
 	return images.New(cfg, images.Options{Push: push, Insecure: insecure, NoCache: noCache,
@@ -113,38 +115,57 @@ func integrationFlags(fs *pflag.FlagSet) {
 
 // phases say what a pipeline command does besides the gates.
 type phases struct {
-	images      bool // build every passing service's image
-	integration bool // then run the integration stage
-	depsOnly    bool // of the gates, only make sure every virtualenv exists
+	images      bool   // build every passing service's image
+	integration bool   // then run the integration stage
+	depsOnly    bool   // of the gates, only make sure every virtualenv exists
+	frozen      bool   // install every service's committed lockfile (releases)
+	push        string // push images here, whatever --push says (releases)
 }
 
 // runPipeline runs the gates of every selected service and the phases asked for, then reports
-// the summary.
+// the summary. In CI, `convoy run` on a commit carrying a release tag cuts that release.
 func (c *cli) runPipeline(ctx context.Context, name string, ph phases) int {
 	cfg, code := c.load()
 	if cfg == nil {
 		return code
 	}
+	if name == "run" {
+		if tag, ok := c.releaseTrigger(cfg); ok {
+			return c.cutRelease(ctx, cfg, tag)
+		}
+	}
+	_, code = c.pipeline(ctx, cfg, name, ph)
+	return code
+}
+
+// pipeline runs one pipeline over cfg and returns its summary (nil when it could not start) and
+// exit code.
+func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph phases) (*pipeline.Summary, int) {
 	opts := c.planOptions()
+	stageFn := stages.ForService
 	if ph.depsOnly {
-		opts.Stages = func(svc *config.Service) []stages.Stage { return stages.ForService(svc)[:1] }
+		stageFn = func(svc *config.Service) []stages.Stage { return stages.ForService(svc)[:1] }
 	}
 	var builder *images.Builder
 	if ph.images {
-		b, err := c.imageBuilder(cfg)
+		b, err := c.imageBuilder(cfg, ph.push)
 		if err != nil {
-			return c.fail(&pipeline.UsageError{Msg: err.Error()})
+			return nil, c.fail(&pipeline.UsageError{Msg: err.Error()})
 		}
-		builder, opts.Stages = b, stages.WithImage
+		builder, stageFn = b, stages.WithImage
+	}
+	opts.Stages = stageFn
+	if ph.frozen {
+		opts.Stages = func(svc *config.Service) []stages.Stage { return stages.Frozen(svc, stageFn(svc)) }
 	}
 	plan, err := pipeline.NewPlan(cfg, opts)
 	if err != nil {
-		return c.fail(err)
+		return nil, c.fail(err)
 	}
 	bus := c.bus()
 	eng, err := c.newEngine(cfg, bus, builder)
 	if err != nil {
-		return c.fail(err)
+		return nil, c.fail(err)
 	}
 	defer eng.Close()
 	start := time.Now()
@@ -160,17 +181,17 @@ func (c *cli) runPipeline(ctx context.Context, name string, ph phases) int {
 	}
 	res, err := runner.Run(ctx)
 	if err != nil {
-		return c.fail(err)
+		return nil, c.fail(err)
 	}
 	sum := pipeline.Summary{Status: pipeline.StatusPassed, Services: res.Services}
 	if ph.integration && res.Passed() && ctx.Err() == nil {
 		sum.Integration, err = c.integrate(ctx, cfg, plan, eng, bus)
 		if err != nil {
-			return c.fail(err)
+			return nil, c.fail(err)
 		}
 	}
 	sum.Duration = time.Since(start).Seconds()
-	code = exitPassed
+	code := exitPassed
 	switch {
 	case ctx.Err() != nil:
 		sum.Status, code = pipeline.StatusInterrupted, c.sigs.exitCode()
@@ -178,7 +199,7 @@ func (c *cli) runPipeline(ctx context.Context, name string, ph phases) int {
 		sum.Status, code = pipeline.StatusFailed, exitFailed
 	}
 	bus.Emit(pipeline.Event{Type: pipeline.EventSummary, Summary: &sum})
-	return code
+	return &sum, code
 }
 
 // integrate runs the integration stage over the plan's services on eng.

@@ -32,7 +32,7 @@ open(os.path.join(d, os.environ["CONVOY_SERVICE"] + "-" + os.environ["CONVOY_STA
 				svcs[fmt.Sprintf("s%d", i)] = map[string]string{"unit": record, "lint": record, "populate": record}
 			}
 			root := writeRepo(t, pyServices("", svcs))
-			res := convoy(t, root, nil, "run", "--jobs", fmt.Sprint(jobs), "--output", "json")
+			res := convoy(t, root, nil, "gate", "--jobs", fmt.Sprint(jobs), "--output", "json")
 			if res.code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 			}
@@ -80,7 +80,7 @@ func TestGating(t *testing.T) {
 		"bad":  {"unit": py("import sys\nfor i in range(30): print('line', i)\nsys.exit(3)")},
 		"also": {"lint": py("print('fine')")},
 	}))
-	res := convoy(t, root, nil, "run", "--output", "json")
+	res := convoy(t, root, nil, "gate", "--output", "json")
 	if res.code != 1 {
 		t.Fatalf("exit code %d, want 1\n%s", res.code, res.stderr)
 	}
@@ -105,7 +105,7 @@ func TestGating(t *testing.T) {
 		t.Fatalf("failure event = %+v", fail)
 	}
 	// The text report says the same to people.
-	text := convoy(t, root, []string{"CI=true"}, "run", "--only", "bad")
+	text := convoy(t, root, []string{"CI=true"}, "gate", "--only", "bad")
 	for _, want := range []string{"--- bad: stage unit failed, exit code 3", "| line 29", "full log: " + fail.Log, "populate    skipped"} {
 		if !strings.Contains(text.stdout, want) {
 			t.Errorf("text output lacks %q:\n%s", want, text.stdout)
@@ -126,7 +126,7 @@ func TestFailFast(t *testing.T) {
 	if err := syscall.Mkfifo(fifo+".go", 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(convoyBin, "run", "-C", root, "--cache-dir", sharedCache, "--fail-fast", "--output", "json")
+	cmd := exec.Command(convoyBin, "gate", "-C", root, "--cache-dir", sharedCache, "--fail-fast", "--output", "json")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -170,7 +170,7 @@ child = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.sig
 with open(%q, "w") as f: f.write(f"{os.getpid()}\n{child.pid}\n")
 time.sleep(300)`, fifo)
 			root := writeRepo(t, pyServices("", map[string]map[string]string{"long": {"unit": py(prog)}, "other": {}}))
-			cmd := exec.Command(convoyBin, "run", "-C", root, "--cache-dir", sharedCache, "--output", "json")
+			cmd := exec.Command(convoyBin, "gate", "-C", root, "--cache-dir", sharedCache, "--output", "json")
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
@@ -215,7 +215,7 @@ time.sleep(300)`, fifo)
 		"hang": {"unit": py(prog), "timeout": "3s"},
 	}))
 	done := make(chan runResult)
-	go func() { done <- convoy(t, root, nil, "run", "--output", "json") }()
+	go func() { done <- convoy(t, root, nil, "gate", "--output", "json") }()
 	pids := readPIDs(t, fifo, 2)
 	res := <-done
 	if res.code != 1 {
@@ -239,7 +239,7 @@ func TestEnvIsolation(t *testing.T) {
 		"a": {"unit": py(fmt.Sprintf("import json, os\njson.dump(dict(os.environ), open(%q, 'w'))", out)),
 			"env": "{OWN: mine}"},
 	}))
-	res := convoy(t, root, []string{"CONVOY_TEST_HOST_SECRET=leaked"}, "run", "--output", "json")
+	res := convoy(t, root, []string{"CONVOY_TEST_HOST_SECRET=leaked"}, "gate", "--output", "json")
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s", res.code, res.stdout)
 	}
@@ -297,7 +297,7 @@ except OSError as e:
 	root := writeRepo(t, pyServices("", map[string]map[string]string{
 		"a": {"unit": probe, "populate": probe, "lint": probe},
 	}))
-	res := convoy(t, root, nil, "run", "--output", "json")
+	res := convoy(t, root, nil, "gate", "--output", "json")
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s", res.code, res.stdout)
 	}
@@ -333,7 +333,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"bad manifest", []string{"run", "-C", root}, `services.yaml:5:18: depends_on names unknown service "ghost"`},
 		{"unknown command", []string{"fly"}, `unknown command "fly"`},
 		{"bad flag", []string{"run", "--jobs", "0", "-C", root}, "--jobs 0: expected at least 1"},
-		{"unknown only", []string{"run", "--only", "nope", "-C", filepath.Join(root, "good")}, `--only names unknown service(s) nope`},
+		{"unknown only", []string{"gate", "--only", "nope", "-C", filepath.Join(root, "good")}, `--only names unknown service(s) nope`},
 		{"bad output", []string{"plan", "--output", "xml"}, `--output "xml": expected text or json`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,3 +31,26 @@ var deps = Definition{Name: Deps, For: func(svc *config.Service) Stage {
 	}
 	return st
 }}
+
+// Frozen replaces the deps stage of sts with one that installs exactly svc's committed lockfile
+// — requirements.lock with pip, Pipfile.lock through pipenv sync — when it has one. Releases
+// build this way, from what QA froze.
+func Frozen(svc *config.Service, sts []Stage) []Stage {
+	lock := config.LockFile(svc.Deps)
+	if _, err := os.Stat(filepath.Join(svc.Dir, lock)); err != nil {
+		return sts
+	}
+	out := append([]Stage(nil), sts...)
+	for i, st := range out {
+		if st.Name != Deps {
+			continue
+		}
+		if svc.Deps == config.DepsPipenv {
+			st.Commands = [][]string{st.Commands[0], {"python", "-m", "pipenv", "sync", "--dev"}}
+		} else {
+			st.Commands = [][]string{{"python", "-m", "pip", "install", "-r", lock}}
+		}
+		out[i] = st
+	}
+	return out
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/convoy-ci/convoy/engine/local"
+	"github.com/convoy-ci/convoy/pipeline"
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/release"
+	"github.com/convoy-ci/convoy/repo"
+)
+
+func init() {
+	register(&command{
+		name: "release",
+		summary: "Cut a QA release: gate every service, freeze its dependencies into committed lockfiles, " +
+			"build and integrate from them, stamp one tag on every image, tag the commit, write releases/<tag>.json.",
+		usage: "--tag TAG [--registry HOST/NAMESPACE] [flags] | --check",
+		flags: func(fs *pflag.FlagSet) {
+			fs.String("tag", "", "the release tag (must match release.tag_pattern)")
+			fs.String("registry", "", "HOST/NAMESPACE the images go to (default release.registry)")
+			fs.Bool("force", false, "move image tags that already point to other digests")
+			fs.String("push-git", "", "push the annotated tag (and the release commits) to this remote")
+			fs.Bool("check", false, "only verify that every lockfile matches what the gates would install (exit 1 and the differences otherwise)")
+			imageFlags(fs)
+			integrationFlags(fs)
+		},
+		run: func(ctx context.Context, c *cli) int {
+			cfg, code := c.load()
+			if cfg == nil {
+				return code
+			}
+			if check, _ := c.fs.GetBool("check"); check {
+				return c.checkLockfiles(ctx, cfg)
+			}
+			tag, _ := c.fs.GetString("tag")
+			if tag == "" {
+				return c.fail(&pipeline.UsageError{Msg: "release: --tag is required (or --check)"})
+			}
+			return c.cutRelease(ctx, cfg, tag)
+		},
+	})
+}
+
+// releaseRegistry is where release images go: --registry, else release.registry, else --push.
+func (c *cli) releaseRegistry(cfg *config.Config) string {
+	for _, flag := range []string{"registry", "push"} {
+		if c.fs.Lookup(flag) != nil {
+			if v, _ := c.fs.GetString(flag); v != "" {
+				return v
+			}
+		}
+		if flag == "registry" && cfg.Release.Registry != "" {
+			return cfg.Release.Registry
+		}
+	}
+	return ""
+}
+
+// releaseTrigger reports the release tag HEAD carries, when it matches release.tag_pattern and
+// there is a registry to release to.
+func (c *cli) releaseTrigger(cfg *config.Config) (string, bool) {
+	if cfg.Release.TagPattern == "" {
+		return "", false
+	}
+	r, err := repo.Open(cfg.Root)
+	if err != nil {
+		return "", false
+	}
+	tags, err := r.TagsAtHead()
+	if err != nil {
+		return "", false
+	}
+	tag, ok, err := release.TriggerTag(tags, cfg.Release.TagPattern)
+	if err != nil || !ok {
+		return "", false
+	}
+	if c.releaseRegistry(cfg) == "" {
+		fmt.Fprintf(c.stderr, "convoy: HEAD carries release tag %s but no registry is set (release.registry or --push): running without releasing\n", tag)
+		return "", false
+	}
+	return tag, true
+}
+
+// releaseServices describes every service for the release package: its gated virtualenv.
+func (c *cli) releaseServices(cfg *config.Config) ([]release.Service, error) {
+	eng := local.New(stateDir(cfg), local.WithCacheDir(c.cacheDir(cfg)))
+	var out []release.Service
+	for _, svc := range cfg.Services {
+		venv, err := eng.Venv(svc)
+		if err != nil {
+			return nil, err
+		}
+		lock, err := eng.PipenvLock(svc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, release.Service{Name: svc.Name, Dir: svc.Path, Deps: svc.Deps,
+			Python: filepath.Join(venv, "bin", "python"), PipenvLock: lock})
+	}
+	return out, nil
+}
+
+// checkLockfiles installs every service's dependencies as the gates would and compares them
+// with the committed lockfiles, writing nothing to the repository.
+func (c *cli) checkLockfiles(ctx context.Context, cfg *config.Config) int {
+	if _, code := c.pipeline(ctx, cfg, "release --check", phases{depsOnly: true}); code != exitPassed {
+		return code
+	}
+	svcs, err := c.releaseServices(cfg)
+	if err != nil {
+		return c.fail(err)
+	}
+	res, err := release.Check(ctx, cfg.Root, svcs)
+	if err != nil {
+		return c.fail(err)
+	}
+	if !res.OK() {
+		fmt.Fprint(c.stdout, res.String())
+		return exitFailed
+	}
+	fmt.Fprintln(c.humanOut(), "every lockfile matches what the gates install")
+	return exitPassed
+}
+
+// humanOut is where sentences for people go: stdout, or stderr when stdout carries NDJSON.
+func (c *cli) humanOut() io.Writer {
+	if c.opts.output == "json" {
+		return c.stderr
+	}
+	return c.stdout
+}
+
+// cutRelease gates every service, then lets the release package freeze, build (through the
+// pipeline, from the frozen lockfiles), stamp, write the manifest and tag.
+func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) int {
+	if len(c.opts.only) > 0 {
+		return c.fail(&pipeline.UsageError{Msg: "release: --only cannot be used: a release tags every service"})
+	}
+	registry := c.releaseRegistry(cfg)
+	if registry == "" {
+		return c.fail(&pipeline.UsageError{Msg: "release: no registry: pass --registry HOST/NAMESPACE or set release.registry"})
+	}
+	// Cheap preconditions first, so a dirty tree fails before minutes of gates. Release checks
+	// them all again before it writes anything.
+	r, err := repo.Open(cfg.Root)
+	if err != nil {
+		return c.fail(&pipeline.UsageError{Msg: err.Error()})
+	}
+	if dirty, err := r.Dirty(); err != nil {
+		return c.fail(err)
+	} else if len(dirty) > 0 {
+		return c.fail(&pipeline.UsageError{Msg: fmt.Sprintf("release: the worktree is not clean; commit or remove: %v", dirty)})
+	}
+	if err := repo.ValidTagName(tag); err != nil {
+		return c.fail(&pipeline.UsageError{Msg: err.Error()})
+	}
+	if _, code := c.pipeline(ctx, cfg, "release (gates)", phases{}); code != exitPassed {
+		return code
+	}
+	svcs, err := c.releaseServices(cfg)
+	if err != nil {
+		return c.fail(err)
+	}
+	force, _ := c.fs.GetBool("force")
+	insecure, _ := c.fs.GetBool("insecure")
+	pushGit := ""
+	if c.fs.Lookup("push-git") != nil {
+		pushGit, _ = c.fs.GetString("push-git")
+	}
+	out := c.humanOut()
+	res, err := release.Release(ctx, release.Spec{
+		Dir: cfg.Root, Tag: tag, TagPattern: cfg.Release.TagPattern, Registry: registry, Services: svcs,
+		Force: force, Insecure: insecure, PushGit: pushGit,
+		Logf: func(format string, args ...any) { fmt.Fprintf(out, "release: "+format+"\n", args...) },
+		Build: func(ctx context.Context, in release.BuildInput) ([]release.ServiceImage, error) {
+			return c.buildRelease(ctx, cfg, in)
+		},
+	})
+	if err != nil {
+		if errors.Is(err, release.ErrPrecondition) {
+			return c.fail(&pipeline.UsageError{Msg: err.Error()})
+		}
+		if ctx.Err() != nil {
+			fmt.Fprintf(c.stderr, "convoy: %v\n", err)
+			return c.sigs.exitCode()
+		}
+		return c.fail(err)
+	}
+	fmt.Fprint(out, res.Summary())
+	return exitPassed
+}
+
+// buildRelease runs the whole pipeline from the frozen lockfiles, pushing to the registry, and
+// returns every service's image; gates, images and integration must all pass.
+func (c *cli) buildRelease(ctx context.Context, cfg *config.Config, in release.BuildInput) ([]release.ServiceImage, error) {
+	// The freeze commit added lockfiles: read the manifest again so hashes see them.
+	frozen, err := config.Load(c.opts.file, cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("reloading %s after the freeze: %w", c.opts.file, err)
+	}
+	sum, code := c.pipeline(ctx, frozen, "release (build)", phases{images: true, integration: true, frozen: true, push: in.Registry})
+	if code != exitPassed || sum == nil {
+		return nil, fmt.Errorf("the release build of %s did not pass (exit code %d)", in.Commit, code)
+	}
+	var out []release.ServiceImage
+	for _, s := range sum.Services {
+		out = append(out, release.ServiceImage{Service: s.Name, Repo: in.Registry + "/" + s.Name, Digest: s.Digest,
+			Changed: s.Status != pipeline.StatusCached})
+	}
+	return out, nil
+}

@@ -110,7 +110,7 @@ func TestEngineGates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deps: %v", err)
 	}
-	for _, want := range []string{"$ python3.11 -m venv /convoy/venv\n", "$ python -m pip install -r requirements.txt\n"} {
+	for _, want := range []string{"$ python3.11 -m venv /convoy/venv\n", "$ python -m pip install -r requirements-dev.txt\n"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("deps log lacks %q", want)
 		}
@@ -247,7 +247,7 @@ func TestRunTranslationError(t *testing.T) {
 	if !errors.As(err, &se) || se.Reason != engine.Failed || se.ExitCode != -1 {
 		t.Fatalf("Run: %#v; want a failed StageError", err)
 	}
-	if !strings.Contains(log.String(), "convoy: stage \"image\" of \"web\": the dagger engine runs no stage of this kind") {
+	if !strings.Contains(log.String(), "convoy: stage \"image\" of \"web\": the dagger engine does not run image stages yet") {
 		t.Errorf("log = %q", log.String())
 	}
 	if e.Name() != "dagger" {

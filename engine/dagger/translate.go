@@ -82,6 +82,9 @@ func (t Translator) Stage(cfg *config.Config, svc *config.Service, st stages.Sta
 	case stages.KindProcess:
 		return t.process(cfg, svc, st)
 	}
+	if st.Kind == stages.KindImage {
+		return Recipe{}, fmt.Errorf("stage %q of %q: the dagger engine does not run image stages yet (its images are built with Translator.Image and Engine.BuildImage; see docs/dagger.md)", st.Name, svc.Name)
+	}
 	return Recipe{}, fmt.Errorf("stage %q of %q: the dagger engine runs no stage of this kind", st.Name, svc.Name)
 }
 
@@ -97,7 +100,7 @@ func (t Translator) Prepared(cfg *config.Config, svc *config.Service) (Recipe, e
 }
 
 // deps translates the stage that creates the virtualenv and installs the dependencies into it.
-// Only the dependency spec and lock are copied in, so that the container — Dagger's cache key
+// Only the dependency spec files are copied in, so that the container — Dagger's cache key
 // for the install — changes when they do and not when the source does, like the local engine's
 // virtualenv, keyed by the same files.
 func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stage) (Recipe, error) {
@@ -105,7 +108,7 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 	if err != nil {
 		return Recipe{}, err
 	}
-	spec, lock := config.SpecFile(svc.Deps), config.LockFile(svc.Deps)
+	spec := config.SpecFile(svc.Deps)
 	if spec == "" {
 		return Recipe{}, fmt.Errorf("service %q: unknown dependency tool %q", svc.Name, svc.Deps)
 	}
@@ -115,20 +118,21 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 	}
 	r := Recipe{
 		Service: svc.Name, Stage: st.Name, Base: base,
-		Files: []File{
-			{Host: specPath, Path: path.Join(SourceRoot, spec)},
-			{Host: filepath.Join(svc.Dir, lock), Path: path.Join(SourceRoot, lock), Optional: true},
-		},
 		Dirs:    []string{VenvDir},
 		Workdir: SourceRoot,
 		Timeout: st.Timeout,
 		Offline: st.Offline,
 	}
+	// The files the local engine keys the virtualenv by (config.SpecFiles: the spec, pip's dev
+	// spec, the lock), where the stage's argv expects them; only the spec must exist.
+	for _, name := range config.SpecFiles(svc.Deps) {
+		r.Files = append(r.Files, File{Host: filepath.Join(svc.Dir, name), Path: path.Join(SourceRoot, name), Optional: name != spec})
+	}
 	env, mounts := t.env(cfg, svc, st)
 	if svc.Deps == config.DepsPipenv {
-		r.Files = append(r.Files,
-			File{Host: specPath, Path: path.Join(PipenvDir, spec)},
-			File{Host: filepath.Join(svc.Dir, lock), Path: path.Join(PipenvDir, lock), Optional: true})
+		for _, name := range config.SpecFiles(svc.Deps) {
+			r.Files = append(r.Files, File{Host: filepath.Join(svc.Dir, name), Path: path.Join(PipenvDir, name), Optional: name != spec})
+		}
 		env["PIPENV_PIPFILE"] = path.Join(PipenvDir, spec)
 		r.Dirs = append(r.Dirs, PipenvDir) // pipenv writes its Pipfile.lock there
 	}

@@ -127,6 +127,7 @@ func TestDepsRecipePip(t *testing.T) {
 		Base: Base{Ref: "python:3.11-slim", Kind: FromRegistry},
 		Files: []File{
 			{Host: filepath.Join(web.Dir, "requirements.txt"), Path: "/app/src/requirements.txt"},
+			{Host: filepath.Join(web.Dir, "requirements-dev.txt"), Path: "/app/src/requirements-dev.txt", Optional: true},
 			{Host: filepath.Join(web.Dir, "requirements.lock"), Path: "/app/src/requirements.lock", Optional: true},
 		},
 		Dirs:   []string{"/convoy/venv"},
@@ -142,7 +143,8 @@ func TestDepsRecipePip(t *testing.T) {
 		Workdir: "/app/src",
 		Execs: []Exec{
 			{Argv: []string{"python3.11", "-m", "venv", "/convoy/venv"}},
-			{Argv: []string{"python", "-m", "pip", "install", "-r", "requirements.txt"}},
+			// web has a requirements-dev.txt: the deps stage installs it (it includes requirements.txt).
+			{Argv: []string{"python", "-m", "pip", "install", "-r", "requirements-dev.txt"}},
 		},
 		Timeout: 2 * time.Minute,
 	}
@@ -270,7 +272,7 @@ func TestStageErrors(t *testing.T) {
 		st   stages.Stage
 		err  string
 	}{
-		{"image stage", web, stages.Stage{Name: "image", Kind: stages.KindImage}, `stage "image" of "web": the dagger engine runs no stage of this kind`},
+		{"image stage", web, stages.Stage{Name: "image", Kind: stages.KindImage}, `stage "image" of "web": the dagger engine does not run image stages yet`},
 		{"no spec", &missing, stage(t, web, stages.Deps), `reading dependency spec of "web"`},
 		{"no spec for a later stage", &missing, stage(t, web, stages.Unit), `reading dependency spec of "web"`},
 		{"libs with one name", &dupLibs, stage(t, web, stages.Lint), `libs "libs/kit" and "other/kit" would both be /app/libs/kit`},

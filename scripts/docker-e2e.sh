@@ -90,3 +90,8 @@ cd "$repo"
 # shellcheck disable=SC2086
 CONVOY_E2E_DOCKER=1 CONVOY_BASE="oci-layout:$base_dir:python" \
 	go test ./image -run '^TestRunInDocker$' -count=1 -v ${GO_TEST_FLAGS:-}
+# The repository's own four services: convoy build, then every image loaded, run and
+# health-checked (ci/build_test.go, whose docker part runs only with CONVOY_E2E_DOCKER=1).
+# shellcheck disable=SC2086
+CONVOY_E2E_DOCKER=1 CONVOY_TEST_CACHE="$repo/.convoy/cache" \
+	go test ./ci -run '^TestBuildImages$' -count=1 -v ${GO_TEST_FLAGS:-}

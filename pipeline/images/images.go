@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
@@ -213,21 +215,38 @@ func (b *Builder) Cached(ctx context.Context, svc *config.Service) (string, stri
 	return ref.Name, ref.Digest, ok, err
 }
 
-// Build assembles svc's image from the pinned runtime requirements the gates installed, puts it
-// in the store under <service>:<short-sha> and pushes it when a target is set.
-func (b *Builder) Build(ctx context.Context, svc *config.Service, inputHash string, requirements []string, log io.Writer) (Ref, error) {
+// Spec is the image.Spec of svc's image: its source and libs, the pinned runtime requirements,
+// the base, the serve command on 0.0.0.0:port, labels from git HEAD and the input hash. Every
+// engine assembles images from it, so labels and configs agree across engines.
+func (b *Builder) Spec(ctx context.Context, svc *config.Service, inputHash string, requirements []string, log io.Writer) (image.Spec, error) {
 	base, err := b.Base(ctx, svc)
 	if err != nil {
-		return Ref{}, err
+		return image.Spec{}, err
 	}
-	img, err := image.Build(ctx, image.Spec{
+	return image.Spec{
 		Service: svc.Name, SourceDir: svc.Dir, LibDirs: b.libDirs(svc), Requirements: requirements,
 		Base: base, Python: svc.Python, Cmd: ServeArgv(svc, "0.0.0.0", svc.Port), Port: svc.Port, Health: svc.Health,
 		Env: svc.Env, Git: b.git, InputHash: inputHash, CacheDir: b.opts.CacheDir, Log: log,
-	})
+	}, nil
+}
+
+// Build assembles svc's image from the pinned runtime requirements the gates installed and
+// puts it (see Put).
+func (b *Builder) Build(ctx context.Context, svc *config.Service, inputHash string, requirements []string, log io.Writer) (Ref, error) {
+	spec, err := b.Spec(ctx, svc, inputHash, requirements, log)
+	if err != nil {
+		return Ref{}, err
+	}
+	img, err := image.Build(ctx, spec)
 	if err != nil {
 		return Ref{}, fmt.Errorf("building image for %q: %w", svc.Name, err)
 	}
+	return b.Put(ctx, svc, img, log)
+}
+
+// Put stores svc's image under <service>:<short-sha> and pushes it to the push target, when
+// there is one.
+func (b *Builder) Put(ctx context.Context, svc *config.Service, img v1.Image, log io.Writer) (Ref, error) {
 	digest, err := b.store.Put(img, b.tag(svc))
 	if err != nil {
 		return Ref{}, fmt.Errorf("storing image of %q: %w", svc.Name, err)

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/engine/dagger"
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/pipeline"
 	"github.com/convoy-ci/convoy/pipeline/config"
@@ -78,13 +80,25 @@ func (c *cli) showPlan() int {
 }
 
 // newEngine builds the engine --engine names; notices go to the bus.
-func (c *cli) newEngine(cfg *config.Config, bus *pipeline.Bus, builder *images.Builder) (engine.Engine, error) {
+func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.Bus, builder *images.Builder) (engine.Engine, error) {
+	notify := func(msg string) { bus.Emit(pipeline.Event{Type: pipeline.EventNotice, Message: msg}) }
 	switch c.opts.engine {
+	case dagger.Name:
+		eng, err := dagger.Connect(ctx, dagger.WithJobs(c.opts.jobs), dagger.WithNotify(notify))
+		var ue *dagger.UnreachableError
+		if errors.As(err, &ue) {
+			// Nothing ran: a missing engine is a setup problem, like a bad flag.
+			return nil, &pipeline.UsageError{Msg: err.Error()}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("connecting to the Dagger engine: %w", err)
+		}
+		return eng, nil
 	case local.Name:
 		return local.New(stateDir(cfg),
 			local.WithCacheDir(c.cacheDir(cfg)),
 			local.WithImages(builder),
-			local.WithNotify(func(msg string) { bus.Emit(pipeline.Event{Type: pipeline.EventNotice, Message: msg}) }),
+			local.WithNotify(notify),
 		), nil
 	}
 	return nil, &pipeline.UsageError{Msg: fmt.Sprintf("--engine %s is not available in this build", c.opts.engine)}
@@ -163,7 +177,7 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 		return nil, c.fail(err)
 	}
 	bus := c.bus()
-	eng, err := c.newEngine(cfg, bus, builder)
+	eng, err := c.newEngine(ctx, cfg, bus, builder)
 	if err != nil {
 		return nil, c.fail(err)
 	}

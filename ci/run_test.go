@@ -386,3 +386,30 @@ func TestPlan(t *testing.T) {
 		t.Errorf("text plan:\n%s", text.stdout)
 	}
 }
+
+// TestDaggerUnreachable: with no Dagger engine reachable, --engine dagger fails at once with exit
+// code 2 and a message naming every way to provide one; nothing runs.
+func TestDaggerUnreachable(t *testing.T) {
+	root := writeRepo(t, pyServices("", map[string]map[string]string{"a": {}}))
+	cmd := exec.Command(convoyBin, "gate", "--engine", "dagger", "-C", root)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DAGGER_") && !strings.HasPrefix(kv, "_EXPERIMENTAL_DAGGER") && !strings.HasPrefix(kv, "DOCKER_HOST=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "DOCKER_HOST=unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("exit = %v, want 2\n%s", err, errb.String())
+	}
+	for _, want := range []string{"no Dagger engine reachable", "_EXPERIMENTAL_DAGGER_RUNNER_HOST", "DAGGER_SESSION_PORT", "DOCKER_HOST"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, ".convoy", "logs")); err == nil {
+		t.Error("stages ran although the engine was unreachable")
+	}
+}

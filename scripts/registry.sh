@@ -7,7 +7,8 @@
 #   scripts/registry.sh start DIR [PORT] start it; prints HOST:PORT (also in DIR/addr); pid in DIR/registry.pid
 #   scripts/registry.sh stop DIR         stop the registry started with DIR (only that process)
 #   scripts/registry.sh e2e [GO TEST ARGS] install if needed, start in a temp dir, run the release
-#                                        end-to-end test with CONVOY_E2E_REGISTRY=HOST:PORT, stop
+#                                        end-to-end tests (release/ and the CLI's in ci/) with
+#                                        CONVOY_E2E_REGISTRY=HOST:PORT, stop
 #
 # start picks a free port unless PORT is given. It never binds anything but 127.0.0.1.
 set -euo pipefail
@@ -150,6 +151,9 @@ cmd_e2e() {
 	crane=$(find_crane)
 	cd "$root"
 	CONVOY_E2E_REGISTRY=$addr CONVOY_CRANE=$crane go test -count=1 -run 'TestE2E' "$@" ./release/
+	# The repository's own four services, released through the convoy CLI (ci/release_test.go).
+	CONVOY_E2E_REGISTRY=$addr CONVOY_CRANE=$crane CONVOY_TEST_CACHE="$root/.convoy/cache" \
+		go test -count=1 -run 'TestReleaseE2E' "$@" ./ci/
 }
 
 case "${1:-}" in

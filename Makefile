@@ -1,19 +1,30 @@
 # convoy — two commands on a fresh machine: `make run` and `make test`.
-SHELL := /bin/bash
-GO    ?= go
-BIN   := bin/convoy
-PKGS  := ./...
+# Both install what they need (Debian packages via scripts/setup.sh, the offline base image via
+# scripts/base-image.sh, kept outside the clone in $(BASE_DIR) so reruns reuse it).
+SHELL    := /bin/bash
+GO       ?= go
+BIN      := bin/convoy
+PKGS     := ./...
+BASE_DIR ?= /var/cache/convoy/base
+export CONVOY_BASE_DIR := $(BASE_DIR)
 
-.PHONY: run test build vet gotest bench fuzz clean setup
+.PHONY: run test build setup base vet gotest e2e bench fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./ci
 
+# System packages: git/python (core), debootstrap (base image), postgresql (integration),
+# docker.io (images proven to run), docker-registry + skopeo (release end-to-end).
 setup:
-	scripts/setup.sh core
+	scripts/setup.sh core images integration $(if $(filter test,$(MAKECMDGOALS)),docker release)
 
-# The main job on the embedded defaults: local engine, OCI layout store, throwaway databases.
-run: setup build
+# The offline Python base image every service image starts from (no registry needed).
+base: setup
+	scripts/base-image.sh $(BASE_DIR) python
+
+# The main job on the embedded defaults: local engine, OCI layout store (.convoy/oci),
+# throwaway Postgres databases.
+run: setup base build
 	$(BIN) run
 
 vet:
@@ -21,10 +32,18 @@ vet:
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 
+# Every Go test: real processes, real PostgreSQL, in-memory registries, the four services'
+# gates and images. Virtualenvs are cached in .convoy/cache and shared with the runs below.
 gotest:
-	CONVOY_TEST_CACHE=$(CURDIR)/.convoy/cache $(GO) test -count=1 -timeout 20m $(PKGS)
+	CONVOY_TEST_CACHE=$(CURDIR)/.convoy/cache $(GO) test -count=1 -timeout 25m $(PKGS)
 
-test: setup build vet gotest
+# End-to-end against real daemons this machine starts: dockerd (every image runs and answers
+# its health check) and docker-registry (a release of the four services).
+e2e:
+	scripts/docker-e2e.sh
+	scripts/registry.sh e2e
+
+test: setup base build vet gotest e2e
 	$(BIN) run
 
 bench:

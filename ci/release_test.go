@@ -80,6 +80,30 @@ func TestReleaseE2E(t *testing.T) {
 		}
 	}
 
+	// --check: right after the freeze the lockfiles match what the gates install; a lockfile
+	// pinned to something else is reported, and nothing is written either way.
+	if res := convoy(t, root, []string{"CI=true"}, "release", "--check"); res.code != 0 || !strings.Contains(res.stdout, "every lockfile matches") {
+		t.Errorf("release --check after the release: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	lock := filepath.Join(root, "services", "events", "requirements.lock")
+	data, err := os.ReadFile(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := strings.Replace(string(data), "sqlparse==", "sqlparse==0.4.4\n# was sqlparse==", 1)
+	if err := os.WriteFile(lock, []byte(tampered), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := convoy(t, root, []string{"CI=true"}, "release", "--check"); res.code != 1 || !strings.Contains(res.stdout, "sqlparse") {
+		t.Errorf("release --check with a tampered lockfile: exit %d, want 1 naming sqlparse\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if err := os.WriteFile(lock, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st := git("status", "--porcelain"); st != "" {
+		t.Errorf("release --check wrote to the worktree:\n%s", st)
+	}
+
 	// Rerunning a finished release changes nothing.
 	head := git("rev-parse", "HEAD")
 	again := cut("v1.0.0")

@@ -413,3 +413,37 @@ func TestDaggerUnreachable(t *testing.T) {
 		t.Error("stages ran although the engine was unreachable")
 	}
 }
+
+// TestVirtualenvReused: a second run on an unchanged spec installs nothing; a changed spec gets
+// a new virtualenv.
+func TestVirtualenvReused(t *testing.T) {
+	files := pyServices("", map[string]map[string]string{"a": {}})
+	files["svc/a/requirements.txt"] = "# " + t.Name() + "\n" // a spec no other test shares
+	root := writeRepo(t, files)
+	deps := func() pipeline.Event {
+		t.Helper()
+		res := convoy(t, root, nil, "gate", "--output", "json", "--cache-dir", filepath.Join(root, ".convoy", "cache"))
+		if res.code != 0 {
+			t.Fatalf("exit %d\n%s", res.code, res.stdout)
+		}
+		for _, e := range res.events {
+			if e.Type == pipeline.EventStageFinish && e.Stage == "deps" {
+				return e
+			}
+		}
+		t.Fatal("no deps stage")
+		return pipeline.Event{}
+	}
+	if first := deps(); first.Message == "virtualenv reused" {
+		t.Fatalf("the first run reused a virtualenv: %+v", first)
+	}
+	if second := deps(); second.Message != "virtualenv reused" {
+		t.Errorf("the second run did not reuse the virtualenv: %+v", second)
+	}
+	if err := os.WriteFile(filepath.Join(root, "svc", "a", "requirements.txt"), []byte("# changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if third := deps(); third.Message == "virtualenv reused" {
+		t.Errorf("a changed spec reused the old virtualenv: %+v", third)
+	}
+}

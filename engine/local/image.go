@@ -59,12 +59,12 @@ func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request, ve
 	var out strings.Builder
 	if req.Service.Deps == config.DepsPipenv {
 		env = append(env, "PIPENV_PIPFILE="+filepath.Join(venv, pipenvDir, "Pipfile"), "PIPENV_VERBOSITY=-1")
-		if err := e.runTo(ctx, req, []string{"python", "-m", "pipenv", "requirements"}, env, &out); err != nil {
+		if err := e.runTo(ctx, req, PipenvRequirementsArgv(), env, &out); err != nil {
 			return nil, err
 		}
-		return pinned(out.String()), nil
+		return PinnedRequirements(out.String()), nil
 	}
-	if err := e.runTo(ctx, req, []string{"python", "-m", "pip", "freeze", "--exclude-editable"}, env, &out); err != nil {
+	if err := e.runTo(ctx, req, PipFreezeArgv(), env, &out); err != nil {
 		return nil, err
 	}
 	constraints := filepath.Join(dir, "constraints.txt")
@@ -72,22 +72,50 @@ func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request, ve
 		return nil, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
 	}
 	report := filepath.Join(dir, "report.json")
-	argv := []string{"python", "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
-		"--report", report, "-r", config.SpecFile(config.DepsPip), "-c", constraints}
-	if err := e.run(ctx, req, argv, env); err != nil {
+	if err := e.run(ctx, req, PipReportArgv(report, constraints), env); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(report)
 	if err != nil {
 		return nil, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
 	}
+	reqs, err := ParsePipReport(data)
+	if err != nil {
+		return nil, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
+	}
+	return reqs, nil
+}
+
+// PipenvRequirementsArgv lists a pipenv service's [packages] at the versions of the
+// Pipfile.lock next to $PIPENV_PIPFILE, one requirement line each, on standard output.
+func PipenvRequirementsArgv() []string {
+	return []string{"python", "-m", "pipenv", "requirements"}
+}
+
+// PipFreezeArgv prints, on standard output, every package of the active virtualenv but the
+// editable ones as name==version: the constraints PipReportArgv resolves against.
+func PipFreezeArgv() []string {
+	return []string{"python", "-m", "pip", "freeze", "--exclude-editable"}
+}
+
+// PipReportArgv resolves requirements.txt (in the working directory) with pip's own resolver,
+// constrained to the file constraints, installing nothing, and writes pip's installation report
+// to the file report (read it with ParsePipReport).
+func PipReportArgv(report, constraints string) []string {
+	return []string{"python", "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
+		"--report", report, "-r", config.SpecFile(config.DepsPip), "-c", constraints}
+}
+
+// ParsePipReport returns the name==version lines, sorted, of the packages pip's installation
+// report (pip install --report) would install.
+func ParsePipReport(data []byte) ([]string, error) {
 	var rep struct {
 		Install []struct {
 			Metadata struct{ Name, Version string } `json:"metadata"`
 		} `json:"install"`
 	}
 	if err := json.Unmarshal(data, &rep); err != nil {
-		return nil, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: fmt.Errorf("reading pip's report: %w", err)}
+		return nil, fmt.Errorf("reading pip's report: %w", err)
 	}
 	var reqs []string
 	for _, p := range rep.Install {
@@ -97,9 +125,10 @@ func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request, ve
 	return reqs, nil
 }
 
-// pinned keeps the name==version part of requirement lines, dropping comments, index options
-// and environment markers.
-func pinned(text string) []string {
+// PinnedRequirements keeps the name==version part of requirement lines (as `pipenv
+// requirements` prints them), sorted, dropping comments, index options, environment markers and
+// lines that pin no version.
+func PinnedRequirements(text string) []string {
 	var out []string
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)

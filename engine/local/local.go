@@ -43,6 +43,9 @@ type Engine struct {
 	pythons map[string]string // version → interpreter path
 
 	images *images.Builder
+
+	venvMu sync.Mutex
+	venvs  map[string]string // service dir → virtualenv its deps stage used in this run
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -77,6 +80,7 @@ func New(stateDir string, opts ...Option) *Engine {
 		notify:   func(string) {},
 		hostEnv:  os.LookupEnv,
 		pythons:  map[string]string{},
+		venvs:    map[string]string{},
 	}
 	for _, o := range opts {
 		o(e)
@@ -94,6 +98,14 @@ func (e *Engine) Close() error { return nil }
 func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, error) {
 	svc, st := req.Service, req.Stage
 	venv, err := e.Venv(svc)
+	if st.Kind == stages.KindDeps {
+		venv, err = e.venvFor(svc, st)
+		if err == nil {
+			e.venvMu.Lock()
+			e.venvs[svc.Dir] = venv
+			e.venvMu.Unlock()
+		}
+	}
 	if err != nil {
 		return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
 	}

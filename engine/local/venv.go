@@ -13,6 +13,7 @@ import (
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
 )
 
 // readyMarker is written into a virtualenv once its dependencies installed; a virtualenv
@@ -24,10 +25,15 @@ const readyMarker = ".convoy-ready"
 const pipenvDir = "pipenv"
 
 // SpecHash is the hash a service's virtualenv is keyed by: the interpreter version, the
-// dependency tool, and the bytes of its spec files (config.SpecFiles).
-func SpecHash(svc *config.Service) (string, error) {
+// dependency tool, the bytes of its spec files (config.SpecFiles) and the commands of the deps
+// stage that installs it — so that a virtualenv installed from the lockfile (a release) is
+// never taken for one installed from the unpinned spec, or the other way round.
+func SpecHash(svc *config.Service, deps stages.Stage) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "python=%s\ndeps=%s\n", svc.Python, svc.Deps)
+	for _, c := range deps.Commands {
+		fmt.Fprintf(h, "command %d %q\n", len(c), c)
+	}
 	for _, name := range config.SpecFiles(svc.Deps) {
 		data, err := os.ReadFile(filepath.Join(svc.Dir, name))
 		if os.IsNotExist(err) && name != config.SpecFile(svc.Deps) {
@@ -42,9 +48,21 @@ func SpecHash(svc *config.Service) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// Venv returns the directory of svc's virtualenv (which may not exist yet).
+// Venv returns the directory of svc's virtualenv (which may not exist yet): the one its deps
+// stage used in this engine's run, or else the one its default deps stage would install.
 func (e *Engine) Venv(svc *config.Service) (string, error) {
-	sum, err := SpecHash(svc)
+	e.venvMu.Lock()
+	venv, ok := e.venvs[svc.Dir]
+	e.venvMu.Unlock()
+	if ok {
+		return venv, nil
+	}
+	return e.venvFor(svc, stages.ForService(svc)[0])
+}
+
+// venvFor is the virtualenv deps installs svc into.
+func (e *Engine) venvFor(svc *config.Service, deps stages.Stage) (string, error) {
+	sum, err := SpecHash(svc, deps)
 	if err != nil {
 		return "", err
 	}

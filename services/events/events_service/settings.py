@@ -1,35 +1,8 @@
-"""Settings of the events service: deployment-specific values come from the environment."""
-import os
+"""Settings of the events service: shared ones from convoykit, the rest from the env."""
 from pathlib import Path
 
-import dj_database_url
+from convoykit.settings import service_settings
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-events-secret-key")
-DEBUG = os.environ.get("DEBUG", "").lower() in {"1", "true", "yes", "on"}
-ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "*").split(",")
-
-INSTALLED_APPS = ["rest_framework", "events"]
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
-]
-ROOT_URLCONF = "events_service.urls"
-WSGI_APPLICATION = "events_service.wsgi.application"
-
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=60, conn_health_checks=True,
-    ),
-}
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-USE_TZ = True
-TIME_ZONE = "UTC"
-
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["convoykit.authentication.JWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "UNAUTHENTICATED_USER": None,
-}
+globals().update(service_settings(
+    "events_service", Path(__file__).resolve().parent.parent, apps=["events"],
+))

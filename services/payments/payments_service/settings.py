@@ -1,38 +1,13 @@
-"""Settings of the payments service: deployment-specific values come from the environment."""
+"""Settings of the payments service: shared ones from convoykit, the rest from the env."""
 import os
 from pathlib import Path
 
-import dj_database_url
+from convoykit.settings import service_settings
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-payments-secret-key")
-DEBUG = os.environ.get("DEBUG", "").lower() in {"1", "true", "yes", "on"}
-ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "*").split(",")
-
-INSTALLED_APPS = ["rest_framework", "payments"]
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
-]
-ROOT_URLCONF = "payments_service.urls"
-WSGI_APPLICATION = "payments_service.wsgi.application"
-
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=60, conn_health_checks=True,
-    ),
-}
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-USE_TZ = True
-TIME_ZONE = "UTC"
-
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["convoykit.authentication.JWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "UNAUTHENTICATED_USER": None,
-}
+globals().update(service_settings(
+    "payments_service", Path(__file__).resolve().parent.parent,
+    apps=["payments"], permission="IsAuthenticated",
+))
 
 # The events service, asked over REST whether an event exists before it is paid for.
 EVENTS_URL = os.environ.get("EVENTS_URL", "http://events:8000")

@@ -8,7 +8,7 @@ PKGS     := ./...
 BASE_DIR ?= /var/cache/convoy/base
 export CONVOY_BASE_DIR := $(BASE_DIR)
 
-.PHONY: run test build setup base vet gotest e2e bench fuzz clean
+.PHONY: run test build setup base vet gotest libtest e2e bench fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./ci
@@ -37,13 +37,24 @@ vet:
 gotest:
 	CONVOY_TEST_CACHE=$(CURDIR)/.convoy/cache $(GO) test -count=1 -timeout 25m $(PKGS)
 
+# The shared libraries are not services (no image), so convoy does not gate them: their own
+# tests and flake8 run here, in a virtualenv of their own.
+LIBVENV := .convoy/cache/libs-venv
+libtest:
+	test -x $(LIBVENV)/bin/python || python3.11 -m venv $(LIBVENV)
+	for lib in libs/*/; do \
+	  $(LIBVENV)/bin/python -m pip install -q -r $$lib/requirements-dev.txt && \
+	  (cd $$lib && JWT_SECRET=dev-only-jwt-secret-at-least-32-bytes-long PYTHONPATH=. \
+	    ../../$(LIBVENV)/bin/python -m pytest -q -p no:cacheprovider tests && ../../$(LIBVENV)/bin/python -m flake8) || exit 1; \
+	done
+
 # End-to-end against real daemons this machine starts: dockerd (every image runs and answers
 # its health check) and docker-registry (a release of the four services).
 e2e:
 	scripts/docker-e2e.sh
 	scripts/registry.sh e2e
 
-test: setup base build vet gotest e2e
+test: setup base build vet gotest libtest e2e
 	$(BIN) run
 
 bench:

@@ -32,7 +32,8 @@ def service_settings(project, base_dir, apps, permission="IsAuthenticatedOrReadO
         "WSGI_APPLICATION": f"{project}.wsgi.application",
         "DATABASES": {
             "default": dj_database_url.config(
-                default=f"sqlite:///{base_dir / 'db.sqlite3'}", conn_max_age=60, conn_health_checks=True,
+                default=f"sqlite:///{base_dir / 'db.sqlite3'}",
+                conn_max_age=60, conn_health_checks=True,
             ),
         },
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",

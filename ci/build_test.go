@@ -41,6 +41,13 @@ func needBase(t *testing.T) {
 // checkouts of one repository would be.
 const testOrigin = "https://git.example.com/monorepo.git"
 
+// gitEnv is the environment of the tests' git commands: an identity of their own, so that they
+// work on machines with no git configuration.
+func gitEnv() []string {
+	return append(os.Environ(), "GIT_AUTHOR_NAME=convoy-test", "GIT_AUTHOR_EMAIL=test@convoy.invalid",
+		"GIT_COMMITTER_NAME=convoy-test", "GIT_COMMITTER_EMAIL=test@convoy.invalid")
+}
+
 // gitRepo turns dir into a git repository with everything committed.
 func gitRepo(t *testing.T, dir string) {
 	t.Helper()
@@ -51,8 +58,7 @@ func gitRepo(t *testing.T, dir string) {
 		{"remote", "add", "origin", testOrigin}} {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
-			"GIT_COMMITTER_EMAIL=t@example.com", "GIT_AUTHOR_DATE=2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2026-01-01T00:00:00Z")
+		cmd.Env = append(gitEnv(), "GIT_AUTHOR_DATE=2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2026-01-01T00:00:00Z")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("git %v: %v %s", args, err, out)
 		}

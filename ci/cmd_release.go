@@ -77,8 +77,23 @@ func (c *cli) releaseTrigger(cfg *config.Config) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	tag, ok, err := release.TriggerTag(tags, cfg.Release.TagPattern)
-	if err != nil || !ok {
+	// A finished release's tag stays on HEAD when nothing changed since; it triggers nothing.
+	head, err := r.HeadHash()
+	if err != nil {
+		return "", false
+	}
+	var open []string
+	for _, t := range tags {
+		if _, err := r.ReadFile(head, release.ManifestPath(t)); err != nil {
+			open = append(open, t)
+		}
+	}
+	tag, ok, err := release.TriggerTag(open, cfg.Release.TagPattern)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "convoy: not releasing: %v\n", err)
+		return "", false
+	}
+	if !ok {
 		return "", false
 	}
 	if c.releaseRegistry(cfg) == "" {

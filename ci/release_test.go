@@ -14,7 +14,8 @@ import (
 // TestReleaseE2E releases the repository's four services to a real registry (Debian's
 // docker-registry, started by scripts/registry.sh e2e, which sets CONVOY_E2E_REGISTRY and
 // CONVOY_CRANE), then checks every tag with crane and the commits and tag with the git CLI. A
-// rerun changes nothing; a second release of the unchanged tree retags every image.
+// rerun changes nothing; `release --check` compares lockfiles; and a QA tag on the unchanged tree
+// makes `convoy run` cut a second release that retags every image.
 func TestReleaseE2E(t *testing.T) {
 	addr, crane := os.Getenv("CONVOY_E2E_REGISTRY"), os.Getenv("CONVOY_CRANE")
 	if addr == "" || crane == "" {
@@ -25,7 +26,9 @@ func TestReleaseE2E(t *testing.T) {
 	gitRepo(t, root)
 	git := func(args ...string) string {
 		t.Helper()
-		out, err := exec.Command("git", append([]string{"-C", root}, args...)...).CombinedOutput()
+		cmd := exec.Command("git", append([]string{"-C", root}, args...)...)
+		cmd.Env = gitEnv()
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("git %v: %v %s", args, err, out)
 		}
@@ -80,8 +83,8 @@ func TestReleaseE2E(t *testing.T) {
 		}
 	}
 
-	// --check: right after the freeze the lockfiles match what the gates install; a lockfile
-	// pinned to something else is reported, and nothing is written either way.
+	// --check: right after the freeze the committed lockfiles match what the gates install; a
+	// committed lockfile pinned to something else is reported; nothing is written either way.
 	if res := convoy(t, root, []string{"CI=true"}, "release", "--check"); res.code != 0 || !strings.Contains(res.stdout, "every lockfile matches") {
 		t.Errorf("release --check after the release: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
@@ -94,15 +97,14 @@ func TestReleaseE2E(t *testing.T) {
 	if err := os.WriteFile(lock, []byte(tampered), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	git("commit", "-q", "-am", "pin sqlparse back")
 	if res := convoy(t, root, []string{"CI=true"}, "release", "--check"); res.code != 1 || !strings.Contains(res.stdout, "sqlparse") {
 		t.Errorf("release --check with a tampered lockfile: exit %d, want 1 naming sqlparse\n%s\n%s", res.code, res.stdout, res.stderr)
-	}
-	if err := os.WriteFile(lock, data, 0o644); err != nil {
-		t.Fatal(err)
 	}
 	if st := git("status", "--porcelain"); st != "" {
 		t.Errorf("release --check wrote to the worktree:\n%s", st)
 	}
+	git("reset", "-q", "--hard", "HEAD~1")
 
 	// Rerunning a finished release changes nothing.
 	head := git("rev-parse", "HEAD")
@@ -111,8 +113,15 @@ func TestReleaseE2E(t *testing.T) {
 		t.Errorf("rerun changed something or did not say so:\n%s", again.stdout)
 	}
 
-	// A release of the unchanged tree retags every image: same digests, no freeze commit.
-	cut("v1.0.1")
+	// QA tags the commit and CI runs `convoy run`: that cuts the release. The tree is unchanged,
+	// so every image is retagged (same digests) and no lockfile is committed again.
+	git("tag", "v1.0.1")
+	if res := convoy(t, root, []string{"CI=true"}, "run", "--push", registry, "--insecure"); res.code != 0 {
+		t.Fatalf("convoy run on a release tag: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if typ := git("cat-file", "-t", "v1.0.1"); typ != "tag" || git("rev-list", "-n1", "v1.0.1") != git("rev-parse", "HEAD") {
+		t.Errorf("the QA tag v1.0.1 was not moved to the release commit as an annotated tag:\n%s", git("log", "--oneline", "--decorate", "-4"))
+	}
 	m2 := manifest("v1.0.1")
 	if git("rev-parse", "HEAD~1") != head {
 		t.Errorf("v1.0.1 made more than its manifest commit:\n%s", git("log", "--oneline", "-4"))

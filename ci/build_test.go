@@ -49,7 +49,7 @@ func gitEnv() []string {
 }
 
 // gitRepo turns dir into a git repository with everything committed.
-func gitRepo(t *testing.T, dir string) {
+func gitRepo(t testing.TB, dir string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, ".gitignore"), []byte(".convoy/\n__pycache__/\n*.pyc\n*.sqlite3\n"), 0o644); err != nil {
 		t.Fatal(err)

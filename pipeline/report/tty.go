@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +27,7 @@ type TTY struct {
 type liveLine struct {
 	stage   string
 	status  pipeline.Status
-	since   time.Time
+	running map[string]time.Time // stages running now, with their start
 	done    int
 	total   int
 	note    string
@@ -61,14 +63,18 @@ func (t *TTY) Emit(e pipeline.Event) {
 	case pipeline.EventRunStart:
 		for _, s := range e.Run.Services {
 			t.order = append(t.order, s)
-			t.lines[s] = &liveLine{status: pipeline.StatusPending, total: len(e.Run.Stages), since: e.Time}
+			t.lines[s] = &liveLine{status: pipeline.StatusPending, total: len(e.Run.Stages), running: map[string]time.Time{}}
 		}
 	case pipeline.EventStageStart:
 		if l := t.lines[e.Service]; l != nil {
-			l.stage, l.status, l.since = e.Stage, pipeline.StatusRunning, e.Time
+			l.running[e.Stage] = e.Time
+			if !l.settled {
+				l.status = pipeline.StatusRunning
+			}
 		}
 	case pipeline.EventStageFinish:
 		if l := t.lines[e.Service]; l != nil {
+			delete(l.running, e.Stage)
 			l.done++
 			if e.Status != pipeline.StatusPassed && e.Status != pipeline.StatusCached && !l.settled {
 				l.stage, l.status, l.note, l.settled = e.Stage, e.Status, e.Message, true
@@ -107,8 +113,20 @@ func (t *TTY) redraw() {
 		l := t.lines[name]
 		state := string(l.status)
 		switch {
-		case l.status == pipeline.StatusRunning:
-			state = fmt.Sprintf("%s %s", l.stage, fmtDur(now.Sub(l.since).Truncate(100*time.Millisecond)))
+		case len(l.running) > 0:
+			names := make([]string, 0, len(l.running))
+			var since time.Time
+			for st, at := range l.running {
+				names = append(names, st)
+				if since.IsZero() || at.Before(since) {
+					since = at
+				}
+			}
+			sort.Strings(names)
+			state = fmt.Sprintf("%s %s", strings.Join(names, "+"), fmtDur(now.Sub(since).Truncate(100*time.Millisecond)))
+			if l.settled {
+				state += fmt.Sprintf(" (%s at %s)", l.status, l.stage)
+			}
 		case l.settled:
 			state = fmt.Sprintf("%s at %s", l.status, l.stage)
 		case l.done == l.total && l.total > 0:

@@ -3,69 +3,22 @@ package release
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
+	"github.com/convoy-ci/convoy/internal/gittest"
 	"github.com/convoy-ci/convoy/repo"
 )
 
-// isolateGit gives the git CLI and go-git a fresh HOME with a known
-// identity and no system config.
-func isolateGit(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git CLI not installed")
-	}
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
-	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-	for _, k := range []string{"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_DIR", "GIT_WORK_TREE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	writeFile(t, filepath.Join(home, ".gitconfig"), "[user]\n\tname = QA Bot\n\temail = qa@example.com\n[init]\n\tdefaultBranch = main\n[tag]\n\tgpgSign = false\n[commit]\n\tgpgSign = false\n")
-}
+// isolateGit gives the test a fresh HOME with a known identity (see gittest.Isolate).
+func isolateGit(t *testing.T) { gittest.Isolate(t, "QA Bot", "qa@example.com") }
 
-func gitOut(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if err != nil {
-		msg := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg = string(ee.Stderr)
-		}
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, msg)
-	}
-	return strings.TrimRight(string(out), "\n")
-}
+func gitOut(t *testing.T, dir string, args ...string) string { return gittest.Git(t, dir, args...) }
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func writeFile(t *testing.T, path, content string) { gittest.WriteFile(t, path, content) }
 
 // newRepo creates a git repository with files committed.
-func newRepo(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	gitOut(t, dir, "init", "-q")
-	for p, c := range files {
-		writeFile(t, filepath.Join(dir, filepath.FromSlash(p)), c)
-	}
-	gitOut(t, dir, "add", "-A")
-	gitOut(t, dir, "commit", "-q", "--allow-empty", "-m", "initial")
-	return dir
-}
+func newRepo(t *testing.T, files map[string]string) string { return gittest.NewRepo(t, files) }
 
 func openRepo(t *testing.T, dir string) *repo.Repo {
 	t.Helper()

@@ -1,6 +1,8 @@
 package repo
 
 import (
+	"github.com/convoy-ci/convoy/internal/gittest"
+
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -19,7 +21,7 @@ func BenchmarkChanges(b *testing.B) {
 	}
 	dir := newGitRepoB(b, files)
 	for i := range 20000 {
-		writeFileB(b, filepath.Join(dir, ".venv", "lib", fmt.Sprintf("d%d", i%100), fmt.Sprintf("f%d.py", i)), "y\n")
+		gittest.WriteFile(b, filepath.Join(dir, ".venv", "lib", fmt.Sprintf("d%d", i%100), fmt.Sprintf("f%d.py", i)), "y\n")
 	}
 	r, err := Open(dir)
 	if err != nil {

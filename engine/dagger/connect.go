@@ -16,6 +16,8 @@ import (
 
 	"dagger.io/dagger"
 	"dagger.io/dagger/engineconn"
+
+	"github.com/convoy-ci/convoy/pipeline/images"
 )
 
 // Name is the engine's name for --engine.
@@ -60,6 +62,8 @@ type options struct {
 	runnerHost       string
 	defaultBase      func(string) string
 	tempDir          string
+	images           *images.Builder
+	integration      IntegrationOptions
 }
 
 func makeOptions(opts ...Option) options {
@@ -116,6 +120,18 @@ func WithDefaultBase(f func(python string) string) Option {
 // WithTempDir is where oci-layout: base images are packed into tarballs for Import (default
 // os.TempDir()); they are removed by Close.
 func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir } }
+
+// WithImages lets Run carry out image stages: the input hash, the image.Spec and the store
+// (and push target) are b's, so that images built on Dagger are found, labelled, stored and
+// pushed as the local engine's are. Without it an image stage fails saying that this run builds
+// no images.
+func WithImages(b *images.Builder) Option { return func(o *options) { o.images = b } }
+
+// WithIntegration sets what Integrate cannot read from services.yaml: the Postgres and suite
+// images, the health timeout and (for tests) the run id. The zero value takes every default.
+func WithIntegration(opts IntegrationOptions) Option {
+	return func(o *options) { o.integration = opts }
+}
 
 // UnreachableError says that no Dagger engine could be reached, why, and how to provide one.
 type UnreachableError struct {

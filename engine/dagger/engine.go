@@ -19,6 +19,8 @@ import (
 	"dagger.io/dagger"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/stages"
 )
 
 // Engine runs convoy's stages as container execs on a Dagger engine. Create it with Connect
@@ -35,6 +37,7 @@ type Engine struct {
 	done     map[string]*dagger.Container // recipe key → its container after its execs passed
 	users    map[string]string            // base ref → the user its image runs as
 	tarballs map[string]string            // oci-layout directory → its tarball
+	deps     map[string]stages.Stage      // service → the deps stage this engine ran for it
 	tmpDir   string
 }
 
@@ -44,14 +47,24 @@ var _ engine.Engine = (*Engine)(nil)
 // not close it). Connect is the usual way to get an engine.
 func New(client *dagger.Client, opts ...Option) *Engine {
 	o := makeOptions(opts...)
-	return &Engine{
+	e := &Engine{
 		client:   client,
 		o:        o,
-		tr:       Translator{LookupEnv: o.hostEnv, Environ: o.environ, DefaultBase: o.defaultBase},
 		done:     map[string]*dagger.Container{},
 		users:    map[string]string{},
 		tarballs: map[string]string{},
+		deps:     map[string]stages.Stage{},
 	}
+	e.tr = Translator{LookupEnv: o.hostEnv, Environ: o.environ, DefaultBase: o.defaultBase, DepsStage: e.depsStage}
+	return e
+}
+
+// depsStage returns the deps stage Run carried out for svc, if it did.
+func (e *Engine) depsStage(svc *config.Service) (stages.Stage, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.deps[svc.Name]
+	return st, ok
 }
 
 // Name returns "dagger".
@@ -84,8 +97,23 @@ func (e *Engine) Close() error {
 // Run carries out one stage of one service: it translates the stage into a recipe and runs the
 // recipe's execs, each one's combined output going to req.Log after a "$ argv" line, as on the
 // local engine. A stage that does not pass returns a *engine.StageError with the failing argv
-// and its exit code.
+// and its exit code. Later stages of a service continue the container of the deps stage Run
+// last carried out for it. An image stage resolves the runtime requirements in that container
+// and assembles, stores and pushes the image with the WithImages builder (see image).
 func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, error) {
+	switch req.Stage.Kind {
+	case stages.KindImage:
+		if req.Stage.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, req.Stage.Timeout)
+			defer cancel()
+		}
+		return e.image(ctx, req)
+	case stages.KindDeps:
+		e.mu.Lock()
+		e.deps[req.Service.Name] = req.Stage
+		e.mu.Unlock()
+	}
 	r, err := e.tr.Stage(req.Config, req.Service, req.Stage)
 	if err != nil {
 		fmt.Fprintf(req.Log, "convoy: %v\n", err)
@@ -141,7 +169,7 @@ func (e *Engine) exec(ctx context.Context, ctr *dagger.Container, x Exec, log io
 		return nil, e.failure(ctx, log, x.Argv, ctx.Err())
 	}
 	fmt.Fprintf(log, "$ %s\n", quoteArgv(x.Argv))
-	next := ctr.WithExec(x.Argv, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	next := withExec(ctr, x, dagger.ReturnTypeAny)
 	out, err := next.CombinedOutput(ctx)
 	if err != nil {
 		return nil, e.failure(ctx, log, x.Argv, err)
@@ -164,6 +192,11 @@ func (e *Engine) exec(ctx context.Context, ctr *dagger.Container, x Exec, log io
 	return next, nil
 }
 
+// withExec adds x to ctr, expecting the exit codes expect allows ("" is the SDK's default).
+func withExec(ctr *dagger.Container, x Exec, expect dagger.ReturnType) *dagger.Container {
+	return ctr.WithExec(x.Argv, dagger.ContainerWithExecOpts{Expect: expect, RedirectStdout: x.Stdout})
+}
+
 // failure turns err into the StageError the local engine would return: timed out or interrupted
 // when ctx ended, else failed with no exit code. It says so in the log.
 func (e *Engine) failure(ctx context.Context, log io.Writer, argv []string, err error) error {
@@ -177,7 +210,11 @@ func (e *Engine) failure(ctx context.Context, log io.Writer, argv []string, err 
 	default:
 		se = &engine.StageError{Reason: engine.Failed, ExitCode: -1, Command: argv, Err: err}
 	}
-	fmt.Fprintf(log, "convoy: %v\n", se)
+	if len(se.Command) == 0 && se.Reason == engine.Failed {
+		fmt.Fprintf(log, "convoy: %v\n", se.Err) // no command to name: the cause says it all
+	} else {
+		fmt.Fprintf(log, "convoy: %v\n", se)
+	}
 	return se
 }
 
@@ -195,7 +232,7 @@ func (e *Engine) Container(ctx context.Context, r *Recipe) (*dagger.Container, e
 				return nil, err
 			}
 			for _, x := range r.From.Execs {
-				c = c.WithExec(x.Argv)
+				c = withExec(c, x, "") // the SDK's default: success only
 			}
 			ctr = c
 		}
@@ -262,6 +299,9 @@ func (e *Engine) apply(ctr *dagger.Container, r *Recipe, owner string) (*dagger.
 func (e *Engine) base(b Base) (*dagger.Container, error) {
 	switch b.Kind {
 	case FromRegistry:
+		if b.Pinned != "" {
+			return e.client.Container().From(b.Pinned), nil
+		}
 		return e.client.Container().From(b.Ref), nil
 	case FromDockerArchive:
 		if _, err := os.Stat(b.Path); err != nil {

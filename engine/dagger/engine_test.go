@@ -14,6 +14,7 @@ import (
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/pipeline/images"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -212,7 +213,7 @@ func TestEngineIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := t.TempDir()
-	rep, err := e.Integrate(ctx, &r, logs)
+	rep, err := e.RunIntegration(ctx, &r, logs)
 	for _, name := range []string{"api.log", "web.log", "suite.log"} {
 		b, _ := os.ReadFile(filepath.Join(logs, name))
 		t.Logf("%s:\n%s", name, b)
@@ -235,8 +236,78 @@ func TestEngineIntegration(t *testing.T) {
 	}
 }
 
-// TestRunTranslationError: a stage the engine cannot translate fails like any stage, with a
-// StageError and a line in its log, without touching an engine.
+// TestEngineImageStage runs a service's image stage through Run, as convoy build does: the
+// gates' container resolves the runtime requirements, the image is assembled on the engine,
+// exported and stored by the WithImages builder, with the builder's input hash.
+func TestEngineImageStage(t *testing.T) {
+	shared := engineOrSkip(t)
+	ctx := context.Background()
+	cfg := load(t, "engine.yaml")
+	web := *cfg.Service("web")
+	web.Base = testBase() // the builder needs a base it can read on this host too
+	b, err := images.New(cfg, images.Options{StoreDir: filepath.Join(t.TempDir(), "oci"), CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := b.InputHash(ctx, &web)
+	if err != nil {
+		t.Skipf("reading the test base image %q on this host: %v (set CONVOY_DAGGER_TEST_BASE)", testBase(), err)
+	}
+	e := New(shared.Client(), WithImages(b))
+	defer e.Close()
+	if _, err := run(t, ctx, e, cfg, &web, stage(t, &web, stages.Deps)); err != nil {
+		t.Fatalf("deps: %v", err)
+	}
+	var log bytes.Buffer
+	res, err := e.Run(ctx, engine.Request{Config: cfg, Service: &web, Stage: imageStage(t, &web), Log: &log})
+	t.Logf("image log:\n%s", log.String())
+	if err != nil {
+		t.Fatalf("image: %v", err)
+	}
+	for _, want := range []string{"$ python -m pip freeze --exclude-editable\n", "convoy: runtime requirements of web (0)", "convoy: stored sha256:"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("image log lacks %q", want)
+		}
+	}
+	if res.Digest == "" || res.Image != "web@"+res.Digest {
+		t.Fatalf("result = %+v", res)
+	}
+	img, err := b.Store().Image(res.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.Config.Labels[image.LabelInputHash] != hash {
+		t.Errorf("input hash label %q, want %q", cf.Config.Labels[image.LabelInputHash], hash)
+	}
+}
+
+// TestEngineIntegrate runs the integration stage through the engine.Integrator adapter and
+// checks its report and events.
+func TestEngineIntegrate(t *testing.T) {
+	shared := engineOrSkip(t)
+	cfg := load(t, "engine.yaml")
+	e := New(shared.Client(), WithIntegration(IntegrationOptions{Postgres: os.Getenv("CONVOY_DAGGER_TEST_POSTGRES")}),
+		WithDefaultBase(func(string) string { return testBase() }))
+	defer e.Close()
+	var rec recorder
+	logs := t.TempDir()
+	rep, err := e.Integrate(context.Background(), engine.IntegrationRequest{Config: cfg, Services: cfg.StartOrder(), LogDir: logs, Events: rec.add})
+	if err != nil {
+		t.Fatalf("Integrate: %v", err)
+	}
+	if !rep.Suite.Ran || rep.Suite.ExitCode != 0 || len(rep.Services) != 2 || !rep.Services[0].Healthy || !rep.Services[1].Healthy {
+		t.Errorf("report = %+v", rep)
+	}
+	same(t, "events", rec.kinds()[len(rec.kinds())-4:], []string{"service.healthy api", "service.healthy web", "suite.started", "suite.finished"})
+}
+
+// TestRunTranslationError: a stage the engine cannot carry out — here an image stage with no
+// WithImages builder — fails like any stage, with a StageError and a line in its log, without
+// touching an engine.
 func TestRunTranslationError(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	e := New(nil)
@@ -247,7 +318,7 @@ func TestRunTranslationError(t *testing.T) {
 	if !errors.As(err, &se) || se.Reason != engine.Failed || se.ExitCode != -1 {
 		t.Fatalf("Run: %#v; want a failed StageError", err)
 	}
-	if !strings.Contains(log.String(), "convoy: stage \"image\" of \"web\": the dagger engine does not run image stages yet") {
+	if !strings.Contains(log.String(), "convoy: image stage of \"web\": this run builds no images (the dagger engine was created without WithImages)") {
 		t.Errorf("log = %q", log.String())
 	}
 	if e.Name() != "dagger" {

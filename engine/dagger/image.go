@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"dagger.io/dagger"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -38,6 +39,11 @@ type ImageRecipe struct {
 	// Install is the argv that installs Requirements (read from RequirementsFile) in a
 	// builder container made from Base.
 	Install []string `json:"install,omitempty"`
+	// BuildEnv is the builder container's share of the host's environment: the proxy,
+	// CA-bundle and PIP_* variables the deps stage inherits, so that pip reaches the same
+	// package index. BuildMounts are the host files they name. Neither reaches the image.
+	BuildEnv    []EnvVar `json:"build_env,omitempty"`
+	BuildMounts []Mount  `json:"build_mounts,omitempty"`
 	// Sources are the host directories copied into the image: the service, then its libs.
 	Sources []Mount `json:"sources"`
 	// Created is the time of the image's files and its created label, as seconds since the epoch.
@@ -100,6 +106,7 @@ func (t Translator) image(s image.Spec, root string) (ImageRecipe, error) {
 	if err != nil {
 		return ImageRecipe{}, err
 	}
+	base.Pinned = pinnedRef(base, s.Base.Digest)
 	created := s.Git.Created
 	if created.IsZero() {
 		created = time.Unix(0, 0)
@@ -120,6 +127,12 @@ func (t Translator) image(s image.Spec, root string) (ImageRecipe, error) {
 			"--no-warn-script-location",
 			"--progress-bar", "off",
 			"-r", RequirementsFile)
+		env, mounts := t.downloadEnv()
+		delete(env, "PIP_CACHE_DIR") // the builder's is the cache volume, as the deps stage's
+		if len(env) > 0 {
+			r.BuildEnv = envList(env)
+		}
+		r.BuildMounts = mounts
 	}
 
 	src, err := sourceCopy(s.SourceDir, SourceRoot)
@@ -180,6 +193,19 @@ func (t Translator) image(s image.Spec, root string) (ImageRecipe, error) {
 		r.Healthcheck = append([]string(nil), hc.Test[1:]...)
 	}
 	return r, nil
+}
+
+// pinnedRef returns REPO@digest for a registry base whose digest is known, else "": the image
+// is then built on the base its input hash names even if the tag has moved since.
+func pinnedRef(b Base, digest v1.Hash) string {
+	if b.Kind != FromRegistry || digest.Hex == "" {
+		return ""
+	}
+	ref, err := name.ParseReference(b.Ref)
+	if err != nil {
+		return ""
+	}
+	return ref.Context().Digest(digest.String()).String()
 }
 
 // requirements trims, drops blanks and comments, de-duplicates and sorts pinned requirement lines.
@@ -248,8 +274,18 @@ func (e *Engine) BuildImage(ctx context.Context, r *ImageRecipe, log io.Writer) 
 			WithMountedCache(PipCacheDir, e.client.CacheVolume(PipCacheVolume)).
 			WithEnvVariable("PIP_CACHE_DIR", PipCacheDir).
 			WithEnvVariable("PYTHONDONTWRITEBYTECODE", "1").
-			WithNewFile(RequirementsFile, strings.Join(r.Requirements, "\n")+"\n").
-			WithExec(r.Install, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+			WithNewFile(RequirementsFile, strings.Join(r.Requirements, "\n")+"\n")
+		for _, m := range r.BuildMounts {
+			if m.File {
+				builder = builder.WithMountedFile(m.Path, host.File(m.Host))
+			} else {
+				builder = builder.WithMountedDirectory(m.Path, host.Directory(m.Host), dagger.ContainerWithMountedDirectoryOpts{ReadOnly: true})
+			}
+		}
+		for _, v := range r.BuildEnv {
+			builder = builder.WithEnvVariable(v.Name, v.Value)
+		}
+		builder = builder.WithExec(r.Install, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
 		out, err := builder.CombinedOutput(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("installing the dependencies of %q: %w", r.Service, err)
@@ -329,19 +365,26 @@ var _ ImageStore = (*image.Store)(nil)
 // until Close: store it (ImageStore.Put) or push it (image.Push) — the same path to the store
 // and to registries as the local engine's images take.
 func (e *Engine) ExportImage(ctx context.Context, ctr *dagger.Container) (v1.Image, error) {
+	img, _, err := e.exportImage(ctx, ctr)
+	return img, err
+}
+
+// exportImage is ExportImage, also returning the scratch directory that holds the image (""
+// when none was made), which the caller may remove once the image is stored.
+func (e *Engine) exportImage(ctx context.Context, ctr *dagger.Container) (v1.Image, string, error) {
 	dir, err := e.scratch("image-")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	tarball := filepath.Join(dir, "image.tar")
 	if _, err := ctr.Export(ctx, tarball, dagger.ContainerExportOpts{MediaTypes: dagger.ImageMediaTypesOcimediaTypes}); err != nil {
-		return nil, fmt.Errorf("exporting image: %w", err)
+		return nil, dir, fmt.Errorf("exporting image: %w", err)
 	}
 	img, err := LoadOCITarball(tarball, filepath.Join(dir, "layout"))
 	if err != nil {
-		return nil, err
+		return nil, dir, err
 	}
-	return img, nil
+	return img, dir, nil
 }
 
 // PublishImage pushes ctr from the engine straight to ref (REGISTRY/REPO:TAG), without passing

@@ -36,6 +36,9 @@ const (
 	Home = "/tmp"
 	// RepoRoot is where the repository is mounted for the integration suite.
 	RepoRoot = "/repo"
+	// ResolveDir holds the files of an image stage's requirement resolution: pip's constraints
+	// and report, or pipenv's requirement lines.
+	ResolveDir = StateRoot + "/resolve"
 )
 
 // PipCacheVolume is the name of the cache volume that keeps pip's downloads between runs.
@@ -66,6 +69,10 @@ type Base struct {
 	// Tag picks one image in a layout (its org.opencontainers.image.ref.name) or an archive;
 	// empty means the only one.
 	Tag string `json:"tag,omitempty"`
+	// Pinned, for a registry image, is REPO@sha256:… — the exact image to start from instead of
+	// whatever Ref names now. Image recipes pin their base to the digest their input hash and
+	// labels record.
+	Pinned string `json:"pinned,omitempty"`
 }
 
 // ParseBase parses a base image reference as services.yaml's base: takes it (image.ParseBase:
@@ -183,6 +190,10 @@ type EnvVar struct {
 type Exec struct {
 	// Argv is the command, exactly as on the local engine.
 	Argv []string `json:"argv"`
+	// Stdout, when set, is the file in the container the command's standard output is written
+	// to instead of the log (its standard error still goes to the log), as the local engine
+	// captures the output of `pip freeze`.
+	Stdout string `json:"stdout,omitempty"`
 }
 
 // EnvMap returns the recipe's environment as a map (values unexpanded).

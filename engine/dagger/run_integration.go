@@ -1,12 +1,14 @@
 package dagger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,55 +22,90 @@ import (
 // stopGrace bounds stopping the run's services once it is over.
 const stopGrace = 30 * time.Second
 
-// IntegrationReport is how an integration run on the engine went.
+// IntegrationReport is how an integration run on the engine went. RunIntegration fills it as
+// far as the run got; ConvertIntegration turns it into an integration.Report.
 type IntegrationReport struct {
 	// RunID is the run's id.
 	RunID string
+	// Postgres is the server's URL as the services reach it, password redacted; "" until the
+	// server started.
+	Postgres string
+	// LogDir holds the run's logs.
+	LogDir string
+	// Timeout is the whole stage's timeout (the recipe's; 0 for none).
+	Timeout time.Duration
 	// Services are in start order.
 	Services []IntegrationService
+	// SuiteArgv is the suite's command as run (with --junitxml added for pytest).
+	SuiteArgv []string
+	// SuiteRan says the suite's command was started: every service came up and answered its
+	// health check.
+	SuiteRan bool
 	// SuiteExitCode is the suite command's exit code, or -1 when it did not run or exit by itself.
 	SuiteExitCode int
+	// SuiteDuration is how long the suite's command ran.
+	SuiteDuration time.Duration
 	// SuiteLog is the suite's log: its set-up, the health checks and the suite's output.
 	SuiteLog string
 	// JUnit is the JUnit XML the suite wrote, copied into the log directory ("" when none).
 	JUnit string
+	// Tests are the test results read from JUnit.
+	Tests []integration.TestResult
+	// JUnitErr is why JUnit could not be read, when it could not.
+	JUnitErr error
+	// Duration is how long the run took, teardown included.
+	Duration time.Duration
 }
 
 // IntegrationService is one service of an integration run.
 type IntegrationService struct {
 	Name     string
 	URL      string
+	Port     int
 	Database string
 	// Log holds its migrate and populate output (its serve output stays in the engine's
 	// progress output: Dagger gives no handle on a service's logs).
 	Log string
+	// SetUp says its set-up (migrate, then populate) started.
+	SetUp bool
 	// Started says it got as far as serving.
 	Started bool
-	// Err is why it failed; nil when it did not (or was never reached).
+	// Healthy says its health path answered 2xx.
+	Healthy bool
+	// Err is why it failed: a *integration.ServiceError naming the step ("migrate", "populate",
+	// "serve" or "health"). nil when it did not fail (or was never reached).
 	Err error
 }
 
-// Integrate runs r: the Postgres server started with one database per service; every service's
-// migrate and populate (at most WithJobs at once, each logged to logDir/<service>.log); the
-// services started as Dagger services in start order, each bound to the server and to the
-// services it depends on by hostname; then the suite's container bound to every service, its
-// set-up, one health check per service and the suite (logDir/suite.log, logDir/junit.xml).
-// Everything is stopped at the end, whatever happened. The error says why the stage did not
-// pass: a *engine.StageError wrapping integration.ErrSuiteFailed when the suite failed.
-func (e *Engine) Integrate(ctx context.Context, r *IntegrationRecipe, logDir string) (*IntegrationReport, error) {
+// RunIntegration runs r: the Postgres server started with one database per service; every
+// service's migrate and populate (at most WithJobs at once, each logged to
+// logDir/<service>.log); the services started as Dagger services in start order, each bound to
+// the server and to the services it depends on by hostname; then the suite's container bound to
+// every service, its set-up, one health check per service and the suite (logDir/suite.log,
+// logDir/junit.xml). Everything is stopped at the end, whatever happened. The report is never
+// nil. The error says why the run did not pass: a *integration.ServiceError (wrapping the
+// *engine.StageError) when a service did not come up, a *engine.StageError wrapping
+// integration.ErrSuiteFailed when the suite exited non-zero. A suite that exited 0 passed
+// here; ConvertIntegration also holds its JUnit results against it, as integration.Run does.
+func (e *Engine) RunIntegration(ctx context.Context, r *IntegrationRecipe, logDir string) (*IntegrationReport, error) {
+	return e.runIntegration(ctx, r, logDir, nil)
+}
+
+// runIntegration is RunIntegration, telling ev (which may be nil) of each step as it happens.
+func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDir string, ev *integrationEvents) (rep *IntegrationReport, err error) {
+	t0 := time.Now()
+	rep = newIntegrationReport(r, logDir)
+	defer func() { rep.Duration = time.Since(t0) }()
 	if r.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
 		defer cancel()
 	}
-	rep := &IntegrationReport{RunID: r.RunID, SuiteExitCode: -1, SuiteLog: filepath.Join(logDir, "suite.log")}
-	for _, sr := range r.Services {
-		rep.Services = append(rep.Services, IntegrationService{Name: sr.Name, URL: sr.URL, Database: sr.Database,
-			Log: filepath.Join(logDir, sr.Name+".log")})
-	}
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return rep, fmt.Errorf("creating integration log directory: %w", err)
 	}
+	// A service that failed because the run was cancelled did not fail by itself.
+	cancelled := func() bool { return errors.Is(ctx.Err(), context.Canceled) }
 
 	var started []*dagger.Service
 	defer func() {
@@ -81,12 +118,14 @@ func (e *Engine) Integrate(ctx context.Context, r *IntegrationRecipe, logDir str
 
 	pg, err := e.postgres(r.Postgres)
 	if err != nil {
-		return rep, e.stageErr(ctx, fmt.Errorf("integration: Postgres: %w", err))
+		return rep, e.stageErr(ctx, fmt.Errorf("Postgres: %w", err))
 	}
 	if pg, err = pg.Start(ctx); err != nil {
-		return rep, e.stageErr(ctx, fmt.Errorf("integration: starting Postgres (%s): %w", r.Postgres.Base.Ref, err))
+		return rep, e.stageErr(ctx, fmt.Errorf("starting Postgres (%s): %w", r.Postgres.Base.Ref, err))
 	}
 	started = append(started, pg)
+	rep.Postgres = postgresURL(r.Postgres)
+	ev.postgresReady(rep)
 
 	// Set-up: migrate and populate, every service at once (bounded).
 	setups := make([]*dagger.Container, len(r.Services))
@@ -94,8 +133,11 @@ func (e *Engine) Integrate(ctx context.Context, r *IntegrationRecipe, logDir str
 	g.SetLimit(e.o.jobs)
 	for i := range r.Services {
 		g.Go(func() error {
-			sr := &r.Services[i]
-			err := withLog(rep.Services[i].Log, func(log io.Writer) error {
+			sr, s := &r.Services[i], &rep.Services[i]
+			s.SetUp = true
+			ev.serviceSetUp(s, sr)
+			t1 := time.Now()
+			err := withLog(s.Log, func(log io.Writer) error {
 				ctr, err := e.Container(ctx, &sr.Setup)
 				if err != nil {
 					return e.failure(ctx, log, nil, err)
@@ -104,17 +146,24 @@ func (e *Engine) Integrate(ctx context.Context, r *IntegrationRecipe, logDir str
 				setups[i], err = e.execs(ctx, ctr, sr.Setup.Execs, log)
 				return err
 			})
-			rep.Services[i].Err = err
+			if err != nil {
+				step, argv := setupStep(sr, err)
+				s.Err = serviceError(sr, step, argv, s.Log, time.Since(t1), "", err)
+				if !cancelled() {
+					ev.serviceFailed(s)
+				}
+			}
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return rep, fmt.Errorf("integration: setting up services: %w", firstServiceErr(rep))
+		return rep, firstServiceErr(rep, err)
 	}
 
 	// Start in dependency order, each bound to what it depends on.
 	svcs := map[string]*dagger.Service{PostgresHostname: pg}
 	for i, sr := range r.Services {
+		s := &rep.Services[i]
 		ctr := setups[i]
 		for _, b := range sr.Bindings {
 			if b == PostgresHostname {
@@ -122,26 +171,30 @@ func (e *Engine) Integrate(ctx context.Context, r *IntegrationRecipe, logDir str
 			}
 			dep, ok := svcs[b]
 			if !ok {
-				err := fmt.Errorf("integration: %q is bound to %q, which has not started: the recipe's services are not in start order", sr.Name, b)
-				rep.Services[i].Err = err
-				return rep, err
+				err := fmt.Errorf("%q is bound to %q, which has not started: the recipe's services are not in start order", sr.Name, b)
+				s.Err = serviceError(&sr, "serve", sr.Serve, s.Log, 0, "", err)
+				return rep, s.Err
 			}
 			ctr = ctr.WithServiceBinding(b, dep)
 		}
-		s := ctr.WithExposedPort(sr.Port).AsService(dagger.ContainerAsServiceOpts{Args: sr.Serve})
-		s, err := s.Start(ctx)
+		t1 := time.Now()
+		svc, err := ctr.WithExposedPort(sr.Port).AsService(dagger.ContainerAsServiceOpts{Args: sr.Serve}).Start(ctx)
 		if err != nil {
 			err = e.stageErrArgv(ctx, sr.Serve, fmt.Errorf("starting %q: %w", sr.Name, err))
-			rep.Services[i].Err = err
-			appendLog(rep.Services[i].Log, fmt.Sprintf("$ %s\nconvoy: %v\n", quoteArgv(sr.Serve), err))
-			return rep, fmt.Errorf("integration: %w", err)
+			appendLog(s.Log, fmt.Sprintf("$ %s\nconvoy: %v\n", quoteArgv(sr.Serve), err))
+			s.Err = serviceError(&sr, "serve", sr.Serve, s.Log, time.Since(t1), "", err)
+			if !cancelled() {
+				ev.serviceFailed(s)
+			}
+			return rep, s.Err
 		}
-		rep.Services[i].Started = true
-		started = append(started, s)
-		svcs[sr.Hostname] = s
+		s.Started = true
+		started = append(started, svc)
+		svcs[sr.Hostname] = svc
 	}
 
 	// The suite.
+	rep.SuiteArgv = append([]string(nil), r.Suite.Command.Argv...)
 	err = withLog(rep.SuiteLog, func(log io.Writer) error {
 		ctr, err := e.Container(ctx, &r.Suite.Setup)
 		if err != nil {
@@ -158,12 +211,25 @@ func (e *Engine) Integrate(ctx context.Context, r *IntegrationRecipe, logDir str
 			return err
 		}
 		for i, hc := range r.Suite.HealthChecks {
-			if _, err := e.execs(ctx, ctr, []Exec{hc}, log); err != nil {
-				rep.Services[i].Err = fmt.Errorf("health check of %q: %w", r.Services[i].Name, err)
-				return rep.Services[i].Err
+			s := &rep.Services[i]
+			var out bytes.Buffer
+			t1 := time.Now()
+			if _, err := e.execs(ctx, ctr, []Exec{hc}, io.MultiWriter(log, &out)); err != nil {
+				sr := &r.Services[i]
+				s.Err = serviceError(sr, "health", hc.Argv, rep.SuiteLog, time.Since(t1), lastProbe(out.String()), err)
+				if !cancelled() {
+					ev.serviceFailed(s)
+				}
+				return s.Err
 			}
+			s.Healthy = true
+			ev.serviceHealthy(s)
 		}
+		rep.SuiteRan = true
+		ev.suiteStarted(rep)
+		t1 := time.Now()
 		after, err := e.exec(ctx, ctr, r.Suite.Command, log)
+		rep.SuiteDuration = time.Since(t1)
 		var se *engine.StageError
 		switch {
 		case err == nil:
@@ -174,16 +240,108 @@ func (e *Engine) Integrate(ctx context.Context, r *IntegrationRecipe, logDir str
 		}
 		if after != nil && r.Suite.JUnit != "" {
 			dst := filepath.Join(logDir, "junit.xml")
+			_ = os.Remove(dst) // never report a previous run's results
 			if _, xerr := after.File(r.Suite.JUnit).Export(ctx, dst); xerr == nil {
 				rep.JUnit = dst
+				rep.Tests, rep.JUnitErr = parseJUnitFile(dst)
 			}
 		}
 		return err
 	})
-	if err != nil {
-		return rep, fmt.Errorf("integration: %w", err)
+	return rep, err
+}
+
+// newIntegrationReport is the report of r before anything ran.
+func newIntegrationReport(r *IntegrationRecipe, logDir string) *IntegrationReport {
+	rep := &IntegrationReport{RunID: r.RunID, LogDir: logDir, Timeout: r.Timeout, SuiteExitCode: -1,
+		SuiteLog: filepath.Join(logDir, "suite.log")}
+	for _, sr := range r.Services {
+		rep.Services = append(rep.Services, IntegrationService{Name: sr.Name, URL: sr.URL, Port: sr.Port,
+			Database: sr.Database, Log: filepath.Join(logDir, sr.Name+".log")})
 	}
-	return rep, nil
+	return rep
+}
+
+// postgresURL is the server's URL as the services reach it, password redacted.
+func postgresURL(p PostgresRecipe) string {
+	return fmt.Sprintf("postgres://%s:xxxxx@%s:%d/%s", PostgresUser, p.Hostname, p.Port, PostgresUser)
+}
+
+// setupStep names the set-up step err stopped at, "migrate" or "populate", with its argv: the
+// failing exec's, or migrate when the container could not even be prepared.
+func setupStep(sr *ServiceRecipe, err error) (string, []string) {
+	var se *engine.StageError
+	if errors.As(err, &se) && len(sr.Setup.Execs) > 1 && equalArgv(se.Command, sr.Setup.Execs[1].Argv) {
+		return "populate", sr.Setup.Execs[1].Argv
+	}
+	if len(sr.Setup.Execs) > 0 {
+		return "migrate", sr.Setup.Execs[0].Argv
+	}
+	return "migrate", nil
+}
+
+func equalArgv(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// serviceError describes sr failing at step as package integration does, with the last lines of
+// the log that holds the step's output.
+func serviceError(sr *ServiceRecipe, step string, argv []string, logPath string, waited time.Duration, probe string, err error) *integration.ServiceError {
+	se := &integration.ServiceError{Service: sr.Name, Step: step, Argv: argv, Waited: waited, ExitCode: -1,
+		LastProbe: probe, LogPath: logPath, LogTail: logTail(logPath, integration.LogTailLines), Err: err}
+	if step == "serve" || step == "health" {
+		se.URL = sr.URL + sr.Health
+	}
+	var st *engine.StageError
+	if errors.As(err, &st) {
+		se.ExitCode, se.TimedOut = st.ExitCode, st.Reason == engine.TimedOut
+	}
+	if step == "health" && se.ExitCode > 0 {
+		se.TimedOut = true // the health script gave up after the health timeout
+	}
+	return se
+}
+
+// lastProbe is the health script's last line of output: the last answer or error it got.
+func lastProbe(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "$ ") && !strings.HasPrefix(l, "convoy: ") {
+			return l
+		}
+	}
+	return "no answer"
+}
+
+// logTail returns the last n lines of the file at path (reading at most its last 256 KiB).
+func logTail(path string, n int) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	const max = 256 << 10
+	if fi, err := f.Stat(); err == nil && fi.Size() > max {
+		_, _ = f.Seek(fi.Size()-max, io.SeekStart)
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, max))
+	s := strings.TrimRight(string(b), "\n")
+	if s == "" {
+		return nil
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines
 }
 
 // postgres returns the server's service: its image, environment, database init file and port.
@@ -213,13 +371,14 @@ func (e *Engine) stageErrArgv(ctx context.Context, argv []string, err error) err
 	return &engine.StageError{Reason: engine.Failed, ExitCode: -1, Command: argv, Err: err}
 }
 
-func firstServiceErr(rep *IntegrationReport) error {
+// firstServiceErr is the error of the first service, in start order, that failed; else err.
+func firstServiceErr(rep *IntegrationReport, err error) error {
 	for _, s := range rep.Services {
 		if s.Err != nil {
-			return fmt.Errorf("%q: %w", s.Name, s.Err)
+			return s.Err
 		}
 	}
-	return errors.New("no service failed")
+	return err
 }
 
 var logMu sync.Mutex

@@ -38,6 +38,11 @@ type Translator struct {
 	Environ func() []string
 	// DefaultBase names the base image of services without base: (default DefaultBase).
 	DefaultBase func(python string) string
+	// DepsStage, when set, returns the deps stage that installed svc's environment in this run
+	// (a release installs the lockfile: stages.Frozen), so that every later container of svc
+	// continues that one. Without it, or when it reports none, the deps stage of
+	// stages.ForService is assumed.
+	DepsStage func(svc *config.Service) (stages.Stage, bool)
 }
 
 func (t Translator) lookupEnv(k string) (string, bool) {
@@ -83,7 +88,7 @@ func (t Translator) Stage(cfg *config.Config, svc *config.Service, st stages.Sta
 		return t.process(cfg, svc, st)
 	}
 	if st.Kind == stages.KindImage {
-		return Recipe{}, fmt.Errorf("stage %q of %q: the dagger engine does not run image stages yet (its images are built with Translator.Image and Engine.BuildImage; see docs/dagger.md)", st.Name, svc.Name)
+		return Recipe{}, fmt.Errorf("stage %q of %q: an image stage is not one container: Engine.Run builds it from Translator.Requirements and Translator.Image", st.Name, svc.Name)
 	}
 	return Recipe{}, fmt.Errorf("stage %q of %q: the dagger engine runs no stage of this kind", st.Name, svc.Name)
 }
@@ -91,6 +96,11 @@ func (t Translator) Stage(cfg *config.Config, svc *config.Service, st stages.Sta
 // Prepared returns the recipe of svc's environment — its deps stage — whatever stage of the plan
 // installs it: every later container of the service starts from it.
 func (t Translator) Prepared(cfg *config.Config, svc *config.Service) (Recipe, error) {
+	if t.DepsStage != nil {
+		if st, ok := t.DepsStage(svc); ok {
+			return t.deps(cfg, svc, st)
+		}
+	}
 	for _, st := range stages.ForService(svc) {
 		if st.Kind == stages.KindDeps {
 			return t.deps(cfg, svc, st)
@@ -222,24 +232,10 @@ func (t Translator) env(cfg *config.Config, svc *config.Service, st stages.Stage
 	}
 	var mounts []Mount
 	if st.HostNetEnv {
-		inherit := func(k string) {
-			v, ok := t.lookupEnv(k)
-			if !ok {
-				return
-			}
-			if m, ok := hostPathMount(v); ok {
-				mounts = append(mounts, m)
-				v = m.Path
-			}
+		var net map[string]string
+		net, mounts = t.downloadEnv()
+		for k, v := range net {
 			env[k] = v
-		}
-		for _, k := range hostNetVars {
-			inherit(k)
-		}
-		for _, kv := range t.environ() {
-			if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "PIP_") {
-				inherit(k)
-			}
 		}
 	}
 	if st.FreshDB {
@@ -250,6 +246,34 @@ func (t Translator) env(cfg *config.Config, svc *config.Service, st stages.Stage
 	}
 	for k, v := range st.Env {
 		env[k] = v
+	}
+	return env, dedupMounts(mounts)
+}
+
+// downloadEnv returns the host variables a container that downloads packages inherits — the
+// proxy, CA-bundle and PIP_* ones — and the read-only mounts of the host paths they name, each
+// variable rewritten to where its path is mounted (HostRoot+path).
+func (t Translator) downloadEnv() (map[string]string, []Mount) {
+	env := map[string]string{}
+	var mounts []Mount
+	inherit := func(k string) {
+		v, ok := t.lookupEnv(k)
+		if !ok {
+			return
+		}
+		if m, ok := hostPathMount(v); ok {
+			mounts = append(mounts, m)
+			v = m.Path
+		}
+		env[k] = v
+	}
+	for _, k := range hostNetVars {
+		inherit(k)
+	}
+	for _, kv := range t.environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "PIP_") {
+			inherit(k)
+		}
 	}
 	return env, dedupMounts(mounts)
 }

@@ -272,7 +272,7 @@ func TestStageErrors(t *testing.T) {
 		st   stages.Stage
 		err  string
 	}{
-		{"image stage", web, stages.Stage{Name: "image", Kind: stages.KindImage}, `stage "image" of "web": the dagger engine does not run image stages yet`},
+		{"image stage", web, stages.Stage{Name: "image", Kind: stages.KindImage}, `stage "image" of "web": an image stage is not one container`},
 		{"no spec", &missing, stage(t, web, stages.Deps), `reading dependency spec of "web"`},
 		{"no spec for a later stage", &missing, stage(t, web, stages.Unit), `reading dependency spec of "web"`},
 		{"libs with one name", &dupLibs, stage(t, web, stages.Lint), `libs "libs/kit" and "other/kit" would both be /app/libs/kit`},
@@ -325,20 +325,31 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, st := range stages.ForService(svc) {
+		for _, st := range stages.WithImage(svc) {
 			t.Run(svc.Name+"/"+st.Name, func(t *testing.T) {
 				want, err := loc.Environ(cfg, svc, st)
 				if err != nil {
 					t.Fatal(err)
 				}
-				r, err := tr.Stage(cfg, svc, st)
-				if err != nil {
+				var r Recipe
+				if st.Kind == stages.KindImage {
+					// The image stage's only commands: its runtime requirement resolution.
+					rr, err := tr.Requirements(cfg, svc, st)
+					if err != nil {
+						t.Fatal(err)
+					}
+					r = rr.Recipe
+				} else if r, err = tr.Stage(cfg, svc, st); err != nil {
 					t.Fatal(err)
 				}
 				got := r.EnvMap()
-				// Added by the dagger engine only: the pip cache volume of the deps stage, and
-				// the Pipfile copy the local engine adds outside Environ.
-				extra := map[string]bool{"PIP_CACHE_DIR": st.Kind == stages.KindDeps, "PIPENV_PIPFILE": st.Kind == stages.KindDeps && svc.Deps == config.DepsPipenv}
+				// Added by the dagger engine only: the pip cache volume of the stages that
+				// download, and what the local engine adds outside Environ for pipenv (the
+				// Pipfile copy; quiet `pipenv requirements`).
+				download := st.Kind == stages.KindDeps || st.Kind == stages.KindImage
+				pipenv := svc.Deps == config.DepsPipenv
+				extra := map[string]bool{"PIP_CACHE_DIR": download, "PIPENV_PIPFILE": download && pipenv,
+					"PIPENV_VERBOSITY": st.Kind == stages.KindImage && pipenv}
 				libs := []string{svc.Dir}
 				for _, l := range svc.Libs {
 					libs = append(libs, filepath.Join(cfg.Root, l))

@@ -1,0 +1,387 @@
+package dagger
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/integration"
+)
+
+var _ engine.Integrator = (*Engine)(nil)
+
+// maxListedFailures bounds the failed tests named in a failed suite's error (as package
+// integration names them).
+const maxListedFailures = 10
+
+// Integrate runs the integration stage on the engine (engine.Integrator): req's services are
+// translated (Translator.Integration, with the WithIntegration options) and run
+// (RunIntegration) with req.LogDir as the log directory, and the outcome is converted
+// (ConvertIntegration) into the report and error integration.Run gives on the local engine.
+// req.Events receives the same kinds of events as they happen: postgres.ready, service.migrate
+// when a service's set-up starts, service.healthy or service.failed, suite.started, then one
+// suite.test per test and suite.finished.
+//
+// The engine always runs its own Postgres server as a Dagger service: a request naming an
+// existing server (req.Postgres: --postgres or integration.postgres) fails, wrapping
+// integration.ErrInvalidSpec, before anything starts.
+func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
+	rep := &integration.Report{LogDir: req.LogDir, Throwaway: true, Suite: integration.SuiteReport{ExitCode: -1}}
+	if req.Postgres != "" {
+		return rep, fmt.Errorf("%w: the dagger engine always runs its own Postgres server (a Dagger service from %s) and cannot use the existing server %s given by --postgres or integration.postgres: leave both unset with --engine dagger, or use --engine local",
+			integration.ErrInvalidSpec, e.postgresImage(), redactURL(req.Postgres))
+	}
+	if req.Config == nil {
+		return rep, fmt.Errorf("%w: no configuration", integration.ErrInvalidSpec)
+	}
+	r, err := e.tr.Integration(req.Config, req.Services, e.o.integration)
+	if err != nil {
+		return rep, fmt.Errorf("%w: %w", integration.ErrInvalidSpec, err)
+	}
+	rep.RunID = r.RunID
+	ev := newIntegrationEvents(req.Events)
+	drep, err := e.runIntegration(ctx, &r, req.LogDir, ev)
+	return convertIntegration(ctx, drep, err, ev)
+}
+
+// postgresImage is the Postgres server's image reference Integrate uses.
+func (e *Engine) postgresImage() string {
+	if e.o.integration.Postgres != "" {
+		return e.o.integration.Postgres
+	}
+	return DefaultPostgresImage
+}
+
+// ConvertIntegration turns rep and runErr — what RunIntegration returned for a run under ctx —
+// into the report and error integration.Run would return, and sends to events (unless nil),
+// in integration.Run's order, the events of the run that package pipeline renders:
+// postgres.ready; service.migrate for every service whose set-up started, then service.healthy
+// or service.failed; suite.started, one suite.test per test and suite.finished when the suite
+// ran. The error is nil only when every service came up and the suite passed — exited 0 with
+// no failed or errored test —; it wraps integration.ErrInterrupted (and context.Cause(ctx))
+// when ctx was cancelled, integration.ErrSuiteFailed when the suite ran and did not pass, and
+// is runErr otherwise (a *integration.ServiceError when a service did not come up).
+func ConvertIntegration(ctx context.Context, rep *IntegrationReport, runErr error, events func(integration.Event)) (*integration.Report, error) {
+	return convertIntegration(ctx, rep, runErr, newIntegrationEvents(events))
+}
+
+// convertIntegration is ConvertIntegration, sending through ev only the events it has not sent
+// while the run went on.
+func convertIntegration(ctx context.Context, rep *IntegrationReport, runErr error, ev *integrationEvents) (*integration.Report, error) {
+	out := &integration.Report{RunID: rep.RunID, Postgres: rep.Postgres, Throwaway: true, LogDir: rep.LogDir, Duration: rep.Duration}
+	for _, s := range rep.Services {
+		out.Services = append(out.Services, integration.ServiceReport{Name: s.Name, Database: s.Database, URL: s.URL,
+			Port: s.Port, LogPath: s.Log, Healthy: s.Healthy})
+	}
+	su := integration.SuiteReport{Ran: rep.SuiteRan, Argv: rep.SuiteArgv, ExitCode: rep.SuiteExitCode,
+		Duration: rep.SuiteDuration, LogPath: rep.SuiteLog, JUnitPath: rep.JUnit, Tests: rep.Tests}
+	if !su.Ran {
+		su.ExitCode = -1
+	}
+	for _, t := range su.Tests {
+		switch t.Status {
+		case integration.TestPassed:
+			su.Passed++
+		case integration.TestFailed:
+			su.Failed++
+		case integration.TestSkipped:
+			su.Skipped++
+		case integration.TestError:
+			su.Errors++
+		}
+	}
+	out.Suite = su
+	interrupted := runErr != nil && ctx.Err() != nil
+	var err, suiteErr error
+	switch {
+	case interrupted:
+		err = fmt.Errorf("%w while %s: %w", integration.ErrInterrupted, phase(rep), context.Cause(ctx))
+	case su.Ran:
+		suiteErr = suiteVerdict(rep, &out.Suite, runErr)
+		err = suiteErr
+		if err == nil {
+			err = runErr
+		}
+	default:
+		err = runErr
+	}
+	ev.finish(rep, &out.Suite, suiteErr, interrupted)
+	return out, err
+}
+
+// phase says what the run was doing when it stopped, for an interruption's message.
+func phase(rep *IntegrationReport) string {
+	switch {
+	case rep.SuiteRan:
+		return "running the suite"
+	case rep.Postgres == "":
+		return "starting Postgres"
+	}
+	for i, s := range rep.Services {
+		if !s.Started {
+			if i == 0 {
+				return "setting up the services"
+			}
+			return fmt.Sprintf("starting service %q", s.Name)
+		}
+	}
+	return "setting up the suite and checking the services' health"
+}
+
+// suiteVerdict says why the suite (which ran) did not pass, nil if it did: as integration.Run
+// judges it, from its exit code and its tests.
+func suiteVerdict(rep *IntegrationReport, su *integration.SuiteReport, runErr error) error {
+	counts := fmt.Sprintf("%d passed, %d failed, %d skipped, %d errors", su.Passed, su.Failed, su.Skipped, su.Errors)
+	var se *engine.StageError
+	timedOut := errors.As(runErr, &se) && se.Reason == engine.TimedOut
+	var why string
+	switch {
+	case timedOut:
+		why = fmt.Sprintf("the integration stage timed out after %s (%s so far)", rep.Timeout, counts)
+	case su.ExitCode == 5 && su.Total() == 0:
+		why = "no tests were collected (exit status 5)"
+	case su.ExitCode < 0:
+		why = fmt.Sprintf("it did not exit by itself: %v", runErr)
+	case su.ExitCode != 0:
+		why = fmt.Sprintf("%s (exit status %d)", counts, su.ExitCode)
+	case su.Failed+su.Errors > 0:
+		why = fmt.Sprintf("%s (exit status 0)", counts)
+	case rep.JUnitErr != nil:
+		why = fmt.Sprintf("reading its JUnit XML: %v", rep.JUnitErr)
+	default:
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", integration.ErrSuiteFailed.Error(), why)
+	failures := su.Failures()
+	for i, t := range failures {
+		if i == maxListedFailures {
+			fmt.Fprintf(&b, "\n  … and %d more", len(failures)-i)
+			break
+		}
+		fmt.Fprintf(&b, "\n  %s %s", strings.ToUpper(string(t.Status)), t.Name)
+		if t.Message != "" {
+			fmt.Fprintf(&b, ": %s", firstLine(t.Message))
+		}
+	}
+	fmt.Fprintf(&b, "\nsee %s", su.LogPath)
+	return &suiteFailure{msg: b.String()}
+}
+
+// suiteFailure is a failed suite's error: its message is complete and it wraps
+// integration.ErrSuiteFailed.
+type suiteFailure struct{ msg string }
+
+func (e *suiteFailure) Error() string { return e.msg }
+func (e *suiteFailure) Unwrap() error { return integration.ErrSuiteFailed }
+
+// integrationEvents sends one run's integration.Events: each at most once, one at a time
+// (set-ups run concurrently; the receiver need not be safe for concurrent use), stamped with
+// the time. A nil *integrationEvents, or one without a receiver, sends nothing.
+type integrationEvents struct {
+	mu   sync.Mutex
+	send func(integration.Event)
+	sent map[string]bool
+}
+
+func newIntegrationEvents(send func(integration.Event)) *integrationEvents {
+	return &integrationEvents{send: send, sent: map[string]bool{}}
+}
+
+// emit sends e unless an event with the same key was sent ("" keys are never deduplicated).
+func (ev *integrationEvents) emit(key string, e integration.Event) {
+	if ev == nil || ev.send == nil {
+		return
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if key != "" {
+		if ev.sent[key] {
+			return
+		}
+		ev.sent[key] = true
+	}
+	e.Time = time.Now()
+	ev.send(e)
+}
+
+func (ev *integrationEvents) postgresReady(rep *IntegrationReport) {
+	ev.emit("postgres", integration.Event{Kind: integration.EventPostgresReady, URL: rep.Postgres})
+}
+
+// serviceSetUp says s's set-up started: its migration first (Argv is sr's, when known).
+func (ev *integrationEvents) serviceSetUp(s *IntegrationService, sr *ServiceRecipe) {
+	e := integration.Event{Kind: integration.EventServiceMigrate, Service: s.Name, LogPath: s.Log}
+	if sr != nil && len(sr.Setup.Execs) > 0 {
+		e.Argv = sr.Setup.Execs[0].Argv
+	}
+	ev.emit("migrate/"+s.Name, e)
+}
+
+// serviceHealthy and serviceFailed end a service's start: only the first of them is sent.
+func (ev *integrationEvents) serviceHealthy(s *IntegrationService) {
+	ev.emit("up/"+s.Name, integration.Event{Kind: integration.EventServiceHealthy, Service: s.Name, URL: s.URL, LogPath: s.Log})
+}
+
+func (ev *integrationEvents) serviceFailed(s *IntegrationService) {
+	e := integration.Event{Kind: integration.EventServiceFailed, Service: s.Name, LogPath: s.Log, Err: s.Err}
+	var se *integration.ServiceError
+	if errors.As(s.Err, &se) {
+		e.Step = se.Step
+	}
+	ev.emit("up/"+s.Name, e)
+}
+
+func (ev *integrationEvents) suiteStarted(rep *IntegrationReport) {
+	ev.emit("suite.started", integration.Event{Kind: integration.EventSuiteStarted, Argv: rep.SuiteArgv, LogPath: rep.SuiteLog})
+}
+
+// finish sends, at the end of the run, what rep says happened and was not sent yet, then the
+// suite's test results and its end — unless the run was interrupted, which integration.Run
+// reports by its error alone.
+func (ev *integrationEvents) finish(rep *IntegrationReport, su *integration.SuiteReport, suiteErr error, interrupted bool) {
+	if rep.Postgres != "" {
+		ev.postgresReady(rep)
+	}
+	for i := range rep.Services {
+		s := &rep.Services[i]
+		if !s.SetUp {
+			continue
+		}
+		ev.serviceSetUp(s, nil)
+		switch {
+		case s.Healthy:
+			ev.serviceHealthy(s)
+		case s.Err != nil && !interrupted:
+			ev.serviceFailed(s)
+		}
+	}
+	if !su.Ran {
+		return
+	}
+	ev.suiteStarted(rep)
+	if interrupted {
+		return
+	}
+	for i := range su.Tests {
+		ev.emit("", integration.Event{Kind: integration.EventTestResult, Test: &su.Tests[i]})
+	}
+	ev.emit("suite.finished", integration.Event{Kind: integration.EventSuiteFinished, Argv: su.Argv, LogPath: su.LogPath,
+		Duration: su.Duration, Suite: su, Err: suiteErr})
+}
+
+// redactURL hides a URL's password.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// JUnit XML, read as package integration reads it (its reader is not exported): a <testsuites>
+// or <testsuite> root, test cases at any depth.
+type junitNode struct {
+	Suites []junitNode `xml:"testsuite"`
+	Cases  []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string     `xml:"name,attr"`
+	Classname string     `xml:"classname,attr"`
+	File      string     `xml:"file,attr"`
+	Time      string     `xml:"time,attr"`
+	Failures  []junitMsg `xml:"failure"`
+	Errors    []junitMsg `xml:"error"`
+	Skipped   []junitMsg `xml:"skipped"`
+}
+
+type junitMsg struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// parseJUnitFile reads the test results of the JUnit XML file at path.
+func parseJUnitFile(path string) ([]integration.TestResult, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tests, err := parseJUnit(f)
+	if err != nil {
+		return nil, fmt.Errorf("parsing JUnit XML %q: %w", path, err)
+	}
+	return tests, nil
+}
+
+// parseJUnit reads test results: a case with a <failure> failed; else with an <error>, it
+// errored; else with <skipped>, it was skipped; else it passed. Its name is classname::name.
+func parseJUnit(r io.Reader) ([]integration.TestResult, error) {
+	var root junitNode
+	if err := xml.NewDecoder(r).Decode(&root); err != nil {
+		return nil, err
+	}
+	var out []integration.TestResult
+	var walk func(n junitNode)
+	walk = func(n junitNode) {
+		for _, c := range n.Cases {
+			out = append(out, c.result())
+		}
+		for _, s := range n.Suites {
+			walk(s)
+		}
+	}
+	walk(root)
+	return out, nil
+}
+
+func (c junitCase) result() integration.TestResult {
+	t := integration.TestResult{Name: c.Name, Classname: c.Classname, Case: c.Name, File: c.File, Status: integration.TestPassed}
+	if c.Classname != "" {
+		t.Name = c.Classname + "::" + c.Name
+	}
+	if secs, err := strconv.ParseFloat(c.Time, 64); err == nil {
+		t.Duration = time.Duration(secs * float64(time.Second))
+	}
+	var msgs []junitMsg
+	switch {
+	case len(c.Failures) > 0:
+		t.Status, msgs = integration.TestFailed, c.Failures
+	case len(c.Errors) > 0:
+		t.Status, msgs = integration.TestError, c.Errors
+	case len(c.Skipped) > 0:
+		t.Status, msgs = integration.TestSkipped, c.Skipped
+	}
+	var messages, details []string
+	for _, m := range msgs {
+		if s := strings.TrimSpace(m.Message); s != "" {
+			messages = append(messages, s)
+		}
+		if s := strings.TrimSpace(m.Text); s != "" {
+			details = append(details, s)
+		}
+	}
+	t.Message = strings.Join(messages, "; ")
+	t.Details = strings.Join(details, "\n\n")
+	if t.Message == "" && len(details) > 0 {
+		t.Message = firstLine(details[0])
+	}
+	return t
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

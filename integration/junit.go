@@ -33,24 +33,24 @@ type junitMsg struct {
 	Text    string `xml:",chardata"`
 }
 
-// parseJUnitFile reads the test results from a JUnit XML file.
-func parseJUnitFile(path string) ([]TestResult, error) {
+// ParseJUnitFile reads the test results from a JUnit XML file (see ParseJUnit).
+func ParseJUnitFile(path string) ([]TestResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	tests, err := parseJUnit(f)
+	tests, err := ParseJUnit(f)
 	if err != nil {
 		return nil, fmt.Errorf("parsing JUnit XML %q: %w", path, err)
 	}
 	return tests, nil
 }
 
-// parseJUnit reads the test results from JUnit XML (a <testsuites> or <testsuite> root, as pytest,
+// ParseJUnit reads the test results from JUnit XML (a <testsuites> or <testsuite> root, as pytest,
 // Go's and Java's tools write it). A test case with a <failure> failed; otherwise with an <error>, it
 // errored; otherwise with <skipped>, it was skipped; otherwise it passed.
-func parseJUnit(r io.Reader) ([]TestResult, error) {
+func ParseJUnit(r io.Reader) ([]TestResult, error) {
 	var root junitNode
 	if err := xml.NewDecoder(r).Decode(&root); err != nil {
 		return nil, err

@@ -74,7 +74,7 @@ func (r *runner) runSuite(ctx context.Context) error {
 
 	var parseErr error
 	if junit != "" {
-		if tests, err := parseJUnitFile(junit); err == nil {
+		if tests, err := ParseJUnitFile(junit); err == nil {
 			rep.JUnitPath, rep.Tests = junit, tests
 		} else if !errors.Is(err, os.ErrNotExist) {
 			parseErr = err

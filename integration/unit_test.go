@@ -156,7 +156,7 @@ func TestParseJUnit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			got, err := parseJUnitFile(filepath.Join("testdata", "junit", tt.file))
+			got, err := ParseJUnitFile(filepath.Join("testdata", "junit", tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,16 +164,16 @@ func TestParseJUnit(t *testing.T) {
 				got[i].Details = "" // tracebacks: checked below
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("parseJUnit:\n got %+v\nwant %+v", got, tt.want)
+				t.Errorf("ParseJUnit:\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
 	}
-	got, _ := parseJUnitFile(filepath.Join("testdata", "junit", "pytest.xml"))
+	got, _ := ParseJUnitFile(filepath.Join("testdata", "junit", "pytest.xml"))
 	if !strings.Contains(got[1].Details, "assert 1 == 2") {
 		t.Errorf("failure details = %q, want the traceback", got[1].Details)
 	}
-	if _, err := parseJUnit(strings.NewReader("<testsuites><testsuite>")); err == nil {
-		t.Error("parseJUnit accepted truncated XML")
+	if _, err := ParseJUnit(strings.NewReader("<testsuites><testsuite>")); err == nil {
+		t.Error("ParseJUnit accepted truncated XML")
 	}
 }
 

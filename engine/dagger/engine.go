@@ -19,6 +19,7 @@ import (
 	"dagger.io/dagger"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -168,7 +169,7 @@ func (e *Engine) exec(ctx context.Context, ctr *dagger.Container, x Exec, log io
 	if ctx.Err() != nil {
 		return nil, e.failure(ctx, log, x.Argv, ctx.Err())
 	}
-	fmt.Fprintf(log, "$ %s\n", quoteArgv(x.Argv))
+	fmt.Fprintf(log, "$ %s\n", local.QuoteArgv(x.Argv))
 	next := withExec(ctr, x, dagger.ReturnTypeAny)
 	out, err := next.CombinedOutput(ctx)
 	if err != nil {
@@ -459,17 +460,4 @@ func copyFile(w io.Writer, p string) error {
 	defer f.Close()
 	_, err = io.Copy(w, f)
 	return err
-}
-
-// quoteArgv renders argv for the "$ ..." line of a log, as the local engine does.
-func quoteArgv(argv []string) string {
-	parts := make([]string, len(argv))
-	for i, a := range argv {
-		if a == "" || strings.ContainsAny(a, " \t\"'$\\") {
-			parts[i] = fmt.Sprintf("%q", a)
-		} else {
-			parts[i] = a
-		}
-	}
-	return strings.Join(parts, " ")
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/image"
 )
 
@@ -268,7 +269,7 @@ func (e *Engine) BuildImage(ctx context.Context, r *ImageRecipe, log io.Writer) 
 	ctr := base
 	host := e.client.Host()
 	if len(r.Requirements) > 0 {
-		fmt.Fprintf(log, "$ %s\n", quoteArgv(r.Install))
+		fmt.Fprintf(log, "$ %s\n", local.QuoteArgv(r.Install))
 		builder := base.
 			WithUser("0").
 			WithMountedCache(PipCacheDir, e.client.CacheVolume(PipCacheVolume)).

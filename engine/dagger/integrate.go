@@ -2,13 +2,9 @@ package dagger
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -286,97 +282,6 @@ func redactURL(raw string) string {
 		return "(an unparsable URL)"
 	}
 	return u.Redacted()
-}
-
-// JUnit XML, read as package integration reads it (its reader is not exported): a <testsuites>
-// or <testsuite> root, test cases at any depth.
-type junitNode struct {
-	Suites []junitNode `xml:"testsuite"`
-	Cases  []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string     `xml:"name,attr"`
-	Classname string     `xml:"classname,attr"`
-	File      string     `xml:"file,attr"`
-	Time      string     `xml:"time,attr"`
-	Failures  []junitMsg `xml:"failure"`
-	Errors    []junitMsg `xml:"error"`
-	Skipped   []junitMsg `xml:"skipped"`
-}
-
-type junitMsg struct {
-	Message string `xml:"message,attr"`
-	Text    string `xml:",chardata"`
-}
-
-// parseJUnitFile reads the test results of the JUnit XML file at path.
-func parseJUnitFile(path string) ([]integration.TestResult, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	tests, err := parseJUnit(f)
-	if err != nil {
-		return nil, fmt.Errorf("parsing JUnit XML %q: %w", path, err)
-	}
-	return tests, nil
-}
-
-// parseJUnit reads test results: a case with a <failure> failed; else with an <error>, it
-// errored; else with <skipped>, it was skipped; else it passed. Its name is classname::name.
-func parseJUnit(r io.Reader) ([]integration.TestResult, error) {
-	var root junitNode
-	if err := xml.NewDecoder(r).Decode(&root); err != nil {
-		return nil, err
-	}
-	var out []integration.TestResult
-	var walk func(n junitNode)
-	walk = func(n junitNode) {
-		for _, c := range n.Cases {
-			out = append(out, c.result())
-		}
-		for _, s := range n.Suites {
-			walk(s)
-		}
-	}
-	walk(root)
-	return out, nil
-}
-
-func (c junitCase) result() integration.TestResult {
-	t := integration.TestResult{Name: c.Name, Classname: c.Classname, Case: c.Name, File: c.File, Status: integration.TestPassed}
-	if c.Classname != "" {
-		t.Name = c.Classname + "::" + c.Name
-	}
-	if secs, err := strconv.ParseFloat(c.Time, 64); err == nil {
-		t.Duration = time.Duration(secs * float64(time.Second))
-	}
-	var msgs []junitMsg
-	switch {
-	case len(c.Failures) > 0:
-		t.Status, msgs = integration.TestFailed, c.Failures
-	case len(c.Errors) > 0:
-		t.Status, msgs = integration.TestError, c.Errors
-	case len(c.Skipped) > 0:
-		t.Status, msgs = integration.TestSkipped, c.Skipped
-	}
-	var messages, details []string
-	for _, m := range msgs {
-		if s := strings.TrimSpace(m.Message); s != "" {
-			messages = append(messages, s)
-		}
-		if s := strings.TrimSpace(m.Text); s != "" {
-			details = append(details, s)
-		}
-	}
-	t.Message = strings.Join(messages, "; ")
-	t.Details = strings.Join(details, "\n\n")
-	if t.Message == "" && len(details) > 0 {
-		t.Message = firstLine(details[0])
-	}
-	return t
 }
 
 func firstLine(s string) string {

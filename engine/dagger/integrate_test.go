@@ -422,7 +422,7 @@ func TestServiceError(t *testing.T) {
 }
 
 func TestParseJUnit(t *testing.T) {
-	tests, err := parseJUnitFile(filepath.Join("testdata", "junit.xml"))
+	tests, err := integration.ParseJUnitFile(filepath.Join("testdata", "junit.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +439,7 @@ func TestParseJUnit(t *testing.T) {
 			Status: integration.TestError, Duration: 100 * time.Millisecond, Message: "ConnectionError: api refused",
 			Details: "ConnectionError: api refused\nsecond line"},
 	})
-	if _, err := parseJUnit(strings.NewReader("<testsuite><testcase")); err == nil {
+	if _, err := integration.ParseJUnit(strings.NewReader("<testsuite><testcase")); err == nil {
 		t.Error("truncated XML parsed")
 	}
 }

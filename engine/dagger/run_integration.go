@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/integration"
 )
 
@@ -181,7 +182,7 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 		svc, err := ctr.WithExposedPort(sr.Port).AsService(dagger.ContainerAsServiceOpts{Args: sr.Serve}).Start(ctx)
 		if err != nil {
 			err = e.stageErrArgv(ctx, sr.Serve, fmt.Errorf("starting %q: %w", sr.Name, err))
-			appendLog(s.Log, fmt.Sprintf("$ %s\nconvoy: %v\n", quoteArgv(sr.Serve), err))
+			appendLog(s.Log, fmt.Sprintf("$ %s\nconvoy: %v\n", local.QuoteArgv(sr.Serve), err))
 			s.Err = serviceError(&sr, "serve", sr.Serve, s.Log, time.Since(t1), "", err)
 			if !cancelled() {
 				ev.serviceFailed(s)
@@ -243,7 +244,7 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 			_ = os.Remove(dst) // never report a previous run's results
 			if _, xerr := after.File(r.Suite.JUnit).Export(ctx, dst); xerr == nil {
 				rep.JUnit = dst
-				rep.Tests, rep.JUnitErr = parseJUnitFile(dst)
+				rep.Tests, rep.JUnitErr = integration.ParseJUnitFile(dst)
 			}
 		}
 		return err

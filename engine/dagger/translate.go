@@ -8,17 +8,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
-
-// hostNetVars are the host variables a stage that downloads packages may inherit: proxies, CA
-// bundles and package-index settings, besides every PIP_* variable. They are the local engine's
-// (engine/local's hostNetVars); nothing else from the host reaches a stage.
-var hostNetVars = []string{
-	"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-	"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-}
 
 // sourceExclude is left out of every uploaded source or lib directory: VCS metadata and Python
 // bytecode, which no stage reads (stages run with PYTHONDONTWRITEBYTECODE=1).
@@ -267,7 +260,7 @@ func (t Translator) downloadEnv() (map[string]string, []Mount) {
 		}
 		env[k] = v
 	}
-	for _, k := range hostNetVars {
+	for _, k := range local.HostNetVars {
 		inherit(k)
 	}
 	for _, kv := range t.environ() {

@@ -150,7 +150,7 @@ func (e *Engine) runTo(ctx context.Context, req engine.Request, argv []string, e
 	if err := ctx.Err(); err != nil {
 		return stopped(ctx, argv)
 	}
-	fmt.Fprintf(req.Log, "$ %s\n", quoteArgv(argv))
+	fmt.Fprintf(req.Log, "$ %s\n", QuoteArgv(argv))
 	path, err := lookPath(argv[0], env)
 	if err != nil {
 		fmt.Fprintf(req.Log, "convoy: %v\n", err)
@@ -229,9 +229,9 @@ func lookPath(prog string, env []string) (string, error) {
 	return "", fmt.Errorf("%q not found in the stage's PATH", prog)
 }
 
-// hostNetVars are the host variables a stage that downloads packages may inherit: proxies,
+// HostNetVars are the host variables a stage that downloads packages may inherit: proxies,
 // CA bundles and package-index settings. Nothing else from the host reaches a stage.
-var hostNetVars = []string{
+var HostNetVars = []string{
 	"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
 	"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
 }
@@ -262,7 +262,7 @@ func (e *Engine) environ(req engine.Request, venv string) ([]string, error) {
 		"CONVOY_STAGE":            st.Name,
 	}
 	if st.HostNetEnv {
-		for _, k := range hostNetVars {
+		for _, k := range HostNetVars {
 			if v, ok := e.hostEnv(k); ok {
 				env[k] = v
 			}
@@ -325,7 +325,9 @@ func (e *Engine) Environ(cfg *config.Config, svc *config.Service, st stages.Stag
 	return e.environ(engine.Request{Config: cfg, Service: svc, Stage: st, Log: io.Discard}, venv)
 }
 
-func quoteArgv(argv []string) string {
+// QuoteArgv renders argv for the "$ ..." line that opens each command in a stage's log,
+// quoting only the arguments that need it.
+func QuoteArgv(argv []string) string {
 	parts := make([]string, len(argv))
 	for i, a := range argv {
 		if a == "" || strings.ContainsAny(a, " \t\"'$\\") {

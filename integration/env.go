@@ -125,8 +125,8 @@ func lookPath(name string, env []string) (string, error) {
 	return "", fmt.Errorf("command %q not found in PATH %q", name, path)
 }
 
-// isPytest reports whether argv runs pytest: pytest or py.test itself, or "python -m pytest".
-func isPytest(argv []string) bool {
+// IsPytest reports whether argv runs pytest: pytest or py.test itself, or "python -m pytest".
+func IsPytest(argv []string) bool {
 	if len(argv) == 0 {
 		return false
 	}
@@ -143,8 +143,8 @@ func isPytest(argv []string) bool {
 	return false
 }
 
-// junitArg returns the path given to --junitxml in argv, if any.
-func junitArg(argv []string) (string, bool) {
+// JUnitArg returns the path given to --junitxml (or --junit-xml) in argv, if any.
+func JUnitArg(argv []string) (string, bool) {
 	for i, a := range argv {
 		if v, ok := strings.CutPrefix(a, "--junitxml="); ok {
 			return v, true

@@ -76,8 +76,8 @@ func (e *ServiceError) Error() string {
 // Unwrap returns the underlying error.
 func (e *ServiceError) Unwrap() error { return e.Err }
 
-// logTail returns the last n lines of the file at path (reading at most its last 256 KiB).
-func logTail(path string, n int) []string {
+// LogTail returns the last n lines of the file at path (reading at most its last 256 KiB).
+func LogTail(path string, n int) []string {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil

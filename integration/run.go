@@ -424,7 +424,7 @@ func (r *runner) step(ctx context.Context, s *service, step string, kind EventKi
 	fmt.Fprintf(s.log, "=== convoy: %s: %s (in %s)\n", step, strings.Join(argv, " "), s.Dir)
 	fail := func(err error, start time.Time, timedOut bool, code int) error {
 		return &ServiceError{Service: s.Name, Step: step, Argv: argv, Waited: time.Since(start), TimedOut: timedOut,
-			ExitCode: code, LogPath: s.logPath, LogTail: logTail(s.logPath, LogTailLines), Err: err}
+			ExitCode: code, LogPath: s.logPath, LogTail: LogTail(s.logPath, LogTailLines), Err: err}
 	}
 	t0 := time.Now()
 	p, err := r.start(s.Name+" "+step, argv, s.Dir, r.serviceEnv(s), s.log)
@@ -460,7 +460,7 @@ func (r *runner) serve(ctx context.Context, s *service) (*procgroup.Process, err
 	t0 := time.Now()
 	fail := func(step string, err error, timedOut bool, code int, probe string) error {
 		return &ServiceError{Service: s.Name, Step: step, Argv: argv, URL: url, Waited: time.Since(t0), TimedOut: timedOut,
-			ExitCode: code, LastProbe: probe, LogPath: s.logPath, LogTail: logTail(s.logPath, LogTailLines), Err: err}
+			ExitCode: code, LastProbe: probe, LogPath: s.logPath, LogTail: LogTail(s.logPath, LogTailLines), Err: err}
 	}
 	p, err := r.start(s.Name+" serve", argv, s.Dir, r.serviceEnv(s), s.log)
 	if err != nil {

@@ -20,12 +20,12 @@ func (r *runner) runSuite(ctx context.Context) error {
 	rep := &r.report.Suite
 	argv := append([]string(nil), su.Argv...)
 	junit := ""
-	if p, ok := junitArg(argv); ok {
+	if p, ok := JUnitArg(argv); ok {
 		junit = p
 		if !filepath.IsAbs(junit) {
 			junit = filepath.Join(su.Dir, junit)
 		}
-	} else if isPytest(argv) {
+	} else if IsPytest(argv) {
 		junit = filepath.Join(r.spec.LogDir, "junit.xml")
 		argv = append(argv, "--junitxml="+junit)
 	}
@@ -119,6 +119,12 @@ func suiteError(rep *SuiteReport, timedOut bool, timeout time.Duration) error {
 	default:
 		return nil
 	}
+	return SuiteFailure(rep, why)
+}
+
+// SuiteFailure is the error of a suite that did not pass for the reason why: it wraps
+// ErrSuiteFailed and lists the failed tests (the first few) and the suite's log.
+func SuiteFailure(rep *SuiteReport, why string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", ErrSuiteFailed.Error(), why)
 	for i, t := range rep.Failures() {

@@ -72,8 +72,8 @@ func TestIsPytest(t *testing.T) {
 		{nil, false},
 	}
 	for _, tt := range tests {
-		if got := isPytest(tt.argv); got != tt.want {
-			t.Errorf("isPytest(%q) = %v, want %v", tt.argv, got, tt.want)
+		if got := IsPytest(tt.argv); got != tt.want {
+			t.Errorf("IsPytest(%q) = %v, want %v", tt.argv, got, tt.want)
 		}
 	}
 }
@@ -90,9 +90,9 @@ func TestJUnitArg(t *testing.T) {
 		{[]string{"pytest", "-q"}, "", false},
 	}
 	for _, tt := range tests {
-		got, ok := junitArg(tt.argv)
+		got, ok := JUnitArg(tt.argv)
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("junitArg(%q) = %q, %v; want %q, %v", tt.argv, got, ok, tt.want, tt.ok)
+			t.Errorf("JUnitArg(%q) = %q, %v; want %q, %v", tt.argv, got, ok, tt.want, tt.ok)
 		}
 	}
 }

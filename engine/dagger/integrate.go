@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,10 +13,6 @@ import (
 )
 
 var _ engine.Integrator = (*Engine)(nil)
-
-// maxListedFailures bounds the failed tests named in a failed suite's error (as package
-// integration names them).
-const maxListedFailures = 10
 
 // Integrate runs the integration stage on the engine (engine.Integrator): req's services are
 // translated (Translator.Integration, with the WithIntegration options) and run
@@ -156,29 +151,8 @@ func suiteVerdict(rep *IntegrationReport, su *integration.SuiteReport, runErr er
 	default:
 		return nil
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", integration.ErrSuiteFailed.Error(), why)
-	failures := su.Failures()
-	for i, t := range failures {
-		if i == maxListedFailures {
-			fmt.Fprintf(&b, "\n  … and %d more", len(failures)-i)
-			break
-		}
-		fmt.Fprintf(&b, "\n  %s %s", strings.ToUpper(string(t.Status)), t.Name)
-		if t.Message != "" {
-			fmt.Fprintf(&b, ": %s", firstLine(t.Message))
-		}
-	}
-	fmt.Fprintf(&b, "\nsee %s", su.LogPath)
-	return &suiteFailure{msg: b.String()}
+	return integration.SuiteFailure(su, why)
 }
-
-// suiteFailure is a failed suite's error: its message is complete and it wraps
-// integration.ErrSuiteFailed.
-type suiteFailure struct{ msg string }
-
-func (e *suiteFailure) Error() string { return e.msg }
-func (e *suiteFailure) Unwrap() error { return integration.ErrSuiteFailed }
 
 // integrationEvents sends one run's integration.Events: each at most once, one at a time
 // (set-ups run concurrently; the receiver need not be safe for concurrent use), stamped with
@@ -282,11 +256,4 @@ func redactURL(raw string) string {
 		return "(an unparsable URL)"
 	}
 	return u.Redacted()
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

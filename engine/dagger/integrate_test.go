@@ -416,7 +416,7 @@ func TestServiceError(t *testing.T) {
 	if got := lastProbe(""); got != "no answer" {
 		t.Errorf("lastProbe of nothing = %q", got)
 	}
-	if got := logTail(filepath.Join(dir, "none.log"), 5); got != nil {
+	if got := integration.LogTail(filepath.Join(dir, "none.log"), 5); got != nil {
 		t.Errorf("tail of a missing log = %q", got)
 	}
 }

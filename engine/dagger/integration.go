@@ -319,12 +319,12 @@ func (t Translator) suite(cfg *config.Config, services []ServiceRecipe, urls map
 		s.Bindings = append(s.Bindings, sr.Hostname)
 	}
 	argv := append([]string(nil), cfg.Integration.Command...)
-	if p, ok := junitArg(argv); ok {
+	if p, ok := integration.JUnitArg(argv); ok {
 		if !path.IsAbs(p) {
 			p = path.Join(RepoRoot, p)
 		}
 		s.JUnit = p
-	} else if isPytest(argv) {
+	} else if integration.IsPytest(argv) {
 		argv = append(argv, "--junitxml="+JUnitFile)
 		s.JUnit = JUnitFile
 	}
@@ -387,39 +387,4 @@ func dependencies(svc *config.Service, order []*config.Service) map[string]bool 
 	}
 	walk(svc)
 	return deps
-}
-
-// isPytest reports whether argv runs pytest: pytest or py.test itself, or "python -m pytest"
-// (as package integration decides it).
-func isPytest(argv []string) bool {
-	if len(argv) == 0 {
-		return false
-	}
-	switch base := path.Base(argv[0]); {
-	case base == "pytest", base == "py.test", strings.HasPrefix(base, "pytest-"):
-		return true
-	case strings.HasPrefix(base, "python"):
-		for i := 1; i+1 < len(argv); i++ {
-			if argv[i] == "-m" {
-				return argv[i+1] == "pytest"
-			}
-		}
-	}
-	return false
-}
-
-// junitArg returns the path given to --junitxml in argv, if any (as package integration reads it).
-func junitArg(argv []string) (string, bool) {
-	for i, a := range argv {
-		if v, ok := strings.CutPrefix(a, "--junitxml="); ok {
-			return v, true
-		}
-		if v, ok := strings.CutPrefix(a, "--junit-xml="); ok {
-			return v, true
-		}
-		if (a == "--junitxml" || a == "--junit-xml") && i+1 < len(argv) {
-			return argv[i+1], true
-		}
-	}
-	return "", false
 }

@@ -211,11 +211,11 @@ func TestSuiteArgv(t *testing.T) {
 		{[]string{"python", "tests/suite.py"}, false, ""},
 		{nil, false, ""},
 	} {
-		if got := isPytest(tc.argv); got != tc.pytest {
-			t.Errorf("isPytest(%q) = %v", tc.argv, got)
+		if got := integration.IsPytest(tc.argv); got != tc.pytest {
+			t.Errorf("integration.IsPytest(%q) = %v", tc.argv, got)
 		}
-		if got, _ := junitArg(tc.argv); got != tc.junit {
-			t.Errorf("junitArg(%q) = %q, want %q", tc.argv, got, tc.junit)
+		if got, _ := integration.JUnitArg(tc.argv); got != tc.junit {
+			t.Errorf("integration.JUnitArg(%q) = %q, want %q", tc.argv, got, tc.junit)
 		}
 	}
 }

@@ -297,7 +297,7 @@ func equalArgv(a, b []string) bool {
 // the log that holds the step's output.
 func serviceError(sr *ServiceRecipe, step string, argv []string, logPath string, waited time.Duration, probe string, err error) *integration.ServiceError {
 	se := &integration.ServiceError{Service: sr.Name, Step: step, Argv: argv, Waited: waited, ExitCode: -1,
-		LastProbe: probe, LogPath: logPath, LogTail: logTail(logPath, integration.LogTailLines), Err: err}
+		LastProbe: probe, LogPath: logPath, LogTail: integration.LogTail(logPath, integration.LogTailLines), Err: err}
 	if step == "serve" || step == "health" {
 		se.URL = sr.URL + sr.Health
 	}
@@ -320,29 +320,6 @@ func lastProbe(out string) string {
 		}
 	}
 	return "no answer"
-}
-
-// logTail returns the last n lines of the file at path (reading at most its last 256 KiB).
-func logTail(path string, n int) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	const max = 256 << 10
-	if fi, err := f.Stat(); err == nil && fi.Size() > max {
-		_, _ = f.Seek(fi.Size()-max, io.SeekStart)
-	}
-	b, _ := io.ReadAll(io.LimitReader(f, max))
-	s := strings.TrimRight(string(b), "\n")
-	if s == "" {
-		return nil
-	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return lines
 }
 
 // postgres returns the server's service: its image, environment, database init file and port.

@@ -65,6 +65,7 @@ type options struct {
 	output   string
 	progress string
 	cacheDir string
+	junit    string
 }
 
 // command is one subcommand: its flags and what it does.
@@ -127,6 +128,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, sigs *si
 	fs.BoolVar(&c.opts.failFast, "fail-fast", false, "cancel everything at the first failure")
 	fs.StringVar(&c.opts.output, "output", "text", "output: text | json (NDJSON events, summary last)")
 	fs.StringVar(&c.opts.progress, "progress", "auto", "text progress: auto | tty | plain")
+	fs.StringVar(&c.opts.junit, "junit", "", "also write a JUnit XML report (a suite per service, a case per stage) to this file")
 	fs.StringVar(&c.opts.cacheDir, "cache-dir", os.Getenv("CONVOY_CACHE_DIR"), "where virtualenvs and layers are cached (default <repo>/.convoy/cache; env CONVOY_CACHE_DIR)")
 	if cmd.flags != nil {
 		cmd.flags(fs)
@@ -215,20 +217,31 @@ func (c *cli) cacheDir(cfg *config.Config) string {
 	return filepath.Join(stateDir(cfg), "cache")
 }
 
-// bus builds the event bus for the chosen output.
+// bus builds the event bus for the chosen output (and the JUnit report, when asked for).
 func (c *cli) bus() *pipeline.Bus {
-	if c.opts.output == "json" {
-		return pipeline.NewBus(report.NewJSON(c.stdout))
-	}
+	var sinks []pipeline.Sink
 	tty := c.opts.progress == "tty"
 	if c.opts.progress == "auto" {
 		f, ok := c.stdout.(*os.File)
 		tty = ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") != "true"
 	}
-	if tty {
-		return pipeline.NewBus(report.NewTTY(c.stdout, 250*time.Millisecond))
+	switch {
+	case c.opts.output == "json":
+		sinks = append(sinks, report.NewJSON(c.stdout))
+	case tty:
+		sinks = append(sinks, report.NewTTY(c.stdout, 250*time.Millisecond))
+	default:
+		sinks = append(sinks, report.NewPlain(c.stdout))
 	}
-	return pipeline.NewBus(report.NewPlain(c.stdout))
+	if c.opts.junit != "" {
+		j := report.NewJUnit(c.opts.junit)
+		sinks = append(sinks, j, pipeline.SinkFunc(func(e pipeline.Event) {
+			if e.Type == pipeline.EventSummary && j.Err() != nil {
+				fmt.Fprintf(c.stderr, "convoy: %v\n", j.Err())
+			}
+		}))
+	}
+	return pipeline.NewBus(sinks...)
 }
 
 // planOptions are the plan options the common flags give.

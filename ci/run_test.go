@@ -104,6 +104,13 @@ func TestGating(t *testing.T) {
 		!strings.Contains(strings.Join(fail.Tail, "\n"), "line 29") || fail.Log != filepath.Join(root, ".convoy", "logs", "bad", "unit.log") {
 		t.Fatalf("failure event = %+v", fail)
 	}
+	// So does the JUnit report CI systems read.
+	junitPath := filepath.Join(t.TempDir(), "junit.xml")
+	convoy(t, root, nil, "gate", "--output", "json", "--junit", junitPath)
+	if data, err := os.ReadFile(junitPath); err != nil || !strings.Contains(string(data), `<testsuite name="bad"`) ||
+		!strings.Contains(string(data), `message="exit code 3`) {
+		t.Errorf("JUnit report (%v):\n%s", err, data)
+	}
 	// The text report says the same to people.
 	text := convoy(t, root, []string{"CI=true"}, "gate", "--only", "bad")
 	for _, want := range []string{"--- bad: stage unit failed, exit code 3", "| line 29", "full log: " + fail.Log, "populate    skipped"} {

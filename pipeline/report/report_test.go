@@ -3,6 +3,9 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +99,50 @@ func TestTTYRedrawsOneLinePerService(t *testing.T) {
 	got := out.String()
 	if !strings.Contains(got, "failed at unit") || !strings.Contains(got, "--- events: stage unit failed") {
 		t.Errorf("tty output lacks the settled line or the report:\n%s", got)
+	}
+}
+
+// TestJUnit: the report has a suite per service and a test case per stage; the failure carries
+// the exit code and the log's last lines; the XML is what encoding/xml reads back.
+func TestJUnit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "junit.xml")
+	r := NewJUnit(path)
+	for _, e := range events() {
+		r.Emit(e)
+	}
+	if r.Err() != nil {
+		t.Fatal(r.Err())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Name  string `xml:"name,attr"`
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+					Data    string `xml:",chardata"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &got); err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if got.Tests != 2 || got.Failures != 1 || len(got.Suites) != 2 {
+		t.Fatalf("report = %+v\n%s", got, data)
+	}
+	for _, s := range got.Suites {
+		if s.Name == "events" {
+			f := s.Cases[0].Failure
+			if f == nil || !strings.HasPrefix(f.Message, "exit code 3") || !strings.Contains(f.Data, "AssertionError: boom") {
+				t.Errorf("events failure = %+v", f)
+			}
+		}
 	}
 }

@@ -1,0 +1,87 @@
+package report
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/jstemmer/go-junit-report/v2/junit"
+
+	"github.com/convoy-ci/convoy/pipeline"
+)
+
+// JUnit collects a run's events into a JUnit XML report, written to a file when the summary
+// arrives: one test suite per service with one test case per stage, and one suite for the
+// integration tests. CI systems show it as test results.
+type JUnit struct {
+	path   string
+	suites map[string]*junit.Testsuite
+	order  []string
+	err    error
+}
+
+// NewJUnit returns a renderer that writes its report to path.
+func NewJUnit(path string) *JUnit {
+	return &JUnit{path: path, suites: map[string]*junit.Testsuite{}}
+}
+
+// Err reports a failure to write the report.
+func (j *JUnit) Err() error { return j.err }
+
+func (j *JUnit) suite(name string) *junit.Testsuite {
+	s, ok := j.suites[name]
+	if !ok {
+		s = &junit.Testsuite{Name: name, ID: len(j.order)}
+		j.suites[name] = s
+		j.order = append(j.order, name)
+	}
+	return s
+}
+
+// Emit records finished stages and test results, and writes the report at the summary.
+func (j *JUnit) Emit(e pipeline.Event) {
+	switch e.Type {
+	case pipeline.EventStageFinish:
+		tc := junit.Testcase{Name: e.Stage, Classname: e.Service, Time: fmt.Sprintf("%.3f", e.Duration)}
+		switch {
+		case e.Status.Failed():
+			msg := e.Message
+			if e.ExitCode != nil {
+				msg = fmt.Sprintf("exit code %d: %s", *e.ExitCode, msg)
+			}
+			tc.Failure = &junit.Result{Message: msg, Type: string(e.Status),
+				Data: strings.Join(e.Tail, "\n") + "\n\nlog: " + e.Log}
+		case e.Status == pipeline.StatusSkipped || e.Status == pipeline.StatusCancelled || e.Status == pipeline.StatusInterrupted:
+			tc.Skipped = &junit.Result{Message: string(e.Status) + ": " + e.Message}
+		}
+		j.suite(e.Service).AddTestcase(tc)
+	case pipeline.EventTest:
+		tc := junit.Testcase{Name: e.Stage, Classname: pipeline.IntegrationService, Time: fmt.Sprintf("%.3f", e.Duration)}
+		switch {
+		case e.Status.Failed():
+			tc.Failure = &junit.Result{Message: e.Message, Type: string(e.Status)}
+		case e.Status == pipeline.StatusSkipped:
+			tc.Skipped = &junit.Result{Message: e.Message}
+		}
+		j.suite(pipeline.IntegrationService + " tests").AddTestcase(tc)
+	case pipeline.EventSummary:
+		j.err = j.write()
+	}
+}
+
+func (j *JUnit) write() error {
+	var all junit.Testsuites
+	all.Name = "convoy"
+	for _, name := range j.order {
+		all.AddSuite(*j.suites[name])
+	}
+	f, err := os.Create(j.path)
+	if err != nil {
+		return fmt.Errorf("writing JUnit report: %w", err)
+	}
+	if err := all.WriteXML(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing JUnit report %s: %w", j.path, err)
+	}
+	return f.Close()
+}

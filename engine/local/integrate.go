@@ -25,7 +25,14 @@ func serveStage(svc *config.Service) stages.Stage {
 func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
 	cfg := req.Config
 	spec := integration.Spec{Repo: cfg.Root, LogDir: req.LogDir, Postgres: req.Postgres, Env: cfg.Integration.Env}
+	if err := os.MkdirAll(req.LogDir, 0o755); err != nil {
+		return &integration.Report{}, fmt.Errorf("creating %s: %w", req.LogDir, err)
+	}
 	for _, svc := range req.Services {
+		// A service whose image was cached ran no stage: its virtualenv may be gone.
+		if err := e.ensureVenv(ctx, cfg, svc, filepath.Join(req.LogDir, svc.Name+"-deps.log")); err != nil {
+			return &integration.Report{}, err
+		}
 		env, err := e.Environ(cfg, svc, serveStage(svc))
 		if err != nil {
 			return &integration.Report{}, fmt.Errorf("environment of %q: %w", svc.Name, err)
@@ -38,17 +45,8 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 	if err != nil {
 		return &integration.Report{}, err
 	}
-	if err := os.MkdirAll(req.LogDir, 0o755); err != nil {
-		return &integration.Report{}, fmt.Errorf("creating %s: %w", req.LogDir, err)
-	}
-	log, err := os.Create(filepath.Join(req.LogDir, "suite-deps.log"))
-	if err != nil {
+	if err := e.ensureVenv(ctx, cfg, suite, filepath.Join(req.LogDir, "suite-deps.log")); err != nil {
 		return &integration.Report{}, err
-	}
-	defer log.Close()
-	deps := stages.ForService(suite)[0]
-	if _, err := e.Run(ctx, engine.Request{Config: cfg, Service: suite, Stage: deps, Log: log}); err != nil {
-		return &integration.Report{}, fmt.Errorf("installing the integration suite's requirements (%s): %w", log.Name(), err)
 	}
 	venv, err := e.Venv(suite)
 	if err != nil {
@@ -83,4 +81,26 @@ func (e *Engine) suiteService(cfg *config.Config) (*config.Service, error) {
 		Python: cfg.Defaults.Python, Deps: config.DepsPip, Timeout: cfg.Integration.Timeout,
 		Env: cfg.Integration.Env,
 	}, nil
+}
+
+// ensureVenv makes sure svc's virtualenv is installed, running its deps stage (logged to log)
+// when it is not; an installed one is reused at once.
+func (e *Engine) ensureVenv(ctx context.Context, cfg *config.Config, svc *config.Service, logPath string) error {
+	venv, err := e.Venv(svc)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(venv, readyMarker)); err == nil {
+		return nil
+	}
+	log, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	deps := stages.ForService(svc)[0]
+	if _, err := e.Run(ctx, engine.Request{Config: cfg, Service: svc, Stage: deps, Log: log}); err != nil {
+		return fmt.Errorf("installing the dependencies of %q for integration (log: %s): %w", svc.Name, logPath, err)
+	}
+	return nil
 }

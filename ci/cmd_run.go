@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/engine/dagger"
@@ -182,60 +181,24 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 		return nil, c.fail(err)
 	}
 	defer eng.Close()
-	start := time.Now()
-	names := make([]string, len(plan.Services))
-	for i, s := range plan.Services {
-		names[i] = s.Name
-	}
-	bus.Emit(pipeline.Event{Type: pipeline.EventRunStart, Time: start, Run: &pipeline.RunInfo{
-		Command: name, Engine: eng.Name(), Jobs: plan.Jobs, Services: names, Stages: plan.StageNames()}})
-	runner := &pipeline.Runner{Plan: plan, Engine: eng, Bus: bus, LogDir: filepath.Join(stateDir(cfg), "logs")}
-	if builder != nil {
-		runner.Cache = builder
-	}
-	res, err := runner.Run(ctx)
-	if err != nil {
-		return nil, c.fail(err)
-	}
-	sum := pipeline.Summary{Status: pipeline.StatusPassed, Services: res.Services}
-	if ph.integration && res.Passed() && ctx.Err() == nil {
-		sum.Integration, err = c.integrate(ctx, cfg, plan, eng, bus)
-		if err != nil {
-			return nil, c.fail(err)
-		}
-	}
-	sum.Duration = time.Since(start).Seconds()
-	code := exitPassed
-	switch {
-	case ctx.Err() != nil:
-		sum.Status, code = pipeline.StatusInterrupted, c.sigs.exitCode()
-	case !res.Passed() || (sum.Integration != nil && sum.Integration.Status != pipeline.StatusPassed):
-		sum.Status, code = pipeline.StatusFailed, exitFailed
-	}
-	bus.Emit(pipeline.Event{Type: pipeline.EventSummary, Summary: &sum})
-	return &sum, code
-}
-
-// integrate runs the integration stage over the plan's services on eng.
-func (c *cli) integrate(ctx context.Context, cfg *config.Config, plan *pipeline.Plan, eng engine.Engine, bus *pipeline.Bus) (*pipeline.IntegrationSummary, error) {
-	in, ok := eng.(engine.Integrator)
-	if !ok {
-		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("the %s engine cannot run the integration stage", eng.Name())}
-	}
-	selected := map[string]bool{}
-	for _, s := range plan.Services {
-		selected[s.Name] = true
-	}
-	var svcs []*config.Service
-	for _, s := range cfg.StartOrder() {
-		if selected[s.Name] {
-			svcs = append(svcs, s)
-		}
-	}
 	pg, _ := c.fs.GetString("postgres")
 	if pg == "" {
 		pg = cfg.Integration.Postgres
 	}
-	return pipeline.Integrate(ctx, in, engine.IntegrationRequest{Config: cfg, Services: svcs, Postgres: pg,
-		LogDir: filepath.Join(stateDir(cfg), "logs", "integration")}, bus), nil
+	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg),
+		Integrate: ph.integration, Postgres: pg}
+	if builder != nil {
+		job.Cache = builder
+	}
+	sum, err := job.Run(ctx)
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	switch sum.Status {
+	case pipeline.StatusPassed:
+		return sum, exitPassed
+	case pipeline.StatusInterrupted:
+		return sum, c.sigs.exitCode()
+	}
+	return sum, exitFailed
 }

@@ -1,0 +1,83 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/pipeline/config"
+)
+
+// Job is one pipeline command over a plan: every stage of every service on an engine, then,
+// when asked and everything passed, the integration stage. It reports everything on its bus,
+// ending with the summary event.
+type Job struct {
+	// Name is the command, for the run.start event ("run", "build", …).
+	Name string
+	// Plan is what to run.
+	Plan *Plan
+	// Engine carries the stages out; it must be an engine.Integrator when Integrate is set.
+	Engine engine.Engine
+	// Bus receives every event.
+	Bus *Bus
+	// StateDir is the repository's .convoy directory (logs go to StateDir/logs).
+	StateDir string
+	// Cache, when set, lets services whose image exists skip every stage.
+	Cache Cache
+	// Integrate runs the integration stage after the plan passed.
+	Integrate bool
+	// Postgres is the server for integration ("" = a throwaway cluster).
+	Postgres string
+}
+
+// Run runs the job and returns its summary, which has also been emitted. The error is set only
+// when the job could not run (a usage problem); failures are in the summary.
+func (j *Job) Run(ctx context.Context) (*Summary, error) {
+	start := time.Now()
+	names := make([]string, len(j.Plan.Services))
+	for i, s := range j.Plan.Services {
+		names[i] = s.Name
+	}
+	j.Bus.Emit(Event{Type: EventRunStart, Time: start, Run: &RunInfo{
+		Command: j.Name, Engine: j.Engine.Name(), Jobs: j.Plan.Jobs, Services: names, Stages: j.Plan.StageNames()}})
+	runner := &Runner{Plan: j.Plan, Engine: j.Engine, Bus: j.Bus, LogDir: filepath.Join(j.StateDir, "logs"), Cache: j.Cache}
+	res, err := runner.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{Status: StatusPassed, Services: res.Services}
+	if j.Integrate && res.Passed() && ctx.Err() == nil {
+		in, ok := j.Engine.(engine.Integrator)
+		if !ok {
+			return nil, &UsageError{Msg: fmt.Sprintf("the %s engine cannot run the integration stage", j.Engine.Name())}
+		}
+		sum.Integration = Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: j.startOrder(),
+			Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration")}, j.Bus)
+	}
+	sum.Duration = time.Since(start).Seconds()
+	switch {
+	case ctx.Err() != nil:
+		sum.Status = StatusInterrupted
+	case !res.Passed() || (sum.Integration != nil && sum.Integration.Status != StatusPassed):
+		sum.Status = StatusFailed
+	}
+	j.Bus.Emit(Event{Type: EventSummary, Summary: sum})
+	return sum, nil
+}
+
+// startOrder is the plan's services, dependencies first.
+func (j *Job) startOrder() []*config.Service {
+	selected := map[string]bool{}
+	for _, s := range j.Plan.Services {
+		selected[s.Name] = true
+	}
+	var out []*config.Service
+	for _, s := range j.Plan.config.StartOrder() {
+		if selected[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -109,3 +109,67 @@ func TestMonorepoGates(t *testing.T) {
 		})
 	}
 }
+
+// TestMonorepoIntegration runs the integration stage over the four services as they are and with
+// the broken integration variants: a failing cross-service test is counted and reported; a
+// service that cannot start is named, with its log's last lines, and the suite does not run.
+func TestMonorepoIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs the services' dependencies and starts PostgreSQL; skipped with -short")
+	}
+	tests := []struct {
+		variant                 string
+		passed, failed          int
+		failedService, tailLine string
+	}{
+		{variant: "", passed: 13},
+		{variant: "integration-test", passed: 13, failed: 1},
+		{variant: "integration-serve", failedService: "payments", tailLine: "no_such_wsgi"},
+	}
+	for _, tt := range tests {
+		name := tt.variant
+		if name == "" {
+			name = "as-is"
+		}
+		t.Run(name, func(t *testing.T) {
+			var overlays []string
+			if tt.variant != "" {
+				overlays = append(overlays, filepath.Join(repoRoot(t), "testdata", "broken", tt.variant))
+			}
+			root := copyMonorepo(t, overlays...)
+			res := convoy(t, root, []string{"CI=true"}, "integration", "--output", "json")
+			wantCode := 0
+			if tt.failed > 0 || tt.failedService != "" {
+				wantCode = 1
+			}
+			if res.code != wantCode || res.sum == nil || res.sum.Integration == nil {
+				t.Fatalf("exit %d, want %d\n%s\n%s", res.code, wantCode, res.stdout, res.stderr)
+			}
+			in := res.sum.Integration
+			if in.Passed != tt.passed || in.Failed != tt.failed {
+				t.Errorf("integration = %+v, want %d passed and %d failed", in, tt.passed, tt.failed)
+			}
+			failedTests := 0
+			for _, e := range res.events {
+				if e.Type == pipeline.EventTest && e.Status.Failed() {
+					failedTests++
+					if !strings.Contains(e.Stage, "test_events_lists_an_event_that_does_not_exist") {
+						t.Errorf("unexpected failed test %q", e.Stage)
+					}
+				}
+				if e.Type == pipeline.EventStageFinish && e.Stage == "integration" && e.Status.Failed() {
+					if e.Service != tt.failedService || !strings.Contains(strings.Join(e.Tail, "\n"), tt.tailLine) {
+						t.Errorf("service %s failed its start: %s\n%s", e.Service, e.Message, strings.Join(e.Tail, "\n"))
+					}
+					tt.failedService = "" // seen
+				}
+			}
+			if failedTests != tt.failed {
+				t.Errorf("%d failed test events, want %d", failedTests, tt.failed)
+			}
+			if tt.failedService != "" {
+				t.Errorf("no failed integration stage for %s", tt.failedService)
+			}
+		})
+	}
+}

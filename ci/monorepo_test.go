@@ -158,7 +158,8 @@ func TestMonorepoIntegration(t *testing.T) {
 					}
 				}
 				if e.Type == pipeline.EventStageFinish && e.Stage == "integration" && e.Status.Failed() {
-					if e.Service != tt.failedService || !strings.Contains(strings.Join(e.Tail, "\n"), tt.tailLine) {
+					if e.Service != tt.failedService || !strings.Contains(strings.Join(e.Tail, "\n"), tt.tailLine) ||
+						e.ExitCode == nil || strings.Contains(e.Message, "\n") {
 						t.Errorf("service %s failed its start: %s\n%s", e.Service, e.Message, strings.Join(e.Tail, "\n"))
 					}
 					tt.failedService = "" // seen

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
@@ -20,13 +21,13 @@ const IntegrationService = "integration"
 // status.
 func Integrate(ctx context.Context, eng engine.Integrator, req engine.IntegrationRequest, bus *Bus) *IntegrationSummary {
 	started := map[string]Event{}
-	finish := func(svc, stage string, status Status, msg, log string, tail []string) {
+	finish := func(svc, stage string, status Status, msg, log string, tail []string, code *int) {
 		s, ok := started[svc+"/"+stage]
 		if !ok {
 			return
 		}
 		delete(started, svc+"/"+stage)
-		ev := Event{Type: EventStageFinish, Service: svc, Stage: stage, Status: status, Message: msg, Log: log, Tail: tail}
+		ev := Event{Type: EventStageFinish, Service: svc, Stage: stage, Status: status, Message: msg, Log: log, Tail: tail, ExitCode: code}
 		ev.Time = time.Now()
 		ev.Duration = seconds(ev.Time.Sub(s.Time))
 		bus.Emit(ev)
@@ -41,18 +42,24 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 		case integration.EventServiceMigrate:
 			start(e.Service, "integration", e.LogPath)
 		case integration.EventServiceHealthy:
-			finish(e.Service, "integration", StatusPassed, e.URL, e.LogPath, nil)
+			finish(e.Service, "integration", StatusPassed, e.URL, e.LogPath, nil, nil)
 		case integration.EventServiceFailed:
 			msg := e.Message
 			if e.Err != nil {
 				msg = e.Err.Error()
 			}
 			var tail []string
+			var code *int
 			var se *integration.ServiceError
 			if errors.As(e.Err, &se) {
+				// The error's text ends with the log's tail; the report prints the tail itself.
 				tail = se.LogTail
+				msg, _, _ = strings.Cut(msg, "\n")
+				if se.ExitCode >= 0 {
+					code = &se.ExitCode
+				}
 			}
-			finish(e.Service, "integration", StatusFailed, msg, e.LogPath, tail)
+			finish(e.Service, "integration", StatusFailed, msg, e.LogPath, tail, code)
 		case integration.EventPostgresReady:
 			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: "postgres ready (" + redact(e.URL) + ")"})
 		case integration.EventServicePortMoved:
@@ -87,10 +94,14 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 	if sum.Status == StatusFailed && sum.Log != "" {
 		suiteTail = tail(sum.Log, TailLines)
 	}
-	finish(IntegrationService, "suite", sum.Status, msg, sum.Log, suiteTail)
+	var suiteCode *int
+	if rep != nil && rep.Suite.Ran && rep.Suite.ExitCode >= 0 {
+		suiteCode = &rep.Suite.ExitCode
+	}
+	finish(IntegrationService, "suite", sum.Status, msg, sum.Log, suiteTail, suiteCode)
 	// A service still starting when everything stopped did not pass either.
 	for _, ev := range started {
-		finish(ev.Service, ev.Stage, sum.Status, msg, ev.Log, nil)
+		finish(ev.Service, ev.Stage, sum.Status, msg, ev.Log, nil, nil)
 	}
 	if err != nil && (rep == nil || !rep.Suite.Ran) {
 		// Nothing reached the suite: say why once, even if no stage was open.

@@ -124,7 +124,7 @@ func TestMonorepoIntegration(t *testing.T) {
 	}{
 		{variant: "", passed: 13},
 		{variant: "integration-test", passed: 13, failed: 1},
-		{variant: "integration-serve", failedService: "payments", tailLine: "no_such_wsgi"},
+		{variant: "integration-serve", failedService: "payments", tailLine: "payments wsgi broken on purpose"},
 	}
 	for _, tt := range tests {
 		name := tt.variant

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 func TestScheduleStatuses(t *testing.T) {
@@ -95,8 +94,5 @@ func TestScheduleInterrupt(t *testing.T) {
 		if got[id].Status != want {
 			t.Errorf("%s = %s, want %s", id, got[id].Status, want)
 		}
-	}
-	if d := got["running"].End.Sub(got["running"].Start); d < 0 || d > time.Minute {
-		t.Errorf("implausible duration %v", d)
 	}
 }

@@ -296,7 +296,7 @@ func TestIntegrationEventsRender(t *testing.T) {
 		rep := passedRun(t.TempDir())
 		rep.SuiteRan, rep.SuiteExitCode, rep.Tests = false, -1, nil
 		rep.Services[1].Started, rep.Services[1].Healthy = false, false
-		se := &integration.ServiceError{Service: "web", Step: "serve", LogPath: rep.Services[1].Log,
+		se := &integration.ServiceError{Service: "web", Step: "serve", LogPath: rep.Services[1].Log, ExitCode: -1,
 			LogTail: []string{"Error: That port is already in use."}, Err: errors.New("exit status 1")}
 		rep.Services[1].Err = se
 		events, sum := run(rep, se)
@@ -306,8 +306,9 @@ func TestIntegrationEventsRender(t *testing.T) {
 				webFinish = &events[i]
 			}
 		}
-		if webFinish == nil || webFinish.Status != pipeline.StatusFailed || webFinish.Message != se.Error() ||
-			strings.Join(webFinish.Tail, "\n") != "Error: That port is already in use." {
+		headline, _, _ := strings.Cut(se.Error(), "\n")
+		if webFinish == nil || webFinish.Status != pipeline.StatusFailed || webFinish.Message != headline ||
+			strings.Join(webFinish.Tail, "\n") != "Error: That port is already in use." || webFinish.ExitCode != nil {
 			t.Errorf("web's stage finish = %+v", webFinish)
 		}
 		if sum.Status != pipeline.StatusFailed {

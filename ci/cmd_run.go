@@ -51,7 +51,7 @@ func init() {
 	})
 	register(&command{
 		name:    "plan",
-		summary: "Show what a run would do: services, stages, edges and jobs.",
+		summary: "Show what convoy run would do: services, stages, edges, jobs and the integration stage.",
 		usage:   "[flags]",
 		run:     func(ctx context.Context, c *cli) int { return c.showPlan() },
 	})
@@ -62,9 +62,15 @@ func (c *cli) showPlan() int {
 	if cfg == nil {
 		return code
 	}
-	plan, err := pipeline.NewPlan(cfg, c.planOptions())
+	opts := c.planOptions()
+	opts.Stages = stages.WithImage
+	plan, err := pipeline.NewPlan(cfg, opts)
 	if err != nil {
 		return c.fail(err)
+	}
+	if cmd := cfg.Integration.Command; len(cmd) > 0 {
+		plan.Integration = &pipeline.PlanIntegration{Command: cmd, Requirements: cfg.Integration.Requirements,
+			Postgres: cfg.Integration.Postgres != "", Timeout: cfg.Integration.Timeout.String()}
 	}
 	if c.opts.output == "json" {
 		enc := json.NewEncoder(c.stdout)

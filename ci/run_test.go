@@ -379,7 +379,7 @@ func TestPlan(t *testing.T) {
 	for _, e := range plan.Edges {
 		got = append(got, e.From+">"+e.To)
 	}
-	want := "b/deps>b/unit b/deps>b/lint b/unit>b/populate b/lint>b/populate"
+	want := "b/deps>b/unit b/deps>b/lint b/unit>b/populate b/lint>b/populate b/populate>b/image"
 	if strings.Join(got, " ") != want {
 		t.Errorf("edges = %s, want %s", strings.Join(got, " "), want)
 	}

@@ -20,6 +20,8 @@ type Plan struct {
 	Services []PlanService `json:"services"`
 	// Edges are "service/stage" pairs: From must pass before To runs.
 	Edges []Edge `json:"edges"`
+	// Integration, when set, runs once every service passed.
+	Integration *PlanIntegration `json:"integration,omitempty"`
 
 	stages map[string][]stages.Stage
 	config *config.Config
@@ -41,6 +43,15 @@ type PlanStage struct {
 	Needs    []string   `json:"needs,omitempty"`
 	Timeout  string     `json:"timeout"`
 	Offline  bool       `json:"offline,omitempty"`
+}
+
+// PlanIntegration is the integration stage of a plan.
+type PlanIntegration struct {
+	Command      []string `json:"command"`
+	Requirements string   `json:"requirements,omitempty"`
+	// Postgres is set when an existing server is configured (else a throwaway cluster).
+	Postgres bool   `json:"existing_postgres"`
+	Timeout  string `json:"timeout"`
 }
 
 // Edge says From must pass before To runs.
@@ -155,7 +166,7 @@ func (p *Plan) Text() string {
 		for _, st := range s.Stages {
 			needs := ""
 			if len(st.Needs) > 0 {
-				needs = " after " + strings.Join(st.Needs, ", ")
+				needs = ", after " + strings.Join(st.Needs, " and ")
 			}
 			offline := ""
 			if st.Offline {
@@ -165,8 +176,19 @@ func (p *Plan) Text() string {
 			for _, c := range st.Commands {
 				cmds = append(cmds, strings.Join(c, " "))
 			}
+			if len(cmds) == 0 {
+				cmds = []string{"(" + st.Name + " built by the engine)"}
+			}
 			fmt.Fprintf(&b, "  %-9s %s  (timeout %s%s%s)\n", st.Name, strings.Join(cmds, " && "), st.Timeout, offline, needs)
 		}
+	}
+	if in := p.Integration; in != nil {
+		pg := "a throwaway PostgreSQL cluster"
+		if in.Postgres {
+			pg = "the configured PostgreSQL server"
+		}
+		fmt.Fprintf(&b, "\nintegration (after every service passed): %s on %s, one database per service  (timeout %s)\n",
+			strings.Join(in.Command, " "), pg, in.Timeout)
 	}
 	return b.String()
 }

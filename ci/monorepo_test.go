@@ -42,6 +42,23 @@ func copyMonorepo(t *testing.T, overlays ...string) string {
 	return dst
 }
 
+// variantName names a subtest after a broken variant ("" is the repository as it is).
+func variantName(variant string) string {
+	if variant == "" {
+		return "as-is"
+	}
+	return variant
+}
+
+// variantRepo copies the monorepo with testdata/broken/<variant> applied ("" applies none).
+func variantRepo(t *testing.T, variant string) string {
+	t.Helper()
+	if variant == "" {
+		return copyMonorepo(t)
+	}
+	return copyMonorepo(t, filepath.Join(repoRoot(t), "testdata", "broken", variant))
+}
+
 // TestMonorepoGates runs the gates of the repository's four services, as they are and with each
 // broken variant of testdata/broken applied: exactly the broken service fails, at exactly the
 // broken stage, its later stages are skipped, and every other service passes.
@@ -62,16 +79,8 @@ func TestMonorepoGates(t *testing.T) {
 		{"deps", "auth", "deps", []string{"unit", "lint", "populate"}, "convoy-no-such-package-zzz"},
 	}
 	for _, tt := range tests {
-		name := tt.variant
-		if name == "" {
-			name = "as-is"
-		}
-		t.Run(name, func(t *testing.T) {
-			var overlays []string
-			if tt.variant != "" {
-				overlays = append(overlays, filepath.Join(repoRoot(t), "testdata", "broken", tt.variant))
-			}
-			root := copyMonorepo(t, overlays...)
+		t.Run(variantName(tt.variant), func(t *testing.T) {
+			root := variantRepo(t, tt.variant)
 			res := convoy(t, root, nil, "gate", "--output", "json")
 			wantCode := 1
 			if tt.variant == "" {
@@ -127,16 +136,8 @@ func TestMonorepoIntegration(t *testing.T) {
 		{variant: "integration-serve", failedService: "payments", tailLine: "payments wsgi broken on purpose"},
 	}
 	for _, tt := range tests {
-		name := tt.variant
-		if name == "" {
-			name = "as-is"
-		}
-		t.Run(name, func(t *testing.T) {
-			var overlays []string
-			if tt.variant != "" {
-				overlays = append(overlays, filepath.Join(repoRoot(t), "testdata", "broken", tt.variant))
-			}
-			root := copyMonorepo(t, overlays...)
+		t.Run(variantName(tt.variant), func(t *testing.T) {
+			root := variantRepo(t, tt.variant)
 			res := convoy(t, root, []string{"CI=true"}, "integration", "--output", "json")
 			wantCode := 0
 			if tt.failed > 0 || tt.failedService != "" {

@@ -97,14 +97,18 @@ func (e *Engine) Close() error { return nil }
 // Run carries out one stage of one service.
 func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, error) {
 	svc, st := req.Service, req.Stage
-	venv, err := e.Venv(svc)
+	var venv string
+	var err error
 	if st.Kind == stages.KindDeps {
+		// Later stages of this run use the virtualenv this deps stage installs.
 		venv, err = e.venvFor(svc, st)
 		if err == nil {
 			e.venvMu.Lock()
 			e.venvs[svc.Dir] = venv
 			e.venvMu.Unlock()
 		}
+	} else {
+		venv, err = e.Venv(svc)
 	}
 	if err != nil {
 		return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}

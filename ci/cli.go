@@ -249,7 +249,13 @@ func (c *cli) planOptions() pipeline.PlanOptions {
 	return pipeline.PlanOptions{Engine: c.opts.engine, Jobs: c.opts.jobs, FailFast: c.opts.failFast, Only: c.opts.only}
 }
 
-// usageError prints err and returns exit code 2 when it is a usage error, else exit code 1.
+// flagString is the value of the string flag name, "" when this command has no such flag.
+func (c *cli) flagString(name string) string {
+	v, _ := c.fs.GetString(name)
+	return v
+}
+
+// fail prints err and returns exit code 2 when it is a usage error, else exit code 1.
 func (c *cli) fail(err error) int {
 	fmt.Fprintf(c.stderr, "convoy: %v\n", err)
 	var ue *pipeline.UsageError

@@ -50,17 +50,13 @@ func init() {
 
 // releaseRegistry is where release images go: --registry, else release.registry, else --push.
 func (c *cli) releaseRegistry(cfg *config.Config) string {
-	for _, flag := range []string{"registry", "push"} {
-		if c.fs.Lookup(flag) != nil {
-			if v, _ := c.fs.GetString(flag); v != "" {
-				return v
-			}
-		}
-		if flag == "registry" && cfg.Release.Registry != "" {
-			return cfg.Release.Registry
-		}
+	if v := c.flagString("registry"); v != "" {
+		return v
 	}
-	return ""
+	if cfg.Release.Registry != "" {
+		return cfg.Release.Registry
+	}
+	return c.flagString("push")
 }
 
 // releaseTrigger reports the release tag HEAD carries, when it matches release.tag_pattern and
@@ -185,10 +181,7 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 	}
 	force, _ := c.fs.GetBool("force")
 	insecure, _ := c.fs.GetBool("insecure")
-	pushGit := ""
-	if c.fs.Lookup("push-git") != nil {
-		pushGit, _ = c.fs.GetString("push-git")
-	}
+	pushGit := c.flagString("push-git")
 	out := c.humanOut()
 	res, err := release.Release(ctx, release.Spec{
 		Dir: cfg.Root, Tag: tag, TagPattern: cfg.Release.TagPattern, Registry: registry, Services: svcs,

@@ -119,7 +119,7 @@ func imageFlags(fs *pflag.FlagSet) {
 // imageBuilder opens the image store with the image flags; push, when set, overrides --push.
 func (c *cli) imageBuilder(cfg *config.Config, push string) (*images.Builder, error) {
 	if push == "" {
-		push, _ = c.fs.GetString("push")
+		push = c.flagString("push")
 	}
 	insecure, _ := c.fs.GetBool("insecure")
 	noCache, _ := c.fs.GetBool("no-cache")
@@ -187,7 +187,7 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 		return nil, c.fail(err)
 	}
 	defer eng.Close()
-	pg, _ := c.fs.GetString("postgres")
+	pg := c.flagString("postgres")
 	if pg == "" {
 		pg = cfg.Integration.Postgres
 	}

@@ -82,16 +82,7 @@ func BenchmarkAssemble(b *testing.B) {
 			spec, in := benchSpec(b, repo, 0, base, info)
 			b.ResetTimer()
 			for b.Loop() {
-				if spec.InputHash, err = InputHash(in); err != nil {
-					b.Fatal(err)
-				}
-				img, err := Build(ctx, spec)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := store.Put(img, spec.Service+":"+info.Short); err != nil {
-					b.Fatal(err)
-				}
+				assemble(ctx, b, store, spec, in, info.Short)
 			}
 		})
 	}
@@ -117,16 +108,7 @@ func BenchmarkNoopRerun(b *testing.B) {
 	}
 	for i := range services {
 		spec, in := benchSpec(b, repo, i, base, info)
-		if spec.InputHash, err = InputHash(in); err != nil {
-			b.Fatal(err)
-		}
-		img, err := Build(ctx, spec)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := store.Put(img, spec.Service+":"+info.Short); err != nil {
-			b.Fatal(err)
-		}
+		assemble(ctx, b, store, spec, in, info.Short)
 	}
 	b.ResetTimer()
 	for b.Loop() {
@@ -144,5 +126,21 @@ func BenchmarkNoopRerun(b *testing.B) {
 				b.Fatalf("service %d not found by its input hash: %v", i, err)
 			}
 		}
+	}
+}
+
+// assemble is what convoy does for one service: hash its inputs, build its image, store it.
+func assemble(ctx context.Context, b *testing.B, store *Store, spec Spec, in Inputs, tag string) {
+	b.Helper()
+	var err error
+	if spec.InputHash, err = InputHash(in); err != nil {
+		b.Fatal(err)
+	}
+	img, err := Build(ctx, spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := store.Put(img, spec.Service+":"+tag); err != nil {
+		b.Fatal(err)
 	}
 }

@@ -92,7 +92,7 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 	}
 	var suiteTail []string
 	if sum.Status == StatusFailed && sum.Log != "" {
-		suiteTail = tail(sum.Log, TailLines)
+		suiteTail = integration.LogTail(sum.Log, TailLines)
 	}
 	var suiteCode *int
 	if rep != nil && rep.Suite.Ran && rep.Suite.ExitCode >= 0 {

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -48,8 +48,6 @@ type Cache interface {
 type Result struct {
 	// Services holds each service's summary line, in plan order.
 	Services []ServiceSummary
-	// Interrupted is set when the run was cancelled by its context (a signal).
-	Interrupted bool
 }
 
 // Passed reports whether every service passed (or was cached).
@@ -102,7 +100,10 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		},
 		OnFinish: func(o Outcome) { r.finished(o) },
 	})
-	res := &Result{Interrupted: err != nil}
+	if err != nil && ctx.Err() == nil {
+		return nil, err // a malformed graph; cancellation is in the outcomes
+	}
+	res := &Result{}
 	for _, ps := range p.Services {
 		if ss, ok := cached[ps.Name]; ok {
 			res.Services = append(res.Services, ss)
@@ -162,7 +163,7 @@ func (r *Runner) finished(o Outcome) {
 			ev.ExitCode = &code
 		}
 		if o.Status.Failed() && ev.Log != "" {
-			ev.Tail = tail(ev.Log, TailLines)
+			ev.Tail = integration.LogTail(ev.Log, TailLines)
 		}
 	}
 	r.Bus.Emit(ev)
@@ -233,21 +234,4 @@ func taskID(svc, stage string) string { return svc + "/" + stage }
 func splitID(id string) (svc, stage string) {
 	svc, stage, _ = strings.Cut(id, "/")
 	return svc, stage
-}
-
-// tail returns the last n lines of a file (fewer if it is shorter; nil if unreadable).
-func tail(path string, n int) []string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	data = bytes.TrimRight(data, "\n")
-	if len(data) == 0 {
-		return nil
-	}
-	lines := strings.Split(string(data), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return lines
 }

@@ -76,7 +76,10 @@ func Load(file, root string) (*Config, error) {
 
 // Parse validates manifest bytes; name is used in messages and root must be absolute.
 func Parse(data []byte, name, root string) (*Config, error) {
-	d := &decoder{file: name, root: root}
+	d := &decoder{file: name, root: root, realRoot: root}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		d.realRoot = real
+	}
 	cfg := d.decode(data)
 	if len(d.problems) > 0 {
 		sort.SliceStable(d.problems, func(i, j int) bool {
@@ -95,6 +98,7 @@ func Parse(data []byte, name, root string) (*Config, error) {
 type decoder struct {
 	file     string
 	root     string
+	realRoot string // root with its symlinks resolved, for containment checks
 	problems []Problem
 }
 
@@ -402,12 +406,9 @@ func (d *decoder) repoPath(n *yaml.Node, rel, what string, wantDir bool) string 
 		d.errorf(n, "%s %q does not exist (expected an existing path inside the repository)", what, rel)
 		return ""
 	}
-	realRoot, err := filepath.EvalSymlinks(d.root)
-	if err == nil {
-		if r, err := filepath.Rel(realRoot, real); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-			d.errorf(n, "%s %q resolves outside the repository through a symlink (expected a path inside it)", what, rel)
-			return ""
-		}
+	if r, err := filepath.Rel(d.realRoot, real); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		d.errorf(n, "%s %q resolves outside the repository through a symlink (expected a path inside it)", what, rel)
+		return ""
 	}
 	st, err := os.Stat(real)
 	if err != nil {

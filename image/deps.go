@@ -136,24 +136,15 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, pip []string, c
 	if err != nil {
 		return nil, err
 	}
-	out := filepath.Join(tmp, "layer.tar.gz")
-	if cached != "" {
-		out = cached
+	if cached == "" {
+		// Nothing to keep: the layer lives in memory.
+		return memoryLayer(treeFiles(files, "app/site-packages"), depsEpoch, mt)
 	}
-	err = writeAtomic(out, func(w io.Writer) error { return writeLayer(w, treeFiles(files, "app/site-packages"), depsEpoch) })
+	err = writeAtomic(cached, func(w io.Writer) error { return writeLayer(w, treeFiles(files, "app/site-packages"), depsEpoch) })
 	if err != nil {
 		return nil, fmt.Errorf("writing the dependency layer: %w", err)
 	}
-	l, err := tarball.LayerFromFile(out, tarball.WithMediaType(mt))
-	if err != nil || cached != "" {
-		return l, err
-	}
-	// Not cached: the temporary file goes away, so read the layer into memory.
-	b, err := os.ReadFile(out)
-	if err != nil {
-		return nil, err
-	}
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, tarball.WithMediaType(mt))
+	return tarball.LayerFromFile(cached, tarball.WithMediaType(mt))
 }
 
 func pipInstall(ctx context.Context, pip []string, reqFile, target string, t depsTarget, log io.Writer) error {

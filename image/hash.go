@@ -56,7 +56,7 @@ func InputHash(in Inputs) (string, error) {
 		if i > 0 {
 			label = "lib " + filepath.Base(dir)
 		}
-		if err := hashTree(h, label, dir, field); err != nil {
+		if err := hashTree(label, dir, field); err != nil {
 			return "", fmt.Errorf("hashing inputs of %q: %w", in.Service, err)
 		}
 	}
@@ -68,7 +68,7 @@ func InputHash(in Inputs) (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func hashTree(h io.Writer, label, dir string, field func(string, ...string)) error {
+func hashTree(label, dir string, field func(string, ...string)) error {
 	keep, err := gitignored(dir)
 	if err != nil {
 		return err

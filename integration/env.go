@@ -95,8 +95,9 @@ func baseEnv(env []string) []string {
 	return env
 }
 
-// substitute replaces "${HOST}" and "${PORT}" in every argument; nothing else is touched.
-func substitute(argv []string, host, port string) []string {
+// Substitute replaces ${HOST} and ${PORT} in every argument of argv, and nothing else: the
+// serve command of a service, for a host and port.
+func Substitute(argv []string, host, port string) []string {
 	r := strings.NewReplacer("${HOST}", host, "${PORT}", port)
 	out := make([]string, len(argv))
 	for i, a := range argv {

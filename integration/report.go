@@ -45,6 +45,23 @@ type SuiteReport struct {
 	Tests     []TestResult
 }
 
+// Tally sets the passed, failed, skipped and error counts from Tests.
+func (s *SuiteReport) Tally() {
+	s.Passed, s.Failed, s.Skipped, s.Errors = 0, 0, 0, 0
+	for _, t := range s.Tests {
+		switch t.Status {
+		case TestPassed:
+			s.Passed++
+		case TestFailed:
+			s.Failed++
+		case TestSkipped:
+			s.Skipped++
+		case TestError:
+			s.Errors++
+		}
+	}
+}
+
 // Total returns the number of tests reported.
 func (s SuiteReport) Total() int { return s.Passed + s.Failed + s.Skipped + s.Errors }
 

@@ -454,7 +454,7 @@ func (r *runner) step(ctx context.Context, s *service, step string, kind EventKi
 // serve starts s's serve command and waits until its health check answers 2xx. It returns the
 // process unless it could not be started.
 func (r *runner) serve(ctx context.Context, s *service) (*procgroup.Process, error) {
-	argv := substitute(s.Serve, freeport.Host, strconv.Itoa(s.rep.Port))
+	argv := Substitute(s.Serve, freeport.Host, strconv.Itoa(s.rep.Port))
 	url := s.rep.URL + s.Health
 	fmt.Fprintf(s.log, "=== convoy: serve: %s (in %s)\n", strings.Join(argv, " "), s.Dir)
 	t0 := time.Now()

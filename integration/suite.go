@@ -80,19 +80,9 @@ func (r *runner) runSuite(ctx context.Context) error {
 			parseErr = err
 		}
 	}
+	rep.Tally()
 	for i := range rep.Tests {
-		t := &rep.Tests[i]
-		switch t.Status {
-		case TestPassed:
-			rep.Passed++
-		case TestFailed:
-			rep.Failed++
-		case TestSkipped:
-			rep.Skipped++
-		case TestError:
-			rep.Errors++
-		}
-		r.emit(Event{Kind: EventTestResult, Test: t})
+		r.emit(Event{Kind: EventTestResult, Test: &rep.Tests[i]})
 	}
 
 	err = suiteError(rep, sctx.Err() != nil, su.Timeout)

@@ -49,7 +49,7 @@ func TestMergeEnv(t *testing.T) {
 }
 
 func TestSubstitute(t *testing.T) {
-	got := substitute([]string{"gunicorn", "--bind", "${HOST}:${PORT}", "${HOME}", "$PORT"}, "127.0.0.1", "8123")
+	got := Substitute([]string{"gunicorn", "--bind", "${HOST}:${PORT}", "${HOME}", "$PORT"}, "127.0.0.1", "8123")
 	want := []string{"gunicorn", "--bind", "127.0.0.1:8123", "${HOME}", "$PORT"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("substitute = %q, want %q", got, want)

@@ -78,18 +78,7 @@ func convertIntegration(ctx context.Context, rep *IntegrationReport, runErr erro
 	if !su.Ran {
 		su.ExitCode = -1
 	}
-	for _, t := range su.Tests {
-		switch t.Status {
-		case integration.TestPassed:
-			su.Passed++
-		case integration.TestFailed:
-			su.Failed++
-		case integration.TestSkipped:
-			su.Skipped++
-		case integration.TestError:
-			su.Errors++
-		}
-	}
+	su.Tally()
 	out.Suite = su
 	interrupted := runErr != nil && ctx.Err() != nil
 	var err, suiteErr error

@@ -235,11 +235,7 @@ func (t Translator) integrationService(cfg *config.Config, svc *config.Service, 
 		Execs: []Exec{{Argv: append([]string(nil), integration.DefaultMigrate...)}, {Argv: populate}},
 	}
 	setup.Unset, setup.Unmount = leftovers(&prep, &setup)
-	serve := make([]string, len(svc.Serve))
-	rep := strings.NewReplacer("${HOST}", "0.0.0.0", "${PORT}", port)
-	for i, a := range svc.Serve {
-		serve[i] = rep.Replace(a)
-	}
+	serve := integration.Substitute(svc.Serve, "0.0.0.0", port)
 	if len(serve) == 0 {
 		return ServiceRecipe{}, fmt.Errorf("integration: service %q has no serve: command", svc.Name)
 	}

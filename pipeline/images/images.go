@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/convoy-ci/convoy/image"
+	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -281,12 +281,7 @@ func (b *Builder) tag(svc *config.Service) string { return svc.Name + ":" + b.gi
 
 // ServeArgv is svc's serve command with ${HOST} and ${PORT} substituted (and nothing else).
 func ServeArgv(svc *config.Service, host string, port int) []string {
-	r := strings.NewReplacer("${HOST}", host, "${PORT}", strconv.Itoa(port))
-	out := make([]string, len(svc.Serve))
-	for i, a := range svc.Serve {
-		out[i] = r.Replace(a)
-	}
-	return out
+	return integration.Substitute(svc.Serve, host, strconv.Itoa(port))
 }
 
 func sortedEnv(env map[string]string) []string {

@@ -31,7 +31,9 @@ type GitInfo struct {
 
 // RepoInfo reads GitInfo from the git repository containing dir.
 func RepoInfo(dir string) (GitInfo, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	// EnableDotGitCommonDir: linked worktrees (git worktree add) keep their refs in the main
+	// repository's .git.
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 	if err != nil {
 		return GitInfo{}, fmt.Errorf("opening git repository at %q: %w", dir, err)
 	}

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +47,20 @@ func TestRepoInfo(t *testing.T) {
 	}
 	if _, err := RepoInfo(t.TempDir()); err == nil || !strings.Contains(err.Error(), "opening git repository") {
 		t.Errorf("RepoInfo outside a repository: %v", err)
+	}
+}
+
+// TestRepoInfoWorktree: a linked worktree (git worktree add) reads its HEAD through the main
+// repository's .git, as the git CLI does.
+func TestRepoInfoWorktree(t *testing.T) {
+	main := monorepo(t)
+	wt := filepath.Join(t.TempDir(), "wt")
+	run(t, main, "git", "worktree", "add", "-q", "--detach", wt)
+	info, err := RepoInfo(wt)
+	if err != nil {
+		t.Fatalf("RepoInfo in a worktree: %v", err)
+	}
+	if want := run(t, wt, "git", "rev-parse", "HEAD"); info.Revision != want {
+		t.Errorf("Revision = %s, git says %s", info.Revision, want)
 	}
 }

@@ -307,10 +307,7 @@ func chain(r *repo.Repo, tag string) ([]repo.Commit, error) {
 // Spec.Force); any other error leaves a state that re-running Release
 // finishes.
 func Release(ctx context.Context, spec Spec) (Result, error) {
-	logf := spec.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
+	logf := spec.logf()
 	opts := append([]Option{WithForce(spec.Force), WithInsecure(spec.Insecure), WithLogf(logf)}, spec.Options...)
 	res := Result{Tag: spec.Tag, ManifestPath: ManifestPath(spec.Tag)}
 
@@ -322,16 +319,12 @@ func Release(ctx context.Context, spec Spec) (Result, error) {
 	if err != nil {
 		return res, precondition(PreconditionSpec, err, nil, "opening the repository")
 	}
-	dirty, err := r.Changes()
+	dirty, err := r.Dirty()
 	if err != nil {
 		return res, fmt.Errorf("checking the worktree of %q: %w", r.Root(), err)
 	}
 	if len(dirty) > 0 {
-		files := make([]string, len(dirty))
-		for i, c := range dirty {
-			files[i] = c.Path
-		}
-		return res, precondition(PreconditionDirty, nil, files, "the worktree of %q is not clean", r.Root())
+		return res, precondition(PreconditionDirty, nil, dirty, "the worktree of %q is not clean", r.Root())
 	}
 	commits, err := chain(r, spec.Tag)
 	if err != nil {

@@ -102,13 +102,13 @@ func (e *Engine) Close() error {
 // last carried out for it. An image stage resolves the runtime requirements in that container
 // and assembles, stores and pushes the image with the WithImages builder (see image).
 func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, error) {
+	if req.Stage.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, req.Stage.Timeout)
+		defer cancel()
+	}
 	switch req.Stage.Kind {
 	case stages.KindImage:
-		if req.Stage.Timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, req.Stage.Timeout)
-			defer cancel()
-		}
 		return e.image(ctx, req)
 	case stages.KindDeps:
 		e.mu.Lock()
@@ -124,11 +124,6 @@ func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, er
 		e.offlineOnce.Do(func() {
 			e.o.notify("the dagger engine cannot take the network away from a container: stages that ask for none (unit, populate) run with the engine's container network")
 		})
-	}
-	if req.Stage.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, req.Stage.Timeout)
-		defer cancel()
 	}
 	_, err = e.RunRecipe(ctx, &r, req.Log)
 	return engine.Result{}, err

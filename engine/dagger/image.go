@@ -20,7 +20,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/moby/patternmatcher/ignorefile"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/image"
@@ -71,9 +70,6 @@ type ImageRecipe struct {
 
 // RequirementsFile is where an image build's pinned requirements are written in the builder.
 const RequirementsFile = StateRoot + "/requirements.txt"
-
-// defaultImagePath is PATH when the base image sets none (as package image has it).
-const defaultImagePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Image translates spec — the same image.Spec image.Build takes — into an ImageRecipe whose
 // configuration and labels are those image.Build would give: root resolves relative oci-layout:
@@ -248,15 +244,6 @@ func sourceCopy(dir, p string) (Mount, error) {
 	return Mount{Host: abs, Path: p, Exclude: exclude}, nil
 }
 
-func envValue(env []string, key string) string {
-	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
-}
-
 // BuildImage assembles r's image on the engine: dependencies installed by a builder container
 // (with the pip cache volume) and copied into the image, sources copied with fixed times, then
 // the configuration and labels. pip's output goes to log. Nothing runs until the image is
@@ -386,73 +373,6 @@ func (e *Engine) exportImage(ctx context.Context, ctr *dagger.Container) (v1.Ima
 		return nil, dir, err
 	}
 	return img, dir, nil
-}
-
-// PublishImage pushes ctr from the engine straight to ref (REGISTRY/REPO:TAG), without passing
-// its layers through this host, and returns the pushed reference with its digest. The engine
-// uses the registry credentials of the host's Docker configuration.
-func (e *Engine) PublishImage(ctx context.Context, ctr *dagger.Container, ref string) (string, error) {
-	out, err := ctr.Publish(ctx, ref, dagger.ContainerPublishOpts{MediaTypes: dagger.ImageMediaTypesOcimediaTypes})
-	if err != nil {
-		return "", fmt.Errorf("publishing image to %q: %w", ref, err)
-	}
-	return out, nil
-}
-
-// ImageJob is one image to build: its recipe, where its build output goes, and where the
-// image goes — the store under Tags, or the registry reference Publish when set.
-type ImageJob struct {
-	Recipe *ImageRecipe
-	Log    io.Writer
-	Tags   []string
-	// Publish, when set, is the REGISTRY/REPO:TAG the image is pushed to from the engine
-	// instead of being exported to the store.
-	Publish string
-}
-
-// ImageOutcome is how one ImageJob ended.
-type ImageOutcome struct {
-	// Service is the job's service.
-	Service string
-	// Digest is the image's digest in the store (exported jobs).
-	Digest v1.Hash
-	// Ref is the published reference with its digest (published jobs).
-	Ref string
-	// Err is why the job failed.
-	Err error
-}
-
-// Images builds every job, at most WithJobs at once, exporting each image to store or
-// publishing it. One job's failure does not stop the others; outcomes are in job order.
-func (e *Engine) Images(ctx context.Context, jobs []ImageJob, store ImageStore) []ImageOutcome {
-	out := make([]ImageOutcome, len(jobs))
-	var g errgroup.Group
-	g.SetLimit(e.o.jobs)
-	for i, j := range jobs {
-		out[i].Service = j.Recipe.Service
-		g.Go(func() error {
-			log := j.Log
-			if log == nil {
-				log = io.Discard
-			}
-			ctr, err := e.BuildImage(ctx, j.Recipe, log)
-			if err == nil && j.Publish != "" {
-				out[i].Ref, err = e.PublishImage(ctx, ctr, j.Publish)
-			} else if err == nil {
-				var img v1.Image
-				if img, err = e.ExportImage(ctx, ctr); err == nil {
-					out[i].Digest, err = store.Put(img, j.Tags...)
-				}
-			}
-			if err != nil {
-				out[i].Err = fmt.Errorf("image of %q: %w", j.Recipe.Service, err)
-				fmt.Fprintf(log, "convoy: %v\n", out[i].Err)
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
-	return out
 }
 
 // scratch returns a new directory under the engine's temporary directory.

@@ -18,7 +18,7 @@ func parsePostgresURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("parsing PostgreSQL URL: %w", err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return nil, fmt.Errorf("PostgreSQL URL %q: scheme must be postgres:// or postgresql://", redact(s))
+		return nil, fmt.Errorf("PostgreSQL URL %q: scheme must be postgres:// or postgresql://", Redact(s))
 	}
 	return u, nil
 }
@@ -33,8 +33,8 @@ func databaseURL(admin, db string) (string, error) {
 	return u.String(), nil
 }
 
-// redact returns s with any password replaced by "xxxxx".
-func redact(s string) string {
+// Redact returns the URL s with any password replaced by "xxxxx", for messages and logs.
+func Redact(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(unparsable URL)"
@@ -46,7 +46,7 @@ func redact(s string) string {
 func connect(ctx context.Context, admin string) (*pgx.Conn, error) {
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to PostgreSQL at %q: %w", redact(admin), err)
+		return nil, fmt.Errorf("connecting to PostgreSQL at %q: %w", Redact(admin), err)
 	}
 	return conn, nil
 }

@@ -146,7 +146,7 @@ func (r *runner) init(spec Spec) error {
 		if _, err := parsePostgresURL(spec.Postgres); err != nil {
 			return err
 		}
-		r.report.Postgres = redact(spec.Postgres)
+		r.report.Postgres = Redact(spec.Postgres)
 	} else {
 		r.report.Throwaway = true
 	}
@@ -292,7 +292,7 @@ func (r *runner) startPostgres(ctx context.Context) error {
 	}
 	r.cluster, r.adminURL = c, c.URL()
 	r.used[c.Port()] = true
-	r.report.Postgres = redact(c.URL())
+	r.report.Postgres = Redact(c.URL())
 	r.emit(Event{Kind: EventPostgresReady, URL: r.report.Postgres, PID: c.PID(), Port: c.Port(), Dir: c.Dir(), LogPath: logPath})
 	return nil
 }

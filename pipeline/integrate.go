@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"net/url"
 	"strings"
 	"time"
 
@@ -61,7 +60,7 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 			}
 			finish(e.Service, "integration", StatusFailed, msg, e.LogPath, tail, code)
 		case integration.EventPostgresReady:
-			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: "postgres ready (" + redact(e.URL) + ")"})
+			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: "postgres ready (" + integration.Redact(e.URL) + ")"})
 		case integration.EventServicePortMoved:
 			bus.Emit(Event{Type: EventNotice, Service: e.Service, Message: e.Message})
 		case integration.EventSuiteStarted:
@@ -118,13 +117,4 @@ func testStatus(s integration.TestStatus) Status {
 		return StatusSkipped
 	}
 	return StatusFailed
-}
-
-// redact hides a URL's password.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 	"time"
 
@@ -29,7 +28,7 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 	rep := &integration.Report{LogDir: req.LogDir, Throwaway: true, Suite: integration.SuiteReport{ExitCode: -1}}
 	if req.Postgres != "" {
 		return rep, fmt.Errorf("%w: the dagger engine always runs its own Postgres server (a Dagger service from %s) and cannot use the existing server %s given by --postgres or integration.postgres: leave both unset with --engine dagger, or use --engine local",
-			integration.ErrInvalidSpec, e.postgresImage(), redactURL(req.Postgres))
+			integration.ErrInvalidSpec, e.postgresImage(), integration.Redact(req.Postgres))
 	}
 	if req.Config == nil {
 		return rep, fmt.Errorf("%w: no configuration", integration.ErrInvalidSpec)
@@ -236,13 +235,4 @@ func (ev *integrationEvents) finish(rep *IntegrationReport, su *integration.Suit
 	}
 	ev.emit("suite.finished", integration.Event{Kind: integration.EventSuiteFinished, Argv: su.Argv, LogPath: su.LogPath,
 		Duration: su.Duration, Suite: su, Err: suiteErr})
-}
-
-// redactURL hides a URL's password.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(an unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/integration/internal/freeport"
-	"github.com/convoy-ci/convoy/integration/internal/procgroup"
 	"github.com/convoy-ci/convoy/integration/pgcluster"
 )
 
@@ -118,7 +116,7 @@ type service struct {
 
 type started struct {
 	what string
-	p    *procgroup.Process
+	p    Process
 }
 
 // init applies defaults, validates the spec and prepares the report.
@@ -234,7 +232,7 @@ func (r *runner) run(ctx context.Context) error {
 		r.logs = append(r.logs, f)
 	}
 
-	if err := r.startPostgres(ctx); err != nil {
+	if err := r.prepareAndStartPostgres(ctx); err != nil {
 		return err
 	}
 
@@ -269,6 +267,38 @@ func (r *runner) run(ctx context.Context) error {
 
 	r.phase = "running the suite"
 	return r.runSuite(ctx)
+}
+
+// prepareAndStartPostgres prepares every service's Launcher while the database server starts.
+func (r *runner) prepareAndStartPostgres(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(r.services))
+	for i, s := range r.services {
+		p, ok := s.Launcher.(Preparer)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Prepare(ctx); err != nil {
+				errs[i] = &ServiceError{Service: s.Name, Step: "prepare", ExitCode: -1, LogPath: s.logPath,
+					Err: fmt.Errorf("preparing %s: %w", s.Launcher.Describe(), err)}
+			}
+		}()
+	}
+	err := r.startPostgres(ctx)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	for i, e := range errs {
+		if e != nil {
+			r.emit(Event{Kind: EventServiceFailed, Service: r.services[i].Name, Step: "prepare", LogPath: r.services[i].logPath, Err: e})
+			return e
+		}
+	}
+	return nil
 }
 
 // startPostgres starts the throwaway cluster, if there is to be one.
@@ -362,28 +392,31 @@ func (r *runner) urlEnv() []string {
 	return env
 }
 
-// serviceEnv returns the environment of s's commands.
+// serviceEnv returns what the run adds to the environment of s's commands.
 func (r *runner) serviceEnv(s *service) []string {
-	return mergeEnv(baseEnv(s.Env), envList(r.spec.Env), r.urlEnv(), []string{
+	return mergeEnv(s.Env, envList(r.spec.Env), r.urlEnv(), []string{
 		"DATABASE_URL=" + s.dbURL,
 		"HOST=" + freeport.Host,
 		"PORT=" + strconv.Itoa(s.rep.Port),
 	})
 }
 
-// start starts argv in a process group of its own, output to log, and registers it for teardown.
-func (r *runner) start(what string, argv []string, dir string, env []string, log *os.File) (*procgroup.Process, error) {
-	path, err := lookPath(argv[0], env)
+// start starts cmd with l and registers it for teardown.
+func (r *runner) start(what string, l Launcher, cmd Command) (Process, error) {
+	p, err := l.Start(cmd)
 	if err != nil {
 		return nil, err
 	}
-	cmd := &exec.Cmd{Path: path, Args: argv, Dir: dir, Env: env, Stdout: log, Stderr: log}
-	p, err := procgroup.Start(cmd)
-	if err != nil {
-		return nil, fmt.Errorf("starting %q in %q: %w", strings.Join(argv, " "), dir, err)
-	}
 	r.procs = append(r.procs, &started{what: what, p: p})
 	return p, nil
+}
+
+// launcher is what starts s's commands.
+func (s *service) launcher() Launcher {
+	if s.Launcher != nil {
+		return s.Launcher
+	}
+	return hostLauncher{dir: s.Dir, env: s.Env}
 }
 
 // startService migrates, populates and starts s, and waits until it is healthy.
@@ -421,13 +454,13 @@ func (r *runner) step(ctx context.Context, s *service, step string, kind EventKi
 	if len(argv) == 0 {
 		return nil
 	}
-	fmt.Fprintf(s.log, "=== convoy: %s: %s (in %s)\n", step, strings.Join(argv, " "), s.Dir)
+	fmt.Fprintf(s.log, "=== convoy: %s: %s (in %s)\n", step, strings.Join(argv, " "), s.launcher().Describe())
 	fail := func(err error, start time.Time, timedOut bool, code int) error {
 		return &ServiceError{Service: s.Name, Step: step, Argv: argv, Waited: time.Since(start), TimedOut: timedOut,
 			ExitCode: code, LogPath: s.logPath, LogTail: LogTail(s.logPath, LogTailLines), Err: err}
 	}
 	t0 := time.Now()
-	p, err := r.start(s.Name+" "+step, argv, s.Dir, r.serviceEnv(s), s.log)
+	p, err := r.start(s.Name+" "+step, s.launcher(), Command{Name: step, Argv: argv, Env: r.serviceEnv(s), Log: s.log})
 	if err != nil {
 		return fail(err, t0, false, -1)
 	}
@@ -453,16 +486,16 @@ func (r *runner) step(ctx context.Context, s *service, step string, kind EventKi
 
 // serve starts s's serve command and waits until its health check answers 2xx. It returns the
 // process unless it could not be started.
-func (r *runner) serve(ctx context.Context, s *service) (*procgroup.Process, error) {
+func (r *runner) serve(ctx context.Context, s *service) (Process, error) {
 	argv := Substitute(s.Serve, freeport.Host, strconv.Itoa(s.rep.Port))
 	url := s.rep.URL + s.Health
-	fmt.Fprintf(s.log, "=== convoy: serve: %s (in %s)\n", strings.Join(argv, " "), s.Dir)
+	fmt.Fprintf(s.log, "=== convoy: serve: %s (in %s)\n", strings.Join(argv, " "), s.launcher().Describe())
 	t0 := time.Now()
 	fail := func(step string, err error, timedOut bool, code int, probe string) error {
 		return &ServiceError{Service: s.Name, Step: step, Argv: argv, URL: url, Waited: time.Since(t0), TimedOut: timedOut,
 			ExitCode: code, LastProbe: probe, LogPath: s.logPath, LogTail: LogTail(s.logPath, LogTailLines), Err: err}
 	}
-	p, err := r.start(s.Name+" serve", argv, s.Dir, r.serviceEnv(s), s.log)
+	p, err := r.start(s.Name+" serve", s.launcher(), Command{Name: "serve", Argv: argv, Env: r.serviceEnv(s), Log: s.log})
 	if err != nil {
 		return nil, fail("serve", err, false, -1, "")
 	}
@@ -511,7 +544,7 @@ func (r *runner) serve(ctx context.Context, s *service) (*procgroup.Process, err
 }
 
 // exited reports whether p's leader has exited.
-func exited(p *procgroup.Process) bool {
+func exited(p Process) bool {
 	select {
 	case <-p.Done():
 		return true
@@ -573,6 +606,14 @@ func (r *runner) teardown() error {
 		}()
 	}
 	wg.Wait()
+	for _, s := range r.services {
+		if s.Launcher == nil {
+			continue
+		}
+		if err := s.Launcher.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("releasing %s of %q: %w", s.Launcher.Describe(), s.Name, err))
+		}
+	}
 	for _, f := range r.logs {
 		_ = f.Close()
 	}

@@ -101,6 +101,10 @@ type Service struct {
 
 	// Timeout bounds Migrate and Populate, each (DefaultStepTimeout when zero).
 	Timeout time.Duration
+
+	// Launcher starts the service's commands; nil means host processes in Dir with Env. With a
+	// Launcher, Dir is not used and Env (nil means empty) is only what the Launcher adds to.
+	Launcher Launcher
 }
 
 // Suite describes the cross-service test suite.

@@ -32,10 +32,11 @@ func (r *runner) runSuite(ctx context.Context) error {
 	if junit != "" {
 		_ = os.Remove(junit) // never report a previous run's results
 	}
-	env := mergeEnv(baseEnv(su.Env), envList(r.spec.Env), r.urlEnv())
+	base := baseEnv(su.Env)
+	env := mergeEnv(envList(r.spec.Env), r.urlEnv())
 	if su.BinDir != "" {
 		path := su.BinDir
-		if old := getenv(env, "PATH"); old != "" {
+		if old := getenv(base, "PATH"); old != "" {
 			path += string(os.PathListSeparator) + old
 		}
 		env = mergeEnv(env, []string{"PATH=" + path})
@@ -51,7 +52,7 @@ func (r *runner) runSuite(ctx context.Context) error {
 	fmt.Fprintf(log, "=== convoy: suite: %s (in %s)\n", strings.Join(argv, " "), su.Dir)
 
 	t0 := time.Now()
-	p, err := r.start("suite", argv, su.Dir, env, log)
+	p, err := r.start("suite", hostLauncher{dir: su.Dir, env: base}, Command{Name: "suite", Argv: argv, Env: env, Log: log})
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrSuiteFailed, err)
 		r.emit(Event{Kind: EventSuiteFinished, Argv: argv, LogPath: rep.LogPath, Suite: rep, Err: err})

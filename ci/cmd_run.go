@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/engine/dagger"
 	"github.com/convoy-ci/convoy/engine/local"
+	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/container"
 	"github.com/convoy-ci/convoy/pipeline"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/images"
@@ -31,9 +34,13 @@ func init() {
 		name:    "integration",
 		summary: "Bring every service up together on one Postgres server and run the cross-service suite.",
 		usage:   "[flags]",
-		flags:   integrationFlags,
+		flags:   func(fs *pflag.FlagSet) { imageFlags(fs); integrationFlags(fs) },
 		run: func(ctx context.Context, c *cli) int {
-			return c.runPipeline(ctx, "integration", phases{integration: true, depsOnly: true})
+			if c.integrationFrom() == engine.FromVenv {
+				return c.runPipeline(ctx, "integration", phases{integration: true, depsOnly: true})
+			}
+			// The images are what integration starts: built, or found in the cache, first.
+			return c.runPipeline(ctx, "integration", phases{images: true, integration: true})
 		},
 	})
 	register(&command{
@@ -85,7 +92,7 @@ func (c *cli) showPlan() int {
 }
 
 // newEngine builds the engine --engine names; notices go to the bus.
-func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.Bus, builder *images.Builder) (engine.Engine, error) {
+func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.Bus, builder *images.Builder, rt integration.Runtime) (engine.Engine, error) {
 	notify := func(msg string) { bus.Emit(pipeline.Event{Type: pipeline.EventNotice, Message: msg}) }
 	switch c.opts.engine {
 	case dagger.Name:
@@ -103,6 +110,7 @@ func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.B
 		return local.New(stateDir(cfg),
 			local.WithCacheDir(c.cacheDir(cfg)),
 			local.WithImages(builder),
+			local.WithRuntime(rt),
 			local.WithNotify(notify),
 		), nil
 	}
@@ -130,6 +138,42 @@ func (c *cli) imageBuilder(cfg *config.Config, push string) (*images.Builder, er
 // integrationFlags are the flags of commands that run the integration stage.
 func integrationFlags(fs *pflag.FlagSet) {
 	fs.String("postgres", "", "URL of an existing PostgreSQL server for the per-service databases (default: integration.postgres, else a throwaway cluster)")
+	fs.String("integration-from", string(engine.FromImage), "start services from their images (image) or, without a container runtime, from host virtualenvs (venv: the images are not proven)")
+	fs.String("runtime", "auto", "container runtime images run in: runc, docker (the daemon at DOCKER_HOST) or auto (docker when DOCKER_HOST is set, else runc); env CONVOY_RUNTIME")
+}
+
+// integrationFrom is what --integration-from says integration starts services from.
+func (c *cli) integrationFrom() engine.From {
+	if c.flagString("integration-from") == string(engine.FromVenv) {
+		return engine.FromVenv
+	}
+	return engine.FromImage
+}
+
+// integrationRuntime checks --integration-from and returns the container runtime integration
+// starts images in (nil when it starts none), before any work: a missing runtime is a usage
+// error that says what to install.
+func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (integration.Runtime, error) {
+	switch from := c.flagString("integration-from"); from {
+	case "", string(engine.FromImage), string(engine.FromVenv):
+	default:
+		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("--integration-from %q: expected image or venv", from)}
+	}
+	if !ph.integration || c.integrationFrom() == engine.FromVenv || c.opts.engine != local.Name {
+		return nil, nil
+	}
+	kind := c.flagString("runtime")
+	if !c.fs.Changed("runtime") {
+		if env := os.Getenv("CONVOY_RUNTIME"); env != "" {
+			kind = env
+		}
+	}
+	rt, err := container.New(kind, container.WithStateDir(filepath.Join(stateDir(cfg), "run")))
+	if err != nil {
+		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("integration starts every service from its image: %v "+
+			"(or run with --integration-from venv, which does not prove the images)", err)}
+	}
+	return rt, nil
 }
 
 // phases say what a pipeline command does besides the gates.
@@ -165,6 +209,10 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	if ph.depsOnly {
 		stageFn = func(svc *config.Service) []stages.Stage { return stages.ForService(svc)[:1] }
 	}
+	rt, err := c.integrationRuntime(cfg, ph)
+	if err != nil {
+		return nil, c.fail(err)
+	}
 	var builder *images.Builder
 	if ph.images {
 		b, err := c.imageBuilder(cfg, ph.push)
@@ -182,7 +230,7 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 		return nil, c.fail(err)
 	}
 	bus := c.bus()
-	eng, err := c.newEngine(ctx, cfg, bus, builder)
+	eng, err := c.newEngine(ctx, cfg, bus, builder, rt)
 	if err != nil {
 		return nil, c.fail(err)
 	}
@@ -192,7 +240,10 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 		pg = cfg.Integration.Postgres
 	}
 	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg),
-		Integrate: ph.integration, Postgres: pg}
+		Integrate: ph.integration, Postgres: pg, From: c.integrationFrom()}
+	if rt != nil {
+		job.Runtime = rt.Name()
+	}
 	if builder != nil {
 		job.Cache = builder
 	}

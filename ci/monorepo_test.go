@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/pipeline"
 )
 
@@ -39,6 +41,8 @@ func copyMonorepo(t *testing.T, overlays ...string) string {
 	for _, junk := range []string{".convoy"} {
 		os.RemoveAll(filepath.Join(dst, junk))
 	}
+	// Images carry git HEAD's labels and only what git tracks: the copy is a repository too.
+	gitRepo(t, dst)
 	return dst
 }
 
@@ -119,26 +123,36 @@ func TestMonorepoGates(t *testing.T) {
 	}
 }
 
-// TestMonorepoIntegration runs the integration stage over the four services as they are and with
-// the broken integration variants: a failing cross-service test is counted and reported; a
-// service that cannot start is named, with its log's last lines, and the suite does not run.
+// TestMonorepoIntegration runs the integration stage over the four services, started from their
+// images, as they are and with the broken integration variants: a failing cross-service test is
+// counted and reported; a service that cannot start (its code, or a runtime dependency its image
+// lacks) is named, with its log's last lines, its own integration stage fails and the suite does
+// not run. The same runtime-dep variant passes from host virtualenvs, which is why those do not
+// prove the images.
 func TestMonorepoIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("installs the services' dependencies and starts PostgreSQL; skipped with -short")
+		t.Skip("installs the services' dependencies, builds their images and starts PostgreSQL; skipped with -short")
 	}
 	tests := []struct {
 		variant                 string
+		from                    string
 		passed, failed          int
 		failedService, tailLine string
 	}{
 		{variant: "", passed: 13},
 		{variant: "integration-test", passed: 13, failed: 1},
 		{variant: "integration-serve", failedService: "payments", tailLine: "payments wsgi broken on purpose"},
+		{variant: "runtime-dep", failedService: "opportunities", tailLine: "No module named 'rest_framework'"},
+		{variant: "runtime-dep", from: "venv", passed: 13},
 	}
 	for _, tt := range tests {
-		t.Run(variantName(tt.variant), func(t *testing.T) {
+		t.Run(variantName(tt.variant)+"/"+cmp.Or(tt.from, "image"), func(t *testing.T) {
 			root := variantRepo(t, tt.variant)
-			res := convoy(t, root, []string{"CI=true"}, "integration", "--output", "json")
+			args := []string{"integration", "--output", "json"}
+			if tt.from != "" {
+				args = append(args, "--integration-from", tt.from)
+			}
+			res := convoy(t, root, []string{"CI=true"}, args...)
 			wantCode := 0
 			if tt.failed > 0 || tt.failedService != "" {
 				wantCode = 1
@@ -150,6 +164,11 @@ func TestMonorepoIntegration(t *testing.T) {
 			if in.Passed != tt.passed || in.Failed != tt.failed {
 				t.Errorf("integration = %+v, want %d passed and %d failed", in, tt.passed, tt.failed)
 			}
+			wantFrom := engine.From(cmp.Or(tt.from, "image"))
+			if in.From != wantFrom || in.ImagesProven != (wantFrom == engine.FromImage && wantCode == 0) {
+				t.Errorf("integration from %q, images proven %v; want from %q", in.From, in.ImagesProven, wantFrom)
+			}
+			checkIntegrationStages(t, res, tt.failedService)
 			failedTests := 0
 			for _, e := range res.events {
 				if e.Type == pipeline.EventTest && e.Status.Failed() {
@@ -173,5 +192,23 @@ func TestMonorepoIntegration(t *testing.T) {
 				t.Errorf("no failed integration stage for %s", tt.failedService)
 			}
 		})
+	}
+}
+
+// checkIntegrationStages checks every service's line of the JSON summary: its integration stage
+// failed, and so did the service, exactly when it is failed; the others came up or were never
+// reached.
+func checkIntegrationStages(t *testing.T, res runResult, failed string) {
+	t.Helper()
+	for _, s := range res.sum.Services {
+		st := stageStatus(s, "integration")
+		switch {
+		case s.Name == failed && (st != pipeline.StatusFailed || s.Status != pipeline.StatusFailed):
+			t.Errorf("%s: integration %s, status %s; want both failed", s.Name, st, s.Status)
+		case s.Name != failed && st != pipeline.StatusPassed && st != pipeline.StatusSkipped:
+			t.Errorf("%s: integration %s, want passed or skipped", s.Name, st)
+		case s.Name != failed && s.Status == pipeline.StatusFailed:
+			t.Errorf("%s failed although its integration did not", s.Name)
+		}
 	}
 }

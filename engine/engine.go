@@ -111,7 +111,26 @@ type IntegrationRequest struct {
 	LogDir string
 	// Events receives progress, synchronously.
 	Events func(integration.Event)
+	// From says what the services run from: FromImage (their images, the default) or FromVenv.
+	From From
+	// Images holds, for FromImage, each service's image as repo@sha256:… (built by this run or
+	// found in the cache), by service name.
+	Images map[string]string
+	// RunID names the run's databases and containers; empty means a new one.
+	RunID string
 }
+
+// From says what integration starts the services from.
+type From string
+
+// What integration starts services from.
+const (
+	// FromImage starts every service from its image in a container runtime: what ships is tested.
+	FromImage From = "image"
+	// FromVenv starts every service from the host virtualenv that passed its gates; the images
+	// are not proven.
+	FromVenv From = "venv"
+)
 
 // Integrator is an Engine that can run the integration stage. Both engines are.
 type Integrator interface {

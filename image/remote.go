@@ -110,3 +110,18 @@ func WriteDockerTarball(img v1.Image, tag, path string) error {
 	}
 	return nil
 }
+
+// Fetch returns the image ref (repo@sha256:… or a tag) names in its registry. Layers are read
+// lazily, when the image's contents are.
+func Fetch(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
+	o := makeOptions(opts...)
+	r, err := name.ParseReference(ref, o.nameOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("parsing reference %q: %w", ref, err)
+	}
+	img, err := remote.Image(r, o.remoteOptions(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %q: %w", ref, err)
+	}
+	return img, nil
+}

@@ -2,8 +2,6 @@ package integration
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -135,9 +133,7 @@ func (r *runner) init(spec Spec) error {
 		spec.LogDir = filepath.Join(spec.Repo, spec.LogDir)
 	}
 	if spec.RunID == "" {
-		b := make([]byte, 3)
-		_, _ = rand.Read(b)
-		spec.RunID = time.Now().UTC().Format("20060102t150405") + "_" + hex.EncodeToString(b)
+		spec.RunID = NewRunID()
 	}
 	r.report.RunID, r.report.LogDir = spec.RunID, spec.LogDir
 	if spec.Postgres != "" {

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"sync"
 	"time"
+
+	"github.com/convoy-ci/convoy/engine"
 )
 
 // Status is how a stage or a service ended (or where it is).
@@ -101,7 +103,14 @@ type StageSummary struct {
 
 // IntegrationSummary counts the cross-service suite's results.
 type IntegrationSummary struct {
-	Status  Status `json:"status"`
+	Status Status `json:"status"`
+	// From says what the services ran from: "image" (their images, in Runtime) or "venv" (host
+	// virtualenvs: the images were not proven).
+	From engine.From `json:"from"`
+	// Runtime is the container runtime the images ran in ("runc", "docker").
+	Runtime string `json:"runtime,omitempty"`
+	// ImagesProven is set when every service ran from its image and the integration passed.
+	ImagesProven bool `json:"images_proven"`
 	Passed  int    `json:"passed"`
 	Failed  int    `json:"failed"`
 	Skipped int    `json:"skipped"`

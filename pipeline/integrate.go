@@ -13,13 +13,19 @@ import (
 // IntegrationService is the name integration events carry when they concern no single service.
 const IntegrationService = "integration"
 
+// IntegrationStage is the name of each service's stage in the integration phase: migrated,
+// populated, started and healthy.
+const IntegrationStage = "integration"
+
 // Integrate runs the integration stage on eng and reports it on the bus: each service's start
 // as its "integration" stage, the suite as the "suite" stage of IntegrationService, and one test
 // event per test result.
 // Whatever failed is in the events (the failing step's message and log tail) and the summary's
-// status.
-func Integrate(ctx context.Context, eng engine.Integrator, req engine.IntegrationRequest, bus *Bus) *IntegrationSummary {
+// status. The map holds each service's integration stage, by name: services the run never
+// reached are skipped (or interrupted).
+func Integrate(ctx context.Context, eng engine.Integrator, req engine.IntegrationRequest, bus *Bus) (*IntegrationSummary, map[string]StageSummary) {
 	started := map[string]Event{}
+	results := map[string]StageSummary{}
 	finish := func(svc, stage string, status Status, msg, log string, tail []string, code *int) {
 		s, ok := started[svc+"/"+stage]
 		if !ok {
@@ -30,19 +36,26 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 		ev.Time = time.Now()
 		ev.Duration = seconds(ev.Time.Sub(s.Time))
 		bus.Emit(ev)
+		if stage == IntegrationStage {
+			results[svc] = StageSummary{Name: stage, Status: status, Duration: ev.Duration, Log: log}
+		}
 	}
 	start := func(svc, stage, log string) {
+		if _, ok := started[svc+"/"+stage]; ok {
+			return
+		}
 		ev := Event{Type: EventStageStart, Time: time.Now(), Service: svc, Stage: stage, Status: StatusRunning, Log: log}
 		started[svc+"/"+stage] = ev
 		bus.Emit(ev)
 	}
 	req.Events = func(e integration.Event) {
 		switch e.Kind {
-		case integration.EventServiceMigrate:
-			start(e.Service, "integration", e.LogPath)
+		case integration.EventServiceMigrate, integration.EventServicePopulate, integration.EventServiceStart:
+			start(e.Service, IntegrationStage, e.LogPath)
 		case integration.EventServiceHealthy:
-			finish(e.Service, "integration", StatusPassed, e.URL, e.LogPath, nil, nil)
+			finish(e.Service, IntegrationStage, StatusPassed, e.URL, e.LogPath, nil, nil)
 		case integration.EventServiceFailed:
+			start(e.Service, IntegrationStage, e.LogPath)
 			msg := e.Message
 			if e.Err != nil {
 				msg = e.Err.Error()
@@ -58,7 +71,7 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 					code = &se.ExitCode
 				}
 			}
-			finish(e.Service, "integration", StatusFailed, msg, e.LogPath, tail, code)
+			finish(e.Service, IntegrationStage, StatusFailed, msg, e.LogPath, tail, code)
 		case integration.EventPostgresReady:
 			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: "postgres ready (" + integration.Redact(e.URL) + ")"})
 		case integration.EventServicePortMoved:
@@ -73,7 +86,7 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 		}
 	}
 	rep, err := eng.Integrate(ctx, req)
-	sum := &IntegrationSummary{Status: StatusPassed}
+	sum := &IntegrationSummary{Status: StatusPassed, From: req.From}
 	if rep != nil {
 		s := rep.Suite
 		sum.Passed, sum.Failed, sum.Skipped, sum.Errors, sum.Log = s.Passed, s.Failed, s.Skipped, s.Errors, s.LogPath
@@ -106,7 +119,16 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 		// Nothing reached the suite: say why once, even if no stage was open.
 		bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: "integration: " + msg})
 	}
-	return sum
+	for _, svc := range req.Services {
+		if _, ok := results[svc.Name]; !ok {
+			status := StatusSkipped
+			if sum.Status == StatusInterrupted {
+				status = StatusInterrupted
+			}
+			results[svc.Name] = StageSummary{Name: IntegrationStage, Status: status}
+		}
+	}
+	return sum, results
 }
 
 func testStatus(s integration.TestStatus) Status {

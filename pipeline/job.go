@@ -30,6 +30,10 @@ type Job struct {
 	Integrate bool
 	// Postgres is the server for integration ("" = a throwaway cluster).
 	Postgres string
+	// From says what integration starts the services from (engine.FromImage when empty).
+	From engine.From
+	// Runtime names the container runtime images run in, for the summary.
+	Runtime string
 }
 
 // Run runs the job and returns its summary, which has also been emitted. The error is set only
@@ -53,8 +57,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 		if !ok {
 			return nil, &UsageError{Msg: fmt.Sprintf("the %s engine cannot run the integration stage", j.Engine.Name())}
 		}
-		sum.Integration = Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: j.startOrder(),
-			Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration")}, j.Bus)
+		sum.Integration = j.integrate(ctx, in, sum.Services)
 	}
 	sum.Duration = time.Since(start).Seconds()
 	switch {
@@ -65,6 +68,36 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	}
 	j.Bus.Emit(Event{Type: EventSummary, Summary: sum})
 	return sum, nil
+}
+
+// integrate runs the integration stage over the services that passed and adds each one's
+// integration stage to its summary line: a service that failed there failed.
+func (j *Job) integrate(ctx context.Context, in engine.Integrator, services []ServiceSummary) *IntegrationSummary {
+	from := j.From
+	if from == "" {
+		from = engine.FromImage
+	}
+	imgs := map[string]string{}
+	for _, s := range services {
+		imgs[s.Name] = s.Image
+	}
+	sum, stages := Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: j.startOrder(),
+		Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration"), From: from, Images: imgs}, j.Bus)
+	if from == engine.FromImage {
+		sum.Runtime = j.Runtime
+		sum.ImagesProven = sum.Status == StatusPassed
+	}
+	for i := range services {
+		st, ok := stages[services[i].Name]
+		if !ok {
+			continue
+		}
+		services[i].Stages = append(services[i].Stages, st)
+		if st.Status == StatusFailed || st.Status == StatusInterrupted {
+			services[i].Status = st.Status
+		}
+	}
+	return sum
 }
 
 // startOrder is the plan's services, dependencies first.

@@ -262,7 +262,7 @@ func TestIntegrationEventsRender(t *testing.T) {
 		in := integratorFunc(func(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
 			return ConvertIntegration(ctx, rep, runErr, req.Events)
 		})
-		sum := pipeline.Integrate(context.Background(), in, engine.IntegrationRequest{}, bus)
+		sum, _ := pipeline.Integrate(context.Background(), in, engine.IntegrationRequest{}, bus)
 		return events, sum
 	}
 	describe := func(events []pipeline.Event) []string {

@@ -20,49 +20,87 @@ func serveStage(svc *config.Service) stages.Stage {
 	return stages.Stage{Name: "integration", Timeout: svc.Timeout}
 }
 
-// Integrate runs the integration stage with host processes: every service from its gated
-// virtualenv, the suite from a virtualenv of its own requirements.
+// Integrate runs the integration stage: every service from its image in the engine's container
+// runtime (or, with engine.FromVenv, from its gated virtualenv), the suite from a virtualenv of
+// its own requirements on the host.
 func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
 	cfg := req.Config
-	spec := integration.Spec{Repo: cfg.Root, LogDir: req.LogDir, Postgres: req.Postgres, Env: cfg.Integration.Env}
+	if req.RunID == "" {
+		req.RunID = integration.NewRunID()
+	}
+	spec := integration.Spec{Repo: cfg.Root, LogDir: req.LogDir, Postgres: req.Postgres, Env: cfg.Integration.Env, RunID: req.RunID}
 	if err := os.MkdirAll(req.LogDir, 0o755); err != nil {
 		return &integration.Report{}, fmt.Errorf("creating %s: %w", req.LogDir, err)
 	}
 	for _, svc := range req.Services {
-		// A service whose image was cached ran no stage: its virtualenv may be gone.
-		if err := e.ensureVenv(ctx, cfg, svc, filepath.Join(req.LogDir, svc.Name+"-deps.log")); err != nil {
+		s, err := e.integrationService(ctx, req, svc)
+		if err != nil {
 			return &integration.Report{}, err
 		}
-		env, err := e.Environ(cfg, svc, serveStage(svc))
-		if err != nil {
-			return &integration.Report{}, fmt.Errorf("environment of %q: %w", svc.Name, err)
-		}
-		spec.Services = append(spec.Services, integration.Service{
-			Name: svc.Name, Dir: svc.Dir, Env: env, Scenario: svc.Scenario, Serve: svc.Serve, Health: svc.Health,
-		})
+		spec.Services = append(spec.Services, s)
 	}
-	suite, err := e.suiteService(cfg)
+	suite, err := e.suite(ctx, cfg, req.LogDir)
 	if err != nil {
 		return &integration.Report{}, err
 	}
-	if err := e.ensureVenv(ctx, cfg, suite, filepath.Join(req.LogDir, "suite-deps.log")); err != nil {
-		return &integration.Report{}, err
-	}
-	venv, err := e.Venv(suite)
-	if err != nil {
-		return &integration.Report{}, err
-	}
-	suiteEnv, err := e.Environ(cfg, suite, stages.Stage{Name: "suite"})
-	if err != nil {
-		return &integration.Report{}, err
-	}
-	spec.Suite = integration.Suite{Argv: cfg.Integration.Command, Dir: cfg.Root, Env: suiteEnv,
-		BinDir: filepath.Join(venv, "bin"), Timeout: cfg.Integration.Timeout}
+	spec.Suite = suite
 	var opts []integration.Option
 	if req.Events != nil {
 		opts = append(opts, integration.WithEvents(req.Events))
 	}
 	return integration.Run(ctx, spec, opts...)
+}
+
+// integrationService describes how svc is started: from its image in the container runtime, or
+// from its gated virtualenv.
+func (e *Engine) integrationService(ctx context.Context, req engine.IntegrationRequest, svc *config.Service) (integration.Service, error) {
+	s := integration.Service{Name: svc.Name, Scenario: svc.Scenario, Serve: svc.Serve, Health: svc.Health}
+	if req.From == engine.FromVenv {
+		// A service whose image was cached ran no stage: its virtualenv may be gone.
+		if err := e.ensureVenv(ctx, req.Config, svc, filepath.Join(req.LogDir, svc.Name+"-deps.log")); err != nil {
+			return s, err
+		}
+		env, err := e.Environ(req.Config, svc, serveStage(svc))
+		if err != nil {
+			return s, fmt.Errorf("environment of %q: %w", svc.Name, err)
+		}
+		s.Dir, s.Env = svc.Dir, env
+		return s, nil
+	}
+	ref := req.Images[svc.Name]
+	switch {
+	case e.runtime == nil:
+		return s, fmt.Errorf("starting %q from its image: the local engine has no container runtime", svc.Name)
+	case ref == "" || e.images == nil:
+		return s, fmt.Errorf("starting %q from its image: this run has no image of it", svc.Name)
+	}
+	img, err := e.images.Image(ctx, ref)
+	if err != nil {
+		return s, fmt.Errorf("starting %q from its image: %w", svc.Name, err)
+	}
+	s.Launcher = e.runtime.Launcher(svc.Name, req.RunID, img)
+	return s, nil
+}
+
+// suite is the cross-service suite, run on the host from a virtualenv of its requirements.
+func (e *Engine) suite(ctx context.Context, cfg *config.Config, logDir string) (integration.Suite, error) {
+	svc, err := e.suiteService(cfg)
+	if err != nil {
+		return integration.Suite{}, err
+	}
+	if err := e.ensureVenv(ctx, cfg, svc, filepath.Join(logDir, "suite-deps.log")); err != nil {
+		return integration.Suite{}, err
+	}
+	venv, err := e.Venv(svc)
+	if err != nil {
+		return integration.Suite{}, err
+	}
+	env, err := e.Environ(cfg, svc, stages.Stage{Name: "suite"})
+	if err != nil {
+		return integration.Suite{}, err
+	}
+	return integration.Suite{Argv: cfg.Integration.Command, Dir: cfg.Root, Env: env,
+		BinDir: filepath.Join(venv, "bin"), Timeout: cfg.Integration.Timeout}, nil
 }
 
 // suiteService describes the integration suite as a pip "service" rooted at its requirements

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/images"
 	"github.com/convoy-ci/convoy/stages"
@@ -42,7 +43,8 @@ type Engine struct {
 	pyMu    sync.Mutex
 	pythons map[string]string // version → interpreter path
 
-	images *images.Builder
+	images  *images.Builder
+	runtime integration.Runtime
 
 	venvMu sync.Mutex
 	venvs  map[string]string // service dir → virtualenv its deps stage used in this run
@@ -66,6 +68,9 @@ func WithNotify(f func(string)) Option { return func(e *Engine) { e.notify = f }
 
 // WithImages lets the engine run image stages, assembling images with b.
 func WithImages(b *images.Builder) Option { return func(e *Engine) { e.images = b } }
+
+// WithRuntime lets Integrate start services from their images with rt.
+func WithRuntime(rt integration.Runtime) Option { return func(e *Engine) { e.runtime = rt } }
 
 // WithHostEnv replaces os.LookupEnv as the source of the host variables a stage may inherit.
 func WithHostEnv(f func(string) (string, bool)) Option { return func(e *Engine) { e.hostEnv = f } }

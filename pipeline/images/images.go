@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -262,6 +263,22 @@ func (b *Builder) Put(ctx context.Context, svc *config.Service, img v1.Image, lo
 		ref = Ref{Name: d.String(), Digest: d.DigestStr(), Pushed: true}
 	}
 	return ref, nil
+}
+
+// Image returns the image ref names (repo@sha256:…, as Ref.Name): from the store when it holds
+// the digest, else from the registry (an image found there by the cache).
+func (b *Builder) Image(ctx context.Context, ref string) (v1.Image, error) {
+	_, digest, ok := strings.Cut(ref, "@")
+	if !ok {
+		return nil, fmt.Errorf("image reference %q has no digest", ref)
+	}
+	if img, err := b.store.Image(digest); err == nil {
+		return img, nil
+	}
+	if !strings.Contains(ref, "/") {
+		return nil, fmt.Errorf("image %s is neither in the store %s nor in a registry", ref, b.opts.StoreDir)
+	}
+	return image.Fetch(ctx, ref, b.remoteOpts()...)
 }
 
 // Store is the OCI layout images are kept in.

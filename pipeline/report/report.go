@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/pipeline"
 )
 
@@ -150,7 +151,7 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 		if in.Log != "" {
 			fmt.Fprintf(w, " (log: %s)", in.Log)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "\n%s\n", provenance(*in))
 	}
 	for _, f := range fails {
 		code := "none (did not exit by itself)"
@@ -172,6 +173,17 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 		}
 	}
 	fmt.Fprintf(w, "\n%s in %s\n", s.Status, fmtDur(time.Duration(s.Duration*float64(time.Second))))
+}
+
+// provenance says what the integration stage started the services from.
+func provenance(in pipeline.IntegrationSummary) string {
+	switch {
+	case in.From == engine.FromVenv:
+		return "services ran from host virtualenvs (--integration-from venv): the images were not proven"
+	case in.ImagesProven:
+		return fmt.Sprintf("every service ran from its image (%s): the images are proven", in.Runtime)
+	}
+	return fmt.Sprintf("services ran from their images (%s)", in.Runtime)
 }
 
 func fmtDur(d time.Duration) string {

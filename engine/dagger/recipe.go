@@ -161,6 +161,8 @@ type Mount struct {
 	Path string `json:"path"`
 	// File is set when Host is a file rather than a directory.
 	File bool `json:"file,omitempty"`
+	// Include, when set, lists the only patterns of an uploaded directory that are uploaded.
+	Include []string `json:"include,omitempty"`
 	// Exclude lists patterns left out of an uploaded directory.
 	Exclude []string `json:"exclude,omitempty"`
 	// Gitignore applies the directory's .gitignore files to the upload.

@@ -35,6 +35,9 @@ type Lib struct {
 	ImportRoot string
 }
 
+// LibPath is where images hold the lib whose directory is called name.
+func LibPath(name string) string { return path.Join(LibsRoot, name) }
+
 // Tree is one host directory of a source layer and the files of it the layer holds.
 type Tree struct {
 	// Dir is the host directory.
@@ -122,39 +125,33 @@ func (s Source) trees() ([]Tree, error) {
 // filter is what leaves files of the tree at dir out of the image (see SourceFiles).
 func (s Source) filter(root, dir string, repo *gitRepo) (filter, error) {
 	var filters []filter
+	add := func(f filter, err error) error {
+		if f != nil {
+			filters = append(filters, f)
+		}
+		return err
+	}
 	if repo != nil {
-		f, err := repo.filter(dir)
-		if err != nil {
+		if err := add(repo.filter(dir)); err != nil {
 			return nil, err
 		}
-		filters = append(filters, f)
 	}
 	prefix, err := relSlash(root, dir)
 	if err != nil {
 		return nil, err
 	}
-	ignoreDirs := []string{root}
-	if prefix != "." {
-		ignoreDirs = append(ignoreDirs, dir)
-	}
-	for i, d := range ignoreDirs {
-		at := prefix
-		if i > 0 {
-			at = "."
-		}
-		f, err := dockerignore(d, at)
-		if err != nil {
-			return nil, err
-		}
-		if f != nil {
-			filters = append(filters, f)
-		}
-	}
-	dev, err := devOnly(s.Include)
-	if err != nil {
+	if err := add(dockerignore(root, prefix)); err != nil {
 		return nil, err
 	}
-	return allOf(append(filters, dev)...), nil
+	if prefix != "." { // the tree's own .dockerignore, when it is not the root's
+		if err := add(dockerignore(dir, ".")); err != nil {
+			return nil, err
+		}
+	}
+	if err := add(devOnly(s.Include)); err != nil {
+		return nil, err
+	}
+	return allOf(filters...), nil
 }
 
 // relSlash is target's slash-separated path inside base; it fails when target is not inside.

@@ -14,7 +14,7 @@ import (
 const (
 	// SourceRoot is the service's directory: the working directory of every stage.
 	SourceRoot = image.SourceRoot
-	// LibsRoot holds each shared lib as LibsRoot/BASENAME.
+	// LibsRoot holds each shared lib as LibsRoot/NAME.
 	LibsRoot = image.LibsRoot
 	// SitePackages holds an image's dependencies (and their scripts in bin/).
 	SitePackages = image.SitePackages

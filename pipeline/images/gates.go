@@ -49,18 +49,13 @@ func (b *Builder) gateKey(ctx context.Context, svc *config.Service) (string, err
 		return "", err
 	}
 	lines := []string{"convoy-gates-v1", "input " + hash}
-	trees := map[string]string{svc.Path: svc.Dir}
-	names := []string{svc.Path}
-	for _, l := range svc.Libs {
-		trees[l.Path] = l.Dir
-		names = append(names, l.Path)
-	}
-	for _, name := range names {
-		h, err := image.TreeHash(trees[name])
+	libs := append([]config.Lib{{Path: svc.Path, Dir: svc.Dir}}, svc.Libs...) // the service, then its libs
+	for _, tree := range libs {
+		h, err := image.TreeHash(tree.Dir)
 		if err != nil {
 			return "", err
 		}
-		lines = append(lines, fmt.Sprintf("tree %q %s", name, h))
+		lines = append(lines, fmt.Sprintf("tree %q %s", tree.Path, h))
 	}
 	for _, st := range stages.ForService(svc) {
 		lines = append(lines, fmt.Sprintf("stage %q %q %q", st.Name, st.Commands, sortedEnv(st.Env)))

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -174,14 +173,11 @@ func (b *Builder) inputHash(ctx context.Context, svc *config.Service) (string, e
 func (b *Builder) Source(svc *config.Service) image.Source {
 	src := image.Source{Root: b.cfg.Root, Dir: svc.Dir, Include: svc.Image.Include}
 	for _, l := range svc.Libs {
-		p := libPath(l)
+		p := image.LibPath(l.Name())
 		src.Libs = append(src.Libs, image.Lib{Dir: l.Dir, Path: p, ImportRoot: l.ImportRoot(p)})
 	}
 	return src
 }
-
-// libPath is where an image holds lib l.
-func libPath(l config.Lib) string { return path.Join(image.LibsRoot, l.Name()) }
 
 // Lookup finds an image of svc built from inputHash, in the store or else in the push target.
 // A found image is tagged with this commit's short hash so that every commit has its tag.

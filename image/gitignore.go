@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -46,32 +49,86 @@ func openGit(dir string) (*gitRepo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the git worktree of %q: %w", dir, err)
 	}
-	g := &gitRepo{top: wt.Filesystem.Root(), tracked: map[string]bool{}, trackedDirs: map[string]bool{}}
-	idx, err := repo.Storer.Index()
-	if err != nil {
+	st, ok := repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil, fmt.Errorf("opening the git repository of %q: unexpected storage %T", dir, repo.Storer)
+	}
+	g := &gitRepo{top: wt.Filesystem.Root()}
+	if g.tracked, g.trackedDirs, err = trackedFiles(repo, st); err != nil {
 		return nil, fmt.Errorf("reading the git index of %q: %w", g.top, err)
 	}
+	// The storage's filesystem maps info/ to the common directory of a linked worktree.
+	f, err := st.Filesystem().Open("info/exclude")
+	if err == nil {
+		g.exclude, err = readGitignore(f, nil)
+		f.Close()
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading .git/info/exclude of %q: %w", g.top, err)
+	}
+	return g, nil
+}
+
+// indexCache keeps what the index files read so far track, each as long as its file is
+// unchanged (same size, modification time and inode; git replaces an index by renaming a new
+// file over it): decoding an index is most of a no-op run otherwise, once per service and lib.
+var indexCache struct {
+	sync.Mutex
+	m map[string]indexEntry
+}
+
+type indexEntry struct {
+	stamp                indexStamp
+	tracked, trackedDirs map[string]bool
+}
+
+type indexStamp struct {
+	size  int64
+	mtime time.Time
+	ino   uint64
+}
+
+// trackedFiles returns the paths the index of repo tracks and every directory above them. The
+// maps may be shared: they are read-only.
+func trackedFiles(repo *git.Repository, st *filesystem.Storage) (tracked, dirs map[string]bool, err error) {
+	file := filepath.Join(st.Filesystem().Root(), "index") // a linked worktree's own index
+	var stamp indexStamp
+	info, statErr := os.Stat(file)
+	if statErr == nil {
+		stamp = indexStamp{size: info.Size(), mtime: info.ModTime()}
+		if sys, ok := info.Sys().(*syscall.Stat_t); ok {
+			stamp.ino = sys.Ino
+		}
+		indexCache.Lock()
+		e, hit := indexCache.m[file]
+		indexCache.Unlock()
+		if hit && e.stamp == stamp {
+			return e.tracked, e.trackedDirs, nil
+		}
+	}
+	idx, err := repo.Storer.Index()
+	if err != nil {
+		return nil, nil, err
+	}
+	tracked, dirs = map[string]bool{}, map[string]bool{}
 	for _, e := range idx.Entries {
 		if e.Mode == filemode.Submodule {
 			continue // a submodule's files are not the superproject's: git's ignore rules decide
 		}
-		g.tracked[e.Name] = true
+		tracked[e.Name] = true
 		for d := path.Dir(e.Name); d != "."; d = path.Dir(d) {
-			g.trackedDirs[d] = true
+			dirs[d] = true
 		}
 	}
-	if st, ok := repo.Storer.(*filesystem.Storage); ok {
-		// The storage's filesystem maps info/ to the common directory of a linked worktree.
-		f, err := st.Filesystem().Open("info/exclude")
-		if err == nil {
-			g.exclude, err = readGitignore(f, nil)
-			f.Close()
+	if statErr == nil {
+		indexCache.Lock()
+		if indexCache.m == nil {
+			indexCache.m = map[string]indexEntry{}
 		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("reading .git/info/exclude of %q: %w", g.top, err)
-		}
+		indexCache.m[file] = indexEntry{stamp: stamp, tracked: tracked, trackedDirs: dirs}
+		indexCache.Unlock()
 	}
-	return g, nil
+	return tracked, dirs, nil
 }
 
 // readGitignore parses ignore patterns that apply under domain (path components from the

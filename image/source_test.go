@@ -457,3 +457,34 @@ func TestGitFilterMatchesGitCLI(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceFilesFollowsTheIndex: the decoded index convoy keeps is read again whenever the
+// index changes: an ignored file stops being listed once untracked, and is listed again once
+// added back.
+func TestSourceFilesFollowsTheIndex(t *testing.T) {
+	repo := contentRepo(t)
+	keep := "/app/src/build/keep.txt"
+	listed := func() bool {
+		t.Helper()
+		trees, err := SourceFiles(contentSource(repo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Contains(imagePaths(trees), keep)
+	}
+	for _, step := range []struct {
+		git  []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"rm", "-q", "--cached", "services/web/build/keep.txt"}, false},
+		{[]string{"add", "-f", "services/web/build/keep.txt"}, true},
+	} {
+		if step.git != nil {
+			gittest.Git(t, repo, step.git...)
+		}
+		if got := listed(); got != step.want {
+			t.Errorf("after git %q: %s listed = %v, want %v", step.git, keep, got, step.want)
+		}
+	}
+}

@@ -44,17 +44,17 @@ func genMonorepo(b *testing.B, n, filesPerService int) string {
 func benchSpec(b *testing.B, repo string, i int, base *BaseImage, info GitInfo) (Spec, Inputs) {
 	svc := fmt.Sprintf("svc%02d", i)
 	spec := Spec{
-		Service:   svc,
-		SourceDir: filepath.Join(repo, "services", svc),
-		LibDirs:   []string{filepath.Join(repo, "libs", "kit")},
-		Base:      base,
-		Cmd:       []string{"python", "-m", "gunicorn", "app.wsgi", "--bind", "0.0.0.0:8000"},
-		Port:      8000,
-		Health:    "/healthz",
-		Git:       info,
+		Service: svc,
+		Source: Source{Root: repo, Dir: filepath.Join(repo, "services", svc),
+			Libs: []Lib{{Dir: filepath.Join(repo, "libs", "kit"), Path: LibsRoot + "/kit"}}},
+		Base:   base,
+		Cmd:    []string{"python", "-m", "gunicorn", "app.wsgi", "--bind", "0.0.0.0:8000"},
+		Port:   8000,
+		Health: "/healthz",
+		Git:    info,
 	}
 	in := Inputs{
-		Service: svc, SourceDir: spec.SourceDir, LibDirs: spec.LibDirs,
+		Service: svc, Source: spec.Source,
 		DepSpec: []byte("django==5.0.6\n"), BaseDigest: base.Digest.String(),
 		Argv: [][]string{{"python", "-m", "pytest", "-q"}, {"python", "-m", "flake8"}, spec.Cmd},
 	}

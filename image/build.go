@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,7 +33,8 @@ const (
 const (
 	// SourceRoot holds the service's source; it is the working directory.
 	SourceRoot = "/app/src"
-	// LibsRoot holds each shared lib as LibsRoot/BASENAME.
+	// LibsRoot holds each shared lib as LibsRoot/NAME (a lib that is a package
+	// makes LibsRoot itself an import root).
 	LibsRoot = "/app/libs"
 	// SitePackages holds the service's dependencies (and their scripts in bin/).
 	SitePackages = "/app/site-packages"
@@ -49,12 +48,10 @@ const DefaultUser = "65532:65532"
 type Spec struct {
 	// Service is the service's name: the image's title.
 	Service string
-	// SourceDir is the service's directory, copied to SourceRoot (its
-	// .dockerignore honoured).
-	SourceDir string
-	// LibDirs are shared directories copied to LibsRoot/BASENAME (each one's
-	// .dockerignore honoured) and put on PYTHONPATH.
-	LibDirs []string
+	// Source is what the source layer holds: the service's files at SourceRoot,
+	// each lib's at its path (see SourceFiles); the libs' import roots go on
+	// PYTHONPATH.
+	Source Source
 	// Requirements are pinned requirement lines (name==version), the full
 	// closure: they are installed with --no-deps, as wheels only.
 	Requirements []string
@@ -72,7 +69,8 @@ type Spec struct {
 	// User is the user the image runs as; empty means the base image's user
 	// when it is not root, else DefaultUser.
 	User string
-	// Env is added to the base image's environment.
+	// Env is the runtime environment added to the base image's: never secrets,
+	// which deployments pass when they start the image.
 	Env map[string]string
 	// Git fills the org.opencontainers.image.* labels; Git.Created is the
 	// image's creation time and its source files' time.
@@ -110,10 +108,10 @@ func build(ctx context.Context, s Spec) (v1.Image, error) {
 	if len(s.Cmd) == 0 {
 		return nil, errors.New("no command")
 	}
-	if st, err := os.Stat(s.SourceDir); err != nil {
+	if st, err := os.Stat(s.Source.Dir); err != nil {
 		return nil, fmt.Errorf("source directory: %w", err)
 	} else if !st.IsDir() {
-		return nil, fmt.Errorf("source directory %q is not a directory", s.SourceDir)
+		return nil, fmt.Errorf("source directory %q is not a directory", s.Source.Dir)
 	}
 	created := s.Git.Created
 	if created.IsZero() {
@@ -150,7 +148,7 @@ func build(ctx context.Context, s Spec) (v1.Image, error) {
 		}})
 	}
 
-	files, libPaths, err := sourceFiles(s.SourceDir, s.LibDirs)
+	files, err := sourceLayerFiles(s.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -176,50 +174,14 @@ func build(ctx context.Context, s Spec) (v1.Image, error) {
 	cf.Author = ""
 	cf.Container = ""
 	cf.DockerVersion = ""
-	cf.Config = imageConfig(cf.Config, s, libPaths)
+	cf.Config = imageConfig(cf.Config, s)
 	return mutate.ConfigFile(img, cf)
 }
 
-// sourceFiles lists the source layer: the service under SourceRoot, each lib
-// under LibsRoot; it returns the libs' paths in the image too.
-func sourceFiles(dir string, libs []string) ([]layerFile, []string, error) {
-	keep, err := dockerignore(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	tree, err := walkTree(dir, keep)
-	if err != nil {
-		return nil, nil, err
-	}
-	files := treeFiles(tree, strings.TrimPrefix(SourceRoot, "/"))
-	var libPaths []string
-	seen := map[string]string{}
-	for _, lib := range libs {
-		base := filepath.Base(filepath.Clean(lib))
-		if other, dup := seen[base]; dup {
-			return nil, nil, fmt.Errorf("libs %q and %q would both be %s/%s", other, lib, LibsRoot, base)
-		}
-		seen[base] = lib
-		keep, err := dockerignore(lib)
-		if err != nil {
-			return nil, nil, err
-		}
-		tree, err := walkTree(lib, keep)
-		if err != nil {
-			return nil, nil, err
-		}
-		p := path.Join(LibsRoot, base)
-		files = append(files, treeFiles(tree, strings.TrimPrefix(p, "/"))...)
-		libPaths = append(libPaths, p)
-	}
-	return files, libPaths, nil
-}
-
 // imageConfig returns the base's runtime config with s applied.
-func imageConfig(c v1.Config, s Spec, libPaths []string) v1.Config {
-	pythonPath := append(append([]string{SourceRoot}, libPaths...), SitePackages)
+func imageConfig(c v1.Config, s Spec) v1.Config {
 	env := map[string]string{
-		"PYTHONPATH":              strings.Join(pythonPath, ":"),
+		"PYTHONPATH":              strings.Join(s.Source.pythonPath(), ":"),
 		"PYTHONDONTWRITEBYTECODE": "1",
 		"PYTHONUNBUFFERED":        "1",
 	}

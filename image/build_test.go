@@ -134,9 +134,13 @@ func TestBuildErrors(t *testing.T) {
 		{"no base", func(s *Spec) { s.Base = nil }, "no base image"},
 		{"other python", func(s *Spec) { s.Python = "3.12" }, "uses Python 3.12 but base image"},
 		{"no command", func(s *Spec) { s.Cmd = nil }, "no command"},
-		{"missing source", func(s *Spec) { s.SourceDir = filepath.Join(repo, "nope") }, "no such file or directory"},
-		{"source is a file", func(s *Spec) { s.SourceDir = filepath.Join(repo, ".gitignore") }, "is not a directory"},
-		{"libs clash", func(s *Spec) { s.LibDirs = append(s.LibDirs, filepath.Join(repo, "services", "greet")) }, "would both be /app/libs/greet"},
+		{"missing source", func(s *Spec) { s.Source.Dir = filepath.Join(repo, "nope") }, "no such file or directory"},
+		{"source is a file", func(s *Spec) { s.Source.Dir = filepath.Join(repo, ".gitignore") }, "is not a directory"},
+		{"libs clash", func(s *Spec) {
+			s.Source.Libs = append(s.Source.Libs, Lib{Dir: filepath.Join(repo, "services"), Path: LibsRoot + "/greet"})
+		}, "would both be /app/libs/greet"},
+		{"lib outside the libs", func(s *Spec) { s.Source.Libs[0].Path = "/app/src/greet" }, "is not under /app/libs"},
+		{"source outside the repository", func(s *Spec) { s.Source.Root = filepath.Join(repo, "libs") }, "is not inside"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,8 +5,9 @@
 // An image is a base image (LoadBase) plus up to two layers: the service's
 // pinned dependencies installed for the base's Python and platform
 // (/app/site-packages) and its source with its shared libs (/app/src,
-// /app/libs/NAME). Build is reproducible: the same inputs give the same digest.
-// InputHash names those inputs; Store (an OCI image layout) and LookupRemote
-// find an image by that hash so that an unchanged service is neither gated nor
-// rebuilt.
+// /app/libs/NAME) — exactly the files SourceFiles lists: what git lists, minus
+// .dockerignored and dev-only files. Build is reproducible: the same inputs
+// give the same digest. InputHash names those inputs, and only those; Store (an
+// OCI image layout) and LookupRemote find an image by that hash so that an
+// unchanged service is not rebuilt.
 package image

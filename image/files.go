@@ -1,55 +1,82 @@
 package image
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
-	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
 
-// file is one file of a source tree, with its mode normalised the way git
-// sees it: a symlink, or a regular file that is executable or not.
-type file struct {
-	rel  string // slash-separated, relative to the tree's root
-	abs  string
-	mode fs.FileMode // fs.ModeSymlink|0o777, 0o755 or 0o644
-	link string      // symlink target
-	size int64
+// File is one file of a source tree, with its mode normalised the way git sees it: a symlink,
+// or a regular file that is executable or not.
+type File struct {
+	// Rel is its slash-separated path relative to the tree's directory.
+	Rel string
+	// Abs is its path on the host.
+	Abs string
+	// Mode is fs.ModeSymlink|0o777, 0o755 or 0o644.
+	Mode fs.FileMode
+	// Link is a symlink's target.
+	Link string
+	// Size is a regular file's size.
+	Size int64
 }
 
 // filter decides, for a path relative to a tree's root, whether to leave it out.
 // Leaving a directory out leaves out everything under it unless descend.
 type filter func(rel string, isDir bool) (exclude, descend bool, err error)
 
-// alwaysExcluded are never a service's source: VCS metadata and bytecode
-// (which records host mtimes).
+// allOf leaves out what any of filters leaves out, and descends into a directory left out only
+// when every filter that left it out descends. Every filter sees every path walked, in order:
+// filters keep state about the directories above.
+func allOf(filters ...filter) filter {
+	return func(rel string, isDir bool) (bool, bool, error) {
+		exclude, descend := false, true
+		for _, f := range filters {
+			ex, de, err := f(rel, isDir)
+			if err != nil {
+				return false, false, err
+			}
+			if ex {
+				exclude = true
+				descend = descend && de
+			}
+		}
+		return exclude, exclude && descend, nil
+	}
+}
+
+// alwaysExcluded are never a service's source: VCS metadata (a .git directory, or the .git file
+// of a linked worktree or submodule) and bytecode (which records host mtimes).
 func alwaysExcluded(rel string, isDir bool) bool {
-	base := filepath.Base(rel)
+	base := path.Base(rel)
+	if base == ".git" {
+		return true
+	}
 	if isDir {
-		return base == ".git" || base == "__pycache__"
+		return base == "__pycache__"
 	}
 	return strings.HasSuffix(base, ".pyc") || strings.HasSuffix(base, ".pyo")
 }
 
 // walkTree lists root's files in a stable order (lexical per directory),
 // leaving out what keep says and what alwaysExcluded says.
-func walkTree(root string, keep filter) ([]file, error) {
-	var files []file
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+func walkTree(root string, keep filter) ([]File, error) {
+	var files []File
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if path == root {
+		if p == root {
 			return nil
 		}
-		rel, err := filepath.Rel(root, path)
+		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
 		}
@@ -78,25 +105,9 @@ func walkTree(root string, keep filter) ([]file, error) {
 			// and an empty one is not part of it.
 			return nil
 		}
-		f := file{rel: rel, abs: path}
-		info, err := d.Info()
+		f, err := treeFile(p, rel, d)
 		if err != nil {
 			return err
-		}
-		switch t := info.Mode().Type(); {
-		case t == fs.ModeSymlink:
-			f.mode = fs.ModeSymlink | 0o777
-			if f.link, err = os.Readlink(path); err != nil {
-				return err
-			}
-		case t.IsRegular():
-			f.mode = 0o644
-			if info.Mode().Perm()&0o111 != 0 {
-				f.mode = 0o755
-			}
-			f.size = info.Size()
-		default:
-			return fmt.Errorf("%q is a %s, not a file, directory or symlink", path, t)
 		}
 		files = append(files, f)
 		return nil
@@ -107,101 +118,101 @@ func walkTree(root string, keep filter) ([]file, error) {
 	return files, nil
 }
 
-// dockerignore returns the filter of root's .dockerignore (none when it has
-// none), with docker's semantics (github.com/moby/patternmatcher).
-func dockerignore(root string) (filter, error) {
-	path := filepath.Join(root, ".dockerignore")
-	f, err := os.Open(path)
+// treeFile describes the file at p (rel in its tree).
+func treeFile(p, rel string, d fs.DirEntry) (File, error) {
+	f := File{Rel: rel, Abs: p}
+	info, err := d.Info()
+	if err != nil {
+		return File{}, err
+	}
+	switch t := info.Mode().Type(); {
+	case t == fs.ModeSymlink:
+		f.Mode = fs.ModeSymlink | 0o777
+		if f.Link, err = os.Readlink(p); err != nil {
+			return File{}, err
+		}
+	case t.IsRegular():
+		f.Mode = 0o644
+		if info.Mode().Perm()&0o111 != 0 {
+			f.Mode = 0o755
+		}
+		f.Size = info.Size()
+	default:
+		return File{}, fmt.Errorf("%q is a %s, not a file, directory or symlink", p, t)
+	}
+	return f, nil
+}
+
+// dockerignore returns the filter of dir's .dockerignore (nil when it has none), with docker's
+// semantics (github.com/moby/patternmatcher), for a tree at prefix (slash-separated, "." for
+// dir itself) inside dir.
+func dockerignore(dir, prefix string) (filter, error) {
+	file := filepath.Join(dir, ".dockerignore")
+	f, err := os.Open(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %q: %w", path, err)
+		return nil, fmt.Errorf("reading .dockerignore of %q: %w", dir, err)
 	}
 	defer f.Close()
 	patterns, err := ignorefile.ReadAll(f)
 	if err != nil {
-		return nil, fmt.Errorf("reading %q: %w", path, err)
+		return nil, fmt.Errorf("reading .dockerignore of %q: %w", dir, err)
 	}
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {
-		return nil, fmt.Errorf("parsing %q: %w", path, err)
+		return nil, fmt.Errorf("parsing .dockerignore of %q: %w", dir, err)
 	}
-	// Match results of the directories walked so far: WalkDir visits a
-	// directory before its entries.
-	parents := map[string]patternmatcher.MatchInfo{}
-	return func(rel string, isDir bool) (bool, bool, error) {
-		parent := parents[filepath.ToSlash(filepath.Dir(rel))]
-		excluded, info, err := pm.MatchesUsingParentResults(rel, parent)
-		if err != nil {
-			return false, false, fmt.Errorf("matching %q against %q: %w", rel, path, err)
-		}
-		if isDir {
-			parents[rel] = info
-		}
-		return excluded, pm.Exclusions(), nil
-	}, nil
+	return patternFilter(pm, file, prefix)
 }
 
-// gitignored returns the filter of the .gitignore files that apply to dir:
-// those of the enclosing repository from its root down to dir, and those met
-// while walking it. Outside a repository it filters nothing.
-func gitignored(dir string) (filter, error) {
-	abs, err := filepath.Abs(dir)
+// devOnly returns the filter that leaves DevOnly files out, but those include names.
+func devOnly(include []string) (filter, error) {
+	patterns := append([]string{}, DevOnly...)
+	for _, p := range include {
+		patterns = append(patterns, "!"+strings.TrimPrefix(path.Clean(p), "/"))
+	}
+	pm, err := patternmatcher.New(patterns)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("parsing the dev-only patterns and %q: %w", include, err)
 	}
-	top := abs
-	for {
-		if _, err := os.Stat(filepath.Join(top, ".git")); err == nil {
-			break
-		}
-		parent := filepath.Dir(top)
-		if parent == top {
-			return nil, nil
-		}
-		top = parent
-	}
-	var prefix []string // dir's path inside the repository
-	if rel, _ := filepath.Rel(top, abs); rel != "." {
-		prefix = strings.Split(filepath.ToSlash(rel), "/")
-	}
-	var patterns []gitignore.Pattern
-	load := func(domain []string) error {
-		path := filepath.Join(top, filepath.Join(domain...), ".gitignore")
-		f, err := os.Open(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
+	return patternFilter(pm, "the dev-only patterns", ".")
+}
+
+// patternFilter applies pm to a tree at prefix inside the patterns' directory; what names the
+// patterns in errors.
+func patternFilter(pm *patternmatcher.PatternMatcher, what, prefix string) (filter, error) {
+	// Match results of the directories walked so far, by path inside the patterns' directory:
+	// WalkDir visits a directory before its entries.
+	parents := map[string]patternmatcher.MatchInfo{}
+	match := func(p string) (bool, patternmatcher.MatchInfo, error) {
+		excluded, info, err := pm.MatchesUsingParentResults(p, parents[path.Dir(p)])
 		if err != nil {
-			return err
+			return false, info, fmt.Errorf("matching %q against %s: %w", p, what, err)
 		}
-		defer f.Close()
-		s := bufio.NewScanner(f)
-		for s.Scan() {
-			line := s.Text()
-			if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
-				continue
-			}
-			patterns = append(patterns, gitignore.ParsePattern(line, domain))
-		}
-		return s.Err()
+		return excluded, info, nil
 	}
-	for i := 0; i <= len(prefix); i++ {
-		if err := load(prefix[:i]); err != nil {
-			return nil, fmt.Errorf("reading .gitignore files above %q: %w", dir, err)
+	if prefix != "." {
+		// The tree's own directory and those above it, down from the patterns' directory.
+		parts := strings.Split(prefix, "/")
+		for i := range parts {
+			p := strings.Join(parts[:i+1], "/")
+			_, info, err := match(p)
+			if err != nil {
+				return nil, err
+			}
+			parents[p] = info
 		}
 	}
 	return func(rel string, isDir bool) (bool, bool, error) {
-		path := append(append([]string{}, prefix...), strings.Split(rel, "/")...)
-		if gitignore.NewMatcher(patterns).Match(path, isDir) {
-			return true, false, nil
+		excluded, info, err := match(path.Join(prefix, rel))
+		if err != nil {
+			return false, false, err
 		}
 		if isDir {
-			if err := load(path); err != nil {
-				return false, false, fmt.Errorf("reading %q: %w", filepath.Join(dir, rel, ".gitignore"), err)
-			}
+			parents[path.Join(prefix, rel)] = info
 		}
-		return false, false, nil
+		return excluded, pm.Exclusions(), nil
 	}, nil
 }

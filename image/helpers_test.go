@@ -131,14 +131,22 @@ func helloSpec(t testing.TB, repo string, base *BaseImage) Spec {
 	}
 	return Spec{
 		Service:   "hello",
-		SourceDir: filepath.Join(repo, "services", "hello"),
-		LibDirs:   []string{filepath.Join(repo, "libs", "greet")},
+		Source:    helloSource(repo),
 		Base:      base,
 		Cmd:       []string{"python", "app.py"},
 		Port:      8000,
 		Health:    "/healthz",
 		Git:       info,
 		InputHash: "sha256:0123",
+	}
+}
+
+// helloSource is the Source of the hello service in the monorepo at repo.
+func helloSource(repo string) Source {
+	return Source{
+		Root: repo,
+		Dir:  filepath.Join(repo, "services", "hello"),
+		Libs: []Lib{{Dir: filepath.Join(repo, "libs", "greet"), Path: LibsRoot + "/greet"}},
 	}
 }
 

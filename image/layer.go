@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -99,12 +100,30 @@ func copyFile(w io.Writer, src string, size int64) error {
 }
 
 // treeFiles maps a walked tree to layer entries under prefix.
-func treeFiles(files []file, prefix string) []layerFile {
+func treeFiles(files []File, prefix string) []layerFile {
 	out := make([]layerFile, 0, len(files))
 	for _, f := range files {
-		out = append(out, layerFile{name: path.Join(prefix, f.rel), mode: int64(f.mode.Perm()), src: f.abs, link: f.link, size: f.size})
+		out = append(out, layerFile{name: path.Join(prefix, f.Rel), mode: int64(f.Mode.Perm()), src: f.Abs, link: f.Link, size: f.Size})
 	}
 	return out
+}
+
+// treesFiles maps listed trees to layer entries, each under its path in the image.
+func treesFiles(trees []Tree) []layerFile {
+	var out []layerFile
+	for _, t := range trees {
+		out = append(out, treeFiles(t.Files, strings.TrimPrefix(t.Path, "/"))...)
+	}
+	return out
+}
+
+// sourceLayerFiles are the entries of s's source layer: what Build writes and InputHash hashes.
+func sourceLayerFiles(s Source) ([]layerFile, error) {
+	trees, err := SourceFiles(s)
+	if err != nil {
+		return nil, err
+	}
+	return treesFiles(trees), nil
 }
 
 // memoryLayer builds a layer of files in memory.

@@ -160,7 +160,8 @@ func TestEngineImage(t *testing.T) {
 		t.Skipf("reading the test base image %q on this host: %v (set CONVOY_DAGGER_TEST_BASE)", testBase(), err)
 	}
 	spec := image.Spec{
-		Service: "api", SourceDir: api.Dir, LibDirs: []string{filepath.Join(cfg.Root, "libs", "kit")}, Base: base,
+		Service: "api", Base: base, Source: image.Source{Root: cfg.Root, Dir: api.Dir,
+			Libs: []image.Lib{{Dir: filepath.Join(cfg.Root, "libs", "kit"), Path: image.LibsRoot + "/kit"}}},
 		Cmd: []string{"python", "manage.py", "serve", "0.0.0.0", "9000"}, Port: 9000, Health: "/healthz",
 		Git:       image.GitInfo{Source: "https://git.example/repo", Revision: strings.Repeat("1", 40), Version: "v0.0.1", Created: time.Unix(1700000000, 0)},
 		InputHash: "sha256:" + strings.Repeat("d", 64),

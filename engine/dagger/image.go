@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/image"
@@ -44,7 +42,8 @@ type ImageRecipe struct {
 	// package index. BuildMounts are the host files they name. Neither reaches the image.
 	BuildEnv    []EnvVar `json:"build_env,omitempty"`
 	BuildMounts []Mount  `json:"build_mounts,omitempty"`
-	// Sources are the host directories copied into the image: the service, then its libs.
+	// Sources are the host directories copied into the image, the service then its libs, each
+	// with exactly the files image.SourceFiles lists as its Include.
 	Sources []Mount `json:"sources"`
 	// Created is the time of the image's files and its created label, as seconds since the epoch.
 	Created int64 `json:"created"`
@@ -132,23 +131,8 @@ func (t Translator) image(s image.Spec, root string) (ImageRecipe, error) {
 		r.BuildMounts = mounts
 	}
 
-	src, err := sourceCopy(s.SourceDir, SourceRoot)
-	if err != nil {
+	if r.Sources, err = sourceCopies(s.Source); err != nil {
 		return ImageRecipe{}, err
-	}
-	r.Sources = append(r.Sources, src)
-	seen := map[string]string{}
-	for _, lib := range s.LibDirs {
-		p := path.Join(LibsRoot, filepath.Base(filepath.Clean(lib)))
-		if other, dup := seen[p]; dup {
-			return ImageRecipe{}, fmt.Errorf("libs %q and %q would both be %s", other, lib, p)
-		}
-		seen[p] = lib
-		m, err := sourceCopy(lib, p)
-		if err != nil {
-			return ImageRecipe{}, err
-		}
-		r.Sources = append(r.Sources, m)
 	}
 
 	baseCfg := v1.Config{}
@@ -221,27 +205,43 @@ func requirements(reqs []string) []string {
 	return out
 }
 
-// sourceCopy describes copying host directory dir to p in an image: its .dockerignore honoured,
-// VCS metadata and bytecode always left out (as package image does).
-func sourceCopy(dir, p string) (Mount, error) {
-	abs, err := filepath.Abs(dir)
+// sourceCopies describes copying src's files into an image: exactly those image.SourceFiles
+// lists — the files package image puts in its source layer and hashes — each tree uploaded
+// with its files as the only Include patterns. A tree with no file is not copied.
+func sourceCopies(src image.Source) ([]Mount, error) {
+	trees, err := image.SourceFiles(src)
 	if err != nil {
-		return Mount{}, err
+		return nil, err
 	}
-	exclude := []string{"**/.git", "**/__pycache__", "**/*.pyc", "**/*.pyo"}
-	f, err := os.Open(filepath.Join(abs, ".dockerignore"))
-	switch {
-	case err == nil:
-		patterns, rerr := ignorefile.ReadAll(f)
-		f.Close()
-		if rerr != nil {
-			return Mount{}, fmt.Errorf("reading %q: %w", filepath.Join(abs, ".dockerignore"), rerr)
+	var out []Mount
+	for _, t := range trees {
+		if len(t.Files) == 0 {
+			continue // no Include would mean everything
 		}
-		exclude = append(exclude, patterns...)
-	case !errors.Is(err, fs.ErrNotExist):
-		return Mount{}, fmt.Errorf("reading %q: %w", filepath.Join(abs, ".dockerignore"), err)
+		abs, err := filepath.Abs(t.Dir)
+		if err != nil {
+			return nil, err
+		}
+		m := Mount{Host: abs, Path: t.Path}
+		for _, f := range t.Files {
+			m.Include = append(m.Include, literalPattern(f.Rel))
+		}
+		out = append(out, m)
 	}
-	return Mount{Host: abs, Path: p, Exclude: exclude}, nil
+	return out, nil
+}
+
+// literalPattern is a pattern (github.com/moby/patternmatcher, as Dagger's uploads use) that
+// matches the path rel and nothing else: its metacharacters, and a leading !, escaped.
+func literalPattern(rel string) string {
+	var b strings.Builder
+	for i, c := range rel {
+		if strings.ContainsRune(`\*?[`, c) || (i == 0 && c == '!') {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // BuildImage assembles r's image on the engine: dependencies installed by a builder container
@@ -289,7 +289,7 @@ func (e *Engine) BuildImage(ctx context.Context, r *ImageRecipe, log io.Writer) 
 		ctr = ctr.WithDirectory(SitePackages, builder.Directory(SitePackages).WithTimestamps(int(r.Created)))
 	}
 	for _, m := range r.Sources {
-		dir := host.Directory(m.Host, dagger.HostDirectoryOpts{Exclude: m.Exclude}).WithTimestamps(int(r.Created))
+		dir := host.Directory(m.Host, dagger.HostDirectoryOpts{Include: m.Include, Exclude: m.Exclude}).WithTimestamps(int(r.Created))
 		ctr = ctr.WithDirectory(m.Path, dir)
 	}
 	for _, v := range r.Env {

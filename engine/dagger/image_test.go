@@ -20,7 +20,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	"github.com/moby/patternmatcher"
+
 	"github.com/convoy-ci/convoy/image"
+	"github.com/convoy-ci/convoy/internal/gittest"
 )
 
 // baseLayout writes a small Python-like base image into an OCI layout and returns its
@@ -61,8 +64,9 @@ func baseLayout(t *testing.T, user string) string {
 
 func webSpec(t *testing.T, cfg *imageFixture) image.Spec {
 	return image.Spec{
-		Service: "web", SourceDir: cfg.src, LibDirs: []string{cfg.lib}, Base: cfg.base, Python: "3.11",
-		Cmd: []string{"python", "-m", "gunicorn", "web.wsgi", "--bind", "0.0.0.0:8000"}, Port: 8000, Health: "/healthz",
+		Service: "web", Base: cfg.base, Python: "3.11",
+		Source: image.Source{Root: cfg.root, Dir: cfg.src, Libs: []image.Lib{{Dir: cfg.lib, Path: "/app/libs/kit"}}},
+		Cmd:    []string{"python", "-m", "gunicorn", "web.wsgi", "--bind", "0.0.0.0:8000"}, Port: 8000, Health: "/healthz",
 		Env: map[string]string{"DJANGO_SETTINGS_MODULE": "web.settings"},
 		Git: image.GitInfo{Source: "https://git.example/monorepo", Revision: strings.Repeat("ab", 20), Short: strings.Repeat("ab", 6),
 			Version: "v1.2.3", Created: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)},
@@ -71,8 +75,8 @@ func webSpec(t *testing.T, cfg *imageFixture) image.Spec {
 }
 
 type imageFixture struct {
-	src, lib string
-	base     *image.BaseImage
+	root, src, lib string
+	base           *image.BaseImage
 }
 
 func newImageFixture(t *testing.T, user string) *imageFixture {
@@ -82,7 +86,7 @@ func newImageFixture(t *testing.T, user string) *imageFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &imageFixture{src: cfg.Service("web").Dir, lib: filepath.Join(cfg.Root, "libs", "kit"), base: base}
+	return &imageFixture{root: cfg.Root, src: cfg.Service("web").Dir, lib: filepath.Join(cfg.Root, "libs", "kit"), base: base}
 }
 
 // TestImageConfigMatchesImageBuild holds the dagger engine's images to package image's: the
@@ -190,8 +194,9 @@ func TestImageRecipe(t *testing.T) {
 		"--no-deps", "--only-binary=:all:", "--no-compile", "--no-input", "--disable-pip-version-check",
 		"--no-warn-script-location", "--progress-bar", "off", "-r", "/convoy/requirements.txt"))
 	same(t, "sources", r.Sources, []Mount{
-		{Host: fx.src, Path: "/app/src", Exclude: []string{"**/.git", "**/__pycache__", "**/*.pyc", "**/*.pyo"}},
-		{Host: fx.lib, Path: "/app/libs/kit", Exclude: []string{"**/.git", "**/__pycache__", "**/*.pyc", "**/*.pyo"}},
+		// requirements-dev.txt is dev-only.
+		{Host: fx.src, Path: "/app/src", Include: []string{"check_env.py", "manage.py", "requirements.txt"}},
+		{Host: fx.lib, Path: "/app/libs/kit", Include: []string{"kit.py"}},
 	})
 	if r.Created != time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC).Unix() {
 		t.Errorf("created = %d", r.Created)
@@ -206,14 +211,51 @@ func TestImageRecipe(t *testing.T) {
 	}
 }
 
-func TestImageRecipeDockerignore(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("# tests stay out\ntests/\n*.md\n!README.md\n"), 0o644)
-	m, err := sourceCopy(dir, "/app/src")
+// TestImageRecipeSources: a Dagger image copies exactly the files package image puts in its
+// source layer (image.SourceFiles), whatever their names.
+func TestImageRecipeSources(t *testing.T) {
+	gittest.Isolate(t, "convoy", "convoy@example.invalid")
+	repo := gittest.NewRepo(t, map[string]string{
+		".gitignore":                ".env\n",
+		".dockerignore":             "**/*.md\n",
+		"svc/app.py":                "",
+		"svc/NOTES.md":              "",
+		"svc/[odd]*name?.py":        "",
+		"svc/!bang.py":              "",
+		"svc/back\\slash.py":        "",
+		"svc/tests/test_app.py":     "",
+		"shared/__init__.py":        "",
+		"shared/tests/test_util.py": "",
+	})
+	gittest.WriteFile(t, filepath.Join(repo, "svc/.env"), "SECRET=1")
+	gittest.WriteFile(t, filepath.Join(repo, "svc/empty/tests/test_x.py"), "")
+	src := image.Source{Root: repo, Dir: filepath.Join(repo, "svc"),
+		Libs: []image.Lib{{Dir: filepath.Join(repo, "shared"), Path: "/app/libs/shared", ImportRoot: "/app/libs"},
+			{Dir: filepath.Join(repo, "svc", "empty"), Path: "/app/libs/empty"}}}
+	got, err := sourceCopies(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, "exclude", m.Exclude, []string{"**/.git", "**/__pycache__", "**/*.pyc", "**/*.pyo", "tests", "*.md", "!README.md"})
+	same(t, "sources", got, []Mount{
+		{Host: src.Dir, Path: "/app/src", Include: []string{`\!bang.py`, `\[odd]\*name\?.py`, "app.py", `back\\slash.py`}},
+		{Host: filepath.Join(repo, "shared"), Path: "/app/libs/shared", Include: []string{"__init__.py"}},
+		// A lib with no file in the image: no upload at all (no Include would upload everything).
+	})
+	for _, m := range got {
+		pm, err := patternmatcher.New(m.Include)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"app.py", "!bang.py", "[odd]*name?.py", `back\slash.py`, "__init__.py", "NOTES.md", "oddXnameY.py", ".env"} {
+			match, err := pm.MatchesOrParentMatches(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(m.Host, name)); match != (err == nil && name != "NOTES.md" && name != ".env") {
+				t.Errorf("%s: pattern match of %q = %v", m.Path, name, match)
+			}
+		}
+	}
 }
 
 func TestImageRecipeErrors(t *testing.T) {
@@ -226,8 +268,10 @@ func TestImageRecipeErrors(t *testing.T) {
 		{"no base", func(s *image.Spec) { s.Base = nil }, "no base image"},
 		{"other python", func(s *image.Spec) { s.Python = "3.12" }, "uses Python 3.12 but base image"},
 		{"no command", func(s *image.Spec) { s.Cmd = nil }, "no command"},
-		{"no source", func(s *image.Spec) { s.SourceDir = filepath.Join(t.TempDir(), "gone") }, "source directory"},
-		{"libs with one name", func(s *image.Spec) { s.LibDirs = []string{fx.lib, filepath.Join(t.TempDir(), "kit")} }, "would both be /app/libs/kit"},
+		{"no source", func(s *image.Spec) { s.Source.Dir = filepath.Join(t.TempDir(), "gone") }, "source directory"},
+		{"libs with one name", func(s *image.Spec) {
+			s.Source.Libs = append(s.Source.Libs, image.Lib{Dir: filepath.Join(fx.root, "services"), Path: "/app/libs/kit"})
+		}, "would both be /app/libs/kit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := webSpec(t, fx)

@@ -14,7 +14,7 @@ import (
 const (
 	// SourceRoot is the service's directory: the working directory of every stage.
 	SourceRoot = image.SourceRoot
-	// LibsRoot holds each shared lib as LibsRoot/BASENAME.
+	// LibsRoot holds each shared lib as LibsRoot/NAME.
 	LibsRoot = image.LibsRoot
 	// SitePackages holds an image's dependencies (and their scripts in bin/).
 	SitePackages = image.SitePackages
@@ -161,6 +161,8 @@ type Mount struct {
 	Path string `json:"path"`
 	// File is set when Host is a file rather than a directory.
 	File bool `json:"file,omitempty"`
+	// Include, when set, lists the only patterns of an uploaded directory that are uploaded.
+	Include []string `json:"include,omitempty"`
 	// Exclude lists patterns left out of an uploaded directory.
 	Exclude []string `json:"exclude,omitempty"`
 	// Gitignore applies the directory's .gitignore files to the upload.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/convoy-ci/convoy/engine/local"
+	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -182,36 +183,35 @@ func (t Translator) process(cfg *config.Config, svc *config.Service, st stages.S
 	return r, nil
 }
 
-// sourceMounts mounts svc's directory at SourceRoot and each of its libs at LibsRoot/BASENAME.
+// sourceMounts mounts svc's directory at SourceRoot and each of its libs at LibsRoot/NAME, where
+// its image has them.
 func sourceMounts(cfg *config.Config, svc *config.Service) ([]Mount, error) {
 	mounts := []Mount{{Host: svc.Dir, Path: SourceRoot, Exclude: sourceExclude}}
 	seen := map[string]string{}
 	for _, lib := range svc.Libs {
 		p := libPath(lib)
 		if other, dup := seen[p]; dup {
-			return nil, fmt.Errorf("service %q: libs %q and %q would both be %s", svc.Name, other, lib, p)
+			return nil, fmt.Errorf("service %q: libs %q and %q would both be %s", svc.Name, other, lib.Path, p)
 		}
-		seen[p] = lib
-		mounts = append(mounts, Mount{Host: filepath.Join(cfg.Root, filepath.FromSlash(lib)), Path: p, Exclude: sourceExclude})
+		seen[p] = lib.Path
+		mounts = append(mounts, Mount{Host: lib.Dir, Path: p, Exclude: sourceExclude})
 	}
 	return mounts, nil
 }
 
-// libPath is where a lib (a path relative to the repository) is in a container.
-func libPath(lib string) string { return path.Join(LibsRoot, path.Base(path.Clean(lib))) }
+// libPath is where a lib is in a container: where its image has it.
+func libPath(lib config.Lib) string { return image.LibPath(lib.Name()) }
 
 // env builds a stage's environment by the local engine's rules, with container paths: PATH with
 // the virtualenv's bin first (then the base image's PATH), HOME, VIRTUAL_ENV, PYTHONPATH (the
-// service and its libs), the fixed Python settings, CONVOY_SERVICE and CONVOY_STAGE; the host's
-// proxy, CA-bundle and PIP_* variables for HostNetEnv stages; DATABASE_URL for FreshDB stages;
-// then the service's env and the stage's, which win. A host variable whose value is an absolute
-// path that exists on the host (a CA bundle, a wheel directory) is rewritten to where that path
-// is mounted, HostRoot+path, and the mount is returned.
+// service and its libs' import roots, config.Lib.ImportRoot), the fixed Python settings,
+// CONVOY_SERVICE and CONVOY_STAGE; the host's proxy, CA-bundle and PIP_* variables for
+// HostNetEnv stages; DATABASE_URL for FreshDB stages; then the service's env and the stage's,
+// which win. A host variable whose value is an absolute path that exists on the host (a CA
+// bundle, a wheel directory) is rewritten to where that path is mounted, HostRoot+path, and the
+// mount is returned.
 func (t Translator) env(cfg *config.Config, svc *config.Service, st stages.Stage) (map[string]string, []Mount) {
-	pyPath := []string{SourceRoot}
-	for _, lib := range svc.Libs {
-		pyPath = append(pyPath, libPath(lib))
-	}
+	pyPath := append([]string{SourceRoot}, svc.ImportRoots(libPath)...)
 	env := map[string]string{
 		"PATH":                    VenvDir + "/bin:${PATH}",
 		"HOME":                    Home,

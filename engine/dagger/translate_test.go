@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -265,7 +266,7 @@ func TestStageErrors(t *testing.T) {
 	missing := *web
 	missing.Dir = t.TempDir()
 	dupLibs := *web
-	dupLibs.Libs = []string{"libs/kit", "other/kit"}
+	dupLibs.Libs = []config.Lib{config.NewLib(cfg.Root, "libs/kit"), config.NewLib(cfg.Root, "other/kit")}
 	for _, tc := range []struct {
 		name string
 		svc  *config.Service
@@ -283,6 +284,26 @@ func TestStageErrors(t *testing.T) {
 				t.Fatalf("Stage: %v; want an error containing %q", err, tc.err)
 			}
 		})
+	}
+}
+
+// TestPackageLibs: a lib that is itself a package (libs/shared/__init__.py, or common/ at the
+// repository's root) is mounted at LibsRoot/NAME like any lib, and LibsRoot is its import root.
+func TestPackageLibs(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	api := cfg.Service("api")
+	r, err := hostEnv(nil).Stage(cfg, api, stage(t, api, stages.Unit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "mounts", r.Mounts, []Mount{
+		{Host: api.Dir, Path: "/app/src", Exclude: sourceExclude},
+		{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/app/libs/kit", Exclude: sourceExclude},
+		{Host: filepath.Join(cfg.Root, "libs", "shared"), Path: "/app/libs/shared", Exclude: sourceExclude},
+		{Host: filepath.Join(cfg.Root, "common"), Path: "/app/libs/common", Exclude: sourceExclude},
+	})
+	if got := r.EnvMap()["PYTHONPATH"]; got != "/app/src:/app/libs/kit:/app/libs" {
+		t.Errorf("PYTHONPATH = %q, want /app/src:/app/libs/kit:/app/libs", got)
 	}
 }
 
@@ -350,9 +371,11 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 				pipenv := svc.Deps == config.DepsPipenv
 				extra := map[string]bool{"PIP_CACHE_DIR": download, "PIPENV_PIPFILE": download && pipenv,
 					"PIPENV_VERBOSITY": st.Kind == stages.KindImage && pipenv}
-				libs := []string{svc.Dir}
+				// PYTHONPATH: the service's directory and each lib's import root, by the one rule
+				// (config.Lib.ImportRoot), from where the host has them to where containers do.
+				pyPath := map[string]string{svc.Dir: SourceRoot}
 				for _, l := range svc.Libs {
-					libs = append(libs, filepath.Join(cfg.Root, l))
+					pyPath[l.ImportRoot(l.Dir)] = l.ImportRoot(libPath(l))
 				}
 				seen := map[string]bool{}
 				for _, kv := range want {
@@ -367,7 +390,14 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 					case "VIRTUAL_ENV":
 						w = VenvDir
 					case "PYTHONPATH":
-						w = strings.NewReplacer(svc.Dir, SourceRoot, filepath.Join(cfg.Root, "libs"), LibsRoot).Replace(v)
+						// Two package libs with different parents on the host share LibsRoot.
+						var entries []string
+						for _, e := range strings.Split(v, ":") {
+							if !slices.Contains(entries, pyPath[e]) {
+								entries = append(entries, pyPath[e])
+							}
+						}
+						w = strings.Join(entries, ":")
 					case "DATABASE_URL":
 						w = "sqlite:///" + DBDir + "/" + st.Name + ".sqlite3"
 					default:

@@ -246,7 +246,9 @@ var HostNetVars = []string{
 }
 
 // environ builds a stage's whole environment: PATH with the virtualenv first, HOME,
-// VIRTUAL_ENV, PYTHONPATH, the manifest's env and the stage's — nothing else from the host
+// VIRTUAL_ENV, PYTHONPATH (the service's directory, then each lib's import root: the lib, or its
+// parent when it is a package — config.Lib.ImportRoot), the manifest's env and the stage's —
+// nothing else from the host
 // (but the package-download variables for stages that ask for them).
 func (e *Engine) environ(req engine.Request, venv string) ([]string, error) {
 	svc, st := req.Service, req.Stage
@@ -255,10 +257,7 @@ func (e *Engine) environ(req engine.Request, venv string) ([]string, error) {
 		hostPath = "/usr/local/bin:/usr/bin:/bin"
 	}
 	home, _ := e.hostEnv("HOME")
-	pyPath := []string{svc.Dir}
-	for _, lib := range svc.Libs {
-		pyPath = append(pyPath, filepath.Join(req.Config.Root, filepath.FromSlash(lib)))
-	}
+	pyPath := append([]string{svc.Dir}, svc.ImportRoots(func(l config.Lib) string { return l.Dir })...)
 	env := map[string]string{
 		"PATH":                    filepath.Join(venv, "bin") + string(os.PathListSeparator) + hostPath,
 		"HOME":                    home,

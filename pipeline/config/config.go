@@ -47,14 +47,29 @@ type Config struct {
 
 // Defaults is the defaults: block.
 type Defaults struct {
-	Python   string
-	Base     string
-	Deps     string
-	Timeout  time.Duration
+	Python  string
+	Base    string
+	Deps    string
+	Timeout time.Duration
+	// Env is the stage environment of every service (see Service.Env).
 	Env      map[string]string
 	Unit     []string
 	Lint     []string
 	Populate []string
+	// Image is what every service's image gets (see Service.Image).
+	Image Image
+}
+
+// Image is an image: block, of defaults: or of a service: what goes into a service's image
+// besides its source, libs and dependencies.
+type Image struct {
+	// Env is the runtime environment baked into the image's config. It is never the stage
+	// environment (env:), and never holds secrets: deployments pass those (docker run -e,
+	// Kubernetes secrets), as integration passes integration.env.
+	Env map[string]string
+	// Include re-includes files the image leaves out as dev-only (image.DevOnly): patterns in
+	// .dockerignore syntax, relative to the service's directory and to each lib's.
+	Include []string
 }
 
 // Service is one entry of services:, with defaults merged in.
@@ -71,12 +86,16 @@ type Service struct {
 	Base string
 	// Deps is the dependency tool: DepsPip or DepsPipenv.
 	Deps string
-	// Libs are shared local directories (relative to Root) the service imports.
-	Libs []string
+	// Libs are the shared local directories the service imports, in manifest order.
+	Libs []Lib
 	// DependsOn names services that must be up before this one in integration.
 	DependsOn []string
-	// Env is defaults.env overlaid with the service's env.
+	// Env is the stage environment: defaults.env overlaid with the service's env. Every gate
+	// stage gets it; images never do (see Image).
 	Env map[string]string
+	// Image is defaults.image with the service's image: applied: env merged key by key (the
+	// service's win), include replaced when the service sets it.
+	Image Image
 	// Timeout bounds every stage of this service.
 	Timeout time.Duration
 	// Unit, Lint and Populate are stage argv overrides; nil means the preset.

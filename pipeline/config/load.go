@@ -3,14 +3,17 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/moby/patternmatcher"
 	"gopkg.in/yaml.v3"
 )
 
@@ -338,7 +341,60 @@ func (d *decoder) defaults(n *yaml.Node, df *Defaults) {
 		"unit":     func(k, v *yaml.Node) { df.Unit = d.argv(v, "unit") },
 		"lint":     func(k, v *yaml.Node) { df.Lint = d.argv(v, "lint") },
 		"populate": func(k, v *yaml.Node) { df.Populate = d.argv(v, "populate") },
+		"image":    func(k, v *yaml.Node) { df.Image = d.image(v) },
 	})
+}
+
+// image reads an image: block; a key it does not set stays nil.
+func (d *decoder) image(n *yaml.Node) Image {
+	var im Image
+	d.mapping(n, "image", map[string]func(k, v *yaml.Node){
+		"env":     func(k, v *yaml.Node) { im.Env = d.env(v, "image.env") },
+		"include": func(k, v *yaml.Node) { im.Include = d.patterns(v, "image.include") },
+	})
+	return im
+}
+
+// over returns im applied over base: env merged key by key (im's win), include replaced when im
+// sets it. The result shares nothing with either.
+func (im Image) over(base Image) Image {
+	out := Image{Env: maps.Clone(base.Env), Include: slices.Clone(base.Include)}
+	if out.Env == nil {
+		out.Env = map[string]string{}
+	}
+	maps.Copy(out.Env, im.Env)
+	if im.Include != nil {
+		out.Include = slices.Clone(im.Include)
+	}
+	return out
+}
+
+// patterns reads a list of .dockerignore-style path patterns, relative to a directory.
+func (d *decoder) patterns(n *yaml.Node, what string) []string {
+	list, ok := d.strList(n, what)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for i, p := range list {
+		at := n.Content[i]
+		clean := filepath.Clean(strings.TrimSpace(p))
+		switch {
+		case strings.TrimSpace(p) == "":
+			d.errorf(at, "%s: empty pattern (expected a path pattern such as tests/)", what)
+		case strings.HasPrefix(p, "!"):
+			d.errorf(at, "%s: pattern %q starts with ! (expected a pattern of files to include; include is already the exception to the dev-only rules)", what, p)
+		case filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../"):
+			d.errorf(at, "%s: pattern %q leaves the directory (expected a pattern relative to the service's directory)", what, p)
+		default:
+			if _, err := patternmatcher.New([]string{clean}); err != nil {
+				d.errorf(at, "%s: pattern %q is not a valid pattern: %v", what, p, err)
+				continue
+			}
+			out = append(out, clean)
+		}
+	}
+	return out
 }
 
 func applyDefaultDefaults(df *Defaults) {

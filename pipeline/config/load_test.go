@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ release:
 
 // TestLoadProblems checks every kind of validation error: its position and its message.
 func TestLoadProblems(t *testing.T) {
-	files := map[string]string{"outside/": ""}
+	files := map[string]string{"outside/": "", "other/kit/": ""}
 	for k, v := range baseFiles {
 		files[k] = v
 	}
@@ -129,7 +130,7 @@ services:
   - name: a
     path: services/a
     dependson: [b]
-`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, depends_on, deps, env, health, libs, lint, name, path, populate, port, python, scenario, serve, timeout, unit)`}},
+`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, depends_on, deps, env, health, image, libs, lint, name, path, populate, port, python, scenario, serve, timeout, unit)`}},
 		{"wrong types", `version: 1
 defaults:
   timeout: soon
@@ -258,6 +259,40 @@ release:
 			`9:3: unknown key "owner" in release (expected one of: registry, tag_pattern)`,
 		}},
 		{"empty services", "version: 1\nservices: []\n", []string{"2:11: services is empty"}},
+		{"image", `version: 1
+defaults:
+  image: [env]
+services:
+  - name: a
+    path: services/a
+    image:
+      env: {1BAD: x, OK: [1]}
+      include: ["", "!tests", ../up, "[", /abs, tests]
+      secrets: {}
+  - name: b
+    path: services/b
+    image: {include: tests/}
+`, []string{
+			`3:10: image must be a mapping, not a list`,
+			`8:13: image.env: "1BAD" is not a valid variable name`,
+			`8:26: image.env: value of OK must be a string, not a list`,
+			`9:17: image.include: empty pattern`,
+			`9:21: image.include: pattern "!tests" starts with !`,
+			`9:31: image.include: pattern "../up" leaves the directory`,
+			`9:38: image.include: pattern "[" is not a valid pattern`,
+			`9:43: image.include: pattern "/abs" leaves the directory`,
+			`10:7: unknown key "secrets" in image (expected one of: env, include)`,
+			`13:22: image.include must be a list of strings, not the scalar "tests/"`,
+		}},
+		{"libs", `version: 1
+services:
+  - name: a
+    path: services/a
+    libs: [libs/kit, other/kit, .]
+`, []string{
+			`5:22: libs "libs/kit" and "other/kit" have the same directory name "kit"`,
+			`5:33: lib "." is the repository root`,
+		}},
 	}
 	root := repo(t, files)
 	if err := os.Symlink(t.TempDir(), filepath.Join(root, "services", "link")); err != nil {
@@ -280,6 +315,93 @@ release:
 				}
 			}
 		})
+	}
+}
+
+// TestLoadImage: image: of defaults and of a service merge (env key by key, include replaced),
+// and stay apart from the stage env.
+func TestLoadImage(t *testing.T) {
+	root := repo(t, baseFiles)
+	manifest := `version: 1
+defaults:
+  env: {JWT_SECRET: dev-secret}
+  image:
+    env: {LOG_LEVEL: info, TZ: UTC}
+    include: [tests/]
+services:
+  - name: a
+    path: services/a
+    env: {DJANGO_SETTINGS_MODULE: a.settings}
+    image:
+      env: {LOG_LEVEL: debug}
+      include: []
+  - name: b
+    path: services/b
+`
+	cfg, err := Parse([]byte(manifest), "services.yaml", root)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	a, b := cfg.Service("a"), cfg.Service("b")
+	for _, tc := range []struct {
+		what      string
+		got, want any
+	}{
+		{"a image.env", a.Image.Env, map[string]string{"LOG_LEVEL": "debug", "TZ": "UTC"}},
+		{"a image.include", a.Image.Include, []string{}},
+		{"b image.env", b.Image.Env, map[string]string{"LOG_LEVEL": "info", "TZ": "UTC"}},
+		{"b image.include", b.Image.Include, []string{"tests"}},
+		{"a env", a.Env, map[string]string{"JWT_SECRET": "dev-secret", "DJANGO_SETTINGS_MODULE": "a.settings"}},
+		{"defaults image.env", cfg.Defaults.Image.Env, map[string]string{"LOG_LEVEL": "info", "TZ": "UTC"}},
+	} {
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s = %#v, want %#v", tc.what, tc.got, tc.want)
+		}
+	}
+}
+
+// TestLoadLibs: a lib holding __init__.py is a package, imported from its parent — the repository
+// root for a package at the top — and a project is imported from itself.
+func TestLoadLibs(t *testing.T) {
+	root := repo(t, map[string]string{
+		"services/a/requirements.txt": "",
+		"libs/kit/kit/__init__.py":    "",
+		"libs/shared/__init__.py":     "",
+		"common/__init__.py":          "",
+	})
+	manifest := "version: 1\nservices: [{name: a, path: services/a, libs: [libs/kit, libs/shared, common/]}]\n"
+	cfg, err := Parse([]byte(manifest), "services.yaml", root)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	a := cfg.Service("a")
+	want := []Lib{
+		{Path: "libs/kit", Dir: filepath.Join(root, "libs", "kit")},
+		{Path: "libs/shared", Dir: filepath.Join(root, "libs", "shared"), Package: true},
+		{Path: "common", Dir: filepath.Join(root, "common"), Package: true},
+	}
+	if !reflect.DeepEqual(a.Libs, want) {
+		t.Fatalf("libs = %+v, want %+v", a.Libs, want)
+	}
+	tests := []struct {
+		lib             Lib
+		host, container string
+	}{
+		{want[0], filepath.Join(root, "libs", "kit"), "/app/libs/kit"},
+		{want[1], filepath.Join(root, "libs"), "/app/libs"},
+		{want[2], root, "/app/libs"},
+	}
+	for _, tt := range tests {
+		if got := tt.lib.ImportRoot(tt.lib.Dir); got != tt.host {
+			t.Errorf("%s: host import root %q, want %q", tt.lib.Path, got, tt.host)
+		}
+		if got := tt.lib.ImportRoot("/app/libs/" + tt.lib.Name()); got != tt.container {
+			t.Errorf("%s: container import root %q, want %q", tt.lib.Path, got, tt.container)
+		}
+	}
+	got := a.ImportRoots(func(l Lib) string { return "/app/libs/" + l.Name() })
+	if !reflect.DeepEqual(got, []string{"/app/libs/kit", "/app/libs"}) {
+		t.Errorf("ImportRoots in a container = %q, want /app/libs/kit and /app/libs once", got)
 	}
 }
 

@@ -49,6 +49,8 @@ func TestSchemaMatchesLoader(t *testing.T) {
 		{"services", "version: 1\nservices: [{name: a, path: services/a, zzz: 1}]\n"},
 		{"integration", "version: 1\nintegration: {zzz: 1}\nservices: [{name: a, path: services/a}]\n"},
 		{"release", "version: 1\nrelease: {zzz: 1}\nservices: [{name: a, path: services/a}]\n"},
+		{"defaults.image", "version: 1\ndefaults: {image: {zzz: 1}}\nservices: [{name: a, path: services/a}]\n"},
+		{"services.image", "version: 1\nservices: [{name: a, path: services/a, image: {zzz: 1}}]\n"},
 	} {
 		_, err := Parse([]byte(tc.manifest), "services.yaml", root)
 		var ce *Error
@@ -61,10 +63,36 @@ func TestSchemaMatchesLoader(t *testing.T) {
 		}
 		want := top
 		if tc.where != "" {
-			want = keysOf(schema.Properties[tc.where])
+			want = keysOf(schemaAt(t, data, strings.Split(tc.where, ".")))
 		}
 		if got := m[2]; got != strings.Join(want, ", ") {
 			t.Errorf("%s: loader accepts %s; schema has %s", tc.where, got, strings.Join(want, ", "))
 		}
 	}
+}
+
+// schemaAt returns the schema of the mapping at path (property names; a list's items are
+// stepped into) inside the schema raw.
+func schemaAt(t *testing.T, raw json.RawMessage, path []string) json.RawMessage {
+	t.Helper()
+	for _, key := range path {
+		var o struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+			Items      json.RawMessage            `json:"items"`
+		}
+		if err := json.Unmarshal(raw, &o); err != nil {
+			t.Fatal(err)
+		}
+		if o.Properties == nil && o.Items != nil {
+			if err := json.Unmarshal(o.Items, &o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		next, ok := o.Properties[key]
+		if !ok {
+			t.Fatalf("the schema has no %q at %v", key, path)
+		}
+		raw = next
+	}
+	return raw
 }

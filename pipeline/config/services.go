@@ -49,7 +49,7 @@ func (d *decoder) services(n *yaml.Node, cfg *Config) {
 func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 	svc := &Service{
 		Python: df.Python, Base: df.Base, Deps: df.Deps, Timeout: df.Timeout,
-		Env:  maps.Clone(df.Env),
+		Env: maps.Clone(df.Env), Image: df.Image.over(Image{}),
 		Unit: df.Unit, Lint: df.Lint, Populate: df.Populate,
 		Port: DefaultPort, Health: DefaultHealth, Line: n.Line,
 	}
@@ -85,13 +85,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 				d.errorf(v, "libs must be a list of paths, not %s", kindName(v))
 				return
 			}
-			for _, item := range v.Content {
-				if s, ok := d.str(item, "libs item"); ok {
-					if p := d.repoPath(item, s, "lib", true); p != "" {
-						svc.Libs = append(svc.Libs, p)
-					}
-				}
-			}
+			d.libs(v, svc)
 		},
 		"depends_on": func(k, v *yaml.Node) {
 			if v.Kind != yaml.SequenceNode {
@@ -108,6 +102,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		"env": func(k, v *yaml.Node) {
 			maps.Copy(svc.Env, d.env(v, "env"))
 		},
+		"image":    func(k, v *yaml.Node) { svc.Image = d.image(v).over(svc.Image) },
 		"timeout":  func(k, v *yaml.Node) { svc.Timeout, _ = d.duration(v, "timeout") },
 		"unit":     func(k, v *yaml.Node) { svc.Unit = d.argv(v, "unit") },
 		"lint":     func(k, v *yaml.Node) { svc.Lint = d.argv(v, "lint") },
@@ -146,6 +141,33 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		d.checkDepsSpec(sn, pathNode)
 	}
 	return sn
+}
+
+// libs reads a service's libs: list; two libs with one directory name would be one directory of
+// containers and images.
+func (d *decoder) libs(n *yaml.Node, svc *Service) {
+	byName := map[string]string{}
+	for _, item := range n.Content {
+		s, ok := d.str(item, "libs item")
+		if !ok {
+			continue
+		}
+		p := d.repoPath(item, s, "lib", true)
+		if p == "" {
+			continue
+		}
+		if p == "." {
+			d.errorf(item, "lib %q is the repository root (expected a directory inside it)", s)
+			continue
+		}
+		l := NewLib(d.root, p)
+		if other, dup := byName[l.Name()]; dup {
+			d.errorf(item, "libs %q and %q have the same directory name %q (expected distinct names: images hold each lib as /app/libs/NAME)", other, p, l.Name())
+			continue
+		}
+		byName[l.Name()] = p
+		svc.Libs = append(svc.Libs, l)
+	}
 }
 
 // checkDepsSpec reports a service whose dependency tool has no spec file to read.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +43,9 @@ type Options struct {
 	Insecure bool
 	// NoCache ignores images already built from the same inputs.
 	NoCache bool
+	// GatesDir records the gate inputs every service passed its gates with (default
+	// <repo>/.convoy/cache/gates; see GateKey).
+	GatesDir string
 }
 
 // Builder builds the images of one repository. It is safe for concurrent use.
@@ -53,9 +55,10 @@ type Builder struct {
 	store *image.Store
 	git   image.GitInfo
 
-	mu     sync.Mutex
-	bases  map[string]*baseResult
-	hashes map[string]string
+	mu       sync.Mutex
+	bases    map[string]*baseResult
+	hashes   map[string]string
+	gateKeys map[string]string
 }
 
 type baseResult struct {
@@ -72,6 +75,9 @@ func New(cfg *config.Config, opts Options) (*Builder, error) {
 	if opts.CacheDir == "" {
 		opts.CacheDir = filepath.Join(cfg.Root, ".convoy", "cache", "layers")
 	}
+	if opts.GatesDir == "" {
+		opts.GatesDir = filepath.Join(cfg.Root, ".convoy", "cache", "gates")
+	}
 	store, err := image.OpenStore(opts.StoreDir)
 	if err != nil {
 		return nil, fmt.Errorf("opening image store: %w", err)
@@ -80,7 +86,7 @@ func New(cfg *config.Config, opts Options) (*Builder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading git HEAD of %q: %w", cfg.Root, err)
 	}
-	return &Builder{cfg: cfg, opts: opts, store: store, git: git, bases: map[string]*baseResult{}, hashes: map[string]string{}}, nil
+	return &Builder{cfg: cfg, opts: opts, store: store, git: git, bases: map[string]*baseResult{}, hashes: map[string]string{}, gateKeys: map[string]string{}}, nil
 }
 
 // Git is the repository's HEAD as images record it.
@@ -109,9 +115,11 @@ func (b *Builder) Base(ctx context.Context, svc *config.Service) (*image.BaseIma
 	return r.base, nil
 }
 
-// InputHash is the hash of everything that makes svc's image: its source and libs, its
-// dependency spec (and lockfile), the base's digest, every stage's argv and the image config.
-// It is computed once per Builder: a run sees the tree as it was when the run started.
+// InputHash is the hash of everything that makes svc's image (image.InputHash): the files of its
+// source layer, its dependency spec (and lockfile) and install argv, the base's digest and the
+// image config (serve argv, port, health path, Python version, image.env). The stage
+// environment (env:) and the other gates' argv are no part of it: see GateKey. It is computed
+// once per Builder: a run sees the tree as it was when the run started.
 func (b *Builder) InputHash(ctx context.Context, svc *config.Service) (string, error) {
 	b.mu.Lock()
 	h, ok := b.hashes[svc.Name]
@@ -144,25 +152,32 @@ func (b *Builder) inputHash(ctx context.Context, svc *config.Service) (string, e
 	}
 	var argv [][]string
 	for _, st := range stages.ForService(svc) {
+		if st.Kind != stages.KindDeps {
+			continue // the gates' own commands: GateKey's
+		}
 		for _, c := range st.Commands {
 			argv = append(argv, append([]string{st.Name}, c...))
 		}
 	}
 	argv = append(argv, append([]string{"serve"}, svc.Serve...),
 		[]string{"port", strconv.Itoa(svc.Port)}, []string{"health", svc.Health}, []string{"python", svc.Python})
-	for _, kv := range sortedEnv(svc.Env) {
-		argv = append(argv, []string{"env", kv})
+	for _, kv := range sortedEnv(svc.Image.Env) {
+		argv = append(argv, []string{"image.env", kv})
 	}
-	return image.InputHash(image.Inputs{Service: svc.Name, SourceDir: svc.Dir, LibDirs: b.libDirs(svc),
+	return image.InputHash(image.Inputs{Service: svc.Name, Source: b.Source(svc),
 		DepSpec: spec, BaseDigest: base.Digest.String(), Argv: argv})
 }
 
-func (b *Builder) libDirs(svc *config.Service) []string {
-	dirs := make([]string, len(svc.Libs))
-	for i, l := range svc.Libs {
-		dirs[i] = filepath.Join(b.cfg.Root, filepath.FromSlash(l))
+// Source is what svc's source layer holds: its directory, its libs each at
+// image.LibsRoot/NAME with its import root there (config.Lib.ImportRoot), and the dev-only
+// files image.include re-includes; the repository's root .dockerignore applies.
+func (b *Builder) Source(svc *config.Service) image.Source {
+	src := image.Source{Root: b.cfg.Root, Dir: svc.Dir, Include: svc.Image.Include}
+	for _, l := range svc.Libs {
+		p := image.LibPath(l.Name())
+		src.Libs = append(src.Libs, image.Lib{Dir: l.Dir, Path: p, ImportRoot: l.ImportRoot(p)})
 	}
-	return dirs
+	return src
 }
 
 // Lookup finds an image of svc built from inputHash, in the store or else in the push target.
@@ -206,10 +221,17 @@ func (b *Builder) Lookup(ctx context.Context, svc *config.Service, inputHash str
 	return Ref{Name: d.String(), Digest: d.DigestStr(), Pushed: true}, true, nil
 }
 
-// Cached implements pipeline.Cache: the image of svc built from its current inputs, if any.
+// Cached implements pipeline.Cache: the image of svc built from its current inputs, if any,
+// when svc's gates passed on this machine for its current gate inputs (see GateKey).
 func (b *Builder) Cached(ctx context.Context, svc *config.Service) (string, string, bool, error) {
+	if b.opts.NoCache {
+		return "", "", false, nil
+	}
 	hash, err := b.InputHash(ctx, svc)
 	if err != nil {
+		return "", "", false, err
+	}
+	if ok, err := b.gatesPassed(ctx, svc); err != nil || !ok {
 		return "", "", false, err
 	}
 	ref, ok, err := b.Lookup(ctx, svc, hash)
@@ -217,17 +239,18 @@ func (b *Builder) Cached(ctx context.Context, svc *config.Service) (string, stri
 }
 
 // Spec is the image.Spec of svc's image: its source and libs, the pinned runtime requirements,
-// the base, the serve command on 0.0.0.0:port, labels from git HEAD and the input hash. Every
-// engine assembles images from it, so labels and configs agree across engines.
+// the base, the serve command on 0.0.0.0:port, image.env (never the stage env), labels from git
+// HEAD and the input hash. Every engine assembles images from it, so labels and configs agree
+// across engines.
 func (b *Builder) Spec(ctx context.Context, svc *config.Service, inputHash string, requirements []string, log io.Writer) (image.Spec, error) {
 	base, err := b.Base(ctx, svc)
 	if err != nil {
 		return image.Spec{}, err
 	}
 	return image.Spec{
-		Service: svc.Name, SourceDir: svc.Dir, LibDirs: b.libDirs(svc), Requirements: requirements,
+		Service: svc.Name, Source: b.Source(svc), Requirements: requirements,
 		Base: base, Python: svc.Python, Cmd: ServeArgv(svc, "0.0.0.0", svc.Port), Port: svc.Port, Health: svc.Health,
-		Env: svc.Env, Git: b.git, InputHash: inputHash, CacheDir: b.opts.CacheDir, Log: log,
+		Env: svc.Image.Env, Git: b.git, InputHash: inputHash, CacheDir: b.opts.CacheDir, Log: log,
 	}, nil
 }
 
@@ -246,13 +269,18 @@ func (b *Builder) Build(ctx context.Context, svc *config.Service, inputHash stri
 }
 
 // Put stores svc's image under <service>:<short-sha> and pushes it to the push target, when
-// there is one.
+// there is one. An image stage puts an image only once every gate passed: Put records that they
+// did for svc's gate inputs (see GateKey).
 func (b *Builder) Put(ctx context.Context, svc *config.Service, img v1.Image, log io.Writer) (Ref, error) {
 	digest, err := b.store.Put(img, b.tag(svc))
 	if err != nil {
 		return Ref{}, fmt.Errorf("storing image of %q: %w", svc.Name, err)
 	}
 	fmt.Fprintf(log, "convoy: stored %s as %s in %s\n", digest, b.tag(svc), b.opts.StoreDir)
+	if err := b.recordGates(ctx, svc); err != nil {
+		// The image is good; the next run only runs the gates again.
+		fmt.Fprintf(log, "convoy: %v\n", err)
+	}
 	ref := Ref{Name: svc.Name + "@" + digest.String(), Digest: digest.String()}
 	if b.opts.Push != "" {
 		d, err := image.Push(ctx, img, b.repo(svc), []string{b.git.Short}, b.remoteOpts()...)
@@ -299,13 +327,4 @@ func (b *Builder) tag(svc *config.Service) string { return svc.Name + ":" + b.gi
 // ServeArgv is svc's serve command with ${HOST} and ${PORT} substituted (and nothing else).
 func ServeArgv(svc *config.Service, host string, port int) []string {
 	return integration.Substitute(svc.Serve, host, strconv.Itoa(port))
-}
-
-func sortedEnv(env map[string]string) []string {
-	out := make([]string, 0, len(env))
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -60,9 +60,11 @@ func (d *Docker) ping(timeout time.Duration) error {
 	}
 	if ctx.Err() != nil {
 		err = fmt.Errorf("no answer in %s", timeout)
+	} else if msg := bytes.TrimSpace(out); len(msg) > 0 {
+		err = fmt.Errorf("%w: %s", err, msg)
 	}
-	return unavailable("no Docker daemon answers at %s (%w: %s): start dockerd (apt-get install docker.io) or "+
-		"Podman's socket (podman system service), and set DOCKER_HOST to it", where, err, bytes.TrimSpace(out))
+	return unavailable("no Docker daemon answers at %s (%w): start dockerd (apt-get install docker.io) or "+
+		"Podman's socket (podman system service), and set DOCKER_HOST to it", where, err)
 }
 
 // Kind returns KindDocker.

@@ -41,10 +41,11 @@ func (s UnpackStats) String() string {
 // their own entry sets their metadata.
 type unpacker struct {
 	root     *os.Root
-	chown    bool            // set ownership (only root can)
-	known    map[string]bool // directories that exist, implicit or not
-	implicit map[string]bool // directories created as parents, not by their own entry
-	dirs     []dirMeta       // directory metadata, applied last
+	subs     map[string]*os.Root // open directories (see in), so that most operations are one syscall
+	chown    bool                // set ownership (only root can)
+	known    map[string]bool     // directories that exist, implicit or not
+	implicit map[string]bool     // directories created as parents, not by their own entry
+	dirs     []dirMeta           // directory metadata, applied last
 	buf      []byte
 	stats    UnpackStats
 }
@@ -64,7 +65,8 @@ func untar(ctx context.Context, r io.Reader, dir string) (UnpackStats, error) {
 	}
 	defer root.Close()
 	u := &unpacker{root: root, chown: os.Geteuid() == 0, known: map[string]bool{}, implicit: map[string]bool{},
-		buf: make([]byte, 1<<20)}
+		buf: make([]byte, 1<<20), subs: map[string]*os.Root{}}
+	defer u.closeSubs()
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -101,6 +103,40 @@ func cleanName(name string) (string, error) {
 	return c, nil
 }
 
+// maxOpenDirs bounds the directories an unpacker keeps open.
+const maxOpenDirs = 64
+
+// in returns the directory that holds name, opened as a Root of its own (which, opened through
+// the unpacker's Root, lies inside it), and name's last element. Entries come grouped by
+// directory, so a few open directories spare resolving every path from the top.
+func (u *unpacker) in(name string) (*os.Root, string, error) {
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		return u.root, base, nil
+	}
+	if r, ok := u.subs[dir]; ok {
+		return r, base, nil
+	}
+	if len(u.subs) >= maxOpenDirs {
+		u.closeSubs()
+	}
+	r, err := u.root.OpenRoot(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	u.subs[dir] = r
+	return r, base, nil
+}
+
+// closeSubs closes the open directories.
+func (u *unpacker) closeSubs() {
+	for k, r := range u.subs {
+		r.Close()
+		delete(u.subs, k)
+	}
+}
+
 // entry creates one tar entry.
 func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	name, err := cleanName(hdr.Name)
@@ -130,14 +166,18 @@ func (u *unpacker) dir(name string, hdr *tar.Header) error {
 	if err := u.parents(name); err != nil {
 		return err
 	}
+	d, base, err := u.in(name)
+	if err != nil {
+		return err
+	}
 	if !u.known[name] {
-		if err := u.root.Mkdir(name, 0o700); err != nil {
+		if err := d.Mkdir(base, 0o700); err != nil {
 			return err
 		}
 		u.known[name] = true
 	}
 	delete(u.implicit, name)
-	if err := u.lchown(name, hdr); err != nil {
+	if err := u.lchown(d, base, hdr); err != nil {
 		return err
 	}
 	u.dirs = append(u.dirs, dirMeta{name: name, mode: mode(hdr), mtime: hdr.ModTime})
@@ -186,7 +226,11 @@ func (u *unpacker) parents(name string) error {
 
 // file writes a regular file with its content, owner, mode and time.
 func (u *unpacker) file(name string, hdr *tar.Header, r io.Reader) error {
-	f, err := u.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	d, base, err := u.in(name)
+	if err != nil {
+		return err
+	}
+	f, err := d.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
@@ -205,16 +249,20 @@ func (u *unpacker) file(name string, hdr *tar.Header, r io.Reader) error {
 	}
 	u.stats.Files++
 	u.stats.Bytes += n
-	return u.root.Chtimes(name, hdr.ModTime, hdr.ModTime)
+	return d.Chtimes(base, hdr.ModTime, hdr.ModTime)
 }
 
 // symlink creates a symbolic link; its target is kept as it is and resolved by the container.
 func (u *unpacker) symlink(name string, hdr *tar.Header) error {
-	if err := u.root.Symlink(hdr.Linkname, name); err != nil {
+	d, base, err := u.in(name)
+	if err != nil {
+		return err
+	}
+	if err := d.Symlink(hdr.Linkname, base); err != nil {
 		return err
 	}
 	u.stats.Symlinks++
-	return u.lchown(name, hdr)
+	return u.lchown(d, base, hdr)
 }
 
 // hardlink links name to an entry unpacked before it.
@@ -233,12 +281,12 @@ func (u *unpacker) hardlink(name string, hdr *tar.Header) error {
 	return nil
 }
 
-// lchown sets the owner of name (not of a symlink's target) when running as root.
-func (u *unpacker) lchown(name string, hdr *tar.Header) error {
+// lchown sets the owner of base in d (not of a symlink's target) when running as root.
+func (u *unpacker) lchown(d *os.Root, base string, hdr *tar.Header) error {
 	if !u.chown {
 		return nil
 	}
-	return u.root.Lchown(name, hdr.Uid, hdr.Gid)
+	return d.Lchown(base, hdr.Uid, hdr.Gid)
 }
 
 // finishDirs sets directory modes and times, now that nothing more is written into them.

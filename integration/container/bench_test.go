@@ -72,12 +72,20 @@ func benchStart(b *testing.B, start func() (integration.Process, error)) {
 }
 
 // BenchmarkPrepare measures what runc's Prepare costs: unpacking the base image's flattened
-// filesystem into a fresh directory (MB/s is of file content written).
+// filesystem into a fresh directory (MB/s is of file content written). The directory is in
+// $CONVOY_BENCH_DIR when set (a tmpfs, say), else in the test's temporary directory.
 //
 //	go test ./integration/container -run '^$' -bench BenchmarkPrepare -benchtime 3x
 func BenchmarkPrepare(b *testing.B) {
 	img := baseImage(b)
 	dir := b.TempDir()
+	if parent := os.Getenv("CONVOY_BENCH_DIR"); parent != "" {
+		var err error
+		if dir, err = os.MkdirTemp(parent, "convoy-bench-"); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(dir) })
+	}
 	for b.Loop() {
 		root := filepath.Join(dir, "rootfs")
 		if err := os.Mkdir(root, 0o755); err != nil {

@@ -178,7 +178,7 @@ func testServe(t *testing.T, l Launcher, h runtimeHooks) {
 
 func testStubborn(t *testing.T, l Launcher, h runtimeHooks) {
 	p, log := start(t, l, h, "stubborn", nil, "python3", "/app/stubborn.py")
-	log.waitFor(t, "ready", p.Done())
+	log.waitFor(t, "ready\n", p.Done())
 	grace := 500 * time.Millisecond
 	if took := stop(t, p, h, syscall.SIGTERM, grace); took < grace {
 		t.Errorf("Stop took %s, less than the grace period %s", took, grace)
@@ -190,7 +190,7 @@ func testStubborn(t *testing.T, l Launcher, h runtimeHooks) {
 
 func testOrphan(t *testing.T, l Launcher, h runtimeHooks) {
 	p, log := start(t, l, h, "orphan", nil, "python3", "/app/stubborn.py")
-	log.waitFor(t, "ready", p.Done())
+	log.waitFor(t, "ready\n", p.Done())
 	if err := syscall.Kill(p.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -201,5 +201,8 @@ func testOrphan(t *testing.T, l Launcher, h runtimeHooks) {
 	if !h.running(t, p) {
 		t.Fatal("the container stopped with its runtime process: this test needs it to outlive it")
 	}
-	stop(t, p, h, syscall.SIGTERM, 500*time.Millisecond)
+	grace := 500 * time.Millisecond
+	if took := stop(t, p, h, syscall.SIGTERM, grace); took < grace {
+		t.Errorf("Stop took %s: the container, which ignores SIGTERM, was gone before the grace period ended", took)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -92,17 +91,19 @@ signal.signal(signal.SIGTERM, stop)
 print("listening", flush=True)
 srv.serve_forever()
 `
-	// stubbornScript ignores SIGTERM and runs until killed.
-	stubbornScript = `import signal, time
+	// stubbornScript ignores SIGTERM and runs until killed. It says "ready\n" in one write: once its
+	// runtime process is killed, its output has nowhere to go, and a later write would end it.
+	stubbornScript = `import signal, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-print("ready", flush=True)
+sys.stdout.write("ready\n")
+sys.stdout.flush()
 while True:
     time.sleep(3600)
 `
 )
 
-// testImage is base with a layer holding /app/{probe,serve,stubborn}.py, the working directory
-// /app, the user given, and IMAGE_ONLY=image and OVERRIDDEN=image in its environment.
+// testImage is base with a layer holding /app/{probe,serve,stubborn}.py and /app/state (owned by
+// testUID:testGID), the working directory /app, the user given, and IMAGE_ONLY=image and OVERRIDDEN=image in its environment.
 func testImage(t testing.TB, base v1.Image, user string) v1.Image {
 	t.Helper()
 	layer := tarLayer(t, []tarEntry{
@@ -110,6 +111,7 @@ func testImage(t testing.TB, base v1.Image, user string) v1.Image {
 		{hdr: tar.Header{Name: "app/probe.py", Typeflag: tar.TypeReg, Mode: 0o644}, body: probeScript},
 		{hdr: tar.Header{Name: "app/serve.py", Typeflag: tar.TypeReg, Mode: 0o644}, body: serveScript},
 		{hdr: tar.Header{Name: "app/stubborn.py", Typeflag: tar.TypeReg, Mode: 0o644}, body: stubbornScript},
+		{hdr: tar.Header{Name: "app/state/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: testUID, Gid: testGID}},
 	})
 	img, err := mutate.Append(base, mutate.Addendum{Layer: layer})
 	if err != nil {
@@ -243,13 +245,4 @@ func listDir(dir string) []string {
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
-}
-
-// within returns path below dir, for messages.
-func within(dir, path string) string {
-	rel, err := filepath.Rel(dir, path)
-	if err != nil {
-		return path
-	}
-	return rel
 }

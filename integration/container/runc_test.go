@@ -2,7 +2,9 @@ package container
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,6 +97,7 @@ func TestRunc(t *testing.T) {
 	}
 
 	testCore(t, l, runcHooks(rt))
+	t.Run("host files read-only, /tmp a tmpfs, the root filesystem writable", func(t *testing.T) { testMounts(t, rt, l) })
 
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -150,5 +153,47 @@ func TestRuncBadImage(t *testing.T) {
 	}
 	if names := listDir(rt.rootfsDir); len(names) > 0 {
 		t.Errorf("a failed Prepare left %v", names)
+	}
+}
+
+// mountsScript prints the container's mounts of the host's files, /tmp and /, and writes a file
+// into its root filesystem.
+const mountsScript = `import sys
+mounts = {f[1]: f for f in (line.split() for line in open("/proc/mounts"))}
+for m in ("/etc/resolv.conf", "/etc/hosts", "/tmp", "/"):
+    print("MOUNT", m, mounts[m][2], ",".join(o for o in mounts[m][3].split(",") if o in ("ro", "rw")))
+open("/app/state/written", "w").close()
+sys.stdout.write("RESOLV " + open("/etc/resolv.conf").read())
+`
+
+func testMounts(t *testing.T, rt *Runc, l Launcher) {
+	h := runcHooks(rt)
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		t.Skipf("SKIP: the host has no /etc/resolv.conf: %v", err)
+	}
+	p, log := start(t, l, h, "mounts", nil, "python3", "-c", mountsScript)
+	waitDone(t, p)
+	if !strings.Contains(log.String(), "RESOLV "+string(resolv)) {
+		t.Errorf("the container's /etc/resolv.conf is not the host's:\n%s", log)
+	}
+	want := map[string]string{"/": "rw", "/etc/resolv.conf": "ro", "/etc/hosts": "ro", "/tmp": "rw"}
+	seen := 0
+	for _, line := range strings.Split(log.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 || f[0] != "MOUNT" {
+			continue
+		}
+		seen++
+		if f[3] != want[f[1]] || (f[1] == "/tmp" && f[2] != "tmpfs") {
+			t.Errorf("%q: want %s (and /tmp a tmpfs)", line, want[f[1]])
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("%d mounts reported, want %d:\n%s", seen, len(want), log)
+	}
+	stop(t, p, h, syscall.SIGTERM, time.Second)
+	if !exists(filepath.Join(l.(*runcLauncher).rootfs, "app", "state", "written")) {
+		t.Error("a file written in the container is not in the run's root filesystem")
 	}
 }

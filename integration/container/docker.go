@@ -112,15 +112,12 @@ func (d *Docker) env(extra []string) []string {
 	return mergeEnv(env, extra)
 }
 
-// run runs a short docker command and returns its combined output.
+// run runs a short docker command and returns its standard output; its standard error goes into
+// the error.
 func (d *Docker) run(args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dockerTimeout)
 	defer cancel()
-	out, err := d.command(ctx, args...).CombinedOutput()
-	if err != nil {
-		return out, fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return out, nil
+	return output(d.command(ctx, args...))
 }
 
 // notFound reports whether a docker command's error says the container or image does not exist

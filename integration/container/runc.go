@@ -137,13 +137,23 @@ func (r *Runc) Launcher(service, runID string, img v1.Image) Launcher {
 	}
 }
 
-// run runs a short runc command against the state root and returns its combined output.
+// run runs a short runc command against the state root and returns its standard output; its
+// standard error goes into the error.
 func (r *Runc) run(args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), runcTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, r.path, append([]string{"--root", r.stateRoot}, args...)...).CombinedOutput()
+	return output(exec.CommandContext(ctx, r.path, append([]string{"--root", r.stateRoot}, args...)...))
+}
+
+// output runs cmd and returns its standard output; when it fails, the error has its standard
+// error.
+func output(cmd *exec.Cmd) ([]byte, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return out, fmt.Errorf("runc %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		return out, fmt.Errorf("%s %s: %w: %s", filepath.Base(cmd.Path), strings.Join(cmd.Args[1:], " "), err,
+			bytes.TrimSpace(stderr.Bytes()))
 	}
 	return out, nil
 }

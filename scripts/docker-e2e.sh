@@ -10,6 +10,9 @@
 #    bind 127.0.0.1 only;
 # 3. runs TestRunInDocker (image/e2e_test.go): build an image on the offline
 #    base, write a docker tarball, docker load, docker run, GET /healthz;
+#    then TestDocker (integration/container/docker_test.go): the integration
+#    stage's docker runtime runs commands in an image on that daemon (exit
+#    codes, output, environment, user, host network, stop, nothing left);
 # 4. stops the dockerd it started (by its pid), nothing else.
 #
 # Where no runtime can be started it fails under CI=true and skips (exit 0,
@@ -90,6 +93,10 @@ cd "$repo"
 # shellcheck disable=SC2086
 CONVOY_E2E_DOCKER=1 CONVOY_BASE="oci-layout:$base_dir:python" \
 	go test ./image -run '^TestRunInDocker$' -count=1 -v ${GO_TEST_FLAGS:-}
+# The integration stage's docker runtime against the same daemon.
+# shellcheck disable=SC2086
+CONVOY_E2E_DOCKER=1 CONVOY_BASE="oci-layout:$base_dir:python" \
+	go test ./integration/container -run '^TestDocker$' -count=1 -v ${GO_TEST_FLAGS:-}
 # The repository's own four services: convoy build, then every image loaded, run and
 # health-checked (ci/build_test.go, whose docker part runs only with CONVOY_E2E_DOCKER=1).
 # shellcheck disable=SC2086

@@ -1,0 +1,177 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// runcCandidates are where NewRunc looks for runc when PATH has none (Debian puts it in /usr/sbin,
+// which a user's PATH often lacks).
+var runcCandidates = []string{"/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc"}
+
+// runcTimeout bounds every short runc command (kill, state, delete, spec).
+const runcTimeout = 30 * time.Second
+
+// Runc runs containers with runc, without a daemon. Create it with NewRunc.
+type Runc struct {
+	path      string
+	stateRoot string
+	rootfsDir string // <work>/runc/rootfs/<run>-<service>
+	bundleDir string // <work>/runc/bundles/<container id>
+	template  []byte // `runc spec`'s config.json
+	hostname  string
+}
+
+// NewRunc checks that runc can be used here (the binary runs, convoy is root, the state and work
+// directories can be created) and reads `runc spec`'s template. The error wraps ErrUnavailable
+// and names what to install or change.
+func NewRunc(opts ...Option) (*Runc, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	path, err := findRunc(o.runcPath)
+	if err != nil {
+		return nil, err
+	}
+	if os.Geteuid() != 0 {
+		return nil, unavailable("runc needs root: convoy does not set up rootless containers (user namespaces with "+
+			"subordinate IDs, delegated cgroups); run convoy as root, or set DOCKER_HOST to a Docker or rootless Podman "+
+			"socket and use the docker runtime (uid %d)", os.Geteuid())
+	}
+	r := &Runc{
+		path:      path,
+		stateRoot: o.stateRoot,
+		rootfsDir: filepath.Join(o.workDir, "runc", "rootfs"),
+		bundleDir: filepath.Join(o.workDir, "runc", "bundles"),
+	}
+	for _, d := range []string{r.stateRoot, r.rootfsDir, r.bundleDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, unavailable("creating runc's directory: %w", err)
+		}
+	}
+	if r.template, err = r.specTemplate(); err != nil {
+		return nil, err
+	}
+	if r.hostname, err = os.Hostname(); err != nil {
+		return nil, fmt.Errorf("reading the host name: %w", err)
+	}
+	return r, nil
+}
+
+// findRunc returns the runc binary: path if given, else from PATH or the usual places.
+func findRunc(path string) (string, error) {
+	const install = "install it (Debian: apt-get install runc; or scripts/setup.sh integration)"
+	if path != "" {
+		if _, err := exec.LookPath(path); err != nil {
+			return "", unavailable("runc %q cannot be run (%w): %s", path, err, install)
+		}
+		return path, nil
+	}
+	if p, err := exec.LookPath("runc"); err == nil {
+		return p, nil
+	}
+	for _, p := range runcCandidates {
+		if _, err := exec.LookPath(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", unavailable("runc is not in PATH nor in %s: %s", strings.Join(runcCandidates, ", "), install)
+}
+
+// specTemplate runs `runc spec` in a temporary directory and returns the config.json it writes,
+// checked to parse.
+func (r *Runc) specTemplate() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "convoy-runc-spec-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a directory for runc spec: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), runcTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, r.path, "spec", "--bundle", dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, unavailable("%s spec failed (%w): %s; reinstall runc (apt-get install --reinstall runc)",
+			r.path, err, bytes.TrimSpace(out))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("reading runc spec's template: %w", err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("parsing runc spec's template: %w", err)
+	}
+	if s.Process == nil || s.Linux == nil {
+		return nil, errors.New("runc spec's template has no process or no linux section")
+	}
+	return b, nil
+}
+
+// Kind returns KindRunc.
+func (r *Runc) Kind() string { return KindRunc }
+
+// StateRoot is runc's state directory (runc --root) for convoy's containers.
+func (r *Runc) StateRoot() string { return r.stateRoot }
+
+// Launcher returns the Launcher of service's commands in run runID, inside img: Prepare unpacks
+// img into <work>/runc/rootfs/<runID>-<service>, which Close removes.
+func (r *Runc) Launcher(service, runID string, img v1.Image) Launcher {
+	return &runcLauncher{
+		rt:      r,
+		service: service,
+		runID:   runID,
+		img:     img,
+		rootfs:  filepath.Join(r.rootfsDir, sanitize(runID+"-"+service)),
+	}
+}
+
+// run runs a short runc command against the state root and returns its standard output; its
+// standard error goes into the error.
+func (r *Runc) run(args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), runcTimeout)
+	defer cancel()
+	return output(exec.CommandContext(ctx, r.path, append([]string{"--root", r.stateRoot}, args...)...))
+}
+
+// output runs cmd and returns its standard output; when it fails, the error has its standard
+// error.
+func output(cmd *exec.Cmd) ([]byte, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w: %s", filepath.Base(cmd.Path), strings.Join(cmd.Args[1:], " "), err,
+			bytes.TrimSpace(stderr.Bytes()))
+	}
+	return out, nil
+}
+
+// containerState is the part of `runc state` convoy reads.
+type containerState struct {
+	Pid    int    `json:"pid"`
+	Status string `json:"status"`
+}
+
+// state returns the container's state; ok is false when runc does not know it.
+func (r *Runc) state(id string) (st containerState, ok bool) {
+	out, err := r.run("state", id)
+	if err != nil || json.Unmarshal(out, &st) != nil {
+		return containerState{}, false
+	}
+	return st, true
+}
+
+// stateEntry is the container's directory in the state root.
+func (r *Runc) stateEntry(id string) string { return filepath.Join(r.stateRoot, id) }

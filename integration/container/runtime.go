@@ -1,0 +1,131 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/convoy-ci/convoy/integration"
+)
+
+// Kinds of runtime New knows.
+const (
+	// KindAuto is docker when DOCKER_HOST is set (or WithDockerHost is given), else runc.
+	KindAuto = "auto"
+	// KindRunc runs containers with runc, without a daemon.
+	KindRunc = "runc"
+	// KindDocker runs containers through the docker CLI and the daemon at DOCKER_HOST.
+	KindDocker = "docker"
+)
+
+// ErrUnavailable is wrapped by every error that says a runtime cannot be used on this machine; the
+// error's text says what to install or set. convoy maps it to exit code 2.
+var ErrUnavailable = errors.New("container runtime unavailable")
+
+// Runtime runs commands inside images.
+type Runtime interface {
+	// Kind is KindRunc or KindDocker.
+	Kind() string
+	// Launcher returns the Launcher of one service's commands in one run, inside img. It does
+	// no work: Prepare does (and reports what is wrong with img).
+	Launcher(service, runID string, img v1.Image) Launcher
+}
+
+// Launcher is an integration.Launcher with slow work to do first (unpacking or loading the
+// image). Start prepares it when Prepare has not been called.
+type Launcher interface {
+	integration.Launcher
+	integration.Preparer
+}
+
+// Option configures New, NewRunc and NewDocker.
+type Option func(*options)
+
+type options struct {
+	runcPath     string
+	stateRoot    string
+	workDir      string
+	dockerPath   string
+	dockerHost   string
+	probeTimeout time.Duration
+}
+
+// DefaultProbeTimeout bounds how long NewDocker waits for the daemon to answer.
+const DefaultProbeTimeout = 5 * time.Second
+
+// WithRuncPath uses the runc binary at path instead of searching PATH, /usr/sbin and /usr/bin.
+func WithRuncPath(path string) Option { return func(o *options) { o.runcPath = path } }
+
+// WithStateRoot keeps runc's container state in dir (runc --root) instead of <work dir>/runc/state.
+func WithStateRoot(dir string) Option { return func(o *options) { o.stateRoot = dir } }
+
+// WithWorkDir puts root filesystems and bundles under dir (convoy gives <repo>/.convoy/run)
+// instead of <temp dir>/convoy-run.
+func WithWorkDir(dir string) Option { return func(o *options) { o.workDir = dir } }
+
+// WithDockerPath uses the docker CLI at path instead of searching PATH.
+func WithDockerPath(path string) Option { return func(o *options) { o.dockerPath = path } }
+
+// WithDockerHost talks to the daemon at host ("unix:///run/podman/podman.sock") instead of
+// $DOCKER_HOST.
+func WithDockerHost(host string) Option { return func(o *options) { o.dockerHost = host } }
+
+// WithProbeTimeout bounds how long NewDocker waits for the daemon to answer (DefaultProbeTimeout).
+func WithProbeTimeout(d time.Duration) Option { return func(o *options) { o.probeTimeout = d } }
+
+// makeOptions applies opts over the defaults and makes the work directory absolute.
+func makeOptions(opts []Option) (options, error) {
+	o := options{probeTimeout: DefaultProbeTimeout, dockerHost: os.Getenv("DOCKER_HOST")}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.workDir == "" {
+		o.workDir = filepath.Join(os.TempDir(), "convoy-run")
+	}
+	var err error
+	if o.workDir, err = filepath.Abs(o.workDir); err != nil {
+		return o, fmt.Errorf("work directory %q: %w", o.workDir, err)
+	}
+	if o.stateRoot == "" {
+		o.stateRoot = filepath.Join(o.workDir, "runc", "state")
+	} else if o.stateRoot, err = filepath.Abs(o.stateRoot); err != nil {
+		return o, fmt.Errorf("runc state root %q: %w", o.stateRoot, err)
+	}
+	return o, nil
+}
+
+// New returns the runtime of the given kind (KindAuto, KindRunc or KindDocker; "" means
+// KindAuto). The error wraps ErrUnavailable when the runtime cannot be used here, and says what
+// to install or set.
+func New(kind string, opts ...Option) (Runtime, error) {
+	switch kind {
+	case KindRunc:
+		return NewRunc(opts...)
+	case KindDocker:
+		return NewDocker(opts...)
+	case KindAuto, "":
+		o, err := makeOptions(opts)
+		if err != nil {
+			return nil, err
+		}
+		if o.dockerHost != "" {
+			return NewDocker(opts...)
+		}
+		rt, err := NewRunc(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("%w; or set DOCKER_HOST to a Docker Engine or Podman socket", err)
+		}
+		return rt, nil
+	default:
+		return nil, fmt.Errorf("unknown container runtime %q (want %s, %s or %s)", kind, KindAuto, KindRunc, KindDocker)
+	}
+}
+
+// unavailable returns an error wrapping ErrUnavailable (and any error among args, with %w).
+func unavailable(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrUnavailable}, args...)...)
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/engine/dagger"
 	"github.com/convoy-ci/convoy/engine/local"
-	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/integration/container"
 	"github.com/convoy-ci/convoy/pipeline"
 	"github.com/convoy-ci/convoy/pipeline/config"
@@ -92,7 +91,7 @@ func (c *cli) showPlan() int {
 }
 
 // newEngine builds the engine --engine names; notices go to the bus.
-func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.Bus, builder *images.Builder, rt integration.Runtime) (engine.Engine, error) {
+func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.Bus, builder *images.Builder, rt container.Runtime) (engine.Engine, error) {
 	notify := func(msg string) { bus.Emit(pipeline.Event{Type: pipeline.EventNotice, Message: msg}) }
 	switch c.opts.engine {
 	case dagger.Name:
@@ -153,7 +152,7 @@ func (c *cli) integrationFrom() engine.From {
 // integrationRuntime checks --integration-from and returns the container runtime integration
 // starts images in (nil when it starts none), before any work: a missing runtime is a usage
 // error that says what to install.
-func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (integration.Runtime, error) {
+func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (container.Runtime, error) {
 	switch from := c.flagString("integration-from"); from {
 	case "", string(engine.FromImage), string(engine.FromVenv):
 	default:
@@ -168,7 +167,7 @@ func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (integration.Run
 			kind = env
 		}
 	}
-	rt, err := container.New(kind, container.WithStateDir(filepath.Join(stateDir(cfg), "run")))
+	rt, err := container.New(kind, container.WithWorkDir(filepath.Join(stateDir(cfg), "run")))
 	if err != nil {
 		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("integration starts every service from its image: %v "+
 			"(or run with --integration-from venv, which does not prove the images)", err)}
@@ -242,7 +241,7 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg),
 		Integrate: ph.integration, Postgres: pg, From: c.integrationFrom()}
 	if rt != nil {
-		job.Runtime = rt.Name()
+		job.Runtime = rt.Kind()
 	}
 	if builder != nil {
 		job.Cache = builder

@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/convoy-ci/convoy/integration/internal/procgroup"
 )
 
@@ -90,14 +88,6 @@ func (h hostLauncher) Start(c Command) (Process, error) {
 		return nil, fmt.Errorf("starting %q in %q: %w", strings.Join(c.Argv, " "), h.dir, err)
 	}
 	return p, nil
-}
-
-// Runtime starts services from their images: a container runtime (runc, a Docker Engine).
-type Runtime interface {
-	// Name names the runtime for reports ("runc", "docker").
-	Name() string
-	// Launcher returns the Launcher of one service of one run, starting its commands in img.
-	Launcher(service, runID string, img v1.Image) Launcher
 }
 
 // NewRunID returns a run id for Spec.RunID: the UTC time and random bits, unique enough for

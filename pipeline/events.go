@@ -110,12 +110,12 @@ type IntegrationSummary struct {
 	// Runtime is the container runtime the images ran in ("runc", "docker").
 	Runtime string `json:"runtime,omitempty"`
 	// ImagesProven is set when every service ran from its image and the integration passed.
-	ImagesProven bool `json:"images_proven"`
-	Passed  int    `json:"passed"`
-	Failed  int    `json:"failed"`
-	Skipped int    `json:"skipped"`
-	Errors  int    `json:"errors"`
-	Log     string `json:"log,omitempty"`
+	ImagesProven bool   `json:"images_proven"`
+	Passed       int    `json:"passed"`
+	Failed       int    `json:"failed"`
+	Skipped      int    `json:"skipped"`
+	Errors       int    `json:"errors"`
+	Log          string `json:"log,omitempty"`
 }
 
 // Sink receives events. Emit is called from one goroutine at a time.

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/container"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/images"
 	"github.com/convoy-ci/convoy/stages"
@@ -44,7 +44,7 @@ type Engine struct {
 	pythons map[string]string // version → interpreter path
 
 	images  *images.Builder
-	runtime integration.Runtime
+	runtime container.Runtime
 
 	venvMu sync.Mutex
 	venvs  map[string]string // service dir → virtualenv its deps stage used in this run
@@ -70,7 +70,7 @@ func WithNotify(f func(string)) Option { return func(e *Engine) { e.notify = f }
 func WithImages(b *images.Builder) Option { return func(e *Engine) { e.images = b } }
 
 // WithRuntime lets Integrate start services from their images with rt.
-func WithRuntime(rt integration.Runtime) Option { return func(e *Engine) { e.runtime = rt } }
+func WithRuntime(rt container.Runtime) Option { return func(e *Engine) { e.runtime = rt } }
 
 // WithHostEnv replaces os.LookupEnv as the source of the host variables a stage may inherit.
 func WithHostEnv(f func(string) (string, bool)) Option { return func(e *Engine) { e.hostEnv = f } }

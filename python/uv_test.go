@@ -1,0 +1,118 @@
+package python
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// markerSpec is a requirements.txt whose closure depends on the patch level of the Python it is
+// resolved for.
+const markerSpec = "six==1.16.0 ; python_full_version < '3.11.3'\n" +
+	"idna==3.7 ; python_full_version >= '3.11.3'\n" +
+	"asgiref\n"
+
+// TestCompileMarkers resolves one spec for two patch levels of 3.11: each gets the package its
+// markers select, whatever the host's interpreter; the constraints hold asgiref to the version
+// "the gates installed".
+func TestCompileMarkers(t *testing.T) {
+	uv := testUV(t)
+	ctx := context.Background()
+	python, err := NewTools(cacheDir).Python(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write(t, dir, "requirements.txt", markerSpec)
+	constraints := write(t, dir, "constraints.txt", "asgiref==3.8.1\nDjango==5.0.4\n")
+	tests := []struct {
+		version string
+		want    []string
+	}{
+		{"3.11.2", []string{"asgiref==3.8.1", "six==1.16.0"}},
+		{"3.11.7", []string{"asgiref==3.8.1", "idna==3.7"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.version, func(t *testing.T) {
+			target, err := LinuxTarget(tt.version, "amd64", "2.36")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var log bytes.Buffer
+			got, err := uv.Compile(ctx, Compile{Spec: "requirements.txt", Constraints: constraints, Target: target, Python: python},
+				Exec{Dir: dir, Log: &log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("pins %q, want %q", got, tt.want)
+			}
+			if !strings.HasPrefix(log.String(), "$ "+uv.Path+" pip compile --no-config") {
+				t.Errorf("log does not open with the command: %q", log.String())
+			}
+		})
+	}
+}
+
+// TestCompileConflict: a spec the constraints forbid fails with uv's explanation.
+func TestCompileConflict(t *testing.T) {
+	uv := testUV(t)
+	dir := t.TempDir()
+	write(t, dir, "requirements.txt", "six==1.16.0\n")
+	constraints := write(t, dir, "constraints.txt", "six==1.17.0\n")
+	target, _ := LinuxTarget("3.11.2", "amd64", "2.36")
+	_, err := uv.Compile(context.Background(), Compile{Spec: "requirements.txt", Constraints: constraints, Target: target}, Exec{Dir: dir})
+	var te *ToolError
+	if err == nil || !strings.Contains(err.Error(), "unsatisfiable") || !errors.As(err, &te) || te.ExitCode() != 1 {
+		t.Fatalf("error = %v, want uv's unsatisfiable requirements and its exit code", err)
+	}
+	if !strings.Contains(err.Error(), "for CPython 3.11.2 (x86_64-manylinux_2_36)") {
+		t.Errorf("error does not name the target: %v", err)
+	}
+}
+
+// TestInstallForTarget installs a wheel with a compiled extension for a target that is not the
+// host (another Python, another architecture): the extension is the target's, and uv leaves
+// nothing of its own behind.
+func TestInstallForTarget(t *testing.T) {
+	uv := testUV(t)
+	ctx := context.Background()
+	python, err := NewTools(cacheDir).Python(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	reqs := write(t, dir, "pins.txt", "markupsafe==2.1.5\nsix==1.16.0\n")
+	tests := []struct {
+		version, arch string
+		ext           string
+	}{
+		{"3.11.2", "amd64", "_speedups.cpython-311-x86_64-linux-gnu.so"},
+		{"3.12.3", "arm64", "_speedups.cpython-312-aarch64-linux-gnu.so"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.version+"/"+tt.arch, func(t *testing.T) {
+			target, err := LinuxTarget(tt.version, tt.arch, "2.36")
+			if err != nil {
+				t.Fatal(err)
+			}
+			site := filepath.Join(t.TempDir(), "site-packages")
+			if err := uv.Install(ctx, Install{Requirements: reqs, Dir: site, Target: target, Python: python}, Exec{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"six.py", "markupsafe/" + tt.ext} {
+				if _, err := os.Stat(filepath.Join(site, f)); err != nil {
+					t.Errorf("%s is not installed: %v", f, err)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(site, ".lock")); !os.IsNotExist(err) {
+				t.Errorf("uv's lock is left in the target: %v", err)
+			}
+		})
+	}
+}

@@ -37,6 +37,13 @@ func Freeze(venv string) ([]string, error) {
 	return out, nil
 }
 
+// FreezeArgv prints what the environment of the interpreter python holds, as Freeze reads it
+// (name==version, editable installs left out), with the uv at uv: for engines that cannot read
+// the environment's files themselves.
+func FreezeArgv(uv, python string) []string {
+	return []string{uv, "pip", "freeze", "--no-config", "--python", python, "--exclude-editable"}
+}
+
 // sitePins returns the name==version of every distribution installed in site, editable ones
 // excepted.
 func sitePins(site string) ([]string, error) {

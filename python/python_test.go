@@ -111,6 +111,7 @@ func TestUVEnv(t *testing.T) {
 		want map[string]string
 	}{
 		{"nothing", []string{"PATH=/bin"}, map[string]string{}},
+		{"uv's cache is convoy's", []string{"UV_CACHE_DIR=/elsewhere"}, map[string]string{"UV_CACHE_DIR": "/cache/uv"}},
 		{"index", []string{"PIP_INDEX_URL=https://mirror.example/simple", "PIP_CERT=/ca.pem"},
 			map[string]string{"UV_INDEX_URL": "https://mirror.example/simple", "SSL_CERT_FILE": "/ca.pem"}},
 		{"extra index picks the best match, as pip", []string{"PIP_EXTRA_INDEX_URL=https://a.example/simple https://b.example/simple"},
@@ -123,11 +124,18 @@ func TestUVEnv(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := UVEnv(tt.env)
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("= %v, want %v", got, tt.want)
+			got := UVEnv("/cache/uv", tt.env)
+			want := map[string]string{"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1", "UV_CACHE_DIR": "/cache/uv"}
+			for k, v := range tt.want {
+				want[k] = v
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("= %v, want %v", got, want)
 			}
 		})
+	}
+	if _, ok := UVEnv("", nil)["UV_CACHE_DIR"]; ok {
+		t.Error("UV_CACHE_DIR is set without a cache directory")
 	}
 }
 

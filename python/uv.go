@@ -27,18 +27,11 @@ type UV struct {
 // Installer names u in cache keys and messages: "uv 0.13.9".
 func (u *UV) Installer() string { return "uv " + u.Version }
 
-// Env returns the environment uv runs with: base (nil: convoy's own) plus UV_CACHE_DIR, no
-// Python downloads, no progress bars, and the package index the PIP_* variables of base name
-// (UVEnv).
+// Env returns the environment uv runs with: base (nil: convoy's own) with UVEnv(u.CacheDir,
+// base) set.
 func (u *UV) Env(base []string) []string {
 	env := append([]string(nil), environ(base)...)
-	set := map[string]string{"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
-	if u.CacheDir != "" {
-		set["UV_CACHE_DIR"] = u.CacheDir
-	}
-	for k, v := range UVEnv(env) {
-		set[k] = v
-	}
+	set := UVEnv(u.CacheDir, env)
 	keys := make([]string, 0, len(set))
 	for k := range set {
 		keys = append(keys, k)
@@ -50,12 +43,17 @@ func (u *UV) Env(base []string) []string {
 	return env
 }
 
-// UVEnv translates the pip settings of env (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL,
-// PIP_FIND_LINKS, PIP_NO_INDEX, PIP_TRUSTED_HOST, PIP_CERT) into uv's, so that uv reaches the
-// package index pip does. A uv setting env has already is left alone. With extra indexes, uv
-// is told to pick the best match across indexes, as pip does.
-func UVEnv(env []string) map[string]string {
-	out := map[string]string{}
+// UVEnv returns the variables convoy sets for uv in an environment env: its cache
+// (UV_CACHE_DIR, unless cacheDir is ""), no Python downloads, no progress bars, and uv's
+// equivalents of the pip settings of env (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS,
+// PIP_NO_INDEX, PIP_TRUSTED_HOST, PIP_CERT), so that uv reaches the package index pip does. A
+// uv setting env has already is left alone. With extra indexes, uv is told to pick the best
+// match across indexes, as pip does.
+func UVEnv(cacheDir string, env []string) map[string]string {
+	out := map[string]string{"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+	if cacheDir != "" {
+		out["UV_CACHE_DIR"] = cacheDir
+	}
 	pairs := [][2]string{
 		{"PIP_INDEX_URL", "UV_INDEX_URL"}, {"PIP_EXTRA_INDEX_URL", "UV_EXTRA_INDEX_URL"},
 		{"PIP_FIND_LINKS", "UV_FIND_LINKS"}, {"PIP_TRUSTED_HOST", "UV_INSECURE_HOST"},

@@ -116,3 +116,49 @@ func TestInstallForTarget(t *testing.T) {
 		})
 	}
 }
+
+// TestFreezeAgreesWithUV: what Freeze reads from a real virtualenv's files is what `uv pip
+// freeze` (FreezeArgv, the Dagger engine's way) prints, up to the spelling of names.
+func TestFreezeAgreesWithUV(t *testing.T) {
+	if testing.Short() {
+		t.Skip("makes a virtualenv and installs into it with pip (~10 s); skipped with -short")
+	}
+	uv := testUV(t)
+	ctx := context.Background()
+	python, err := NewTools(cacheDir).Python(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	venv := filepath.Join(t.TempDir(), "venv")
+	if err := run(ctx, []string{python, "-m", "venv", venv}, Exec{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	install := []string{filepath.Join(venv, "bin", "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+		"--no-deps", "six==1.16.0", "Django==5.0.4"}
+	if err := run(ctx, install, Exec{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Freeze(venv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := run(ctx, FreezeArgv(uv.Path, filepath.Join(venv, "bin", "python")), Exec{Env: uv.Env(nil)}, &out); err != nil {
+		t.Fatal(err)
+	}
+	want := Pins(out.String())
+	lower := func(pins []string) []string {
+		var l []string
+		for _, p := range pins {
+			l = append(l, strings.ToLower(p))
+		}
+		slices.Sort(l)
+		return l
+	}
+	if !slices.Equal(lower(got), lower(want)) {
+		t.Errorf("Freeze = %q, uv pip freeze = %q", got, want)
+	}
+	if !slices.Contains(got, "Django==5.0.4") || !slices.Contains(got, "six==1.16.0") {
+		t.Errorf("Freeze = %q, want what was installed", got)
+	}
+}

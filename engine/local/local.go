@@ -19,6 +19,7 @@ import (
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/images"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -43,6 +44,7 @@ type Engine struct {
 	pythons map[string]string // version → interpreter path
 
 	images *images.Builder
+	tools  *python.Tools
 
 	venvMu sync.Mutex
 	venvs  map[string]string // service dir → virtualenv its deps stage used in this run
@@ -67,6 +69,10 @@ func WithNotify(f func(string)) Option { return func(e *Engine) { e.notify = f }
 // WithImages lets the engine run image stages, assembling images with b.
 func WithImages(b *images.Builder) Option { return func(e *Engine) { e.images = b } }
 
+// WithTools sets the Python tools (uv) that resolve images' runtime requirements (default: the
+// WithImages builder's, else tools kept in the cache directory).
+func WithTools(t *python.Tools) Option { return func(e *Engine) { e.tools = t } }
+
 // WithHostEnv replaces os.LookupEnv as the source of the host variables a stage may inherit.
 func WithHostEnv(f func(string) (string, bool)) Option { return func(e *Engine) { e.hostEnv = f } }
 
@@ -84,6 +90,12 @@ func New(stateDir string, opts ...Option) *Engine {
 	}
 	for _, o := range opts {
 		o(e)
+	}
+	if e.tools == nil && e.images != nil {
+		e.tools = e.images.Tools()
+	}
+	if e.tools == nil {
+		e.tools = python.NewTools(e.cacheDir)
 	}
 	return e
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	Insecure bool
 	// NoCache ignores images already built from the same inputs.
 	NoCache bool
+	// Tools provides the uv that installs images' dependencies (default: tools kept in
+	// <repo>/.convoy/cache).
+	Tools *python.Tools
 }
 
 // Builder builds the images of one repository. It is safe for concurrent use.
@@ -71,6 +75,9 @@ func New(cfg *config.Config, opts Options) (*Builder, error) {
 	if opts.CacheDir == "" {
 		opts.CacheDir = filepath.Join(cfg.Root, ".convoy", "cache", "layers")
 	}
+	if opts.Tools == nil {
+		opts.Tools = python.NewTools(filepath.Join(cfg.Root, ".convoy", "cache"))
+	}
 	store, err := image.OpenStore(opts.StoreDir)
 	if err != nil {
 		return nil, fmt.Errorf("opening image store: %w", err)
@@ -88,6 +95,9 @@ func (b *Builder) Git() image.GitInfo { return b.git }
 func (b *Builder) remoteOpts() []image.Option {
 	return []image.Option{image.WithInsecure(b.opts.Insecure), image.WithDir(b.cfg.Root)}
 }
+
+// Tools are the Python tools that install images' dependencies.
+func (b *Builder) Tools() *python.Tools { return b.opts.Tools }
 
 // Base loads (once per reference) the base image of svc.
 func (b *Builder) Base(ctx context.Context, svc *config.Service) (*image.BaseImage, error) {
@@ -148,7 +158,9 @@ func (b *Builder) inputHash(ctx context.Context, svc *config.Service) (string, e
 		}
 	}
 	argv = append(argv, append([]string{"serve"}, svc.Serve...),
-		[]string{"port", strconv.Itoa(svc.Port)}, []string{"health", svc.Health}, []string{"python", svc.Python})
+		[]string{"port", strconv.Itoa(svc.Port)}, []string{"health", svc.Health}, []string{"python", svc.Python},
+		// What resolves and installs the dependencies decides what the image holds.
+		[]string{"runtime-deps", "uv", python.UVVersion})
 	for _, kv := range sortedEnv(svc.Env) {
 		argv = append(argv, []string{"env", kv})
 	}
@@ -237,6 +249,7 @@ func (b *Builder) Build(ctx context.Context, svc *config.Service, inputHash stri
 	if err != nil {
 		return Ref{}, err
 	}
+	spec.Tools = b.opts.Tools
 	img, err := image.Build(ctx, spec)
 	if err != nil {
 		return Ref{}, fmt.Errorf("building image for %q: %w", svc.Name, err)

@@ -139,6 +139,7 @@ func (e *Engine) target(ctx context.Context, req engine.Request) (python.Target,
 	}
 	return base.Target()
 }
+
 // imageRecipe translates the image of req's service, built from inputHash with the runtime
 // requirements reqs: the WithImages builder's image.Spec (base, labels, command, input hash),
 // as the local engine's image.Build gets it.

@@ -17,7 +17,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/convoy-ci/convoy/python"
@@ -96,7 +95,7 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.T
 	if cacheDir != "" {
 		cached = filepath.Join(cacheDir, "deps-"+t.key(reqs)+".tar.gz")
 		if _, err := os.Stat(cached); err == nil {
-			return tarball.LayerFromFile(cached, tarball.WithMediaType(mt))
+			return cachedLayer(cached, mt)
 		}
 		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating layer cache: %w", err)
@@ -126,7 +125,7 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.T
 	if err != nil {
 		return nil, fmt.Errorf("writing the dependency layer: %w", err)
 	}
-	return tarball.LayerFromFile(cached, tarball.WithMediaType(mt))
+	return cachedLayer(cached, mt)
 }
 
 // install installs reqs into target for t with uv, writing them to a file in tmp first.

@@ -162,3 +162,70 @@ func TestFreezeAgreesWithUV(t *testing.T) {
 		t.Errorf("Freeze = %q, want what was installed", got)
 	}
 }
+
+// TestResolveOffline: Resolve takes uv's cache's answer only when the constraints pin all of
+// it, and otherwise asks the index — with the same answer as Compile either way.
+func TestResolveOffline(t *testing.T) {
+	uv := testUV(t)
+	ctx := context.Background()
+	python, err := NewTools(cacheDir).Python(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write(t, dir, "requirements.txt", markerSpec)
+	constraints := write(t, dir, "constraints.txt", "asgiref==3.8.1\nIDNA==3.7\n") // as the gates on 3.11.7 hold them
+	tests := []struct {
+		name       string
+		emptyCache bool // for Resolve
+		version    string
+		want       []string
+		log        string
+	}{
+		{"all pinned", false, "3.11.7", []string{"asgiref==3.8.1", "idna==3.7"}, "resolved from uv's cache"},
+		{"a package only the target needs", false, "3.11.2", []string{"asgiref==3.8.1", "six==1.16.0"},
+			"resolving online: six==1.16.0 is not a version the constraints hold"},
+		{"an empty cache", true, "3.11.7", []string{"asgiref==3.8.1", "idna==3.7"}, "resolving online: uv's cache cannot answer alone"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target, _ := LinuxTarget(tt.version, "amd64", "2.36")
+			c := Compile{Spec: "requirements.txt", Constraints: constraints, Target: target, Python: python}
+			// Compile first: the cache then knows what the index said.
+			online, err := uv.Compile(ctx, c, Exec{Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := *uv
+			if tt.emptyCache {
+				u.CacheDir = t.TempDir()
+			}
+			var log bytes.Buffer
+			got, err := u.Resolve(ctx, c, Exec{Dir: dir, Log: &log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) || !slices.Equal(got, online) {
+				t.Errorf("Resolve = %q, Compile = %q; want %q", got, online, tt.want)
+			}
+			if !strings.Contains(log.String(), tt.log) {
+				t.Errorf("log lacks %q:\n%s", tt.log, log.String())
+			}
+		})
+	}
+}
+
+func TestNormalizePin(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Django==5.0.4", "django==5.0.4"},
+		{"zope.interface==6.4", "zope-interface==6.4"},
+		{"typing_extensions==4.12.2", "typing-extensions==4.12.2"},
+		{"Foo__Bar-.baz == 1", "foo-bar-baz==1"},
+		{"pkg @ https://example.com/p.whl", "pkg @ https://example.com/p.whl"},
+	}
+	for _, tt := range tests {
+		if got := normalizePin(tt.in); got != tt.want {
+			t.Errorf("normalizePin(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

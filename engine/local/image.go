@@ -105,7 +105,7 @@ func (e *Engine) runtimeRequirements(ctx context.Context, req engine.Request, ve
 		return nil, err
 	}
 	fmt.Fprintf(req.Log, "convoy: resolving the runtime requirements of %s for %s with %s\n", svc.Name, target, uv.Installer())
-	return uv.Compile(ctx, c, python.Exec{Dir: svc.Dir, Env: env, Log: req.Log})
+	return uv.Resolve(ctx, c, python.Exec{Dir: svc.Dir, Env: env, Log: req.Log})
 }
 
 // writeConstraints writes what venv holds (python.Freeze) to dir/constraints.txt.

@@ -46,7 +46,8 @@ func (e *Engine) image(ctx context.Context, req engine.Request, venv string) (en
 // (python.UV.Compile) for the image's own interpreter and platform: its base's full Python
 // version, architecture and glibc (image.BaseImage.Target), so that environment markers are
 // evaluated for the image, not the host. What is resolved is the runtime spec —
-// requirements.txt, or `pipenv requirements` (markers kept) — held to the versions the gated
+// requirements.txt, or `pipenv requirements` (markers kept; read from the Pipfile.lock when it
+// can be) — held to the versions the gated
 // virtualenv holds (python.Freeze), so that the image gets what the gates tested wherever
 // the target allows it. Errors go to the stage's log and are *engine.StageError.
 func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request, venv string) ([]string, error) {
@@ -122,20 +123,43 @@ func writeConstraints(venv, dir string) (string, error) {
 }
 
 // runtimeSpec returns the requirements file to resolve: pip's requirements.txt in the service
-// directory, or what `pipenv requirements` prints (markers kept) on the lock the deps stage
-// wrote, in dir.
+// directory; for pipenv, in dir, the [packages] of the lock the deps stage wrote as `pipenv
+// requirements` prints them (markers kept) — read from the lock (python.PipenvLockRequirements)
+// when it holds only index packages, else printed by pipenv itself.
 func (e *Engine) runtimeSpec(ctx context.Context, req engine.Request, venv string, env []string, dir string) (string, error) {
 	if req.Service.Deps != config.DepsPipenv {
 		return config.SpecFile(config.DepsPip), nil
 	}
-	env = append(env, "PIPENV_PIPFILE="+filepath.Join(venv, pipenvDir, "Pipfile"), "PIPENV_VERBOSITY=-1")
+	lines, err := e.pipenvRequirements(ctx, req, venv, env)
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, "requirements.txt")
+	if err := os.WriteFile(file, []byte(lines), 0o644); err != nil {
+		return "", fmt.Errorf("writing pipenv's requirements: %w", err)
+	}
+	return file, nil
+}
+
+// pipenvRequirements is what `pipenv requirements` prints for the lock in venv.
+func (e *Engine) pipenvRequirements(ctx context.Context, req engine.Request, venv string, env []string) (string, error) {
+	pipfile := filepath.Join(venv, pipenvDir, "Pipfile")
+	lock, err := os.ReadFile(pipfile + ".lock")
+	if err != nil {
+		return "", fmt.Errorf("reading the Pipfile.lock the deps stage wrote: %w", err)
+	}
+	lines, ok, err := python.PipenvLockRequirements(lock)
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		fmt.Fprintf(req.Log, "convoy: read the [packages] of %s.lock\n", pipfile)
+		return strings.Join(lines, "\n") + "\n", nil
+	}
+	env = append(env, "PIPENV_PIPFILE="+pipfile, "PIPENV_VERBOSITY=-1")
 	var out strings.Builder
 	if err := e.runTo(ctx, req, python.PipenvRequirementsArgv(), env, &out); err != nil {
 		return "", err
 	}
-	file := filepath.Join(dir, "requirements.txt")
-	if err := os.WriteFile(file, []byte(out.String()), 0o644); err != nil {
-		return "", fmt.Errorf("writing pipenv's requirements: %w", err)
-	}
-	return file, nil
+	return out.String(), nil
 }

@@ -200,8 +200,13 @@ func TestImageDepsFollowTheBase(t *testing.T) {
 				t.Fatalf("the gates' virtualenv holds %q: want idna and not six (the host's python%s must be 3.11.3 or later)", gated, svc.Python)
 			}
 
+			if svc.Deps == config.DepsPipenv {
+				samePipenvRequirements(t, e, cfg, svc, venv)
+			}
+
 			res, log := runStage(t, e, cfg, svc, stages.Image)
 			for _, want := range []string{"for CPython 3.11.2 (x86_64-manylinux_2_36) with uv " + python.UVVersion,
+				"resolving online: six==1.16.0 is not a version the constraints hold",
 				"runtime requirements of " + name + " (2): asgiref==3.8.1 six==1.16.0\n"} {
 				if !strings.Contains(log, want) {
 					t.Errorf("image log lacks %q:\n%s", want, log)
@@ -223,6 +228,36 @@ func TestImageDepsFollowTheBase(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// samePipenvRequirements: what convoy reads from the lock the deps stage wrote is what
+// `pipenv requirements` prints.
+func samePipenvRequirements(t *testing.T, e *Engine, cfg *config.Config, svc *config.Service, venv string) {
+	t.Helper()
+	req := engine.Request{Config: cfg, Service: svc, Stage: stages.Stage{Name: stages.Image, Kind: stages.KindImage}, Log: io.Discard}
+	env, err := e.environ(req, venv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.ReadFile(filepath.Join(venv, pipenvDir, "Pipfile.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := python.PipenvLockRequirements(lock)
+	if err != nil || !ok {
+		t.Fatalf("reading the lock: %q, %v, %v", got, ok, err)
+	}
+	var out strings.Builder
+	env = append(env, "PIPENV_PIPFILE="+filepath.Join(venv, pipenvDir, "Pipfile"), "PIPENV_VERBOSITY=-1")
+	if err := e.runTo(context.Background(), req, python.PipenvRequirementsArgv(), env, &out); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Split(strings.TrimSpace(out.String()), "\n")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("read from the lock %q, pipenv requirements %q", got, want)
 	}
 }
 

@@ -77,7 +77,7 @@ func run(ctx context.Context, argv []string, x Exec, stdout io.Writer) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env = x.Dir, x.Env
 	cmd.Stdout, cmd.Stderr = stdout, io.MultiWriter(log, &tail)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = WaitDelay
 	err := cmd.Run()

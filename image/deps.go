@@ -184,11 +184,32 @@ func fixScripts(dir string) error {
 			continue
 		}
 		b = append([]byte("#!/usr/bin/env python3\n"), rest...)
-		if err := os.WriteFile(p, b, 0o755); err != nil {
+		if err := replaceFile(p, b, 0o755); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// replaceFile replaces the file p by a new one holding b, rather than writing into it: the
+// installer may have hard-linked p from its cache, which must stay as it is.
+func replaceFile(p string, b []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(p), ".convoy-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), mode); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
 }
 
 // scriptBody returns script b without the lines that start its interpreter,

@@ -155,8 +155,16 @@ func TestFixScripts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The installer hard-links files from its cache: the cache's copy must not change.
+	cached := filepath.Join(t.TempDir(), "cached-script")
+	if err := os.Link(filepath.Join(dir, "shebang"), cached); err != nil {
+		t.Fatal(err)
+	}
 	if err := fixScripts(dir); err != nil {
 		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(cached); err != nil || string(b) != tests[0].script {
+		t.Errorf("the installer's cache was changed through a hard link: %q, %v", b, err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,9 +23,9 @@ type Install struct {
 }
 
 // InstallArgv is the `uv pip install` that installs in with the uv at uv: wheels only, no
-// dependencies of their own (the pins are the closure), no bytecode, files copied out of uv's
-// cache rather than linked (so that the directory can be changed afterwards), uv's
-// configuration files ignored.
+// dependencies of their own (the pins are the closure), no bytecode, uv's configuration files
+// ignored. Files are hard-linked from uv's cache where it is on the same filesystem as in.Dir
+// (copied otherwise): a file of in.Dir must be replaced, never written into.
 func InstallArgv(uv string, in Install) []string {
 	argv := []string{uv, "pip", "install", "--no-config"}
 	if in.Python != "" {
@@ -33,7 +33,7 @@ func InstallArgv(uv string, in Install) []string {
 	}
 	argv = append(argv, in.Target.Args()...)
 	return append(argv, "--target", in.Dir, "--no-deps", "--only-binary", ":all:", "--no-compile",
-		"--link-mode", "copy", "-r", in.Requirements)
+		"--link-mode", "hardlink", "-r", in.Requirements)
 }
 
 // Install runs InstallArgv(u.Path, in) as x says (with u.Env(x.Env)); its output goes to

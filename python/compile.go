@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -28,16 +29,17 @@ type Compile struct {
 }
 
 // Resolve is Compile that first tries uv's cache alone (--offline, a few milliseconds instead
-// of a round trip to the index per package): its answer is taken when every pin it gives is a
-// version of c.Constraints, since the metadata of a given version never changes, so that the
-// index could not have answered otherwise. Else — a package only the target needs, or one the
-// cache does not know — it resolves online (Compile). The offline attempt's own output is not
-// logged; a line says which way it went.
+// of a round trip to the index per package): its answer is taken when every pin in it is a
+// version c.Constraints holds or c.Spec pins exactly (name==version, whatever its markers).
+// The metadata of a given version never changes, so the index could not have answered
+// otherwise. Else — a package nothing pins, or one the cache does not know — it resolves
+// online (Compile). The offline attempt's own output is not logged; a line says which way it
+// went.
 func (u *UV) Resolve(ctx context.Context, c Compile, x Exec) ([]string, error) {
 	if c.Constraints != "" {
 		pins, why := u.offline(ctx, c, x)
 		if why == "" {
-			logf(x.Log, "convoy: resolved from uv's cache: every pin is a version the constraints hold\n")
+			logf(x.Log, "convoy: resolved from uv's cache: the gates' versions and the spec's pins fix every version\n")
 			return pins, nil
 		}
 		logf(x.Log, "convoy: resolving online: %s\n", why)
@@ -48,13 +50,9 @@ func (u *UV) Resolve(ctx context.Context, c Compile, x Exec) ([]string, error) {
 // offline resolves c from uv's cache alone and returns the pins, or why they are not the
 // answer.
 func (u *UV) offline(ctx context.Context, c Compile, x Exec) ([]string, string) {
-	data, err := os.ReadFile(c.Constraints)
+	held, err := heldPins(c, x.Dir)
 	if err != nil {
 		return nil, err.Error()
-	}
-	held := map[string]bool{}
-	for _, p := range Pins(string(data)) {
-		held[normalizePin(p)] = true
 	}
 	argv := append(CompileArgv(u.Path, c), "--offline")
 	var out strings.Builder
@@ -64,10 +62,51 @@ func (u *UV) offline(ctx context.Context, c Compile, x Exec) ([]string, string) 
 	pins := Pins(out.String())
 	for _, p := range pins {
 		if !held[normalizePin(p)] {
-			return nil, p + " is not a version the constraints hold"
+			return nil, p + " is a version neither the constraints nor the spec pin"
 		}
 	}
 	return pins, ""
+}
+
+// heldPins are the exact versions c's constraints hold and its spec pins, normalized
+// (normalizePin). The spec's lines with an operator other than == (or a wildcard, or extras
+// only) pin nothing; its -r includes are not read, which only means fewer pins.
+func heldPins(c Compile, dir string) (map[string]bool, error) {
+	held := map[string]bool{}
+	for _, file := range []string{c.Constraints, c.Spec} {
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(dir, file)
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range Pins(string(data)) {
+			if p, ok := exactPin(line); ok {
+				held[p] = true
+			}
+		}
+	}
+	return held, nil
+}
+
+// exactPin returns the normalized name==version of a requirement line that pins one exact
+// version ("Django[argon2]==5.0.4 ; python_version >= '3.10'"), markers and extras aside.
+func exactPin(line string) (string, bool) {
+	if strings.HasPrefix(line, "-") {
+		return "", false
+	}
+	req, _, _ := strings.Cut(line, ";")
+	req, _, _ = strings.Cut(req, " #")
+	req = strings.ReplaceAll(req, " ", "")
+	if i, j := strings.Index(req, "["), strings.Index(req, "]"); i >= 0 && j > i {
+		req = req[:i] + req[j+1:]
+	}
+	name, version, ok := strings.Cut(req, "==")
+	if !ok || name == "" || version == "" || strings.ContainsAny(version, "=<>!~*,@") {
+		return "", false
+	}
+	return normalizePin(name + "==" + version), true
 }
 
 // normalizePin spells a name==version pin the way PEP 503 compares names: lower case, runs of

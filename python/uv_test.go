@@ -163,8 +163,9 @@ func TestFreezeAgreesWithUV(t *testing.T) {
 	}
 }
 
-// TestResolveOffline: Resolve takes uv's cache's answer only when the constraints pin all of
-// it, and otherwise asks the index — with the same answer as Compile either way.
+// TestResolveOffline: Resolve takes uv's cache's answer only when the constraints and the
+// spec's exact pins fix all of it, and otherwise asks the index — with the same answer as
+// Compile either way.
 func TestResolveOffline(t *testing.T) {
 	uv := testUV(t)
 	ctx := context.Background()
@@ -173,24 +174,26 @@ func TestResolveOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	write(t, dir, "requirements.txt", markerSpec)
+	write(t, dir, "pinned.txt", markerSpec)
+	write(t, dir, "unpinned.txt", "six ; python_full_version < '3.11.3'\nasgiref\n")
 	constraints := write(t, dir, "constraints.txt", "asgiref==3.8.1\nIDNA==3.7\n") // as the gates on 3.11.7 hold them
 	tests := []struct {
 		name       string
-		emptyCache bool // for Resolve
+		spec       string
 		version    string
-		want       []string
+		emptyCache bool // for Resolve
 		log        string
 	}{
-		{"all pinned", false, "3.11.7", []string{"asgiref==3.8.1", "idna==3.7"}, "resolved from uv's cache"},
-		{"a package only the target needs", false, "3.11.2", []string{"asgiref==3.8.1", "six==1.16.0"},
-			"resolving online: six==1.16.0 is not a version the constraints hold"},
-		{"an empty cache", true, "3.11.7", []string{"asgiref==3.8.1", "idna==3.7"}, "resolving online: uv's cache cannot answer alone"},
+		{"the constraints fix it", "pinned.txt", "3.11.7", false, "resolved from uv's cache"},
+		{"a package only the target needs, pinned by the spec", "pinned.txt", "3.11.2", false, "resolved from uv's cache"},
+		{"a package only the target needs, pinned by nothing", "unpinned.txt", "3.11.2", false,
+			"resolving online: six==1.1"}, // whichever six is the newest
+		{"an empty cache", "pinned.txt", "3.11.7", true, "resolving online: uv's cache cannot answer alone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			target, _ := LinuxTarget(tt.version, "amd64", "2.36")
-			c := Compile{Spec: "requirements.txt", Constraints: constraints, Target: target, Python: python}
+			c := Compile{Spec: tt.spec, Constraints: constraints, Target: target, Python: python}
 			// Compile first: the cache then knows what the index said.
 			online, err := uv.Compile(ctx, c, Exec{Dir: dir})
 			if err != nil {
@@ -205,13 +208,37 @@ func TestResolveOffline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(got, tt.want) || !slices.Equal(got, online) {
-				t.Errorf("Resolve = %q, Compile = %q; want %q", got, online, tt.want)
+			if !slices.Equal(got, online) || !slices.Contains(got, "asgiref==3.8.1") {
+				t.Errorf("Resolve = %q, Compile = %q", got, online)
 			}
 			if !strings.Contains(log.String(), tt.log) {
 				t.Errorf("log lacks %q:\n%s", tt.log, log.String())
 			}
 		})
+	}
+}
+
+func TestExactPin(t *testing.T) {
+	tests := []struct {
+		line, want string
+		ok         bool
+	}{
+		{"six==1.16.0 ; python_full_version < '3.11.3'", "six==1.16.0", true},
+		{"Django[argon2,bcrypt] == 5.0.4", "django==5.0.4", true},
+		{"asgiref==3.8.1; python_version >= '3.8'", "asgiref==3.8.1", true},
+		{"zope.interface==6.4  # why", "zope-interface==6.4", true},
+		{"django>=5", "", false},
+		{"django==5.*", "", false},
+		{"django==5.0,!=5.0.1", "", false},
+		{"django", "", false},
+		{"-i https://pypi.org/simple", "", false},
+		{"pkg @ https://example.com/pkg.whl", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := exactPin(tt.line)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("exactPin(%q) = %q, %v; want %q, %v", tt.line, got, ok, tt.want, tt.ok)
+		}
 	}
 }
 

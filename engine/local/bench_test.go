@@ -11,20 +11,29 @@ import (
 	"github.com/convoy-ci/convoy/stages"
 )
 
-// benchSpecs are the runtime specs the image stage is measured with: none at all, and the
-// events service's.
-func benchSpecs(b *testing.B) map[string]string {
+// benchCases are the services the image stage is measured with: a pip service with no
+// requirements at all, one with the events service's requirements.txt, and the pipenv service
+// of the markers fixture.
+func benchCases(b *testing.B) []benchCase {
 	events, err := os.ReadFile("../../services/events/requirements.txt")
 	if err != nil {
 		b.Fatal(err)
 	}
-	return map[string]string{"empty": "", "events": string(events)}
+	return []benchCase{
+		{"empty", "pipmarkers", map[string]string{"services/pipmarkers/requirements.txt": ""}},
+		{"events", "pipmarkers", map[string]string{"services/pipmarkers/requirements.txt": string(events)}},
+		{"pipenv", "pipenvmarkers", map[string]string{}},
+	}
+}
+
+type benchCase struct {
+	name, service string
+	files         map[string]string
 }
 
 // BenchmarkImageStage times one service's image stage on the local engine once its gates have
 // passed — resolve the runtime requirements for the base, assemble the image (its dependency
-// layer from the layer cache, as on every build but the first), store it — for an empty
-// requirements.txt and for the events service's.
+// layer from the layer cache, as on every build but the first), store it (see benchCases).
 func BenchmarkImageStage(b *testing.B) {
 	benchImage(b, func(ctx context.Context, e *Engine, req engine.Request, venv string) error {
 		_, err := e.Run(ctx, req)
@@ -43,11 +52,11 @@ func BenchmarkRuntimeRequirements(b *testing.B) {
 func benchImage(b *testing.B, op func(context.Context, *Engine, engine.Request, string) error) {
 	needBase(b)
 	needPyPI(b)
-	for _, name := range []string{"empty", "events"} {
-		b.Run(name, func(b *testing.B) {
-			cfg := imageRepo(b, "markers", map[string]string{"services/pipmarkers/requirements.txt": benchSpecs(b)[name]})
+	for _, bc := range benchCases(b) {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := imageRepo(b, "markers", bc.files)
 			e, _ := imageEngine(b, cfg)
-			svc := cfg.Service("pipmarkers")
+			svc := cfg.Service(bc.service)
 			runStage(b, e, cfg, svc, stages.Deps)
 			venv, err := e.Venv(svc)
 			if err != nil {

@@ -206,7 +206,6 @@ func TestImageDepsFollowTheBase(t *testing.T) {
 
 			res, log := runStage(t, e, cfg, svc, stages.Image)
 			for _, want := range []string{"for CPython 3.11.2 (x86_64-manylinux_2_36) with uv " + python.UVVersion,
-				"resolving online: six==1.16.0 is not a version the constraints hold",
 				"runtime requirements of " + name + " (2): asgiref==3.8.1 six==1.16.0\n"} {
 				if !strings.Contains(log, want) {
 					t.Errorf("image log lacks %q:\n%s", want, log)

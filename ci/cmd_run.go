@@ -15,6 +15,7 @@ import (
 	"github.com/convoy-ci/convoy/pipeline"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/images"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 	"github.com/spf13/pflag"
 )
@@ -131,7 +132,7 @@ func (c *cli) imageBuilder(cfg *config.Config, push string) (*images.Builder, er
 	insecure, _ := c.fs.GetBool("insecure")
 	noCache, _ := c.fs.GetBool("no-cache")
 	return images.New(cfg, images.Options{Push: push, Insecure: insecure, NoCache: noCache,
-		CacheDir: filepath.Join(c.cacheDir(cfg), "layers")})
+		CacheDir: filepath.Join(c.cacheDir(cfg), "layers"), Tools: python.NewTools(c.cacheDir(cfg))})
 }
 
 // integrationFlags are the flags of commands that run the integration stage.

@@ -12,6 +12,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/convoy-ci/convoy/python"
 )
 
 // BaseKind says where a base image is read from.
@@ -32,7 +34,8 @@ const (
 	dockerArchivePrefix = "docker-archive:"
 
 	// LabelPythonVersion is the base image label that states its Python
-	// version ("3.11") when its environment has no PYTHON_VERSION.
+	// version: the full one ("3.11.2"), or major.minor ("3.11") when its
+	// environment's PYTHON_VERSION has the full one.
 	LabelPythonVersion = "org.convoy.python.version"
 	// LabelGlibc is the base image label that states its C library version
 	// ("2.36"); it bounds the manylinux wheels installed for it.
@@ -190,6 +193,10 @@ type BaseImage struct {
 	Digest v1.Hash
 	// Python is the major.minor version of its Python ("3.11").
 	Python string
+	// PythonFull is the full version of its Python ("3.11.2"), from
+	// LabelPythonVersion or PYTHON_VERSION; "" when they state major.minor
+	// only. Dependencies are resolved for it (Target).
+	PythonFull string
 	// Glibc is the C library version wheels must be compatible with ("2.36").
 	Glibc string
 	// Platform is its OS and architecture.
@@ -220,7 +227,7 @@ func LoadBase(ctx context.Context, ref string, opts ...Option) (*BaseImage, erro
 	if err != nil {
 		return nil, fmt.Errorf("loading base image %q: %w", ref, err)
 	}
-	python, err := pythonVersion(cf.Config)
+	python, full, err := pythonVersion(cf.Config)
 	if err != nil {
 		return nil, fmt.Errorf("base image %q: %w", ref, err)
 	}
@@ -232,36 +239,82 @@ func LoadBase(ctx context.Context, ref string, opts ...Option) (*BaseImage, erro
 		return nil, fmt.Errorf("base image %q: label %s=%q is not a glibc version like 2.36", ref, LabelGlibc, glibc)
 	}
 	return &BaseImage{
-		Base:     b,
-		Image:    img,
-		Digest:   digest,
-		Python:   python,
-		Glibc:    glibc,
-		Platform: v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},
-		Env:      cf.Config.Env,
-		User:     cf.Config.User,
+		Base:       b,
+		Image:      img,
+		Digest:     digest,
+		Python:     python,
+		PythonFull: full,
+		Glibc:      glibc,
+		Platform:   v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},
+		Env:        cf.Config.Env,
+		User:       cf.Config.User,
 	}, nil
 }
 
-var pythonVersionRE = regexp.MustCompile(`^([0-9]+\.[0-9]+)(\.[0-9]+.*)?$`)
+var (
+	pythonVersionRE = regexp.MustCompile(`^([0-9]+\.[0-9]+)(\.[0-9]+.*)?$`)
+	fullVersionRE   = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+)
 
 // errNoPython says how to declare a base image's Python version.
 var errNoPython = errors.New("its config does not say which Python it has: " +
-	"set ENV PYTHON_VERSION=3.11 or LABEL " + LabelPythonVersion + "=3.11 in the base image")
+	"set ENV PYTHON_VERSION=3.11.2 or LABEL " + LabelPythonVersion + "=3.11.2 in the base image")
 
-func pythonVersion(c v1.Config) (string, error) {
-	v := c.Labels[LabelPythonVersion]
-	if v == "" {
-		v = envValue(c.Env, "PYTHON_VERSION")
+// pythonVersion reads the Python version c states, in LabelPythonVersion
+// and PYTHON_VERSION: its major.minor ("3.11") and, when either states it,
+// its full version ("3.11.2"). The two must not disagree.
+func pythonVersion(c v1.Config) (short, full string, err error) {
+	stated := map[string]string{}
+	if v := c.Labels[LabelPythonVersion]; v != "" {
+		stated["label "+LabelPythonVersion] = v
 	}
-	if v == "" {
-		return "", errNoPython
+	if v := envValue(c.Env, "PYTHON_VERSION"); v != "" {
+		stated["PYTHON_VERSION"] = v
 	}
-	m := pythonVersionRE.FindStringSubmatch(v)
-	if m == nil {
-		return "", fmt.Errorf("its Python version %q is not like 3.11 or 3.11.9", v)
+	if len(stated) == 0 {
+		return "", "", errNoPython
 	}
-	return m[1], nil
+	var from string
+	for _, where := range []string{"label " + LabelPythonVersion, "PYTHON_VERSION"} {
+		v, ok := stated[where]
+		if !ok {
+			continue
+		}
+		m := pythonVersionRE.FindStringSubmatch(v)
+		switch {
+		case m == nil:
+			return "", "", fmt.Errorf("its Python version %q (%s) is not like 3.11 or 3.11.9", v, where)
+		case short != "" && m[1] != short:
+			return "", "", fmt.Errorf("its %s says Python %s but its %s says %s", from, stated[from], where, v)
+		case fullVersionRE.MatchString(v) && full != "" && v != full:
+			return "", "", fmt.Errorf("its %s says Python %s but its %s says %s", from, stated[from], where, v)
+		}
+		if short == "" {
+			short, from = m[1], where
+		}
+		if full == "" && fullVersionRE.MatchString(v) {
+			full = v
+		}
+	}
+	return short, full, nil
+}
+
+// Target is what the image's dependencies are resolved and installed for:
+// its full Python version, architecture and glibc.
+func (b *BaseImage) Target() (python.Target, error) {
+	if b.PythonFull == "" {
+		return python.Target{}, fmt.Errorf("base image %q states Python %s without its patch level: "+
+			"set ENV PYTHON_VERSION=%s.N or LABEL %s=%s.N in it, so that dependencies are resolved for that interpreter",
+			b.Ref, b.Python, b.Python, LabelPythonVersion, b.Python)
+	}
+	if b.Platform.OS != "linux" {
+		return python.Target{}, fmt.Errorf("base image %q is for %s: only linux images are supported", b.Ref, b.Platform)
+	}
+	t, err := python.LinuxTarget(b.PythonFull, b.Platform.Architecture, b.Glibc)
+	if err != nil {
+		return python.Target{}, fmt.Errorf("base image %q (%s): %w", b.Ref, b.Platform, err)
+	}
+	return t, nil
 }
 
 func envValue(env []string, key string) string {

@@ -141,7 +141,7 @@ func TestLoadBaseErrors(t *testing.T) {
 		{"oci-layout:missing:py", "not an OCI image layout"},
 		{"oci-layout:layout:nope", `no image tagged "nope"`},
 		{"oci-layout:layout", "holds 2 images"},
-		{"oci-layout:layout:bare", "set ENV PYTHON_VERSION=3.11 or LABEL org.convoy.python.version=3.11"},
+		{"oci-layout:layout:bare", "set ENV PYTHON_VERSION=3.11.2 or LABEL org.convoy.python.version=3.11.2"},
 		{"oci-layout:layout:musl", "org.convoy.glibc=\"musl\""},
 		{"oci-layout:corrupt", "corrupt"},
 		{"docker-archive:missing.tar", "no such file"},
@@ -162,4 +162,58 @@ func TestLoadBaseErrors(t *testing.T) {
 
 func withLabel(k, v string) v1.Config {
 	return v1.Config{Labels: map[string]string{k: v}, Env: []string{"PYTHON_VERSION=3.11.9"}}
+}
+
+// TestPythonVersion reads the Python version a base image states in its label
+// and its PYTHON_VERSION, and the target its dependencies are resolved for.
+func TestPythonVersion(t *testing.T) {
+	tests := []struct {
+		name        string
+		label, env  string
+		short, full string
+		target      string
+		wantErr     string
+	}{
+		{name: "env only", env: "3.11.2", short: "3.11", full: "3.11.2", target: "CPython 3.11.2 (x86_64-manylinux_2_36)"},
+		{name: "full label", label: "3.12.7", short: "3.12", full: "3.12.7", target: "CPython 3.12.7 (x86_64-manylinux_2_36)"},
+		{name: "short label, full env (scripts/base-image.sh)", label: "3.11", env: "3.11.2", short: "3.11", full: "3.11.2", target: "CPython 3.11.2 (x86_64-manylinux_2_36)"},
+		{name: "both full", label: "3.11.2", env: "3.11.2", short: "3.11", full: "3.11.2", target: "CPython 3.11.2 (x86_64-manylinux_2_36)"},
+		{name: "major.minor only", label: "3.11", short: "3.11", target: "without its patch level: set ENV PYTHON_VERSION=3.11.N"},
+		{name: "release candidate", env: "3.13.0rc2", short: "3.13", target: "without its patch level"},
+		{name: "minor disagrees", label: "3.12", env: "3.11.2", wantErr: "says Python 3.12 but its PYTHON_VERSION says 3.11.2"},
+		{name: "patch disagrees", label: "3.11.2", env: "3.11.9", wantErr: "says Python 3.11.2 but its PYTHON_VERSION says 3.11.9"},
+		{name: "garbage", env: "latest", wantErr: `"latest" (PYTHON_VERSION) is not like 3.11`},
+		{name: "none", wantErr: "does not say which Python"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := v1.Config{Labels: map[string]string{}}
+			if tt.label != "" {
+				c.Labels[LabelPythonVersion] = tt.label
+			}
+			if tt.env != "" {
+				c.Env = []string{"PYTHON_VERSION=" + tt.env}
+			}
+			short, full, err := pythonVersion(c)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || short != tt.short || full != tt.full {
+				t.Fatalf("= %q, %q, %v; want %q, %q", short, full, err, tt.short, tt.full)
+			}
+			b := &BaseImage{Base: Base{Ref: "base"}, Python: short, PythonFull: full, Glibc: "2.36",
+				Platform: v1.Platform{OS: "linux", Architecture: "amd64"}}
+			target, err := b.Target()
+			got := target.String()
+			if err != nil {
+				got = err.Error()
+			}
+			if !strings.Contains(got, tt.target) {
+				t.Errorf("target = %q, want %q", got, tt.target)
+			}
+		})
+	}
 }

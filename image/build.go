@@ -15,6 +15,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/convoy-ci/convoy/python"
 )
 
 // Labels convoy sets on every image, besides org.opencontainers.image.*.
@@ -53,7 +55,9 @@ type Spec struct {
 	// PYTHONPATH.
 	Source Source
 	// Requirements are pinned requirement lines (name==version), the full
-	// closure: they are installed with --no-deps, as wheels only.
+	// closure resolved for the base's Python and platform (Base.Target,
+	// python.UV.Compile): they are installed for that target with --no-deps,
+	// as wheels only.
 	Requirements []string
 	// Base is the base image (see LoadBase).
 	Base *BaseImage
@@ -77,13 +81,14 @@ type Spec struct {
 	Git GitInfo
 	// InputHash is recorded as LabelInputHash (see InputHash).
 	InputHash string
-	// Pip is the pip command that installs wheels for the image; empty means
-	// DefaultPip.
-	Pip []string
+	// Tools provides the uv (and the host Python it runs with) that installs
+	// Requirements, only when the layer is not cached; nil means
+	// python.NewTools(python.DefaultCacheDir()).
+	Tools *python.Tools
 	// CacheDir keeps dependency layers between builds (e.g. .convoy/cache/layers);
 	// empty means no cache.
 	CacheDir string
-	// Log receives pip's output; nil discards it.
+	// Log receives the installer's output; nil discards it.
 	Log io.Writer
 }
 
@@ -129,23 +134,11 @@ func build(ctx context.Context, s Spec) (v1.Image, error) {
 	var adds []mutate.Addendum
 	reqs := normalizeRequirements(s.Requirements)
 	if len(reqs) > 0 {
-		platforms, err := wheelPlatforms(s.Base.Platform, s.Base.Glibc)
-		if err != nil {
-			return nil, fmt.Errorf("base image %q: %w", s.Base.Ref, err)
-		}
-		pip := s.Pip
-		if len(pip) == 0 {
-			pip = DefaultPip
-		}
-		t := depsTarget{python: s.Base.Python, platform: s.Base.Platform.String(), platforms: platforms}
-		l, err := depsLayer(ctx, reqs, t, pip, s.CacheDir, layerType, s.Log)
+		add, err := depsAddendum(ctx, s, reqs, layerType, created)
 		if err != nil {
 			return nil, err
 		}
-		adds = append(adds, mutate.Addendum{Layer: l, MediaType: layerType, History: v1.History{
-			Created:   v1.Time{Time: created},
-			CreatedBy: fmt.Sprintf("convoy: %d dependencies for CPython %s %s -> %s", len(reqs), t.python, t.platform, SitePackages),
-		}})
+		adds = append(adds, add)
 	}
 
 	files, err := sourceLayerFiles(s.Source)

@@ -1,68 +1,26 @@
 package image
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/convoy-ci/convoy/python"
 )
-
-// DefaultPip is the pip run to install a service's dependencies for its image.
-var DefaultPip = []string{"python3", "-m", "pip"}
-
-// pipArch maps GOARCH-style architectures to the machine names of wheel tags.
-var pipArch = map[string]string{
-	"amd64":   "x86_64",
-	"arm64":   "aarch64",
-	"386":     "i686",
-	"ppc64le": "ppc64le",
-	"s390x":   "s390x",
-}
-
-// wheelPlatforms returns the wheel platform tags a glibc Linux image on p with
-// the given glibc ("2.36") runs: manylinux_2_N for N from glibc's down to 5,
-// and the legacy aliases manylinux2014, manylinux2010 and manylinux1.
-func wheelPlatforms(p v1.Platform, glibc string) ([]string, error) {
-	if p.OS != "linux" {
-		return nil, fmt.Errorf("platform %s: only linux images are supported", p)
-	}
-	arch, ok := pipArch[p.Architecture]
-	if !ok {
-		return nil, fmt.Errorf("platform %s: no wheel tags known for architecture %q", p, p.Architecture)
-	}
-	minor, err := strconv.Atoi(strings.TrimPrefix(glibc, "2."))
-	if err != nil || !strings.HasPrefix(glibc, "2.") {
-		return nil, fmt.Errorf("glibc version %q is not like 2.36", glibc)
-	}
-	var tags []string
-	for n := minor; n >= 5; n-- {
-		tags = append(tags, fmt.Sprintf("manylinux_2_%d_%s", n, arch))
-		switch {
-		case n == 17:
-			tags = append(tags, "manylinux2014_"+arch)
-		case n == 12 && (arch == "x86_64" || arch == "i686"):
-			tags = append(tags, "manylinux2010_"+arch)
-		case n == 5 && (arch == "x86_64" || arch == "i686"):
-			tags = append(tags, "manylinux1_"+arch)
-		}
-	}
-	return tags, nil
-}
 
 // normalizeRequirements trims and sorts requirement lines, dropping blanks and
 // comments: with --no-deps their order does not matter.
@@ -78,24 +36,50 @@ func normalizeRequirements(reqs []string) []string {
 	return out
 }
 
-// depsTarget is what the dependency layer is built for.
-type depsTarget struct {
-	python    string   // "3.11"
-	platform  string   // "linux/amd64", for messages
-	platforms []string // wheel platform tags
+// depsAddendum is the layer of reqs installed for s's base image.
+func depsAddendum(ctx context.Context, s Spec, reqs []string, mt types.MediaType, created time.Time) (mutate.Addendum, error) {
+	target, err := s.Base.Target()
+	if err != nil {
+		return mutate.Addendum{}, err
+	}
+	tools := s.Tools
+	if tools == nil {
+		tools = python.NewTools(python.DefaultCacheDir())
+	}
+	t := depsTarget{python: target, platform: s.Base.Platform.String()}
+	l, err := depsLayer(ctx, reqs, t, tools, s.CacheDir, mt, s.Log)
+	if err != nil {
+		return mutate.Addendum{}, err
+	}
+	return mutate.Addendum{Layer: l, MediaType: mt, History: v1.History{
+		Created:   v1.Time{Time: created},
+		CreatedBy: fmt.Sprintf("convoy: %d dependencies for %s %s -> %s", len(reqs), target, t.platform, SitePackages),
+	}}, nil
 }
 
+// depsTarget is what the dependency layer is built for.
+type depsTarget struct {
+	python   python.Target
+	platform string // "linux/amd64", for messages
+}
+
+// installer names what installs dependency layers, in their cache key: a new
+// uv may lay out the same wheels differently.
+const installer = "uv " + python.UVVersion
+
+// key is the dependency layer's cache key: the requirements, the full Python
+// version and platform they are installed for, and the installer.
 func (t depsTarget) key(reqs []string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "convoy-deps-v1\npython %s\nplatforms %s\n", t.python, strings.Join(t.platforms, " "))
+	fmt.Fprintf(h, "convoy-deps-v2\npython %s\nplatform %s\ninstaller %s\n", t.python.Version, t.python.Platform, installer)
 	for _, r := range reqs {
 		fmt.Fprintf(h, "req %s\n", r)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// noDistRE finds the requirement pip could not satisfy with a wheel.
-var noDistRE = regexp.MustCompile(`No matching distribution found for (\S+)`)
+// noWheelRE finds the requirement uv could not satisfy with a wheel.
+var noWheelRE = regexp.MustCompile(`Because (\S+) has no (?:usable )?wheels`)
 
 // depsEpoch is the time of every entry of a dependency layer. The layer is a
 // function of the requirements and the target alone, not of the commit, so it
@@ -104,29 +88,26 @@ var depsEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // depsLayer returns the layer of reqs installed for t under /app/site-packages,
 // from cacheDir when it holds one for the same requirements and target, or by
-// running pip (its output going to log) and caching the result.
-func depsLayer(ctx context.Context, reqs []string, t depsTarget, pip []string, cacheDir string, mt types.MediaType, log io.Writer) (v1.Layer, error) {
+// installing them with uv (from tools; its output going to log) and caching
+// the result.
+func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.Tools, cacheDir string, mt types.MediaType, log io.Writer) (v1.Layer, error) {
 	cached := ""
 	if cacheDir != "" {
 		cached = filepath.Join(cacheDir, "deps-"+t.key(reqs)+".tar.gz")
 		if _, err := os.Stat(cached); err == nil {
-			return tarball.LayerFromFile(cached, tarball.WithMediaType(mt))
+			return cachedLayer(cached, mt)
 		}
 		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating layer cache: %w", err)
 		}
 	}
-	tmp, err := os.MkdirTemp(cacheDir, "pip-")
+	tmp, err := os.MkdirTemp(cacheDir, "deps-")
 	if err != nil {
 		return nil, fmt.Errorf("installing dependencies: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	target := filepath.Join(tmp, "site-packages")
-	reqFile := filepath.Join(tmp, "requirements.txt")
-	if err := os.WriteFile(reqFile, []byte(strings.Join(reqs, "\n")+"\n"), 0o644); err != nil {
-		return nil, err
-	}
-	if err := pipInstall(ctx, pip, reqFile, target, t, log); err != nil {
+	if err := install(ctx, reqs, t, tools, tmp, target, log); err != nil {
 		return nil, err
 	}
 	if err := fixScripts(filepath.Join(target, "bin")); err != nil {
@@ -144,47 +125,46 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, pip []string, c
 	if err != nil {
 		return nil, fmt.Errorf("writing the dependency layer: %w", err)
 	}
-	return tarball.LayerFromFile(cached, tarball.WithMediaType(mt))
+	return cachedLayer(cached, mt)
 }
 
-func pipInstall(ctx context.Context, pip []string, reqFile, target string, t depsTarget, log io.Writer) error {
-	args := append([]string{}, pip[1:]...)
-	args = append(args, "install",
-		"--target", target,
-		"--no-deps", // the pinned list is already the closure
-		"--only-binary=:all:",
-		"--implementation", "cp",
-		"--python-version", t.python,
-		"--abi", "cp"+strings.ReplaceAll(t.python, ".", ""),
-		"--no-compile",
-		"--no-input",
-		"--disable-pip-version-check",
-		"--no-warn-script-location",
-		"--progress-bar", "off")
-	for _, p := range t.platforms {
-		args = append(args, "--platform", p)
+// install installs reqs into target for t with uv, writing them to a file in tmp first.
+func install(ctx context.Context, reqs []string, t depsTarget, tools *python.Tools, tmp, target string, log io.Writer) error {
+	uv, err := tools.UV(ctx)
+	if err != nil {
+		return fmt.Errorf("installing dependencies: %w", err)
 	}
-	args = append(args, "-r", reqFile)
-	cmd := exec.CommandContext(ctx, pip[0], args...)
-	var out bytes.Buffer
-	w := io.Writer(&out)
-	if log != nil {
-		w = io.MultiWriter(&out, log)
+	host, err := tools.Python(ctx)
+	if err != nil {
+		return fmt.Errorf("installing dependencies: %w", err)
 	}
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	if err := cmd.Run(); err != nil {
-		if m := noDistRE.FindStringSubmatch(out.String()); m != nil {
-			return fmt.Errorf("installing dependencies: no wheel of %s for %s (CPython %s, %s): sdists are not built into images: %w",
-				m[1], t.platform, t.python, t.platforms[0], err)
+	reqFile := filepath.Join(tmp, "requirements.txt")
+	if err := os.WriteFile(reqFile, []byte(strings.Join(reqs, "\n")+"\n"), 0o644); err != nil {
+		return fmt.Errorf("installing dependencies: %w", err)
+	}
+	in := python.Install{Requirements: reqFile, Dir: target, Target: t.python, Python: host}
+	err = uv.Install(ctx, in, python.Exec{Env: append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1"), Log: log})
+	var te *python.ToolError
+	if errors.As(err, &te) {
+		if m := noWheelRE.FindStringSubmatch(te.Stderr); m != nil {
+			return fmt.Errorf("installing dependencies: no wheel of %s for %s, %s: sdists are not built into images: %w",
+				m[1], t.platform, t.python, err)
 		}
-		return fmt.Errorf("installing dependencies: %q: %w: %s", cmd.Args, err, lastLines(out.String(), 10))
+	}
+	if err != nil {
+		return fmt.Errorf("installing dependencies: %w", err)
 	}
 	return nil
 }
 
-// fixScripts rewrites the shebangs pip wrote into console scripts, which name
-// the host's interpreter, to the image's python3.
+// shExec is the second line of a console script whose interpreter's path is
+// too long for a shebang: "#!/bin/sh" runs it through exec.
+var shExec = []byte("'''exec' ")
+
+// fixScripts rewrites the shebangs the installer wrote into console scripts,
+// which name the host's interpreter, to the image's python3: the plain
+// "#!/path/python" form, and the "#!/bin/sh" form whose next line execs the
+// interpreter (used when its path is too long for a shebang).
 func fixScripts(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -199,26 +179,53 @@ func fixScripts(dir string) error {
 		if err != nil || !e.Type().IsRegular() || !bytes.HasPrefix(b, []byte("#!")) {
 			continue
 		}
-		first, rest, _ := bytes.Cut(b, []byte("\n"))
-		if !bytes.Contains(first, []byte("python")) {
+		rest, ok := scriptBody(b)
+		if !ok {
 			continue
 		}
 		b = append([]byte("#!/usr/bin/env python3\n"), rest...)
-		if err := os.WriteFile(p, b, 0o755); err != nil {
+		if err := replaceFile(p, b, 0o755); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func lastLines(s string, n int) string {
-	var lines []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
+// replaceFile replaces the file p by a new one holding b, rather than writing into it: the
+// installer may have hard-linked p from its cache, which must stay as it is.
+func replaceFile(p string, b []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(p), ".convoy-*")
+	if err != nil {
+		return err
 	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
 	}
-	return strings.Join(lines, "\n")
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), mode); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
+}
+
+// scriptBody returns script b without the lines that start its interpreter,
+// when they name a Python.
+func scriptBody(b []byte) ([]byte, bool) {
+	first, rest, _ := bytes.Cut(b, []byte("\n"))
+	if bytes.Contains(first, []byte("python")) {
+		return rest, true
+	}
+	if string(bytes.TrimSpace(first)) != "#!/bin/sh" {
+		return nil, false
+	}
+	second, rest, _ := bytes.Cut(rest, []byte("\n"))
+	third, rest, _ := bytes.Cut(rest, []byte("\n"))
+	if !bytes.HasPrefix(second, shExec) || !bytes.Contains(second, []byte("python")) || string(third) != "' '''" {
+		return nil, false
+	}
+	return rest, true
 }

@@ -3,6 +3,8 @@ package image
 import (
 	"context"
 	"net/http"
+	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/convoy-ci/convoy/python"
 )
 
 // needPyPI skips a test that downloads wheels when PyPI cannot be reached.
@@ -23,57 +27,9 @@ func needPyPI(t *testing.T) {
 	resp.Body.Close()
 }
 
-func TestWheelPlatforms(t *testing.T) {
-	tests := []struct {
-		platform v1.Platform
-		glibc    string
-		first    string
-		has      []string
-		hasNot   []string
-		wantErr  string
-	}{
-		{v1.Platform{OS: "linux", Architecture: "amd64"}, "2.36", "manylinux_2_36_x86_64",
-			[]string{"manylinux_2_28_x86_64", "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "manylinux_2_5_x86_64"}, nil, ""},
-		{v1.Platform{OS: "linux", Architecture: "arm64"}, "2.28", "manylinux_2_28_aarch64",
-			[]string{"manylinux2014_aarch64"}, []string{"manylinux1_aarch64", "manylinux_2_31_aarch64"}, ""},
-		{v1.Platform{OS: "linux", Architecture: "amd64"}, "2.17", "manylinux_2_17_x86_64",
-			nil, []string{"manylinux_2_28_x86_64"}, ""},
-		{v1.Platform{OS: "windows", Architecture: "amd64"}, "2.36", "", nil, nil, "only linux"},
-		{v1.Platform{OS: "linux", Architecture: "riscv64"}, "2.36", "", nil, nil, `architecture "riscv64"`},
-		{v1.Platform{OS: "linux", Architecture: "amd64"}, "musl", "", nil, nil, `glibc version "musl"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.platform.String()+"/"+tt.glibc, func(t *testing.T) {
-			got, err := wheelPlatforms(tt.platform, tt.glibc)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got[0] != tt.first {
-				t.Errorf("first tag %s, want %s", got[0], tt.first)
-			}
-			for _, h := range tt.has {
-				if !slices.Contains(got, h) {
-					t.Errorf("missing %s in %q", h, got)
-				}
-			}
-			for _, h := range tt.hasNot {
-				if slices.Contains(got, h) {
-					t.Errorf("unexpected %s in %q", h, got)
-				}
-			}
-		})
-	}
-}
-
-// TestBuildDeps installs a pinned wheel with the real pip into the image's
+// TestBuildDeps installs a pinned wheel with the real uv into the image's
 // dependency layer; the second build takes the layer from the cache and does
-// not run pip at all (the pip it is given does not exist).
+// not run uv at all (the uv it is given does not exist).
 func TestBuildDeps(t *testing.T) {
 	needPyPI(t)
 	ctx := context.Background()
@@ -84,6 +40,7 @@ func TestBuildDeps(t *testing.T) {
 	spec := helloSpec(t, repo, base)
 	spec.Requirements = []string{"six==1.16.0", "", "# a comment"}
 	spec.CacheDir = cache
+	spec.Tools = testTools(t)
 	img, err := Build(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -108,18 +65,18 @@ func TestBuildDeps(t *testing.T) {
 		}
 	}
 
-	spec.Pip = []string{"/nonexistent/pip"}
+	spec.Tools = python.NewTools(t.TempDir(), python.WithUV("/nonexistent/uv"))
 	again, err := Build(ctx, spec)
 	if err != nil {
-		t.Fatalf("second build ran pip instead of using the cache: %v", err)
+		t.Fatalf("second build ran uv instead of using the cache: %v", err)
 	}
 	if digestOf(t, again) != digestOf(t, img) {
 		t.Error("the cached dependency layer built another digest")
 	}
 
 	spec.Requirements = []string{"six==1.17.0"}
-	if _, err := Build(ctx, spec); err == nil || !strings.Contains(err.Error(), "/nonexistent/pip") {
-		t.Errorf("new requirements did not run pip: %v", err)
+	if _, err := Build(ctx, spec); err == nil || !strings.Contains(err.Error(), "/nonexistent/uv") {
+		t.Errorf("new requirements did not run uv: %v", err)
 	}
 }
 
@@ -129,6 +86,7 @@ func TestBuildNoWheel(t *testing.T) {
 	needPyPI(t)
 	repo := monorepo(t)
 	spec := helloSpec(t, repo, testBase(t, pythonImage(t)))
+	spec.Tools = testTools(t)
 	spec.Requirements = []string{"docopt==0.6.2"} // published as an sdist only
 	_, err := Build(context.Background(), spec)
 	if err == nil {
@@ -139,5 +97,84 @@ func TestBuildNoWheel(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// TestBuildDepsReproducible installs the same pins twice, each time with a
+// new layer cache (so uv runs twice): the layers, and so the images, are the
+// same, bit for bit; uv's lock file is not in them and console scripts run the
+// image's python3.
+func TestBuildDepsReproducible(t *testing.T) {
+	needPyPI(t)
+	ctx := context.Background()
+	repo := monorepo(t)
+	spec := helloSpec(t, repo, testBase(t, pythonImage(t)))
+	spec.Tools = testTools(t)
+	spec.Requirements = []string{"gunicorn==22.0.0", "packaging==24.0", "markupsafe==2.1.5"}
+	var digests []v1.Hash
+	for range 2 {
+		spec.CacheDir = filepath.Join(t.TempDir(), "layers")
+		img, err := Build(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, digestOf(t, img))
+		ls, _ := img.Layers()
+		var script string
+		for _, e := range layerEntries(t, ls[1]) {
+			if e.hdr.Name == "app/site-packages/bin/gunicorn" {
+				script = e.data
+			}
+			if path.Base(e.hdr.Name) == ".lock" {
+				t.Errorf("uv's lock file is in the layer: %s", e.hdr.Name)
+			}
+		}
+		if first, _, _ := strings.Cut(script, "\n"); first != "#!/usr/bin/env python3" {
+			t.Errorf("gunicorn's script starts %q, want the image's python3", first)
+		}
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("two installs of the same pins built %s and %s", digests[0], digests[1])
+	}
+}
+
+func TestFixScripts(t *testing.T) {
+	tests := []struct {
+		name, script, want string
+	}{
+		{"shebang", "#!/root/.cache/venv/bin/python3.11\n# -*- coding: utf-8 -*-\nimport sys\n",
+			"#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\nimport sys\n"},
+		{"long path through sh", "#!/bin/sh\n'''exec' '/a/very/long/path/bin/python3.11' \"$0\" \"$@\"\n' '''\nimport sys\n",
+			"#!/usr/bin/env python3\nimport sys\n"},
+		{"shell script", "#!/bin/sh\necho hello\n", "#!/bin/sh\necho hello\n"},
+		{"not a script", "ELF...", "ELF..."},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		if err := os.WriteFile(filepath.Join(dir, tt.name), []byte(tt.script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The installer hard-links files from its cache: the cache's copy must not change.
+	cached := filepath.Join(t.TempDir(), "cached-script")
+	if err := os.Link(filepath.Join(dir, "shebang"), cached); err != nil {
+		t.Fatal(err)
+	}
+	if err := fixScripts(dir); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(cached); err != nil || string(b) != tests[0].script {
+		t.Errorf("the installer's cache was changed through a hard link: %q, %v", b, err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(dir, tt.name))
+			if err != nil || string(b) != tt.want {
+				t.Errorf("= %q, %v; want %q", b, err, tt.want)
+			}
+		})
+	}
+	if err := fixScripts(filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("no bin directory: %v", err)
 	}
 }

@@ -3,11 +3,11 @@
 // it).
 //
 // An image is a base image (LoadBase) plus up to two layers: the service's
-// pinned dependencies installed for the base's Python and platform
-// (/app/site-packages) and its source with its shared libs (/app/src,
-// /app/libs/NAME) — exactly the files SourceFiles lists: what git lists, minus
-// .dockerignored and dev-only files. Build is reproducible: the same inputs
-// give the same digest. InputHash names those inputs, and only those; Store (an
-// OCI image layout) and LookupRemote find an image by that hash so that an
-// unchanged service is not rebuilt.
+// pinned dependencies installed by uv (package python) for the base's full
+// Python version and platform, BaseImage.Target (/app/site-packages), and its
+// source with its shared libs (/app/src, /app/libs/NAME) — exactly the files
+// SourceFiles lists: what git lists, minus .dockerignored and dev-only files.
+// Build is reproducible: the same inputs give the same digest. InputHash names
+// those inputs, and only those; Store (an OCI image layout) and LookupRemote
+// find an image by that hash so that an unchanged service is not rebuilt.
 package image

@@ -38,6 +38,7 @@ func TestRunInDocker(t *testing.T) {
 	repo := monorepo(t)
 	spec := helloSpec(t, repo, base)
 	spec.Requirements = []string{"six==1.16.0"}
+	spec.Tools = testTools(t)
 	spec.CacheDir = filepath.Join(t.TempDir(), "layers")
 	spec.Log = testWriter{t}
 	start := time.Now()

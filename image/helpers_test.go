@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/convoy-ci/convoy/python"
 )
 
 // run runs a command in dir and fails the test if it fails.
@@ -198,4 +200,16 @@ func digestOf(t testing.TB, img v1.Image) v1.Hash {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// testTools are the Python tools of every test: uv provisioned into
+// $CONVOY_TEST_CACHE (shared with the other packages' tests), else into
+// convoy's default cache.
+func testTools(t testing.TB) *python.Tools {
+	t.Helper()
+	dir := os.Getenv("CONVOY_TEST_CACHE")
+	if dir == "" {
+		dir = python.DefaultCacheDir()
+	}
+	return python.NewTools(dir)
 }

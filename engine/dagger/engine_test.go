@@ -265,7 +265,7 @@ func TestEngineImageStage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("image: %v", err)
 	}
-	for _, want := range []string{"$ python -m pip freeze --exclude-editable\n", "convoy: runtime requirements of web (0)", "convoy: stored sha256:"} {
+	for _, want := range []string{" pip freeze --no-config --python /convoy/venv/bin/python --exclude-editable\n", "convoy: resolving the runtime requirements of web for CPython ", "convoy: runtime requirements of web (0)", "convoy: stored sha256:"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("image log lacks %q", want)
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/image"
+	"github.com/convoy-ci/convoy/python"
 )
 
 // ImageRecipe is a service's image, as data: the same image package image.Build assembles
@@ -112,17 +113,8 @@ func (t Translator) image(s image.Spec, root string) (ImageRecipe, error) {
 
 	r.Requirements = requirements(s.Requirements)
 	if len(r.Requirements) > 0 {
-		pip := image.DefaultPip
-		r.Install = append(append([]string(nil), pip...), "install",
-			"--target", SitePackages,
-			"--no-deps", // the pinned list is already the closure
-			"--only-binary=:all:",
-			"--no-compile",
-			"--no-input",
-			"--disable-pip-version-check",
-			"--no-warn-script-location",
-			"--progress-bar", "off",
-			"-r", RequirementsFile)
+		// The builder is made from the base image: its own pip installs for its own Python.
+		r.Install = python.PipInstallArgv("python3", SitePackages, RequirementsFile)
 		env, mounts := t.downloadEnv()
 		delete(env, "PIP_CACHE_DIR") // the builder's is the cache volume, as the deps stage's
 		if len(env) > 0 {

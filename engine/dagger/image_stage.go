@@ -2,61 +2,43 @@ package dagger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"strings"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
-// RequirementsFormat says what the file a RequirementsRecipe leaves behind holds.
-type RequirementsFormat string
-
-// Formats of a RequirementsRecipe's output.
-const (
-	// PipReport is pip's JSON installation report (pip install --dry-run --report), read with
-	// local.ParsePipReport.
-	PipReport RequirementsFormat = "pip-report"
-	// RequirementLines are requirement lines as `pipenv requirements` prints them, read with
-	// local.PinnedRequirements.
-	RequirementLines RequirementsFormat = "requirement-lines"
-)
-
 // RequirementsRecipe resolves, in a service's gated container, the packages its image needs at
-// run time at exactly the versions its gates ran with — without its test and lint tools — by
-// the local engine's commands (local.RuntimeRequirements):
-//   - pip: `pip freeze --exclude-editable` into a constraints file, then pip's own resolver on
-//     requirements.txt against it, installing nothing (`pip install --dry-run --report`);
-//   - pipenv: `pipenv requirements`, on the Pipfile.lock the deps stage wrote.
+// run time — without its test and lint tools — for the image's interpreter and platform (its
+// base's full Python version, architecture and glibc), with package python's commands, as the
+// local engine's RuntimeRequirements does on the host:
+//   - uv UVVersion is installed into ToolsDir with the container's pip (python.UVInstallArgv);
+//   - what the gated virtualenv holds is frozen into a constraints file (python.FreezeArgv);
+//   - the runtime spec — requirements.txt, or `pipenv requirements` (markers kept) — is
+//     resolved for the target, held to those versions (python.CompileArgv).
 type RequirementsRecipe struct {
-	// Recipe is the container: the deps stage's, with the image stage's environment (and the
-	// pip cache), and the execs above. The source is not mounted: the resolution reads only the
-	// dependency spec files the deps stage copied in, so Dagger caches it until they change.
+	// Recipe is the container: the deps stage's, with the image stage's environment, the pip
+	// and uv caches, and the execs above. The source is not mounted: the resolution reads only
+	// the dependency spec files the deps stage copied in, so Dagger caches it until they change.
 	Recipe Recipe `json:"recipe"`
-	// Output is the file the execs leave behind in the container.
+	// Output is the file the pins are left in: uv pip compile's output, read with Parse.
 	Output string `json:"output"`
-	// Format says how Output is read.
-	Format RequirementsFormat `json:"format"`
+	// Target is what they are resolved for.
+	Target python.Target `json:"target"`
 }
 
-// Parse reads the content of the recipe's Output file into sorted name==version lines.
-func (r RequirementsRecipe) Parse(data []byte) ([]string, error) {
-	switch r.Format {
-	case PipReport:
-		return local.ParsePipReport(data)
-	case RequirementLines:
-		return local.PinnedRequirements(string(data)), nil
-	}
-	return nil, fmt.Errorf("reading the runtime requirements of %q: unknown format %q", r.Recipe.Service, r.Format)
-}
+// Parse reads the content of the recipe's Output file into sorted requirement lines.
+func (r RequirementsRecipe) Parse(data []byte) []string { return python.Pins(string(data)) }
 
-// Requirements translates the runtime requirement resolution of svc's image stage st (see
-// RequirementsRecipe). It continues svc's environment, Prepared.
-func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st stages.Stage) (RequirementsRecipe, error) {
+// Requirements translates the runtime requirement resolution of svc's image stage st for
+// target (see RequirementsRecipe). It continues svc's environment, Prepared.
+func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st stages.Stage, target python.Target) (RequirementsRecipe, error) {
 	prep, err := t.Prepared(cfg, svc)
 	if err != nil {
 		return RequirementsRecipe{}, err
@@ -71,42 +53,70 @@ func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st sta
 		Offline: st.Offline,
 	}
 	if st.HostNetEnv {
-		// pip's resolver downloads what it needs to read metadata: the deps stage's cache has it.
+		// uv comes from PyPI through the container's pip: the deps stage's cache may have it.
 		env["PIP_CACHE_DIR"] = PipCacheDir
 		r.Caches = []Cache{{Key: PipCacheVolume, Path: PipCacheDir}}
 	}
-	out := RequirementsRecipe{}
-	switch svc.Deps {
-	case config.DepsPipenv:
+	r.Caches = append(r.Caches, Cache{Key: UVCacheVolume, Path: UVCacheDir})
+	if svc.Deps == config.DepsPipenv {
+		// pipenv reads the Pipfile (and the lock it wrote) the deps stage used.
 		env["PIPENV_PIPFILE"] = path.Join(PipenvDir, config.SpecFile(svc.Deps))
 		env["PIPENV_VERBOSITY"] = "-1"
-		out.Output, out.Format = path.Join(ResolveDir, "requirements.txt"), RequirementLines
-		r.Execs = []Exec{{Argv: local.PipenvRequirementsArgv(), Stdout: out.Output}}
-	case config.DepsPip:
-		constraints := path.Join(ResolveDir, "constraints.txt")
-		out.Output, out.Format = path.Join(ResolveDir, "report.json"), PipReport
-		r.Execs = []Exec{
-			{Argv: local.PipFreezeArgv(), Stdout: constraints},
-			{Argv: local.PipReportArgv(out.Output, constraints)},
-		}
-	default:
-		return RequirementsRecipe{}, fmt.Errorf("service %q: unknown dependency tool %q", svc.Name, svc.Deps)
 	}
+	var kvs []string
+	for k, v := range env {
+		kvs = append(kvs, k+"="+v)
+	}
+	for k, v := range python.UVEnv(UVCacheDir, kvs) {
+		env[k] = v
+	}
+	execs, out, err := requirementsExecs(svc, target)
+	if err != nil {
+		return RequirementsRecipe{}, err
+	}
+	r.Execs = execs
 	r.Env = envList(env)
 	r.Unset, r.Unmount = leftovers(&prep, &r)
-	out.Recipe = r
-	return out, nil
+	return RequirementsRecipe{Recipe: r, Output: out, Target: target}, nil
+}
+
+// requirementsExecs are the commands of a RequirementsRecipe and the file they leave the pins in.
+func requirementsExecs(svc *config.Service, target python.Target) ([]Exec, string, error) {
+	uvDir := path.Join(ToolsDir, "uv-"+python.UVVersion)
+	uv := python.UVBin(uvDir)
+	venvPython := path.Join(VenvDir, "bin", "python")
+	c := python.Compile{Constraints: path.Join(ResolveDir, "constraints.txt"), Target: target, Python: venvPython}
+	execs := []Exec{
+		{Argv: python.UVInstallArgv("python", uvDir)},
+		{Argv: python.FreezeArgv(uv, venvPython), Stdout: c.Constraints},
+	}
+	switch svc.Deps {
+	case config.DepsPipenv:
+		c.Spec = path.Join(ResolveDir, "requirements.txt")
+		execs = append(execs, Exec{Argv: python.PipenvRequirementsArgv(), Stdout: c.Spec})
+	case config.DepsPip:
+		c.Spec = config.SpecFile(config.DepsPip)
+	default:
+		return nil, "", fmt.Errorf("service %q: unknown dependency tool %q", svc.Name, svc.Deps)
+	}
+	out := path.Join(ResolveDir, "pins.txt")
+	return append(execs, Exec{Argv: python.CompileArgv(uv, c), Stdout: out}), out, nil
 }
 
 // RuntimeRequirements runs the requirement resolution of req's image stage (Translator.
-// Requirements) on the engine and returns the pinned requirement lines. Its commands' "$ argv"
-// lines and errors go to req.Log; a command that fails is a *engine.StageError, as on the
-// local engine.
+// Requirements) on the engine, for the target of the service's base image (the WithImages
+// builder's), and returns the pinned requirement lines. Its commands' "$ argv" lines and
+// errors go to req.Log; a command that fails is a *engine.StageError, as on the local engine.
 func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request) ([]string, error) {
-	rr, err := e.tr.Requirements(req.Config, req.Service, req.Stage)
+	target, err := e.target(ctx, req)
 	if err != nil {
 		return nil, e.failure(ctx, req.Log, nil, err)
 	}
+	rr, err := e.tr.Requirements(req.Config, req.Service, req.Stage, target)
+	if err != nil {
+		return nil, e.failure(ctx, req.Log, nil, err)
+	}
+	fmt.Fprintf(req.Log, "convoy: resolving the runtime requirements of %s for %s with uv %s\n", req.Service.Name, target, python.UVVersion)
 	ctr, err := e.RunRecipe(ctx, &rr.Recipe, req.Log)
 	if err != nil {
 		return nil, err
@@ -115,11 +125,19 @@ func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request) ([
 	if err != nil {
 		return nil, e.failure(ctx, req.Log, nil, fmt.Errorf("reading %s in the container of %s/%s: %w", rr.Output, req.Service.Name, req.Stage.Name, err))
 	}
-	reqs, err := rr.Parse([]byte(data))
-	if err != nil {
-		return nil, e.failure(ctx, req.Log, nil, err)
+	return rr.Parse([]byte(data)), nil
+}
+
+// target is what req's service's image dependencies are resolved for: its base image's.
+func (e *Engine) target(ctx context.Context, req engine.Request) (python.Target, error) {
+	if e.o.images == nil {
+		return python.Target{}, errors.New("no base image to resolve the runtime requirements for (the dagger engine was created without WithImages)")
 	}
-	return reqs, nil
+	base, err := e.o.images.Base(ctx, req.Service)
+	if err != nil {
+		return python.Target{}, err
+	}
+	return base.Target()
 }
 
 // imageRecipe translates the image of req's service, built from inputHash with the runtime

@@ -13,10 +13,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/images"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -32,6 +32,12 @@ func imageStage(t *testing.T, svc *config.Service) stages.Stage {
 	return stages.Stage{}
 }
 
+// testTarget is a Debian bookworm image's: not the host's interpreter.
+var testTarget = python.Target{Version: "3.11.2", Platform: "x86_64-manylinux_2_36"}
+
+// uvBin is where the recipes install uv in the container.
+const uvBin = "/convoy/tools/uv-" + python.UVVersion + "/bin/uv"
+
 func TestRequirementsRecipePip(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	web := cfg.Service("web")
@@ -40,38 +46,48 @@ func TestRequirementsRecipePip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := tr.Requirements(cfg, web, imageStage(t, web))
+	got, err := tr.Requirements(cfg, web, imageStage(t, web), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The local engine's commands, with the files in the container.
+	// Package python's commands, with the files in the container.
 	want := Recipe{
 		Service: "web", Stage: "image", Base: deps.Base, From: &deps,
 		Dirs:   []string{"/convoy/resolve"},
-		Caches: []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}},
+		Caches: []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}, {Key: "convoy-uv", Path: "/convoy/cache/uv"}},
 		Env: env(
 			"PATH", "/convoy/venv/bin:${PATH}", "CONVOY_SERVICE", "web", "CONVOY_STAGE", "image", "DJANGO_SETTINGS_MODULE", "web.settings",
 			"HOME", "/tmp", "LANG", "C.UTF-8", "PIP_CACHE_DIR", "/convoy/cache/pip", "PIP_INDEX_URL", "https://pypi.example/simple",
 			"PYTHONDONTWRITEBYTECODE", "1", "PYTHONPATH", "/app/src:/app/libs/kit", "PYTHONUNBUFFERED", "1", "SHARED", "1",
 			"VIRTUAL_ENV", "/convoy/venv", "https_proxy", "http://proxy.example:3128",
+			// uv reaches the index pip does, keeps its cache in the volume and downloads no Python.
+			"UV_INDEX_URL", "https://pypi.example/simple", "UV_CACHE_DIR", "/convoy/cache/uv",
+			"UV_PYTHON_DOWNLOADS", "never", "UV_NO_PROGRESS", "1",
 		),
 		Workdir: "/app/src",
 		Execs: []Exec{
-			{Argv: []string{"python", "-m", "pip", "freeze", "--exclude-editable"}, Stdout: "/convoy/resolve/constraints.txt"},
-			{Argv: []string{"python", "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
-				"--report", "/convoy/resolve/report.json", "-r", "requirements.txt", "-c", "/convoy/resolve/constraints.txt"}},
+			{Argv: []string{"python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
+				"--no-deps", "--only-binary=:all:", "--target", "/convoy/tools/uv-" + python.UVVersion, "uv==" + python.UVVersion}},
+			{Argv: []string{uvBin, "pip", "freeze", "--no-config", "--python", "/convoy/venv/bin/python", "--exclude-editable"},
+				Stdout: "/convoy/resolve/constraints.txt"},
+			{Argv: []string{uvBin, "pip", "compile", "--no-config", "--python", "/convoy/venv/bin/python",
+				"--python-version", "3.11.2", "--python-platform", "x86_64-manylinux_2_36",
+				"--only-binary", ":all:", "--no-header", "--no-annotate",
+				"--constraints", "/convoy/resolve/constraints.txt", "requirements.txt"}, Stdout: "/convoy/resolve/pins.txt"},
 		},
 		Timeout: 2 * time.Minute,
 	}
 	same(t, "recipe", got.Recipe, want)
-	same(t, "execs as the local engine's", got.Recipe.Execs, []Exec{
-		{Argv: local.PipFreezeArgv(), Stdout: "/convoy/resolve/constraints.txt"},
-		{Argv: local.PipReportArgv("/convoy/resolve/report.json", "/convoy/resolve/constraints.txt")},
+	same(t, "execs as package python's", got.Recipe.Execs, []Exec{
+		{Argv: python.UVInstallArgv("python", "/convoy/tools/uv-"+python.UVVersion)},
+		{Argv: python.FreezeArgv(uvBin, "/convoy/venv/bin/python"), Stdout: "/convoy/resolve/constraints.txt"},
+		{Argv: python.CompileArgv(uvBin, python.Compile{Spec: "requirements.txt", Constraints: "/convoy/resolve/constraints.txt",
+			Target: testTarget, Python: "/convoy/venv/bin/python"}), Stdout: "/convoy/resolve/pins.txt"},
 	})
-	if got.Output != "/convoy/resolve/report.json" || got.Format != PipReport {
-		t.Errorf("output %q (%s), want pip's report", got.Output, got.Format)
+	if got.Output != "/convoy/resolve/pins.txt" || got.Target != testTarget {
+		t.Errorf("output %q for %s, want uv's pins for %s", got.Output, got.Target, testTarget)
 	}
-	// The source is not mounted: the deps stage's copy of the spec is what pip reads.
+	// The source is not mounted: the deps stage's copy of the spec is what uv reads.
 	for _, m := range got.Recipe.Mounts {
 		if m.Path == SourceRoot {
 			t.Errorf("the source is mounted: %+v", m)
@@ -82,13 +98,18 @@ func TestRequirementsRecipePip(t *testing.T) {
 func TestRequirementsRecipePipenv(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	api := cfg.Service("api")
-	got, err := hostEnv(nil).Requirements(cfg, api, imageStage(t, api))
+	got, err := hostEnv(nil).Requirements(cfg, api, imageStage(t, api), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, "execs", got.Recipe.Execs, []Exec{{Argv: []string{"python", "-m", "pipenv", "requirements"}, Stdout: "/convoy/resolve/requirements.txt"}})
-	if got.Output != "/convoy/resolve/requirements.txt" || got.Format != RequirementLines {
-		t.Errorf("output %q (%s), want requirement lines", got.Output, got.Format)
+	// pipenv's requirement lines, markers and all, are what uv resolves for the target.
+	same(t, "execs", got.Recipe.Execs[2:], []Exec{
+		{Argv: []string{"python", "-m", "pipenv", "requirements"}, Stdout: "/convoy/resolve/requirements.txt"},
+		{Argv: python.CompileArgv(uvBin, python.Compile{Spec: "/convoy/resolve/requirements.txt", Constraints: "/convoy/resolve/constraints.txt",
+			Target: testTarget, Python: "/convoy/venv/bin/python"}), Stdout: "/convoy/resolve/pins.txt"},
+	})
+	if got.Output != "/convoy/resolve/pins.txt" {
+		t.Errorf("output %q, want uv's pins", got.Output)
 	}
 	e := got.Recipe.EnvMap()
 	// pipenv reads the Pipfile (and the lock it wrote) the deps stage used, as on the local engine.
@@ -132,7 +153,7 @@ func TestRequirementsFollowTheRunsDepsStage(t *testing.T) {
 	for _, st := range []stages.Stage{stage(t, web, stages.Unit), imageStage(t, web)} {
 		var from *Recipe
 		if st.Kind == stages.KindImage {
-			r, err := tr.Requirements(cfg, web, st)
+			r, err := tr.Requirements(cfg, web, st, testTarget)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +169,7 @@ func TestRequirementsFollowTheRunsDepsStage(t *testing.T) {
 	}
 	// Another service: the plan's deps stage.
 	api := cfg.Service("api")
-	r, err := tr.Requirements(cfg, api, imageStage(t, api))
+	r, err := tr.Requirements(cfg, api, imageStage(t, api), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,27 +205,10 @@ func TestEngineRemembersDepsStage(t *testing.T) {
 }
 
 func TestRequirementsParse(t *testing.T) {
-	report := `{"version": "1", "install": [
-		{"metadata": {"name": "Django", "version": "5.0.4"}},
-		{"metadata": {"name": "asgiref", "version": "3.8.1"}}]}`
-	got, err := RequirementsRecipe{Format: PipReport}.Parse([]byte(report))
-	if err != nil {
-		t.Fatal(err)
-	}
-	same(t, "pip", got, []string{"Django==5.0.4", "asgiref==3.8.1"})
-
-	lines := "-i https://pypi.org/simple\n# comment\nasgiref==3.8.1; python_version >= '3.8'\n\ndjango==5.0.4\nunpinned\n"
-	got, err = RequirementsRecipe{Format: RequirementLines}.Parse([]byte(lines))
-	if err != nil {
-		t.Fatal(err)
-	}
-	same(t, "pipenv", got, []string{"asgiref==3.8.1", "django==5.0.4"})
-
-	if _, err := (RequirementsRecipe{Format: PipReport}).Parse([]byte("not json")); err == nil || !strings.Contains(err.Error(), "reading pip's report") {
-		t.Errorf("bad report: %v", err)
-	}
-	if _, err := (RequirementsRecipe{Format: "yaml"}).Parse(nil); err == nil {
-		t.Error("an unknown format parsed")
+	out := "# comment\nsix==1.16.0\n\nasgiref==3.8.1\n--index-url https://pypi.org/simple\n"
+	same(t, "pins", RequirementsRecipe{}.Parse([]byte(out)), []string{"asgiref==3.8.1", "six==1.16.0"})
+	if got := (RequirementsRecipe{}).Parse(nil); len(got) != 0 {
+		t.Errorf("no output parsed as %q", got)
 	}
 }
 

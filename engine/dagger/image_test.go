@@ -190,7 +190,7 @@ func TestImageRecipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	same(t, "requirements", r.Requirements, []string{"asgiref==3.8.1", "django==5.0"})
-	same(t, "install", r.Install, append(append([]string(nil), image.DefaultPip...), "install", "--target", "/app/site-packages",
+	same(t, "install", r.Install, append([]string(nil), "python3", "-m", "pip", "install", "--target", "/app/site-packages",
 		"--no-deps", "--only-binary=:all:", "--no-compile", "--no-input", "--disable-pip-version-check",
 		"--no-warn-script-location", "--progress-bar", "off", "-r", "/convoy/requirements.txt"))
 	same(t, "sources", r.Sources, []Mount{

@@ -36,13 +36,21 @@ const (
 	Home = "/tmp"
 	// RepoRoot is where the repository is mounted for the integration suite.
 	RepoRoot = "/repo"
-	// ResolveDir holds the files of an image stage's requirement resolution: pip's constraints
-	// and report, or pipenv's requirement lines.
+	// ResolveDir holds the files of an image stage's requirement resolution: the gated
+	// virtualenv's versions (constraints), pipenv's requirement lines, the resolved pins.
 	ResolveDir = StateRoot + "/resolve"
+	// ToolsDir holds the tools convoy provisions in a container (uv).
+	ToolsDir = StateRoot + "/tools"
+	// UVCacheDir is where the uv cache volume is mounted; UV_CACHE_DIR points to it.
+	UVCacheDir = StateRoot + "/cache/uv"
 )
 
 // PipCacheVolume is the name of the cache volume that keeps pip's downloads between runs.
 const PipCacheVolume = "convoy-pip"
+
+// UVCacheVolume is the name of the cache volume that keeps uv's downloads and metadata between
+// runs.
+const UVCacheVolume = "convoy-uv"
 
 // BaseKind says where a base image comes from.
 type BaseKind string

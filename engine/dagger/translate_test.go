@@ -12,6 +12,7 @@ import (
 
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -355,7 +356,7 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 				var r Recipe
 				if st.Kind == stages.KindImage {
 					// The image stage's only commands: its runtime requirement resolution.
-					rr, err := tr.Requirements(cfg, svc, st)
+					rr, err := tr.Requirements(cfg, svc, st, python.Target{Version: "3.11.2", Platform: "x86_64-manylinux_2_36"})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -371,6 +372,11 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 				pipenv := svc.Deps == config.DepsPipenv
 				extra := map[string]bool{"PIP_CACHE_DIR": download, "PIPENV_PIPFILE": download && pipenv,
 					"PIPENV_VERBOSITY": st.Kind == stages.KindImage && pipenv}
+				// And uv's settings, which package python adds to the local engine's environment
+				// when it runs uv (python.UV.Env).
+				for k := range python.UVEnv(UVCacheDir, want) {
+					extra[k] = st.Kind == stages.KindImage
+				}
 				// PYTHONPATH: the service's directory and each lib's import root, by the one rule
 				// (config.Lib.ImportRoot), from where the host has them to where containers do.
 				pyPath := map[string]string{svc.Dir: SourceRoot}

@@ -2,15 +2,15 @@ package local
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 )
 
 // image builds svc's image from the runtime requirements its gated virtualenv resolved.
@@ -41,107 +41,125 @@ func (e *Engine) image(ctx context.Context, req engine.Request, venv string) (en
 	return engine.Result{Image: ref.Name, Digest: ref.Digest}, nil
 }
 
-// RuntimeRequirements lists, as name==version lines, the packages svc needs at run time, at
-// exactly the versions its gated virtualenv holds — without its test and lint tools:
-//   - pipenv: `pipenv requirements` (the [packages] section of the lock pipenv wrote);
-//   - pip: pip's own resolver on requirements.txt, constrained to `pip freeze` of the
-//     virtualenv (`pip install --dry-run --ignore-installed --report`).
+// RuntimeRequirements lists, as pinned requirement lines (name==version), the packages svc's
+// image needs at run time — without its test and lint tools — resolved by uv
+// (python.UV.Compile) for the image's own interpreter and platform: its base's full Python
+// version, architecture and glibc (image.BaseImage.Target), so that environment markers are
+// evaluated for the image, not the host. What is resolved is the runtime spec —
+// requirements.txt, or `pipenv requirements` (markers kept; read from the Pipfile.lock when it
+// can be) — held to the versions the gated
+// virtualenv holds (python.Freeze), so that the image gets what the gates tested wherever
+// the target allows it. Errors go to the stage's log and are *engine.StageError.
 func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request, venv string) ([]string, error) {
+	reqs, err := e.runtimeRequirements(ctx, req, venv)
+	if err == nil {
+		return reqs, nil
+	}
+	var se *engine.StageError
+	if errors.As(err, &se) {
+		return nil, err
+	}
+	var te *python.ToolError
+	if errors.As(err, &te) && ctx.Err() != nil {
+		fmt.Fprintf(req.Log, "convoy: %s\n", stopped(ctx, te.Argv))
+		return nil, stopped(ctx, te.Argv)
+	}
+	fmt.Fprintf(req.Log, "convoy: %v\n", err)
+	se = &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
+	if te != nil {
+		se.ExitCode, se.Command = te.ExitCode(), te.Argv
+	}
+	return nil, se
+}
+
+func (e *Engine) runtimeRequirements(ctx context.Context, req engine.Request, venv string) ([]string, error) {
+	svc := req.Service
+	if e.images == nil {
+		return nil, fmt.Errorf("runtime requirements of %q: this run builds no images, so there is no base image to resolve them for", svc.Name)
+	}
+	base, err := e.images.Base(ctx, svc)
+	if err != nil {
+		return nil, err
+	}
+	target, err := base.Target()
+	if err != nil {
+		return nil, err
+	}
+	uv, err := e.tools.UV(ctx)
+	if err != nil {
+		return nil, err
+	}
 	env, err := e.environ(req, venv)
 	if err != nil {
-		return nil, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "convoy-reqs-")
 	if err != nil {
-		return nil, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	c := python.Compile{Target: target, Python: filepath.Join(venv, "bin", "python")}
+	if c.Constraints, err = writeConstraints(venv, dir); err != nil {
+		return nil, err
+	}
+	if c.Spec, err = e.runtimeSpec(ctx, req, venv, env, dir); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(req.Log, "convoy: resolving the runtime requirements of %s for %s with %s\n", svc.Name, target, uv.Installer())
+	return uv.Resolve(ctx, c, python.Exec{Dir: svc.Dir, Env: env, Log: req.Log})
+}
+
+// writeConstraints writes what venv holds (python.Freeze) to dir/constraints.txt.
+func writeConstraints(venv, dir string) (string, error) {
+	pins, err := python.Freeze(venv)
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, "constraints.txt")
+	if err := os.WriteFile(file, []byte(strings.Join(pins, "\n")+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("writing constraints: %w", err)
+	}
+	return file, nil
+}
+
+// runtimeSpec returns the requirements file to resolve: pip's requirements.txt in the service
+// directory; for pipenv, in dir, the [packages] of the lock the deps stage wrote as `pipenv
+// requirements` prints them (markers kept) — read from the lock (python.PipenvLockRequirements)
+// when it holds only index packages, else printed by pipenv itself.
+func (e *Engine) runtimeSpec(ctx context.Context, req engine.Request, venv string, env []string, dir string) (string, error) {
+	if req.Service.Deps != config.DepsPipenv {
+		return config.SpecFile(config.DepsPip), nil
+	}
+	lines, err := e.pipenvRequirements(ctx, req, venv, env)
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, "requirements.txt")
+	if err := os.WriteFile(file, []byte(lines), 0o644); err != nil {
+		return "", fmt.Errorf("writing pipenv's requirements: %w", err)
+	}
+	return file, nil
+}
+
+// pipenvRequirements is what `pipenv requirements` prints for the lock in venv.
+func (e *Engine) pipenvRequirements(ctx context.Context, req engine.Request, venv string, env []string) (string, error) {
+	pipfile := filepath.Join(venv, pipenvDir, "Pipfile")
+	lock, err := os.ReadFile(pipfile + ".lock")
+	if err != nil {
+		return "", fmt.Errorf("reading the Pipfile.lock the deps stage wrote: %w", err)
+	}
+	lines, ok, err := python.PipenvLockRequirements(lock)
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		fmt.Fprintf(req.Log, "convoy: read the [packages] of %s.lock\n", pipfile)
+		return strings.Join(lines, "\n") + "\n", nil
+	}
+	env = append(env, "PIPENV_PIPFILE="+pipfile, "PIPENV_VERBOSITY=-1")
 	var out strings.Builder
-	if req.Service.Deps == config.DepsPipenv {
-		env = append(env, "PIPENV_PIPFILE="+filepath.Join(venv, pipenvDir, "Pipfile"), "PIPENV_VERBOSITY=-1")
-		if err := e.runTo(ctx, req, PipenvRequirementsArgv(), env, &out); err != nil {
-			return nil, err
-		}
-		return PinnedRequirements(out.String()), nil
+	if err := e.runTo(ctx, req, python.PipenvRequirementsArgv(), env, &out); err != nil {
+		return "", err
 	}
-	if err := e.runTo(ctx, req, PipFreezeArgv(), env, &out); err != nil {
-		return nil, err
-	}
-	constraints := filepath.Join(dir, "constraints.txt")
-	if err := os.WriteFile(constraints, []byte(out.String()), 0o644); err != nil {
-		return nil, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
-	}
-	report := filepath.Join(dir, "report.json")
-	if err := e.run(ctx, req, PipReportArgv(report, constraints), env); err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(report)
-	if err != nil {
-		return nil, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
-	}
-	reqs, err := ParsePipReport(data)
-	if err != nil {
-		return nil, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
-	}
-	return reqs, nil
-}
-
-// PipenvRequirementsArgv lists a pipenv service's [packages] at the versions of the
-// Pipfile.lock next to $PIPENV_PIPFILE, one requirement line each, on standard output.
-func PipenvRequirementsArgv() []string {
-	return []string{"python", "-m", "pipenv", "requirements"}
-}
-
-// PipFreezeArgv prints, on standard output, every package of the active virtualenv but the
-// editable ones as name==version: the constraints PipReportArgv resolves against.
-func PipFreezeArgv() []string {
-	return []string{"python", "-m", "pip", "freeze", "--exclude-editable"}
-}
-
-// PipReportArgv resolves requirements.txt (in the working directory) with pip's own resolver,
-// constrained to the file constraints, installing nothing, and writes pip's installation report
-// to the file report (read it with ParsePipReport).
-func PipReportArgv(report, constraints string) []string {
-	return []string{"python", "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
-		"--report", report, "-r", config.SpecFile(config.DepsPip), "-c", constraints}
-}
-
-// ParsePipReport returns the name==version lines, sorted, of the packages pip's installation
-// report (pip install --report) would install.
-func ParsePipReport(data []byte) ([]string, error) {
-	var rep struct {
-		Install []struct {
-			Metadata struct{ Name, Version string } `json:"metadata"`
-		} `json:"install"`
-	}
-	if err := json.Unmarshal(data, &rep); err != nil {
-		return nil, fmt.Errorf("reading pip's report: %w", err)
-	}
-	var reqs []string
-	for _, p := range rep.Install {
-		reqs = append(reqs, p.Metadata.Name+"=="+p.Metadata.Version)
-	}
-	sort.Strings(reqs)
-	return reqs, nil
-}
-
-// PinnedRequirements keeps the name==version part of requirement lines (as `pipenv
-// requirements` prints them), sorted, dropping comments, index options, environment markers and
-// lines that pin no version.
-func PinnedRequirements(text string) []string {
-	var out []string
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "-") {
-			continue
-		}
-		if i := strings.Index(line, ";"); i >= 0 {
-			line = strings.TrimSpace(line[:i])
-		}
-		if strings.Contains(line, "==") {
-			out = append(out, line)
-		}
-	}
-	sort.Strings(out)
-	return out
+	return out.String(), nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/convoy-ci/convoy/integration/container"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/images"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -44,6 +45,7 @@ type Engine struct {
 	pythons map[string]string // version → interpreter path
 
 	images  *images.Builder
+	tools   *python.Tools
 	runtime container.Runtime
 
 	venvMu sync.Mutex
@@ -72,6 +74,10 @@ func WithImages(b *images.Builder) Option { return func(e *Engine) { e.images = 
 // WithRuntime lets Integrate start services from their images with rt.
 func WithRuntime(rt container.Runtime) Option { return func(e *Engine) { e.runtime = rt } }
 
+// WithTools sets the Python tools (uv) that resolve images' runtime requirements (default: the
+// WithImages builder's, else tools kept in the cache directory).
+func WithTools(t *python.Tools) Option { return func(e *Engine) { e.tools = t } }
+
 // WithHostEnv replaces os.LookupEnv as the source of the host variables a stage may inherit.
 func WithHostEnv(f func(string) (string, bool)) Option { return func(e *Engine) { e.hostEnv = f } }
 
@@ -89,6 +95,12 @@ func New(stateDir string, opts ...Option) *Engine {
 	}
 	for _, o := range opts {
 		o(e)
+	}
+	if e.tools == nil && e.images != nil {
+		e.tools = e.images.Tools()
+	}
+	if e.tools == nil {
+		e.tools = python.NewTools(e.cacheDir)
 	}
 	return e
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -46,6 +47,9 @@ type Options struct {
 	// GatesDir records the gate inputs every service passed its gates with (default
 	// <repo>/.convoy/cache/gates; see GateKey).
 	GatesDir string
+	// Tools provides the uv that installs images' dependencies (default: tools kept in
+	// <repo>/.convoy/cache).
+	Tools *python.Tools
 }
 
 // Builder builds the images of one repository. It is safe for concurrent use.
@@ -78,6 +82,9 @@ func New(cfg *config.Config, opts Options) (*Builder, error) {
 	if opts.GatesDir == "" {
 		opts.GatesDir = filepath.Join(cfg.Root, ".convoy", "cache", "gates")
 	}
+	if opts.Tools == nil {
+		opts.Tools = python.NewTools(filepath.Join(cfg.Root, ".convoy", "cache"))
+	}
 	store, err := image.OpenStore(opts.StoreDir)
 	if err != nil {
 		return nil, fmt.Errorf("opening image store: %w", err)
@@ -95,6 +102,9 @@ func (b *Builder) Git() image.GitInfo { return b.git }
 func (b *Builder) remoteOpts() []image.Option {
 	return []image.Option{image.WithInsecure(b.opts.Insecure), image.WithDir(b.cfg.Root)}
 }
+
+// Tools are the Python tools that install images' dependencies.
+func (b *Builder) Tools() *python.Tools { return b.opts.Tools }
 
 // Base loads (once per reference) the base image of svc.
 func (b *Builder) Base(ctx context.Context, svc *config.Service) (*image.BaseImage, error) {
@@ -160,7 +170,9 @@ func (b *Builder) inputHash(ctx context.Context, svc *config.Service) (string, e
 		}
 	}
 	argv = append(argv, append([]string{"serve"}, svc.Serve...),
-		[]string{"port", strconv.Itoa(svc.Port)}, []string{"health", svc.Health}, []string{"python", svc.Python})
+		[]string{"port", strconv.Itoa(svc.Port)}, []string{"health", svc.Health}, []string{"python", svc.Python},
+		// What resolves and installs the dependencies decides what the image holds.
+		[]string{"runtime-deps", "uv", python.UVVersion})
 	for _, kv := range sortedEnv(svc.Image.Env) {
 		argv = append(argv, []string{"image.env", kv})
 	}
@@ -261,6 +273,7 @@ func (b *Builder) Build(ctx context.Context, svc *config.Service, inputHash stri
 	if err != nil {
 		return Ref{}, err
 	}
+	spec.Tools = b.opts.Tools
 	img, err := image.Build(ctx, spec)
 	if err != nil {
 		return Ref{}, fmt.Errorf("building image for %q: %w", svc.Name, err)

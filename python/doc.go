@@ -1,0 +1,13 @@
+// Package python is convoy's one place for the Python packaging tools it runs: uv today —
+// provisioned on demand (Tools), resolving a service's runtime requirements for the exact
+// interpreter and platform of its image (UV.Compile) and installing them there (UV.Install) —
+// and the pip and pipenv commands convoy hands to other engines as argv (PipInstallArgv,
+// PipenvRequirementsArgv).
+//
+// Every function that runs a tool has an argv twin for engines that run it elsewhere (the
+// Dagger engine runs them in containers), so that both engines run the same commands.
+//
+// A Target is what an image's dependencies are resolved and installed for: CPython's full
+// version ("3.11.2", so that markers on python_full_version are evaluated for it) and uv's
+// name of the platform ("x86_64-manylinux_2_36").
+package python

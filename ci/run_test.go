@@ -425,11 +425,13 @@ func TestDaggerUnreachable(t *testing.T) {
 // a new virtualenv.
 func TestVirtualenvReused(t *testing.T) {
 	files := pyServices("", map[string]map[string]string{"a": {}})
-	files["svc/a/requirements.txt"] = "# " + t.Name() + "\n" // a spec no other test shares
-	root := writeRepo(t, files)
+	root := t.TempDir()
+	// A spec no other test, and no earlier run sharing the cache, has.
+	files["svc/a/requirements.txt"] = "# " + root + "\n"
+	writeFiles(t, root, files)
 	deps := func() pipeline.Event {
 		t.Helper()
-		res := convoy(t, root, nil, "gate", "--output", "json", "--cache-dir", filepath.Join(root, ".convoy", "cache"))
+		res := convoy(t, root, nil, "gate", "--output", "json")
 		if res.code != 0 {
 			t.Fatalf("exit %d\n%s", res.code, res.stdout)
 		}
@@ -447,7 +449,7 @@ func TestVirtualenvReused(t *testing.T) {
 	if second := deps(); second.Message != "virtualenv reused" {
 		t.Errorf("the second run did not reuse the virtualenv: %+v", second)
 	}
-	if err := os.WriteFile(filepath.Join(root, "svc", "a", "requirements.txt"), []byte("# changed\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "svc", "a", "requirements.txt"), []byte("# changed "+root+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if third := deps(); third.Message == "virtualenv reused" {

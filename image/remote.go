@@ -62,12 +62,19 @@ func Push(ctx context.Context, img v1.Image, repo string, tags []string, opts ..
 // InputTag). Not found is (zero, false, nil); an unreachable registry or a
 // refused request is an error.
 func LookupRemote(ctx context.Context, repo, inputHash string, opts ...Option) (name.Digest, bool, error) {
+	return LookupRemoteTag(ctx, repo, InputTag(inputHash), opts...)
+}
+
+// LookupRemoteTag returns repo@DIGEST of the image tagged tag in repo, with one
+// HEAD request. Not found is (zero, false, nil); an unreachable registry or a
+// refused request is an error.
+func LookupRemoteTag(ctx context.Context, repo, tag string, opts ...Option) (name.Digest, bool, error) {
 	o := makeOptions(opts...)
 	r, err := name.NewRepository(repo, o.nameOptions()...)
 	if err != nil {
 		return name.Digest{}, false, fmt.Errorf("parsing repository %q: %w", repo, err)
 	}
-	ref := r.Tag(InputTag(inputHash))
+	ref := r.Tag(tag)
 	desc, err := remote.Head(ref, o.remoteOptions(ctx)...)
 	var terr *transport.Error
 	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {

@@ -23,9 +23,11 @@ import (
 // the stage env's values included. An image holds none of it but the input hash, so a change
 // to a test or to env: keeps the image and runs the gates again.
 //
-// The key covers the stage env's secrets: it is kept on this machine only (Options.GatesDir),
-// never in an image or a registry. A checkout without that record (a fresh CI clone) runs the
-// gates even when the push target has the image. It is computed once per Builder.
+// The record that the gates passed for a key is kept on this machine (Options.GatesDir) and, with
+// a push target, as the registry tag GatesTag(key) on the image, so that a fresh CI clone skips
+// the gates of a service whose image and gate inputs some earlier run pushed. The key is a
+// SHA-256 over the inputs: the stage env's values are those services.yaml commits, and no value
+// can be read back from it. It is computed once per Builder.
 func (b *Builder) GateKey(ctx context.Context, svc *config.Service) (string, error) {
 	b.mu.Lock()
 	k, ok := b.gateKeys[svc.Name]
@@ -63,6 +65,24 @@ func (b *Builder) gateKey(ctx context.Context, svc *config.Service) (string, err
 	lines = append(lines, fmt.Sprintf("env %q", sortedEnv(svc.Env)))
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// GatesTag is the registry tag that says the gates passed for gate key key, on the image they
+// passed with: "convoy-gates-" and the key's hex digits.
+func GatesTag(key string) string { return "convoy-gates-" + key }
+
+// remoteGatesPassed reports whether the push target holds the tag that says svc's gates passed
+// for its current gate key, on the image digest.
+func (b *Builder) remoteGatesPassed(ctx context.Context, svc *config.Service, digest string) (bool, error) {
+	key, err := b.GateKey(ctx, svc)
+	if err != nil {
+		return false, err
+	}
+	d, ok, err := image.LookupRemoteTag(ctx, b.repo(svc), GatesTag(key), b.remoteOpts()...)
+	if err != nil || !ok {
+		return false, err
+	}
+	return d.DigestStr() == digest, nil
 }
 
 // gateRecord is the file that says svc's gates passed with gate key key.

@@ -212,7 +212,7 @@ func (b *Builder) Lookup(ctx context.Context, svc *config.Service, inputHash str
 			if err != nil {
 				return Ref{}, false, err
 			}
-			d, err := image.Push(ctx, img, b.repo(svc), []string{b.git.Short}, b.remoteOpts()...)
+			d, err := image.Push(ctx, img, b.repo(svc), b.pushTags(ctx, svc), b.remoteOpts()...)
 			if err != nil {
 				return Ref{}, false, fmt.Errorf("pushing cached image of %q: %w", svc.Name, err)
 			}
@@ -234,7 +234,8 @@ func (b *Builder) Lookup(ctx context.Context, svc *config.Service, inputHash str
 }
 
 // Cached implements pipeline.Cache: the image of svc built from its current inputs, if any,
-// when svc's gates passed on this machine for its current gate inputs (see GateKey).
+// when svc's gates passed for its current gate inputs (see GateKey) on this machine or, as its
+// gates tag in the push target says, on the run that pushed it.
 func (b *Builder) Cached(ctx context.Context, svc *config.Service) (string, string, bool, error) {
 	if b.opts.NoCache {
 		return "", "", false, nil
@@ -243,11 +244,21 @@ func (b *Builder) Cached(ctx context.Context, svc *config.Service) (string, stri
 	if err != nil {
 		return "", "", false, err
 	}
-	if ok, err := b.gatesPassed(ctx, svc); err != nil || !ok {
+	local, err := b.gatesPassed(ctx, svc)
+	if err != nil || (!local && b.opts.Push == "") {
 		return "", "", false, err
 	}
 	ref, ok, err := b.Lookup(ctx, svc, hash)
-	return ref.Name, ref.Digest, ok, err
+	if err != nil || !ok || local {
+		return ref.Name, ref.Digest, ok, err
+	}
+	if ok, err := b.remoteGatesPassed(ctx, svc, ref.Digest); err != nil || !ok {
+		return "", "", false, err
+	}
+	if err := b.recordGates(ctx, svc); err != nil {
+		return "", "", false, err
+	}
+	return ref.Name, ref.Digest, true, nil
 }
 
 // Spec is the image.Spec of svc's image: its source and libs, the pinned runtime requirements,
@@ -296,7 +307,7 @@ func (b *Builder) Put(ctx context.Context, svc *config.Service, img v1.Image, lo
 	}
 	ref := Ref{Name: svc.Name + "@" + digest.String(), Digest: digest.String()}
 	if b.opts.Push != "" {
-		d, err := image.Push(ctx, img, b.repo(svc), []string{b.git.Short}, b.remoteOpts()...)
+		d, err := image.Push(ctx, img, b.repo(svc), b.pushTags(ctx, svc), b.remoteOpts()...)
 		if err != nil {
 			return Ref{}, fmt.Errorf("pushing image of %q: %w", svc.Name, err)
 		}
@@ -304,6 +315,17 @@ func (b *Builder) Put(ctx context.Context, svc *config.Service, img v1.Image, lo
 		ref = Ref{Name: d.String(), Digest: d.DigestStr(), Pushed: true}
 	}
 	return ref, nil
+}
+
+// pushTags are the tags an image of svc is pushed with: the commit's, and the gates tag when its
+// gates passed on this machine for its current gate inputs.
+func (b *Builder) pushTags(ctx context.Context, svc *config.Service) []string {
+	tags := []string{b.git.Short}
+	if ok, err := b.gatesPassed(ctx, svc); err == nil && ok {
+		key, _ := b.GateKey(ctx, svc)
+		tags = append(tags, GatesTag(key))
+	}
+	return tags
 }
 
 // Image returns the image ref names (repo@sha256:…, as Ref.Name): from the store when it holds

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -379,4 +382,44 @@ func readAll(t *testing.T, open func() (io.ReadCloser, error)) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestCachedFromRegistryGates: a fresh checkout (no image store, no local gate record) whose push
+// target holds the image and its gates tag skips the gates — the registry is the cache of fresh
+// CI runners — but not once a test changed, which the gates tag does not cover.
+func TestCachedFromRegistryGates(t *testing.T) {
+	f := newFixture(t, baseLayout(t))
+	ctx := context.Background()
+	svc := f.cfg.Service("web")
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	push := strings.TrimPrefix(reg.URL, "http://") + "/team"
+	fresh := func() *Builder {
+		b, err := New(f.cfg, Options{StoreDir: filepath.Join(t.TempDir(), "oci"), CacheDir: t.TempDir(),
+			GatesDir: t.TempDir(), Push: push, Insecure: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b := fresh()
+	hash, err := b.InputHash(ctx, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := b.Cached(ctx, svc); err != nil || ok {
+		t.Fatalf("cached before any build = %v (%v), want false", ok, err)
+	}
+	built, err := b.Build(ctx, svc, hash, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, digest, ok, err := fresh().Cached(ctx, svc)
+	if err != nil || !ok || digest != built.Digest {
+		t.Fatalf("fresh checkout: cached = %v %s (%v), want the pushed %s", ok, digest, err, built.Digest)
+	}
+	gittest.WriteFile(t, filepath.Join(f.root, "services/web/tests/test_app.py"), "def test(): assert 0\n")
+	if _, _, ok, err := fresh().Cached(ctx, svc); err != nil || ok {
+		t.Errorf("fresh checkout after a test changed: cached = %v (%v), want false", ok, err)
+	}
 }

@@ -87,7 +87,7 @@ func run(ctx context.Context, argv []string, x Exec, stdout io.Writer) error {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		return &ToolError{Argv: argv, Err: err, Stderr: lastLines(tail.String(), 10)}
 	}

@@ -2,7 +2,9 @@ package python
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -276,4 +278,36 @@ func TestProvisionUVErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunCancel: a tool whose context ends is stopped (its process group gets SIGTERM), and the
+// error says so and still carries how it exited.
+func TestRunCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out strings.Builder
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"sh", "-c", "echo started; exec sleep 60"}, Exec{}, &syncWriter{w: &out, wrote: cancel})
+	}()
+	err := <-done
+	var te *ToolError
+	if !errors.As(err, &te) || !errors.Is(err, context.Canceled) || te.ExitCode() != -1 {
+		t.Fatalf("error = %v, want a ToolError wrapping context.Canceled", err)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Errorf("error %v does not carry the exit status", err)
+	}
+}
+
+// syncWriter calls wrote once something was written: the tool is then running.
+type syncWriter struct {
+	w     io.Writer
+	wrote func()
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	n, err := s.w.Write(b)
+	s.wrote()
+	return n, err
 }

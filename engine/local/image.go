@@ -43,13 +43,13 @@ func (e *Engine) image(ctx context.Context, req engine.Request, venv string) (en
 
 // RuntimeRequirements lists, as pinned requirement lines (name==version), the packages svc's
 // image needs at run time — without its test and lint tools — resolved by uv
-// (python.UV.Compile) for the image's own interpreter and platform: its base's full Python
+// (python.UV.Resolve) for the image's own interpreter and platform: its base's full Python
 // version, architecture and glibc (image.BaseImage.Target), so that environment markers are
 // evaluated for the image, not the host. What is resolved is the runtime spec —
 // requirements.txt, or `pipenv requirements` (markers kept; read from the Pipfile.lock when it
-// can be) — held to the versions the gated
-// virtualenv holds (python.Freeze), so that the image gets what the gates tested wherever
-// the target allows it. Errors go to the stage's log and are *engine.StageError.
+// can be) — held to the versions the gated virtualenv holds (python.Freeze), so that the image
+// gets what the gates tested wherever the target allows it. Errors go to the stage's log and
+// are *engine.StageError.
 func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request, venv string) ([]string, error) {
 	reqs, err := e.runtimeRequirements(ctx, req, venv)
 	if err == nil {
@@ -95,7 +95,7 @@ func (e *Engine) runtimeRequirements(ctx context.Context, req engine.Request, ve
 	}
 	dir, err := os.MkdirTemp("", "convoy-reqs-")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("runtime requirements of %q: %w", svc.Name, err)
 	}
 	defer os.RemoveAll(dir)
 	c := python.Compile{Target: target, Python: filepath.Join(venv, "bin", "python")}

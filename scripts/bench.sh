@@ -13,8 +13,8 @@
 # stages on that many slots can finish sooner. Ratios are wall / ideal, where wall is the stage
 # span (first stage start to last stage end); the whole process's time is printed beside it.
 #
-# Env: BENCH_ONLY=synthetic|sample (default both), BENCH_SCALE (synthetic durations factor,
-# default 0.5), CONVOY_CACHE_DIR (virtualenvs; default each repo's .convoy/cache).
+# Env: BENCH_ONLY=synthetic|sample (default both), BENCH_JOBS (synthetic -j values, default "2 8"), BENCH_SCALE (synthetic durations factor,
+# default 0.5), BENCH_KEEP (a directory to keep each run's events in), CONVOY_CACHE_DIR (virtualenvs; default each repo's .convoy/cache).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
@@ -73,6 +73,7 @@ measure() {
 	env "$@" "$BIN" gate -C "$repo" -j "$jobs" --output json >"$TMP/events.ndjson" 2>"$TMP/stderr" ||
 		{ cat "$TMP/stderr" "$TMP/events.ndjson" >&2; echo "bench: $label failed" >&2; exit 1; }
 	t1=$(date +%s.%N)
+	[ -z "${BENCH_KEEP:-}" ] || cp "$TMP/events.ndjson" "$BENCH_KEEP/${label//[^a-z0-9-]/_}-j$jobs.ndjson"
 	"$BIN" plan -C "$repo" --output json >"$TMP/plan.json"
 	report "$label" "$jobs" "$TMP/plan.json" "$TMP/events.ndjson" "$(echo "$t1 - $t0" | bc)"
 }
@@ -80,8 +81,9 @@ measure() {
 span() { cat "$TMP/last"; }
 ratio() { echo "scale=3; $1 / $2" | bc; }
 
-# synthetic writes a 50-service repo whose stages sleep known, varied durations (a few long
-# chains, so that order matters at -j 8 as well as -j 2).
+# synthetic writes a 50-service repo whose stages sleep known, varied durations: 0.1-0.8 s, and
+# three services with chains of 6-9 s (before BENCH_SCALE), close to the work per slot at -j 8,
+# so that starting them late shows.
 synthetic() {
 	python3 - "$1" "$SCALE" <<'PY'
 import os, sys
@@ -89,7 +91,7 @@ root, scale = sys.argv[1], float(sys.argv[2])
 lines = ["version: 1", "defaults:", "  timeout: 2m", "services:"]
 for i in range(50):
     d = {"unit": 0.2 + 0.1 * (i * 7 % 6), "lint": 0.1 + 0.05 * (i * 3 % 4), "populate": 0.2 + 0.1 * (i * 5 % 7)}
-    d.update({13: {"populate": 3.0}, 27: {"populate": 2.0}, 41: {"unit": 2.5}}.get(i, {}))
+    d.update({13: {"unit": 3.0, "populate": 6.0}, 27: {"populate": 5.0}, 41: {"unit": 4.0, "populate": 2.0}}.get(i, {}))
     name = f"svc{i:02d}"
     os.makedirs(f"{root}/services/{name}")
     open(f"{root}/services/{name}/requirements.txt", "w").close()
@@ -103,7 +105,7 @@ if [ "${BENCH_ONLY:-synthetic}" != sample ]; then
 	repo=$TMP/synthetic
 	synthetic "$repo"
 	"$BIN" gate -C "$repo" -j 8 --output json >/dev/null # warm: the shared virtualenv, the history
-	for jobs in 2 8; do
+	for jobs in ${BENCH_JOBS:-2 8}; do
 		echo "synthetic: 50 services, sleeps x$SCALE, -j $jobs (target span/ideal <= 1.05)"
 		measure "priority" "$repo" "$jobs"
 		p=$(span)

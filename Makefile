@@ -59,7 +59,7 @@ test: setup base build vet gotest libtest e2e
 
 # Go benchmarks, then the scheduler's: wall time against the ideal makespan, each with its
 # baseline (FIFO order, -j 1) measured in the same run (scripts/bench.sh).
-bench: build
+bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x $(PKGS)
 	scripts/bench.sh
 

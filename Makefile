@@ -57,8 +57,11 @@ e2e:
 test: setup base build vet gotest libtest e2e
 	$(BIN) run
 
+# Go benchmarks, then the scheduler's: wall time against the ideal makespan, each with its
+# baseline (FIFO order, -j 1) measured in the same run (scripts/bench.sh).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x $(PKGS)
+	scripts/bench.sh
 
 fuzz:
 	$(GO) test ./pipeline/config -run '^$$' -fuzz FuzzParse -fuzztime 60s

@@ -244,9 +244,17 @@ func (c *cli) bus() *pipeline.Bus {
 	return pipeline.NewBus(sinks...)
 }
 
-// planOptions are the plan options the common flags give.
-func (c *cli) planOptions() pipeline.PlanOptions {
-	return pipeline.PlanOptions{Engine: c.opts.engine, Jobs: c.opts.jobs, FailFast: c.opts.failFast, Only: c.opts.only}
+// planOptions are the plan options the common flags give, with cfg's stage history; a history
+// that could not be read is returned as a notice to show (the plan goes on without it).
+func (c *cli) planOptions(cfg *config.Config) (pipeline.PlanOptions, error) {
+	opts := pipeline.PlanOptions{Engine: c.opts.engine, Jobs: c.opts.jobs, FailFast: c.opts.failFast, Only: c.opts.only}
+	// CONVOY_SCHEDULE=fifo runs ready stages first come, first served: the benchmarks' baseline.
+	if os.Getenv("CONVOY_SCHEDULE") == "fifo" {
+		opts.Order = pipeline.OrderFIFO
+	}
+	h, err := pipeline.LoadHistory(filepath.Join(stateDir(cfg), pipeline.HistoryFile))
+	opts.History = h
+	return opts, err
 }
 
 // flagString is the value of the string flag name, "" when this command has no such flag.

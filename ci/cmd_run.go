@@ -69,7 +69,10 @@ func (c *cli) showPlan() int {
 	if cfg == nil {
 		return code
 	}
-	opts := c.planOptions()
+	opts, notice := c.planOptions(cfg)
+	if notice != nil {
+		fmt.Fprintf(c.stderr, "convoy: %v\n", notice)
+	}
 	opts.Stages = stages.WithImage
 	plan, err := pipeline.NewPlan(cfg, opts)
 	if err != nil {
@@ -204,7 +207,7 @@ func (c *cli) runPipeline(ctx context.Context, name string, ph phases) int {
 // pipeline runs one pipeline over cfg and returns its summary (nil when it could not start) and
 // exit code.
 func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph phases) (*pipeline.Summary, int) {
-	opts := c.planOptions()
+	opts, notice := c.planOptions(cfg)
 	stageFn := stages.ForService
 	if ph.depsOnly {
 		stageFn = func(svc *config.Service) []stages.Stage { return stages.ForService(svc)[:1] }
@@ -241,6 +244,9 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	}
 	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg),
 		Integrate: ph.integration, Postgres: pg, From: c.integrationFrom()}
+	if notice != nil {
+		job.Notices = append(job.Notices, notice.Error())
+	}
 	if rt != nil {
 		job.Runtime = rt.Kind()
 	}

@@ -456,3 +456,45 @@ func TestVirtualenvReused(t *testing.T) {
 		t.Errorf("a changed spec reused the old virtualenv: %+v", third)
 	}
 }
+
+// TestStageHistory: a corrupt .convoy/history.json is a notice, not a failure; the run then
+// writes a valid history of its passed stages, which the next plan expects.
+func TestStageHistory(t *testing.T) {
+	root := writeRepo(t, pyServices("", map[string]map[string]string{"h": {}}))
+	hist := filepath.Join(root, ".convoy", pipeline.HistoryFile)
+	if err := os.MkdirAll(filepath.Dir(hist), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hist, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := convoy(t, root, nil, "gate", "--output", "json")
+	if res.code != 0 {
+		t.Fatalf("exit %d with a corrupt history\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	noticed := false
+	for _, e := range res.events {
+		noticed = noticed || (e.Type == pipeline.EventNotice && strings.Contains(e.Message, "corrupt (ignored)"))
+	}
+	if !noticed {
+		t.Errorf("no notice about the corrupt history in\n%s", res.stdout)
+	}
+	h, err := pipeline.LoadHistory(hist)
+	if err != nil {
+		t.Fatalf("history after the run: %v", err)
+	}
+	if got := h.Expected("h", "unit", -1); got < 0 {
+		t.Errorf("h/unit was not recorded")
+	}
+	out := convoy(t, root, nil, "plan", "--output", "json")
+	var plan pipeline.Plan
+	if err := json.Unmarshal([]byte(out.stdout), &plan); err != nil {
+		t.Fatalf("plan JSON: %v\n%s", err, out.stdout)
+	}
+	for _, st := range plan.Services[0].Stages {
+		// A recorded `python -c pass` takes far less than the unit default of 20 s.
+		if st.Name == "unit" && (st.Expected <= 0 || st.Expected >= 20) {
+			t.Errorf("plan expects h/unit to take %v s, want the recorded duration", st.Expected)
+		}
+	}
+}

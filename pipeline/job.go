@@ -34,6 +34,9 @@ type Job struct {
 	From engine.From
 	// Runtime names the container runtime images run in, for the summary.
 	Runtime string
+	// Notices are emitted right after the run starts: problems met while planning that do
+	// not stop the run (an unreadable stage history).
+	Notices []string
 }
 
 // Run runs the job and returns its summary, which has also been emitted. The error is set only
@@ -46,11 +49,15 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	}
 	j.Bus.Emit(Event{Type: EventRunStart, Time: start, Run: &RunInfo{
 		Command: j.Name, Engine: j.Engine.Name(), Jobs: j.Plan.Jobs, Services: names, Stages: j.Plan.StageNames()}})
+	for _, n := range j.Notices {
+		j.Bus.Emit(Event{Type: EventNotice, Message: n})
+	}
 	runner := &Runner{Plan: j.Plan, Engine: j.Engine, Bus: j.Bus, LogDir: filepath.Join(j.StateDir, "logs"), Cache: j.Cache}
 	res, err := runner.Run(ctx)
 	if err != nil {
 		return nil, err
 	}
+	j.recordDurations(res)
 	sum := &Summary{Status: StatusPassed, Services: res.Services}
 	if j.Integrate && res.Passed() && ctx.Err() == nil {
 		in, ok := j.Engine.(engine.Integrator)
@@ -113,4 +120,23 @@ func (j *Job) startOrder() []*config.Service {
 		}
 	}
 	return out
+}
+
+// recordDurations adds every stage that passed to the plan's history and saves it in
+// StateDir; a history that cannot be saved is a notice, not a failure.
+func (j *Job) recordDurations(res *Result) {
+	h := j.Plan.history
+	if j.StateDir == "" {
+		return
+	}
+	for _, s := range res.Services {
+		for _, st := range s.Stages {
+			if st.Status == StatusPassed {
+				h.Record(s.Name, st.Name, time.Duration(st.Duration*float64(time.Second)))
+			}
+		}
+	}
+	if err := h.Save(filepath.Join(j.StateDir, HistoryFile)); err != nil {
+		j.Bus.Emit(Event{Type: EventNotice, Message: err.Error()})
+	}
 }

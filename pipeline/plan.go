@@ -23,8 +23,11 @@ type Plan struct {
 	// Integration, when set, runs once every service passed.
 	Integration *PlanIntegration `json:"integration,omitempty"`
 
-	stages map[string][]stages.Stage
-	config *config.Config
+	stages   map[string][]stages.Stage
+	config   *config.Config
+	order    Order
+	history  *History
+	expected map[string]time.Duration // by task ID
 }
 
 // PlanService is one service of a plan.
@@ -43,6 +46,9 @@ type PlanStage struct {
 	Needs    []string   `json:"needs,omitempty"`
 	Timeout  string     `json:"timeout"`
 	Offline  bool       `json:"offline,omitempty"`
+	// Expected is the stage's expected duration in seconds: the average of its recorded
+	// passed runs, else the stage's default. The scheduler prefers long chains of them.
+	Expected float64 `json:"expected_seconds"`
 }
 
 // PlanIntegration is the integration stage of a plan.
@@ -72,6 +78,11 @@ type PlanOptions struct {
 	Only []string
 	// Stages builds a service's stages (default stages.ForService).
 	Stages func(*config.Service) []stages.Stage
+	// History gives stages' expected durations (each stage's Expected default when nil or
+	// when it has no record); a Job records the run's durations in it.
+	History *History
+	// Order is how the scheduler picks among ready stages (default OrderPriority).
+	Order Order
 }
 
 // UsageError is a mistake in how convoy was called (exit code 2, nothing runs).
@@ -89,15 +100,21 @@ func NewPlan(cfg *config.Config, opts PlanOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.History == nil {
+		opts.History = &History{}
+	}
 	p := &Plan{Engine: opts.Engine, Jobs: opts.Jobs, FailFast: opts.FailFast,
-		stages: map[string][]stages.Stage{}, config: cfg}
+		stages: map[string][]stages.Stage{}, config: cfg, order: opts.Order, history: opts.History,
+		expected: map[string]time.Duration{}}
 	for _, svc := range selected {
 		sts := opts.Stages(svc)
 		p.stages[svc.Name] = sts
 		ps := PlanService{Name: svc.Name, Path: svc.Path, Deps: svc.Deps, DependsOn: svc.DependsOn}
 		for _, st := range sts {
+			exp := opts.History.Expected(svc.Name, st.Name, st.Expected)
+			p.expected[taskID(svc.Name, st.Name)] = exp
 			ps.Stages = append(ps.Stages, PlanStage{Name: st.Name, Commands: st.Commands, Needs: st.Needs,
-				Timeout: st.Timeout.String(), Offline: st.Offline})
+				Timeout: st.Timeout.String(), Offline: st.Offline, Expected: seconds(exp)})
 			for _, n := range st.Needs {
 				p.Edges = append(p.Edges, Edge{From: svc.Name + "/" + n, To: svc.Name + "/" + st.Name})
 			}

@@ -86,13 +86,14 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 			}
 			tasks = append(tasks, Task{
 				ID: taskID(svc.Name, st.Name), Needs: needs,
+				Group: svc.Name, Cost: p.expected[taskID(svc.Name, st.Name)],
 				Run:      func(ctx context.Context) error { return r.runStage(ctx, svc, st) },
 				Classify: classify,
 			})
 		}
 	}
 	outcomes, err := Schedule(ctx, tasks, ScheduleOptions{
-		Jobs: p.Jobs, FailFast: p.FailFast,
+		Jobs: p.Jobs, FailFast: p.FailFast, Order: p.order,
 		OnStart: func(id string, at time.Time) {
 			svc, st := splitID(id)
 			r.Bus.Emit(Event{Type: EventStageStart, Time: at, Service: svc, Stage: st, Status: StatusRunning,

@@ -3,21 +3,25 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 )
 
 // Task is one node of the graph the scheduler runs. The scheduler knows nothing about
-// services or Python: a task is an ID, the tasks it needs, and a function.
+// services or Python: a task is an ID, the tasks it needs, a group, an expected cost and a
+// function.
 type Task struct {
 	// ID is unique within one Schedule call.
 	ID string
 	// Needs lists IDs that must pass before this task runs; if one does not, this task is
 	// skipped.
 	Needs []string
+	// Group names the unit of work the task belongs to (a service). Once one task of a group
+	// has started, the group's other ready tasks go before tasks of groups not yet started.
+	// The empty group is a group like any other.
+	Group string
+	// Cost is the task's expected duration. The scheduler only compares costs, to find the
+	// longest remaining chain; it never waits for or times out on them. Zero is allowed.
+	Cost time.Duration
 	// Run does the work. It must return when ctx is done.
 	Run func(ctx context.Context) error
 	// Classify maps a non-nil Run error to a Status (default StatusFailed); it lets the caller
@@ -34,111 +38,213 @@ type Outcome struct {
 	End    time.Time
 }
 
+// Order is how Schedule picks the next task among those ready to run.
+type Order int
+
+const (
+	// OrderPriority (the default) prefers, in turn: a task of a group that has already started
+	// (finish what was started, so a group's failures surface early); the longest remaining
+	// chain of Costs (the critical path); the earlier task in the slice.
+	OrderPriority Order = iota
+	// OrderFIFO runs ready tasks in the order they became ready, ties by slice order — what
+	// convoy did before priorities; it is kept as the benchmarks' baseline.
+	OrderFIFO
+)
+
 // ScheduleOptions bound and observe a Schedule call.
 type ScheduleOptions struct {
 	// Jobs is the most tasks running at once; values below 1 mean 1.
 	Jobs int
 	// FailFast cancels every running and waiting task at the first task that does not pass.
 	FailFast bool
-	// OnStart is called when a task starts running (after it got a slot).
+	// Order picks among ready tasks (default OrderPriority).
+	Order Order
+	// OnStart is called when a task starts running (after it got a slot), from one goroutine
+	// at a time.
 	OnStart func(id string, at time.Time)
-	// OnFinish is called once for every task, including skipped and cancelled ones.
+	// OnFinish is called once for every task, including skipped and cancelled ones, from one
+	// goroutine at a time.
 	OnFinish func(Outcome)
 }
 
 // Schedule runs tasks respecting their Needs, never more than opts.Jobs at once, and returns
-// every task's outcome. A task whose needs did not all pass is skipped; independent tasks carry
-// on (keep-going) unless opts.FailFast. When ctx is cancelled, running tasks see it and
-// waiting tasks end as StatusInterrupted.
+// every task's outcome. Whenever a slot is free it starts the ready task opts.Order prefers.
+// A task whose needs did not all pass is skipped; independent tasks carry on (keep-going)
+// unless opts.FailFast. When ctx is cancelled, running tasks see it and waiting tasks end as
+// StatusInterrupted. A graph with duplicate IDs, unknown needs or a cycle is an error and
+// nothing runs.
 func Schedule(ctx context.Context, tasks []Task, opts ScheduleOptions) (map[string]Outcome, error) {
-	jobs := opts.Jobs
-	if jobs < 1 {
-		jobs = 1
-	}
-	done := make(map[string]chan struct{}, len(tasks))
-	for _, t := range tasks {
-		if _, dup := done[t.ID]; dup {
-			return nil, fmt.Errorf("scheduling: duplicate task %q", t.ID)
-		}
-		done[t.ID] = make(chan struct{})
-	}
-	for _, t := range tasks {
-		for _, n := range t.Needs {
-			if _, ok := done[n]; !ok {
-				return nil, fmt.Errorf("scheduling: task %q needs unknown task %q", t.ID, n)
-			}
-		}
+	g, err := newGraph(tasks)
+	if err != nil {
+		return nil, err
 	}
 	// Failing fast cancels this context; keep-going never does, so a failure in one service
 	// does not reach the others.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sem := semaphore.NewWeighted(int64(jobs))
-	var mu sync.Mutex
-	outcomes := make(map[string]Outcome, len(tasks))
-	finish := func(o Outcome) {
-		mu.Lock()
-		outcomes[o.ID] = o
-		mu.Unlock()
-		if opts.OnFinish != nil {
-			opts.OnFinish(o)
-		}
-		close(done[o.ID])
-		if opts.FailFast && o.Status.Failed() {
-			cancel()
+	s := &scheduler{graph: g, ctx: ctx, runCtx: runCtx, cancel: cancel, opts: opts,
+		outcomes: make(map[string]Outcome, len(tasks)), started: map[string]bool{},
+		results: make(chan Outcome)}
+	s.loop()
+	return s.outcomes, ctx.Err()
+}
+
+// scheduler is the state of one Schedule call; only the loop's goroutine touches it.
+type scheduler struct {
+	*graph
+	ctx, runCtx context.Context
+	cancel      context.CancelFunc
+	opts        ScheduleOptions
+	outcomes    map[string]Outcome
+	started     map[string]bool // groups with a started task
+	ready       []int           // tasks whose needs all passed, not started
+	readySeq    []int           // per task: when it became ready, for OrderFIFO
+	seq         int
+	running     int
+	results     chan Outcome
+}
+
+// loop starts ready tasks while slots are free and collects their outcomes until every task
+// has one.
+func (s *scheduler) loop() {
+	s.readySeq = make([]int, len(s.tasks))
+	for i, t := range s.tasks {
+		if len(t.Needs) == 0 {
+			s.makeReady(i)
 		}
 	}
-	var g errgroup.Group
-	for _, t := range tasks {
-		g.Go(func() error {
-			for _, n := range t.Needs {
-				<-done[n]
-			}
-			mu.Lock()
-			blocked := ""
-			for _, n := range t.Needs {
-				if outcomes[n].Status != StatusPassed && outcomes[n].Status != StatusCached {
-					blocked = n
-					break
-				}
-			}
-			mu.Unlock()
+	cancelled := s.runCtx.Done()
+	for len(s.outcomes) < len(s.tasks) {
+		s.dispatch()
+		if len(s.outcomes) == len(s.tasks) {
+			return
+		}
+		select {
+		case o := <-s.results:
+			s.running--
+			s.finish(o)
+		case <-cancelled:
+			cancelled = nil // dispatch ends the waiting tasks; running ones return by themselves
+		}
+	}
+}
+
+// dispatch ends every ready task when the run is cancelled; otherwise it starts the preferred
+// ready tasks while slots are free.
+func (s *scheduler) dispatch() {
+	jobs := max(s.opts.Jobs, 1)
+	for len(s.ready) > 0 {
+		if err := s.runCtx.Err(); err != nil {
+			i := s.ready[0]
+			s.ready = s.ready[1:]
 			now := time.Now()
-			if blocked != "" {
-				finish(Outcome{ID: t.ID, Status: StatusSkipped, Start: now, End: now,
-					Err: fmt.Errorf("skipped: %s did not pass", blocked)})
-				return nil
-			}
-			if err := sem.Acquire(runCtx, 1); err != nil {
-				finish(Outcome{ID: t.ID, Status: cancelledStatus(ctx), Start: now, End: time.Now(), Err: err})
-				return nil
-			}
-			defer sem.Release(1)
-			if runCtx.Err() != nil {
-				finish(Outcome{ID: t.ID, Status: cancelledStatus(ctx), Start: now, End: now, Err: runCtx.Err()})
-				return nil
-			}
-			start := time.Now()
-			if opts.OnStart != nil {
-				opts.OnStart(t.ID, start)
-			}
-			err := t.Run(runCtx)
-			o := Outcome{ID: t.ID, Status: StatusPassed, Err: err, Start: start, End: time.Now()}
-			if err != nil {
-				o.Status = StatusFailed
-				if t.Classify != nil {
-					o.Status = t.Classify(err)
-				}
-				if o.Status == StatusInterrupted && ctx.Err() == nil {
-					o.Status = StatusCancelled // stopped by --fail-fast, not by the user
-				}
-			}
-			finish(o)
-			return nil
-		})
+			s.finish(Outcome{ID: s.tasks[i].ID, Status: cancelledStatus(s.ctx), Start: now, End: now, Err: err})
+			continue
+		}
+		if s.running >= jobs {
+			return
+		}
+		s.start(s.pick())
 	}
-	_ = g.Wait()
-	return outcomes, ctx.Err()
+}
+
+// pick removes and returns the ready task the order prefers.
+func (s *scheduler) pick() int {
+	best := 0
+	for k := 1; k < len(s.ready); k++ {
+		if s.before(s.ready[k], s.ready[best]) {
+			best = k
+		}
+	}
+	i := s.ready[best]
+	s.ready = append(s.ready[:best], s.ready[best+1:]...)
+	return i
+}
+
+// before reports whether ready task a goes before ready task b.
+func (s *scheduler) before(a, b int) bool {
+	if s.opts.Order == OrderFIFO {
+		if s.readySeq[a] != s.readySeq[b] {
+			return s.readySeq[a] < s.readySeq[b]
+		}
+		return a < b
+	}
+	if sa, sb := s.started[s.tasks[a].Group], s.started[s.tasks[b].Group]; sa != sb {
+		return sa
+	}
+	if s.chain[a] != s.chain[b] {
+		return s.chain[a] > s.chain[b]
+	}
+	return a < b
+}
+
+// start runs task i in its own goroutine; its outcome comes back on s.results.
+func (s *scheduler) start(i int) {
+	t := s.tasks[i]
+	s.running++
+	s.started[t.Group] = true
+	at := time.Now()
+	if s.opts.OnStart != nil {
+		s.opts.OnStart(t.ID, at)
+	}
+	go func() { s.results <- s.run(t, at) }()
+}
+
+// run runs t and classifies how it ended.
+func (s *scheduler) run(t Task, start time.Time) Outcome {
+	err := t.Run(s.runCtx)
+	o := Outcome{ID: t.ID, Status: StatusPassed, Err: err, Start: start, End: time.Now()}
+	if err != nil {
+		o.Status = StatusFailed
+		if t.Classify != nil {
+			o.Status = t.Classify(err)
+		}
+		if o.Status == StatusInterrupted && s.ctx.Err() == nil {
+			o.Status = StatusCancelled // stopped by --fail-fast, not by the user
+		}
+	}
+	return o
+}
+
+// finish records o, reports it, and readies (or skips) the dependents whose needs are all
+// done.
+func (s *scheduler) finish(o Outcome) {
+	s.outcomes[o.ID] = o
+	if s.opts.OnFinish != nil {
+		s.opts.OnFinish(o)
+	}
+	if s.opts.FailFast && o.Status.Failed() {
+		s.cancel()
+	}
+	for _, d := range s.dependents[s.index[o.ID]] {
+		s.waiting[d]--
+		if s.waiting[d] > 0 {
+			continue
+		}
+		if blocked := s.blocker(d); blocked != "" {
+			now := time.Now()
+			s.finish(Outcome{ID: s.tasks[d].ID, Status: StatusSkipped, Start: now, End: now,
+				Err: fmt.Errorf("skipped: %s did not pass", blocked)})
+			continue
+		}
+		s.makeReady(d)
+	}
+}
+
+// blocker is the first need of task i that did not pass, or "".
+func (s *scheduler) blocker(i int) string {
+	for _, n := range s.tasks[i].Needs {
+		if st := s.outcomes[n].Status; st != StatusPassed && st != StatusCached {
+			return n
+		}
+	}
+	return ""
+}
+
+func (s *scheduler) makeReady(i int) {
+	s.readySeq[i] = s.seq
+	s.seq++
+	s.ready = append(s.ready, i)
 }
 
 // cancelledStatus tells a task stopped by the user (ctx) from one stopped by --fail-fast.

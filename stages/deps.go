@@ -11,7 +11,7 @@ import (
 // when the service has one (test and lint tools on top of requirements.txt), else
 // requirements.txt; pipenv reads the Pipfile and installs the dev packages too.
 var deps = Definition{Name: Deps, For: func(svc *config.Service) Stage {
-	st := Stage{Name: Deps, Kind: KindDeps, Timeout: svc.Timeout, HostNetEnv: true}
+	st := Stage{Name: Deps, Kind: KindDeps, Timeout: svc.Timeout, HostNetEnv: true, Expected: expectDeps}
 	switch svc.Deps {
 	case config.DepsPipenv:
 		st.Commands = [][]string{

@@ -6,6 +6,6 @@ import "github.com/convoy-ci/convoy/pipeline/config"
 var lint = Definition{Name: Lint, For: func(svc *config.Service) Stage {
 	return Stage{
 		Name: Lint, Commands: command(svc.Lint, "python", "-m", "flake8"),
-		Timeout: svc.Timeout, Needs: []string{Deps},
+		Timeout: svc.Timeout, Needs: []string{Deps}, Expected: expectLint,
 	}
 }}

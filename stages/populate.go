@@ -7,6 +7,6 @@ import "github.com/convoy-ci/convoy/pipeline/config"
 var populate = Definition{Name: Populate, For: func(svc *config.Service) Stage {
 	return Stage{
 		Name: Populate, Commands: command(svc.Populate, "python", "manage.py", "populate"),
-		Timeout: svc.Timeout, Needs: []string{Unit, Lint}, Offline: true, FreshDB: true,
+		Timeout: svc.Timeout, Needs: []string{Unit, Lint}, Offline: true, FreshDB: true, Expected: expectPopulate,
 	}
 }}

@@ -53,6 +53,9 @@ type Stage struct {
 	// FreshDB asks the engine for a DATABASE_URL pointing to a new, empty database of the
 	// service's own.
 	FreshDB bool
+	// Expected is how long the stage is expected to take when no earlier run of it was
+	// recorded; the scheduler starts long chains of stages first. It bounds nothing.
+	Expected time.Duration
 	// HostNetEnv lets the host's proxy, CA-bundle and package-index variables through, for
 	// stages that download packages.
 	HostNetEnv bool
@@ -77,6 +80,16 @@ func ForService(svc *config.Service) []Stage {
 	}
 	return out
 }
+
+// Expected durations of the stages when no run of them was recorded: installing
+// dependencies is the long one, tests and populators take a while, linting is quick.
+const (
+	expectDeps     = 60 * time.Second
+	expectUnit     = 20 * time.Second
+	expectPopulate = 20 * time.Second
+	expectLint     = 5 * time.Second
+	expectImage    = 10 * time.Second
+)
 
 // command returns the service's override when it has one, else the preset.
 func command(override []string, preset ...string) [][]string {

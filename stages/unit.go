@@ -6,7 +6,7 @@ import "github.com/convoy-ci/convoy/pipeline/config"
 var unit = Definition{Name: Unit, For: func(svc *config.Service) Stage {
 	return Stage{
 		Name: Unit, Commands: command(svc.Unit, "python", "-m", "pytest", "-q"),
-		Timeout: svc.Timeout, Needs: []string{Deps}, Offline: true, FreshDB: true,
+		Timeout: svc.Timeout, Needs: []string{Deps}, Offline: true, FreshDB: true, Expected: expectUnit,
 		// pytest's cache would write into the source tree and change the image's input hash.
 		Env: map[string]string{"PYTEST_ADDOPTS": "-p no:cacheprovider"},
 	}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/integration/internal/pgtest"
-	"github.com/convoy-ci/convoy/integration/internal/procgroup"
 	"github.com/convoy-ci/convoy/integration/pgcluster"
+	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
 // fixture is a copy of testdata/ with the environment its stand-in services and suites run in.

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/convoy-ci/convoy/integration/internal/procgroup"
+	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
 // Launcher starts the commands of one service (its migration, its populator, its serve command).

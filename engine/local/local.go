@@ -18,6 +18,7 @@ import (
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration/container"
+	"github.com/convoy-ci/convoy/internal/procgroup"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/images"
 	"github.com/convoy-ci/convoy/python"
@@ -207,8 +208,11 @@ func (e *Engine) runTo(ctx context.Context, req engine.Request, argv []string, e
 			werr = <-done
 		}
 	}
-	// Children that outlived their parent belong to the stage too.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	// Children that outlived their parent belong to the stage too: the stage ends when its
+	// whole group is gone.
+	if err := procgroup.Kill(pgid, e.grace+5*time.Second); err != nil {
+		fmt.Fprintf(req.Log, "convoy: %v\n", err)
+	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(req.Log, "convoy: %s\n", stopped(ctx, argv))
 		return stopped(ctx, argv)

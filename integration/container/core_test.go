@@ -12,7 +12,7 @@ import (
 
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/integration/internal/freeport"
-	"github.com/convoy-ci/convoy/integration/internal/procgroup"
+	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
 // runtimeHooks tell the core tests what they cannot see through the Launcher.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/convoy-ci/convoy/integration"
-	"github.com/convoy-ci/convoy/integration/internal/procgroup"
+	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
 // newDocker returns the docker runtime at $DOCKER_HOST, or skips when no daemon answers there

@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/convoy-ci/convoy/integration"
-	"github.com/convoy-ci/convoy/integration/internal/procgroup"
+	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
 // runcLauncher runs one service's commands of one run in containers sharing one root filesystem.

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/convoy-ci/convoy/integration/internal/procgroup"
+	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
 // killWait bounds the wait for a container to exit after SIGKILL.

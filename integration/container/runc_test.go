@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/integration"
-	"github.com/convoy-ci/convoy/integration/internal/procgroup"
+	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
 // newRunc returns a runc runtime working in a temporary directory, or skips (fails under

@@ -32,7 +32,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/convoy-ci/convoy/integration/internal/freeport"
-	"github.com/convoy-ci/convoy/integration/internal/procgroup"
+	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
 // Superuser is the name of the cluster's superuser role, whatever OS user runs the server.

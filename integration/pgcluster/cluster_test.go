@@ -15,7 +15,7 @@ import (
 
 	"github.com/convoy-ci/convoy/integration/internal/freeport"
 	"github.com/convoy-ci/convoy/integration/internal/pgtest"
-	"github.com/convoy-ci/convoy/integration/internal/procgroup"
+	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
 func TestStartStop(t *testing.T) {

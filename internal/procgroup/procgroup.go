@@ -105,19 +105,28 @@ func (p *Process) Stop(sig syscall.Signal, grace time.Duration) error {
 	// The group ID stays reserved while any member lives, so this reaches only our processes.
 	_ = p.Signal(syscall.SIGKILL)
 	<-p.done
-	deadline := time.Now().Add(grace + 5*time.Second)
+	return Kill(p.PID(), grace+5*time.Second)
+}
+
+// Kill sends SIGKILL to the process group pgid, whose leader has been reaped, until no live
+// member is left, for at most timeout. It returns an error only if processes of the group are
+// still alive at the end.
+func Kill(pgid int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
-		alive, err := Alive(p.PID())
+		if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("killing process group %d: %w", pgid, err)
+		}
+		alive, err := Alive(pgid)
 		if err != nil {
-			return fmt.Errorf("checking process group %d: %w", p.PID(), err)
+			return fmt.Errorf("checking process group %d: %w", pgid, err)
 		}
 		if len(alive) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("process group %d: processes %v still alive after SIGKILL", p.PID(), alive)
+			return fmt.Errorf("process group %d: processes %v still alive after SIGKILL", pgid, alive)
 		}
-		_ = p.Signal(syscall.SIGKILL)
 		time.Sleep(20 * time.Millisecond) // polling /proc for a condition, bounded by deadline
 	}
 }

@@ -48,13 +48,12 @@ func (c *layerCache) path(diffID v1.Hash) (string, error) {
 	return filepath.Join(c.dir, diffID.Hex), nil
 }
 
-// ensure returns the directory of layer unpacked, unpacking it first when the cache lacks it,
-// and what that unpacking cost (zero when it was cached).
-func (c *layerCache) ensure(ctx context.Context, layer v1.Layer) (string, UnpackStats, error) {
-	diffID, err := layer.DiffID()
-	if err != nil {
-		return "", UnpackStats{}, fmt.Errorf("reading a layer's DiffID: %w", err)
-	}
+// ensure returns the directory of layer (whose DiffID the image's config says is diffID)
+// unpacked, unpacking it first when the cache lacks it, and what that unpacking cost (zero when
+// it was cached). The DiffID is taken from the config because a layer may compute its own by
+// decompressing itself (go-containerregistry's layout layers do: 2 s for the base image); the
+// unpacking checks it.
+func (c *layerCache) ensure(ctx context.Context, layer v1.Layer, diffID v1.Hash) (string, UnpackStats, error) {
 	final, err := c.path(diffID)
 	if err != nil {
 		return "", UnpackStats{}, err

@@ -128,13 +128,20 @@ func (l *runcLauncher) overlay(ctx context.Context) error {
 	if len(layers) == 0 {
 		return errors.New("the image has no layers")
 	}
+	cf, err := l.img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	if len(cf.RootFS.DiffIDs) != len(layers) {
+		return fmt.Errorf("the image has %d layers and its config %d DiffIDs", len(layers), len(cf.RootFS.DiffIDs))
+	}
 	dirs := make([]string, len(layers))
 	stats := make([]UnpackStats, len(layers))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for i, layer := range layers {
 		g.Go(func() (err error) {
-			dirs[i], stats[i], err = l.rt.layers.ensure(gctx, layer)
+			dirs[i], stats[i], err = l.rt.layers.ensure(gctx, layer, cf.RootFS.DiffIDs[i])
 			return err
 		})
 	}

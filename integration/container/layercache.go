@@ -61,19 +61,19 @@ func (c *layerCache) ensure(ctx context.Context, layer v1.Layer, diffID v1.Hash)
 	if isDir(final) {
 		return final, UnpackStats{}, nil
 	}
-	v, err, shared := c.sf.Do(diffID.Hex, func() (any, error) {
+	var stats UnpackStats // set by the call that unpacks; zero in those waiting for it
+	_, err, _ = c.sf.Do(diffID.Hex, func() (any, error) {
 		if isDir(final) { // unpacked by the call this one waited behind
-			return UnpackStats{}, nil
+			return nil, nil
 		}
-		return c.unpack(ctx, layer, diffID, final)
+		var uerr error
+		stats, uerr = c.unpack(ctx, layer, diffID, final)
+		return nil, uerr
 	})
 	if err != nil {
 		return "", UnpackStats{}, fmt.Errorf("unpacking layer %s: %w", diffID, err)
 	}
-	if shared {
-		return final, UnpackStats{}, nil // counted by the caller that did it
-	}
-	return final, v.(UnpackStats), nil
+	return final, stats, nil
 }
 
 // unpack writes layer into a temporary directory beside final, checks that its content has the

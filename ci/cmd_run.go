@@ -171,7 +171,8 @@ func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (container.Runti
 			kind = env
 		}
 	}
-	rt, err := container.New(kind, container.WithWorkDir(filepath.Join(stateDir(cfg), "run")))
+	rt, err := container.New(kind, container.WithWorkDir(filepath.Join(stateDir(cfg), "run")),
+		container.WithLayerCache(filepath.Join(c.cacheDir(cfg), "rootfs")))
 	if err != nil {
 		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("integration starts every service from its image: %v "+
 			"(or run with --integration-from venv, which does not prove the images)", err)}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -71,9 +72,12 @@ func benchStart(b *testing.B, start func() (integration.Process, error)) {
 	b.ReportMetric(float64(stop.Milliseconds())/float64(b.N), "stop-ms")
 }
 
-// BenchmarkPrepare measures what runc's Prepare costs: unpacking the base image's flattened
-// filesystem into a fresh directory (MB/s is of file content written). The directory is in
-// $CONVOY_BENCH_DIR when set (a tmpfs, say), else in the test's temporary directory.
+// BenchmarkPrepare measures what runc's Prepare costs. flattened: unpacking the base image's
+// flattened filesystem into a fresh directory (MB/s is of file content written), what Prepare
+// does without an overlay. overlay-warm: Prepare and Close of a launcher of the base image whose
+// layers are in the layer cache already (an overlay mount, its upper and work directories, the
+// image's user resolved). The directories are in $CONVOY_BENCH_DIR when set (a tmpfs, say), else
+// in the test's temporary directory.
 //
 //	go test ./integration/container -run '^$' -bench BenchmarkPrepare -benchtime 3x
 func BenchmarkPrepare(b *testing.B) {
@@ -86,22 +90,49 @@ func BenchmarkPrepare(b *testing.B) {
 		}
 		b.Cleanup(func() { os.RemoveAll(dir) })
 	}
-	for b.Loop() {
-		root := filepath.Join(dir, "rootfs")
-		if err := os.Mkdir(root, 0o755); err != nil {
-			b.Fatal(err)
+	b.Run("flattened", func(b *testing.B) {
+		for b.Loop() {
+			root := filepath.Join(dir, "rootfs")
+			if err := os.Mkdir(root, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			rc := mutate.Extract(img)
+			stats, err := untar(context.Background(), rc, root)
+			rc.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(stats.Bytes)
+			b.StopTimer()
+			if err := os.RemoveAll(root); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
 		}
-		rc := mutate.Extract(img)
-		stats, err := untar(context.Background(), rc, root)
-		rc.Close()
+	})
+	b.Run("overlay-warm", func(b *testing.B) {
+		rt, err := NewRunc(WithWorkDir(filepath.Join(dir, "work")), WithLayerCache(filepath.Join(dir, "layers")))
 		if err != nil {
+			unavailableHere(b, "%v", err)
+		}
+		warm := rt.Launcher("bench", runID(), img)
+		if err := warm.Prepare(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		b.SetBytes(stats.Bytes)
-		b.StopTimer()
-		if err := os.RemoveAll(root); err != nil {
+		if d := warm.Describe(); !strings.Contains(d, "(overlay of ") {
+			b.Fatalf("no overlay: %s", d)
+		}
+		if err := warm.Close(); err != nil {
 			b.Fatal(err)
 		}
-		b.StartTimer()
-	}
+		for b.Loop() {
+			l := rt.Launcher("bench", runID(), img)
+			if err := l.Prepare(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			if err := l.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

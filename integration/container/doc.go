@@ -13,16 +13,55 @@
 //
 // Under the work directory (WithWorkDir; convoy gives <repo>/.convoy/run):
 //
-//	runc/state/<id>             runc's state (runc --root; WithStateRoot moves it)
-//	runc/rootfs/<run>-<service> the service's root filesystem for the run
-//	runc/bundles/<id>           one bundle (config.json) per command
+//	runc/state/<id>                   runc's state (runc --root; WithStateRoot moves it)
+//	runc/rootfs/<run>-<service>       the service's root filesystem for the run
+//	runc/overlay/<run>-<service>/     its overlay's upper and work directories
+//	runc/bundles/<id>                 one bundle (config.json) per command
 //
-// Prepare unpacks the image's flattened filesystem (mutate.Extract) into a writable root
-// filesystem of the service's own for the run, shared by its commands (what migrate writes,
-// serve sees); Close removes it. Unpacking is careful: no entry lands outside the root, through
-// ".." or through a symlink; device nodes are skipped; modes, owners and times are kept. It costs
-// the image's size in disk writes: the 124 MB Python base image takes 2.5 s to 13 s on a virtual
-// disk here (writes dominate; 2.4 s on a tmpfs).
+// and in the layer cache (WithLayerCache; convoy gives <repo>/.convoy/cache/rootfs, else
+// DefaultLayerCache: <user cache dir>/convoy/rootfs, /root/.cache/convoy/rootfs for root):
+//
+//	<hex of the layer's sha256 DiffID>/   one image layer, unpacked
+//	.tmp-*                                a layer being unpacked
+//
+// Prepare gives the service a writable root filesystem of its own for the run, shared by its
+// commands (what migrate writes, serve sees); Close unmounts and removes it. It is an overlay
+// (overlayfs) whose lower directories are the image's layers, topmost first, and whose upper
+// directory is the service's: each layer is unpacked once, by its DiffID (taken from the image's
+// config and checked against the content), into the layer cache, which every service and every
+// run then shares read-only. A layer is unpacked into a temporary directory beside its place
+// and renamed into it, so that a half-unpacked layer is never used; two convoy processes
+// unpacking the same layer at once both end with it (the loser of the rename drops its copy).
+// With the base layer cached, Prepare is a mount: 1.7 ms with Close, against 2.9 s for the
+// flattened unpack of the 124 MB Python base image here (BenchmarkPrepare).
+//
+// OCI whiteouts are converted when a layer is unpacked: ".wh.NAME" becomes NAME, a character
+// device 0/0, and ".wh..wh..opq" sets trusted.overlay.opaque=y on its directory, as overlayfs
+// reads them in a lower directory. This needs root and a cache on a file system with trusted
+// extended attributes (ext4, xfs, btrfs, tmpfs).
+//
+// When there can be no overlay, Prepare unpacks the image's flattened filesystem (mutate.Extract)
+// into the root filesystem instead, as convoy did before the layer cache, and Describe says so and
+// why ("runc: api@sha256:… (flattened: …)", where an overlay gives "(overlay of 3 layers, 1
+// unpacked now)"; it heads every command's log). That happens when convoy is not root, when the
+// mount fails (the work directory on an overlayfs or another file system overlayfs refuses as an
+// upper directory; a kernel without overlayfs), when a layer cannot be unpacked for it (no
+// trusted xattrs for an opaque directory), and when the image has so many layers that their
+// paths do not fit the one page (4096 bytes) of mount options: each layer takes its cache path
+// and 66 characters (with a cache path of 40 characters, about 35 layers fit).
+//
+// The layer cache only grows, by every distinct layer of every image run: convoy never prunes
+// it. Removing it (or a layer in it) between runs is safe; PruneLayers removes the layers a
+// caller does not want (not those of a running run: its overlay would break). Directories the
+// flattened fallback unpacked are not cached.
+//
+// Unpacking is careful: no entry lands outside the root, through ".." or through a symlink;
+// device nodes are skipped; modes, owners and times are kept. A layer's directory listed only as
+// the parent of its content (never with an entry of its own) is created 0755 root:root, and in
+// an overlay it then hides the mode and owner the lower layers give that directory (flattened,
+// the lower layer's entry sets them); image builders list every parent. The flattened unpack
+// costs the image's size in disk writes: the 124 MB Python base image takes 2.5 s to 13 s on a
+// virtual disk here (writes dominate; 2.4 s on a tmpfs).
 //
 // Each command gets a bundle whose config.json is `runc spec`'s template with: the command; the
 // image's environment with the command's over it (HOME from the image's /etc/passwd when unset);

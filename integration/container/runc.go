@@ -28,6 +28,8 @@ type Runc struct {
 	path      string
 	stateRoot string
 	rootfsDir string // <work>/runc/rootfs/<run>-<service>
+	upperDir  string // <work>/runc/overlay/<run>-<service>/{upper,work}
+	layers    *layerCache
 	bundleDir string // <work>/runc/bundles/<container id>
 	template  []byte // `runc spec`'s config.json
 	hostname  string
@@ -54,9 +56,11 @@ func NewRunc(opts ...Option) (*Runc, error) {
 		path:      path,
 		stateRoot: o.stateRoot,
 		rootfsDir: filepath.Join(o.workDir, "runc", "rootfs"),
+		upperDir:  filepath.Join(o.workDir, "runc", "overlay"),
 		bundleDir: filepath.Join(o.workDir, "runc", "bundles"),
+		layers:    &layerCache{dir: o.layerCache},
 	}
-	for _, d := range []string{r.stateRoot, r.rootfsDir, r.bundleDir} {
+	for _, d := range []string{r.stateRoot, r.rootfsDir, r.upperDir, r.bundleDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, unavailable("creating runc's directory: %w", err)
 		}
@@ -125,15 +129,21 @@ func (r *Runc) Kind() string { return KindRunc }
 // StateRoot is runc's state directory (runc --root) for convoy's containers.
 func (r *Runc) StateRoot() string { return r.stateRoot }
 
-// Launcher returns the Launcher of service's commands in run runID, inside img: Prepare unpacks
-// img into <work>/runc/rootfs/<runID>-<service>, which Close removes.
+// LayerCache is the directory of unpacked image layers (WithLayerCache).
+func (r *Runc) LayerCache() string { return r.layers.dir }
+
+// Launcher returns the Launcher of service's commands in run runID, inside img: Prepare mounts
+// an overlay of img's cached layers at <work>/runc/rootfs/<runID>-<service> (or unpacks img
+// there), which Close unmounts and removes.
 func (r *Runc) Launcher(service, runID string, img v1.Image) Launcher {
+	name := sanitize(runID + "-" + service)
 	return &runcLauncher{
 		rt:      r,
 		service: service,
 		runID:   runID,
 		img:     img,
-		rootfs:  filepath.Join(r.rootfsDir, sanitize(runID+"-"+service)),
+		rootfs:  filepath.Join(r.rootfsDir, name),
+		upper:   filepath.Join(r.upperDir, name),
 	}
 }
 

@@ -21,11 +21,20 @@ import (
 // CI=true) when runc cannot be used here.
 func newRunc(t testing.TB) *Runc {
 	t.Helper()
-	rt, err := NewRunc(WithWorkDir(t.TempDir()))
+	rt, err := NewRunc(WithWorkDir(t.TempDir()), WithLayerCache(testLayerCache()))
 	if err != nil {
 		unavailableHere(t, "%v", err)
 	}
 	return rt
+}
+
+// testLayerCache is the layer cache the tests share, across runs of the tests too:
+// $CONVOY_TEST_LAYER_CACHE, else <temp dir>/convoy-test-rootfs.
+func testLayerCache() string {
+	if d := os.Getenv("CONVOY_TEST_LAYER_CACHE"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "convoy-test-rootfs")
 }
 
 // prepared returns l prepared, and closes it at the end of the test.
@@ -91,8 +100,8 @@ func TestRunc(t *testing.T) {
 	t0 := time.Now()
 	prepared(t, l)
 	rl := l.(*runcLauncher)
-	t.Logf("Prepare: %s (unpacked %s)", time.Since(t0).Round(time.Millisecond), rl.Stats())
-	if d := l.Describe(); !strings.HasPrefix(d, "runc: svc@sha256:") {
+	t.Logf("Prepare: %s (unpacked %s): %s", time.Since(t0).Round(time.Millisecond), rl.Stats(), l.Describe())
+	if d := l.Describe(); !strings.HasPrefix(d, "runc: svc@sha256:") || !strings.Contains(d, "(overlay of 2 layers") {
 		t.Errorf("Describe() = %q", d)
 	}
 
@@ -105,7 +114,7 @@ func TestRunc(t *testing.T) {
 	if exists(rl.rootfs) {
 		t.Errorf("root filesystem %s remains after Close", rl.rootfs)
 	}
-	for _, dir := range []string{rt.rootfsDir, rt.bundleDir, rt.stateRoot} {
+	for _, dir := range []string{rt.rootfsDir, rt.upperDir, rt.bundleDir, rt.stateRoot} {
 		if names := listDir(dir); len(names) > 0 {
 			t.Errorf("%s has %v after every Stop and Close", dir, names)
 		}

@@ -49,6 +49,7 @@ type options struct {
 	runcPath     string
 	stateRoot    string
 	workDir      string
+	layerCache   string
 	dockerPath   string
 	dockerHost   string
 	probeTimeout time.Duration
@@ -66,6 +67,11 @@ func WithStateRoot(dir string) Option { return func(o *options) { o.stateRoot = 
 // WithWorkDir puts root filesystems and bundles under dir (convoy gives <repo>/.convoy/run)
 // instead of <temp dir>/convoy-run.
 func WithWorkDir(dir string) Option { return func(o *options) { o.workDir = dir } }
+
+// WithLayerCache keeps runc's unpacked image layers in dir (convoy gives
+// <repo>/.convoy/cache/rootfs) instead of DefaultLayerCache(). The directory grows by every
+// distinct layer unpacked and is never pruned by convoy; see PruneLayers.
+func WithLayerCache(dir string) Option { return func(o *options) { o.layerCache = dir } }
 
 // WithDockerPath uses the docker CLI at path instead of searching PATH.
 func WithDockerPath(path string) Option { return func(o *options) { o.dockerPath = path } }
@@ -89,6 +95,12 @@ func makeOptions(opts []Option) (options, error) {
 	var err error
 	if o.workDir, err = filepath.Abs(o.workDir); err != nil {
 		return o, fmt.Errorf("work directory %q: %w", o.workDir, err)
+	}
+	if o.layerCache == "" {
+		o.layerCache = DefaultLayerCache()
+	}
+	if o.layerCache, err = filepath.Abs(o.layerCache); err != nil {
+		return o, fmt.Errorf("layer cache %q: %w", o.layerCache, err)
 	}
 	if o.stateRoot == "" {
 		o.stateRoot = filepath.Join(o.workDir, "runc", "state")

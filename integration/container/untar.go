@@ -2,6 +2,7 @@ package container
 
 import (
 	"archive/tar"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // UnpackStats says what unpacking an image's filesystem wrote and what it cost.
@@ -24,12 +27,26 @@ type UnpackStats struct {
 	Bytes int64
 	// Skipped counts entries not created: device nodes, FIFOs and unknown types.
 	Skipped int
+	// Whiteouts counts OCI whiteouts (.wh.NAME) and opaque markers (.wh..wh..opq) converted to
+	// overlayfs's (only when unpacking a single layer for overlayfs).
+	Whiteouts int
 }
 
 // String summarises s: "4123 files (130.2 MB), 512 dirs, 901 symlinks, 2 hardlinks in 1.9s".
 func (s UnpackStats) String() string {
-	return fmt.Sprintf("%d files (%.1f MB), %d dirs, %d symlinks, %d hardlinks, %d skipped in %s",
-		s.Files, float64(s.Bytes)/1e6, s.Dirs, s.Symlinks, s.Hardlinks, s.Skipped, s.Duration.Round(time.Millisecond))
+	wh := ""
+	if s.Whiteouts > 0 {
+		wh = fmt.Sprintf(", %d whiteouts", s.Whiteouts)
+	}
+	return fmt.Sprintf("%d files (%.1f MB), %d dirs, %d symlinks, %d hardlinks, %d skipped%s in %s",
+		s.Files, float64(s.Bytes)/1e6, s.Dirs, s.Symlinks, s.Hardlinks, s.Skipped, wh, s.Duration.Round(time.Millisecond))
+}
+
+// add returns s and t summed.
+func (s UnpackStats) add(t UnpackStats) UnpackStats {
+	return UnpackStats{Duration: s.Duration + t.Duration, Files: s.Files + t.Files, Dirs: s.Dirs + t.Dirs,
+		Symlinks: s.Symlinks + t.Symlinks, Hardlinks: s.Hardlinks + t.Hardlinks, Bytes: s.Bytes + t.Bytes,
+		Skipped: s.Skipped + t.Skipped, Whiteouts: s.Whiteouts + t.Whiteouts}
 }
 
 // unpacker writes a flattened image filesystem (mutate.Extract's tar stream) under a root.
@@ -43,6 +60,7 @@ type unpacker struct {
 	root     *os.Root
 	subs     map[string]*os.Root // open directories (see in)
 	chown    bool                // set ownership (only root can)
+	overlay  bool                // one layer for overlayfs: convert OCI whiteouts (see whiteout)
 	known    map[string]bool     // directories that exist, implicit or not
 	implicit map[string]bool     // directories created as parents, not by their own entry
 	dirs     []dirMeta           // directory metadata, applied last
@@ -58,13 +76,23 @@ type dirMeta struct {
 
 // untar unpacks the tar stream r into dir, which must exist.
 func untar(ctx context.Context, r io.Reader, dir string) (UnpackStats, error) {
+	return unpack(ctx, r, dir, false)
+}
+
+// untarLayer unpacks one image layer's tar stream r into dir, which must exist, for use as an
+// overlayfs lower directory: OCI whiteouts become overlayfs's (see unpacker.whiteout).
+func untarLayer(ctx context.Context, r io.Reader, dir string) (UnpackStats, error) {
+	return unpack(ctx, r, dir, true)
+}
+
+func unpack(ctx context.Context, r io.Reader, dir string, overlay bool) (UnpackStats, error) {
 	start := time.Now()
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return UnpackStats{}, err
 	}
 	defer root.Close()
-	u := &unpacker{root: root, chown: os.Geteuid() == 0, known: map[string]bool{}, implicit: map[string]bool{},
+	u := &unpacker{root: root, chown: os.Geteuid() == 0, overlay: overlay, known: map[string]bool{}, implicit: map[string]bool{},
 		buf: make([]byte, 1<<20), subs: map[string]*os.Root{}}
 	defer u.closeSubs()
 	tr := tar.NewReader(r)
@@ -146,6 +174,9 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	}
 	if name == "" {
 		return nil // the root keeps the mode its creator gave it
+	}
+	if u.overlay && strings.HasPrefix(path.Base(name), whiteoutPrefix) {
+		return u.whiteout(name)
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
@@ -280,6 +311,56 @@ func (u *unpacker) hardlink(name string, hdr *tar.Header) error {
 	}
 	u.stats.Hardlinks++
 	return nil
+}
+
+// OCI whiteouts (image-spec layer.md): in a layer, ".wh.NAME" deletes NAME of the layers below,
+// and ".wh..wh..opq" in a directory hides what the layers below have in it.
+const (
+	whiteoutPrefix = ".wh."
+	whiteoutOpaque = ".wh..wh..opq"
+)
+
+// whiteout converts an OCI whiteout to overlayfs's: ".wh.NAME" becomes NAME, a character device
+// 0/0; ".wh..wh..opq" sets trusted.overlay.opaque=y on its directory (creating it when it has no
+// entry of its own yet). Both need root (CAP_MKNOD, CAP_SYS_ADMIN) and a file system with
+// trusted extended attributes.
+func (u *unpacker) whiteout(name string) error {
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	if base == whiteoutOpaque {
+		if dir != "" && !u.known[dir] {
+			if err := u.parents(dir + "/x"); err != nil {
+				return err
+			}
+		}
+		f, err := u.root.Open(cmp.Or(dir, "."))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := unix.Fsetxattr(int(f.Fd()), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+			return fmt.Errorf("marking %q opaque: %w", cmp.Or(dir, "/"), err)
+		}
+		u.stats.Whiteouts++
+		return nil
+	}
+	hidden := strings.TrimPrefix(base, whiteoutPrefix)
+	if hidden == "" || hidden == "." || hidden == ".." {
+		return errors.New("malformed whiteout")
+	}
+	target := path.Join(dir, hidden)
+	return u.nonDir(target, func() error {
+		f, err := u.root.Open(cmp.Or(dir, "."))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := unix.Mknodat(int(f.Fd()), path.Base(target), unix.S_IFCHR, int(unix.Mkdev(0, 0))); err != nil {
+			return fmt.Errorf("creating the whiteout of %q: %w", target, err)
+		}
+		u.stats.Whiteouts++
+		return nil
+	})
 }
 
 // lchown sets the owner of base in d (not of a symlink's target) when running as root.

@@ -1,0 +1,159 @@
+package container
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/singleflight"
+)
+
+// DefaultLayerCache is where runc keeps unpacked image layers when WithLayerCache is not given:
+// <user cache dir>/convoy/rootfs (root's: /root/.cache/convoy/rootfs), else
+// <temp dir>/convoy-cache/rootfs.
+func DefaultLayerCache() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "convoy", "rootfs")
+	}
+	return filepath.Join(os.TempDir(), "convoy-cache", "rootfs")
+}
+
+// tmpPrefix starts the name of a layer being unpacked in the cache directory.
+const tmpPrefix = ".tmp-"
+
+// layerCache holds image layers unpacked once each, by DiffID, in dir/<hex of the sha256 DiffID>,
+// for overlayfs lower directories. A layer is unpacked into dir/.tmp-* and renamed into place,
+// so a directory under its DiffID is complete; it is never written again.
+type layerCache struct {
+	dir     string
+	sf      singleflight.Group // one unpack of a layer at a time in this process
+	unpacks atomic.Int64       // layers unpacked (tests)
+}
+
+// path is the directory of the layer with diffID.
+func (c *layerCache) path(diffID v1.Hash) (string, error) {
+	if diffID.Algorithm != "sha256" || len(diffID.Hex) != sha256.Size*2 {
+		return "", fmt.Errorf("layer DiffID %s: not a sha256 digest", diffID)
+	}
+	return filepath.Join(c.dir, diffID.Hex), nil
+}
+
+// ensure returns the directory of layer (whose DiffID the image's config says is diffID)
+// unpacked, unpacking it first when the cache lacks it, and what that unpacking cost (zero when
+// it was cached). The DiffID is taken from the config because a layer may compute its own by
+// decompressing itself (go-containerregistry's layout layers do: 2 s for the base image); the
+// unpacking checks it.
+func (c *layerCache) ensure(ctx context.Context, layer v1.Layer, diffID v1.Hash) (string, UnpackStats, error) {
+	final, err := c.path(diffID)
+	if err != nil {
+		return "", UnpackStats{}, err
+	}
+	if isDir(final) {
+		return final, UnpackStats{}, nil
+	}
+	var stats UnpackStats // set by the call that unpacks; zero in those waiting for it
+	_, err, _ = c.sf.Do(diffID.Hex, func() (any, error) {
+		if isDir(final) { // unpacked by the call this one waited behind
+			return nil, nil
+		}
+		var uerr error
+		stats, uerr = c.unpack(ctx, layer, diffID, final)
+		return nil, uerr
+	})
+	if err != nil {
+		return "", UnpackStats{}, fmt.Errorf("unpacking layer %s: %w", diffID, err)
+	}
+	return final, stats, nil
+}
+
+// unpack writes layer into a temporary directory beside final, checks that its content has the
+// DiffID, and renames it to final. Another process may have renamed its own copy first: then
+// final is that one, and this one is removed.
+func (c *layerCache) unpack(ctx context.Context, layer v1.Layer, diffID v1.Hash, final string) (UnpackStats, error) {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return UnpackStats{}, err
+	}
+	tmp, err := os.MkdirTemp(c.dir, tmpPrefix+diffID.Hex[:12]+"-")
+	if err != nil {
+		return UnpackStats{}, err
+	}
+	defer os.RemoveAll(tmp) // gone after the rename
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return UnpackStats{}, err
+	}
+	rc, err := layer.Uncompressed()
+	if err != nil {
+		return UnpackStats{}, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	stats, err := untarLayer(ctx, io.TeeReader(rc, h), tmp)
+	if err != nil {
+		return stats, err
+	}
+	if _, err := io.Copy(h, rc); err != nil { // the tar's end padding, which tar.Reader leaves
+		return stats, err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != diffID.Hex {
+		return stats, fmt.Errorf("the layer's content has DiffID sha256:%s", got)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if isDir(final) {
+			return stats, nil // another process won the race
+		}
+		return stats, err
+	}
+	c.unpacks.Add(1)
+	return stats, nil
+}
+
+// isDir reports whether p is a directory (not a symlink to one).
+func isDir(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.IsDir()
+}
+
+// PruneLayers removes from the layer cache dir (see WithLayerCache) every unpacked layer that keep
+// does not want, and what interrupted unpacks left there more than an hour ago. Layers in use by
+// a run (mounted) must be kept: removing one from under its overlay mount breaks that run. It
+// returns the DiffIDs it removed.
+func PruneLayers(dir string, keep func(diffID v1.Hash) bool) ([]v1.Hash, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []v1.Hash
+	var errs []error
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if strings.HasPrefix(e.Name(), tmpPrefix) {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				errs = append(errs, os.RemoveAll(p))
+			}
+			continue
+		}
+		h, err := v1.NewHash("sha256:" + e.Name())
+		if err != nil || !e.IsDir() || keep(h) {
+			continue
+		}
+		if err := os.RemoveAll(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, h)
+	}
+	return removed, errors.Join(errs...)
+}

@@ -245,6 +245,10 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	}
 	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg),
 		Integrate: ph.integration, Postgres: pg, From: c.integrationFrom()}
+	if c.opts.engine != local.Name {
+		// The Dagger engine starts services from the containers that passed their gates.
+		job.From = engine.FromVenv
+	}
 	if notice != nil {
 		job.Notices = append(job.Notices, notice.Error())
 	}

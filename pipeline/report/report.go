@@ -179,7 +179,7 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 func provenance(in pipeline.IntegrationSummary) string {
 	switch {
 	case in.From == engine.FromVenv:
-		return "services ran from host virtualenvs (--integration-from venv): the images were not proven"
+		return "services ran from the environments that passed their gates, not from their images: the images were not proven"
 	case in.ImagesProven:
 		return fmt.Sprintf("every service ran from its image (%s): the images are proven", in.Runtime)
 	}

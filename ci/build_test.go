@@ -73,8 +73,7 @@ func TestBuildImages(t *testing.T) {
 		t.Skip("installs the services' dependencies from PyPI; skipped with -short")
 	}
 	needBase(t)
-	root := copyMonorepo(t)
-	gitRepo(t, root)
+	root := copyMonorepo(t) // a git repository with everything committed
 	first := convoy(t, root, nil, "build", "--output", "json")
 	if first.code != 0 {
 		t.Fatalf("convoy build: exit %d\n%s\n%s", first.code, first.stdout, first.stderr)

@@ -22,8 +22,7 @@ func TestReleaseE2E(t *testing.T) {
 		t.Skip("needs a real registry: run scripts/registry.sh e2e (sets CONVOY_E2E_REGISTRY and CONVOY_CRANE)")
 	}
 	needBase(t)
-	root := copyMonorepo(t)
-	gitRepo(t, root)
+	root := copyMonorepo(t) // a git repository already
 	git := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command("git", append([]string{"-C", root}, args...)...)

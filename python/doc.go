@@ -1,8 +1,10 @@
 // Package python is convoy's one place for the Python packaging tools it runs: uv today —
-// provisioned on demand (Tools), resolving a service's runtime requirements for the exact
-// interpreter and platform of its image (UV.Compile) and installing them there (UV.Install) —
-// and the pip and pipenv commands convoy hands to other engines as argv (PipInstallArgv,
-// PipenvRequirementsArgv).
+// provisioned on demand (Tools), creating and filling the services' virtualenvs (VenvArgv,
+// RequirementsInstallArgv; InstallerPip for pip instead), resolving a service's runtime
+// requirements for the exact interpreter and platform of its image (UV.Compile) and
+// installing them there (UV.Install) — and the pip and pipenv commands convoy hands to other
+// engines as argv (PipInstallArgv, PipenvRequirementsArgv). A virtualenv uv made has no pip:
+// it is read through its metadata (Freeze, FreezeRequirements).
 //
 // Every function that runs a tool has an argv twin for engines that run it elsewhere (the
 // Dagger engine runs them in containers), so that both engines run the same commands.

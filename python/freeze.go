@@ -14,7 +14,16 @@ import (
 // freeze --exclude-editable` prints, read from the *.dist-info (and *.egg-info) metadata of its
 // site-packages without starting Python. Editable installs are left out: they are the
 // service's own code, not a version to constrain.
-func Freeze(venv string) ([]string, error) {
+func Freeze(venv string) ([]string, error) { return freeze(venv, false) }
+
+// FreezeRequirements is Freeze with direct references as `pip freeze` prints them: a
+// distribution installed from a URL (its direct_url.json names one; not editable) is
+// "name @ url", a VCS one "name @ vcs+url@commit". It reads a virtualenv uv made, which has no
+// pip to ask.
+func FreezeRequirements(venv string) ([]string, error) { return freeze(venv, true) }
+
+// freeze lists the distributions of venv, as Freeze or, with direct, FreezeRequirements.
+func freeze(venv string, direct bool) ([]string, error) {
 	sites, err := filepath.Glob(filepath.Join(venv, "lib", "python*", "site-packages"))
 	if err != nil || len(sites) == 0 {
 		return nil, fmt.Errorf("reading the packages of virtualenv %s: it has no lib/python*/site-packages", venv)
@@ -22,7 +31,7 @@ func Freeze(venv string) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	for _, site := range sites {
-		pins, err := sitePins(site)
+		pins, err := sitePins(site, direct)
 		if err != nil {
 			return nil, fmt.Errorf("reading the packages of virtualenv %s: %w", venv, err)
 		}
@@ -45,8 +54,8 @@ func FreezeArgv(uv, python string) []string {
 }
 
 // sitePins returns the name==version of every distribution installed in site, editable ones
-// excepted.
-func sitePins(site string) ([]string, error) {
+// excepted; with direct, "name @ url" for one installed from a URL.
+func sitePins(site string, direct bool) ([]string, error) {
 	entries, err := os.ReadDir(site)
 	if err != nil {
 		return nil, err
@@ -70,9 +79,36 @@ func sitePins(site string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		if u := directURL(dir); direct && u != "" {
+			out = append(out, name+" @ "+u)
+			continue
+		}
 		out = append(out, name+"=="+version)
 	}
 	return out, nil
+}
+
+// directURL returns the URL the distribution whose metadata is in dir was installed from, as
+// pip freeze prints it (PEP 610), or "" when it came from an index.
+func directURL(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "direct_url.json"))
+	if err != nil {
+		return ""
+	}
+	var du struct {
+		URL     string `json:"url"`
+		VCSInfo *struct {
+			VCS      string `json:"vcs"`
+			CommitID string `json:"commit_id"`
+		} `json:"vcs_info"`
+	}
+	if json.Unmarshal(b, &du) != nil || du.URL == "" {
+		return ""
+	}
+	if v := du.VCSInfo; v != nil && v.VCS != "" {
+		return v.VCS + "+" + du.URL + "@" + v.CommitID
+	}
+	return du.URL
 }
 
 // editable says whether the distribution whose metadata is in dir was installed editable

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 
+	convoypy "github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/repo"
 )
 
@@ -135,7 +136,8 @@ func LockfilePath(svc Service) (string, error) {
 // Freeze computes svc's lockfile from its gated environment and compares it
 // with the one committed at HEAD in r. It writes nothing.
 //
-// pip: `python -m pip freeze --exclude-editable`, normalised — canonical
+// pip: what `pip freeze --exclude-editable` would print, read from the
+// virtualenv's metadata (it may have no pip: uv made it), normalised — canonical
 // names, sorted, installer tooling (pip, setuptools, wheel, pipenv) left
 // out — under a header naming the Python version.
 //
@@ -319,8 +321,10 @@ walk("pipenv")
 print(json.dumps({"version": platform.python_version(), "tooling": sorted(seen)}))
 `
 
-// pipFreeze runs pip freeze in the environment of python and returns the
-// packages (installer tooling excluded) and facts about the environment.
+// pipFreeze returns what `pip freeze --exclude-editable` would list in the
+// virtualenv of the interpreter python (its bin/python), read from the
+// virtualenv's metadata (python.FreezeRequirements) without pip, installer
+// tooling excluded, and facts about the environment (asked of python).
 func pipFreeze(ctx context.Context, python string) ([]installedPkg, envInfo, error) {
 	env := pythonEnv(python)
 	var info envInfo
@@ -333,15 +337,15 @@ func pipFreeze(ctx context.Context, python string) ([]installedPkg, envInfo, err
 	if err := json.Unmarshal(out, &info); err != nil || info.Version == "" {
 		return nil, info, fmt.Errorf("reading the environment of %q: unexpected output %q", python, out)
 	}
-	cmd = exec.CommandContext(ctx, python, "-m", "pip", "freeze", "--exclude-editable")
-	cmd.Env = env
-	out, err = cmd.Output()
+	// The virtualenv's metadata, as pip freeze would print it: a virtualenv uv made has no pip.
+	venv := filepath.Dir(filepath.Dir(python))
+	lines, err := convoypy.FreezeRequirements(venv)
 	if err != nil {
-		return nil, info, fmt.Errorf("running %q -m pip freeze: %w%s", python, err, stderrOf(err))
+		return nil, info, fmt.Errorf("freezing the environment of %q: %w", python, err)
 	}
-	pkgs, err := parseFreeze(string(out))
+	pkgs, err := parseFreeze(strings.Join(lines, "\n"))
 	if err != nil {
-		return nil, info, fmt.Errorf("parsing pip freeze output of %q: %w", python, err)
+		return nil, info, fmt.Errorf("parsing the packages of %q: %w", python, err)
 	}
 	return pkgs, info, nil
 }

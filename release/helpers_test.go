@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/convoy-ci/convoy/internal/gittest"
@@ -30,7 +31,8 @@ func openRepo(t *testing.T, dir string) *repo.Repo {
 }
 
 // fakeVenv is a stand-in for a gated virtualenv: a python that answers the
-// version query and `-m pip freeze` from files the test controls.
+// version query from a file the test controls, and the *.dist-info metadata
+// of the distributions the test says it holds.
 type fakeVenv struct {
 	dir    string
 	Python string
@@ -43,7 +45,6 @@ func newFakeVenv(t *testing.T, version, freeze string) *fakeVenv {
 	script := `#!/bin/sh
 d=$(dirname "$0")
 if [ "$1" = "-c" ]; then cat "$d/info.json"; exit 0; fi
-if [ "$1 $2 $3 $4" = "-m pip freeze --exclude-editable" ]; then cat "$d/freeze.txt"; exit 0; fi
 echo "fake python: unexpected arguments: $*" >&2
 exit 3
 `
@@ -67,7 +68,28 @@ func (v *fakeVenv) setInfo(t *testing.T, version string, tooling ...string) {
 	writeFile(t, filepath.Join(v.dir, "bin", "info.json"), string(b)+"\n")
 }
 
+// setFreeze installs the distributions of freeze (name==version or name @ url lines) as bare
+// *.dist-info metadata in the virtualenv's site-packages, replacing what it held.
 func (v *fakeVenv) setFreeze(t *testing.T, freeze string) {
 	t.Helper()
-	writeFile(t, filepath.Join(v.dir, "bin", "freeze.txt"), freeze)
+	site := filepath.Join(v.dir, "lib", "python3.11", "site-packages")
+	if err := os.RemoveAll(site); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(freeze), "\n") {
+		if line == "" {
+			continue
+		}
+		name, version, ok := strings.Cut(line, "==")
+		url := ""
+		if !ok {
+			name, url, _ = strings.Cut(line, " @ ")
+			version = "0"
+		}
+		info := filepath.Join(site, name+"-"+version+".dist-info")
+		writeFile(t, filepath.Join(info, "METADATA"), "Metadata-Version: 2.1\nName: "+name+"\nVersion: "+version+"\n")
+		if url != "" {
+			writeFile(t, filepath.Join(info, "direct_url.json"), `{"url": "`+url+`", "archive_info": {}}`)
+		}
+	}
 }

@@ -59,6 +59,9 @@ type Stage struct {
 	// HostNetEnv lets the host's proxy, CA-bundle and package-index variables through, for
 	// stages that download packages.
 	HostNetEnv bool
+	// Installer (KindDeps stages) is what creates the virtualenv before Commands fill it:
+	// python.InstallerUV or python.InstallerPip (python.VenvArgv).
+	Installer string
 }
 
 // Definition turns a service's configuration into its Stage.

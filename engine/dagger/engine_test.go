@@ -111,7 +111,7 @@ func TestEngineGates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deps: %v", err)
 	}
-	for _, want := range []string{"$ python3.11 -m venv /convoy/venv\n", "$ python -m pip install -r requirements-dev.txt\n"} {
+	for _, want := range []string{" venv --no-config --quiet --python python3.11 /convoy/venv\n", " pip install --no-config -r requirements-dev.txt\n"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("deps log lacks %q", want)
 		}

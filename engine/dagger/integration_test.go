@@ -74,7 +74,7 @@ func TestIntegrationRecipe(t *testing.T) {
 			t.Fatal(err)
 		}
 		same(t, "web setup from", web.Setup.From, &deps)
-		same(t, "web setup unset", web.Setup.Unset, []string{"PIP_CACHE_DIR", "https_proxy"})
+		same(t, "web setup unset", web.Setup.Unset, []string{"PIP_CACHE_DIR", "UV_CACHE_DIR", "UV_LINK_MODE", "UV_NO_PROGRESS", "UV_PYTHON_DOWNLOADS", "https_proxy"})
 		same(t, "web setup mounts", web.Setup.Mounts, []Mount{
 			{Host: cfg.Service("web").Dir, Path: "/app/src", Exclude: sourceExclude},
 			{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/app/libs/kit", Exclude: sourceExclude},

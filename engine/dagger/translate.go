@@ -11,6 +11,7 @@ import (
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -144,13 +145,41 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 		env["PIP_CACHE_DIR"] = PipCacheDir
 		r.Caches = []Cache{{Key: PipCacheVolume, Path: PipCacheDir}}
 	}
+	uv := ""
+	if usesUV(st) {
+		uv = withUV(&r, env, "python"+svc.Python)
+	}
 	r.Mounts = mounts
 	r.Env = envList(env)
-	r.Execs = append(r.Execs, Exec{Argv: []string{"python" + svc.Python, "-m", "venv", VenvDir}})
+	r.Execs = append(r.Execs, Exec{Argv: python.VenvArgv(st.Installer, uv, "python"+svc.Python, VenvDir)})
 	for _, argv := range st.Commands {
-		r.Execs = append(r.Execs, Exec{Argv: append([]string(nil), argv...)})
+		r.Execs = append(r.Execs, Exec{Argv: append([]string(nil), python.ResolveUV(argv, uv)...)})
 	}
 	return r, nil
+}
+
+// usesUV says whether deps stage st creates or fills the virtualenv with uv.
+func usesUV(st stages.Stage) bool {
+	return st.Installer == python.InstallerUV || python.UsesUV(st.Commands)
+}
+
+// withUV makes deps recipe r install uv UVVersion into ToolsDir with the interpreter's pip
+// (python.UVInstallArgv, as the image stage does), gives env uv's settings (python.UVEnv: its
+// cache volume, the PIP_* index settings as uv's; files copied from the volume, which is
+// another filesystem) and returns the uv binary's path in the container.
+func withUV(r *Recipe, env map[string]string, interp string) string {
+	uvDir := path.Join(ToolsDir, "uv-"+python.UVVersion)
+	r.Caches = append(r.Caches, Cache{Key: UVCacheVolume, Path: UVCacheDir})
+	kvs := make([]string, 0, len(env))
+	for k, v := range env {
+		kvs = append(kvs, k+"="+v)
+	}
+	for k, v := range python.UVEnv(UVCacheDir, kvs) {
+		env[k] = v
+	}
+	env["UV_LINK_MODE"] = "copy"
+	r.Execs = append(r.Execs, Exec{Argv: python.UVInstallArgv(interp, uvDir)})
+	return python.UVBin(uvDir)
 }
 
 // process translates a stage that runs commands in the service's environment: the deps

@@ -124,6 +124,7 @@ func TestDepsRecipePip(t *testing.T) {
 		t.Fatal(err)
 	}
 	hostCert := HostRoot + filepath.ToSlash(cert)
+	uvBin := "/convoy/tools/uv-" + python.UVVersion + "/bin/uv"
 	want := Recipe{
 		Service: "web", Stage: "deps",
 		Base: Base{Ref: "python:3.11-slim", Kind: FromRegistry},
@@ -134,19 +135,25 @@ func TestDepsRecipePip(t *testing.T) {
 		},
 		Dirs:   []string{"/convoy/venv"},
 		Mounts: []Mount{{Host: cert, Path: hostCert, File: true, ReadOnly: true}},
-		Caches: []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}},
+		// pip's cache for installing uv, uv's for everything else.
+		Caches: []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}, {Key: "convoy-uv", Path: "/convoy/cache/uv"}},
 		Env: env(
 			"PATH", "/convoy/venv/bin:${PATH}", "CONVOY_SERVICE", "web", "CONVOY_STAGE", "deps", "DJANGO_SETTINGS_MODULE", "web.settings",
 			"HOME", "/tmp", "LANG", "C.UTF-8", "PIP_CACHE_DIR", "/convoy/cache/pip", "PIP_CERT", hostCert,
 			"PIP_INDEX_URL", "https://pypi.example/simple", "PYTHONDONTWRITEBYTECODE", "1",
 			"PYTHONPATH", "/app/src:/app/libs/kit", "PYTHONUNBUFFERED", "1", "SHARED", "1",
 			"SSL_CERT_FILE", hostCert, "VIRTUAL_ENV", "/convoy/venv", "https_proxy", "http://proxy.example:3128",
+			// uv reaches the index pip does, keeps its cache in the volume and downloads no Python.
+			"UV_CACHE_DIR", "/convoy/cache/uv", "UV_INDEX_URL", "https://pypi.example/simple", "UV_LINK_MODE", "copy",
+			"UV_NO_PROGRESS", "1", "UV_PYTHON_DOWNLOADS", "never",
 		),
 		Workdir: "/app/src",
 		Execs: []Exec{
-			{Argv: []string{"python3.11", "-m", "venv", "/convoy/venv"}},
+			// uv, installed by the container's own pip as the image stage installs it.
+			{Argv: python.UVInstallArgv("python3.11", "/convoy/tools/uv-"+python.UVVersion)},
+			{Argv: []string{uvBin, "venv", "--no-config", "--quiet", "--python", "python3.11", "/convoy/venv"}},
 			// web has a requirements-dev.txt: the deps stage installs it (it includes requirements.txt).
-			{Argv: []string{"python", "-m", "pip", "install", "-r", "requirements-dev.txt"}},
+			{Argv: []string{uvBin, "pip", "install", "--no-config", "-r", "requirements-dev.txt"}},
 		},
 		Timeout: 2 * time.Minute,
 	}
@@ -254,8 +261,9 @@ func TestProcessRecipes(t *testing.T) {
 			want.Service, want.Stage, want.Base, want.From = "web", tc.stage, deps.Base, &deps
 			want.Mounts, want.Workdir, want.Timeout = source, "/app/src", 2*time.Minute
 			// What the deps stage set or mounted and this stage does not must go.
-			want.Unset = []string{"PIP_CACHE_DIR", "PIP_INDEX_URL", "https_proxy"}
-			want.Unmount = []string{"/convoy/cache/pip"}
+			want.Unset = []string{"PIP_CACHE_DIR", "PIP_INDEX_URL", "UV_CACHE_DIR", "UV_INDEX_URL", "UV_LINK_MODE",
+				"UV_NO_PROGRESS", "UV_PYTHON_DOWNLOADS", "https_proxy"}
+			want.Unmount = []string{"/convoy/cache/pip", "/convoy/cache/uv"}
 			same(t, tc.stage+" recipe", got, want)
 		})
 	}
@@ -374,9 +382,13 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 					"PIPENV_VERBOSITY": st.Kind == stages.KindImage && pipenv}
 				// And uv's settings, which package python adds to the local engine's environment
 				// when it runs uv (python.UV.Env).
+				// The deps stage of a service installed with uv has them too, and copies
+				// from the cache volume (another filesystem) rather than hard-linking.
+				uvDeps := st.Kind == stages.KindDeps && st.Installer == python.InstallerUV
 				for k := range python.UVEnv(UVCacheDir, want) {
-					extra[k] = st.Kind == stages.KindImage
+					extra[k] = st.Kind == stages.KindImage || uvDeps
 				}
+				extra["UV_LINK_MODE"] = uvDeps
 				// PYTHONPATH: the service's directory and each lib's import root, by the one rule
 				// (config.Lib.ImportRoot), from where the host has them to where containers do.
 				pyPath := map[string]string{svc.Dir: SourceRoot}

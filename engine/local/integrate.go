@@ -104,7 +104,8 @@ func (e *Engine) suite(ctx context.Context, cfg *config.Config, logDir string) (
 }
 
 // suiteService describes the integration suite as a pip "service" rooted at its requirements
-// file's directory, so that it gets a cached virtualenv like every service.
+// file's directory, so that it gets a cached virtualenv like every service (made by
+// defaults.installer).
 func (e *Engine) suiteService(cfg *config.Config) (*config.Service, error) {
 	req := cfg.Integration.Requirements
 	if req == "" {
@@ -116,7 +117,7 @@ func (e *Engine) suiteService(cfg *config.Config) (*config.Service, error) {
 	dir := filepath.Dir(filepath.FromSlash(req))
 	return &config.Service{
 		Name: "integration", Path: filepath.ToSlash(dir), Dir: filepath.Join(cfg.Root, dir),
-		Python: cfg.Defaults.Python, Deps: config.DepsPip, Timeout: cfg.Integration.Timeout,
+		Python: cfg.Defaults.Python, Deps: config.DepsPip, Installer: cfg.Defaults.Installer, Timeout: cfg.Integration.Timeout,
 		Env: cfg.Integration.Env,
 	}, nil
 }

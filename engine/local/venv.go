@@ -13,6 +13,7 @@ import (
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -25,12 +26,15 @@ const readyMarker = ".convoy-ready"
 const pipenvDir = "pipenv"
 
 // SpecHash is the hash a service's virtualenv is keyed by: the interpreter version, the
-// dependency tool, the bytes of its spec files (config.SpecFiles) and the commands of the deps
+// dependency tool, the installer that creates it (with uv's version: python.InstallerID), the bytes of its spec files (config.SpecFiles) and the commands of the deps
 // stage that installs it — so that a virtualenv installed from the lockfile (a release) is
 // never taken for one installed from the unpinned spec, or the other way round.
 func SpecHash(svc *config.Service, deps stages.Stage) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "python=%s\ndeps=%s\n", svc.Python, svc.Deps)
+	if deps.Installer != "" {
+		fmt.Fprintf(h, "installer=%s\n", python.InstallerID(deps.Installer))
+	}
 	for _, c := range deps.Commands {
 		fmt.Fprintf(h, "command %d %q\n", len(c), c)
 	}
@@ -109,7 +113,7 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 	if err := os.RemoveAll(venv); err != nil {
 		return fail(fmt.Errorf("removing half-made virtualenv %s: %w", venv, err))
 	}
-	python, err := e.python(req.Service.Python)
+	interp, err := e.python(req.Service.Python)
 	if err != nil {
 		return fail(err)
 	}
@@ -117,7 +121,11 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 	if err != nil {
 		return fail(err)
 	}
-	if err := e.run(ctx, req, []string{python, "-m", "venv", venv}, env); err != nil {
+	uv, env, err := e.installerEnv(ctx, req.Stage, env)
+	if err != nil {
+		return fail(err)
+	}
+	if err := e.run(ctx, req, python.VenvArgv(req.Stage.Installer, uv, interp, venv), env); err != nil {
 		return engine.Result{}, err
 	}
 	if req.Service.Deps == config.DepsPipenv {
@@ -127,13 +135,29 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 		}
 		env = append(env, "PIPENV_PIPFILE="+pipfile)
 	}
-	if err := e.runAll(ctx, req, req.Stage.Commands, env); err != nil {
-		return engine.Result{}, err
+	for _, argv := range req.Stage.Commands {
+		if err := e.run(ctx, req, python.ResolveUV(argv, uv), env); err != nil {
+			return engine.Result{}, err
+		}
 	}
 	if err := os.WriteFile(filepath.Join(venv, readyMarker), []byte(req.Service.Name+"\n"), 0o644); err != nil {
 		return fail(fmt.Errorf("marking virtualenv ready: %w", err))
 	}
 	return engine.Result{}, nil
+}
+
+// installerEnv returns the uv a deps stage st runs, when it uses uv (to create the virtualenv or
+// in its commands) — found or provisioned by the engine's tools — and env with uv's settings
+// (cache under the cache directory, the PIP_* index settings as uv's: python.UV.Env).
+func (e *Engine) installerEnv(ctx context.Context, st stages.Stage, env []string) (string, []string, error) {
+	if st.Installer != python.InstallerUV && !python.UsesUV(st.Commands) {
+		return "", env, nil
+	}
+	u, err := e.tools.UV(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("finding uv for the deps stage: %w", err)
+	}
+	return u.Path, u.Env(env), nil
 }
 
 // copyPipfile copies the service's Pipfile (and Pipfile.lock, when committed) into the

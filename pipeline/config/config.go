@@ -19,6 +19,17 @@ const (
 	DepsPipenv = "pipenv"
 )
 
+// Installers a pip service's virtualenv may be created and filled with (installer key). pipenv
+// services always use pipenv, whatever the installer.
+const (
+	InstallerUV  = "uv"
+	InstallerPip = "pip"
+)
+
+// DefaultInstaller is the installer of pip services when neither defaults: nor a service names
+// one.
+const DefaultInstaller = InstallerUV
+
 // Defaults used when neither defaults: nor a service sets a value.
 const (
 	DefaultPython  = "3.11"
@@ -47,10 +58,12 @@ type Config struct {
 
 // Defaults is the defaults: block.
 type Defaults struct {
-	Python  string
-	Base    string
-	Deps    string
-	Timeout time.Duration
+	Python string
+	Base   string
+	Deps   string
+	// Installer is InstallerUV or InstallerPip (see Service.Installer).
+	Installer string
+	Timeout   time.Duration
 	// Env is the stage environment of every service (see Service.Env).
 	Env      map[string]string
 	Unit     []string
@@ -86,6 +99,10 @@ type Service struct {
 	Base string
 	// Deps is the dependency tool: DepsPip or DepsPipenv.
 	Deps string
+	// Installer creates and fills the virtualenv of a pip service: InstallerUV (uv venv, uv pip
+	// install) or InstallerPip (python -m venv, python -m pip install). pipenv services ignore
+	// it.
+	Installer string
 	// Libs are the shared local directories the service imports, in manifest order.
 	Libs []Lib
 	// DependsOn names services that must be up before this one in integration.

@@ -331,11 +331,29 @@ func (d *decoder) depsTool(n *yaml.Node) string {
 	return s
 }
 
+// installer reads an installer: value, uv or pip.
+func (d *decoder) installer(n *yaml.Node) string {
+	s, ok := d.str(n, "installer")
+	if !ok {
+		return ""
+	}
+	if s != InstallerUV && s != InstallerPip {
+		d.errorf(n, "unknown installer %q (expected uv or pip)", s)
+		return ""
+	}
+	return s
+}
+
 func (d *decoder) defaults(n *yaml.Node, df *Defaults) {
 	d.mapping(n, "defaults", map[string]func(k, v *yaml.Node){
-		"python":   func(k, v *yaml.Node) { df.Python, _ = d.str(v, "python") },
-		"base":     func(k, v *yaml.Node) { df.Base, _ = d.str(v, "base") },
-		"deps":     func(k, v *yaml.Node) { df.Deps = d.depsTool(v) },
+		"python": func(k, v *yaml.Node) { df.Python, _ = d.str(v, "python") },
+		"base":   func(k, v *yaml.Node) { df.Base, _ = d.str(v, "base") },
+		"deps":   func(k, v *yaml.Node) { df.Deps = d.depsTool(v) },
+		"installer": func(k, v *yaml.Node) {
+			if s := d.installer(v); s != "" {
+				df.Installer = s
+			}
+		},
 		"timeout":  func(k, v *yaml.Node) { df.Timeout, _ = d.duration(v, "timeout") },
 		"env":      func(k, v *yaml.Node) { df.Env = d.env(v, "env") },
 		"unit":     func(k, v *yaml.Node) { df.Unit = d.argv(v, "unit") },
@@ -403,6 +421,9 @@ func applyDefaultDefaults(df *Defaults) {
 	}
 	if df.Deps == "" {
 		df.Deps = DepsPip
+	}
+	if df.Installer == "" {
+		df.Installer = DefaultInstaller
 	}
 	if df.Timeout == 0 {
 		df.Timeout = DefaultTimeout

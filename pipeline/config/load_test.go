@@ -130,7 +130,7 @@ services:
   - name: a
     path: services/a
     dependson: [b]
-`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, depends_on, deps, env, health, image, libs, lint, name, path, populate, port, python, scenario, serve, timeout, unit)`}},
+`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, depends_on, deps, env, health, image, installer, libs, lint, name, path, populate, port, python, scenario, serve, timeout, unit)`}},
 		{"wrong types", `version: 1
 defaults:
   timeout: soon
@@ -422,5 +422,60 @@ func TestLoadFile(t *testing.T) {
 	}
 	if _, err := Load("services.yaml", filepath.Join(root, "nope")); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("Load(bad root) error = %v", err)
+	}
+}
+
+// TestLoadInstaller: uv is the default; defaults: and a service may name pip (or uv), the
+// service's winning; anything else is an error at its file:line:col.
+func TestLoadInstaller(t *testing.T) {
+	root := repo(t, baseFiles)
+	cfg, err := Parse([]byte(`version: 1
+defaults: {installer: pip}
+services:
+  - {name: a, path: services/a}
+  - {name: b, path: services/b, installer: uv}
+`), "services.yaml", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{cfg.Defaults.Installer, cfg.Service("a").Installer, cfg.Service("b").Installer}; !reflect.DeepEqual(got, []string{"pip", "pip", "uv"}) {
+		t.Errorf("installers (defaults, a, b) = %v, want [pip pip uv]", got)
+	}
+	cfg, err = Parse([]byte("version: 1\nservices: [{name: a, path: services/a}]\n"), "services.yaml", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Service("a").Installer != InstallerUV {
+		t.Errorf("default installer = %q, want uv", cfg.Service("a").Installer)
+	}
+	_, err = Parse([]byte(`version: 1
+defaults:
+  installer: poetry
+services:
+  - name: a
+    path: services/a
+    installer: [uv]
+  - name: b
+    path: services/b
+    installer: ""
+`), "services.yaml", root)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a config error", err)
+	}
+	var got []string
+	for _, p := range ce.Problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		`services.yaml:3:14: unknown installer "poetry" (expected uv or pip)`,
+		`services.yaml:7:16: installer must be a string`,
+		`services.yaml:10:16: unknown installer "" (expected uv or pip)`,
+	}
+	for i, w := range want {
+		if i >= len(got) || !strings.HasPrefix(got[i], w) {
+			t.Errorf("problems = %q\nwant prefixes %q", got, want)
+			break
+		}
 	}
 }

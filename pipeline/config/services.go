@@ -48,7 +48,7 @@ func (d *decoder) services(n *yaml.Node, cfg *Config) {
 
 func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 	svc := &Service{
-		Python: df.Python, Base: df.Base, Deps: df.Deps, Timeout: df.Timeout,
+		Python: df.Python, Base: df.Base, Deps: df.Deps, Installer: df.Installer, Timeout: df.Timeout,
 		Env: maps.Clone(df.Env), Image: df.Image.over(Image{}),
 		Unit: df.Unit, Lint: df.Lint, Populate: df.Populate,
 		Port: DefaultPort, Health: DefaultHealth, Line: n.Line,
@@ -79,6 +79,11 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		"deps": func(k, v *yaml.Node) {
 			sn.deps = v
 			svc.Deps = d.depsTool(v)
+		},
+		"installer": func(k, v *yaml.Node) {
+			if s := d.installer(v); s != "" {
+				svc.Installer = s
+			}
 		},
 		"libs": func(k, v *yaml.Node) {
 			if v.Kind != yaml.SequenceNode {

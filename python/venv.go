@@ -1,0 +1,64 @@
+package python
+
+// The installers that create a service's virtualenv and install its requirements into it.
+// Their names are those of services.yaml's installer key.
+const (
+	// InstallerUV creates with `uv venv` and installs with `uv pip install`. The virtualenv
+	// has no pip of its own.
+	InstallerUV = "uv"
+	// InstallerPip creates with the interpreter's venv module and installs with its pip.
+	InstallerPip = "pip"
+)
+
+// UVProgram is argv[0] of the uv commands RequirementsInstallArgv returns: a stage's argv is
+// made before uv is found or provisioned, so engines replace it with the uv they run
+// (ResolveUV).
+const UVProgram = "uv"
+
+// InstallerID names installer in virtualenv cache keys: "uv 0.13.9" (so that a virtualenv
+// made by another uv release is never reused) or "pip".
+func InstallerID(installer string) string {
+	if installer == InstallerUV {
+		return InstallerUV + " " + UVVersion
+	}
+	return installer
+}
+
+// VenvArgv creates an empty virtualenv at dir for the interpreter python (a path, or a name the
+// command's PATH resolves): with installer uv, `uv venv` run by the uv at uv (no pip, no
+// setuptools in it); otherwise `python -m venv` (with pip).
+func VenvArgv(installer, uv, python, dir string) []string {
+	if installer == InstallerUV {
+		return []string{uv, "venv", "--no-config", "--quiet", "--python", python, dir}
+	}
+	return []string{python, "-m", "venv", dir}
+}
+
+// RequirementsInstallArgv installs the requirements file requirements (with what it includes,
+// -r) into the virtualenv the command's environment activates (VIRTUAL_ENV, its bin first on
+// PATH; both engines set them): `uv pip install` with installer uv (argv[0] UVProgram; run it
+// with UV.Env), `python -m pip install` otherwise.
+func RequirementsInstallArgv(installer, requirements string) []string {
+	if installer == InstallerUV {
+		return []string{UVProgram, "pip", "install", "--no-config", "-r", requirements}
+	}
+	return []string{"python", "-m", "pip", "install", "-r", requirements}
+}
+
+// ResolveUV returns argv with argv[0] replaced by uv when it is UVProgram, else argv itself.
+func ResolveUV(argv []string, uv string) []string {
+	if len(argv) == 0 || argv[0] != UVProgram {
+		return argv
+	}
+	return append([]string{uv}, argv[1:]...)
+}
+
+// UsesUV says whether any of cmds runs UVProgram.
+func UsesUV(cmds [][]string) bool {
+	for _, c := range cmds {
+		if len(c) > 0 && c[0] == UVProgram {
+			return true
+		}
+	}
+	return false
+}

@@ -42,7 +42,7 @@ type ToolError struct {
 
 // Error names the command, how it ended and what it said last.
 func (e *ToolError) Error() string {
-	msg := fmt.Sprintf("%s: %v", quoteArgv(e.Argv), e.Err)
+	msg := fmt.Sprintf("%s: %v", QuoteArgv(e.Argv), e.Err)
 	if e.Stderr != "" {
 		msg += ":\n" + e.Stderr
 	}
@@ -69,7 +69,7 @@ func run(ctx context.Context, argv []string, x Exec, stdout io.Writer) error {
 	if log == nil {
 		log = io.Discard
 	}
-	fmt.Fprintf(log, "$ %s\n", quoteArgv(argv))
+	fmt.Fprintf(log, "$ %s\n", QuoteArgv(argv))
 	if stdout == nil {
 		stdout = log
 	}
@@ -113,8 +113,9 @@ func lookupEnv(env []string, key string) (string, bool) {
 	return v, found
 }
 
-// quoteArgv renders argv for a "$ ..." log line, quoting only the arguments that need it.
-func quoteArgv(argv []string) string {
+// QuoteArgv renders argv for the "$ ..." line that opens each command in a log (a stage's, a
+// tool's), quoting only the arguments that need it.
+func QuoteArgv(argv []string) string {
 	parts := make([]string, len(argv))
 	for i, a := range argv {
 		if a == "" || strings.ContainsAny(a, " \t\"'$\\;<>") {
@@ -138,4 +139,11 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// HostNetVars are the host variables a stage that downloads packages may inherit: proxies,
+// CA bundles and package-index settings. Nothing else from the host reaches a stage.
+var HostNetVars = []string{
+	"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
 }

@@ -205,7 +205,7 @@ func TestFreeze(t *testing.T) {
 }
 
 func TestQuoteArgv(t *testing.T) {
-	got := quoteArgv([]string{"uv", "pip", "compile", "--only-binary", ":all:", "a b", "", "x;y"})
+	got := QuoteArgv([]string{"uv", "pip", "compile", "--only-binary", ":all:", "a b", "", "x;y"})
 	if want := `uv pip compile --only-binary :all: "a b" "" "x;y"`; got != want {
 		t.Errorf("= %s, want %s", got, want)
 	}

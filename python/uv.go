@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
+
+	"github.com/convoy-ci/convoy/internal/filelock"
 )
 
 // UVVersion is the uv release convoy runs: the one Tools provisions from PyPI (the uv wheel
@@ -122,7 +123,7 @@ func ProvisionUV(ctx context.Context, toolsDir, python string) (string, error) {
 	if err := os.MkdirAll(toolsDir, 0o755); err != nil {
 		return "", fmt.Errorf("provisioning uv %s: %w", UVVersion, err)
 	}
-	unlock, err := lockFile(ctx, dir+".lock")
+	unlock, err := filelock.Lock(ctx, dir+".lock")
 	if err != nil {
 		return "", fmt.Errorf("provisioning uv %s: %w", UVVersion, err)
 	}
@@ -158,26 +159,4 @@ func installUV(ctx context.Context, toolsDir, dir, python string) error {
 		return err
 	}
 	return os.Rename(tmp, dir)
-}
-
-// lockFile takes an exclusive flock on path, giving up when ctx ends.
-func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock %s: %w", path, err)
-	}
-	got := make(chan error, 1)
-	go func() { got <- syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }()
-	select {
-	case err := <-got:
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-	case <-ctx.Done():
-		// Closing the file releases the lock should the flock call still succeed.
-		go func() { <-got; f.Close() }()
-		return nil, fmt.Errorf("waiting for lock %s: %w", path, ctx.Err())
-	}
 }

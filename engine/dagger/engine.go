@@ -19,8 +19,8 @@ import (
 	"dagger.io/dagger"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -164,7 +164,7 @@ func (e *Engine) exec(ctx context.Context, ctr *dagger.Container, x Exec, log io
 	if ctx.Err() != nil {
 		return nil, e.failure(ctx, log, x.Argv, ctx.Err())
 	}
-	fmt.Fprintf(log, "$ %s\n", local.QuoteArgv(x.Argv))
+	fmt.Fprintf(log, "$ %s\n", python.QuoteArgv(x.Argv))
 	next := withExec(ctr, x, dagger.ReturnTypeAny)
 	out, err := next.CombinedOutput(ctx)
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
-	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/python"
 )
@@ -248,7 +247,7 @@ func (e *Engine) BuildImage(ctx context.Context, r *ImageRecipe, log io.Writer) 
 	ctr := base
 	host := e.client.Host()
 	if len(r.Requirements) > 0 {
-		fmt.Fprintf(log, "$ %s\n", local.QuoteArgv(r.Install))
+		fmt.Fprintf(log, "$ %s\n", python.QuoteArgv(r.Install))
 		builder := base.
 			WithUser("0").
 			WithMountedCache(PipCacheDir, e.client.CacheVolume(PipCacheVolume)).

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/python"
 )
 
 // stopGrace bounds stopping the run's services once it is over.
@@ -182,7 +182,7 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 		svc, err := ctr.WithExposedPort(sr.Port).AsService(dagger.ContainerAsServiceOpts{Args: sr.Serve}).Start(ctx)
 		if err != nil {
 			err = e.stageErrArgv(ctx, sr.Serve, fmt.Errorf("starting %q: %w", sr.Name, err))
-			appendLog(s.Log, fmt.Sprintf("$ %s\nconvoy: %v\n", local.QuoteArgv(sr.Serve), err))
+			appendLog(s.Log, fmt.Sprintf("$ %s\nconvoy: %v\n", python.QuoteArgv(sr.Serve), err))
 			s.Err = serviceError(&sr, "serve", sr.Serve, s.Log, time.Since(t1), "", err)
 			if !cancelled() {
 				ev.serviceFailed(s)

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
@@ -289,7 +288,7 @@ func (t Translator) downloadEnv() (map[string]string, []Mount) {
 		}
 		env[k] = v
 	}
-	for _, k := range local.HostNetVars {
+	for _, k := range python.HostNetVars {
 		inherit(k)
 	}
 	for _, kv := range t.environ() {

@@ -172,7 +172,7 @@ func (e *Engine) runTo(ctx context.Context, req engine.Request, argv []string, e
 	if err := ctx.Err(); err != nil {
 		return stopped(ctx, argv)
 	}
-	fmt.Fprintf(req.Log, "$ %s\n", QuoteArgv(argv))
+	fmt.Fprintf(req.Log, "$ %s\n", python.QuoteArgv(argv))
 	path, err := lookPath(argv[0], env)
 	if err != nil {
 		fmt.Fprintf(req.Log, "convoy: %v\n", err)
@@ -254,13 +254,6 @@ func lookPath(prog string, env []string) (string, error) {
 	return "", fmt.Errorf("%q not found in the stage's PATH", prog)
 }
 
-// HostNetVars are the host variables a stage that downloads packages may inherit: proxies,
-// CA bundles and package-index settings. Nothing else from the host reaches a stage.
-var HostNetVars = []string{
-	"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-	"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-}
-
 // environ builds a stage's whole environment: PATH with the virtualenv first, HOME,
 // VIRTUAL_ENV, PYTHONPATH (the service's directory, then each lib's import root: the lib, or its
 // parent when it is a package — config.Lib.ImportRoot), the manifest's env and the stage's —
@@ -286,7 +279,7 @@ func (e *Engine) environ(req engine.Request, venv string) ([]string, error) {
 		"CONVOY_STAGE":            st.Name,
 	}
 	if st.HostNetEnv {
-		for _, k := range HostNetVars {
+		for _, k := range python.HostNetVars {
 			if v, ok := e.hostEnv(k); ok {
 				env[k] = v
 			}
@@ -347,18 +340,4 @@ func (e *Engine) Environ(cfg *config.Config, svc *config.Service, st stages.Stag
 		return nil, err
 	}
 	return e.environ(engine.Request{Config: cfg, Service: svc, Stage: st, Log: io.Discard}, venv)
-}
-
-// QuoteArgv renders argv for the "$ ..." line that opens each command in a stage's log,
-// quoting only the arguments that need it.
-func QuoteArgv(argv []string) string {
-	parts := make([]string, len(argv))
-	for i, a := range argv {
-		if a == "" || strings.ContainsAny(a, " \t\"'$\\") {
-			parts[i] = fmt.Sprintf("%q", a)
-		} else {
-			parts[i] = a
-		}
-	}
-	return strings.Join(parts, " ")
 }

@@ -9,9 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/internal/filelock"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
@@ -101,7 +101,7 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 	if err := os.MkdirAll(filepath.Dir(venv), 0o755); err != nil {
 		return fail(fmt.Errorf("creating virtualenv directory: %w", err))
 	}
-	unlock, err := lockFile(ctx, venv+".lock")
+	unlock, err := filelock.Lock(ctx, venv+".lock")
 	if err != nil {
 		return fail(err)
 	}
@@ -202,26 +202,4 @@ func (e *Engine) python(version string) (string, error) {
 	real := strings.TrimSpace(string(out))
 	e.pythons[version] = real
 	return real, nil
-}
-
-// lockFile takes an exclusive flock on path, giving up when ctx ends.
-func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock %s: %w", path, err)
-	}
-	got := make(chan error, 1)
-	go func() { got <- syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }()
-	select {
-	case err := <-got:
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-	case <-ctx.Done():
-		// Closing the file releases the lock should the flock call still succeed.
-		go func() { <-got; f.Close() }()
-		return nil, fmt.Errorf("waiting for lock %s: %w", path, ctx.Err())
-	}
 }

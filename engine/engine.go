@@ -118,6 +118,9 @@ type IntegrationRequest struct {
 	Images map[string]string
 	// RunID names the run's databases and containers; empty means a new one.
 	RunID string
+	// Jobs bounds how many services start at once (each once what it depends_on is healthy);
+	// 0 or 1 starts them one after another.
+	Jobs int
 }
 
 // From says what integration starts the services from.

@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
 	"github.com/convoy-ci/convoy/integration/internal/freeport"
 	"github.com/convoy-ci/convoy/integration/pgcluster"
 )
@@ -27,10 +30,11 @@ type options struct {
 	pgBinDir    string
 	pgParentDir string
 	pickPort    func() (int, error)
+	parallel    int
 }
 
-// WithEvents calls fn with every Event of the run, in order, from the goroutine that called Run. fn
-// should return quickly: the run waits for it.
+// WithEvents calls fn with every Event of the run, in order, one at a time (services starting in
+// parallel emit from their own goroutines). fn should return quickly: the run waits for it.
 func WithEvents(fn func(Event)) Option { return func(o *options) { o.events = fn } }
 
 // WithGracePeriod sets how long a process group has to exit after SIGTERM before it gets SIGKILL
@@ -43,6 +47,11 @@ func WithPostgresBinDir(dir string) Option { return func(o *options) { o.pgBinDi
 
 // WithClusterParentDir creates the throwaway cluster's directory in dir instead of os.TempDir().
 func WithClusterParentDir(dir string) Option { return func(o *options) { o.pgParentDir = dir } }
+
+// WithParallel lets up to n services start at once (migrate, populate, serve and health check);
+// a service still starts only once every service of its DependsOn is healthy. The default, 1,
+// starts them one after another in the order given.
+func WithParallel(n int) Option { return func(o *options) { o.parallel = max(n, 1) } }
 
 // maxPortAttempts bounds how often a service is moved to another port because its port was taken.
 const maxPortAttempts = 5
@@ -63,7 +72,7 @@ const maxPortAttempts = 5
 // To honour SIGINT and SIGTERM, pass a context from signal.NotifyContext: processes run in their own
 // process groups, so a terminal's SIGINT reaches convoy only, and Run takes them down in order.
 func Run(ctx context.Context, spec Spec, opts ...Option) (rep *Report, err error) {
-	o := options{grace: DefaultGracePeriod, pickPort: freeport.Pick}
+	o := options{grace: DefaultGracePeriod, pickPort: freeport.Pick, parallel: 1}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -93,6 +102,8 @@ type runner struct {
 	spec     Spec
 	report   *Report
 	services []*service
+	mu       sync.Mutex   // guards used and procs while services start in parallel
+	emitMu   sync.Mutex   // one event at a time
 	used     map[int]bool // ports handed out in this run
 	phase    string       // what the run is doing, for the interruption message
 
@@ -246,23 +257,72 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 
-	for _, s := range r.services {
-		r.phase = fmt.Sprintf("starting service %q", s.Name)
-		if err := r.startService(ctx, s); err != nil {
-			if ctx.Err() == nil {
-				step := ""
-				var se *ServiceError
-				if errors.As(err, &se) {
-					step = se.Step
-				}
-				r.emit(Event{Kind: EventServiceFailed, Service: s.Name, Step: step, LogPath: s.logPath, Err: err})
-			}
-			return err
-		}
+	r.phase = "starting the services"
+	if err := r.startServices(ctx); err != nil {
+		return err
 	}
 
 	r.phase = "running the suite"
 	return r.runSuite(ctx)
+}
+
+// startServices starts every service, up to options.parallel at once, each once the services it
+// depends on are healthy. The first failure stops the others and is the error.
+func (r *runner) startServices(ctx context.Context) error {
+	if r.o.parallel == 1 {
+		// One at a time, in the order given (which respects DependsOn).
+		for _, s := range r.services {
+			if err := r.startService(ctx, s); err != nil {
+				r.serviceFailed(s, err)
+				return err
+			}
+		}
+		return nil
+	}
+	healthy := make(map[string]chan struct{}, len(r.services))
+	for _, s := range r.services {
+		healthy[s.Name] = make(chan struct{})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	slots := semaphore.NewWeighted(int64(r.o.parallel))
+	for _, s := range r.services {
+		g.Go(func() error {
+			for _, dep := range s.DependsOn {
+				if ch, ok := healthy[dep]; ok {
+					select {
+					case <-ch:
+					case <-gctx.Done():
+						return gctx.Err()
+					}
+				}
+			}
+			if err := slots.Acquire(gctx, 1); err != nil {
+				return err
+			}
+			defer slots.Release(1)
+			if err := r.startService(gctx, s); err != nil {
+				r.serviceFailed(s, err)
+				return err
+			}
+			close(healthy[s.Name])
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// serviceFailed reports that s did not come up, unless it was stopped because the run was
+// cancelled or another service failed.
+func (r *runner) serviceFailed(s *service, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	step := ""
+	var se *ServiceError
+	if errors.As(err, &se) {
+		step = se.Step
+	}
+	r.emit(Event{Kind: EventServiceFailed, Service: s.Name, Step: step, LogPath: s.logPath, Err: err})
 }
 
 // prepareAndStartPostgres prepares every service's Launcher while the database server starts.
@@ -348,6 +408,8 @@ func (r *runner) createDatabases(ctx context.Context) error {
 
 // pickPort returns a free loopback port not yet handed out in this run.
 func (r *runner) pickPort() (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for range 100 {
 		port, err := r.o.pickPort()
 		if err != nil {
@@ -403,7 +465,9 @@ func (r *runner) start(what string, l Launcher, cmd Command) (Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.mu.Lock()
 	r.procs = append(r.procs, &started{what: what, p: p})
+	r.mu.Unlock()
 	return p, nil
 }
 
@@ -577,6 +641,8 @@ func (r *runner) emit(ev Event) {
 	if r.o.events == nil {
 		return
 	}
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
 	ev.Time = time.Now()
 	r.o.events(ev)
 }

@@ -356,3 +356,40 @@ func TestRunWithoutPostgres(t *testing.T) {
 		t.Errorf("events = %v, want only teardown.finished", got)
 	}
 }
+
+// TestRunParallel: with WithParallel, services with no dependency between them start at once —
+// api's and other's migrations meet at a FIFO, which one at a time could never do — while web,
+// which depends on api, starts only once api is healthy.
+func TestRunParallel(t *testing.T) {
+	f := newFixture(t)
+	fifo := filepath.Join(t.TempDir(), "meet")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := f.service("api"), f.service("web", "NEEDS=API_URL"), f.service("other")
+	a.Migrate = []string{"sh", "-c", "cat " + fifo + " >/dev/null && python manage.py migrate --noinput"}
+	c.Migrate = []string{"sh", "-c", "echo met > " + fifo + " && python manage.py migrate --noinput"}
+	a.Timeout, c.Timeout = time.Minute, time.Minute
+	b.DependsOn = []string{"api", "not-in-this-run"}
+	spec := f.spec("test_pass.py", a, b, c)
+	rec := &recorder{}
+	rep, err := integration.Run(t.Context(), spec, integration.WithEvents(rec.record), integration.WithParallel(3))
+	defer assertCleanedUp(t, rec)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, s := range rep.Services {
+		if !s.Healthy {
+			t.Errorf("%s not healthy", s.Name)
+		}
+	}
+	at := map[string]int{}
+	for i, e := range rec.events {
+		if e.Kind == integration.EventServiceHealthy || e.Kind == integration.EventServiceMigrate {
+			at[e.Service+" "+string(e.Kind)] = i
+		}
+	}
+	if at["web "+string(integration.EventServiceMigrate)] < at["api "+string(integration.EventServiceHealthy)] {
+		t.Errorf("web started before api was healthy: %v", rec.kinds())
+	}
+}

@@ -102,6 +102,10 @@ type Service struct {
 	// Timeout bounds Migrate and Populate, each (DefaultStepTimeout when zero).
 	Timeout time.Duration
 
+	// DependsOn names services of the run that must be healthy before this one starts (names of
+	// services not in the run are ignored). Services start in parallel under WithParallel.
+	DependsOn []string
+
 	// Launcher starts the service's commands; nil means host processes in Dir with Env. With a
 	// Launcher, Dir is not used and Env (nil means empty) is only what the Launcher adds to.
 	Launcher Launcher

@@ -111,9 +111,14 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 		suiteCode = &rep.Suite.ExitCode
 	}
 	finish(IntegrationService, "suite", sum.Status, msg, sum.Log, suiteTail, suiteCode)
-	// A service still starting when everything stopped did not pass either.
+	// A service still starting when everything stopped was stopped because another service
+	// failed (cancelled) or the run was interrupted.
 	for _, ev := range started {
-		finish(ev.Service, ev.Stage, sum.Status, msg, ev.Log, nil, nil)
+		status, why := sum.Status, msg
+		if status == StatusFailed {
+			status, why = StatusCancelled, "stopped: another service failed to start"
+		}
+		finish(ev.Service, ev.Stage, status, why, ev.Log, nil, nil)
 	}
 	if err != nil && (rep == nil || !rep.Suite.Ran) {
 		// Nothing reached the suite: say why once, even if no stage was open.

@@ -89,7 +89,8 @@ func (j *Job) integrate(ctx context.Context, in engine.Integrator, services []Se
 		imgs[s.Name] = s.Image
 	}
 	sum, stages := Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: j.startOrder(),
-		Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration"), From: from, Images: imgs}, j.Bus)
+		Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration"), From: from, Images: imgs,
+		Jobs: j.Plan.Jobs}, j.Bus)
 	if from == engine.FromImage {
 		sum.Runtime = j.Runtime
 		sum.ImagesProven = sum.Status == StatusPassed

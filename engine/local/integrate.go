@@ -44,7 +44,7 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 		return &integration.Report{}, err
 	}
 	spec.Suite = suite
-	var opts []integration.Option
+	opts := []integration.Option{integration.WithParallel(req.Jobs)}
 	if req.Events != nil {
 		opts = append(opts, integration.WithEvents(req.Events))
 	}
@@ -54,7 +54,7 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 // integrationService describes how svc is started: from its image in the container runtime, or
 // from its gated virtualenv.
 func (e *Engine) integrationService(ctx context.Context, req engine.IntegrationRequest, svc *config.Service) (integration.Service, error) {
-	s := integration.Service{Name: svc.Name, Scenario: svc.Scenario, Serve: svc.Serve, Health: svc.Health}
+	s := integration.Service{Name: svc.Name, Scenario: svc.Scenario, Serve: svc.Serve, Health: svc.Health, DependsOn: svc.DependsOn}
 	if req.From == engine.FromVenv {
 		// A service whose image was cached ran no stage: its virtualenv may be gone.
 		if err := e.ensureVenv(ctx, req.Config, svc, filepath.Join(req.LogDir, svc.Name+"-deps.log")); err != nil {

@@ -166,6 +166,7 @@ func build(ctx context.Context, s Spec) (v1.Image, error) {
 	cf.Created = v1.Time{Time: created}
 	cf.Author = ""
 	cf.Container = ""
+	//lint:ignore SA1019 clearing the base's builder version keeps the digest a function of the inputs
 	cf.DockerVersion = ""
 	cf.Config = imageConfig(cf.Config, s)
 	return mutate.ConfigFile(img, cf)

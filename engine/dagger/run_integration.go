@@ -119,7 +119,7 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 
 	pg, err := e.postgres(r.Postgres)
 	if err != nil {
-		return rep, e.stageErr(ctx, fmt.Errorf("Postgres: %w", err))
+		return rep, e.stageErr(ctx, fmt.Errorf("setting up Postgres: %w", err))
 	}
 	if pg, err = pg.Start(ctx); err != nil {
 		return rep, e.stageErr(ctx, fmt.Errorf("starting Postgres (%s): %w", r.Postgres.Base.Ref, err))

@@ -103,7 +103,7 @@ func (l *dockerLauncher) Start(cmd integration.Command) (integration.Process, er
 	if err != nil {
 		return nil, fmt.Errorf("starting %q in %s: %w", strings.Join(cmd.Argv, " "), id, err)
 	}
-	return &dockerProcess{d: l.d, name: id, pg: pg}, nil
+	return &dockerProcess{d: l.d, name: id, cliProcess: cliProcess{pg}}, nil
 }
 
 // runArgs returns the arguments of `docker run` for cmd, and what to add to the CLI's environment.
@@ -144,24 +144,11 @@ func (l *dockerLauncher) Close() error {
 
 // dockerProcess is a command running in a container under a foreground `docker run`.
 type dockerProcess struct {
-	d    *Docker
-	name string
-	pg   *procgroup.Process // docker run
-	mu   sync.Mutex         // serialises Stop
+	d          *Docker
+	name       string
+	cliProcess            // docker run
+	mu         sync.Mutex // serialises Stop
 }
-
-// PID is the process ID of the `docker run` CLI.
-func (p *dockerProcess) PID() int { return p.pg.PID() }
-
-// Done is closed when `docker run` has exited: when the container has, unless the CLI was killed.
-func (p *dockerProcess) Done() <-chan struct{} { return p.pg.Done() }
-
-// Err is docker run's outcome once Done is closed: nil when the container exited with status 0.
-func (p *dockerProcess) Err() error { return p.pg.Err() }
-
-// ExitCode is docker run's exit code: the container's (128+n when killed by signal n; 125 to 127
-// when docker could not run it); -1 when the CLI was killed or has not exited.
-func (p *dockerProcess) ExitCode() int { return p.pg.ExitCode() }
 
 // Stop sends sig to the container (`docker kill --signal`), waits up to grace for it to exit,
 // then removes it (`docker rm -f`), kills the CLI's process group, and checks that the daemon no

@@ -230,7 +230,7 @@ func (l *runcLauncher) Start(cmd integration.Command) (integration.Process, erro
 		_ = os.RemoveAll(bundle)
 		return nil, fmt.Errorf("starting %q in %s: %w", strings.Join(cmd.Argv, " "), id, err)
 	}
-	return &runcProcess{rt: l.rt, id: id, bundle: bundle, pg: pg}, nil
+	return &runcProcess{rt: l.rt, id: id, bundle: bundle, cliProcess: cliProcess{pg}}, nil
 }
 
 // writeBundle creates the bundle directory with cmd's config.json.

@@ -20,25 +20,12 @@ const killWait = 10 * time.Second
 
 // runcProcess is a command running in a container under a foreground `runc run`.
 type runcProcess struct {
-	rt     *Runc
-	id     string
-	bundle string
-	pg     *procgroup.Process // runc run
-	mu     sync.Mutex         // serialises Stop
+	rt         *Runc
+	id         string
+	bundle     string
+	cliProcess            // runc run
+	mu         sync.Mutex // serialises Stop
 }
-
-// PID is the process ID of `runc run`, which waits for the container.
-func (p *runcProcess) PID() int { return p.pg.PID() }
-
-// Done is closed when `runc run` has exited: when the container has, unless runc was killed.
-func (p *runcProcess) Done() <-chan struct{} { return p.pg.Done() }
-
-// Err is runc run's outcome once Done is closed: nil when the container exited with status 0.
-func (p *runcProcess) Err() error { return p.pg.Err() }
-
-// ExitCode is runc run's exit code: the container's, or 128+n when it was killed by signal n;
-// -1 when runc itself was killed or has not exited.
-func (p *runcProcess) ExitCode() int { return p.pg.ExitCode() }
 
 // Stop sends sig to the container (`runc kill`), waits up to grace for it and runc run to exit,
 // then kills what is left (`runc kill --all KILL`, and SIGKILL to runc's process group), deletes

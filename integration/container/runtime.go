@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
 // Kinds of runtime New knows.
@@ -141,3 +142,22 @@ func New(kind string, opts ...Option) (Runtime, error) {
 func unavailable(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrUnavailable}, args...)...)
 }
+
+// cliProcess is the runtime CLI (runc run, docker run) that waits for a container in the
+// foreground: its exit is the container's, unless the CLI itself was killed.
+type cliProcess struct {
+	pg *procgroup.Process
+}
+
+// PID is the process ID of the runtime CLI.
+func (p cliProcess) PID() int { return p.pg.PID() }
+
+// Done is closed when the CLI has exited: when the container has, unless the CLI was killed.
+func (p cliProcess) Done() <-chan struct{} { return p.pg.Done() }
+
+// Err is the CLI's outcome once Done is closed: nil when the container exited with status 0.
+func (p cliProcess) Err() error { return p.pg.Err() }
+
+// ExitCode is the CLI's exit code: the container's (128+n when killed by signal n; docker: 125
+// to 127 when it could not run it); -1 when the CLI was killed or has not exited.
+func (p cliProcess) ExitCode() int { return p.pg.ExitCode() }

@@ -19,8 +19,9 @@ import (
 
 // imageRepo is a git repository of one service that integration can start from its image with
 // nothing but the base image's Python: manage.py accepts migrate and populate, the standard
-// library serves /healthz, and the suite runs the Python program suite.
-func imageRepo(t *testing.T, suite string) string {
+// library serves /healthz, and the suite runs the Python program suite. extra is added to the
+// service's entry in services.yaml (indented lines).
+func imageRepo(t *testing.T, suite, extra string) string {
 	t.Helper()
 	q, _ := json.Marshal(suite)
 	root := writeRepo(t, map[string]string{
@@ -33,11 +34,10 @@ services:
     path: svc/web
     unit: [python, -c, "pass"]
     lint: [python, -c, "pass"]
-    populate: [python, -c, "pass"]
     serve: [python, -m, http.server, --bind, "${HOST}", "${PORT}"]
     port: 8000
     health: /healthz
-integration:
+` + extra + `integration:
   requirements: tests/requirements.txt
   command: [python, -c, ` + string(q) + `]
 `,
@@ -64,7 +64,7 @@ func TestIntegrationInterruptedLeavesNoContainer(t *testing.T) {
 		code int
 	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
 		t.Run(tc.sig.String(), func(t *testing.T) {
-			root := imageRepo(t, "import time; time.sleep(300)")
+			root := imageRepo(t, "import time; time.sleep(300)", "")
 			cmd := exec.Command(convoyBin, "integration", "-C", root, "--cache-dir", sharedCache, "--output", "json", "--runtime", "runc")
 			cmd.Env = append(os.Environ(), "CONVOY_RUNTIME=")
 			stdout, err := cmd.StdoutPipe()
@@ -112,7 +112,7 @@ func TestIntegrationInterruptedLeavesNoContainer(t *testing.T) {
 // refuses before any work, names what to install or set, and exits 2; --integration-from venv
 // runs from the host virtualenvs instead and says that the images were not proven.
 func TestIntegrationWithoutRuntime(t *testing.T) {
-	root := imageRepo(t, "pass")
+	root := imageRepo(t, "pass", "")
 	env := []string{"DOCKER_HOST=unix://" + filepath.Join(t.TempDir(), "no-docker.sock")}
 	res := convoy(t, root, env, "integration", "--runtime", "docker")
 	if res.code != 2 || !strings.Contains(res.stderr, "--integration-from venv") || !strings.Contains(res.stderr, "DOCKER_HOST") {
@@ -178,4 +178,58 @@ func assertNoFiles(t *testing.T, dir string) {
 		}
 		return nil
 	})
+}
+
+// TestIntegrationStepsFromManifest: a service that is not Django (no manage.py at all) migrates
+// with its own command, has no populator and runs a pre-start command, all inside its image, in
+// that order, before serve.
+func TestIntegrationStepsFromManifest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an image and starts it in runc and PostgreSQL; skipped with -short")
+	}
+	needBase(t)
+	root := imageRepo(t, "pass", `    migrate: [python, -c, "print('alembic-like upgrade head')"]
+    populate: []
+    prestart: [python, -c, "print('prestart warmed up')"]
+`)
+	if err := os.Remove(filepath.Join(root, "svc", "web", "manage.py")); err != nil {
+		t.Fatal(err)
+	}
+	gitCommitAll(t, root)
+	res := convoy(t, root, []string{"CONVOY_RUNTIME="}, "run", "--output", "json", "--runtime", "runc")
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if s := res.service(t, "web"); stageStatus(s, "integration") != pipeline.StatusPassed || stageStatus(s, "populate") != pipeline.StatusPassed {
+		t.Errorf("web = %+v, want populate (running nothing) and integration passed", s)
+	}
+	log, err := os.ReadFile(filepath.Join(root, ".convoy", "logs", "integration", "web.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(log)
+	order := []string{"alembic-like upgrade head", "prestart warmed up", "=== convoy: serve:"}
+	last := -1
+	for _, want := range order {
+		i := strings.Index(text, want)
+		if i < last {
+			t.Errorf("%q missing or out of order in the service's log:\n%s", want, text)
+		}
+		last = i
+	}
+	if strings.Contains(text, "populate") {
+		t.Errorf("a service with populate: [] ran a populator:\n%s", text)
+	}
+}
+
+// gitCommitAll commits every change of the repository at dir.
+func gitCommitAll(t *testing.T, dir string) {
+	t.Helper()
+	for _, args := range [][]string{{"add", "-A"}, {"commit", "-q", "-m", "change"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = dir, gitEnv()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
 }

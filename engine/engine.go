@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
@@ -140,4 +141,23 @@ type Integrator interface {
 	// Integrate starts Postgres and every service, runs the suite, and tears everything down
 	// before it returns, whatever happened. The report is never nil.
 	Integrate(ctx context.Context, req IntegrationRequest) (*integration.Report, error)
+}
+
+// IntegrationSteps returns the commands that set svc up for integration, in order: its
+// migration, its populator (with "--scenario NAME" when svc names a scenario) and its pre-start
+// command. A step the manifest leaves out takes integration's default (Django's migrate and
+// populate; no pre-start); one it sets to [] is empty, and is skipped.
+func IntegrationSteps(svc *config.Service) (migrate, populate, prestart []string) {
+	migrate = svc.Migrate
+	if migrate == nil {
+		migrate = integration.DefaultMigrate
+	}
+	populate = svc.Populate
+	if populate == nil {
+		populate = integration.DefaultPopulate
+	}
+	if len(populate) > 0 && svc.Scenario != "" {
+		populate = append(slices.Clone(populate), "--scenario", svc.Scenario)
+	}
+	return slices.Clone(migrate), slices.Clone(populate), slices.Clone(svc.Prestart)
 }

@@ -16,6 +16,8 @@ const (
 	EventServiceMigrate EventKind = "service.migrate"
 	// EventServicePopulate: Service's populator started (PID, Argv).
 	EventServicePopulate EventKind = "service.populate"
+	// EventServicePrestart: Service's pre-start command started (PID, Argv).
+	EventServicePrestart EventKind = "service.prestart"
 	// EventServicePortMoved: the port picked for Service was taken by another process; it moves to Port
 	// (URL is the new one). Message says which port was taken.
 	EventServicePortMoved EventKind = "service.port_moved"

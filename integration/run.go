@@ -487,6 +487,9 @@ func (r *runner) startService(ctx context.Context, s *service) error {
 	if err := r.step(ctx, s, "populate", EventServicePopulate, s.Populate); err != nil {
 		return err
 	}
+	if err := r.step(ctx, s, "prestart", EventServicePrestart, s.Prestart); err != nil {
+		return err
+	}
 	for attempt := 1; ; attempt++ {
 		if !freeport.Free(s.rep.Port) {
 			if err := r.movePort(s); err != nil {

@@ -85,6 +85,9 @@ type Service struct {
 	// "--scenario Scenario" when Scenario is set; an empty non-nil slice skips it.
 	Populate []string
 
+	// Prestart is run after Populate, to completion, before Serve (nothing when empty).
+	Prestart []string
+
 	// Scenario is the populator scenario to load (see Populate).
 	Scenario string
 

@@ -50,7 +50,7 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 	}
 	req.Events = func(e integration.Event) {
 		switch e.Kind {
-		case integration.EventServiceMigrate, integration.EventServicePopulate, integration.EventServiceStart:
+		case integration.EventServiceMigrate, integration.EventServicePopulate, integration.EventServicePrestart, integration.EventServiceStart:
 			start(e.Service, IntegrationStage, e.LogPath)
 		case integration.EventServiceHealthy:
 			finish(e.Service, IntegrationStage, StatusPassed, e.URL, e.LogPath, nil, nil)

@@ -94,9 +94,13 @@ const (
 	expectImage    = 10 * time.Second
 )
 
-// command returns the service's override when it has one, else the preset.
+// command returns the service's override when it has one (none for an empty one), else the
+// preset.
 func command(override []string, preset ...string) [][]string {
-	if len(override) > 0 {
+	switch {
+	case override != nil && len(override) == 0:
+		return nil // the manifest says: nothing to run
+	case len(override) > 0:
 		return [][]string{override}
 	}
 	return [][]string{preset}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
@@ -222,17 +223,17 @@ func (t Translator) integrationService(cfg *config.Config, svc *config.Service, 
 	env["HOST"] = "0.0.0.0"
 	env["PORT"] = port
 	env[EnvRunID] = o.RunID
-	populate := append([]string(nil), integration.DefaultPopulate...)
-	if len(svc.Populate) > 0 {
-		populate = append([]string(nil), svc.Populate...)
-	}
-	if svc.Scenario != "" {
-		populate = append(populate, "--scenario", svc.Scenario)
+	var execs []Exec
+	migrate, populate, prestart := engine.IntegrationSteps(svc)
+	for _, argv := range [][]string{migrate, populate, prestart} {
+		if len(argv) > 0 {
+			execs = append(execs, Exec{Argv: argv})
+		}
 	}
 	setup := Recipe{
 		Service: svc.Name, Stage: IntegrationStage, Base: prep.Base, From: &prep,
 		Mounts: mounts, Env: envList(env), Workdir: SourceRoot, Timeout: svc.Timeout,
-		Execs: []Exec{{Argv: append([]string(nil), integration.DefaultMigrate...)}, {Argv: populate}},
+		Execs: execs,
 	}
 	setup.Unset, setup.Unmount = leftovers(&prep, &setup)
 	serve := integration.Substitute(svc.Serve, "0.0.0.0", port)

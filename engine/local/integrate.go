@@ -55,6 +55,7 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 // from its gated virtualenv.
 func (e *Engine) integrationService(ctx context.Context, req engine.IntegrationRequest, svc *config.Service) (integration.Service, error) {
 	s := integration.Service{Name: svc.Name, Scenario: svc.Scenario, Serve: svc.Serve, Health: svc.Health, DependsOn: svc.DependsOn}
+	s.Migrate, s.Populate, s.Prestart = engine.IntegrationSteps(svc)
 	if req.From == engine.FromVenv {
 		// A service whose image was cached ran no stage: its virtualenv may be gone.
 		if err := e.ensureVenv(ctx, req.Config, svc, filepath.Join(req.LogDir, svc.Name+"-deps.log")); err != nil {

@@ -69,6 +69,8 @@ type Defaults struct {
 	Unit     []string
 	Lint     []string
 	Populate []string
+	// Migrate and Prestart are every service's integration steps (see Service.Migrate).
+	Migrate, Prestart []string
 	// Image is what every service's image gets (see Service.Image).
 	Image Image
 }
@@ -115,8 +117,15 @@ type Service struct {
 	Image Image
 	// Timeout bounds every stage of this service.
 	Timeout time.Duration
-	// Unit, Lint and Populate are stage argv overrides; nil means the preset.
+	// Unit, Lint and Populate are stage argv overrides; nil means the preset. An empty
+	// Populate (populate: []) means the service has no populator: its populate stage runs
+	// nothing and integration loads no scenario.
 	Unit, Lint, Populate []string
+	// Migrate is integration's first step, run in the service's image against its database; nil
+	// means Django's (python manage.py migrate --noinput), empty (migrate: []) means none.
+	Migrate []string
+	// Prestart runs after the populator and before serve (empty: nothing), e.g. collectstatic.
+	Prestart []string
 	// Serve is the argv that starts the service; it may use ${HOST} and ${PORT}.
 	Serve []string
 	// Port is the port the service listens on inside its image.

@@ -294,6 +294,15 @@ func (d *decoder) argv(n *yaml.Node, what string) []string {
 	return list
 }
 
+// argvOrNone is argv, but an empty list ([]) is allowed: it means no command, and is returned
+// as an empty, non-nil slice.
+func (d *decoder) argvOrNone(n *yaml.Node, what string) []string {
+	if n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
+		return []string{}
+	}
+	return d.argv(n, what)
+}
+
 func (d *decoder) env(n *yaml.Node, what string) map[string]string {
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "%s must be a mapping of NAME: value, not %s", what, kindName(n))
@@ -358,7 +367,9 @@ func (d *decoder) defaults(n *yaml.Node, df *Defaults) {
 		"env":      func(k, v *yaml.Node) { df.Env = d.env(v, "env") },
 		"unit":     func(k, v *yaml.Node) { df.Unit = d.argv(v, "unit") },
 		"lint":     func(k, v *yaml.Node) { df.Lint = d.argv(v, "lint") },
-		"populate": func(k, v *yaml.Node) { df.Populate = d.argv(v, "populate") },
+		"populate": func(k, v *yaml.Node) { df.Populate = d.argvOrNone(v, "populate") },
+		"migrate":  func(k, v *yaml.Node) { df.Migrate = d.argvOrNone(v, "migrate") },
+		"prestart": func(k, v *yaml.Node) { df.Prestart = d.argvOrNone(v, "prestart") },
 		"image":    func(k, v *yaml.Node) { df.Image = d.image(v) },
 	})
 }

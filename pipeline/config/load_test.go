@@ -130,7 +130,7 @@ services:
   - name: a
     path: services/a
     dependson: [b]
-`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, depends_on, deps, env, health, image, installer, libs, lint, name, path, populate, port, python, scenario, serve, timeout, unit)`}},
+`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, depends_on, deps, env, health, image, installer, libs, lint, migrate, name, path, populate, port, prestart, python, scenario, serve, timeout, unit)`}},
 		{"wrong types", `version: 1
 defaults:
   timeout: soon
@@ -477,5 +477,42 @@ services:
 			t.Errorf("problems = %q\nwant prefixes %q", got, want)
 			break
 		}
+	}
+}
+
+// TestLoadIntegrationSteps: migrate, prestart and populate are argv lists where [] means none;
+// a service's keys override the defaults'; a string is refused with its position.
+func TestLoadIntegrationSteps(t *testing.T) {
+	root := repo(t, baseFiles)
+	cfg, err := Parse([]byte(`version: 1
+defaults: {migrate: [alembic, upgrade, head]}
+services:
+  - {name: a, path: services/a, populate: [], prestart: [python, -m, warmup]}
+  - {name: b, path: services/b, migrate: []}
+`), "services.yaml", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.Service("a"), cfg.Service("b")
+	for _, tt := range []struct {
+		what      string
+		got, want []string
+	}{
+		{"a migrate", a.Migrate, []string{"alembic", "upgrade", "head"}},
+		{"a populate", a.Populate, []string{}},
+		{"a prestart", a.Prestart, []string{"python", "-m", "warmup"}},
+		{"b migrate", b.Migrate, []string{}},
+	} {
+		if tt.got == nil || !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %#v, want %#v", tt.what, tt.got, tt.want)
+		}
+	}
+	if b.Populate != nil || b.Prestart != nil {
+		t.Errorf("b populate %#v, prestart %#v: want nil (the presets)", b.Populate, b.Prestart)
+	}
+	_, err = Parse([]byte("version: 1\nservices:\n  - {name: a, path: services/a, migrate: \"alembic upgrade head\"}\n"), "services.yaml", root)
+	var ce *Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.HasPrefix(ce.Problems[0].String(), "services.yaml:3:42: migrate must be an argv list") {
+		t.Errorf("err = %v, want services.yaml:3:42: migrate must be an argv list", err)
 	}
 }

@@ -50,7 +50,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 	svc := &Service{
 		Python: df.Python, Base: df.Base, Deps: df.Deps, Installer: df.Installer, Timeout: df.Timeout,
 		Env: maps.Clone(df.Env), Image: df.Image.over(Image{}),
-		Unit: df.Unit, Lint: df.Lint, Populate: df.Populate,
+		Unit: df.Unit, Lint: df.Lint, Populate: df.Populate, Migrate: df.Migrate, Prestart: df.Prestart,
 		Port: DefaultPort, Health: DefaultHealth, Line: n.Line,
 	}
 	if svc.Env == nil {
@@ -111,7 +111,9 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		"timeout":  func(k, v *yaml.Node) { svc.Timeout, _ = d.duration(v, "timeout") },
 		"unit":     func(k, v *yaml.Node) { svc.Unit = d.argv(v, "unit") },
 		"lint":     func(k, v *yaml.Node) { svc.Lint = d.argv(v, "lint") },
-		"populate": func(k, v *yaml.Node) { svc.Populate = d.argv(v, "populate") },
+		"populate": func(k, v *yaml.Node) { svc.Populate = d.argvOrNone(v, "populate") },
+		"migrate":  func(k, v *yaml.Node) { svc.Migrate = d.argvOrNone(v, "migrate") },
+		"prestart": func(k, v *yaml.Node) { svc.Prestart = d.argvOrNone(v, "prestart") },
 		"serve":    func(k, v *yaml.Node) { svc.Serve = d.argv(v, "serve") },
 		"port": func(k, v *yaml.Node) {
 			if p, ok := d.integer(v); ok {

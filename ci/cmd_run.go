@@ -80,7 +80,10 @@ func (c *cli) showPlan() int {
 	}
 	if cmd := cfg.Integration.Command; len(cmd) > 0 {
 		plan.Integration = &pipeline.PlanIntegration{Command: cmd, Requirements: cfg.Integration.Requirements,
-			Postgres: cfg.Integration.Postgres != "", Timeout: cfg.Integration.Timeout.String()}
+			Postgres: cfg.Integration.Postgres != "", Timeout: cfg.Integration.Timeout.String(), From: engine.FromImage}
+		if c.opts.engine != local.Name {
+			plan.Integration.From = engine.FromVenv
+		}
 	}
 	if c.opts.output == "json" {
 		enc := json.NewEncoder(c.stdout)

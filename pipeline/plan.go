@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -58,6 +59,8 @@ type PlanIntegration struct {
 	// Postgres is set when an existing server is configured (else a throwaway cluster).
 	Postgres bool   `json:"existing_postgres"`
 	Timeout  string `json:"timeout"`
+	// From says what the services start from (engine.FromImage or engine.FromVenv).
+	From engine.From `json:"from"`
 }
 
 // Edge says From must pass before To runs.
@@ -204,8 +207,12 @@ func (p *Plan) Text() string {
 		if in.Postgres {
 			pg = "the configured PostgreSQL server"
 		}
-		fmt.Fprintf(&b, "\nintegration (after every service passed): %s on %s, one database per service  (timeout %s)\n",
-			strings.Join(in.Command, " "), pg, in.Timeout)
+		from := "every service started from its image in a container runtime"
+		if in.From == engine.FromVenv {
+			from = "every service started from its gated virtualenv (the images are not proven)"
+		}
+		fmt.Fprintf(&b, "\nintegration (after every service passed): %s; %s on %s, one database per service  (timeout %s)\n",
+			from, strings.Join(in.Command, " "), pg, in.Timeout)
 	}
 	return b.String()
 }

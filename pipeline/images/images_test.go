@@ -3,6 +3,7 @@ package images
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +15,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,6 +25,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/convoy-ci/convoy/image"
+	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/container"
 	"github.com/convoy-ci/convoy/internal/gittest"
 	"github.com/convoy-ci/convoy/pipeline/config"
 )
@@ -421,5 +426,49 @@ func TestCachedFromRegistryGates(t *testing.T) {
 	gittest.WriteFile(t, filepath.Join(f.root, "services/web/tests/test_app.py"), "def test(): assert 0\n")
 	if _, _, ok, err := fresh().Cached(ctx, svc); err != nil || ok {
 		t.Errorf("fresh checkout after a test changed: cached = %v (%v), want false", ok, err)
+	}
+}
+
+// TestPackageLibImportsInRunc starts the built image in runc and imports the service there —
+// its own interpreter, site-packages, user, working directory and PYTHONPATH — the way
+// integration will: project libs, package libs and a package at the repository's root import.
+func TestPackageLibImportsInRunc(t *testing.T) {
+	base := cmp.Or(os.Getenv("CONVOY_BASE_DIR"), "/var/cache/convoy/base")
+	if _, err := os.Stat(filepath.Join(base, "index.json")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no base image in %s: CI builds it first (scripts/base-image.sh)", base)
+		}
+		t.Skipf("no base image in %s: run scripts/base-image.sh", base)
+	}
+	img := newFixture(t, "oci-layout:"+base+":python").build(t)
+	rt, err := container.NewRunc(container.WithWorkDir(t.TempDir()), container.WithLayerCache(t.TempDir()))
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no runc here: %v", err)
+		}
+		t.Skipf("no runc here: %v", err)
+	}
+	l := rt.Launcher("web", "imports", img)
+	defer func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := l.Prepare(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	p, err := l.Start(integration.Command{Name: "import", Log: &log,
+		Argv: []string{"python3", "-c", "import app; assert app.VALUE == 111, app.VALUE; print('imported')"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	code := p.ExitCode()
+	if err := p.Stop(syscall.SIGTERM, time.Second); err != nil {
+		t.Error(err)
+	}
+	if code != 0 || !strings.Contains(log.String(), "imported") {
+		t.Errorf("importing the service in its image: exit %d\n%s", code, log.String())
 	}
 }

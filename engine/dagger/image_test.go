@@ -17,49 +17,28 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/moby/patternmatcher"
 
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/internal/gittest"
+	"github.com/convoy-ci/convoy/internal/imagetest"
 )
 
 // baseLayout writes a small Python-like base image into an OCI layout and returns its
 // oci-layout: reference.
 func baseLayout(t *testing.T, user string) string {
-	t.Helper()
-	img, err := random.Image(256, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config = v1.Config{
-		Env:          []string{"PATH=/usr/local/bin:/usr/bin:/bin", "PYTHON_VERSION=3.11.9", "LANG=C.UTF-8"},
-		Labels:       map[string]string{"org.opencontainers.image.title": "python", "org.opencontainers.image.version": "3.11", "vendor": "example"},
-		ExposedPorts: map[string]struct{}{"9999/tcp": {}},
-		Entrypoint:   []string{"/docker-entrypoint.sh"},
-		Cmd:          []string{"python3"},
-		User:         user,
-	}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "py"})); err != nil {
-		t.Fatal(err)
-	}
-	return "oci-layout:" + dir + ":py"
+	return imagetest.Base(t, func(c *v1.Config) {
+		*c = v1.Config{
+			Env:          []string{"PATH=/usr/local/bin:/usr/bin:/bin", "PYTHON_VERSION=3.11.9", "LANG=C.UTF-8"},
+			Labels:       map[string]string{"org.opencontainers.image.title": "python", "org.opencontainers.image.version": "3.11", "vendor": "example"},
+			ExposedPorts: map[string]struct{}{"9999/tcp": {}},
+			Entrypoint:   []string{"/docker-entrypoint.sh"},
+			Cmd:          []string{"python3"},
+			User:         user,
+		}
+	})
 }
 
 func webSpec(t *testing.T, cfg *imageFixture) image.Spec {

@@ -16,11 +16,10 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/image"
+	"github.com/convoy-ci/convoy/internal/imagetest"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/images"
 	"github.com/convoy-ci/convoy/python"
@@ -263,30 +262,7 @@ func samePipenvRequirements(t *testing.T, e *Engine, cfg *config.Config, svc *co
 // shortBase writes an image whose config states Python 3.11 without its patch level into an
 // OCI layout and returns its reference.
 func shortBase(t *testing.T) string {
-	t.Helper()
-	img, err := random.Image(64, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config.Labels = map[string]string{image.LabelPythonVersion: "3.11"}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "base")
-	s, err := image.OpenStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Put(img, "py"); err != nil {
-		t.Fatal(err)
-	}
-	return "oci-layout:" + dir + ":py"
+	return imagetest.Base(t, func(c *v1.Config) { c.Labels = map[string]string{image.LabelPythonVersion: "3.11"} })
 }
 
 // TestRuntimeRequirementsErrors: what stops the resolution before uv runs is a failed stage,

@@ -21,13 +21,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 
-	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/integration/container"
 	"github.com/convoy-ci/convoy/internal/gittest"
+	"github.com/convoy-ci/convoy/internal/imagetest"
 	"github.com/convoy-ci/convoy/pipeline/config"
 )
 
@@ -108,30 +106,7 @@ func (f *fixture) builder(t *testing.T) *Builder {
 // baseLayout stores a random image whose config says Python 3.11 in a new OCI layout (tag py)
 // and returns its oci-layout: reference: these tests need no Python in the image.
 func baseLayout(t *testing.T) string {
-	t.Helper()
-	img, err := random.Image(256, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config.Env = []string{"PATH=/usr/bin:/bin", "PYTHON_VERSION=3.11.9"}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "base")
-	s, err := image.OpenStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Put(img, "py"); err != nil {
-		t.Fatal(err)
-	}
-	return "oci-layout:" + dir + ":py"
+	return imagetest.Base(t, func(c *v1.Config) { c.Env = []string{"PATH=/usr/bin:/bin", "PYTHON_VERSION=3.11.9"} })
 }
 
 // build builds and stores the image of the fixture's service and returns it from the store.

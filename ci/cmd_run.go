@@ -80,10 +80,7 @@ func (c *cli) showPlan() int {
 	}
 	if cmd := cfg.Integration.Command; len(cmd) > 0 {
 		plan.Integration = &pipeline.PlanIntegration{Command: cmd, Requirements: cfg.Integration.Requirements,
-			Postgres: cfg.Integration.Postgres != "", Timeout: cfg.Integration.Timeout.String(), From: engine.FromImage}
-		if c.opts.engine != local.Name {
-			plan.Integration.From = engine.FromVenv
-		}
+			Postgres: cfg.Integration.Postgres != "", Timeout: cfg.Integration.Timeout.String(), From: c.integrationFrom()}
 	}
 	if c.opts.output == "json" {
 		enc := json.NewEncoder(c.stdout)
@@ -148,9 +145,10 @@ func integrationFlags(fs *pflag.FlagSet) {
 	fs.String("runtime", "auto", "container runtime images run in: runc, docker (the daemon at DOCKER_HOST) or auto (docker when DOCKER_HOST is set, else runc); env CONVOY_RUNTIME")
 }
 
-// integrationFrom is what --integration-from says integration starts services from.
+// integrationFrom is what integration starts services from: what --integration-from says on
+// the local engine; the Dagger engine starts the containers that passed their gates.
 func (c *cli) integrationFrom() engine.From {
-	if c.flagString("integration-from") == string(engine.FromVenv) {
+	if c.flagString("integration-from") == string(engine.FromVenv) || c.opts.engine != local.Name {
 		return engine.FromVenv
 	}
 	return engine.FromImage
@@ -165,7 +163,7 @@ func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (container.Runti
 	default:
 		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("--integration-from %q: expected image or venv", from)}
 	}
-	if !ph.integration || c.integrationFrom() == engine.FromVenv || c.opts.engine != local.Name {
+	if !ph.integration || c.integrationFrom() == engine.FromVenv {
 		return nil, nil
 	}
 	kind := c.flagString("runtime")
@@ -248,10 +246,6 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	}
 	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg),
 		Integrate: ph.integration, Postgres: pg, From: c.integrationFrom()}
-	if c.opts.engine != local.Name {
-		// The Dagger engine starts services from the containers that passed their gates.
-		job.From = engine.FromVenv
-	}
 	if notice != nil {
 		job.Notices = append(job.Notices, notice.Error())
 	}

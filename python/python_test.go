@@ -60,6 +60,17 @@ func testUV(t *testing.T) *UV {
 	return uv
 }
 
+// testUVPython is testUV and the interpreter Tools gives uv to resolve and install with.
+func testUVPython(t *testing.T) (*UV, string) {
+	t.Helper()
+	uv := testUV(t)
+	python, err := NewTools(cacheDir).Python(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uv, python
+}
+
 // write writes content to dir/name and returns its path.
 func write(t *testing.T, dir, name, content string) string {
 	t.Helper()

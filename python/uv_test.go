@@ -21,12 +21,8 @@ const markerSpec = "six==1.16.0 ; python_full_version < '3.11.3'\n" +
 // markers select, whatever the host's interpreter; the constraints hold asgiref to the version
 // "the gates installed".
 func TestCompileMarkers(t *testing.T) {
-	uv := testUV(t)
+	uv, python := testUVPython(t)
 	ctx := context.Background()
-	python, err := NewTools(cacheDir).Python(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	write(t, dir, "requirements.txt", markerSpec)
 	constraints := write(t, dir, "constraints.txt", "asgiref==3.8.1\nDjango==5.0.4\n")
@@ -80,12 +76,8 @@ func TestCompileConflict(t *testing.T) {
 // host (another Python, another architecture): the extension is the target's, and uv leaves
 // nothing of its own behind.
 func TestInstallForTarget(t *testing.T) {
-	uv := testUV(t)
+	uv, python := testUVPython(t)
 	ctx := context.Background()
-	python, err := NewTools(cacheDir).Python(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	reqs := write(t, dir, "pins.txt", "markupsafe==2.1.5\nsix==1.16.0\n")
 	tests := []struct {
@@ -123,12 +115,8 @@ func TestFreezeAgreesWithUV(t *testing.T) {
 	if testing.Short() {
 		t.Skip("makes a virtualenv and installs into it with pip (~10 s); skipped with -short")
 	}
-	uv := testUV(t)
+	uv, python := testUVPython(t)
 	ctx := context.Background()
-	python, err := NewTools(cacheDir).Python(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	venv := filepath.Join(t.TempDir(), "venv")
 	if err := run(ctx, []string{python, "-m", "venv", venv}, Exec{}, nil); err != nil {
 		t.Fatal(err)
@@ -167,12 +155,8 @@ func TestFreezeAgreesWithUV(t *testing.T) {
 // spec's exact pins fix all of it, and otherwise asks the index — with the same answer as
 // Compile either way.
 func TestResolveOffline(t *testing.T) {
-	uv := testUV(t)
+	uv, python := testUVPython(t)
 	ctx := context.Background()
-	python, err := NewTools(cacheDir).Python(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	write(t, dir, "pinned.txt", markerSpec)
 	write(t, dir, "unpinned.txt", "six ; python_full_version < '3.11.3'\nasgiref\n")

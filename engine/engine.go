@@ -114,9 +114,11 @@ type IntegrationRequest struct {
 	Events func(integration.Event)
 	// From says what the services run from: FromImage (their images, the default) or FromVenv.
 	From From
-	// Images holds, for FromImage, each service's image as repo@sha256:… (built by this run or
-	// found in the cache), by service name.
-	Images map[string]string
+	// Image returns, for FromImage, a service's image as repo@sha256:… (built by this run or
+	// found in the cache), waiting until it is built: integration may start while images are
+	// still being built, each service once its own is there. It fails for a service whose image
+	// will not be built (a gate failed, the run was cancelled).
+	Image func(ctx context.Context, service string) (string, error)
 	// RunID names the run's databases and containers; empty means a new one.
 	RunID string
 	// Jobs bounds how many services start at once (each once what it depends_on is healthy);

@@ -60,8 +60,9 @@ type Process interface {
 	Stop(sig syscall.Signal, grace time.Duration) error
 }
 
-// Preparer is a Launcher with slow work to do before its first command (unpacking an image, say).
-// Run calls Prepare for every service's Launcher at once, while the database server starts.
+// Preparer is a Launcher with slow work to do before its first command (unpacking an image, say,
+// or waiting for it to be built). Run calls Prepare for every service's Launcher at once, as it
+// starts the database server; a service starts once its own Prepare returned.
 type Preparer interface {
 	Prepare(ctx context.Context) error
 }

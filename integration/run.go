@@ -82,13 +82,16 @@ func Run(ctx context.Context, spec Spec, opts ...Option) (rep *Report, err error
 		r.report.Duration = time.Since(start)
 		return r.report, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
+	rctx, cancel := context.WithCancel(ctx)
 	defer func() {
+		cancel() // launchers still preparing (waiting for an image) give up before teardown
+		r.preparing.Wait()
 		if terr := r.teardown(); terr != nil {
 			err = errors.Join(err, fmt.Errorf("integration teardown: %w", terr))
 		}
 		r.report.Duration = time.Since(start)
 	}()
-	err = r.run(ctx)
+	err = r.run(rctx)
 	if err != nil && ctx.Err() != nil {
 		// Whatever failed did so because the run was being cancelled.
 		err = fmt.Errorf("%w while %s: %w", ErrInterrupted, r.phase, context.Cause(ctx))
@@ -107,11 +110,12 @@ type runner struct {
 	used     map[int]bool // ports handed out in this run
 	phase    string       // what the run is doing, for the interruption message
 
-	cluster  *pgcluster.Cluster
-	adminURL string
-	created  []*service // whose database exists
-	procs    []*started // every process group started, in order
-	logs     []*os.File
+	cluster   *pgcluster.Cluster
+	adminURL  string
+	created   []*service     // whose database exists
+	preparing sync.WaitGroup // Prepare calls still running
+	procs     []*started     // every process group started, in order
+	logs      []*os.File
 }
 
 // service is a Service with its run-time state.
@@ -121,6 +125,10 @@ type service struct {
 	dbURL   string
 	logPath string
 	log     *os.File
+	// prepared is closed when its launcher's Prepare returned (at once without a Preparer);
+	// prepErr is then what it returned.
+	prepared chan struct{}
+	prepErr  error
 }
 
 type started struct {
@@ -296,6 +304,10 @@ func (r *runner) startServices(ctx context.Context) error {
 					}
 				}
 			}
+			if err := r.awaitPrepared(gctx, s); err != nil {
+				r.serviceFailed(s, err)
+				return err
+			}
 			if err := slots.Acquire(gctx, 1); err != nil {
 				return err
 			}
@@ -325,36 +337,56 @@ func (r *runner) serviceFailed(s *service, err error) {
 	r.emit(Event{Kind: EventServiceFailed, Service: s.Name, Step: step, LogPath: s.logPath, Err: err})
 }
 
-// prepareAndStartPostgres prepares every service's Launcher while the database server starts.
+// prepareAndStartPostgres starts preparing every service's Launcher (unpacking an image, or
+// waiting for it to be built) while the database server starts. Starting services one at a time,
+// it waits until every launcher is ready; in parallel, each service waits for its own only
+// (startServices), so that one whose image is ready starts before the others' are.
 func (r *runner) prepareAndStartPostgres(ctx context.Context) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(r.services))
-	for i, s := range r.services {
-		p, ok := s.Launcher.(Preparer)
-		if !ok {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.Prepare(ctx); err != nil {
-				errs[i] = &ServiceError{Service: s.Name, Step: "prepare", ExitCode: -1, LogPath: s.logPath,
-					Err: fmt.Errorf("preparing %s: %w", s.Launcher.Describe(), err)}
-			}
-		}()
+	for _, s := range r.services {
+		r.prepare(ctx, s)
 	}
-	err := r.startPostgres(ctx)
-	wg.Wait()
-	if err != nil {
+	if err := r.startPostgres(ctx); err != nil {
 		return err
 	}
-	for i, e := range errs {
-		if e != nil {
-			r.emit(Event{Kind: EventServiceFailed, Service: r.services[i].Name, Step: "prepare", LogPath: r.services[i].logPath, Err: e})
-			return e
+	if r.o.parallel > 1 {
+		return nil
+	}
+	for _, s := range r.services {
+		if err := r.awaitPrepared(ctx, s); err != nil {
+			r.emit(Event{Kind: EventServiceFailed, Service: s.Name, Step: "prepare", LogPath: s.logPath, Err: err})
+			return err
 		}
 	}
 	return nil
+}
+
+// prepare runs the Prepare of s's launcher, if it has one, in the background.
+func (r *runner) prepare(ctx context.Context, s *service) {
+	s.prepared = make(chan struct{})
+	p, ok := s.Launcher.(Preparer)
+	if !ok {
+		close(s.prepared)
+		return
+	}
+	r.preparing.Add(1)
+	go func() {
+		defer r.preparing.Done()
+		defer close(s.prepared)
+		if err := p.Prepare(ctx); err != nil {
+			s.prepErr = &ServiceError{Service: s.Name, Step: "prepare", ExitCode: -1, LogPath: s.logPath,
+				Err: fmt.Errorf("preparing %s: %w", s.Launcher.Describe(), err)}
+		}
+	}()
+}
+
+// awaitPrepared waits until s's launcher is prepared and returns what Prepare returned.
+func (r *runner) awaitPrepared(ctx context.Context, s *service) error {
+	select {
+	case <-s.prepared:
+		return s.prepErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // startPostgres starts the throwaway cluster, if there is to be one.

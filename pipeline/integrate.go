@@ -93,6 +93,8 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 	}
 	switch {
 	case err == nil:
+	case errors.Is(context.Cause(ctx), errGatesFailed):
+		sum.Status = StatusCancelled
 	case errors.Is(err, integration.ErrInterrupted) || ctx.Err() != nil:
 		sum.Status = StatusInterrupted
 	default:

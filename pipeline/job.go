@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -53,18 +54,22 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 		j.Bus.Emit(Event{Type: EventNotice, Message: n})
 	}
 	runner := &Runner{Plan: j.Plan, Engine: j.Engine, Bus: j.Bus, LogDir: filepath.Join(j.StateDir, "logs"), Cache: j.Cache}
-	res, err := runner.Run(ctx)
+	var in engine.Integrator
+	if j.Integrate {
+		var ok bool
+		if in, ok = j.Engine.(engine.Integrator); !ok {
+			return nil, &UsageError{Msg: fmt.Sprintf("the %s engine cannot run the integration stage", j.Engine.Name())}
+		}
+	}
+	res, integ, err := j.runPhases(ctx, runner, in)
 	if err != nil {
 		return nil, err
 	}
 	j.recordDurations(res)
 	sum := &Summary{Status: StatusPassed, Services: res.Services}
-	if j.Integrate && res.Passed() && ctx.Err() == nil {
-		in, ok := j.Engine.(engine.Integrator)
-		if !ok {
-			return nil, &UsageError{Msg: fmt.Sprintf("the %s engine cannot run the integration stage", j.Engine.Name())}
-		}
-		sum.Integration = j.integrate(ctx, in, sum.Services)
+	if integ != nil {
+		sum.Integration = integ.summary
+		addIntegrationStages(sum.Services, integ.stages)
 	}
 	sum.Duration = time.Since(start).Seconds()
 	switch {
@@ -77,24 +82,71 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	return sum, nil
 }
 
-// integrate runs the integration stage over the services that passed and adds each one's
-// integration stage to its summary line: a service that failed there failed.
-func (j *Job) integrate(ctx context.Context, in engine.Integrator, services []ServiceSummary) *IntegrationSummary {
-	from := j.From
-	if from == "" {
-		from = engine.FromImage
+// errGatesFailed cancels an integration that overlapped the gates when a service failed them.
+var errGatesFailed = errors.New("a service did not pass its gates")
+
+// integrationResult is what the integration phase reports.
+type integrationResult struct {
+	summary *IntegrationSummary
+	stages  map[string]StageSummary
+}
+
+// runPhases runs the plan and, with in set, the integration stage: after every service passed
+// when integration starts the services from their virtualenvs; overlapping the gates and images
+// when it starts them from their images — the database server starts at once and each service
+// as soon as its image is built. Integration that overlapped a run in which a service failed is
+// cancelled and not reported (nil): the run failed before it could pass.
+func (j *Job) runPhases(ctx context.Context, runner *Runner, in engine.Integrator) (*Result, *integrationResult, error) {
+	if in == nil || j.from() != engine.FromImage || !j.Plan.buildsImages() {
+		res, err := runner.Run(ctx)
+		if err != nil || in == nil || !res.Passed() || ctx.Err() != nil {
+			return res, nil, err
+		}
+		imgs := map[string]string{}
+		for _, s := range res.Services {
+			imgs[s.Name] = s.Image
+		}
+		image := func(_ context.Context, svc string) (string, error) { return imgs[svc], nil }
+		return res, j.integrate(ctx, in, image), nil
 	}
-	imgs := map[string]string{}
-	for _, s := range services {
-		imgs[s.Name] = s.Image
+	runner.images = newImageBoard(j.Plan.Services)
+	ictx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan *integrationResult, 1)
+	go func() { done <- j.integrate(ictx, in, runner.images.Image) }()
+	res, err := runner.Run(ctx)
+	if err != nil || !res.Passed() {
+		cancel(errGatesFailed)
+		<-done
+		return res, nil, err
 	}
+	return res, <-done, nil
+}
+
+// from is what integration starts the services from.
+func (j *Job) from() engine.From {
+	if j.From == "" {
+		return engine.FromImage
+	}
+	return j.From
+}
+
+// integrate runs the integration stage over the plan's services, their images from image.
+func (j *Job) integrate(ctx context.Context, in engine.Integrator, image func(context.Context, string) (string, error)) *integrationResult {
+	from := j.from()
 	sum, stages := Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: j.startOrder(),
-		Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration"), From: from, Images: imgs,
+		Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration"), From: from, Image: image,
 		Jobs: j.Plan.Jobs}, j.Bus)
 	if from == engine.FromImage {
 		sum.Runtime = j.Runtime
 		sum.ImagesProven = sum.Status == StatusPassed
 	}
+	return &integrationResult{summary: sum, stages: stages}
+}
+
+// addIntegrationStages adds each service's integration stage to its summary line: a service
+// that failed there failed.
+func addIntegrationStages(services []ServiceSummary, stages map[string]StageSummary) {
 	for i := range services {
 		st, ok := stages[services[i].Name]
 		if !ok {
@@ -105,7 +157,6 @@ func (j *Job) integrate(ctx context.Context, in engine.Integrator, services []Se
 			services[i].Status = st.Status
 		}
 	}
-	return sum
 }
 
 // startOrder is the plan's services, dependencies first.

@@ -218,3 +218,14 @@ func (p *Plan) Text() string {
 }
 
 func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
+
+// buildsImages says whether every service of the plan ends with an image stage.
+func (p *Plan) buildsImages() bool {
+	for _, s := range p.Services {
+		sts := p.stages[s.Name]
+		if len(sts) == 0 || sts[len(sts)-1].Kind != stages.KindImage {
+			return false
+		}
+	}
+	return len(p.Services) > 0
+}

@@ -35,6 +35,7 @@ type Runner struct {
 
 	mu      sync.Mutex
 	results map[string]StageSummary
+	images  *imageBoard // when set, told of each image as soon as it is built
 }
 
 // Cache finds a service's image built earlier from the same inputs.
@@ -76,6 +77,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 			}
 			if ok {
 				cached[svc.Name] = r.cachedService(ps, img, digest)
+				r.images.settle(svc.Name, img, nil)
 				continue
 			}
 		}
@@ -101,6 +103,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		},
 		OnFinish: func(o Outcome) { r.finished(o) },
 	})
+	r.images.closeAll()
 	if err != nil && ctx.Err() == nil {
 		return nil, err // a malformed graph; cancellation is in the outcomes
 	}
@@ -168,6 +171,12 @@ func (r *Runner) finished(o Outcome) {
 		}
 	}
 	r.Bus.Emit(ev)
+	switch {
+	case st == stages.Image && o.Status == StatusPassed:
+		r.images.settle(svc, sum.Image, nil)
+	case o.Status != StatusPassed:
+		r.images.settle(svc, "", fmt.Errorf("its %s stage did not pass (%s)", st, o.Status))
+	}
 }
 
 // runStage runs one stage with its log file open.

@@ -68,19 +68,67 @@ func (e *Engine) integrationService(ctx context.Context, req engine.IntegrationR
 		s.Dir, s.Env = svc.Dir, env
 		return s, nil
 	}
-	ref := req.Images[svc.Name]
 	switch {
 	case e.runtime == nil:
 		return s, fmt.Errorf("starting %q from its image: the local engine has no container runtime", svc.Name)
-	case ref == "" || e.images == nil:
+	case req.Image == nil || e.images == nil:
 		return s, fmt.Errorf("starting %q from its image: this run has no image of it", svc.Name)
 	}
-	img, err := e.images.Image(ctx, ref)
-	if err != nil {
-		return s, fmt.Errorf("starting %q from its image: %w", svc.Name, err)
-	}
-	s.Launcher = e.runtime.Launcher(svc.Name, req.RunID, img)
+	s.Launcher = &imageLauncher{service: svc.Name, wait: req.Image, launcher: func(ctx context.Context, ref string) (integration.Launcher, error) {
+		img, err := e.images.Image(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		return e.runtime.Launcher(svc.Name, req.RunID, img), nil
+	}}
 	return s, nil
+}
+
+// imageLauncher is the container launcher of a service's image, made once the image is built:
+// its Prepare waits for the image, then prepares the runtime's launcher for it.
+type imageLauncher struct {
+	service  string
+	wait     func(ctx context.Context, service string) (string, error)
+	launcher func(ctx context.Context, ref string) (integration.Launcher, error)
+	l        integration.Launcher // set by Prepare
+}
+
+func (l *imageLauncher) Describe() string {
+	if l.l == nil {
+		return "the image of " + l.service + " (not built yet)"
+	}
+	return l.l.Describe()
+}
+
+// Prepare waits until the image is built, then makes and prepares its launcher.
+func (l *imageLauncher) Prepare(ctx context.Context) error {
+	ref, err := l.wait(ctx, l.service)
+	if err != nil {
+		return fmt.Errorf("waiting for the image of %q: %w", l.service, err)
+	}
+	inner, err := l.launcher(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("starting %q from its image: %w", l.service, err)
+	}
+	l.l = inner
+	if p, ok := inner.(integration.Preparer); ok {
+		return p.Prepare(ctx)
+	}
+	return nil
+}
+
+func (l *imageLauncher) Start(cmd integration.Command) (integration.Process, error) {
+	if l.l == nil {
+		return nil, fmt.Errorf("starting %q: its image was never prepared", l.service)
+	}
+	return l.l.Start(cmd)
+}
+
+func (l *imageLauncher) Close() error {
+	if l.l == nil {
+		return nil
+	}
+	return l.l.Close()
 }
 
 // suite is the cross-service suite, run on the host from a virtualenv of its requirements.

@@ -71,7 +71,7 @@ const installer = "uv " + python.UVVersion
 // version and platform they are installed for, and the installer.
 func (t depsTarget) key(reqs []string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "convoy-deps-v2\npython %s\nplatform %s\ninstaller %s\n", t.python.Version, t.python.Platform, installer)
+	fmt.Fprintf(h, "convoy-deps-v3 bytecode\npython %s\nplatform %s\ninstaller %s\n", t.python.Version, t.python.Platform, installer)
 	for _, r := range reqs {
 		fmt.Fprintf(h, "req %s\n", r)
 	}
@@ -113,7 +113,10 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.T
 	if err := fixScripts(filepath.Join(target, "bin")); err != nil {
 		return nil, err
 	}
-	files, err := walkTree(target, nil)
+	if err := compileBytecode(ctx, tools, t, target, log); err != nil {
+		return nil, err
+	}
+	files, err := walkInstalled(target)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +156,20 @@ func install(ctx context.Context, reqs []string, t depsTarget, tools *python.Too
 	}
 	if err != nil {
 		return fmt.Errorf("installing dependencies: %w", err)
+	}
+	return nil
+}
+
+// compileBytecode compiles the installed modules for the image's interpreter, so that processes
+// started from the image load them without compiling them first (python.Tools.Bytecode); when the
+// host's Python is another minor version than the image's, the layer goes without.
+func compileBytecode(ctx context.Context, tools *python.Tools, t depsTarget, target string, log io.Writer) error {
+	ok, err := tools.Bytecode(ctx, t.python, target, SitePackages, python.Exec{Log: log})
+	if err != nil {
+		return fmt.Errorf("installing dependencies: %w", err)
+	}
+	if !ok && log != nil {
+		fmt.Fprintf(log, "convoy: the host's Python is not %s: the dependency layer has no bytecode, each process compiles what it imports\n", t.python.Version)
 	}
 	return nil
 }

@@ -68,6 +68,17 @@ func alwaysExcluded(rel string, isDir bool) bool {
 // walkTree lists root's files in a stable order (lexical per directory),
 // leaving out what keep says and what alwaysExcluded says.
 func walkTree(root string, keep filter) ([]File, error) {
+	return walk(root, keep, alwaysExcluded)
+}
+
+// walkInstalled lists root's files like walkTree, bytecode included: a tree convoy installed and
+// compiled itself (python.Tools.Bytecode), whose .pyc files depend on nothing but the sources.
+func walkInstalled(root string) ([]File, error) {
+	return walk(root, nil, func(rel string, _ bool) bool { return path.Base(rel) == ".git" })
+}
+
+// walk lists root's files in a stable order, leaving out what keep and skip say.
+func walk(root string, keep filter, skip func(rel string, isDir bool) bool) ([]File, error) {
 	var files []File
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -82,7 +93,7 @@ func walkTree(root string, keep filter) ([]File, error) {
 		}
 		rel = filepath.ToSlash(rel)
 		isDir := d.IsDir()
-		if alwaysExcluded(rel, isDir) {
+		if skip(rel, isDir) {
 			if isDir {
 				return filepath.SkipDir
 			}

@@ -13,7 +13,7 @@ import (
 
 // hashVersion changes whenever what an input hash covers, or how images are
 // assembled from those inputs, changes: old images then stop matching.
-const hashVersion = "convoy-input-v2"
+const hashVersion = "convoy-input-v3" // v3: dependency layers carry bytecode
 
 // Inputs is everything that makes a service's image.
 type Inputs struct {

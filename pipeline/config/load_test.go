@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/convoy-ci/convoy/python"
 )
 
 // repo makes a repository with the given files (path → content; a trailing / makes a dir).
@@ -77,7 +79,7 @@ release:
 		t.Fatalf("Parse: %v", err)
 	}
 	a, b, c := cfg.Service("a"), cfg.Service("b"), cfg.Service("c")
-	if a.Python != "3.12" || a.Timeout != 2*time.Minute || a.Deps != DepsPip {
+	if a.Python != "3.12" || a.Timeout != 2*time.Minute || a.Deps != DefaultDeps {
 		t.Errorf("a did not inherit defaults: %+v", a)
 	}
 	if a.Env["DEBUG"] != "0" || a.Env["JWT_SECRET"] != "s" || b.Env["DEBUG"] != "1" {
@@ -209,14 +211,14 @@ services:
 services:
   - name: a
     path: services/a
-    deps: poetry
+    deps: conda
   - name: c
     path: services/c
   - name: b
     path: services/b
     deps: pipenv
 `, []string{
-			`5:11: unknown dependency tool "poetry" (expected pip or pipenv)`,
+			`5:11: unknown dependency tool "conda" (expected one of ` + strings.Join(python.ToolNames(), ", ") + `)`,
 			`7:11: service "c" uses deps pip but services/c has no requirements.txt`,
 			`10:11: service "b" uses deps pipenv but services/b has no Pipfile`,
 		}},

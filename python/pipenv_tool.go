@@ -66,7 +66,7 @@ func (t pipenvTool) Install(p Project, o InstallOptions) (Installation, error) {
 // Runtime is what `pipenv requirements` prints for the [packages] of the lock pipenv wrote in
 // the scratch directory — read from the lock itself when it can be (PipenvLockRequirements).
 func (pipenvTool) Runtime(Project) Runtime {
-	return Runtime{Argv: PipenvRequirementsArgv(), FromScratch: func(scratch string) ([]string, bool, error) {
+	return Runtime{Argv: PipenvRequirementsArgv(), Env: map[string]string{"PIPENV_VERBOSITY": "-1"}, FromScratch: func(scratch string) ([]string, bool, error) {
 		lock, err := os.ReadFile(filepath.Join(scratch, pipenvLock))
 		if err != nil {
 			return nil, false, fmt.Errorf("reading the %s the deps stage wrote: %w", pipenvLock, err)

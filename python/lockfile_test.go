@@ -128,7 +128,6 @@ func TestFreezeRealVirtualenv(t *testing.T) {
 	}
 }
 
-
 // writeTestFile writes content to path, creating its directory.
 func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()

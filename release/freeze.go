@@ -40,7 +40,7 @@ type Lockfile struct {
 	// service of a workspace that shares it.
 	Services []string
 	// Path is the lockfile's path, slash-separated, relative to the
-	// repository root ("services/auth/Pipfile.lock").
+	// repository root, as the tool says (python.Tool.Lock).
 	Path string
 	// Content is the lockfile that describes the service's environment.
 	Content []byte

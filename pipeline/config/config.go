@@ -101,8 +101,9 @@ type Service struct {
 	Base string
 	// Deps is the dependency tool: one of python.ToolNames (see Tool).
 	Deps string
-	// Installer creates and fills the virtualenv of a pip service: InstallerUV (uv venv, uv pip
-	// install) or InstallerPip (python -m venv, python -m pip install). pipenv services ignore
+	// Installer creates and fills the virtualenv of a service whose tool installs requirements
+	// files (python.InstallOptions.Installer): InstallerUV (uv venv, then uv's pip interface) or
+	// InstallerPip (python -m venv, then its pip). Tools with an installer of their own ignore
 	// it.
 	Installer string
 	// Libs are the shared local directories the service imports, in manifest order.

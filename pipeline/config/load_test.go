@@ -518,3 +518,21 @@ services:
 		t.Errorf("err = %v, want services.yaml:3:42: migrate must be an argv list", err)
 	}
 }
+
+// TestServiceProject: a loaded service is located by the repository root and its path; one
+// built by hand without a path is its own root.
+func TestServiceProject(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "repo")
+	for _, tt := range []struct {
+		svc  Service
+		want python.Project
+	}{
+		{Service{Name: "a", Path: "services/a", Dir: filepath.Join(root, "services", "a")}, python.Project{Root: root, Dir: "services/a", Name: "a"}},
+		{Service{Name: "b", Dir: filepath.Join(root, "b")}, python.Project{Root: filepath.Join(root, "b"), Dir: ".", Name: "b"}},
+		{Service{Name: "c", Path: ".", Dir: root}, python.Project{Root: root, Dir: ".", Name: "c"}},
+	} {
+		if got := tt.svc.Project(); got != tt.want {
+			t.Errorf("%s: Project() = %+v, want %+v", tt.svc.Name, got, tt.want)
+		}
+	}
+}

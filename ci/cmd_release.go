@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -99,21 +98,17 @@ func (c *cli) releaseTrigger(cfg *config.Config) (string, bool) {
 	return tag, true
 }
 
-// releaseServices describes every service for the release package: its gated virtualenv.
+// releaseServices describes every service for the release package: its tool and the
+// environment its gates passed in (the engine's python.Env).
 func (c *cli) releaseServices(cfg *config.Config) ([]release.Service, error) {
 	eng := local.New(stateDir(cfg), local.WithCacheDir(c.cacheDir(cfg)))
 	var out []release.Service
 	for _, svc := range cfg.Services {
-		venv, err := eng.Venv(svc)
+		env, err := eng.Env(svc)
 		if err != nil {
 			return nil, err
 		}
-		lock, err := eng.PipenvLock(svc)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, release.Service{Name: svc.Name, Dir: svc.Path, Deps: svc.Deps,
-			Python: filepath.Join(venv, "bin", "python"), PipenvLock: lock})
+		out = append(out, release.Service{Name: svc.Name, Dir: svc.Path, Tool: svc.Tool().Name(), Env: env})
 	}
 	return out, nil
 }

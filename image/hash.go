@@ -21,8 +21,8 @@ type Inputs struct {
 	Service string
 	// Source is the service's source and libs (see SourceFiles).
 	Source Source
-	// DepSpec is the dependency specification (requirements.txt, Pipfile.lock
-	// or the frozen list), byte for byte.
+	// DepSpec is the dependency specification (the files the service's tool installs from,
+	// python.Tool.Inputs), byte for byte.
 	DepSpec []byte
 	// BaseDigest is the base image's manifest digest (BaseImage.Digest).
 	BaseDigest string

@@ -5,6 +5,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/convoy-ci/convoy/python"
 )
 
 // Source says which files of a repository make a service's source layer. SourceFiles lists
@@ -50,16 +52,16 @@ type Tree struct {
 
 // DevOnly are the files no image needs and every image leaves out unless Source.Include
 // re-includes them (patterns in .dockerignore syntax, relative to each tree's directory): test
-// packages and modules, test and lint configuration, pip's dev requirements and what test runs
-// leave behind. setup.cfg stays (it may hold the package's metadata: leave it out with a
-// .dockerignore when it holds lint settings only), and so do Pipfile and Pipfile.lock (the
-// runtime dependency spec, which records where the image's dependencies come from).
-var DevOnly = []string{
+// packages and modules, test and lint configuration, what test runs leave behind and the
+// dependency tools' files only the gates read (python.DevOnly: pip's dev requirements).
+// setup.cfg stays (it may hold the package's metadata: leave it out with a .dockerignore when
+// it holds lint settings only), and so do the tools' specs and locks (the runtime dependency
+// spec, which records where the image's dependencies come from).
+var DevOnly = append([]string{
 	"**/tests", "**/test", "**/tests.py", "**/test_*.py", "**/*_test.py", "**/conftest.py",
 	"**/.flake8", "**/tox.ini", "**/pytest.ini", "**/.coveragerc",
-	"**/requirements-dev.txt",
 	"**/.coverage", "**/.pytest_cache", "**/.tox",
-}
+}, python.DevOnly...)
 
 // SourceFiles lists the files of s's source layer, one Tree for the service and one per lib:
 //

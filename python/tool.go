@@ -93,10 +93,13 @@ type Installation struct {
 type Runtime struct {
 	// File is a requirements file (repository-relative) to resolve as it is.
 	File string
-	// Argv, when File is empty, prints the requirement lines on standard output. It runs as
-	// Install's commands do (service directory, virtualenv activated, Env, VenvVars and
-	// ScratchVars set); argv[0] may name a provisioned program.
+	// Argv, when File is empty, prints the requirement lines on standard output. It runs
+	// where Install's commands do (service directory, virtualenv activated, VenvVars and
+	// ScratchVars set) with Env — not Install's Env, which is the install's alone; argv[0] may
+	// name a provisioned program.
 	Argv []string
+	// Env is added to Argv's environment.
+	Env map[string]string
 	// FromScratch, when set, reads the requirement lines from the scratch directory without
 	// starting a process; ok false means "run Argv instead".
 	FromScratch func(scratch string) (lines []string, ok bool, err error)

@@ -1,5 +1,10 @@
 package python
 
+import (
+	"context"
+	"fmt"
+)
+
 // The installers that create a service's virtualenv and install its requirements into it.
 // Their names are those of services.yaml's installer key.
 const (
@@ -12,7 +17,7 @@ const (
 
 // UVProgram is argv[0] of the uv commands RequirementsInstallArgv returns: a stage's argv is
 // made before uv is found or provisioned, so engines replace it with the uv they run
-// (ResolveUV).
+// (Tools.Resolve on the host, ResolveUV in a container).
 const UVProgram = "uv"
 
 // InstallerID names installer in virtualenv cache keys: "uv 0.13.9" (so that a virtualenv
@@ -45,12 +50,37 @@ func RequirementsInstallArgv(installer, requirements string) []string {
 	return []string{"python", "-m", "pip", "install", "-r", requirements}
 }
 
-// ResolveUV returns argv with argv[0] replaced by uv when it is UVProgram, else argv itself.
+// ResolveUV returns argv with argv[0] replaced by uv when it is UVProgram, else argv itself:
+// for engines that run uv where Tools does not (a container).
 func ResolveUV(argv []string, uv string) []string {
-	if len(argv) == 0 || argv[0] != UVProgram {
+	return replaceProgram(argv, UVProgram, uv)
+}
+
+// replaceProgram returns argv with argv[0] replaced by path when it is the placeholder
+// program, else argv itself.
+func replaceProgram(argv []string, program, path string) []string {
+	if len(argv) == 0 || argv[0] != program {
 		return argv
 	}
-	return append([]string{uv}, argv[1:]...)
+	return append([]string{path}, argv[1:]...)
+}
+
+// Resolve returns argv with a placeholder argv[0] (UVProgram, PoetryProgram) replaced by the
+// path of the program t finds or provisions for it, else argv itself.
+func (t *Tools) Resolve(ctx context.Context, argv []string) ([]string, error) {
+	if len(argv) == 0 {
+		return argv, nil
+	}
+	switch argv[0] {
+	case UVProgram:
+		u, err := t.UV(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("finding uv for %s: %w", QuoteArgv(argv), err)
+		}
+		return replaceProgram(argv, UVProgram, u.Path), nil
+		// PoetryProgram: python/poetry.go's helper adds its case here (t.Poetry(ctx)).
+	}
+	return argv, nil
 }
 
 // UsesUV says whether any of cmds runs UVProgram.

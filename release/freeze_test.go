@@ -4,63 +4,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func TestParseFreeze(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    []string // normalised lines
-		wantErr bool
-	}{
-		{
-			name: "sorted, canonical, tooling excluded",
-			in: "Django==4.2.11\nasgiref==3.8.1\nzope.interface==6.0\npip==24.0\nsetuptools==69.0.0\nwheel==0.42.0\n" +
-				"pipenv==2023.12.1\npkg_resources==0.0.0\nPyYAML==6.0.1\nSQLAlchemy_Utils==0.41\n",
-			want: []string{"asgiref==3.8.1", "django==4.2.11", "pyyaml==6.0.1", "sqlalchemy-utils==0.41", "zope-interface==6.0"},
-		},
-		{
-			name: "comments and blanks skipped, direct references kept",
-			in:   "## !! Could not determine repository location\n\nconvoykit @ file:///work/libs/convoykit\nrequests===2.31.0\n",
-			want: []string{"convoykit @ file:///work/libs/convoykit", "requests===2.31.0"},
-		},
-		{name: "empty environment", in: "pip==24.0\n", want: nil},
-		{name: "editable line", in: "-e git+https://example.com/x.git@abc#egg=x\n", wantErr: true},
-		{name: "garbage", in: "this is not a requirement\n", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			pkgs, err := parseFreeze(tt.in)
-			if tt.wantErr {
-				if err == nil {
-					t.Fatalf("parseFreeze succeeded: %+v", pkgs)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, p := range pkgs {
-				got = append(got, p.line)
-			}
-			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
-				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
-			}
-		})
-	}
-}
+	"github.com/convoy-ci/convoy/python"
+)
 
 func TestFreezePip(t *testing.T) {
 	isolateGit(t)
 	dir := newRepo(t, map[string]string{"services/events/requirements.txt": "Django\n"})
 	venv := newFakeVenv(t, "3.11.7", "Django==4.2.10\nasgiref==3.8.1\nsqlparse==0.4.4\npip==24.0\n")
-	svc := Service{Name: "events", Dir: "services/events", Deps: DepsPip, Python: venv.Python}
+	svc := Service{Name: "events", Dir: "services/events", Tool: python.Pip, Env: venv.env("")}
 	ctx := context.Background()
 
 	lf, err := Freeze(ctx, openRepo(t, dir), svc)
@@ -183,9 +139,9 @@ func TestFreezePipenv(t *testing.T) {
 			dir := newRepo(t, map[string]string{"services/auth/Pipfile": "[packages]\ndjango = \"*\"\n"})
 			venv := newFakeVenv(t, "3.11.7", tt.freeze)
 			venv.setInfo(t, "3.11.7", tt.tooling...)
-			lockPath := filepath.Join(t.TempDir(), "Pipfile.lock")
-			writeFile(t, lockPath, tt.lock)
-			svc := Service{Name: "auth", Dir: "services/auth", Deps: DepsPipenv, Python: venv.Python, PipenvLock: lockPath}
+			scratch := t.TempDir() // where pipenv wrote its lock
+			writeFile(t, filepath.Join(scratch, "Pipfile.lock"), tt.lock)
+			svc := Service{Name: "auth", Dir: "services/auth", Tool: "pipenv", Env: venv.env(scratch)}
 			lf, err := Freeze(context.Background(), openRepo(t, dir), svc)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -213,7 +169,7 @@ func TestFreezePipenvUsesCommittedLock(t *testing.T) {
 	isolateGit(t)
 	dir := newRepo(t, map[string]string{"services/auth/Pipfile.lock": pipenvLockFixture})
 	venv := newFakeVenv(t, "3.11.7", "Django==4.2.11\nasgiref==3.8.1\nflake8==7.0.0\n")
-	svc := Service{Name: "auth", Dir: "services/auth", Deps: DepsPipenv, Python: venv.Python}
+	svc := Service{Name: "auth", Dir: "services/auth", Tool: "pipenv", Env: venv.env("")}
 	lf, err := Freeze(context.Background(), openRepo(t, dir), svc)
 	if err != nil || lf.Changed {
 		t.Fatalf("Freeze = changed %v, %v; want unchanged", lf.Changed, err)
@@ -234,8 +190,8 @@ func TestCheck(t *testing.T) {
 	events := newFakeVenv(t, "3.11.7", "Django==4.2.11\n")
 	auth := newFakeVenv(t, "3.11.7", "Django==4.2.11\nasgiref==3.8.1\nflake8==7.0.0\n")
 	services := []Service{
-		{Name: "auth", Dir: "services/auth", Deps: DepsPipenv, Python: auth.Python},
-		{Name: "events", Dir: "services/events", Deps: DepsPip, Python: events.Python},
+		{Name: "auth", Dir: "services/auth", Tool: "pipenv", Env: auth.env("")},
+		{Name: "events", Dir: "services/events", Tool: python.Pip, Env: events.env("")},
 	}
 	res, err := Check(context.Background(), dir, services)
 	if err != nil {
@@ -271,81 +227,6 @@ func TestCheck(t *testing.T) {
 	res, err = Check(context.Background(), dir, services)
 	if err != nil || !res.OK() {
 		t.Errorf("Check after freezing: OK=%v err=%v\n%s", res.OK(), err, res.String())
-	}
-}
-
-// TestFreezeRealVirtualenv runs the real pip of a real virtualenv. The
-// "installed" packages are bare .dist-info directories, so nothing is
-// downloaded.
-func TestFreezeRealVirtualenv(t *testing.T) {
-	if testing.Short() {
-		t.Skip("creates a virtualenv")
-	}
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
-	isolateGit(t)
-	// A virtualenv without pip (ensurepip takes ~10s), given a copy of the
-	// host's pip package: importable, but without metadata of its own.
-	venvDir := filepath.Join(t.TempDir(), "venv")
-	if out, err := exec.Command(python, "-m", "venv", "--without-pip", venvDir).CombinedOutput(); err != nil {
-		t.Skipf("python3 -m venv: %v\n%s", err, out)
-	}
-	hostPip, err := exec.Command(python, "-c", "import os, pip; print(os.path.dirname(pip.__file__))").Output()
-	if err != nil {
-		t.Skip("the host python has no pip")
-	}
-	py := filepath.Join(venvDir, "bin", "python")
-	out, err := exec.Command(py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	site := strings.TrimSpace(string(out))
-	if out, err := exec.Command("cp", "-r", strings.TrimSpace(string(hostPip)), filepath.Join(site, "pip")).CombinedOutput(); err != nil {
-		t.Fatalf("copying pip: %v\n%s", err, out)
-	}
-	for _, d := range []struct{ name, version, requires string }{
-		{"Django", "4.2.11", "Requires-Dist: asgiref<4,>=3.6.0\n"},
-		{"zope.interface", "6.0", ""},
-		{"asgiref", "3.8.1", ""},
-		// pipenv, installed in the environment to run it, and its requirements.
-		{"pipenv", "2023.12.1", "Requires-Dist: certifi\nRequires-Dist: virtualenv>=20.24.2\nRequires-Dist: pytest; extra == \"tests\"\n"},
-		{"virtualenv", "20.25.0", "Requires-Dist: platformdirs<5,>=3.9.1\n"},
-		{"platformdirs", "4.2.0", ""},
-		{"certifi", "2024.2.2", ""},
-	} {
-		info := filepath.Join(site, strings.ReplaceAll(d.name, "-", "_")+"-"+d.version+".dist-info")
-		writeFile(t, filepath.Join(info, "METADATA"), "Metadata-Version: 2.1\nName: "+d.name+"\nVersion: "+d.version+"\n"+d.requires)
-		writeFile(t, filepath.Join(info, "INSTALLER"), "pip\n")
-		writeFile(t, filepath.Join(info, "RECORD"), "")
-	}
-	dir := newRepo(t, map[string]string{"services/events/requirements.txt": "Django\n"})
-	// The host's PYTHONPATH must not leak into the frozen environment.
-	t.Setenv("PYTHONPATH", t.TempDir())
-	lf, err := Freeze(context.Background(), openRepo(t, dir), Service{Name: "events", Dir: "services/events", Deps: DepsPip, Python: py})
-	if err != nil {
-		t.Fatalf("Freeze: %v", err)
-	}
-	ver, _ := exec.Command(py, "-c", "import platform; print(platform.python_version())").Output()
-	lines := strings.Split(strings.TrimSpace(string(lf.Content)), "\n")
-	if lines[2] != "# python "+strings.TrimSpace(string(ver)) {
-		t.Errorf("header line = %q", lines[2])
-	}
-	// pip's lockfile describes the whole environment (only pipenv itself is
-	// left out by name).
-	if got := strings.Join(lines[3:], "|"); got != "asgiref==3.8.1|certifi==2024.2.2|django==4.2.11|platformdirs==4.2.0|virtualenv==20.25.0|zope-interface==6.0" {
-		t.Errorf("packages = %s\n%s", got, lf.Content)
-	}
-	_, info, err := pipFreeze(context.Background(), py)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Join(info.Tooling, ","); got != "certifi,pipenv,platformdirs,virtualenv" {
-		t.Errorf("tooling closure = %s", got)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "services/events/requirements.lock")); err == nil {
-		t.Error("Freeze wrote the lockfile")
 	}
 }
 
@@ -394,5 +275,39 @@ func TestUnifiedDiff(t *testing.T) {
 				t.Errorf("diff -U2 says\n@@%s\nwe say\n@@%s", sysHunks, ourHunks)
 			}
 		})
+	}
+}
+
+// TestFreezeAllSharedLockfile: services whose tool puts their lockfile in one place (a
+// workspace's; here two services of one directory) get one Lockfile when their environments
+// freeze alike, and FreezeAll refuses when they do not.
+func TestFreezeAllSharedLockfile(t *testing.T) {
+	isolateGit(t)
+	dir := newRepo(t, map[string]string{"services/auth/Pipfile": "[packages]\ndjango = \"*\"\n"})
+	installed := "Django==4.2.11\nasgiref==3.8.1\nflake8==7.0.0\n"
+	scratch := func(lock string) string {
+		d := t.TempDir()
+		writeFile(t, filepath.Join(d, "Pipfile.lock"), lock)
+		return d
+	}
+	a, b := newFakeVenv(t, "3.11.7", installed), newFakeVenv(t, "3.11.7", installed)
+	services := []Service{
+		{Name: "auth", Dir: "services/auth", Tool: "pipenv", Env: a.env(scratch(pipenvLockFixture))},
+		{Name: "auth-worker", Dir: "services/auth", Tool: "pipenv", Env: b.env(scratch(pipenvLockFixture))},
+	}
+	lfs, err := FreezeAll(context.Background(), openRepo(t, dir), services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lfs) != 1 || lfs[0].Path != "services/auth/Pipfile.lock" || strings.Join(lfs[0].Services, ",") != "auth,auth-worker" {
+		t.Fatalf("lockfiles = %+v, want one shared by auth and auth-worker", lfs)
+	}
+
+	// The same pins, written otherwise: another lockfile, which the repository cannot hold both of.
+	b.setFreeze(t, installed)
+	services[1].Env = b.env(scratch(strings.Replace(pipenvLockFixture, `"pipfile-spec": 6`, `"pipfile-spec": 6 `, 1)))
+	_, err = FreezeAll(context.Background(), openRepo(t, dir), services)
+	if err == nil || !strings.Contains(err.Error(), `freezing service "auth-worker": it shares services/auth/Pipfile.lock with auth`) {
+		t.Fatalf("FreezeAll error = %v, want the disagreement named", err)
 	}
 }

@@ -2,12 +2,15 @@ package release
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/convoy-ci/convoy/internal/gittest"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/repo"
 )
 
@@ -58,10 +61,16 @@ exit 3
 	return v
 }
 
+// env is the environment for release: the virtualenv, with the tool's scratch directory.
+func (v *fakeVenv) env(scratch string) python.Env { return python.Env{Venv: v.dir, Scratch: scratch} }
+
 // setInfo sets the Python version and the installed tooling closure.
 func (v *fakeVenv) setInfo(t *testing.T, version string, tooling ...string) {
 	t.Helper()
-	b, err := json.Marshal(envInfo{Version: version, Tooling: tooling})
+	if tooling == nil {
+		tooling = []string{}
+	}
+	b, err := json.Marshal(map[string]any{"version": version, "tooling": tooling})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,4 +101,13 @@ func (v *fakeVenv) setFreeze(t *testing.T, freeze string) {
 			writeFile(t, filepath.Join(info, "direct_url.json"), `{"url": "`+url+`", "archive_info": {}}`)
 		}
 	}
+}
+
+// stderrOf is ": " and what the failed command printed on standard error, or "".
+func stderrOf(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+		return ": " + strings.TrimSpace(string(ee.Stderr))
+	}
+	return ""
 }

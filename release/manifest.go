@@ -68,7 +68,9 @@ func ManifestPath(tag string) string { return path.Join(ManifestDir, tag+".json"
 func NewManifest(tag, commit string, commitTime time.Time, images []ServiceImage, lockfiles []Lockfile) (Manifest, error) {
 	locks := map[string]Lockfile{}
 	for _, l := range lockfiles {
-		locks[l.Service] = l
+		for _, n := range l.names() {
+			locks[n] = l
+		}
 	}
 	m := Manifest{
 		Version: ManifestVersion,

@@ -48,7 +48,8 @@ type BuildInput struct {
 	Commit string
 	// Dir is the repository's worktree root (checked out at Commit).
 	Dir string
-	// Lockfiles are the frozen lockfiles, one per service, in Spec order.
+	// Lockfiles are the frozen lockfiles, one per service (per workspace for services that
+	// share one), in Spec order.
 	Lockfiles []Lockfile
 }
 
@@ -628,7 +629,7 @@ func validateSpec(spec Spec) error {
 			return bad("service name %q empty or repeated", s.Name)
 		}
 		seen[s.Name] = true
-		if _, err := LockfilePath(s); err != nil {
+		if _, err := checkService(s); err != nil {
 			return precondition(PreconditionSpec, err, nil, "service %q", s.Name)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/repo"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -63,15 +64,18 @@ func newFixtureAt(t *testing.T, reg *faultyRegistry, namespace string) *fixture 
 	payLock := filepath.Join(t.TempDir(), "Pipfile.lock")
 	writeFile(t, payLock, pipenvLockFixture)
 	f.services = []Service{
-		{Name: "auth", Dir: "services/auth", Deps: DepsPipenv, Python: f.venvs["auth"].Python, PipenvLock: authLock},
-		{Name: "events", Dir: "services/events", Deps: DepsPip, Python: f.venvs["events"].Python},
-		{Name: "payments", Dir: "services/payments", Deps: DepsPipenv, Python: f.venvs["payments"].Python, PipenvLock: payLock},
-		{Name: "opportunities", Dir: "services/opportunities", Deps: DepsPip, Python: f.venvs["opportunities"].Python},
+		{Name: "auth", Dir: "services/auth", Tool: "pipenv", Env: f.venvs["auth"].env(filepath.Dir(authLock))},
+		{Name: "events", Dir: "services/events", Tool: python.Pip, Env: f.venvs["events"].env("")},
+		{Name: "payments", Dir: "services/payments", Tool: "pipenv", Env: f.venvs["payments"].env(filepath.Dir(payLock))},
+		{Name: "opportunities", Dir: "services/opportunities", Tool: python.Pip, Env: f.venvs["opportunities"].env("")},
 	}
 
 	// auth and events have up-to-date lockfiles; payments' is older,
 	// opportunities has none yet.
-	eventsLock, _ := renderRequirementsLock("events", "3.11.7", mustParseFreeze(t, eventsFreeze))
+	eventsLock, err := python.MustTool(python.Pip).Freeze(context.Background(), python.Project{Dir: "services/events", Name: "events"}, f.services[1].Env)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.dir = newRepo(t, map[string]string{
 		".gitignore":                              ".convoy/\n",
 		"services.yaml":                           "version: 1\n",
@@ -99,15 +103,6 @@ func newFixtureAt(t *testing.T, reg *faultyRegistry, namespace string) *fixture 
 	}
 	f.reg.reset()
 	return f
-}
-
-func mustParseFreeze(t *testing.T, s string) []installedPkg {
-	t.Helper()
-	p, err := parseFreeze(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // build is the BuildFunc: cache hits are returned as they are (Changed
@@ -499,7 +494,7 @@ func TestReleasePreconditions(t *testing.T) {
 		{"registry without host", func(_ *fixture, s *Spec) { s.Registry = "convoy" }, PreconditionSpec, nil},
 		{"unknown deps tool", func(_ *fixture, s *Spec) {
 			s.Services = append([]Service(nil), s.Services...)
-			s.Services[0].Deps = "poetry"
+			s.Services[0].Tool = "conda"
 		}, PreconditionSpec, nil},
 	}
 	for _, tt := range tests {

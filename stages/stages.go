@@ -62,6 +62,16 @@ type Stage struct {
 	// Installer (KindDeps stages) is what creates the virtualenv before Commands fill it:
 	// python.InstallerUV or python.InstallerPip (python.VenvArgv).
 	Installer string
+	// VenvVars, Scratch and ScratchVars (KindDeps stages) are the dependency tool's
+	// (python.Installation): variables set to the virtualenv's path, repository-relative files
+	// copied into a scratch directory kept with the virtualenv, and variables set to those
+	// copies by base name.
+	VenvVars    []string
+	Scratch     []string
+	ScratchVars map[string]string
+	// Err, when set, is why the stage could not be made for the service: engines fail it
+	// without running anything.
+	Err error
 }
 
 // Definition turns a service's configuration into its Stage.

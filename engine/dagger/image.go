@@ -112,7 +112,7 @@ func (t Translator) image(s image.Spec, root string) (ImageRecipe, error) {
 
 	r.Requirements = requirements(s.Requirements)
 	if len(r.Requirements) > 0 {
-		// The builder is made from the base image: its own pip installs for its own Python.
+		// The builder is made from the base image: its own pip puts them in place for its own Python.
 		r.Install = python.PipInstallArgv("python3", SitePackages, RequirementsFile)
 		env, mounts := t.downloadEnv()
 		delete(env, "PIP_CACHE_DIR") // the builder's is the cache volume, as the deps stage's

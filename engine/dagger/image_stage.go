@@ -20,8 +20,9 @@ import (
 // local engine's RuntimeRequirements does on the host:
 //   - uv UVVersion is installed into ToolsDir with the container's pip (python.UVInstallArgv);
 //   - what the gated virtualenv holds is frozen into a constraints file (python.FreezeArgv);
-//   - the runtime spec — requirements.txt, or `pipenv requirements` (markers kept) — is
-//     resolved for the target, held to those versions (python.CompileArgv).
+//   - the runtime spec the service's tool gives (python.Tool.Runtime: its file, or the lines
+//     its command prints, markers kept) is resolved for the target, held to those versions
+//     (python.CompileArgv).
 type RequirementsRecipe struct {
 	// Recipe is the container: the deps stage's, with the image stage's environment, the pip
 	// and uv caches, and the execs above. The source is not mounted: the resolution reads only
@@ -58,10 +59,19 @@ func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st sta
 		r.Caches = []Cache{{Key: PipCacheVolume, Path: PipCacheDir}}
 	}
 	r.Caches = append(r.Caches, Cache{Key: UVCacheVolume, Path: UVCacheDir})
-	if svc.Deps == config.DepsPipenv {
-		// pipenv reads the Pipfile (and the lock it wrote) the deps stage used.
-		env["PIPENV_PIPFILE"] = path.Join(PipenvDir, config.SpecFile(svc.Deps))
-		env["PIPENV_VERBOSITY"] = "-1"
+	deps, err := t.depsStage(svc)
+	if err != nil {
+		return RequirementsRecipe{}, err
+	}
+	rt := svc.Tool().Runtime(svc.Project())
+	// The tool reads what its install left in the scratch directory (pipenv the Pipfile and the
+	// lock it wrote), with the virtualenv where the deps stage put it.
+	scratchFiles(svc, deps, env)
+	for _, k := range deps.VenvVars {
+		env[k] = VenvDir
+	}
+	for k, v := range rt.Env {
+		env[k] = v
 	}
 	var kvs []string
 	for k, v := range env {
@@ -70,7 +80,7 @@ func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st sta
 	for k, v := range python.UVEnv(UVCacheDir, kvs) {
 		env[k] = v
 	}
-	execs, out, err := requirementsExecs(svc, target)
+	execs, out, err := requirementsExecs(svc, rt, target)
 	if err != nil {
 		return RequirementsRecipe{}, err
 	}
@@ -80,8 +90,10 @@ func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st sta
 	return RequirementsRecipe{Recipe: r, Output: out, Target: target}, nil
 }
 
-// requirementsExecs are the commands of a RequirementsRecipe and the file they leave the pins in.
-func requirementsExecs(svc *config.Service, target python.Target) ([]Exec, string, error) {
+// requirementsExecs are the commands of a RequirementsRecipe and the file they leave the pins
+// in; the runtime spec is rt's file, or what rt's command prints. The scratch directory is the
+// one in the deps stage's container, so that the tool's command runs (no FromScratch).
+func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Target) ([]Exec, string, error) {
 	uvDir := path.Join(ToolsDir, "uv-"+python.UVVersion)
 	uv := python.UVBin(uvDir)
 	venvPython := path.Join(VenvDir, "bin", "python")
@@ -90,14 +102,17 @@ func requirementsExecs(svc *config.Service, target python.Target) ([]Exec, strin
 		{Argv: python.UVInstallArgv("python", uvDir)},
 		{Argv: python.FreezeArgv(uv, venvPython), Stdout: c.Constraints},
 	}
-	switch svc.Deps {
-	case config.DepsPipenv:
+	switch p := svc.Project(); {
+	case rt.File != "":
+		c.Spec = containerPath(p, rt.File)
+		if r, ok := serviceRel(p, rt.File); ok {
+			c.Spec = r // the working directory is the service's
+		}
+	case len(rt.Argv) > 0:
 		c.Spec = path.Join(ResolveDir, "requirements.txt")
-		execs = append(execs, Exec{Argv: python.PipenvRequirementsArgv(), Stdout: c.Spec})
-	case config.DepsPip:
-		c.Spec = config.SpecFile(config.DepsPip)
+		execs = append(execs, Exec{Argv: python.ResolveUV(rt.Argv, uv), Stdout: c.Spec})
 	default:
-		return nil, "", fmt.Errorf("service %q: unknown dependency tool %q", svc.Name, svc.Deps)
+		return nil, "", fmt.Errorf("service %q: dependency tool %s lists no runtime requirements", svc.Name, svc.Tool().Name())
 	}
 	out := path.Join(ResolveDir, "pins.txt")
 	return append(execs, Exec{Argv: python.CompileArgv(uv, c), Stdout: out}), out, nil

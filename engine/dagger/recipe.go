@@ -22,9 +22,6 @@ const (
 	StateRoot = "/convoy"
 	// VenvDir is the service's virtualenv (the local engine's .convoy/cache/venvs/...).
 	VenvDir = StateRoot + "/venv"
-	// PipenvDir holds the copy of the Pipfile pipenv works on, so that it never writes a
-	// Pipfile.lock into the source tree (as on the local engine).
-	PipenvDir = StateRoot + "/pipenv"
 	// DBDir holds the SQLite databases of FreshDB stages.
 	DBDir = StateRoot + "/db"
 	// PipCacheDir is where the pip cache volume is mounted; PIP_CACHE_DIR points to it.
@@ -37,7 +34,7 @@ const (
 	// RepoRoot is where the repository is mounted for the integration suite.
 	RepoRoot = "/repo"
 	// ResolveDir holds the files of an image stage's requirement resolution: the gated
-	// virtualenv's versions (constraints), pipenv's requirement lines, the resolved pins.
+	// virtualenv's versions (constraints), the requirement lines a tool prints, the resolved pins.
 	ResolveDir = StateRoot + "/resolve"
 	// ToolsDir holds the tools convoy provisions in a container (uv).
 	ToolsDir = StateRoot + "/tools"

@@ -90,34 +90,43 @@ func (t Translator) Stage(cfg *config.Config, svc *config.Service, st stages.Sta
 // Prepared returns the recipe of svc's environment — its deps stage — whatever stage of the plan
 // installs it: every later container of the service starts from it.
 func (t Translator) Prepared(cfg *config.Config, svc *config.Service) (Recipe, error) {
+	st, err := t.depsStage(svc)
+	if err != nil {
+		return Recipe{}, err
+	}
+	return t.deps(cfg, svc, st)
+}
+
+// depsStage is the stage that installs svc's environment in this run (DepsStage), else the
+// deps stage of stages.ForService.
+func (t Translator) depsStage(svc *config.Service) (stages.Stage, error) {
 	if t.DepsStage != nil {
 		if st, ok := t.DepsStage(svc); ok {
-			return t.deps(cfg, svc, st)
+			return st, nil
 		}
 	}
 	for _, st := range stages.ForService(svc) {
 		if st.Kind == stages.KindDeps {
-			return t.deps(cfg, svc, st)
+			return st, nil
 		}
 	}
-	return Recipe{}, fmt.Errorf("service %q has no deps stage", svc.Name)
+	return stages.Stage{}, fmt.Errorf("service %q has no deps stage", svc.Name)
 }
 
 // deps translates the stage that creates the virtualenv and installs the dependencies into it.
-// Only the dependency spec files are copied in, so that the container — Dagger's cache key
-// for the install — changes when they do and not when the source does, like the local engine's
-// virtualenv, keyed by the same files.
+// Only the files the service's tool installs from (python.Tool.Inputs) are copied in, so that
+// the container — Dagger's cache key for the install — changes when they do and not when the
+// source does, like the local engine's virtualenv, keyed by the same files.
 func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stage) (Recipe, error) {
+	if st.Err != nil {
+		return Recipe{}, st.Err
+	}
 	base, err := t.Base(cfg, svc)
 	if err != nil {
 		return Recipe{}, err
 	}
-	spec := config.SpecFile(svc.Deps)
-	if spec == "" {
-		return Recipe{}, fmt.Errorf("service %q: unknown dependency tool %q", svc.Name, svc.Deps)
-	}
-	specPath := filepath.Join(svc.Dir, spec)
-	if _, err := os.Stat(specPath); err != nil {
+	tool, p := svc.Tool(), svc.Project()
+	if _, err := os.Stat(hostPath(p, tool.Spec(p))); err != nil {
 		return Recipe{}, fmt.Errorf("reading dependency spec of %q: %w", svc.Name, err)
 	}
 	r := Recipe{
@@ -127,18 +136,17 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 		Timeout: st.Timeout,
 		Offline: st.Offline,
 	}
-	// The files the local engine keys the virtualenv by (config.SpecFiles: the spec, pip's dev
-	// spec, the lock), where the stage's argv expects them; only the spec must exist.
-	for _, name := range config.SpecFiles(svc.Deps) {
-		r.Files = append(r.Files, File{Host: filepath.Join(svc.Dir, name), Path: path.Join(SourceRoot, name), Optional: name != spec})
+	// Where the stage's argv expects them; only the spec must exist.
+	for i, in := range tool.Inputs(p) {
+		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: containerPath(p, in), Optional: i > 0})
 	}
 	env, mounts := t.env(cfg, svc, st)
-	if svc.Deps == config.DepsPipenv {
-		for _, name := range config.SpecFiles(svc.Deps) {
-			r.Files = append(r.Files, File{Host: filepath.Join(svc.Dir, name), Path: path.Join(PipenvDir, name), Optional: name != spec})
-		}
-		env["PIPENV_PIPFILE"] = path.Join(PipenvDir, spec)
-		r.Dirs = append(r.Dirs, PipenvDir) // pipenv writes its Pipfile.lock there
+	r.Files = append(r.Files, scratchFiles(svc, st, env)...)
+	if len(st.Scratch) > 0 {
+		r.Dirs = append(r.Dirs, ScratchDir(tool)) // the tool writes there (pipenv its lock)
+	}
+	for _, k := range st.VenvVars {
+		env[k] = VenvDir
 	}
 	if st.HostNetEnv {
 		env["PIP_CACHE_DIR"] = PipCacheDir
@@ -155,6 +163,48 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 		r.Execs = append(r.Execs, Exec{Argv: append([]string(nil), python.ResolveUV(argv, uv)...)})
 	}
 	return r, nil
+}
+
+// ScratchDir is the scratch directory of tool's files (python.Installation.Scratch) in a
+// service's containers, named after the tool as on the local engine: the tool never writes
+// into the source tree.
+func ScratchDir(tool python.Tool) string { return path.Join(StateRoot, tool.Name()) }
+
+// scratchFiles are the copies of deps stage st's scratch files (the first one required), with
+// st's ScratchVars set in env to where they are.
+func scratchFiles(svc *config.Service, st stages.Stage, env map[string]string) []File {
+	tool, p := svc.Tool(), svc.Project()
+	var files []File
+	for i, f := range st.Scratch {
+		files = append(files, File{Host: hostPath(p, f), Path: path.Join(ScratchDir(tool), path.Base(f)), Optional: i > 0})
+	}
+	for k, base := range st.ScratchVars {
+		env[k] = path.Join(ScratchDir(tool), base)
+	}
+	return files
+}
+
+// hostPath is where the repository-relative file rel of p is on the host.
+func hostPath(p python.Project, rel string) string {
+	return filepath.Join(p.Root, filepath.FromSlash(rel))
+}
+
+// containerPath is where the repository-relative file rel of p is in a container: under
+// SourceRoot when it is in the service's directory, else under RepoRoot.
+func containerPath(p python.Project, rel string) string {
+	if r, ok := serviceRel(p, rel); ok {
+		return path.Join(SourceRoot, r)
+	}
+	return path.Join(RepoRoot, rel)
+}
+
+// serviceRel is rel relative to p's directory, when it is inside it.
+func serviceRel(p python.Project, rel string) (string, bool) {
+	if p.Dir == "." {
+		return rel, !strings.HasPrefix(rel, "../")
+	}
+	r, ok := strings.CutPrefix(rel, p.Dir+"/")
+	return r, ok
 }
 
 // usesUV says whether deps stage st creates or fills the virtualenv with uv.

@@ -374,12 +374,21 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 				}
 				got := r.EnvMap()
 				// Added by the dagger engine only: the pip cache volume of the stages that
-				// download, and what the local engine adds outside Environ for pipenv (the
-				// Pipfile copy; quiet `pipenv requirements`).
+				// download, and what the local engine adds outside Environ for the tool (its
+				// scratch and virtualenv variables, pipenv's Pipfile copy; its runtime
+				// command's environment, quiet `pipenv requirements`).
 				download := st.Kind == stages.KindDeps || st.Kind == stages.KindImage
-				pipenv := svc.Deps == config.DepsPipenv
-				extra := map[string]bool{"PIP_CACHE_DIR": download, "PIPENV_PIPFILE": download && pipenv,
-					"PIPENV_VERBOSITY": st.Kind == stages.KindImage && pipenv}
+				extra := map[string]bool{"PIP_CACHE_DIR": download}
+				deps := stages.ForService(svc)[0]
+				for k := range deps.ScratchVars {
+					extra[k] = download
+				}
+				for _, k := range deps.VenvVars {
+					extra[k] = download
+				}
+				for k := range svc.Tool().Runtime(svc.Project()).Env {
+					extra[k] = st.Kind == stages.KindImage
+				}
 				// And uv's settings, which package python adds to the local engine's environment
 				// when it runs uv (python.UV.Env).
 				// The deps stage of a service installed with uv has them too, and copies

@@ -46,7 +46,7 @@ func BenchmarkDepsInstall(b *testing.B) {
 func timeDeps(b *testing.B, installer string, tools *python.Tools) time.Duration {
 	b.Helper()
 	dir := b.TempDir()
-	for _, name := range []string{"requirements.txt", config.DevSpecFile} {
+	for _, name := range []string{"requirements.txt", "requirements-dev.txt"} {
 		data, err := os.ReadFile(filepath.Join("..", "..", "services", "events", name))
 		if err != nil {
 			b.Fatal(err)
@@ -55,7 +55,7 @@ func timeDeps(b *testing.B, installer string, tools *python.Tools) time.Duration
 			b.Fatal(err)
 		}
 	}
-	svc := &config.Service{Name: "events", Dir: dir, Python: config.DefaultPython, Deps: config.DepsPip,
+	svc := &config.Service{Name: "events", Dir: dir, Python: config.DefaultPython, Deps: python.Pip,
 		Installer: installer, Timeout: 10 * time.Minute, Env: map[string]string{}}
 	opts := []Option{WithCacheDir(b.TempDir())}
 	if tools != nil {

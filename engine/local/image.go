@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
+	"github.com/convoy-ci/convoy/stages"
 )
 
 // image builds svc's image from the runtime requirements its gated virtualenv resolved.
@@ -45,9 +45,8 @@ func (e *Engine) image(ctx context.Context, req engine.Request, venv string) (en
 // image needs at run time — without its test and lint tools — resolved by uv
 // (python.UV.Resolve) for the image's own interpreter and platform: its base's full Python
 // version, architecture and glibc (image.BaseImage.Target), so that environment markers are
-// evaluated for the image, not the host. What is resolved is the runtime spec —
-// requirements.txt, or `pipenv requirements` (markers kept; read from the Pipfile.lock when it
-// can be) — held to the versions the gated virtualenv holds (python.Freeze), so that the image
+// evaluated for the image, not the host. What is resolved is the runtime spec the service's
+// tool gives (python.Tool.Runtime: a file, or lines it prints, markers kept) — held to the versions the gated virtualenv holds (python.Freeze), so that the image
 // gets what the gates tested wherever the target allows it. Errors go to the stage's log and
 // are *engine.StageError.
 func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request, venv string) ([]string, error) {
@@ -122,43 +121,54 @@ func writeConstraints(venv, dir string) (string, error) {
 	return file, nil
 }
 
-// runtimeSpec returns the requirements file to resolve: pip's requirements.txt in the service
-// directory; for pipenv, in dir, the [packages] of the lock the deps stage wrote as `pipenv
-// requirements` prints them (markers kept) — read from the lock (python.PipenvLockRequirements)
-// when it holds only index packages, else printed by pipenv itself.
+// runtimeSpec returns the requirements file to resolve, as the service's tool says
+// (python.Tool.Runtime): its file, or, in dir, the requirement lines the tool reads from its
+// scratch directory or else prints.
 func (e *Engine) runtimeSpec(ctx context.Context, req engine.Request, venv string, env []string, dir string) (string, error) {
-	if req.Service.Deps != config.DepsPipenv {
-		return config.SpecFile(config.DepsPip), nil
+	svc := req.Service
+	tool, p := svc.Tool(), svc.Project()
+	rt := tool.Runtime(p)
+	if rt.File != "" {
+		return filepath.Join(p.Root, filepath.FromSlash(rt.File)), nil
 	}
-	lines, err := e.pipenvRequirements(ctx, req, venv, env)
+	lines, err := e.runtimeLines(ctx, req, rt, venv, env)
 	if err != nil {
 		return "", err
 	}
 	file := filepath.Join(dir, "requirements.txt")
 	if err := os.WriteFile(file, []byte(lines), 0o644); err != nil {
-		return "", fmt.Errorf("writing pipenv's requirements: %w", err)
+		return "", fmt.Errorf("writing the runtime requirements %s prints: %w", tool.Name(), err)
 	}
 	return file, nil
 }
 
-// pipenvRequirements is what `pipenv requirements` prints for the lock in venv.
-func (e *Engine) pipenvRequirements(ctx context.Context, req engine.Request, venv string, env []string) (string, error) {
-	pipfile := filepath.Join(venv, pipenvDir, "Pipfile")
-	lock, err := os.ReadFile(pipfile + ".lock")
-	if err != nil {
-		return "", fmt.Errorf("reading the Pipfile.lock the deps stage wrote: %w", err)
+// runtimeLines are the requirement lines rt lists for svc's virtualenv venv: read from the
+// scratch directory when the tool can, else printed by rt.Argv, run as the deps stage's
+// commands are (its VenvVars and ScratchVars, and rt.Env, added to env).
+func (e *Engine) runtimeLines(ctx context.Context, req engine.Request, rt python.Runtime, venv string, env []string) (string, error) {
+	tool := req.Service.Tool()
+	scratch := scratchDir(venv, tool)
+	if rt.FromScratch != nil {
+		lines, ok, err := rt.FromScratch(scratch)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			fmt.Fprintf(req.Log, "convoy: read the runtime requirements of %s from %s\n", req.Service.Name, scratch)
+			return strings.Join(lines, "\n") + "\n", nil
+		}
 	}
-	lines, ok, err := python.PipenvLockRequirements(lock)
+	deps := stages.ForService(req.Service)[0]
+	env = append(env, toolVars(deps.VenvVars, deps.ScratchVars, venv, scratch)...)
+	for k, v := range rt.Env {
+		env = append(env, k+"="+v)
+	}
+	argv, err := e.tools.Resolve(ctx, rt.Argv)
 	if err != nil {
 		return "", err
 	}
-	if ok {
-		fmt.Fprintf(req.Log, "convoy: read the [packages] of %s.lock\n", pipfile)
-		return strings.Join(lines, "\n") + "\n", nil
-	}
-	env = append(env, "PIPENV_PIPFILE="+pipfile, "PIPENV_VERBOSITY=-1")
 	var out strings.Builder
-	if err := e.runTo(ctx, req, python.PipenvRequirementsArgv(), env, &out); err != nil {
+	if err := e.runTo(ctx, req, argv, env, &out); err != nil {
 		return "", err
 	}
 	return out.String(), nil

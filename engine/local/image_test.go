@@ -199,8 +199,8 @@ func TestImageDepsFollowTheBase(t *testing.T) {
 				t.Fatalf("the gates' virtualenv holds %q: want idna and not six (the host's python%s must be 3.11.3 or later)", gated, svc.Python)
 			}
 
-			if svc.Deps == config.DepsPipenv {
-				samePipenvRequirements(t, e, cfg, svc, venv)
+			if svc.Tool().Runtime(svc.Project()).FromScratch != nil {
+				sameRuntimeRequirements(t, e, cfg, svc, venv)
 			}
 
 			res, log := runStage(t, e, cfg, svc, stages.Image)
@@ -229,33 +229,29 @@ func TestImageDepsFollowTheBase(t *testing.T) {
 	}
 }
 
-// samePipenvRequirements: what convoy reads from the lock the deps stage wrote is what
-// `pipenv requirements` prints.
-func samePipenvRequirements(t *testing.T, e *Engine, cfg *config.Config, svc *config.Service, venv string) {
+// sameRuntimeRequirements: what convoy reads from the scratch directory the deps stage left
+// (pipenv's lock) is what the tool's own command (`pipenv requirements`) prints.
+func sameRuntimeRequirements(t *testing.T, e *Engine, cfg *config.Config, svc *config.Service, venv string) {
 	t.Helper()
 	req := engine.Request{Config: cfg, Service: svc, Stage: stages.Stage{Name: stages.Image, Kind: stages.KindImage}, Log: io.Discard}
 	env, err := e.environ(req, venv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock, err := os.ReadFile(filepath.Join(venv, pipenvDir, "Pipfile.lock"))
+	rt := svc.Tool().Runtime(svc.Project())
+	got, ok, err := rt.FromScratch(scratchDir(venv, svc.Tool()))
+	if err != nil || !ok {
+		t.Fatalf("reading the scratch directory: %q, %v, %v", got, ok, err)
+	}
+	out, err := e.runtimeLines(context.Background(), req, python.Runtime{Argv: rt.Argv}, venv, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err := python.PipenvLockRequirements(lock)
-	if err != nil || !ok {
-		t.Fatalf("reading the lock: %q, %v, %v", got, ok, err)
-	}
-	var out strings.Builder
-	env = append(env, "PIPENV_PIPFILE="+filepath.Join(venv, pipenvDir, "Pipfile"), "PIPENV_VERBOSITY=-1")
-	if err := e.runTo(context.Background(), req, python.PipenvRequirementsArgv(), env, &out); err != nil {
-		t.Fatal(err)
-	}
-	want := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := strings.Split(strings.TrimSpace(out), "\n")
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
-		t.Errorf("read from the lock %q, pipenv requirements %q", got, want)
+		t.Errorf("read from the scratch directory %q, printed by %q %q", got, rt.Argv, want)
 	}
 }
 

@@ -20,7 +20,7 @@ func TestSpecHashInstaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash := func(installer string) string {
-		svc := &config.Service{Name: "a", Dir: dir, Python: "3.11", Deps: config.DepsPip, Installer: installer}
+		svc := &config.Service{Name: "a", Dir: dir, Python: "3.11", Deps: python.Pip, Installer: installer}
 		st := stages.ForService(svc)[0]
 		h, err := SpecHash(svc, st)
 		if err != nil {

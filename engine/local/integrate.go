@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -160,13 +162,14 @@ func (e *Engine) suiteService(cfg *config.Config) (*config.Service, error) {
 	if req == "" {
 		return nil, fmt.Errorf("services.yaml has no integration.requirements: the suite needs a requirements.txt to install")
 	}
-	if filepath.Base(req) != config.SpecFile(config.DepsPip) {
-		return nil, fmt.Errorf("integration.requirements %q: expected a file named %s", req, config.SpecFile(config.DepsPip))
+	spec := path.Base(python.MustTool(python.Pip).Spec(python.Project{Dir: "."}))
+	if filepath.Base(req) != spec {
+		return nil, fmt.Errorf("integration.requirements %q: expected a file named %s", req, spec)
 	}
 	dir := filepath.Dir(filepath.FromSlash(req))
 	return &config.Service{
 		Name: "integration", Path: filepath.ToSlash(dir), Dir: filepath.Join(cfg.Root, dir),
-		Python: cfg.Defaults.Python, Deps: config.DepsPip, Installer: cfg.Defaults.Installer, Timeout: cfg.Integration.Timeout,
+		Python: cfg.Defaults.Python, Deps: python.Pip, Installer: cfg.Defaults.Installer, Timeout: cfg.Integration.Timeout,
 		Env: cfg.Integration.Env,
 	}, nil
 }

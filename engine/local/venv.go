@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/convoy-ci/convoy/engine"
@@ -21,35 +23,49 @@ import (
 // without it is half-made and gets rebuilt.
 const readyMarker = ".convoy-ready"
 
-// pipenvDir holds the copy of the Pipfile pipenv works on, inside the virtualenv, so that
-// pipenv never writes a Pipfile.lock into the source tree.
-const pipenvDir = "pipenv"
+// scratchDir is the tool's scratch directory (python.Installation.Scratch) of the virtualenv
+// venv: inside it, named after the tool (pipenv's Pipfile copy is in venv/pipenv), so that the
+// tool never writes into the source tree and its files live as long as the virtualenv.
+func scratchDir(venv string, tool python.Tool) string { return filepath.Join(venv, tool.Name()) }
 
 // SpecHash is the hash a service's virtualenv is keyed by: the interpreter version, the
-// dependency tool, the installer that creates it (with uv's version: python.InstallerID), the bytes of its spec files (config.SpecFiles) and the commands of the deps
+// dependency tool, the installer that creates it (with uv's version: python.InstallerID), the
+// bytes of the files its tool's install reads (python.Tool.Inputs) and the commands of the deps
 // stage that installs it — so that a virtualenv installed from the lockfile (a release) is
 // never taken for one installed from the unpinned spec, or the other way round.
 func SpecHash(svc *config.Service, deps stages.Stage) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "python=%s\ndeps=%s\n", svc.Python, svc.Deps)
+	tool := svc.Tool()
+	fmt.Fprintf(h, "python=%s\ndeps=%s\n", svc.Python, tool.Name())
 	if deps.Installer != "" {
 		fmt.Fprintf(h, "installer=%s\n", python.InstallerID(deps.Installer))
 	}
 	for _, c := range deps.Commands {
 		fmt.Fprintf(h, "command %d %q\n", len(c), c)
 	}
-	for _, name := range config.SpecFiles(svc.Deps) {
-		data, err := os.ReadFile(filepath.Join(svc.Dir, name))
-		if os.IsNotExist(err) && name != config.SpecFile(svc.Deps) {
+	p := svc.Project()
+	for i, in := range tool.Inputs(p) {
+		data, err := os.ReadFile(filepath.Join(p.Root, filepath.FromSlash(in)))
+		if os.IsNotExist(err) && i > 0 {
 			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("reading dependency spec of %q: %w", svc.Name, err)
 		}
-		fmt.Fprintf(h, "%s %d\n", name, len(data))
+		// Named relative to the service, as "requirements.txt" or "../../uv.lock".
+		fmt.Fprintf(h, "%s %d\n", relTo(p.Dir, in), len(data))
 		h.Write(data)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// relTo is the slash-separated path rel (relative to the repository root) relative to dir.
+func relTo(dir, rel string) string {
+	r, err := filepath.Rel(filepath.FromSlash(dir), filepath.FromSlash(rel))
+	if err != nil {
+		return rel
+	}
+	return filepath.ToSlash(r)
 }
 
 // Venv returns the directory of svc's virtualenv (which may not exist yet): the one its deps
@@ -77,17 +93,18 @@ func (e *Engine) venvFor(svc *config.Service, deps stages.Stage) (string, error)
 	return dir, nil
 }
 
-// PipenvLock returns the Pipfile.lock pipenv wrote when it installed svc's virtualenv, or ""
-// for a service that does not use pipenv.
-func (e *Engine) PipenvLock(svc *config.Service) (string, error) {
-	if svc.Deps != config.DepsPipenv {
-		return "", nil
-	}
+// Env returns the environment svc's deps stage installed (Venv), with its tool's scratch
+// directory and the engine's tools: what release freezes.
+func (e *Engine) Env(svc *config.Service) (python.Env, error) {
 	venv, err := e.Venv(svc)
 	if err != nil {
-		return "", err
+		return python.Env{}, err
 	}
-	return filepath.Join(venv, pipenvDir, "Pipfile.lock"), nil
+	env := python.Env{Venv: venv, Tools: e.tools}
+	if len(stages.ForService(svc)[0].Scratch) > 0 {
+		env.Scratch = scratchDir(venv, svc.Tool())
+	}
+	return env, nil
 }
 
 // deps makes sure svc's virtualenv exists with its dependencies installed. Virtualenvs are
@@ -97,6 +114,9 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 	fail := func(err error) (engine.Result, error) {
 		fmt.Fprintf(req.Log, "convoy: %v\n", err)
 		return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
+	}
+	if req.Stage.Err != nil {
+		return fail(req.Stage.Err)
 	}
 	if err := os.MkdirAll(filepath.Dir(venv), 0o755); err != nil {
 		return fail(fmt.Errorf("creating virtualenv directory: %w", err))
@@ -128,15 +148,17 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 	if err := e.run(ctx, req, python.VenvArgv(req.Stage.Installer, uv, interp, venv), env); err != nil {
 		return engine.Result{}, err
 	}
-	if req.Service.Deps == config.DepsPipenv {
-		pipfile, err := copyPipfile(req.Service, venv)
+	scratch, err := copyScratch(req.Service, req.Stage.Scratch, venv)
+	if err != nil {
+		return fail(err)
+	}
+	env = append(env, toolVars(req.Stage.VenvVars, req.Stage.ScratchVars, venv, scratch)...)
+	for _, argv := range req.Stage.Commands {
+		argv, err := e.tools.Resolve(ctx, argv)
 		if err != nil {
 			return fail(err)
 		}
-		env = append(env, "PIPENV_PIPFILE="+pipfile)
-	}
-	for _, argv := range req.Stage.Commands {
-		if err := e.run(ctx, req, python.ResolveUV(argv, uv), env); err != nil {
+		if err := e.run(ctx, req, argv, env); err != nil {
 			return engine.Result{}, err
 		}
 	}
@@ -160,26 +182,45 @@ func (e *Engine) installerEnv(ctx context.Context, st stages.Stage, env []string
 	return u.Path, u.Env(env), nil
 }
 
-// copyPipfile copies the service's Pipfile (and Pipfile.lock, when committed) into the
-// virtualenv and returns the copy's path.
-func copyPipfile(svc *config.Service, venv string) (string, error) {
-	dir := filepath.Join(venv, pipenvDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("preparing pipenv directory for %q: %w", svc.Name, err)
+// copyScratch copies the files (repository-relative) of svc's tool's scratch into its scratch
+// directory of venv and returns that directory ("" without files). Missing files are skipped,
+// except the first.
+func copyScratch(svc *config.Service, files []string, venv string) (string, error) {
+	if len(files) == 0 {
+		return "", nil
 	}
-	for _, name := range []string{"Pipfile", "Pipfile.lock"} {
-		data, err := os.ReadFile(filepath.Join(svc.Dir, name))
-		if os.IsNotExist(err) && name == "Pipfile.lock" {
+	dir := scratchDir(venv, svc.Tool())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("preparing the %s directory of %q: %w", svc.Tool().Name(), svc.Name, err)
+	}
+	root := svc.Project().Root
+	for i, f := range files {
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
+		if os.IsNotExist(err) && i > 0 {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("reading %s of %q: %w", name, svc.Name, err)
+			return "", fmt.Errorf("reading %s of %q: %w", f, svc.Name, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return "", fmt.Errorf("copying %s of %q: %w", name, svc.Name, err)
+		if err := os.WriteFile(filepath.Join(dir, path.Base(f)), data, 0o644); err != nil {
+			return "", fmt.Errorf("copying %s of %q: %w", f, svc.Name, err)
 		}
 	}
-	return filepath.Join(dir, "Pipfile"), nil
+	return dir, nil
+}
+
+// toolVars are the variables a tool's commands get: each of venvVars set to venv, each of
+// scratchVars set to its file's copy in scratch.
+func toolVars(venvVars []string, scratchVars map[string]string, venv, scratch string) []string {
+	var out []string
+	for _, k := range venvVars {
+		out = append(out, k+"="+venv)
+	}
+	for k, base := range scratchVars {
+		out = append(out, k+"="+filepath.Join(scratch, base))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // python finds the interpreter for a version ("3.11" → python3.11 on PATH) and resolves it to

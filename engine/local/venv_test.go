@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -18,7 +19,7 @@ func TestSpecHash(t *testing.T) {
 		}
 	}
 	write("requirements.txt", "django\n")
-	svc := &config.Service{Name: "a", Dir: dir, Python: "3.11", Deps: config.DepsPip}
+	svc := &config.Service{Name: "a", Dir: dir, Python: "3.11", Deps: python.Pip}
 	hash := func(s *config.Service) string {
 		h, err := SpecHash(s, stages.ForService(s)[0])
 		if err != nil {
@@ -27,7 +28,7 @@ func TestSpecHash(t *testing.T) {
 		return h
 	}
 	base := hash(svc)
-	if again := hash(&config.Service{Name: "other-name", Dir: dir, Python: "3.11", Deps: config.DepsPip}); again != base {
+	if again := hash(&config.Service{Name: "other-name", Dir: dir, Python: "3.11", Deps: python.Pip}); again != base {
 		t.Error("two services with the same spec do not share a virtualenv")
 	}
 	other := *svc

@@ -8,19 +8,19 @@ package config
 
 import (
 	"time"
+
+	"github.com/convoy-ci/convoy/python"
 )
 
 // FileName is the default manifest name at the repository root.
 const FileName = "services.yaml"
 
-// Dependency tools a service may declare in its deps key.
-const (
-	DepsPip    = "pip"
-	DepsPipenv = "pipenv"
-)
+// DefaultDeps is the dependency tool of services when neither defaults: nor a service names one.
+// The deps key's values are python.ToolNames.
+const DefaultDeps = python.Pip
 
-// Installers a pip service's virtualenv may be created and filled with (installer key). pipenv
-// services always use pipenv, whatever the installer.
+// Installers a pip service's virtualenv may be created and filled with (installer key). Tools
+// that install with their own program (pipenv) ignore it.
 const (
 	InstallerUV  = "uv"
 	InstallerPip = "pip"
@@ -99,10 +99,11 @@ type Service struct {
 	Python string
 	// Base is the base image reference for the service's image.
 	Base string
-	// Deps is the dependency tool: DepsPip or DepsPipenv.
+	// Deps is the dependency tool: one of python.ToolNames (see Tool).
 	Deps string
-	// Installer creates and fills the virtualenv of a pip service: InstallerUV (uv venv, uv pip
-	// install) or InstallerPip (python -m venv, python -m pip install). pipenv services ignore
+	// Installer creates and fills the virtualenv of a service whose tool installs requirements
+	// files (python.InstallOptions.Installer): InstallerUV (uv venv, then uv's pip interface) or
+	// InstallerPip (python -m venv, then its pip). Tools with an installer of their own ignore
 	// it.
 	Installer string
 	// Libs are the shared local directories the service imports, in manifest order.

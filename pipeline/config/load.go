@@ -15,6 +15,8 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"gopkg.in/yaml.v3"
+
+	"github.com/convoy-ci/convoy/python"
 )
 
 // Problem is one thing wrong with a manifest, at a position in it.
@@ -333,8 +335,8 @@ func (d *decoder) depsTool(n *yaml.Node) string {
 	if !ok {
 		return ""
 	}
-	if s != DepsPip && s != DepsPipenv {
-		d.errorf(n, "unknown dependency tool %q (expected pip or pipenv)", s)
+	if _, ok := python.ToolNamed(s); !ok {
+		d.errorf(n, "unknown dependency tool %q (expected one of %s)", s, strings.Join(python.ToolNames(), ", "))
 		return ""
 	}
 	return s
@@ -431,7 +433,7 @@ func applyDefaultDefaults(df *Defaults) {
 		df.Python = DefaultPython
 	}
 	if df.Deps == "" {
-		df.Deps = DepsPip
+		df.Deps = DefaultDeps
 	}
 	if df.Installer == "" {
 		df.Installer = DefaultInstaller

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/convoy-ci/convoy/python"
 )
 
 // repo makes a repository with the given files (path → content; a trailing / makes a dir).
@@ -77,7 +79,7 @@ release:
 		t.Fatalf("Parse: %v", err)
 	}
 	a, b, c := cfg.Service("a"), cfg.Service("b"), cfg.Service("c")
-	if a.Python != "3.12" || a.Timeout != 2*time.Minute || a.Deps != DepsPip {
+	if a.Python != "3.12" || a.Timeout != 2*time.Minute || a.Deps != DefaultDeps {
 		t.Errorf("a did not inherit defaults: %+v", a)
 	}
 	if a.Env["DEBUG"] != "0" || a.Env["JWT_SECRET"] != "s" || b.Env["DEBUG"] != "1" {
@@ -209,14 +211,14 @@ services:
 services:
   - name: a
     path: services/a
-    deps: poetry
+    deps: conda
   - name: c
     path: services/c
   - name: b
     path: services/b
     deps: pipenv
 `, []string{
-			`5:11: unknown dependency tool "poetry" (expected pip or pipenv)`,
+			`5:11: unknown dependency tool "conda" (expected one of ` + strings.Join(python.ToolNames(), ", ") + `)`,
 			`7:11: service "c" uses deps pip but services/c has no requirements.txt`,
 			`10:11: service "b" uses deps pipenv but services/b has no Pipfile`,
 		}},
@@ -514,5 +516,23 @@ services:
 	var ce *Error
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.HasPrefix(ce.Problems[0].String(), "services.yaml:3:42: migrate must be an argv list") {
 		t.Errorf("err = %v, want services.yaml:3:42: migrate must be an argv list", err)
+	}
+}
+
+// TestServiceProject: a loaded service is located by the repository root and its path; one
+// built by hand without a path is its own root.
+func TestServiceProject(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "repo")
+	for _, tt := range []struct {
+		svc  Service
+		want python.Project
+	}{
+		{Service{Name: "a", Path: "services/a", Dir: filepath.Join(root, "services", "a")}, python.Project{Root: root, Dir: "services/a", Name: "a"}},
+		{Service{Name: "b", Dir: filepath.Join(root, "b")}, python.Project{Root: filepath.Join(root, "b"), Dir: ".", Name: "b"}},
+		{Service{Name: "c", Path: ".", Dir: root}, python.Project{Root: root, Dir: ".", Name: "c"}},
+	} {
+		if got := tt.svc.Project(); got != tt.want {
+			t.Errorf("%s: Project() = %+v, want %+v", tt.svc.Name, got, tt.want)
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/convoy-ci/convoy/python"
 )
 
 // TestSchemaMatchesLoader keeps services.schema.json (for editors) and the loader in step: every
@@ -95,4 +97,39 @@ func schemaAt(t *testing.T, raw json.RawMessage, path []string) json.RawMessage 
 		raw = next
 	}
 	return raw
+}
+
+// TestSchemaDepsAreTools keeps the deps enums of services.schema.json (defaults and services)
+// and docs/services-yaml.md in step with the tools package python registers.
+func TestSchemaDepsAreTools(t *testing.T) {
+	data, err := os.ReadFile("../../services.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join(python.ToolNames(), ",")
+	for _, where := range []string{"defaults.deps", "services.deps"} {
+		var o struct {
+			Enum []string `json:"enum"`
+		}
+		if err := json.Unmarshal(schemaAt(t, data, strings.Split(where, ".")), &o); err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(o.Enum)
+		if got := strings.Join(o.Enum, ","); got != want {
+			t.Errorf("schema %s enum = %s, want python.ToolNames() = %s", where, got, want)
+		}
+	}
+	doc, err := os.ReadFile("../../docs/services-yaml.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`(?m)^\s*deps: \w+\s+#(.*)$`).FindSubmatch(doc)
+	if line == nil {
+		t.Fatal("docs/services-yaml.md has no commented deps: line in its example")
+	}
+	for _, name := range python.ToolNames() {
+		if !regexp.MustCompile(`\b` + name + `\b`).Match(line[1]) {
+			t.Errorf("docs/services-yaml.md's deps: comment %q does not name tool %s", line[1], name)
+		}
+	}
 }

@@ -3,10 +3,13 @@ package config
 import (
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/convoy-ci/convoy/python"
 )
 
 // serviceNodes keeps the YAML nodes a cross-service check needs to point at.
@@ -184,49 +187,35 @@ func (d *decoder) checkDepsSpec(sn *serviceNodes, pathNode *yaml.Node) {
 		at = pathNode
 	}
 	svc := sn.svc
-	want := SpecFile(svc.Deps)
-	if want == "" {
-		return
+	if _, ok := python.ToolNamed(svc.Deps); !ok {
+		return // depsTool reported it
 	}
-	if _, err := os.Stat(filepath.Join(svc.Dir, want)); err != nil {
-		d.errorf(at, "service %q uses deps %s but %s has no %s (expected the dependency spec there)", svc.Name, svc.Deps, svc.Path, want)
+	p := svc.Project()
+	want := svc.Tool().Spec(p)
+	if _, err := os.Stat(filepath.Join(p.Root, filepath.FromSlash(want))); err != nil {
+		d.errorf(at, "service %q uses deps %s but %s has no %s (expected the dependency spec there)", svc.Name, svc.Deps, svc.Path, path.Base(want))
 	}
 }
 
-// SpecFile is the dependency spec a tool reads: requirements.txt for pip, Pipfile for pipenv.
-func SpecFile(tool string) string {
-	switch tool {
-	case DepsPip:
-		return "requirements.txt"
-	case DepsPipenv:
-		return "Pipfile"
+// Tool is the dependency tool of the service (python.MustTool of Deps; DefaultDeps when it
+// names none, as in a Service built without the loader).
+func (s *Service) Tool() python.Tool {
+	if s.Deps == "" {
+		return python.MustTool(DefaultDeps)
 	}
-	return ""
+	return python.MustTool(s.Deps)
 }
 
-// DevSpecFile is the pip requirements file with the test and lint tools, installed by the deps
-// stage instead of requirements.txt when it exists (it usually starts with -r requirements.txt).
-// Images get requirements.txt only.
-const DevSpecFile = "requirements-dev.txt"
-
-// SpecFiles are the files a service's dependencies are determined by, in order: the spec, the
-// pip dev spec and the lock file. Missing optional files are included too; readers skip them.
-func SpecFiles(tool string) []string {
-	if tool == DepsPip {
-		return []string{SpecFile(tool), DevSpecFile, LockFile(tool)}
+// Project locates the service for its Tool: the repository root (Dir without Path) and Path. A
+// Service built without the loader, with no Path, is its own root.
+func (s *Service) Project() python.Project {
+	p := python.Project{Root: s.Dir, Dir: ".", Name: s.Name}
+	rel := filepath.FromSlash(path.Clean(s.Path))
+	if s.Path == "" || rel == "." || !strings.HasSuffix(s.Dir, string(filepath.Separator)+rel) {
+		return p
 	}
-	return []string{SpecFile(tool), LockFile(tool)}
-}
-
-// LockFile is the file a release freezes a tool's versions into.
-func LockFile(tool string) string {
-	switch tool {
-	case DepsPip:
-		return "requirements.lock"
-	case DepsPipenv:
-		return "Pipfile.lock"
-	}
-	return ""
+	p.Root, p.Dir = strings.TrimSuffix(s.Dir, string(filepath.Separator)+rel), path.Clean(s.Path)
+	return p
 }
 
 func (d *decoder) checkDependsOn(all []*serviceNodes, known map[string]int) {

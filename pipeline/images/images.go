@@ -153,12 +153,18 @@ func (b *Builder) inputHash(ctx context.Context, svc *config.Service) (string, e
 		return "", err
 	}
 	var spec []byte
-	for _, name := range config.SpecFiles(svc.Deps) {
-		data, err := os.ReadFile(filepath.Join(svc.Dir, name))
+	p := svc.Project()
+	for _, in := range svc.Tool().Inputs(p) {
+		data, err := os.ReadFile(filepath.Join(p.Root, filepath.FromSlash(in)))
 		if err != nil && !os.IsNotExist(err) {
-			return "", fmt.Errorf("reading %s of %q: %w", name, svc.Name, err)
+			return "", fmt.Errorf("reading %s of %q: %w", in, svc.Name, err)
 		}
-		spec = append(append(spec, name+"\n"...), data...)
+		// Named relative to the service ("requirements.txt"), as they always were.
+		name, err := filepath.Rel(filepath.FromSlash(p.Dir), filepath.FromSlash(in))
+		if err != nil {
+			return "", fmt.Errorf("reading %s of %q: %w", in, svc.Name, err)
+		}
+		spec = append(append(spec, filepath.ToSlash(name)+"\n"...), data...)
 	}
 	var argv [][]string
 	for _, st := range stages.ForService(svc) {

@@ -1,0 +1,217 @@
+package python
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// pipenv's files, in the service directory.
+const (
+	pipenvSpec = "Pipfile"
+	pipenvLock = "Pipfile.lock"
+)
+
+// pipenvTool is the Tool for a Pipfile and its Pipfile.lock. pipenv is pip-installed into the
+// service's virtualenv and works on a scratch copy of the Pipfile (PIPENV_PIPFILE), so that the
+// Pipfile.lock it writes never lands in the repository.
+type pipenvTool struct{}
+
+func init() { register(pipenvTool{}) }
+
+func (pipenvTool) Name() string { return "pipenv" }
+
+func (pipenvTool) Spec(p Project) string { return path.Join(p.Dir, pipenvSpec) }
+
+func (t pipenvTool) Inputs(p Project) []string { return []string{t.Spec(p), t.Lock(p)} }
+
+func (pipenvTool) Lock(p Project) string { return path.Join(p.Dir, pipenvLock) }
+
+// pipenvEnv is the environment pipenv runs in: quiet, never asking, installing into the
+// virtualenv it runs in.
+var pipenvEnv = map[string]string{
+	"PIPENV_VERBOSITY": "-1", "PIPENV_NOSPIN": "1", "PIPENV_YES": "1",
+	"PIPENV_IGNORE_VIRTUALENVS": "0",
+}
+
+// Install pip-installs pipenv into a virtualenv made with pip, then runs `pipenv install
+// --dev` — `pipenv sync --dev` when o.Frozen and a Pipfile.lock is committed — on the scratch
+// copy of the Pipfile (and of the committed lock).
+func (t pipenvTool) Install(p Project, o InstallOptions) (Installation, error) {
+	sync := []string{"python", "-m", "pipenv", "install", "--dev"}
+	if o.Frozen && exists(p, t.Lock(p)) {
+		sync = []string{"python", "-m", "pipenv", "sync", "--dev"}
+	}
+	env := make(map[string]string, len(pipenvEnv))
+	for k, v := range pipenvEnv {
+		env[k] = v
+	}
+	return Installation{
+		Installer: InstallerPip,
+		Commands:  [][]string{{"python", "-m", "pip", "install", "--quiet", "pipenv"}, sync},
+		Env:       env,
+		Scratch:   []string{t.Spec(p), t.Lock(p)},
+		ScratchVars: map[string]string{
+			"PIPENV_PIPFILE": pipenvSpec,
+		},
+	}, nil
+}
+
+// Runtime is what `pipenv requirements` prints for the [packages] of the lock pipenv wrote in
+// the scratch directory — read from the lock itself when it can be (PipenvLockRequirements).
+func (pipenvTool) Runtime(Project) Runtime {
+	return Runtime{Argv: PipenvRequirementsArgv(), Env: map[string]string{"PIPENV_VERBOSITY": "-1"}, FromScratch: func(scratch string) ([]string, bool, error) {
+		lock, err := os.ReadFile(filepath.Join(scratch, pipenvLock))
+		if err != nil {
+			return nil, false, fmt.Errorf("reading the %s the deps stage wrote: %w", pipenvLock, err)
+		}
+		return PipenvLockRequirements(lock)
+	}}
+}
+
+// Freeze returns the Pipfile.lock pipenv wrote for e (in its scratch directory; the committed
+// one when e has none), byte for byte, after checking that every installed package is pinned
+// in it at the installed version and that every unconditional pin is installed.
+func (t pipenvTool) Freeze(ctx context.Context, p Project, e Env) ([]byte, error) {
+	src := filepath.Join(p.Root, filepath.FromSlash(t.Lock(p)))
+	if e.Scratch != "" {
+		src = filepath.Join(e.Scratch, pipenvLock)
+	}
+	lock, err := os.ReadFile(src)
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s of the environment: %w", pipenvLock, err)
+	}
+	installed, info, err := frozenVenv(ctx, e.Venv)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := verifyPipenvLock(installed, info.Tooling, lock); err != nil {
+		return nil, fmt.Errorf("%s does not describe the environment %s: %w", src, e.Venv, err)
+	}
+	return lock, nil
+}
+
+// Pins reads the [default] and [develop] pins of a Pipfile.lock.
+func (pipenvTool) Pins(lock []byte) (map[string]string, error) {
+	l, err := parsePipenvLock(lock)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, sec := range []map[string]pipenvLockEntry{l.Default, l.Develop} {
+		for n, e := range sec {
+			m[CanonicalName(n)] = e.pin()
+		}
+	}
+	return m, nil
+}
+
+// pipenvLockFile is the part of Pipfile.lock convoy reads.
+type pipenvLockFile struct {
+	Meta    json.RawMessage            `json:"_meta"`
+	Default map[string]pipenvLockEntry `json:"default"`
+	Develop map[string]pipenvLockEntry `json:"develop"`
+}
+
+type pipenvLockEntry struct {
+	Version  string `json:"version"`
+	Markers  string `json:"markers"`
+	Editable bool   `json:"editable"`
+	Path     string `json:"path"`
+	File     string `json:"file"`
+	Git      string `json:"git"`
+	Ref      string `json:"ref"`
+}
+
+// parsePipenvLock reads a Pipfile.lock, which must have a _meta section.
+func parsePipenvLock(content []byte) (pipenvLockFile, error) {
+	var l pipenvLockFile
+	if err := json.Unmarshal(content, &l); err != nil {
+		return l, fmt.Errorf("parsing %s: %w", pipenvLock, err)
+	}
+	if l.Meta == nil {
+		return l, fmt.Errorf("parsing %s: no _meta section", pipenvLock)
+	}
+	return l, nil
+}
+
+// pin is what e pins: its version, or "@ URL" for a VCS, file or path entry.
+func (e pipenvLockEntry) pin() string {
+	switch {
+	case e.Version != "":
+		return strings.TrimPrefix(strings.TrimPrefix(e.Version, "=="), "=")
+	case e.Git != "":
+		return "@ git+" + e.Git + "@" + e.Ref
+	case e.File != "":
+		return "@ " + e.File
+	case e.Path != "":
+		return "@ " + e.Path
+	}
+	return ""
+}
+
+// verifyPipenvLock checks that the lock describes the installed packages: every installed
+// package is pinned at its installed version, and every pin without environment markers is
+// installed. Packages that are not locked but belong to tooling (pipenv and its requirements,
+// installed in the environment to run pipenv) are not the service's and are skipped; a tooling
+// package that is also locked is checked like any other. Editable and local-path entries are
+// not compared (pip freeze --exclude-editable hides them). It returns the lock's pins.
+func verifyPipenvLock(installed []installedPkg, tooling []string, content []byte) (map[string]string, error) {
+	l, err := parsePipenvLock(content)
+	if err != nil {
+		return nil, err
+	}
+	pins := map[string]pipenvLockEntry{}
+	for _, sec := range []map[string]pipenvLockEntry{l.Default, l.Develop} {
+		for n, e := range sec {
+			pins[CanonicalName(n)] = e
+		}
+	}
+	problems := installedProblems(installed, tooling, pins)
+	have := map[string]bool{}
+	for _, p := range installed {
+		have[p.name] = true
+	}
+	out := map[string]string{}
+	for name, e := range pins {
+		out[name] = e.pin()
+		if e.Editable || e.Path != "" || excludedFromLock[name] {
+			continue
+		}
+		if !have[name] && e.Markers == "" {
+			problems = append(problems, fmt.Sprintf("%s %s is locked but not installed", name, e.pin()))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	return out, nil
+}
+
+// installedProblems are the installed packages pins does not hold at their version, tooling
+// that is not locked excepted.
+func installedProblems(installed []installedPkg, tooling []string, pins map[string]pipenvLockEntry) []string {
+	isTooling := map[string]bool{}
+	for _, n := range tooling {
+		isTooling[CanonicalName(n)] = true
+	}
+	var problems []string
+	for _, p := range installed {
+		e, ok := pins[p.name]
+		switch {
+		case !ok && isTooling[p.name]:
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s is installed but not in the lock", strings.TrimSpace(p.line)))
+		case e.Version != "" && p.version != "" && !strings.EqualFold(e.pin(), p.version):
+			problems = append(problems, fmt.Sprintf("%s is installed at %s but locked at %s", p.name, p.version, e.pin()))
+		}
+	}
+	return problems
+}

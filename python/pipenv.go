@@ -21,6 +21,14 @@ func PipenvRequirementsArgv() []string {
 // false when the lock has something only pipenv should render (a VCS, file or path package,
 // os_markers, an index URL with variables in it): run PipenvRequirementsArgv then.
 func PipenvLockRequirements(lock []byte) (lines []string, ok bool, err error) {
+	return pipenvLockLines(lock, false, "default")
+}
+
+// pipenvLockLines renders the packages of a Pipfile.lock's sections (a package in two of them
+// once, from the first) as requirement lines after the index options, each with its
+// --hash options when hashes is set; ok is false as for PipenvLockRequirements, and when hashes
+// is set and a package has none.
+func pipenvLockLines(lock []byte, hashes bool, sections ...string) (lines []string, ok bool, err error) {
 	var l struct {
 		Meta struct {
 			Sources []struct {
@@ -28,6 +36,7 @@ func PipenvLockRequirements(lock []byte) (lines []string, ok bool, err error) {
 			} `json:"sources"`
 		} `json:"_meta"`
 		Default map[string]map[string]any `json:"default"`
+		Develop map[string]map[string]any `json:"develop"`
 	}
 	if err := json.Unmarshal(lock, &l); err != nil {
 		return nil, false, fmt.Errorf("reading Pipfile.lock: %w", err)
@@ -42,17 +51,24 @@ func PipenvLockRequirements(lock []byte) (lines []string, ok bool, err error) {
 		}
 		lines = append(lines, opt+" "+s.URL)
 	}
-	names := make([]string, 0, len(l.Default))
-	for name := range l.Default {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		line, ok := lockLine(name, l.Default[name])
-		if !ok {
-			return nil, false, nil
+	seen := map[string]bool{}
+	for _, sec := range sections {
+		pkgs := map[string]map[string]map[string]any{"default": l.Default, "develop": l.Develop}[sec]
+		names := make([]string, 0, len(pkgs))
+		for name := range pkgs {
+			if !seen[CanonicalName(name)] {
+				seen[CanonicalName(name)] = true
+				names = append(names, name)
+			}
 		}
-		lines = append(lines, line)
+		sort.Strings(names)
+		for _, name := range names {
+			line, ok := lockLine(name, pkgs[name], hashes)
+			if !ok {
+				return nil, false, nil
+			}
+			lines = append(lines, line)
+		}
 	}
 	return lines, true, nil
 }
@@ -61,7 +77,7 @@ func PipenvLockRequirements(lock []byte) (lines []string, ok bool, err error) {
 var lockKeys = map[string]bool{"version": true, "markers": true, "extras": true, "hashes": true, "index": true}
 
 // lockLine renders one package of a Pipfile.lock as pipenv does, when it is an index package.
-func lockLine(name string, pkg map[string]any) (string, bool) {
+func lockLine(name string, pkg map[string]any, hashes bool) (string, bool) {
 	for k := range pkg {
 		if !lockKeys[k] {
 			return "", false
@@ -86,6 +102,20 @@ func lockLine(name string, pkg map[string]any) (string, bool) {
 	line += version
 	if m, _ := pkg["markers"].(string); m != "" {
 		line += "; " + m
+	}
+	if !hashes {
+		return line, true
+	}
+	list, _ := pkg["hashes"].([]any)
+	if len(list) == 0 {
+		return "", false
+	}
+	for _, h := range list {
+		hs, ok := h.(string)
+		if !ok {
+			return "", false
+		}
+		line += " --hash=" + hs
 	}
 	return line, true
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -40,27 +41,93 @@ var pipenvEnv = map[string]string{
 	"PIPENV_IGNORE_VIRTUALENVS": "0",
 }
 
-// Install pip-installs pipenv into a virtualenv made with pip, then runs `pipenv install
-// --dev` — `pipenv sync --dev` when o.Frozen and a Pipfile.lock is committed — on the scratch
-// copy of the Pipfile (and of the committed lock).
+// pipenvRequirements is the file, in the scratch directory, of the requirement lines installed
+// from a committed Pipfile.lock.
+const pipenvRequirements = "Pipfile.lock.txt"
+
+// Install installs a service's committed Pipfile.lock with uv when the lock is the Pipfile's
+// (the hash pipenv recorded is the Pipfile's: PipfileHashes; any lock when o.Frozen) and holds
+// index packages only: its [default] and [develop] pins with their hashes (--require-hashes),
+// what `pipenv sync --dev` installs, in a fraction of the time. Otherwise pipenv itself runs:
+// pip-installed into a virtualenv made with pip, `pipenv install --dev` (`pipenv sync --dev`
+// when o.Frozen) on the scratch copy of the Pipfile and of the committed lock — resolving the
+// Pipfile when the lock is missing or stale.
 func (t pipenvTool) Install(p Project, o InstallOptions) (Installation, error) {
+	inst := Installation{
+		Scratch:     []string{t.Spec(p), t.Lock(p)},
+		ScratchVars: map[string]string{"PIPENV_PIPFILE": pipenvSpec},
+	}
+	lines, err := t.lockedRequirements(p, o.Frozen)
+	if err != nil {
+		return Installation{}, err
+	}
+	if lines != nil {
+		inst.Installer, inst.InScratch = InstallerUV, true
+		inst.Files = map[string]string{pipenvRequirements: strings.Join(lines, "\n") + "\n"}
+		inst.Commands = [][]string{{UVProgram, "pip", "install", "--no-config", "--require-hashes", "-r", pipenvRequirements}}
+		return inst, nil
+	}
 	sync := []string{"python", "-m", "pipenv", "install", "--dev"}
 	if o.Frozen && exists(p, t.Lock(p)) {
 		sync = []string{"python", "-m", "pipenv", "sync", "--dev"}
 	}
-	env := make(map[string]string, len(pipenvEnv))
+	inst.Env = make(map[string]string, len(pipenvEnv))
 	for k, v := range pipenvEnv {
-		env[k] = v
+		inst.Env[k] = v
 	}
-	return Installation{
-		Installer: InstallerPip,
-		Commands:  [][]string{{"python", "-m", "pip", "install", "--quiet", "pipenv"}, sync},
-		Env:       env,
-		Scratch:   []string{t.Spec(p), t.Lock(p)},
-		ScratchVars: map[string]string{
-			"PIPENV_PIPFILE": pipenvSpec,
-		},
-	}, nil
+	inst.Installer = InstallerPip
+	inst.Commands = [][]string{{"python", "-m", "pip", "install", "--quiet", "pipenv"}, sync}
+	return inst, nil
+}
+
+// lockedRequirements returns the requirement lines (with hashes) of the committed Pipfile.lock
+// when uv can install it in pipenv's stead — nil when there is none, it is stale (unless
+// frozen), or it holds what only pipenv installs.
+func (t pipenvTool) lockedRequirements(p Project, frozen bool) ([]string, error) {
+	lock, err := os.ReadFile(filepath.Join(p.Root, filepath.FromSlash(t.Lock(p))))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", t.Lock(p), err)
+	}
+	if !frozen {
+		current, err := t.lockCurrent(p, lock)
+		if err != nil || !current {
+			return nil, err
+		}
+	}
+	lines, ok, err := pipenvLockLines(lock, true, "default", "develop")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Lock(p), err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return lines, nil
+}
+
+// lockCurrent says whether lock was made from the service's Pipfile as it is.
+func (t pipenvTool) lockCurrent(p Project, lock []byte) (bool, error) {
+	pipfile, err := os.ReadFile(filepath.Join(p.Root, filepath.FromSlash(t.Spec(p))))
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", t.Spec(p), err)
+	}
+	var meta struct {
+		Meta struct {
+			Hash struct {
+				SHA256 string `json:"sha256"`
+			} `json:"hash"`
+		} `json:"_meta"`
+	}
+	if err := json.Unmarshal(lock, &meta); err != nil {
+		return false, fmt.Errorf("reading %s: %w", t.Lock(p), err)
+	}
+	hashes, err := PipfileHashes(pipfile)
+	if err != nil {
+		return false, nil // pipenv decides
+	}
+	return slices.Contains(hashes, meta.Meta.Hash.SHA256), nil
 }
 
 // Runtime is what `pipenv requirements` prints for the [packages] of the lock pipenv wrote in

@@ -86,6 +86,12 @@ type Installation struct {
 	// ScratchVars are variables engines set to the scratch copy of a file, by base name
 	// (PIPENV_PIPFILE: "Pipfile"). Runtime's Argv and Freeze get the same.
 	ScratchVars map[string]string
+	// Files are written into the scratch directory, by base name, after Scratch is copied
+	// (requirement lines convoy derived from a lockfile, say).
+	Files map[string]string
+	// InScratch runs Commands in the scratch directory instead of the service's, so that they
+	// name Files by their base names.
+	InScratch bool
 }
 
 // Runtime is how a tool lists the requirements a service's image needs, as requirement lines

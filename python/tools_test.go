@@ -10,32 +10,52 @@ import (
 
 // TestInstall: what each tool installs, by the files the service has and the options.
 func TestInstall(t *testing.T) {
+	const pipfile = "[packages]\ndjango = \"*\"\n\n[dev-packages]\nflake8 = \"*\"\n"
+	hashes, err := PipfileHashes([]byte(pipfile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := func(hash, extra string) string {
+		return `{"_meta": {"hash": {"sha256": "` + hash + `"}, "sources": [{"url": "https://pypi.org/simple"}]},
+			"default": {"django": {"version": "==5.2.1", "hashes": ["sha256:aa", "sha256:bb"]}` + extra + `},
+			"develop": {"flake8": {"version": "==7.0.0", "markers": "python_version >= '3.9'", "hashes": ["sha256:cc"]}}}`
+	}
+	current, stale := lock(hashes[0], ""), lock("0123", "")
+	withGit := lock(hashes[0], `, "x": {"git": "https://example.com/x.git", "ref": "abc"}`)
 	tests := []struct {
 		name, tool string
-		files      []string
+		files      map[string]string
 		o          InstallOptions
 		want       Installation
 	}{
-		{"pip, uv by default", Pip, []string{"requirements.txt"}, InstallOptions{},
+		{"pip, uv by default", Pip, map[string]string{"requirements.txt": ""}, InstallOptions{},
 			Installation{Installer: InstallerUV, Commands: [][]string{{UVProgram, "pip", "install", "--no-config", "-r", "requirements.txt"}}}},
-		{"pip, dev requirements", Pip, []string{"requirements.txt", "requirements-dev.txt"}, InstallOptions{Installer: InstallerPip},
+		{"pip, dev requirements", Pip, map[string]string{"requirements.txt": "", "requirements-dev.txt": ""}, InstallOptions{Installer: InstallerPip},
 			Installation{Installer: InstallerPip, Commands: [][]string{{"python", "-m", "pip", "install", "-r", "requirements-dev.txt"}}}},
-		{"pip, frozen without a lock", Pip, []string{"requirements.txt"}, InstallOptions{Frozen: true},
+		{"pip, frozen without a lock", Pip, map[string]string{"requirements.txt": ""}, InstallOptions{Frozen: true},
 			Installation{Installer: InstallerUV, Commands: [][]string{{UVProgram, "pip", "install", "--no-config", "-r", "requirements.txt"}}}},
-		{"pip, frozen", Pip, []string{"requirements.txt", "requirements-dev.txt", "requirements.lock"}, InstallOptions{Frozen: true},
+		{"pip, frozen", Pip, map[string]string{"requirements.txt": "", "requirements-dev.txt": "", "requirements.lock": ""}, InstallOptions{Frozen: true},
 			Installation{Installer: InstallerUV, Commands: [][]string{{UVProgram, "pip", "install", "--no-config", "-r", "requirements.lock"}}}},
-		{"pipenv", "pipenv", []string{"Pipfile", "Pipfile.lock"}, InstallOptions{Installer: InstallerUV},
+		{"pipenv without a lock", "pipenv", map[string]string{"Pipfile": pipfile}, InstallOptions{Installer: InstallerUV},
 			pipenvInstallation("install")},
-		{"pipenv, frozen", "pipenv", []string{"Pipfile", "Pipfile.lock"}, InstallOptions{Frozen: true},
+		{"pipenv, stale lock", "pipenv", map[string]string{"Pipfile": pipfile, "Pipfile.lock": stale}, InstallOptions{},
+			pipenvInstallation("install")},
+		{"pipenv, current lock", "pipenv", map[string]string{"Pipfile": pipfile, "Pipfile.lock": current}, InstallOptions{},
+			pipenvLocked()},
+		{"pipenv, frozen stale lock", "pipenv", map[string]string{"Pipfile": pipfile, "Pipfile.lock": stale}, InstallOptions{Frozen: true},
+			pipenvLocked()},
+		{"pipenv, lock with a git package", "pipenv", map[string]string{"Pipfile": pipfile, "Pipfile.lock": withGit}, InstallOptions{},
+			pipenvInstallation("install")},
+		{"pipenv, frozen lock with a git package", "pipenv", map[string]string{"Pipfile": pipfile, "Pipfile.lock": withGit}, InstallOptions{Frozen: true},
 			pipenvInstallation("sync")},
-		{"pipenv, frozen without a lock", "pipenv", []string{"Pipfile"}, InstallOptions{Frozen: true},
+		{"pipenv, frozen without a lock", "pipenv", map[string]string{"Pipfile": pipfile}, InstallOptions{Frozen: true},
 			pipenvInstallation("install")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			for _, f := range tt.files {
-				writeTestFile(t, filepath.Join(root, "services", "a", f), "\n")
+			for f, content := range tt.files {
+				writeTestFile(t, filepath.Join(root, "services", "a", f), content)
 			}
 			got, err := MustTool(tt.tool).Install(Project{Root: root, Dir: "services/a", Name: "a"}, tt.o)
 			if err != nil {
@@ -48,14 +68,17 @@ func TestInstall(t *testing.T) {
 	}
 }
 
-func pipenvInstallation(verb string) Installation {
+// pipenvLocked is the installation of TestInstall's lock by uv, hashes required.
+func pipenvLocked() Installation {
 	return Installation{
-		Installer: InstallerPip,
-		Commands:  [][]string{{"python", "-m", "pip", "install", "--quiet", "pipenv"}, {"python", "-m", "pipenv", verb, "--dev"}},
-		Env: map[string]string{"PIPENV_VERBOSITY": "-1", "PIPENV_NOSPIN": "1", "PIPENV_YES": "1",
-			"PIPENV_IGNORE_VIRTUALENVS": "0"},
+		Installer:   InstallerUV,
+		Commands:    [][]string{{UVProgram, "pip", "install", "--no-config", "--require-hashes", "-r", "Pipfile.lock.txt"}},
 		Scratch:     []string{"services/a/Pipfile", "services/a/Pipfile.lock"},
 		ScratchVars: map[string]string{"PIPENV_PIPFILE": "Pipfile"},
+		Files: map[string]string{"Pipfile.lock.txt": "-i https://pypi.org/simple\n" +
+			"django==5.2.1 --hash=sha256:aa --hash=sha256:bb\n" +
+			"flake8==7.0.0; python_version >= '3.9' --hash=sha256:cc\n"},
+		InScratch: true,
 	}
 }
 
@@ -110,5 +133,17 @@ func TestResolve(t *testing.T) {
 	got, err = tools.Resolve(context.Background(), []string{"python", "-m", "pip"})
 	if err != nil || !reflect.DeepEqual(got, []string{"python", "-m", "pip"}) {
 		t.Errorf("Resolve(python) = %q, %v", got, err)
+	}
+}
+
+// pipenvInstallation is the installation of TestInstall's service by pipenv itself.
+func pipenvInstallation(verb string) Installation {
+	return Installation{
+		Installer: InstallerPip,
+		Commands:  [][]string{{"python", "-m", "pip", "install", "--quiet", "pipenv"}, {"python", "-m", "pipenv", verb, "--dev"}},
+		Env: map[string]string{"PIPENV_VERBOSITY": "-1", "PIPENV_NOSPIN": "1", "PIPENV_YES": "1",
+			"PIPENV_IGNORE_VIRTUALENVS": "0"},
+		Scratch:     []string{"services/a/Pipfile", "services/a/Pipfile.lock"},
+		ScratchVars: map[string]string{"PIPENV_PIPFILE": "Pipfile"},
 	}
 }

@@ -24,6 +24,7 @@ func depsStage(svc *config.Service, o python.InstallOptions) Stage {
 	}
 	st.Installer, st.Commands, st.Env = inst.Installer, inst.Commands, inst.Env
 	st.VenvVars, st.Scratch, st.ScratchVars = inst.VenvVars, inst.Scratch, inst.ScratchVars
+	st.ScratchFiles, st.InScratch = inst.Files, inst.InScratch
 	return st
 }
 

@@ -69,6 +69,10 @@ type Stage struct {
 	VenvVars    []string
 	Scratch     []string
 	ScratchVars map[string]string
+	// ScratchFiles and InScratch (KindDeps stages) are python.Installation's Files and
+	// InScratch.
+	ScratchFiles map[string]string
+	InScratch    bool
 	// Err, when set, is why the stage could not be made for the service: engines fail it
 	// without running anything.
 	Err error

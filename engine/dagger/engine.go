@@ -253,6 +253,10 @@ func (e *Engine) apply(ctr *dagger.Container, r *Recipe, owner string) (*dagger.
 		ctr = ctr.WithDirectory(d, e.client.Directory(), dagger.ContainerWithDirectoryOpts{Owner: owner})
 	}
 	for _, f := range r.Files {
+		if f.Host == "" {
+			ctr = ctr.WithNewFile(f.Path, f.Contents, dagger.ContainerWithNewFileOpts{Owner: owner})
+			continue
+		}
 		if _, err := os.Stat(f.Host); err != nil {
 			if f.Optional && errors.Is(err, fs.ErrNotExist) {
 				continue

@@ -156,6 +156,8 @@ type File struct {
 	Path string `json:"path"`
 	// Optional files that do not exist on the host are skipped (a lock file not committed).
 	Optional bool `json:"optional,omitempty"`
+	// Contents, when Host is empty, is the file's content.
+	Contents string `json:"contents,omitempty"`
 }
 
 // Mount is a host directory (or file) mounted into a container.

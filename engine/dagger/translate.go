@@ -142,8 +142,11 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 	}
 	env, mounts := t.env(cfg, svc, st)
 	r.Files = append(r.Files, scratchFiles(svc, st, env)...)
-	if len(st.Scratch) > 0 {
+	if len(st.Scratch) > 0 || len(st.ScratchFiles) > 0 {
 		r.Dirs = append(r.Dirs, ScratchDir(tool)) // the tool writes there (pipenv its lock)
+	}
+	if st.InScratch {
+		r.Workdir = ScratchDir(tool)
 	}
 	for _, k := range st.VenvVars {
 		env[k] = VenvDir
@@ -180,6 +183,14 @@ func scratchFiles(svc *config.Service, st stages.Stage, env map[string]string) [
 	}
 	for k, base := range st.ScratchVars {
 		env[k] = path.Join(ScratchDir(tool), base)
+	}
+	names := make([]string, 0, len(st.ScratchFiles))
+	for name := range st.ScratchFiles {
+		names = append(names, name)
+	}
+	sort.Strings(names) // recipes are compared and hashed: one order
+	for _, name := range names {
+		files = append(files, File{Path: path.Join(ScratchDir(tool), name), Contents: st.ScratchFiles[name]})
 	}
 	return files
 }

@@ -166,6 +166,14 @@ func (e *Engine) run(ctx context.Context, req engine.Request, argv []string, env
 	return e.runTo(ctx, req, argv, env, req.Log)
 }
 
+// runIn is run with dir as the command's working directory instead of the service's.
+func (e *Engine) runIn(ctx context.Context, req engine.Request, dir string, argv []string, env []string) error {
+	svc := *req.Service
+	svc.Dir = dir
+	req.Service = &svc
+	return e.run(ctx, req, argv, env)
+}
+
 // runTo is run with the command's standard output sent to stdout (its errors still go to the
 // stage's log).
 func (e *Engine) runTo(ctx context.Context, req engine.Request, argv []string, env []string, stdout io.Writer) error {

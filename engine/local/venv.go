@@ -148,17 +148,21 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 	if err := e.run(ctx, req, python.VenvArgv(req.Stage.Installer, uv, interp, venv), env); err != nil {
 		return engine.Result{}, err
 	}
-	scratch, err := copyScratch(req.Service, req.Stage.Scratch, venv)
+	scratch, err := copyScratch(req.Service, req.Stage, venv)
 	if err != nil {
 		return fail(err)
 	}
 	env = append(env, toolVars(req.Stage.VenvVars, req.Stage.ScratchVars, venv, scratch)...)
+	dir := req.Service.Dir
+	if req.Stage.InScratch {
+		dir = scratch
+	}
 	for _, argv := range req.Stage.Commands {
 		argv, err := e.tools.Resolve(ctx, argv)
 		if err != nil {
 			return fail(err)
 		}
-		if err := e.run(ctx, req, argv, env); err != nil {
+		if err := e.runIn(ctx, req, dir, argv, env); err != nil {
 			return engine.Result{}, err
 		}
 	}
@@ -182,11 +186,12 @@ func (e *Engine) installerEnv(ctx context.Context, st stages.Stage, env []string
 	return u.Path, u.Env(env), nil
 }
 
-// copyScratch copies the files (repository-relative) of svc's tool's scratch into its scratch
-// directory of venv and returns that directory ("" without files). Missing files are skipped,
-// except the first.
-func copyScratch(svc *config.Service, files []string, venv string) (string, error) {
-	if len(files) == 0 {
+// copyScratch copies the files (repository-relative) of deps stage st's scratch into svc's
+// tool's scratch directory of venv, writes st's ScratchFiles there and returns that directory
+// ("" without files). Missing files are skipped, except the first.
+func copyScratch(svc *config.Service, st stages.Stage, venv string) (string, error) {
+	files := st.Scratch
+	if len(files) == 0 && len(st.ScratchFiles) == 0 {
 		return "", nil
 	}
 	dir := scratchDir(venv, svc.Tool())
@@ -204,6 +209,11 @@ func copyScratch(svc *config.Service, files []string, venv string) (string, erro
 		}
 		if err := os.WriteFile(filepath.Join(dir, path.Base(f)), data, 0o644); err != nil {
 			return "", fmt.Errorf("copying %s of %q: %w", f, svc.Name, err)
+		}
+	}
+	for name, content := range st.ScratchFiles {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return "", fmt.Errorf("writing %s for %q: %w", name, svc.Name, err)
 		}
 	}
 	return dir, nil

@@ -92,28 +92,53 @@ func (e *Engine) runtimeRequirements(ctx context.Context, req engine.Request, ve
 	if err != nil {
 		return nil, err
 	}
+	pins, err := python.Freeze(venv)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := e.requirementsCache(svc, venv, target, uv, pins)
+	if err != nil {
+		return nil, err
+	}
+	if reqs, ok := cache.load(); ok {
+		fmt.Fprintf(req.Log, "convoy: runtime requirements of %s unchanged since they were resolved (%s): no resolver run\n", svc.Name, cache.file)
+		return reqs, nil
+	}
 	dir, err := os.MkdirTemp("", "convoy-reqs-")
 	if err != nil {
 		return nil, fmt.Errorf("runtime requirements of %q: %w", svc.Name, err)
 	}
 	defer os.RemoveAll(dir)
 	c := python.Compile{Target: target, Python: filepath.Join(venv, "bin", "python")}
-	if c.Constraints, err = writeConstraints(venv, dir); err != nil {
+	if c.Constraints, err = writeConstraints(pins, dir); err != nil {
 		return nil, err
 	}
 	if c.Spec, err = e.runtimeSpec(ctx, req, venv, env, dir); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(req.Log, "convoy: resolving the runtime requirements of %s for %s with %s\n", svc.Name, target, uv.Installer())
-	return uv.Resolve(ctx, c, python.Exec{Dir: svc.Dir, Env: env, Log: req.Log})
+	reqs, err := resolve(ctx, req, uv, c, env)
+	if err != nil {
+		return nil, err
+	}
+	return reqs, cache.store(reqs)
 }
 
-// writeConstraints writes what venv holds (python.Freeze) to dir/constraints.txt.
-func writeConstraints(venv, dir string) (string, error) {
-	pins, err := python.Freeze(venv)
+// resolve resolves c.Spec with uv, unless it lists no requirement: then nothing runs.
+func resolve(ctx context.Context, req engine.Request, uv *python.UV, c python.Compile, env []string) ([]string, error) {
+	spec, err := os.ReadFile(c.Spec)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("reading the runtime requirements of %q: %w", req.Service.Name, err)
 	}
+	if len(python.Pins(string(spec))) == 0 {
+		fmt.Fprintf(req.Log, "convoy: %s lists no runtime requirement: nothing to resolve\n", req.Service.Name)
+		return nil, nil
+	}
+	fmt.Fprintf(req.Log, "convoy: resolving the runtime requirements of %s for %s with %s\n", req.Service.Name, c.Target, uv.Installer())
+	return uv.Resolve(ctx, c, python.Exec{Dir: req.Service.Dir, Env: env, Log: req.Log})
+}
+
+// writeConstraints writes pins (what the virtualenv holds: python.Freeze) to dir/constraints.txt.
+func writeConstraints(pins []string, dir string) (string, error) {
 	file := filepath.Join(dir, "constraints.txt")
 	if err := os.WriteFile(file, []byte(strings.Join(pins, "\n")+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("writing constraints: %w", err)

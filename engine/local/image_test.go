@@ -210,6 +210,10 @@ func TestImageDepsFollowTheBase(t *testing.T) {
 					t.Errorf("image log lacks %q:\n%s", want, log)
 				}
 			}
+			again, log := runStage(t, e, cfg, svc, stages.Image)
+			if strings.Contains(log, "resolving") || !strings.Contains(log, "no resolver run") || again.Digest != res.Digest {
+				t.Errorf("unchanged dependencies were resolved again, or built another image (%s, then %s):\n%s", res.Digest, again.Digest, log)
+			}
 			img, err := b.Store().Image(res.Digest)
 			if err != nil {
 				t.Fatal(err)

@@ -41,7 +41,7 @@ type runRecord struct {
 	Databases []string        `json:"databases"`
 }
 
-// runDir is where run records go.
+// runDirFor is where run records of the repository repo go.
 func (o options) runDirFor(repo string) string {
 	if o.runDir != "" {
 		return o.runDir

@@ -7,6 +7,10 @@ type EventKind string
 
 // The kinds of Event, in the order a successful run emits them.
 const (
+	// EventLeftoverRemoved: before starting, the run removed something a killed run left (a
+	// cluster, a database, a container, a bundle, a root filesystem); Message says what and
+	// whose. With Err set, Message says what could not be removed.
+	EventLeftoverRemoved EventKind = "leftover.removed"
 	// EventPostgresReady: the server is accepting connections. URL (password redacted); for a
 	// throwaway cluster also PID (postmaster), Dir (cluster directory) and LogPath.
 	EventPostgresReady EventKind = "postgres.ready"

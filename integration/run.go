@@ -31,6 +31,8 @@ type options struct {
 	pgParentDir string
 	pickPort    func() (int, error)
 	parallel    int
+	runDir      string
+	containers  ContainerSweeper
 }
 
 // WithEvents calls fn with every Event of the run, in order, one at a time (services starting in
@@ -82,12 +84,19 @@ func Run(ctx context.Context, spec Spec, opts ...Option) (rep *Report, err error
 		r.report.Duration = time.Since(start)
 		return r.report, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
+	r.sweep(ctx)
+	if r.record, err = writeRecord(o.runDirFor(r.spec.Repo), r.spec.RunID, r.recordOf()); err != nil {
+		r.report.Duration = time.Since(start)
+		return r.report, err
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer func() {
 		cancel() // launchers still preparing (waiting for an image) give up before teardown
 		r.preparing.Wait()
 		if terr := r.teardown(); terr != nil {
 			err = errors.Join(err, fmt.Errorf("integration teardown: %w", terr))
+		} else {
+			_ = os.RemoveAll(r.record) // nothing of the run is left for a sweep to find
 		}
 		r.report.Duration = time.Since(start)
 	}()
@@ -116,6 +125,7 @@ type runner struct {
 	preparing sync.WaitGroup // Prepare calls still running
 	procs     []*started     // every process group started, in order
 	logs      []*os.File
+	record    string // the run record's directory
 }
 
 // service is a Service with its run-time state.
@@ -230,6 +240,28 @@ func (r *runner) init(spec Spec) error {
 	}
 	r.spec = spec
 	return nil
+}
+
+// sweep removes what killed runs left before this one starts; what it cannot remove is a
+// notice, not a failure of this run.
+func (r *runner) sweep(ctx context.Context) {
+	opts := []Option{WithRunDir(r.o.runDirFor(r.spec.Repo)), WithClusterParentDir(r.o.pgParentDir),
+		WithContainerSweeper(r.o.containers), WithEvents(r.emit)}
+	if _, err := Sweep(ctx, r.spec, opts...); err != nil {
+		r.emit(Event{Kind: EventLeftoverRemoved, Message: "could not remove everything killed runs left: " + err.Error(), Err: err})
+	}
+}
+
+// recordOf is the run record: where its databases will be.
+func (r *runner) recordOf() runRecord {
+	var rec runRecord
+	if r.spec.Postgres != "" {
+		rec.Postgres = Redact(r.spec.Postgres)
+	}
+	for _, s := range r.services {
+		rec.Databases = append(rec.Databases, s.rep.Database)
+	}
+	return rec
 }
 
 // run does everything but the teardown.

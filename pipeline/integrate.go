@@ -74,6 +74,8 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 			finish(e.Service, IntegrationStage, StatusFailed, msg, e.LogPath, tail, code)
 		case integration.EventPostgresReady:
 			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: "postgres ready (" + integration.Redact(e.URL) + ")"})
+		case integration.EventLeftoverRemoved:
+			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: e.Message})
 		case integration.EventServicePortMoved:
 			bus.Emit(Event{Type: EventNotice, Service: e.Service, Message: e.Message})
 		case integration.EventSuiteStarted:

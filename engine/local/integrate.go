@@ -47,6 +47,9 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 	}
 	spec.Suite = suite
 	opts := []integration.Option{integration.WithParallel(req.Jobs)}
+	if cs, ok := e.runtime.(integration.ContainerSweeper); ok {
+		opts = append(opts, integration.WithContainerSweeper(cs))
+	}
 	if req.Events != nil {
 		opts = append(opts, integration.WithEvents(req.Events))
 	}

@@ -205,7 +205,8 @@ func (l *runcLauncher) Stats() UnpackStats {
 }
 
 // Start writes a bundle for cmd and runs it in the foreground with `runc run`, the leader of a
-// process group of its own, its output going to cmd.Log.
+// process group of its own that dies with convoy, its output going to cmd.Log; a guard deletes
+// the container should convoy die.
 func (l *runcLauncher) Start(cmd integration.Command) (integration.Process, error) {
 	if len(cmd.Argv) == 0 {
 		return nil, fmt.Errorf("starting %q of %q: no command", cmd.Name, l.service)
@@ -225,12 +226,18 @@ func (l *runcLauncher) Start(cmd integration.Command) (integration.Process, erro
 		Stdout: cmd.Log,
 		Stderr: cmd.Log,
 	}
+	g, err := l.rt.startGuard(id)
+	if err != nil {
+		_ = os.RemoveAll(bundle)
+		return nil, err
+	}
 	pg, err := procgroup.Start(c)
 	if err != nil {
+		g.release()
 		_ = os.RemoveAll(bundle)
 		return nil, fmt.Errorf("starting %q in %s: %w", strings.Join(cmd.Argv, " "), id, err)
 	}
-	return &runcProcess{rt: l.rt, id: id, bundle: bundle, cliProcess: cliProcess{pg}}, nil
+	return &runcProcess{rt: l.rt, id: id, bundle: bundle, guard: g, cliProcess: cliProcess{pg}}, nil
 }
 
 // writeBundle creates the bundle directory with cmd's config.json.

@@ -23,6 +23,7 @@ type runcProcess struct {
 	rt         *Runc
 	id         string
 	bundle     string
+	guard      *guard
 	cliProcess            // runc run
 	mu         sync.Mutex // serialises Stop
 }
@@ -60,6 +61,7 @@ func (p *runcProcess) Stop(sig syscall.Signal, grace time.Duration) error {
 	if err := os.RemoveAll(p.bundle); err != nil {
 		errs = append(errs, fmt.Errorf("removing the bundle of %s: %w", p.id, err))
 	}
+	p.guard.release()
 	return errors.Join(errs...)
 }
 

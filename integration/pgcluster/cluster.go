@@ -138,6 +138,9 @@ func Start(ctx context.Context, opts ...Option) (_ *Cluster, err error) {
 			}
 		}
 	}()
+	if err := writeOwner(dir); err != nil {
+		return c, err
+	}
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return c, fmt.Errorf("giving cluster directory %q to user %q: %w", dir, o.osUser, err)

@@ -27,15 +27,17 @@ type Process struct {
 	err  error // the result of Wait; read only after done is closed
 }
 
-// Start starts cmd as the leader of a new process group. cmd.SysProcAttr is created if nil, and its
-// Setpgid is set; other fields (Credential, for instance) are kept.
+// Start starts cmd as the leader of a new process group that gets SIGKILL when convoy exits, even
+// by kill -9 (its parent-death signal; members it forks do not inherit it). cmd.SysProcAttr is
+// created if nil, and its Setpgid and Pdeathsig are set; other fields (Credential, for instance)
+// are kept.
 func Start(cmd *exec.Cmd) (*Process, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setpgid = true
 	cmd.SysProcAttr.Pgid = 0
-	if err := cmd.Start(); err != nil {
+	if err := startDying(cmd); err != nil {
 		return nil, err
 	}
 	p := &Process{cmd: cmd, done: make(chan struct{})}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/container"
+)
+
+func init() {
+	register(&command{
+		name:    "sweep",
+		summary: "Remove what killed integration runs left (clusters, databases, containers, mounts); integration does this first.",
+		usage:   "[flags]",
+		flags: func(fs *pflag.FlagSet) {
+			fs.String("postgres", "", "URL of the PostgreSQL server whose leftover run databases to drop (default: integration.postgres)")
+		},
+		run: func(ctx context.Context, c *cli) int { return c.sweep(ctx) },
+	})
+}
+
+// sweep removes what killed runs of this repository left and prints one line per thing removed.
+func (c *cli) sweep(ctx context.Context) int {
+	cfg, code := c.load()
+	if cfg == nil {
+		return code
+	}
+	pg := c.flagString("postgres")
+	if pg == "" {
+		pg = cfg.Integration.Postgres
+	}
+	opts := []integration.Option{integration.WithRunDir(filepath.Join(stateDir(cfg), "run"))}
+	// Containers only runc leaves behind on this machine; without runc there are none to remove.
+	if rt, err := container.NewRunc(container.WithWorkDir(filepath.Join(stateDir(cfg), "run")),
+		container.WithLayerCache(filepath.Join(c.cacheDir(cfg), "rootfs"))); err == nil {
+		opts = append(opts, integration.WithContainerSweeper(rt))
+	}
+	removed, err := integration.Sweep(ctx, integration.Spec{Repo: cfg.Root, Postgres: pg}, opts...)
+	for _, m := range removed {
+		fmt.Fprintln(c.stdout, m)
+	}
+	if err != nil {
+		return c.fail(err)
+	}
+	if len(removed) == 0 {
+		fmt.Fprintln(c.stdout, "nothing left behind by killed runs")
+	}
+	return exitPassed
+}

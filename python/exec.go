@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
 // WaitDelay is how long a tool gets between SIGTERM (its context ended) and SIGKILL, and how
@@ -80,7 +82,10 @@ func run(ctx context.Context, argv []string, x Exec, stdout io.Writer) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = WaitDelay
-	err := cmd.Run()
+	err := procgroup.StartDying(cmd)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if cmd.Process != nil {
 		// What the tool left running belongs to it.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

@@ -197,7 +197,7 @@ func (e *Engine) runTo(ctx context.Context, req engine.Request, argv []string, e
 			isolate(cmd)
 		}
 	}
-	if err := cmd.Start(); err != nil {
+	if err := procgroup.StartDying(cmd); err != nil {
 		fmt.Fprintf(req.Log, "convoy: starting %s: %v\n", argv[0], err)
 		return &engine.StageError{Reason: engine.Failed, ExitCode: -1, Command: argv, Err: err}
 	}

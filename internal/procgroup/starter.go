@@ -22,9 +22,9 @@ type startRequest struct {
 	done chan error
 }
 
-// startDying starts cmd so that it gets SIGKILL when convoy exits, however it exits (kill -9
-// included). cmd.SysProcAttr must not be nil.
-func startDying(cmd *exec.Cmd) error {
+// StartDying starts cmd (cmd.Start: the caller waits for it) so that it gets SIGKILL when
+// convoy exits, however it exits (kill -9 included). cmd.SysProcAttr must not be nil.
+func StartDying(cmd *exec.Cmd) error {
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	starter.once.Do(func() {
 		starter.reqs = make(chan startRequest)

@@ -143,8 +143,14 @@ func (c *cli) humanOut() io.Writer {
 	return c.stdout
 }
 
-// cutRelease gates every service, then lets the release package freeze, build (through the
-// pipeline, from the frozen lockfiles), stamp, write the manifest and tag.
+// exitError carries the exit code of a pipeline run inside Release's callbacks.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("the pipeline exited with code %d", e.code) }
+
+// cutRelease lets the release package check every precondition, then gate every service,
+// freeze, build (through the pipeline, from the frozen lockfiles), stamp, write the manifest
+// and tag.
 func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) int {
 	if len(c.opts.only) > 0 {
 		return c.fail(&pipeline.UsageError{Msg: "release: --only cannot be used: a release tags every service"})
@@ -152,23 +158,6 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 	registry := c.releaseRegistry(cfg)
 	if registry == "" {
 		return c.fail(&pipeline.UsageError{Msg: "release: no registry: pass --registry HOST/NAMESPACE or set release.registry"})
-	}
-	// Cheap preconditions first, so a dirty tree fails before minutes of gates. Release checks
-	// them all again before it writes anything.
-	r, err := repo.Open(cfg.Root)
-	if err != nil {
-		return c.fail(&pipeline.UsageError{Msg: err.Error()})
-	}
-	if dirty, err := r.Dirty(); err != nil {
-		return c.fail(err)
-	} else if len(dirty) > 0 {
-		return c.fail(&pipeline.UsageError{Msg: fmt.Sprintf("release: the worktree is not clean; commit or remove: %v", dirty)})
-	}
-	if err := repo.ValidTagName(tag); err != nil {
-		return c.fail(&pipeline.UsageError{Msg: err.Error()})
-	}
-	if _, code := c.pipeline(ctx, cfg, "release (gates)", phases{}); code != exitPassed {
-		return code
 	}
 	svcs, err := c.releaseServices(cfg)
 	if err != nil {
@@ -182,22 +171,30 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 		Dir: cfg.Root, Tag: tag, TagPattern: cfg.Release.TagPattern, Registry: registry, Services: svcs,
 		Force: force, Insecure: insecure, PushGit: pushGit,
 		Logf: func(format string, args ...any) { fmt.Fprintf(out, "release: "+format+"\n", args...) },
+		Gates: func(ctx context.Context) error {
+			if _, code := c.pipeline(ctx, cfg, "release (gates)", phases{}); code != exitPassed {
+				return &exitError{code}
+			}
+			return nil
+		},
 		Build: func(ctx context.Context, in release.BuildInput) ([]release.ServiceImage, error) {
 			return c.buildRelease(ctx, cfg, in)
 		},
 	})
-	if err != nil {
-		if errors.Is(err, release.ErrPrecondition) {
-			return c.fail(&pipeline.UsageError{Msg: err.Error()})
-		}
-		if ctx.Err() != nil {
-			fmt.Fprintf(c.stderr, "convoy: %v\n", err)
-			return c.sigs.exitCode()
-		}
-		return c.fail(err)
+	var ee *exitError
+	switch {
+	case err == nil:
+		fmt.Fprint(out, res.Summary())
+		return exitPassed
+	case errors.Is(err, release.ErrPrecondition):
+		return c.fail(&pipeline.UsageError{Msg: err.Error()})
+	case errors.As(err, &ee):
+		return ee.code // the pipeline reported it
+	case ctx.Err() != nil:
+		fmt.Fprintf(c.stderr, "convoy: %v\n", err)
+		return c.sigs.exitCode()
 	}
-	fmt.Fprint(out, res.Summary())
-	return exitPassed
+	return c.fail(err)
 }
 
 // buildRelease runs the whole pipeline from the frozen lockfiles, pushing to the registry, and

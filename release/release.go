@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/convoy-ci/convoy/repo"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -73,6 +74,11 @@ type Spec struct {
 	Registry string
 	// Services are frozen and released, in this order.
 	Services []Service
+	// Gates, when set, runs every service's gates so that the services'
+	// environments are the ones to freeze. It runs after every
+	// precondition holds, and not at all for a release already complete at
+	// HEAD; an error aborts the release before anything is written.
+	Gates func(ctx context.Context) error
 	// Build builds and pushes the release images.
 	Build BuildFunc
 	// Force lets stamping move image tags that point to other digests.
@@ -199,8 +205,8 @@ const (
 	PreconditionTagInUse PreconditionKind = "tag-in-use"
 	// PreconditionRegistry: the registry cannot be reached.
 	PreconditionRegistry PreconditionKind = "registry-unreachable"
-	// PreconditionReleased: the release is complete at HEAD but the
-	// environments no longer match its lockfiles (Files).
+	// PreconditionReleased: the release is complete at HEAD but for
+	// other services than the spec's.
 	PreconditionReleased PreconditionKind = "released"
 )
 
@@ -302,117 +308,128 @@ func chain(r *repo.Repo, tag string) ([]repo.Commit, error) {
 	}
 }
 
-// Release runs the whole release described by spec. See the package
-// documentation for the steps. A *PreconditionError means nothing was
-// written; a *TagConflictError means image tags point to other digests (see
-// Spec.Force); any other error leaves a state that re-running Release
-// finishes.
-func Release(ctx context.Context, spec Spec) (Result, error) {
-	logf := spec.logf()
-	opts := append([]Option{WithForce(spec.Force), WithInsecure(spec.Insecure), WithLogf(logf)}, spec.Options...)
-	res := Result{Tag: spec.Tag, ManifestPath: ManifestPath(spec.Tag)}
+// PingTimeout bounds the registry reachability check of a release's
+// preconditions, retries included.
+const PingTimeout = 30 * time.Second
 
-	// 1. Preconditions. Nothing is written before they all pass.
-	if err := validateSpec(spec); err != nil {
+// state is what the preconditions found: the repository, this release's
+// commits and its git tag.
+type state struct {
+	r        *repo.Repo
+	head     repo.Commit
+	inChain  map[string]bool // HEAD, its first-parent commits of this release, and their base
+	existing repo.Tag
+	hasTag   bool
+	// manifest is releases/<tag>.json at HEAD when the tag designates HEAD:
+	// the release is complete.
+	manifest []byte
+}
+
+// Release runs the whole release described by spec. See the package
+// documentation for the steps. Every precondition is checked before
+// Spec.Gates runs and before anything is written; a release already
+// complete at HEAD runs no gate and builds nothing. A *PreconditionError
+// means nothing was run or written; a *TagConflictError means image tags
+// point to other digests (see Spec.Force); any other error leaves a state
+// that re-running Release finishes.
+func Release(ctx context.Context, spec Spec) (Result, error) {
+	opts := append([]Option{WithForce(spec.Force), WithInsecure(spec.Insecure), WithLogf(spec.logf())}, spec.Options...)
+	res := Result{Tag: spec.Tag, ManifestPath: ManifestPath(spec.Tag)}
+	st, err := preflight(ctx, spec, opts)
+	if err != nil {
 		return res, err
+	}
+	if st.manifest != nil {
+		return finishComplete(ctx, spec, opts, res, st)
+	}
+	if spec.Gates != nil {
+		if err := spec.Gates(ctx); err != nil {
+			return res, fmt.Errorf("running the gates of %q: %w", spec.Tag, err)
+		}
+	}
+	return cut(ctx, spec, opts, res, st)
+}
+
+// preflight checks every precondition, cheapest first, and writes nothing:
+// the spec (tag syntax and pattern, registry reference), a clean worktree,
+// the git tag free or this release's, and the registry reachable.
+func preflight(ctx context.Context, spec Spec, opts []Option) (*state, error) {
+	if err := validateSpec(spec); err != nil {
+		return nil, err
 	}
 	r, err := repo.Open(spec.Dir)
 	if err != nil {
-		return res, precondition(PreconditionSpec, err, nil, "opening the repository")
+		return nil, precondition(PreconditionSpec, err, nil, "opening the repository")
 	}
 	dirty, err := r.Dirty()
 	if err != nil {
-		return res, fmt.Errorf("checking the worktree of %q: %w", r.Root(), err)
+		return nil, fmt.Errorf("checking the worktree of %q: %w", r.Root(), err)
 	}
 	if len(dirty) > 0 {
-		return res, precondition(PreconditionDirty, nil, dirty, "the worktree of %q is not clean", r.Root())
+		return nil, precondition(PreconditionDirty, nil, dirty, "the worktree of %q is not clean", r.Root())
 	}
-	commits, err := chain(r, spec.Tag)
+	st, err := tagState(r, spec.Tag)
 	if err != nil {
-		return res, precondition(PreconditionSpec, err, nil, "reading HEAD")
+		return nil, err
 	}
-	head := commits[0]
-	inChain := map[string]bool{}
-	for _, c := range commits {
-		inChain[c.Hash] = true
+	pctx, cancel := context.WithTimeout(ctx, PingTimeout)
+	defer cancel()
+	if err := Ping(pctx, spec.Registry, opts...); err != nil {
+		return nil, precondition(PreconditionRegistry, err, nil, "registry %q is not reachable", spec.Registry)
 	}
-	existing, err := r.LookupTag(spec.Tag)
-	hasTag := err == nil
-	if err != nil && !errors.Is(err, repo.ErrTagNotFound) {
-		return res, fmt.Errorf("looking up tag %q: %w", spec.Tag, err)
-	}
-	if hasTag && !inChain[existing.Commit] {
-		return res, precondition(PreconditionTagInUse, nil, nil,
-			"tag %q already designates commit %s, which is not this release's (HEAD is %s)", spec.Tag, short(existing.Commit), short(head.Hash))
-	}
-	if err := Ping(ctx, spec.Registry, opts...); err != nil {
-		return res, precondition(PreconditionRegistry, err, nil, "registry %q is not reachable", spec.Registry)
-	}
-	logf("release %s: preconditions hold (HEAD %s)", spec.Tag, short(head.Hash))
+	spec.logf()("release %s: preconditions hold (HEAD %s)", spec.Tag, short(st.head.Hash))
+	return st, nil
+}
 
-	// Freeze: compute every lockfile (reads only).
+// tagState reads this release's commits and git tag, and refuses a tag that
+// designates a commit outside them.
+func tagState(r *repo.Repo, tag string) (*state, error) {
+	commits, err := chain(r, tag)
+	if err != nil {
+		return nil, precondition(PreconditionSpec, err, nil, "reading HEAD")
+	}
+	st := &state{r: r, head: commits[0], inChain: map[string]bool{}}
+	for _, c := range commits {
+		st.inChain[c.Hash] = true
+	}
+	st.existing, err = r.LookupTag(tag)
+	st.hasTag = err == nil
+	if err != nil && !errors.Is(err, repo.ErrTagNotFound) {
+		return nil, fmt.Errorf("looking up tag %q: %w", tag, err)
+	}
+	if st.hasTag && !st.inChain[st.existing.Commit] {
+		return nil, precondition(PreconditionTagInUse, nil, nil,
+			"tag %q already designates commit %s, which is not this release's (HEAD is %s)", tag, short(st.existing.Commit), short(st.head.Hash))
+	}
+	if st.hasTag && st.existing.Commit == st.head.Hash {
+		st.manifest, err = r.ReadFile(st.head.Hash, ManifestPath(tag))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// cut freezes, builds, stamps, writes the manifest, tags and pushes.
+func cut(ctx context.Context, spec Spec, opts []Option, res Result, st *state) (Result, error) {
+	r := st.r
 	locks, err := FreezeAll(ctx, r, spec.Services)
 	if err != nil {
 		return res, err
 	}
 	res.Lockfiles = locks
-	var drifted []string
-	for _, l := range locks {
-		if l.Changed {
-			drifted = append(drifted, l.Path)
-		}
+	if res.FreezeCommit, err = commitLockfiles(r, spec, locks); err != nil {
+		return res, err
 	}
-
-	// A release already complete at HEAD: verify (and repair) the registry,
-	// build nothing.
-	if hasTag && existing.Commit == head.Hash {
-		if prev, err := r.ReadFile(head.Hash, res.ManifestPath); err == nil {
-			if len(drifted) > 0 {
-				return res, precondition(PreconditionReleased, nil, drifted,
-					"release %q is complete at HEAD but these lockfiles no longer match the environments", spec.Tag)
-			}
-			return finishComplete(ctx, r, spec, opts, res, existing, prev, inChain)
-		}
+	if res.FreezeCommit != "" {
+		st.inChain[res.FreezeCommit] = true
 	}
-
-	// 2. Commit the changed lockfiles.
-	if len(drifted) > 0 {
-		for _, l := range locks {
-			if !l.Changed {
-				continue
-			}
-			abs := filepath.Join(r.Root(), filepath.FromSlash(l.Path))
-			if err := os.WriteFile(abs, l.Content, 0o644); err != nil {
-				return res, fmt.Errorf("writing lockfile %q: %w", l.Path, err)
-			}
-		}
-		h, err := r.CommitFiles(drifted, freezeMessage(spec.Tag, locks), spec.Author)
-		if err != nil {
-			return res, fmt.Errorf("committing lockfiles of %q: %w", spec.Tag, err)
-		}
-		res.FreezeCommit = h
-		inChain[h] = true
-		logf("release %s: committed %d lockfile(s) as %s", spec.Tag, len(drifted), short(h))
-	}
-
-	// The source commit: HEAD, skipping a manifest commit of this release
-	// left by an interrupted run.
-	src, err := r.HeadCommit()
+	src, err := sourceCommit(r, spec.Tag)
 	if err != nil {
 		return res, err
 	}
-	for {
-		t, step := trailers(src.Message)
-		if t != spec.Tag || step != StepManifest || len(src.Parents) == 0 {
-			break
-		}
-		if src, err = r.CommitInfo(src.Parents[0]); err != nil {
-			return res, err
-		}
-	}
 	res.SourceCommit = src.Hash
 
-	// 3. Build.
 	images, err := spec.Build(ctx, BuildInput{Tag: spec.Tag, Registry: spec.Registry, Commit: src.Hash, Dir: r.Root(), Lockfiles: locks})
 	if err != nil {
 		return res, fmt.Errorf("building the images of %q: %w", spec.Tag, err)
@@ -420,61 +437,111 @@ func Release(ctx context.Context, spec Spec) (Result, error) {
 	if images, err = checkImages(spec, images); err != nil {
 		return res, err
 	}
-
-	// 4. Stamp: resolve every digest and check every tag, then write.
+	// Stamp: resolve every digest and check every tag, then write.
 	if err := stamp(ctx, spec, opts, &res, images); err != nil {
 		return res, err
 	}
-
-	// 5. Manifest, written only now that every tag was read back.
-	stamped := make([]ServiceImage, len(res.Images))
-	for i, s := range res.Images {
-		stamped[i] = s.ServiceImage
-	}
-	m, err := NewManifest(spec.Tag, src.Hash, src.Time, stamped, locks)
-	if err != nil {
+	// The manifest is written only now that every tag was read back.
+	if err := commitManifest(r, spec, &res, src); err != nil {
 		return res, err
 	}
-	res.Manifest = m
-	content := m.Marshal()
-	prev, err := r.ReadFile("HEAD", res.ManifestPath)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return res, err
+	if res.ManifestCommit != "" {
+		st.inChain[res.ManifestCommit] = true
 	}
-	if err != nil || !bytes.Equal(prev, content) {
-		abs := filepath.Join(r.Root(), filepath.FromSlash(res.ManifestPath))
-		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-			return res, fmt.Errorf("writing manifest %q: %w", res.ManifestPath, err)
-		}
-		if err := os.WriteFile(abs, content, 0o644); err != nil {
-			return res, fmt.Errorf("writing manifest %q: %w", res.ManifestPath, err)
-		}
-		h, err := r.CommitFiles([]string{res.ManifestPath}, manifestMessage(m), spec.Author)
-		if err != nil {
-			return res, fmt.Errorf("committing manifest %q: %w", res.ManifestPath, err)
-		}
-		res.ManifestCommit = h
-		inChain[h] = true
-		logf("release %s: committed %s as %s", spec.Tag, res.ManifestPath, short(h))
-	}
-
-	// 6. The annotated tag on the final commit.
-	if err := gitTag(r, spec, &res, existing, hasTag, m); err != nil {
+	if err := gitTag(r, spec, &res, st.existing, st.hasTag, res.Manifest); err != nil {
 		return res, err
 	}
 	res.NothingToDo = res.FreezeCommit == "" && res.ManifestCommit == "" && !res.TagCreated && res.TagReplaced == "" && written(res.Images) == 0
-
-	// 7. Push.
-	if err := push(ctx, r, spec, &res, inChain); err != nil {
+	if err := push(ctx, r, spec, &res, st.inChain); err != nil {
 		return res, err
 	}
 	return res, nil
 }
 
-// finishComplete handles a release whose tag and manifest are at HEAD:
-// every image tag is checked against the manifest and re-written if missing.
-func finishComplete(ctx context.Context, r *repo.Repo, spec Spec, opts []Option, res Result, existing repo.Tag, manifest []byte, inChain map[string]bool) (Result, error) {
-	m, err := ParseManifest(manifest)
+// commitLockfiles writes and commits the lockfiles that changed, returning
+// the commit ("" when none changed).
+func commitLockfiles(r *repo.Repo, spec Spec, locks []Lockfile) (string, error) {
+	var drifted []string
+	for _, l := range locks {
+		if !l.Changed {
+			continue
+		}
+		drifted = append(drifted, l.Path)
+		abs := filepath.Join(r.Root(), filepath.FromSlash(l.Path))
+		if err := os.WriteFile(abs, l.Content, 0o644); err != nil {
+			return "", fmt.Errorf("writing lockfile %q: %w", l.Path, err)
+		}
+	}
+	if len(drifted) == 0 {
+		return "", nil
+	}
+	h, err := r.CommitFiles(drifted, freezeMessage(spec.Tag, locks), spec.Author)
+	if err != nil {
+		return "", fmt.Errorf("committing lockfiles of %q: %w", spec.Tag, err)
+	}
+	spec.logf()("release %s: committed %d lockfile(s) as %s", spec.Tag, len(drifted), short(h))
+	return h, nil
+}
+
+// sourceCommit is the commit the images are built from: HEAD, skipping a
+// manifest commit of this release left by an interrupted run.
+func sourceCommit(r *repo.Repo, tag string) (repo.Commit, error) {
+	src, err := r.HeadCommit()
+	if err != nil {
+		return src, err
+	}
+	for {
+		t, step := trailers(src.Message)
+		if t != tag || step != StepManifest || len(src.Parents) == 0 {
+			return src, nil
+		}
+		if src, err = r.CommitInfo(src.Parents[0]); err != nil {
+			return src, err
+		}
+	}
+}
+
+// commitManifest writes releases/<tag>.json from the stamped images and
+// commits it, unless HEAD already holds the same bytes.
+func commitManifest(r *repo.Repo, spec Spec, res *Result, src repo.Commit) error {
+	stamped := make([]ServiceImage, len(res.Images))
+	for i, s := range res.Images {
+		stamped[i] = s.ServiceImage
+	}
+	m, err := NewManifest(spec.Tag, src.Hash, src.Time, stamped, res.Lockfiles)
+	if err != nil {
+		return err
+	}
+	res.Manifest = m
+	content := m.Marshal()
+	prev, err := r.ReadFile("HEAD", res.ManifestPath)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err == nil && bytes.Equal(prev, content) {
+		return nil
+	}
+	abs := filepath.Join(r.Root(), filepath.FromSlash(res.ManifestPath))
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return fmt.Errorf("writing manifest %q: %w", res.ManifestPath, err)
+	}
+	if err := os.WriteFile(abs, content, 0o644); err != nil {
+		return fmt.Errorf("writing manifest %q: %w", res.ManifestPath, err)
+	}
+	h, err := r.CommitFiles([]string{res.ManifestPath}, manifestMessage(m), spec.Author)
+	if err != nil {
+		return fmt.Errorf("committing manifest %q: %w", res.ManifestPath, err)
+	}
+	res.ManifestCommit = h
+	spec.logf()("release %s: committed %s as %s", spec.Tag, res.ManifestPath, short(h))
+	return nil
+}
+
+// finishComplete handles a release whose tag and manifest are at HEAD: no
+// gate runs and nothing is frozen or built; every image tag is checked
+// against the manifest and re-written if missing.
+func finishComplete(ctx context.Context, spec Spec, opts []Option, res Result, st *state) (Result, error) {
+	m, err := ParseManifest(st.manifest)
 	if err != nil {
 		return res, fmt.Errorf("reading %q: %w", res.ManifestPath, err)
 	}
@@ -497,14 +564,14 @@ func finishComplete(ctx context.Context, r *repo.Repo, spec Spec, opts []Option,
 	if err := stamp(ctx, spec, opts, &res, m.Images()); err != nil {
 		return res, err
 	}
-	if err := gitTag(r, spec, &res, existing, true, m); err != nil {
+	if err := gitTag(st.r, spec, &res, st.existing, true, m); err != nil {
 		return res, err
 	}
 	res.NothingToDo = !res.TagCreated && res.TagReplaced == "" && written(res.Images) == 0
 	if res.NothingToDo {
 		(spec.logf())("release %s: nothing to do, already complete at %s", spec.Tag, short(res.TagCommit))
 	}
-	if err := push(ctx, r, spec, &res, inChain); err != nil {
+	if err := push(ctx, st.r, spec, &res, st.inChain); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -34,6 +34,7 @@ type fixture struct {
 	mu         sync.Mutex
 	cache      map[string]ServiceImage // service@lockfile-sha → image
 	buildCalls int
+	gateCalls  int
 	builtFrom  []string // commits the callback was asked to build
 }
 
@@ -126,6 +127,14 @@ func (f *fixture) build(ctx context.Context, in BuildInput) ([]ServiceImage, err
 	return out, nil
 }
 
+// gates is the Gates callback: the environments are already there; it counts the calls.
+func (f *fixture) gates(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gateCalls++
+	return nil
+}
+
 func (f *fixture) spec() Spec {
 	return Spec{
 		Dir:        f.dir,
@@ -133,6 +142,7 @@ func (f *fixture) spec() Spec {
 		TagPattern: `^v[0-9]+\.[0-9]+\.[0-9]+$`,
 		Registry:   f.registry,
 		Services:   f.services,
+		Gates:      f.gates,
 		Build:      f.build,
 		Options:    []Option{WithRetry(fastRetry)},
 	}
@@ -331,8 +341,8 @@ func TestReleaseIsIdempotent(t *testing.T) {
 	if n, b := f.reg.blobTraffic(); n != 0 || b != 0 {
 		t.Errorf("second Release: %d blob requests, %d bytes", n, b)
 	}
-	if f.buildCalls != 1 {
-		t.Errorf("build called %d times; a complete release needs no build", f.buildCalls)
+	if f.buildCalls != 1 || f.gateCalls != 1 {
+		t.Errorf("build called %d times, gates %d times; a complete release needs neither", f.buildCalls, f.gateCalls)
 	}
 	f.checkReleased("v1.4.0")
 }
@@ -489,6 +499,9 @@ func TestReleasePreconditions(t *testing.T) {
 		{"malformed tag", func(_ *fixture, s *Spec) { s.Tag = "v1..4"; s.TagPattern = "" }, PreconditionTag, nil},
 		{"not an image tag", func(_ *fixture, s *Spec) { s.Tag = "v1+4"; s.TagPattern = "" }, PreconditionTag, nil},
 		{"tag not matching the pattern", func(_ *fixture, s *Spec) { s.Tag = "release-1" }, PreconditionTag, nil},
+		{"tag foo", func(_ *fixture, s *Spec) { s.Tag = "foo" }, PreconditionTag, nil},
+		{"tag with a shell substitution", func(_ *fixture, s *Spec) { s.Tag = "v1.0.0;$(id)" }, PreconditionTag, nil},
+		{"registry with a space", func(_ *fixture, s *Spec) { s.Registry = "bad host/ns" }, PreconditionSpec, nil},
 		{"registry unreachable", func(f *fixture, _ *Spec) { f.reg.setDown(true) }, PreconditionRegistry, nil},
 		{"no registry", func(_ *fixture, s *Spec) { s.Registry = "" }, PreconditionSpec, nil},
 		{"registry without host", func(_ *fixture, s *Spec) { s.Registry = "convoy" }, PreconditionSpec, nil},
@@ -502,7 +515,7 @@ func TestReleasePreconditions(t *testing.T) {
 			f := newFixture(t)
 			spec := f.spec()
 			tt.setup(f, &spec)
-			head, tags := f.head(), f.git("tag", "-l")
+			head, tags, status := f.head(), f.git("tag", "-l"), f.git("status", "--porcelain", "--ignored")
 			f.reg.reset()
 			if tt.kind == PreconditionRegistry {
 				f.reg.setDown(true)
@@ -530,8 +543,11 @@ func TestReleasePreconditions(t *testing.T) {
 			if w := f.registryWrites(); w != 0 {
 				t.Errorf("a refused release made %d registry writes", w)
 			}
-			if f.buildCalls != 0 {
-				t.Error("a refused release built images")
+			if f.buildCalls != 0 || f.gateCalls != 0 {
+				t.Errorf("a refused release ran the gates (%d) or built images (%d)", f.gateCalls, f.buildCalls)
+			}
+			if got := f.git("status", "--porcelain", "--ignored"); got != status {
+				t.Errorf("a refused release changed the worktree: git status %q, was %q", got, status)
 			}
 		})
 	}
@@ -645,6 +661,9 @@ func TestReleaseTriggerTagAndPush(t *testing.T) {
 	}
 }
 
+// A release complete at HEAD is what its committed lockfiles and manifest say: a rerun runs no
+// gate and freezes nothing, even when the environments have drifted since (release --check
+// reports that).
 func TestReleaseCompleteButDrifted(t *testing.T) {
 	f := newFixture(t)
 	if _, err := Release(context.Background(), f.spec()); err != nil {
@@ -652,13 +671,16 @@ func TestReleaseCompleteButDrifted(t *testing.T) {
 	}
 	head := f.head()
 	f.venvs["events"].setFreeze(t, strings.Replace(eventsFreeze, "sqlparse==0.5.0", "sqlparse==0.5.1", 1))
-	_, err := Release(context.Background(), f.spec())
-	var pe *PreconditionError
-	if !errors.As(err, &pe) || pe.Kind != PreconditionReleased || strings.Join(pe.Files, ",") != "services/events/requirements.lock" {
-		t.Fatalf("Release error = %v, want released/drifted on events", err)
+	f.reg.reset()
+	res, err := Release(context.Background(), f.spec())
+	if err != nil || !res.NothingToDo {
+		t.Fatalf("Release = NothingToDo %v, %v; want nothing to do", res.NothingToDo, err)
 	}
-	if f.head() != head {
-		t.Error("HEAD moved")
+	if f.head() != head || f.gateCalls != 1 || f.buildCalls != 1 {
+		t.Errorf("rerun moved HEAD (%v), ran the gates (%d calls in all) or built (%d)", f.head() != head, f.gateCalls, f.buildCalls)
+	}
+	if w := f.registryWrites(); w != 0 {
+		t.Errorf("rerun made %d registry writes", w)
 	}
 }
 

@@ -19,10 +19,13 @@ const ManifestVersion = 1
 
 // Image actions recorded in a manifest.
 const (
-	// ActionBuilt: the image was built for this release (its inputs
-	// changed since the image it replaces).
+	// ActionBuilt: the image was built for this release: from its source
+	// commit (the manifest's commit), by this run or by an interrupted
+	// attempt of the same release — its LabelRevision says so.
 	ActionBuilt = "built"
-	// ActionRetagged: an existing image was reused and only got the tag.
+	// ActionRetagged: an image built from an earlier commit (an earlier
+	// release or build with the same inputs) was carried over and only got
+	// the tag.
 	ActionRetagged = "retagged"
 )
 

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -59,6 +60,7 @@ type faultyRegistry struct {
 	down      bool
 	counts    map[string]int // "METHOD kind" → requests, kind blob|upload|manifest|other
 	blobBytes int64          // blob bytes received (uploads) and sent (GET blobs)
+	blobGets  []string       // digests of the blobs fetched (GET)
 	fired     int
 }
 
@@ -114,7 +116,7 @@ func (fr *faultyRegistry) setDown(down bool) {
 func (fr *faultyRegistry) reset() {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
-	fr.counts, fr.blobBytes, fr.faults, fr.fired, fr.down = map[string]int{}, 0, nil, 0, false
+	fr.counts, fr.blobBytes, fr.blobGets, fr.faults, fr.fired, fr.down = map[string]int{}, 0, nil, nil, 0, false
 }
 
 func (fr *faultyRegistry) count(key string) int {
@@ -134,6 +136,13 @@ func (fr *faultyRegistry) blobTraffic() (requests int, bytes int64) {
 		}
 	}
 	return requests, fr.blobBytes
+}
+
+// fetchedBlobs returns the digests of the blobs fetched so far.
+func (fr *faultyRegistry) fetchedBlobs() []string {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	return append([]string(nil), fr.blobGets...)
 }
 
 func (fr *faultyRegistry) firedCount() int {
@@ -194,6 +203,9 @@ func (fr *faultyRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = &countingReader{r.Body, fr}
 	}
 	if kind == "blob" && r.Method == http.MethodGet {
+		fr.mu.Lock()
+		fr.blobGets = append(fr.blobGets, r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:])
+		fr.mu.Unlock()
 		w = &countingWriter{w, fr}
 	}
 	fr.inner.ServeHTTP(w, r)
@@ -255,18 +267,48 @@ func pushRandom(t *testing.T, repo, tag string) string {
 
 func pushImage(t *testing.T, repo, tag string, img v1.Image) string {
 	t.Helper()
-	ref, err := name.NewTag(repo + ":" + tag)
+	d, err := pushImageErr(repo, tag, img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img, remote.WithContext(context.Background())); err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
+	return d
+}
+
+// pushImageErr pushes img to repo under tag, retrying a failed request once, and returns its
+// digest.
+func pushImageErr(repo, tag string, img v1.Image) (string, error) {
+	ref, err := name.NewTag(repo + ":" + tag)
+	if err != nil {
+		return "", err
+	}
+	if err := remote.Write(ref, img, remote.WithContext(context.Background()),
+		remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 2})); err != nil {
+		return "", fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	d, err := img.Digest()
 	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
+
+// labeledImage is a random image whose LabelRevision is revision.
+func labeledImage(t *testing.T, revision string) v1.Image {
+	t.Helper()
+	img, err := random.Image(1024, 2)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return d.String()
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.Labels = map[string]string{LabelRevision: revision}
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
 
 // tagDigest returns the digest repo:tag designates, "" when absent.

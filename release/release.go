@@ -437,6 +437,9 @@ func cut(ctx context.Context, spec Spec, opts []Option, res Result, st *state) (
 	if images, err = checkImages(spec, images); err != nil {
 		return res, err
 	}
+	if images, err = provenance(ctx, makeOptions(opts), images, src.Hash); err != nil {
+		return res, fmt.Errorf("reading where the images of %q come from: %w", spec.Tag, err)
+	}
 	// Stamp: resolve every digest and check every tag, then write.
 	if err := stamp(ctx, spec, opts, &res, images); err != nil {
 		return res, err

@@ -91,6 +91,7 @@ func newFixtureAt(t *testing.T, reg *faultyRegistry, namespace string) *fixture 
 	// The images of the last build of every service: auth and events will
 	// be cache hits (unchanged inputs), so the release only retags them.
 	r := openRepo(t, f.dir)
+	base := f.head()
 	for _, s := range f.services {
 		lf, err := Freeze(context.Background(), r, s)
 		if err != nil {
@@ -98,7 +99,7 @@ func newFixtureAt(t *testing.T, reg *faultyRegistry, namespace string) *fixture 
 		}
 		if !lf.Changed {
 			repoName := f.registry + "/" + s.Name
-			d := pushRandom(t, repoName, "build-"+lf.SHA256[:12])
+			d := pushImage(t, repoName, "build-"+lf.SHA256[:12], labeledImage(t, base))
 			f.cache[s.Name+"@"+lf.SHA256] = ServiceImage{Service: s.Name, Repo: repoName, Digest: d, Changed: false}
 		}
 	}
@@ -106,8 +107,11 @@ func newFixtureAt(t *testing.T, reg *faultyRegistry, namespace string) *fixture 
 	return f
 }
 
-// build is the BuildFunc: cache hits are returned as they are (Changed
-// false, nothing pushed), misses get a new random image pushed (Changed).
+// build is the BuildFunc, with the pipeline's caching: cache hits are
+// returned as they are (Changed false, nothing pushed), misses get a new
+// image labelled with the commit it is built from, pushed (Changed). A push
+// that fails fails the build; the images pushed before it stay in the cache,
+// as they stay in convoy's image store.
 func (f *fixture) build(ctx context.Context, in BuildInput) ([]ServiceImage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -116,12 +120,18 @@ func (f *fixture) build(ctx context.Context, in BuildInput) ([]ServiceImage, err
 	var out []ServiceImage
 	for _, l := range in.Lockfiles {
 		key := l.Service + "@" + l.SHA256
-		img, ok := f.cache[key]
-		if !ok {
-			repoName := in.Registry + "/" + l.Service
-			img = ServiceImage{Service: l.Service, Repo: repoName, Digest: pushRandom(f.t, repoName, "build-"+l.SHA256[:12]), Changed: true}
-			f.cache[key] = img
+		if img, ok := f.cache[key]; ok {
+			out = append(out, img)
+			continue
 		}
+		repoName := in.Registry + "/" + l.Service
+		d, err := pushImageErr(repoName, "build-"+l.SHA256[:12], labeledImage(f.t, in.Commit))
+		if err != nil {
+			return nil, err
+		}
+		img := ServiceImage{Service: l.Service, Repo: repoName, Digest: d}
+		f.cache[key] = img
+		img.Changed = true
 		out = append(out, img)
 	}
 	return out, nil
@@ -289,7 +299,7 @@ func TestRelease(t *testing.T) {
 	}
 }
 
-func TestReleaseRetagMovesZeroBlobBytes(t *testing.T) {
+func TestReleaseRetagMovesNoLayer(t *testing.T) {
 	f := newFixture(t)
 	// Freeze and commit first, and build once, so that the release's
 	// images are all cache hits already in the registry.
@@ -303,9 +313,33 @@ func TestReleaseRetagMovesZeroBlobBytes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	f.checkReleased("v1.4.0")
-	if n, b := f.reg.blobTraffic(); n != 0 || b != 0 {
-		t.Errorf("a release of unchanged images made %d blob requests moving %d bytes, want 0 and 0", n, b)
+	fetched := f.reg.fetchedBlobs()
+	uploads := f.reg.count("POST upload") + f.reg.count("PATCH upload") + f.reg.count("PUT upload")
+	m := f.checkReleased("v1.4.0")
+	if uploads != 0 {
+		t.Errorf("a release of unchanged images made %d upload requests, want 0", uploads)
+	}
+	// Only the image configurations are read (where each image comes from); no layer moves.
+	configs := map[string]bool{}
+	for _, s := range m.Services {
+		ref, _ := name.NewDigest(s.Image)
+		img, err := remote.Image(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		configs[c.String()] = true
+		if s.Action != ActionRetagged {
+			t.Errorf("%s: action %s, want %s (built for v1.3.0)", s.Name, s.Action, ActionRetagged)
+		}
+	}
+	for _, d := range fetched {
+		if !configs[d] {
+			t.Errorf("a release of unchanged images fetched blob %s, which is no image configuration", d)
+		}
 	}
 	if got := f.reg.count("PUT manifest"); got != 4 {
 		t.Errorf("manifest PUTs = %d, want 4 (one per service)", got)
@@ -434,6 +468,9 @@ func TestReleaseResumes(t *testing.T) {
 			if got := f.git("rev-list", "--count", base+"..HEAD"); got != "2" {
 				t.Errorf("%s commits after the resumed run, want 2", got)
 			}
+			// The resumed run found payments and opportunities in the cache, but the first
+			// attempt built them for this release: the manifest says so.
+			f.checkActions(m)
 			// And a third run has nothing left to do.
 			res, err = Release(context.Background(), spec)
 			if err != nil || !res.NothingToDo {
@@ -441,6 +478,40 @@ func TestReleaseResumes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkActions checks the fixture's truth in a manifest: payments and opportunities (whose
+// lockfiles the release froze) were built for it, auth and events carried over.
+func (f *fixture) checkActions(m Manifest) {
+	f.t.Helper()
+	want := map[string]string{"auth": ActionRetagged, "events": ActionRetagged, "payments": ActionBuilt, "opportunities": ActionBuilt}
+	for _, s := range m.Services {
+		if s.Action != want[s.Name] {
+			f.t.Errorf("manifest: %s %s, want %s", s.Name, s.Action, want[s.Name])
+		}
+	}
+}
+
+// TestReleaseResumesAfterPushOutage: the registry fails every push after the first image of
+// the build; the rerun finds that image cached and still records it as built for the release.
+func TestReleaseResumesAfterPushOutage(t *testing.T) {
+	f := newFixture(t)
+	base := f.head()
+	f.reg.addFault(fault{method: http.MethodPut, path: "/manifests/", nth: 2, kind: fail500})
+	if _, err := Release(context.Background(), f.spec()); err == nil || errors.Is(err, ErrPrecondition) {
+		t.Fatalf("first Release = %v, want a build failure", err)
+	}
+	if got := f.git("rev-list", "--count", base+"..HEAD"); got != "1" {
+		t.Fatalf("%s commits after the failed run, want 1 (the freeze)", got)
+	}
+	f.reg.reset()
+	if _, err := Release(context.Background(), f.spec()); err != nil {
+		t.Fatalf("resumed Release: %v", err)
+	}
+	if f.reg.count("PUT manifest") != 1+4 { // opportunities' build, then the four tags
+		t.Errorf("resumed release wrote %d manifests, want 5", f.reg.count("PUT manifest"))
+	}
+	f.checkActions(f.checkReleased("v1.4.0"))
 }
 
 func TestReleaseResumesAfterManifestCommit(t *testing.T) {

@@ -28,7 +28,9 @@ type ServiceImage struct {
 	// service.
 	Ref string
 	// Changed reports whether the image was built for this release (its
-	// inputs changed) rather than reused from an earlier build.
+	// inputs changed) rather than reused from an earlier build. Release
+	// also counts as built an unchanged image whose LabelRevision is the
+	// release's source commit (built by an interrupted attempt).
 	Changed bool
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/convoy-ci/convoy/pipeline"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/release"
-	"github.com/convoy-ci/convoy/repo"
 )
 
 func init() {
@@ -58,68 +57,50 @@ func (c *cli) releaseRegistry(cfg *config.Config) string {
 	return c.flagString("push")
 }
 
-// releaseTrigger reports the release tag HEAD carries, when it matches release.tag_pattern and
-// there is a registry to release to.
-func (c *cli) releaseTrigger(cfg *config.Config) (string, bool) {
+// releaseIfTagged cuts the release HEAD's tag triggers (release.Trigger), when there is a
+// registry to release to, and reports its exit code; ok is false when there is nothing to
+// release. Several release tags at HEAD are a usage error, a repository that cannot be read a
+// failure.
+func (c *cli) releaseIfTagged(ctx context.Context, cfg *config.Config) (code int, ok bool) {
 	if cfg.Release.TagPattern == "" {
-		return "", false
+		return exitPassed, false
 	}
-	r, err := repo.Open(cfg.Root)
-	if err != nil {
-		return "", false
-	}
-	tags, err := r.TagsAtHead()
-	if err != nil {
-		return "", false
-	}
-	// A finished release's tag stays on HEAD when nothing changed since; it triggers nothing.
-	head, err := r.HeadHash()
-	if err != nil {
-		return "", false
-	}
-	var open []string
-	for _, t := range tags {
-		if _, err := r.ReadFile(head, release.ManifestPath(t)); err != nil {
-			open = append(open, t)
-		}
-	}
-	tag, ok, err := release.TriggerTag(open, cfg.Release.TagPattern)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "convoy: not releasing: %v\n", err)
-		return "", false
-	}
-	if !ok {
-		return "", false
-	}
-	if c.releaseRegistry(cfg) == "" {
+	tag, ok, err := release.Trigger(cfg.Root, cfg.Release.TagPattern)
+	switch {
+	case errors.Is(err, release.ErrPrecondition):
+		return c.fail(&pipeline.UsageError{Msg: err.Error()}), true
+	case err != nil:
+		return c.fail(err), true
+	case !ok:
+		return exitPassed, false
+	case c.releaseRegistry(cfg) == "":
 		fmt.Fprintf(c.stderr, "convoy: HEAD carries release tag %s but no registry is set (release.registry or --push): running without releasing\n", tag)
-		return "", false
+		return exitPassed, false
 	}
-	return tag, true
+	return c.cutRelease(ctx, cfg, tag), true
 }
 
-// releaseServices describes every service for the release package: its tool and the
-// environment its gates passed in (the engine's python.Env).
-func (c *cli) releaseServices(cfg *config.Config) ([]release.Service, error) {
-	eng := local.New(stateDir(cfg), local.WithCacheDir(c.cacheDir(cfg)))
-	var out []release.Service
-	for _, svc := range cfg.Services {
-		env, err := eng.Env(svc)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, release.Service{Name: svc.Name, Dir: svc.Path, Tool: svc.Tool().Name(), Env: env})
+// releaseEnvs is the engine that provides the environments a release freezes: the local
+// engine's virtualenvs. The Dagger engine's environments live in its containers, where release
+// cannot read them.
+func (c *cli) releaseEnvs(cfg *config.Config) (release.Environments, error) {
+	if c.opts.engine != local.Name {
+		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("release: --engine %s cannot provide the environments a release freezes; use --engine %s", c.opts.engine, local.Name)}
 	}
-	return out, nil
+	return local.New(stateDir(cfg), local.WithCacheDir(c.cacheDir(cfg))), nil
 }
 
 // checkLockfiles installs every service's dependencies as the gates would and compares them
 // with the committed lockfiles, writing nothing to the repository.
 func (c *cli) checkLockfiles(ctx context.Context, cfg *config.Config) int {
+	envs, err := c.releaseEnvs(cfg)
+	if err != nil {
+		return c.fail(err)
+	}
 	if _, code := c.pipeline(ctx, cfg, "release --check", phases{depsOnly: true}); code != exitPassed {
 		return code
 	}
-	svcs, err := c.releaseServices(cfg)
+	svcs, err := release.WithEnvironments(release.ServicesOf(cfg), envs)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -159,7 +140,7 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 	if registry == "" {
 		return c.fail(&pipeline.UsageError{Msg: "release: no registry: pass --registry HOST/NAMESPACE or set release.registry"})
 	}
-	svcs, err := c.releaseServices(cfg)
+	envs, err := c.releaseEnvs(cfg)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -168,8 +149,8 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 	pushGit := c.flagString("push-git")
 	out := c.humanOut()
 	res, err := release.Release(ctx, release.Spec{
-		Dir: cfg.Root, Tag: tag, TagPattern: cfg.Release.TagPattern, Registry: registry, Services: svcs,
-		Force: force, Insecure: insecure, PushGit: pushGit,
+		Dir: cfg.Root, Tag: tag, TagPattern: cfg.Release.TagPattern, Registry: registry,
+		Services: release.ServicesOf(cfg), Envs: envs, Force: force, Insecure: insecure, PushGit: pushGit,
 		Logf: func(format string, args ...any) { fmt.Fprintf(out, "release: "+format+"\n", args...) },
 		Gates: func(ctx context.Context) error {
 			if _, code := c.pipeline(ctx, cfg, "release (gates)", phases{}); code != exitPassed {

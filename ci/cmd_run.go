@@ -198,8 +198,8 @@ func (c *cli) runPipeline(ctx context.Context, name string, ph phases) int {
 		return code
 	}
 	if name == "run" {
-		if tag, ok := c.releaseTrigger(cfg); ok {
-			return c.cutRelease(ctx, cfg, tag)
+		if code, ok := c.releaseIfTagged(ctx, cfg); ok {
+			return code
 		}
 	}
 	_, code = c.pipeline(ctx, cfg, name, ph)

@@ -53,18 +53,21 @@ func TestReleaseRefusesBeforeWork(t *testing.T) {
 		setup    func(t *testing.T, root string)
 		tag, reg string // reg "" = the test registry
 		want     string
+		args     []string
 	}{
-		{"tag not matching the pattern", nil, "foo", "", `tag "foo" does not match`},
-		{"tag with a shell substitution", nil, "v1.0.0;$(id)", "", "not a valid"},
-		{"registry with a space", nil, "v1.0.0", "bad host/ns", `registry "bad host/ns" is not HOST/NAMESPACE`},
-		{"registry that is not one", nil, "v1.0.0", strings.TrimPrefix(notRegistry.URL, "http://") + "/ns", "is not reachable"},
+		{"tag not matching the pattern", nil, "foo", "", `tag "foo" does not match`, nil},
+		{"tag with a shell substitution", nil, "v1.0.0;$(id)", "", "not a valid", nil},
+		{"registry with a space", nil, "v1.0.0", "bad host/ns", `registry "bad host/ns" is not HOST/NAMESPACE`, nil},
+		{"registry that is not one", nil, "v1.0.0", strings.TrimPrefix(notRegistry.URL, "http://") + "/ns", "is not reachable", nil},
 		{"tag already on another commit", func(t *testing.T, root string) {
 			gitIn(t, root, "tag", "v1.0.0")
 			gitIn(t, root, "commit", "-q", "--allow-empty", "-m", "later")
-		}, "v1.0.0", "", "already designates commit"},
+		}, "v1.0.0", "", "already designates commit", nil},
 		{"dirty worktree", func(t *testing.T, root string) {
 			writeFiles(t, root, map[string]string{"svc/alpha/notes.txt": "x"})
-		}, "v1.0.0", "", "svc/alpha/notes.txt"},
+		}, "v1.0.0", "", "svc/alpha/notes.txt", nil},
+		{"engine without environments to freeze", nil, "v1.0.0", "", "--engine dagger cannot provide the environments",
+			[]string{"--engine", "dagger"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +79,8 @@ func TestReleaseRefusesBeforeWork(t *testing.T) {
 				reg = tt.reg
 			}
 			head, status := gitIn(t, root, "rev-parse", "HEAD"), gitIn(t, root, "status", "--porcelain", "--ignored")
-			res := convoy(t, root, []string{"CI=true"}, "release", "--tag", tt.tag, "--registry", reg, "--output", "json")
+			args := append([]string{"release", "--tag", tt.tag, "--registry", reg, "--output", "json"}, tt.args...)
+			res := convoy(t, root, []string{"CI=true"}, args...)
 			if res.code != 2 || !strings.Contains(res.stderr, tt.want) {
 				t.Errorf("exit %d, want 2 with %q on stderr:\n%s", res.code, tt.want, res.stderr)
 			}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/repo"
 )
@@ -28,8 +29,11 @@ type Service struct {
 	Tool string
 	// Env is the environment that passed the service's gates, as the engine that installed
 	// it provides it: the virtualenv and the tool's scratch directory. The tool checks that
-	// the lockfile it freezes describes it.
+	// the lockfile it freezes describes it. Spec.Envs, when set, replaces it.
 	Env python.Env
+	// Config is the service's configuration, what Environments are asked about; nil when
+	// Env is given.
+	Config *config.Service
 }
 
 // Lockfile is the outcome of freezing one service.

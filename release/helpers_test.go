@@ -43,7 +43,12 @@ type fakeVenv struct {
 
 func newFakeVenv(t *testing.T, version, freeze string) *fakeVenv {
 	t.Helper()
-	dir := t.TempDir()
+	return newFakeVenvAt(t, t.TempDir(), version, freeze)
+}
+
+// newFakeVenvAt makes the fake virtualenv in dir.
+func newFakeVenvAt(t *testing.T, dir, version, freeze string) *fakeVenv {
+	t.Helper()
 	py := filepath.Join(dir, "bin", "python")
 	script := `#!/bin/sh
 d=$(dirname "$0")

@@ -79,6 +79,9 @@ type Spec struct {
 	// precondition holds, and not at all for a release already complete at
 	// HEAD; an error aborts the release before anything is written.
 	Gates func(ctx context.Context) error
+	// Envs, when set, provides every service's environment once Gates has
+	// passed (see Environments); otherwise each Service.Env is frozen.
+	Envs Environments
 	// Build builds and pushes the release images.
 	Build BuildFunc
 	// Force lets stamping move image tags that point to other digests.
@@ -345,6 +348,11 @@ func Release(ctx context.Context, spec Spec) (Result, error) {
 	if spec.Gates != nil {
 		if err := spec.Gates(ctx); err != nil {
 			return res, fmt.Errorf("running the gates of %q: %w", spec.Tag, err)
+		}
+	}
+	if spec.Envs != nil {
+		if spec.Services, err = WithEnvironments(spec.Services, spec.Envs); err != nil {
+			return res, err
 		}
 	}
 	return cut(ctx, spec, opts, res, st)

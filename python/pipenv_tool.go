@@ -171,12 +171,21 @@ func (pipenvTool) Pins(lock []byte) (map[string]string, error) {
 		return nil, err
 	}
 	m := map[string]string{}
-	for _, sec := range []map[string]pipenvLockEntry{l.Default, l.Develop} {
-		for n, e := range sec {
-			m[CanonicalName(n)] = e.pin()
-		}
+	for n, e := range l.entries() {
+		m[n] = e.pin()
 	}
 	return m, nil
+}
+
+// entries are the [default] and [develop] packages of l by canonical name.
+func (l pipenvLockFile) entries() map[string]pipenvLockEntry {
+	out := map[string]pipenvLockEntry{}
+	for _, sec := range []map[string]pipenvLockEntry{l.Default, l.Develop} {
+		for n, e := range sec {
+			out[CanonicalName(n)] = e
+		}
+	}
+	return out
 }
 
 // pipenvLockFile is the part of Pipfile.lock convoy reads.
@@ -234,12 +243,7 @@ func verifyPipenvLock(installed []installedPkg, tooling []string, content []byte
 	if err != nil {
 		return nil, err
 	}
-	pins := map[string]pipenvLockEntry{}
-	for _, sec := range []map[string]pipenvLockEntry{l.Default, l.Develop} {
-		for n, e := range sec {
-			pins[CanonicalName(n)] = e
-		}
-	}
+	pins := l.entries()
 	problems := installedProblems(installed, tooling, pins)
 	have := map[string]bool{}
 	for _, p := range installed {

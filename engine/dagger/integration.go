@@ -195,7 +195,7 @@ func (t Translator) Integration(cfg *config.Config, services []*config.Service, 
 }
 
 func serviceURL(svc *config.Service) string {
-	return "http://" + svc.Name + ":" + strconv.Itoa(svc.Port)
+	return "http://" + svc.DNSName() + ":" + strconv.Itoa(svc.Port)
 }
 
 // integrationService translates one service: its gated environment, the run's variables (as
@@ -248,11 +248,11 @@ func (t Translator) integrationService(cfg *config.Config, svc *config.Service, 
 	deps := dependencies(svc, order)
 	for _, d := range order {
 		if deps[d.Name] {
-			bindings = append(bindings, d.Name)
+			bindings = append(bindings, d.DNSName())
 		}
 	}
 	return ServiceRecipe{
-		Name: svc.Name, Hostname: svc.Name, Port: svc.Port, URL: serviceURL(svc), Database: db,
+		Name: svc.Name, Hostname: svc.DNSName(), Port: svc.Port, URL: serviceURL(svc), Database: db,
 		Setup: setup, Serve: serve, Health: health, Bindings: bindings,
 	}, nil
 }

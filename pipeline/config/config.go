@@ -2,7 +2,7 @@
 //
 // Load reports every problem it finds, each with the file, line and column it concerns, so a
 // user can fix the whole file in one pass. A Config that Load returns without error has been
-// fully validated: names are unique DNS labels, paths exist inside the repository, depends_on
+// fully validated: names are unique DNS labels (underscores allowed, see Service.DNSName), paths exist inside the repository, depends_on
 // names existing services and has no cycle, and defaults have been merged into every Service.
 package config
 
@@ -89,7 +89,8 @@ type Image struct {
 
 // Service is one entry of services:, with defaults merged in.
 type Service struct {
-	// Name is a unique DNS label.
+	// Name is unique: a DNS label, or one with single underscores (user_service); DNSName is
+	// it as a hostname.
 	Name string
 	// Path is the service directory relative to Config.Root, slash-separated.
 	Path string

@@ -48,7 +48,10 @@ func (e *Error) Error() string {
 }
 
 var (
-	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	// serviceName is a DNS label in which single underscores may stand between letters and
+	// digits (user_service): valid as an OCI repository name as it is, and as a hostname once
+	// DNSName has replaced them.
+	serviceName = regexp.MustCompile(`^[a-z0-9]+((-+|_)[a-z0-9]+)*$`)
 	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )

@@ -173,10 +173,21 @@ services:
   - name: b
     path: services/a
   - path: services/a
+  - name: user__service
+    path: services/a
+  - name: user_service
+    path: services/a
+  - name: user-service
+    path: services/b
+  - name: _x
+    path: services/a
 `, []string{
 			`3:11: service name "Auth_Service" is not a DNS label`,
 			`7:11: duplicate service name "b" (first defined at line 5)`,
 			`9:5: service has no name`,
+			`10:11: service name "user__service" is not a DNS label`,
+			`14:11: service names "user-service" and "user_service" (line 12) are both "user-service" as hostnames`,
+			`16:11: service name "_x" is not a DNS label`,
 		}},
 		{"paths", `version: 1
 services:
@@ -534,5 +545,21 @@ func TestServiceProject(t *testing.T) {
 		if got := tt.svc.Project(); got != tt.want {
 			t.Errorf("%s: Project() = %+v, want %+v", tt.svc.Name, got, tt.want)
 		}
+	}
+}
+
+// TestUnderscoreServiceName: a directory-style name is a service name; it is its own image
+// name, and a hostname with '-' for '_'.
+func TestUnderscoreServiceName(t *testing.T) {
+	root := repo(t, baseFiles)
+	cfg, err := Parse([]byte("version: 1\nservices: [{name: user_service, path: services/a}, {name: b-2, path: services/b}]\n"), "services.yaml", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Service("user_service").DNSName(); got != "user-service" {
+		t.Errorf("DNSName = %q, want user-service", got)
+	}
+	if got := cfg.Service("b-2").DNSName(); got != "b-2" {
+		t.Errorf("DNSName = %q, want b-2", got)
 	}
 }

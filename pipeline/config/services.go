@@ -31,16 +31,21 @@ func (d *decoder) services(n *yaml.Node, cfg *Config) {
 	}
 	var all []*serviceNodes
 	firstLine := map[string]int{}
+	byDNS := map[string]*serviceNodes{}
 	for _, item := range n.Content {
 		sn := d.service(item, &cfg.Defaults)
 		if sn == nil {
 			continue
 		}
 		if sn.svc.Name != "" {
-			if line, dup := firstLine[sn.svc.Name]; dup {
+			other, clash := byDNS[sn.svc.DNSName()]
+			switch line, dup := firstLine[sn.svc.Name]; {
+			case dup:
 				d.errorf(sn.name, "duplicate service name %q (first defined at line %d)", sn.svc.Name, line)
-			} else {
-				firstLine[sn.svc.Name] = sn.name.Line
+			case clash:
+				d.errorf(sn.name, "service names %q and %q (line %d) are both %q as hostnames (expected names that differ in more than '-' and '_')", sn.svc.Name, other.svc.Name, other.name.Line, sn.svc.DNSName())
+			default:
+				firstLine[sn.svc.Name], byDNS[sn.svc.DNSName()] = sn.name.Line, sn
 			}
 		}
 		all = append(all, sn)
@@ -65,8 +70,8 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		"name": func(k, v *yaml.Node) {
 			sn.name = v
 			if s, ok := d.str(v, "name"); ok {
-				if !dnsLabel.MatchString(s) {
-					d.errorf(v, "service name %q is not a DNS label (expected lower-case letters, digits and '-', at most 63, not starting or ending with '-')", s)
+				if !serviceName.MatchString(s) || len(s) > 63 {
+					d.errorf(v, "service name %q is not a DNS label (expected lower-case letters, digits, '-' and single '_' between them, at most 63, e.g. auth or user_service)", s)
 				}
 				svc.Name = s
 			}
@@ -196,6 +201,10 @@ func (d *decoder) checkDepsSpec(sn *serviceNodes, pathNode *yaml.Node) {
 		d.errorf(at, "service %q uses deps %s but %s has no %s (expected the dependency spec there)", svc.Name, svc.Deps, svc.Path, path.Base(want))
 	}
 }
+
+// DNSName is the service's name as a hostname (a DNS label): its underscores become '-'. The
+// name itself is an image repository name as it is.
+func (s *Service) DNSName() string { return strings.ReplaceAll(s.Name, "_", "-") }
 
 // Tool is the dependency tool of the service (python.MustTool of Deps; DefaultDeps when it
 // names none, as in a Service built without the loader).

@@ -295,7 +295,7 @@ func libPath(lib config.Lib) string { return image.LibPath(lib.Name()) }
 // the virtualenv's bin first (then the base image's PATH), HOME, VIRTUAL_ENV, PYTHONPATH (the
 // service and its libs' import roots, config.Lib.ImportRoot), the fixed Python settings,
 // CONVOY_SERVICE and CONVOY_STAGE; the host's proxy, CA-bundle and PIP_* variables for
-// HostNetEnv stages; DATABASE_URL for FreshDB stages; then the service's env and the stage's,
+// HostNetEnv stages; the service's database variable (config.Service.DatabaseEnv) for FreshDB stages; then the service's env and the stage's,
 // which win. A host variable whose value is an absolute path that exists on the host (a CA
 // bundle, a wheel directory) is rewritten to where that path is mounted, HostRoot+path, and the
 // mount is returned.
@@ -321,7 +321,7 @@ func (t Translator) env(cfg *config.Config, svc *config.Service, st stages.Stage
 		}
 	}
 	if st.FreshDB {
-		env["DATABASE_URL"] = "sqlite:///" + path.Join(DBDir, st.Name+".sqlite3")
+		env[svc.DatabaseEnv()] = "sqlite:///" + path.Join(DBDir, st.Name+".sqlite3")
 	}
 	for k, v := range svc.Env {
 		env[k] = v

@@ -30,6 +30,27 @@ const (
 // one.
 const DefaultInstaller = InstallerUV
 
+// Values of database.unit: what the unit stage's database is.
+const (
+	// DatabaseSQLite gives the unit stage a fresh SQLite file of the service's own.
+	DatabaseSQLite = "sqlite"
+	// DatabaseNone gives it none: the variable is not set (tests that make their own).
+	DatabaseNone = "none"
+)
+
+// DefaultDatabaseEnv is the variable convoy gives database URLs in when database.env names none.
+const DefaultDatabaseEnv = "DATABASE_URL"
+
+// ReservedEnv are the variables convoy sets in every gate stage (engine/local's environ and
+// engine/dagger's translation set exactly these, besides LANG and the host's download
+// settings): env: may not set them, nor the service's database variable (Database.Env).
+var ReservedEnv = []string{"PATH", "HOME", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE",
+	"PYTHONUNBUFFERED", "CONVOY_SERVICE", "CONVOY_STAGE", "PYTEST_ADDOPTS"}
+
+// IntegrationEnv are the variables integration gives every service besides its database's and
+// every service's <NAME>_URL: integration.env may not set them.
+var IntegrationEnv = []string{"HOST", "PORT"}
+
 // Defaults used when neither defaults: nor a service sets a value.
 const (
 	DefaultPython  = "3.11"
@@ -73,6 +94,18 @@ type Defaults struct {
 	Migrate, Prestart []string
 	// Image is what every service's image gets (see Service.Image).
 	Image Image
+	// Database is every service's (see Service.Database).
+	Database Database
+}
+
+// Database is a database: block, of defaults: or of a service: how convoy hands the service its
+// databases.
+type Database struct {
+	// Env is the variable a database's URL is given in: in the gates (a SQLite file) and in
+	// integration (postgresql://…). DefaultDatabaseEnv when the manifest names none.
+	Env string
+	// Unit is the unit stage's database: DatabaseSQLite or DatabaseNone.
+	Unit string
 }
 
 // Image is an image: block, of defaults: or of a service: what goes into a service's image
@@ -119,6 +152,8 @@ type Service struct {
 	Image Image
 	// Timeout bounds every stage of this service.
 	Timeout time.Duration
+	// Database is defaults.database with the service's database: applied key by key.
+	Database Database
 	// Unit, Lint and Populate are stage argv overrides; nil means the preset. An empty
 	// Populate (populate: []) means the service has no populator: its populate stage runs
 	// nothing and integration loads no scenario.

@@ -132,7 +132,7 @@ services:
   - name: a
     path: services/a
     dependson: [b]
-`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, depends_on, deps, env, health, image, installer, libs, lint, migrate, name, path, populate, port, prestart, python, scenario, serve, timeout, unit)`}},
+`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, `}},
 		{"wrong types", `version: 1
 defaults:
   timeout: soon
@@ -305,6 +305,28 @@ services:
 `, []string{
 			`5:22: libs "libs/kit" and "other/kit" have the same directory name "kit"`,
 			`5:33: lib "." is the repository root`,
+		}},
+		{"env convoy owns", `version: 1
+integration:
+  env: {PORT: "1", JWT: x, DB_URL: y}
+defaults:
+  env: {PYTHONPATH: /x, DATABASE_URL: "sqlite://", OK: "1"}
+  database: {env: DB_URL, unit: memory}
+services:
+  - name: a
+    path: services/a
+    env: {DB_URL: y, VIRTUAL_ENV: /v, DATABASE_URL: z}
+  - name: b
+    path: services/b
+    database: {env: "1X"}
+`, []string{
+			`3:9: integration.env: PORT is set by convoy`,
+			`3:28: integration.env: DB_URL is set by convoy`,
+			`5:9: env: PYTHONPATH is set by convoy`,
+			`6:33: unknown database.unit "memory" (expected sqlite or none)`,
+			`10:11: env: DB_URL is set by convoy`,
+			`10:22: env: VIRTUAL_ENV is set by convoy`,
+			`13:21: database.env "1X" is not a valid variable name`,
 		}},
 	}
 	root := repo(t, files)
@@ -561,5 +583,40 @@ func TestUnderscoreServiceName(t *testing.T) {
 	}
 	if got := cfg.Service("b-2").DNSName(); got != "b-2" {
 		t.Errorf("DNSName = %q, want b-2", got)
+	}
+}
+
+// TestLoadDatabase: database: of defaults and of a service merge key by key over convoy's
+// defaults (DATABASE_URL, a SQLite file for the unit stage).
+func TestLoadDatabase(t *testing.T) {
+	root := repo(t, baseFiles)
+	manifest := `version: 1
+defaults:
+  database: {env: DB_URL}
+services:
+  - name: a
+    path: services/a
+  - name: b
+    path: services/b
+    database: {unit: none}
+`
+	cfg, err := Parse([]byte(manifest), "services.yaml", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]Database{
+		"a": {Env: "DB_URL", Unit: DatabaseSQLite},
+		"b": {Env: "DB_URL", Unit: DatabaseNone},
+	} {
+		if got := cfg.Service(name).Database; got != want {
+			t.Errorf("%s: Database = %+v, want %+v", name, got, want)
+		}
+	}
+	cfg, err = Parse([]byte("version: 1\nservices: [{name: a, path: services/a}]\n"), "services.yaml", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Service("a").Database, (Database{Env: DefaultDatabaseEnv, Unit: DatabaseSQLite}); got != want {
+		t.Errorf("default Database = %+v, want %+v", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -56,7 +57,7 @@ func (d *decoder) services(n *yaml.Node, cfg *Config) {
 
 func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 	svc := &Service{
-		Python: df.Python, Base: df.Base, Deps: df.Deps, Installer: df.Installer, Timeout: df.Timeout,
+		Python: df.Python, Base: df.Base, Deps: df.Deps, Installer: df.Installer, Timeout: df.Timeout, Database: df.Database,
 		Env: maps.Clone(df.Env), Image: df.Image.over(Image{}),
 		Unit: df.Unit, Lint: df.Lint, Populate: df.Populate, Migrate: df.Migrate, Prestart: df.Prestart,
 		Port: DefaultPort, Health: DefaultHealth, Line: n.Line,
@@ -65,7 +66,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		svc.Env = map[string]string{}
 	}
 	sn := &serviceNodes{svc: svc}
-	var pathNode *yaml.Node
+	var pathNode, envNode *yaml.Node
 	d.mapping(n, "a service", map[string]func(k, v *yaml.Node){
 		"name": func(k, v *yaml.Node) {
 			sn.name = v
@@ -114,7 +115,9 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		},
 		"env": func(k, v *yaml.Node) {
 			maps.Copy(svc.Env, d.env(v, "env"))
+			envNode = v
 		},
+		"database": func(k, v *yaml.Node) { svc.Database = d.database(v).over(svc.Database) },
 		"image":    func(k, v *yaml.Node) { svc.Image = d.image(v).over(svc.Image) },
 		"timeout":  func(k, v *yaml.Node) { svc.Timeout, _ = d.duration(v, "timeout") },
 		"unit":     func(k, v *yaml.Node) { svc.Unit = d.argv(v, "unit") },
@@ -143,6 +146,9 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 	})
 	if n.Kind != yaml.MappingNode {
 		return nil
+	}
+	if envNode != nil {
+		d.ownedEnv(envNode, "env", append(slices.Clone(ReservedEnv), svc.Database.Env))
 	}
 	if sn.name == nil {
 		d.errorf(n, "service has no name (expected name: <dns-label>)")
@@ -205,6 +211,15 @@ func (d *decoder) checkDepsSpec(sn *serviceNodes, pathNode *yaml.Node) {
 // DNSName is the service's name as a hostname (a DNS label): its underscores become '-'. The
 // name itself is an image repository name as it is.
 func (s *Service) DNSName() string { return strings.ReplaceAll(s.Name, "_", "-") }
+
+// DatabaseEnv is the variable the service's database URLs are given in (Database.Env;
+// DefaultDatabaseEnv when it names none, as in a Service built without the loader).
+func (s *Service) DatabaseEnv() string {
+	if s.Database.Env == "" {
+		return DefaultDatabaseEnv
+	}
+	return s.Database.Env
+}
 
 // Tool is the dependency tool of the service (python.MustTool of Deps; DefaultDeps when it
 // names none, as in a Service built without the loader).

@@ -73,6 +73,9 @@ type Stage struct {
 	// InScratch.
 	ScratchFiles map[string]string
 	InScratch    bool
+	// Inputs (KindDeps stages) are python.Installation's Inputs: more files the virtualenv is
+	// keyed by, named in Commands relative to the service's directory.
+	Inputs []string
 	// Err, when set, is why the stage could not be made for the service: engines fail it
 	// without running anything.
 	Err error

@@ -140,6 +140,9 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 	for i, in := range tool.Inputs(p) {
 		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: containerPath(p, in), Optional: i > 0})
 	}
+	for _, in := range st.Inputs { // named relative to the service's directory
+		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: path.Join(SourceRoot, python.RelativeTo(p.Dir, in))})
+	}
 	env, mounts := t.env(cfg, svc, st)
 	r.Files = append(r.Files, scratchFiles(svc, st, env)...)
 	if len(st.Scratch) > 0 || len(st.ScratchFiles) > 0 {

@@ -159,20 +159,16 @@ func (e *Engine) suite(ctx context.Context, cfg *config.Config, logDir string) (
 }
 
 // suiteService describes the integration suite as a pip "service" rooted at its requirements
-// file's directory, so that it gets a cached virtualenv like every service (made by
+// file's directory, installing that file whatever its name (config.Service.SpecFile), so that it gets a cached virtualenv like every service (made by
 // defaults.installer).
 func (e *Engine) suiteService(cfg *config.Config) (*config.Service, error) {
 	req := cfg.Integration.Requirements
 	if req == "" {
-		return nil, fmt.Errorf("services.yaml has no integration.requirements: the suite needs a requirements.txt to install")
-	}
-	spec := path.Base(python.MustTool(python.Pip).Spec(python.Project{Dir: "."}))
-	if filepath.Base(req) != spec {
-		return nil, fmt.Errorf("integration.requirements %q: expected a file named %s", req, spec)
+		return nil, fmt.Errorf("services.yaml has no integration.requirements: the suite needs a requirements file to install")
 	}
 	dir := filepath.Dir(filepath.FromSlash(req))
 	return &config.Service{
-		Name: "integration", Path: filepath.ToSlash(dir), Dir: filepath.Join(cfg.Root, dir),
+		Name: "integration", Path: filepath.ToSlash(dir), Dir: filepath.Join(cfg.Root, dir), SpecFile: path.Base(req),
 		Python: cfg.Defaults.Python, Deps: python.Pip, Installer: cfg.Defaults.Installer, Timeout: cfg.Integration.Timeout,
 		Env: cfg.Integration.Env,
 	}, nil

@@ -96,6 +96,18 @@ type Defaults struct {
 	Image Image
 	// Database is every service's (see Service.Database).
 	Database Database
+	// Tools are every service's (see Service.Tools).
+	Tools Tools
+}
+
+// Tools is a tools: block: test and lint tools installed into a service's gate virtualenv on
+// top of its own dependency spec, from where the repository keeps them.
+type Tools struct {
+	// Requirements is a requirements file relative to the repository root
+	// (requirements-dev.txt at the root, say); "" for none.
+	Requirements string
+	// Packages are requirement specifiers (pytest, flake8==7.1.1).
+	Packages []string
 }
 
 // Database is a database: block, of defaults: or of a service: how convoy hands the service its
@@ -154,6 +166,9 @@ type Service struct {
 	Timeout time.Duration
 	// Database is defaults.database with the service's database: applied key by key.
 	Database Database
+	// Tools are defaults.tools, or the service's tools: when it has one (tools: {} for none).
+	// They are part of the virtualenv's key.
+	Tools Tools
 	// Unit, Lint and Populate are stage argv overrides; nil means the preset. An empty
 	// Populate (populate: []) means the service has no populator: its populate stage runs
 	// nothing and integration loads no scenario.
@@ -173,6 +188,10 @@ type Service struct {
 	Scenario string
 	// Line is the line of the service's entry in the manifest.
 	Line int
+	// SpecFile, for a pip service, names the requirements file in Dir to install instead of
+	// requirements.txt (python.Project.SpecFile): the integration suite's. The manifest has no
+	// key for it.
+	SpecFile string
 }
 
 // Integration is the integration: block.

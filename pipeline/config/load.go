@@ -382,6 +382,7 @@ func (d *decoder) defaults(n *yaml.Node, df *Defaults) {
 		"prestart": func(k, v *yaml.Node) { df.Prestart = d.argvOrNone(v, "prestart") },
 		"image":    func(k, v *yaml.Node) { df.Image = d.image(v) },
 		"database": func(k, v *yaml.Node) { df.Database = d.database(v).over(Database{}) },
+		"tools":    func(k, v *yaml.Node) { df.Tools = d.tools(v) },
 		"env": func(k, v *yaml.Node) {
 			df.Env = d.env(v, "env")
 			envNode = v
@@ -417,6 +418,37 @@ func (d *decoder) database(n *yaml.Node) Database {
 		},
 	})
 	return db
+}
+
+// tools reads a tools: block.
+func (d *decoder) tools(n *yaml.Node) Tools {
+	var t Tools
+	d.mapping(n, "tools", map[string]func(k, v *yaml.Node){
+		"requirements": func(k, v *yaml.Node) {
+			s, ok := d.str(v, "tools.requirements")
+			if !ok {
+				return
+			}
+			if p := d.repoPath(v, s, "tools.requirements", false); p != "" {
+				if st, err := os.Stat(filepath.Join(d.root, filepath.FromSlash(p))); err == nil && st.IsDir() {
+					d.errorf(v, "tools.requirements %q is a directory (expected a requirements file, e.g. requirements-dev.txt)", s)
+					return
+				}
+				t.Requirements = p
+			}
+		},
+		"packages": func(k, v *yaml.Node) {
+			list, _ := d.strList(v, "tools.packages")
+			for i, s := range list {
+				if strings.TrimSpace(s) == "" || strings.HasPrefix(s, "-") {
+					d.errorf(v.Content[i], "tools.packages: %q is not a requirement (expected e.g. pytest or flake8==7.1.1; options belong in tools.requirements' file)", s)
+					continue
+				}
+				t.Packages = append(t.Packages, s)
+			}
+		},
+	})
+	return t
 }
 
 // over returns db with base's values where db sets none.

@@ -306,6 +306,20 @@ services:
 			`5:22: libs "libs/kit" and "other/kit" have the same directory name "kit"`,
 			`5:33: lib "." is the repository root`,
 		}},
+		{"tools", `version: 1
+defaults:
+  tools: {requirements: nope.txt, packages: [pytest, "-r x.txt", ""]}
+services:
+  - name: a
+    path: services/a
+    tools: {requirements: libs/kit, pkgs: []}
+`, []string{
+			`3:25: tools.requirements "nope.txt" does not exist`,
+			`3:54: tools.packages: "-r x.txt" is not a requirement`,
+			`3:66: tools.packages: "" is not a requirement`,
+			`7:27: tools.requirements "libs/kit" is a directory`,
+			`7:37: unknown key "pkgs" in tools (expected one of: packages, requirements)`,
+		}},
 		{"env convoy owns", `version: 1
 integration:
   env: {PORT: "1", JWT: x, DB_URL: y}
@@ -618,5 +632,35 @@ services:
 	}
 	if got, want := cfg.Service("a").Database, (Database{Env: DefaultDatabaseEnv, Unit: DatabaseSQLite}); got != want {
 		t.Errorf("default Database = %+v, want %+v", got, want)
+	}
+}
+
+// TestLoadTools: a service takes defaults.tools unless it has tools: of its own ({} for none).
+func TestLoadTools(t *testing.T) {
+	files := map[string]string{"requirements-dev.txt": "flake8\n"}
+	for k, v := range baseFiles {
+		files[k] = v
+	}
+	root := repo(t, files)
+	manifest := `version: 1
+defaults:
+  tools: {requirements: ./requirements-dev.txt, packages: [pytest]}
+services:
+  - {name: a, path: services/a}
+  - {name: b, path: services/b, tools: {packages: [flake8==7.1.1]}}
+  - {name: c, path: services/c, deps: pipenv, tools: {}}
+`
+	cfg, err := Parse([]byte(manifest), "services.yaml", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]Tools{
+		"a": {Requirements: "requirements-dev.txt", Packages: []string{"pytest"}},
+		"b": {Packages: []string{"flake8==7.1.1"}},
+		"c": {},
+	} {
+		if got := cfg.Service(name).Tools; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Tools = %+v, want %+v", name, got, want)
+		}
 	}
 }

@@ -58,7 +58,8 @@ func (d *decoder) services(n *yaml.Node, cfg *Config) {
 func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 	svc := &Service{
 		Python: df.Python, Base: df.Base, Deps: df.Deps, Installer: df.Installer, Timeout: df.Timeout, Database: df.Database,
-		Env: maps.Clone(df.Env), Image: df.Image.over(Image{}),
+		Tools: df.Tools,
+		Env:   maps.Clone(df.Env), Image: df.Image.over(Image{}),
 		Unit: df.Unit, Lint: df.Lint, Populate: df.Populate, Migrate: df.Migrate, Prestart: df.Prestart,
 		Port: DefaultPort, Health: DefaultHealth, Line: n.Line,
 	}
@@ -118,6 +119,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 			envNode = v
 		},
 		"database": func(k, v *yaml.Node) { svc.Database = d.database(v).over(svc.Database) },
+		"tools":    func(k, v *yaml.Node) { svc.Tools = d.tools(v) },
 		"image":    func(k, v *yaml.Node) { svc.Image = d.image(v).over(svc.Image) },
 		"timeout":  func(k, v *yaml.Node) { svc.Timeout, _ = d.duration(v, "timeout") },
 		"unit":     func(k, v *yaml.Node) { svc.Unit = d.argv(v, "unit") },
@@ -233,7 +235,7 @@ func (s *Service) Tool() python.Tool {
 // Project locates the service for its Tool: the repository root (Dir without Path) and Path. A
 // Service built without the loader, with no Path, is its own root.
 func (s *Service) Project() python.Project {
-	p := python.Project{Root: s.Dir, Dir: ".", Name: s.Name}
+	p := python.Project{Root: s.Dir, Dir: ".", Name: s.Name, SpecFile: s.SpecFile}
 	rel := filepath.FromSlash(path.Clean(s.Path))
 	if s.Path == "" || rel == "." || !strings.HasSuffix(s.Dir, string(filepath.Separator)+rel) {
 		return p

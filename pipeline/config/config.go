@@ -38,6 +38,14 @@ const (
 	DatabaseNone = "none"
 )
 
+// Values of lint_mode: what the lint stage's violations do.
+const (
+	// LintFail fails the gate on any violation.
+	LintFail = "fail"
+	// LintWarn reports and counts every violation and passes the gate.
+	LintWarn = "warn"
+)
+
 // DefaultDatabaseEnv is the variable convoy gives database URLs in when database.env names none.
 const DefaultDatabaseEnv = "DATABASE_URL"
 
@@ -98,6 +106,8 @@ type Defaults struct {
 	Database Database
 	// Tools are every service's (see Service.Tools).
 	Tools Tools
+	// LintMode is every service's (see Service.LintMode).
+	LintMode string
 }
 
 // Tools is a tools: block: test and lint tools installed into a service's gate virtualenv on
@@ -169,6 +179,9 @@ type Service struct {
 	// Tools are defaults.tools, or the service's tools: when it has one (tools: {} for none).
 	// They are part of the virtualenv's key.
 	Tools Tools
+	// LintMode is LintFail (the default) or LintWarn: whether lint violations fail the gate or
+	// are reported, counted, and let it pass.
+	LintMode string
 	// Unit, Lint and Populate are stage argv overrides; nil means the preset. An empty
 	// Populate (populate: []) means the service has no populator: its populate stage runs
 	// nothing and integration loads no scenario.

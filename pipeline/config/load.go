@@ -383,6 +383,11 @@ func (d *decoder) defaults(n *yaml.Node, df *Defaults) {
 		"image":    func(k, v *yaml.Node) { df.Image = d.image(v) },
 		"database": func(k, v *yaml.Node) { df.Database = d.database(v).over(Database{}) },
 		"tools":    func(k, v *yaml.Node) { df.Tools = d.tools(v) },
+		"lint_mode": func(k, v *yaml.Node) {
+			if s := d.lintMode(v); s != "" {
+				df.LintMode = s
+			}
+		},
 		"env": func(k, v *yaml.Node) {
 			df.Env = d.env(v, "env")
 			envNode = v
@@ -418,6 +423,19 @@ func (d *decoder) database(n *yaml.Node) Database {
 		},
 	})
 	return db
+}
+
+// lintMode reads a lint_mode: value, fail or warn.
+func (d *decoder) lintMode(n *yaml.Node) string {
+	s, ok := d.str(n, "lint_mode")
+	if !ok {
+		return ""
+	}
+	if s != LintFail && s != LintWarn {
+		d.errorf(n, "unknown lint_mode %q (expected fail or warn)", s)
+		return ""
+	}
+	return s
 }
 
 // tools reads a tools: block.
@@ -541,6 +559,9 @@ func applyDefaultDefaults(df *Defaults) {
 		df.Timeout = DefaultTimeout
 	}
 	df.Database = df.Database.over(Database{Env: DefaultDatabaseEnv, Unit: DatabaseSQLite})
+	if df.LintMode == "" {
+		df.LintMode = LintFail
+	}
 }
 
 func (d *decoder) integration(n *yaml.Node, in *Integration) {

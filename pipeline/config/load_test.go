@@ -320,6 +320,14 @@ services:
 			`7:27: tools.requirements "libs/kit" is a directory`,
 			`7:37: unknown key "pkgs" in tools (expected one of: packages, requirements)`,
 		}},
+		{"lint_mode", `version: 1
+defaults: {lint_mode: lax}
+services:
+  - {name: a, path: services/a, lint_mode: [warn]}
+`, []string{
+			`2:23: unknown lint_mode "lax" (expected fail or warn)`,
+			`4:44: lint_mode must be a string, not a list`,
+		}},
 		{"env convoy owns", `version: 1
 integration:
   env: {PORT: "1", JWT: x, DB_URL: y}

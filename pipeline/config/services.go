@@ -58,8 +58,8 @@ func (d *decoder) services(n *yaml.Node, cfg *Config) {
 func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 	svc := &Service{
 		Python: df.Python, Base: df.Base, Deps: df.Deps, Installer: df.Installer, Timeout: df.Timeout, Database: df.Database,
-		Tools: df.Tools,
-		Env:   maps.Clone(df.Env), Image: df.Image.over(Image{}),
+		Tools: df.Tools, LintMode: df.LintMode,
+		Env: maps.Clone(df.Env), Image: df.Image.over(Image{}),
 		Unit: df.Unit, Lint: df.Lint, Populate: df.Populate, Migrate: df.Migrate, Prestart: df.Prestart,
 		Port: DefaultPort, Health: DefaultHealth, Line: n.Line,
 	}
@@ -120,6 +120,11 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		},
 		"database": func(k, v *yaml.Node) { svc.Database = d.database(v).over(svc.Database) },
 		"tools":    func(k, v *yaml.Node) { svc.Tools = d.tools(v) },
+		"lint_mode": func(k, v *yaml.Node) {
+			if s := d.lintMode(v); s != "" {
+				svc.LintMode = s
+			}
+		},
 		"image":    func(k, v *yaml.Node) { svc.Image = d.image(v).over(svc.Image) },
 		"timeout":  func(k, v *yaml.Node) { svc.Timeout, _ = d.duration(v, "timeout") },
 		"unit":     func(k, v *yaml.Node) { svc.Unit = d.argv(v, "unit") },

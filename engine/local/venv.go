@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/internal/filelock"
@@ -130,6 +131,8 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 	}
 	defer unlock()
 	if _, err := os.Stat(filepath.Join(venv, readyMarker)); err == nil {
+		now := time.Now() // last used: what cache prune keeps by
+		_ = os.Chtimes(filepath.Join(venv, readyMarker), now, now)
 		fmt.Fprintf(req.Log, "convoy: virtualenv %s is up to date with the dependency spec; nothing to install\n", venv)
 		return engine.Result{Note: "virtualenv reused"}, nil
 	}

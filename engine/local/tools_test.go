@@ -35,6 +35,7 @@ func TestRootTools(t *testing.T) {
 		t.Skip("installs from PyPI; skipped with -short")
 	}
 	root := t.TempDir()
+	fresh := "# " + root + "\n" // a spec no earlier run sharing the cache installed
 	writeTree(t, root, map[string]string{
 		"services.yaml": `version: 1
 defaults:
@@ -49,11 +50,11 @@ services:
   - {name: bare, path: services/bare, tools: {}, unit: [python, -c, "import flake8"]}
 `,
 		"requirements-dev.txt":             "flake8==7.1.1\n",
-		"services/viauv/requirements.txt":  "",
+		"services/viauv/requirements.txt":  fresh,
 		"services/viauv/app.py":            "X = 1\n",
-		"services/viapip/requirements.txt": "",
+		"services/viapip/requirements.txt": fresh,
 		"services/viapip/app.py":           "X = 1\n",
-		"services/bare/requirements.txt":   "",
+		"services/bare/requirements.txt":   fresh,
 	})
 	cfg, err := config.Load(config.FileName, root)
 	if err != nil {

@@ -200,11 +200,16 @@ func (c *cli) load() (*config.Config, int) {
 		}
 		return nil, exitUsage
 	}
+	// Before anything writes there, and before release's clean-worktree check sees it.
+	if err := pipeline.PrepareStateDir(stateDir(cfg)); err != nil {
+		fmt.Fprintf(c.stderr, "convoy: %v\n", err)
+		return nil, exitUsage
+	}
 	return cfg, exitPassed
 }
 
 // stateDir is the repository's .convoy directory.
-func stateDir(cfg *config.Config) string { return filepath.Join(cfg.Root, ".convoy") }
+func stateDir(cfg *config.Config) string { return filepath.Join(cfg.Root, pipeline.StateDirName) }
 
 // cacheDir is where virtualenvs and layers are cached.
 func (c *cli) cacheDir(cfg *config.Config) string {

@@ -95,6 +95,8 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.T
 	if cacheDir != "" {
 		cached = filepath.Join(cacheDir, "deps-"+t.key(reqs)+".tar.gz")
 		if _, err := os.Stat(cached); err == nil {
+			now := time.Now() // last used: what convoy cache prune keeps by
+			_ = os.Chtimes(cached, now, now)
 			return cachedLayer(cached, mt)
 		}
 		if err := os.MkdirAll(cacheDir, 0o755); err != nil {

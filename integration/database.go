@@ -23,13 +23,15 @@ func parsePostgresURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// databaseURL returns admin with its database replaced by db (user, password, host and parameters kept).
+// databaseURL returns admin with its database replaced by db (user, password, host and parameters kept)
+// and the postgresql:// scheme.
 func databaseURL(admin, db string) (string, error) {
 	u, err := parsePostgresURL(admin)
 	if err != nil {
 		return "", err
 	}
-	u.Path, u.RawPath = "/"+db, ""
+	// postgresql:// is the scheme every client takes (SQLAlchemy refuses postgres://).
+	u.Scheme, u.Path, u.RawPath = "postgresql", "/"+db, ""
 	return u.String(), nil
 }
 

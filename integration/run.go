@@ -193,8 +193,8 @@ func (r *runner) init(spec Spec) error {
 			return fmt.Errorf("service #%d has no name", i+1)
 		case names[s.Name]:
 			return fmt.Errorf("service %q is listed twice", s.Name)
-		case URLVar(s.Name) == "DATABASE_URL":
-			return fmt.Errorf("service %q: its URL variable would be DATABASE_URL, which is reserved", s.Name)
+		case URLVar(s.Name) == s.databaseVar():
+			return fmt.Errorf("service %q: its URL variable would be %s, its database's", s.Name, s.databaseVar())
 		case vars[URLVar(s.Name)] != "":
 			return fmt.Errorf("services %q and %q would both get %s", vars[URLVar(s.Name)], s.Name, URLVar(s.Name))
 		case len(s.Serve) == 0:
@@ -517,7 +517,7 @@ func (r *runner) urlEnv() []string {
 // serviceEnv returns what the run adds to the environment of s's commands.
 func (r *runner) serviceEnv(s *service) []string {
 	return mergeEnv(s.Env, envList(r.spec.Env), r.urlEnv(), []string{
-		"DATABASE_URL=" + s.dbURL,
+		s.databaseVar() + "=" + s.dbURL,
 		"HOST=" + freeport.Host,
 		"PORT=" + strconv.Itoa(s.rep.Port),
 	})

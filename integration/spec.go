@@ -27,6 +27,9 @@ const (
 	DefaultStepTimeout   = 10 * time.Minute
 	DefaultSuiteTimeout  = 10 * time.Minute
 	DefaultGracePeriod   = 10 * time.Second
+	// DefaultDatabaseVar is the variable a service's database URL is given in when
+	// Service.DatabaseVar is empty.
+	DefaultDatabaseVar = "DATABASE_URL"
 	// DefaultLogDir is the log directory, relative to Spec.Repo, when Spec.LogDir is empty.
 	DefaultLogDir = ".convoy/logs/integration"
 )
@@ -74,9 +77,13 @@ type Service struct {
 
 	// Env is the service's base environment, "KEY=VALUE" entries as in exec.Cmd.Env (PATH with the
 	// gated virtualenv's bin first, HOME, VIRTUAL_ENV, PYTHONPATH, declared env). nil means convoy's own
-	// environment. Run adds, overriding: Spec.Env, every service's <NAME>_URL, DATABASE_URL (this
+	// environment. Run adds, overriding: Spec.Env, every service's <NAME>_URL, DatabaseVar (this
 	// service's database only), HOST and PORT. Commands are looked up in this environment's PATH.
 	Env []string
+
+	// DatabaseVar is the variable the service's database URL (postgresql://…) is given in;
+	// DefaultDatabaseVar when empty.
+	DatabaseVar string
 
 	// Migrate is run first, to completion. nil means DefaultMigrate; an empty non-nil slice skips it.
 	Migrate []string
@@ -112,6 +119,14 @@ type Service struct {
 	// Launcher starts the service's commands; nil means host processes in Dir with Env. With a
 	// Launcher, Dir is not used and Env (nil means empty) is only what the Launcher adds to.
 	Launcher Launcher
+}
+
+// databaseVar is the variable s's database URL is given in.
+func (s Service) databaseVar() string {
+	if s.DatabaseVar == "" {
+		return DefaultDatabaseVar
+	}
+	return s.DatabaseVar
 }
 
 // Suite describes the cross-service test suite.

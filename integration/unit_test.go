@@ -119,9 +119,10 @@ func TestLookPath(t *testing.T) {
 
 func TestDatabaseURL(t *testing.T) {
 	tests := []struct{ admin, want string }{
-		{"postgres://u:p%40ss@127.0.0.1:5432/postgres", "postgres://u:p%40ss@127.0.0.1:5432/auth_1"},
+		// Every URL handed out is postgresql://, whichever scheme the server's was given in.
+		{"postgres://u:p%40ss@127.0.0.1:5432/postgres", "postgresql://u:p%40ss@127.0.0.1:5432/auth_1"},
 		{"postgresql://u@db.internal/admin?sslmode=require", "postgresql://u@db.internal/auth_1?sslmode=require"},
-		{"postgres://u@h", "postgres://u@h/auth_1"},
+		{"postgres://u@h", "postgresql://u@h/auth_1"},
 	}
 	for _, tt := range tests {
 		got, err := databaseURL(tt.admin, "auth_1")

@@ -48,6 +48,9 @@ type Event struct {
 	ExitCode *int `json:"exit_code,omitempty"`
 	// Duration of a finished stage, in seconds.
 	Duration float64 `json:"duration,omitempty"`
+	// Findings counts what a stage that reports without failing (lint_mode: warn) found;
+	// every one is in its log.
+	Findings int `json:"findings,omitempty"`
 	// Log is the path of the stage's log file.
 	Log string `json:"log,omitempty"`
 	// Tail holds the last lines of the log of a stage that did not pass.
@@ -96,6 +99,8 @@ type StageSummary struct {
 	Duration float64 `json:"duration"`
 	Note     string  `json:"note,omitempty"`
 	Log      string  `json:"log,omitempty"`
+	// Findings counts what the stage found without failing (lint_mode: warn), each in its log.
+	Findings int `json:"findings,omitempty"`
 	// Image and Digest are set on an image stage that built one.
 	Image  string `json:"image,omitempty"`
 	Digest string `json:"digest,omitempty"`

@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,7 +154,7 @@ func (r *Runner) finished(o Outcome) {
 	sum := r.results[o.ID]
 	r.mu.Unlock()
 	ev := Event{Type: EventStageFinish, Time: o.End, Service: svc, Stage: st, Status: o.Status,
-		Duration: seconds(o.End.Sub(o.Start)), Message: sum.Note}
+		Duration: seconds(o.End.Sub(o.Start)), Message: sum.Note, Findings: sum.Findings}
 	if sum.Image != "" {
 		ev.Message = sum.Image
 	}
@@ -190,11 +192,44 @@ func (r *Runner) runStage(ctx context.Context, svc *config.Service, st stages.St
 		return fmt.Errorf("creating log for %s/%s: %w", svc.Name, st.Name, err)
 	}
 	defer f.Close()
-	res, err := r.Engine.Run(ctx, engine.Request{Config: r.Plan.config, Service: svc, Stage: st, Log: f})
+	var log io.Writer = f
+	var out bytes.Buffer
+	if st.Findings != nil {
+		log = io.MultiWriter(f, &out)
+	}
+	res, err := r.Engine.Run(ctx, engine.Request{Config: r.Plan.config, Service: svc, Stage: st, Log: log})
+	sum := StageSummary{Note: res.Note, Log: path, Image: res.Image, Digest: res.Digest}
+	if st.Findings != nil {
+		err = findings(st.Findings, out.Bytes(), err, f, &sum)
+	}
 	r.mu.Lock()
-	r.results[taskID(svc.Name, st.Name)] = StageSummary{Note: res.Note, Log: path, Image: res.Image, Digest: res.Digest}
+	r.results[taskID(svc.Name, st.Name)] = sum
 	r.mu.Unlock()
 	return err
+}
+
+// findings applies a stage's Findings to what it printed (out) and how it ended (err): a stage
+// whose command exited with the code that means "found something", and whose output has
+// findings, passes. Every finding is written to the log (paths relative to the repository root)
+// and counted in sum. It returns the stage's error, nil when the findings let it pass.
+func findings(fs *stages.Findings, out []byte, err error, log io.Writer, sum *StageSummary) error {
+	found := fs.Parse(out)
+	if err != nil {
+		se := engine.AsStageError(err)
+		if se.Reason != engine.Failed || se.ExitCode != fs.ExitCode || len(found) == 0 {
+			return err
+		}
+	}
+	sum.Findings = len(found)
+	if len(found) == 0 {
+		return nil
+	}
+	sum.Note = fmt.Sprintf("%d findings, not failing (warn mode)", len(found))
+	fmt.Fprintf(log, "convoy: %s:\n", sum.Note)
+	for _, f := range found {
+		fmt.Fprintln(log, f.String())
+	}
+	return nil
 }
 
 func (r *Runner) logPath(svc, stage string) string {

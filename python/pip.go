@@ -36,16 +36,24 @@ func init() { register(pip{}) }
 
 func (pip) Name() string { return Pip }
 
-func (pip) Spec(p Project) string { return path.Join(p.Dir, pipSpec) }
+func (pip) Spec(p Project) string {
+	if p.SpecFile != "" {
+		return path.Join(p.Dir, p.SpecFile)
+	}
+	return path.Join(p.Dir, pipSpec)
+}
 
 func (t pip) Inputs(p Project) []string {
+	if p.SpecFile != "" {
+		return []string{t.Spec(p)}
+	}
 	return []string{t.Spec(p), path.Join(p.Dir, pipDevSpec), t.Lock(p)}
 }
 
 func (pip) Lock(p Project) string { return path.Join(p.Dir, pipLock) }
 
 // Install installs requirements-dev.txt when the service has one, else requirements.txt —
-// requirements.lock when o.Frozen and it is committed — with o.Installer (uv unless it says
+// requirements.lock when o.Frozen and it is committed; p.SpecFile when set — with o.Installer (uv unless it says
 // pip; RequirementsInstallArgv).
 func (t pip) Install(p Project, o InstallOptions) (Installation, error) {
 	installer := InstallerUV
@@ -54,6 +62,8 @@ func (t pip) Install(p Project, o InstallOptions) (Installation, error) {
 	}
 	file := pipSpec
 	switch {
+	case p.SpecFile != "":
+		file = p.SpecFile
 	case o.Frozen && exists(p, t.Lock(p)):
 		file = pipLock
 	case exists(p, path.Join(p.Dir, pipDevSpec)):

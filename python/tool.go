@@ -53,6 +53,10 @@ type Project struct {
 	Dir string
 	// Name is the service's name, for messages.
 	Name string
+	// SpecFile, when set, is the base name of the requirements file a pip project installs,
+	// instead of requirements.txt and requirements-dev.txt (the integration suite's file, which
+	// may be called anything). Other tools ignore it.
+	SpecFile string
 }
 
 // InstallOptions are the manifest's choices for an install.
@@ -63,6 +67,9 @@ type InstallOptions struct {
 	// Frozen installs exactly the committed lockfile (Tool.Lock) — a release builds this
 	// way, from what QA froze — when there is one.
 	Frozen bool
+	// Tools are installed on top of the service's own dependencies (InstallWith does it, for
+	// every tool).
+	Tools DevTools
 }
 
 // Installation is how a tool fills a new virtualenv with a service's dependencies.
@@ -92,6 +99,10 @@ type Installation struct {
 	// InScratch runs Commands in the scratch directory instead of the service's, so that they
 	// name Files by their base names.
 	InScratch bool
+	// Inputs are files (repository-relative) besides the tool's Inputs that Commands read and
+	// the virtualenv is keyed by, named in Commands relative to the service's directory (the
+	// repository's DevTools requirements): engines make them available there.
+	Inputs []string
 }
 
 // Runtime is how a tool lists the requirements a service's image needs, as requirement lines

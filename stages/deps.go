@@ -8,7 +8,8 @@ import (
 )
 
 // deps installs the service's dependencies, development tools included, into its environment
-// as its dependency tool says (python.Tool.Install): the virtualenv's installer, the commands
+// as its dependency tool says (python.Tool.Install), then the repository's tools (the tools:
+// key, python.InstallWith): the virtualenv's installer, the commands
 // that fill it, their environment and the scratch files the tool works on.
 var deps = Definition{Name: Deps, For: func(svc *config.Service) Stage {
 	return depsStage(svc, python.InstallOptions{Installer: svc.Installer})
@@ -17,14 +18,15 @@ var deps = Definition{Name: Deps, For: func(svc *config.Service) Stage {
 // depsStage is the deps stage of svc installed with o.
 func depsStage(svc *config.Service, o python.InstallOptions) Stage {
 	st := Stage{Name: Deps, Kind: KindDeps, Timeout: svc.Timeout, HostNetEnv: true, Expected: expectDeps}
-	inst, err := svc.Tool().Install(svc.Project(), o)
+	o.Tools = python.DevTools{Requirements: svc.Tools.Requirements, Packages: svc.Tools.Packages}
+	inst, err := python.InstallWith(svc.Tool(), svc.Project(), o)
 	if err != nil {
 		st.Err = fmt.Errorf("deps stage of %q: %w", svc.Name, err)
 		return st
 	}
 	st.Installer, st.Commands, st.Env = inst.Installer, inst.Commands, inst.Env
 	st.VenvVars, st.Scratch, st.ScratchVars = inst.VenvVars, inst.Scratch, inst.ScratchVars
-	st.ScratchFiles, st.InScratch = inst.Files, inst.InScratch
+	st.ScratchFiles, st.InScratch, st.Inputs = inst.Files, inst.InScratch, inst.Inputs
 	return st
 }
 

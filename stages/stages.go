@@ -73,6 +73,12 @@ type Stage struct {
 	// InScratch.
 	ScratchFiles map[string]string
 	InScratch    bool
+	// Inputs (KindDeps stages) are python.Installation's Inputs: more files the virtualenv is
+	// keyed by, named in Commands relative to the service's directory.
+	Inputs []string
+	// Findings, when set, lets the stage pass with problems it reports (lint_mode: warn): the
+	// runner parses its output and counts them.
+	Findings *Findings
 	// Err, when set, is why the stage could not be made for the service: engines fail it
 	// without running anything.
 	Err error

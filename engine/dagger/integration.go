@@ -195,11 +195,11 @@ func (t Translator) Integration(cfg *config.Config, services []*config.Service, 
 }
 
 func serviceURL(svc *config.Service) string {
-	return "http://" + svc.Name + ":" + strconv.Itoa(svc.Port)
+	return "http://" + svc.DNSName() + ":" + strconv.Itoa(svc.Port)
 }
 
 // integrationService translates one service: its gated environment, the run's variables (as
-// integration.Run adds them: integration.env, every <NAME>_URL, DATABASE_URL, HOST, PORT),
+// integration.Run adds them: integration.env, every <NAME>_URL, its database variable, HOST, PORT),
 // migrate and populate, and its serve command.
 func (t Translator) integrationService(cfg *config.Config, svc *config.Service, order []*config.Service, urls map[string]string, o IntegrationOptions) (ServiceRecipe, error) {
 	prep, err := t.Prepared(cfg, svc)
@@ -219,7 +219,7 @@ func (t Translator) integrationService(cfg *config.Config, svc *config.Service, 
 	for k, v := range urls {
 		env[k] = v
 	}
-	env["DATABASE_URL"] = fmt.Sprintf("postgres://%s:%s@%s:%d/%s", PostgresUser, PostgresPassword, PostgresHostname, PostgresPort, db)
+	env[svc.DatabaseEnv()] = fmt.Sprintf("postgresql://%s:%s@%s:%d/%s", PostgresUser, PostgresPassword, PostgresHostname, PostgresPort, db)
 	env["HOST"] = "0.0.0.0"
 	env["PORT"] = port
 	env[EnvRunID] = o.RunID
@@ -248,11 +248,11 @@ func (t Translator) integrationService(cfg *config.Config, svc *config.Service, 
 	deps := dependencies(svc, order)
 	for _, d := range order {
 		if deps[d.Name] {
-			bindings = append(bindings, d.Name)
+			bindings = append(bindings, d.DNSName())
 		}
 	}
 	return ServiceRecipe{
-		Name: svc.Name, Hostname: svc.Name, Port: svc.Port, URL: serviceURL(svc), Database: db,
+		Name: svc.Name, Hostname: svc.DNSName(), Port: svc.Port, URL: serviceURL(svc), Database: db,
 		Setup: setup, Serve: serve, Health: health, Bindings: bindings,
 	}, nil
 }

@@ -55,7 +55,7 @@ func TestIntegrationRecipe(t *testing.T) {
 		})
 		got := web.Setup.EnvMap()
 		for k, v := range map[string]string{
-			"DATABASE_URL": "postgres://convoy:convoy@postgres:5432/web_r1",
+			"DATABASE_URL": "postgresql://convoy:convoy@postgres:5432/web_r1",
 			"WEB_URL":      "http://web:8000", "API_URL": "http://api:9000",
 			"HOST": "0.0.0.0", "PORT": "8000", "JWT_SECRET": "s3cret", "CONVOY_RUN_ID": "r1",
 			"CONVOY_SERVICE": "web", "CONVOY_STAGE": "integration", "PYTHONPATH": "/app/src:/app/libs/kit",

@@ -265,7 +265,7 @@ func newIntegrationReport(r *IntegrationRecipe, logDir string) *IntegrationRepor
 
 // postgresURL is the server's URL as the services reach it, password redacted.
 func postgresURL(p PostgresRecipe) string {
-	return fmt.Sprintf("postgres://%s:xxxxx@%s:%d/%s", PostgresUser, p.Hostname, p.Port, PostgresUser)
+	return fmt.Sprintf("postgresql://%s:xxxxx@%s:%d/%s", PostgresUser, p.Hostname, p.Port, PostgresUser)
 }
 
 // setupStep names the set-up step err stopped at, "migrate" or "populate", with its argv: the

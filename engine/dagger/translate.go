@@ -140,6 +140,9 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 	for i, in := range tool.Inputs(p) {
 		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: containerPath(p, in), Optional: i > 0})
 	}
+	for _, in := range st.Inputs { // named relative to the service's directory
+		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: path.Join(SourceRoot, python.RelativeTo(p.Dir, in))})
+	}
 	env, mounts := t.env(cfg, svc, st)
 	r.Files = append(r.Files, scratchFiles(svc, st, env)...)
 	if len(st.Scratch) > 0 || len(st.ScratchFiles) > 0 {
@@ -295,7 +298,7 @@ func libPath(lib config.Lib) string { return image.LibPath(lib.Name()) }
 // the virtualenv's bin first (then the base image's PATH), HOME, VIRTUAL_ENV, PYTHONPATH (the
 // service and its libs' import roots, config.Lib.ImportRoot), the fixed Python settings,
 // CONVOY_SERVICE and CONVOY_STAGE; the host's proxy, CA-bundle and PIP_* variables for
-// HostNetEnv stages; DATABASE_URL for FreshDB stages; then the service's env and the stage's,
+// HostNetEnv stages; the service's database variable (config.Service.DatabaseEnv) for FreshDB stages; then the service's env and the stage's,
 // which win. A host variable whose value is an absolute path that exists on the host (a CA
 // bundle, a wheel directory) is rewritten to where that path is mounted, HostRoot+path, and the
 // mount is returned.
@@ -321,7 +324,7 @@ func (t Translator) env(cfg *config.Config, svc *config.Service, st stages.Stage
 		}
 	}
 	if st.FreshDB {
-		env["DATABASE_URL"] = "sqlite:///" + path.Join(DBDir, st.Name+".sqlite3")
+		env[svc.DatabaseEnv()] = "sqlite:///" + path.Join(DBDir, st.Name+".sqlite3")
 	}
 	for k, v := range svc.Env {
 		env[k] = v

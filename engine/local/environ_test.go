@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,5 +61,64 @@ func TestEnvironLibImportRoots(t *testing.T) {
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("importing the libs with the stage's environment: %v\n%s", err, out)
+	}
+}
+
+// TestEnvironOwnsReservedEnv: the variables a gate stage gets from convoy are exactly the ones
+// the manifest loader refuses in env: (config.ReservedEnv), LANG and the database's — named by
+// database.env, and absent from the unit stage with database.unit: none.
+func TestEnvironOwnsReservedEnv(t *testing.T) {
+	root := t.TempDir()
+	for _, dir := range []string{"services/a", "services/b"} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, dir, "requirements.txt"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	manifest := `version: 1
+defaults: {database: {env: SQLALCHEMY_URL}, env: {OWN: "1"}}
+services:
+  - {name: a, path: services/a}
+  - {name: b, path: services/b, database: {unit: none}}
+`
+	cfg, err := config.Parse([]byte(manifest), config.FileName, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := New(t.TempDir(), WithHostEnv(func(k string) (string, bool) { return "/host/" + k, true }))
+	for _, tt := range []struct {
+		svc, stage string
+		db         bool
+	}{{"a", stages.Unit, true}, {"a", stages.Lint, false}, {"a", stages.Populate, true}, {"b", stages.Unit, false}, {"b", stages.Populate, true}} {
+		svc := cfg.Service(tt.svc)
+		var st stages.Stage
+		for _, s := range stages.ForService(svc) {
+			if s.Name == tt.stage {
+				st = s
+			}
+		}
+		env, err := eng.Environ(cfg, svc, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owned := append([]string{"LANG", "OWN"}, config.ReservedEnv...)
+		var db string
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			switch {
+			case k == "SQLALCHEMY_URL":
+				db = v
+			case !slices.Contains(owned, k):
+				t.Errorf("%s/%s: convoy sets %s, which config.ReservedEnv does not list", tt.svc, tt.stage, k)
+			}
+		}
+		if got := db != ""; got != tt.db {
+			t.Errorf("%s/%s: SQLALCHEMY_URL=%q, want it set: %v", tt.svc, tt.stage, db, tt.db)
+		}
+		if db != "" && !strings.HasPrefix(db, "sqlite:///") {
+			t.Errorf("%s/%s: SQLALCHEMY_URL=%q, want a SQLite file", tt.svc, tt.stage, db)
+		}
 	}
 }

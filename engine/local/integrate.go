@@ -59,7 +59,8 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 // integrationService describes how svc is started: from its image in the container runtime, or
 // from its gated virtualenv.
 func (e *Engine) integrationService(ctx context.Context, req engine.IntegrationRequest, svc *config.Service) (integration.Service, error) {
-	s := integration.Service{Name: svc.Name, Scenario: svc.Scenario, Serve: svc.Serve, Health: svc.Health, DependsOn: svc.DependsOn}
+	s := integration.Service{Name: svc.Name, Scenario: svc.Scenario, Serve: svc.Serve, Health: svc.Health, DependsOn: svc.DependsOn,
+		DatabaseVar: svc.DatabaseEnv()}
 	s.Migrate, s.Populate, s.Prestart = engine.IntegrationSteps(svc)
 	if req.From == engine.FromVenv {
 		// A service whose image was cached ran no stage: its virtualenv may be gone.
@@ -158,20 +159,16 @@ func (e *Engine) suite(ctx context.Context, cfg *config.Config, logDir string) (
 }
 
 // suiteService describes the integration suite as a pip "service" rooted at its requirements
-// file's directory, so that it gets a cached virtualenv like every service (made by
+// file's directory, installing that file whatever its name (config.Service.SpecFile), so that it gets a cached virtualenv like every service (made by
 // defaults.installer).
 func (e *Engine) suiteService(cfg *config.Config) (*config.Service, error) {
 	req := cfg.Integration.Requirements
 	if req == "" {
-		return nil, fmt.Errorf("services.yaml has no integration.requirements: the suite needs a requirements.txt to install")
-	}
-	spec := path.Base(python.MustTool(python.Pip).Spec(python.Project{Dir: "."}))
-	if filepath.Base(req) != spec {
-		return nil, fmt.Errorf("integration.requirements %q: expected a file named %s", req, spec)
+		return nil, fmt.Errorf("services.yaml has no integration.requirements: the suite needs a requirements file to install")
 	}
 	dir := filepath.Dir(filepath.FromSlash(req))
 	return &config.Service{
-		Name: "integration", Path: filepath.ToSlash(dir), Dir: filepath.Join(cfg.Root, dir),
+		Name: "integration", Path: filepath.ToSlash(dir), Dir: filepath.Join(cfg.Root, dir), SpecFile: path.Base(req),
 		Python: cfg.Defaults.Python, Deps: python.Pip, Installer: cfg.Defaults.Installer, Timeout: cfg.Integration.Timeout,
 		Env: cfg.Integration.Env,
 	}, nil

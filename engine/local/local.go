@@ -262,8 +262,8 @@ func lookPath(prog string, env []string) (string, error) {
 	return "", fmt.Errorf("%q not found in the stage's PATH", prog)
 }
 
-// environ builds a stage's whole environment: PATH with the virtualenv first, HOME,
-// VIRTUAL_ENV, PYTHONPATH (the service's directory, then each lib's import root: the lib, or its
+// environ builds a stage's whole environment — config.ReservedEnv and LANG: PATH with the
+// virtualenv first, HOME, VIRTUAL_ENV, PYTHONPATH (the service's directory, then each lib's import root: the lib, or its
 // parent when it is a package — config.Lib.ImportRoot), the manifest's env and the stage's —
 // nothing else from the host
 // (but the package-download variables for stages that ask for them).
@@ -306,7 +306,7 @@ func (e *Engine) environ(req engine.Request, venv string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		env["DATABASE_URL"] = url
+		env[svc.DatabaseEnv()] = url
 	}
 	for k, v := range svc.Env {
 		env[k] = v

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
@@ -69,6 +70,8 @@ func (c reqCache) load() ([]string, bool) {
 	if err != nil {
 		return nil, false
 	}
+	now := time.Now() // last used: what cache prune keeps by
+	_ = os.Chtimes(c.file, now, now)
 	return python.Pins(string(data)), true
 }
 

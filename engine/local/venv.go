@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/internal/filelock"
@@ -30,7 +32,8 @@ func scratchDir(venv string, tool python.Tool) string { return filepath.Join(ven
 
 // SpecHash is the hash a service's virtualenv is keyed by: the interpreter version, the
 // dependency tool, the installer that creates it (with uv's version: python.InstallerID), the
-// bytes of the files its tool's install reads (python.Tool.Inputs) and the commands of the deps
+// bytes of the files its tool's install reads (python.Tool.Inputs, then the stage's Inputs: the
+// repository's tools requirements) and the commands of the deps
 // stage that installs it — so that a virtualenv installed from the lockfile (a release) is
 // never taken for one installed from the unpinned spec, or the other way round.
 func SpecHash(svc *config.Service, deps stages.Stage) (string, error) {
@@ -44,9 +47,10 @@ func SpecHash(svc *config.Service, deps stages.Stage) (string, error) {
 		fmt.Fprintf(h, "command %d %q\n", len(c), c)
 	}
 	p := svc.Project()
-	for i, in := range tool.Inputs(p) {
+	inputs := tool.Inputs(p)
+	for i, in := range append(slices.Clone(inputs), deps.Inputs...) {
 		data, err := os.ReadFile(filepath.Join(p.Root, filepath.FromSlash(in)))
-		if os.IsNotExist(err) && i > 0 {
+		if os.IsNotExist(err) && i > 0 && i < len(inputs) {
 			continue
 		}
 		if err != nil {
@@ -127,6 +131,8 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 	}
 	defer unlock()
 	if _, err := os.Stat(filepath.Join(venv, readyMarker)); err == nil {
+		now := time.Now() // last used: what cache prune keeps by
+		_ = os.Chtimes(filepath.Join(venv, readyMarker), now, now)
 		fmt.Fprintf(req.Log, "convoy: virtualenv %s is up to date with the dependency spec; nothing to install\n", venv)
 		return engine.Result{Note: "virtualenv reused"}, nil
 	}

@@ -275,7 +275,7 @@ func (c *Cluster) command(cred *syscall.Credential, name string, args ...string)
 // URL returns a connection URL for the superuser to the "postgres" database over TCP on 127.0.0.1.
 func (c *Cluster) URL() string {
 	u := url.URL{
-		Scheme: "postgres",
+		Scheme: "postgresql",
 		User:   url.UserPassword(Superuser, c.password),
 		Host:   net.JoinHostPort(freeport.Host, strconv.Itoa(c.port)),
 		Path:   "/postgres",

@@ -2,7 +2,7 @@
 //
 // Load reports every problem it finds, each with the file, line and column it concerns, so a
 // user can fix the whole file in one pass. A Config that Load returns without error has been
-// fully validated: names are unique DNS labels, paths exist inside the repository, depends_on
+// fully validated: names are unique DNS labels (underscores allowed, see Service.DNSName), paths exist inside the repository, depends_on
 // names existing services and has no cycle, and defaults have been merged into every Service.
 package config
 
@@ -29,6 +29,35 @@ const (
 // DefaultInstaller is the installer of pip services when neither defaults: nor a service names
 // one.
 const DefaultInstaller = InstallerUV
+
+// Values of database.unit: what the unit stage's database is.
+const (
+	// DatabaseSQLite gives the unit stage a fresh SQLite file of the service's own.
+	DatabaseSQLite = "sqlite"
+	// DatabaseNone gives it none: the variable is not set (tests that make their own).
+	DatabaseNone = "none"
+)
+
+// Values of lint_mode: what the lint stage's violations do.
+const (
+	// LintFail fails the gate on any violation.
+	LintFail = "fail"
+	// LintWarn reports and counts every violation and passes the gate.
+	LintWarn = "warn"
+)
+
+// DefaultDatabaseEnv is the variable convoy gives database URLs in when database.env names none.
+const DefaultDatabaseEnv = "DATABASE_URL"
+
+// ReservedEnv are the variables convoy sets in every gate stage (engine/local's environ and
+// engine/dagger's translation set exactly these, besides LANG and the host's download
+// settings): env: may not set them, nor the service's database variable (Database.Env).
+var ReservedEnv = []string{"PATH", "HOME", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE",
+	"PYTHONUNBUFFERED", "CONVOY_SERVICE", "CONVOY_STAGE", "PYTEST_ADDOPTS"}
+
+// IntegrationEnv are the variables integration gives every service besides its database's and
+// every service's <NAME>_URL: integration.env may not set them.
+var IntegrationEnv = []string{"HOST", "PORT"}
 
 // Defaults used when neither defaults: nor a service sets a value.
 const (
@@ -73,6 +102,32 @@ type Defaults struct {
 	Migrate, Prestart []string
 	// Image is what every service's image gets (see Service.Image).
 	Image Image
+	// Database is every service's (see Service.Database).
+	Database Database
+	// Tools are every service's (see Service.Tools).
+	Tools Tools
+	// LintMode is every service's (see Service.LintMode).
+	LintMode string
+}
+
+// Tools is a tools: block: test and lint tools installed into a service's gate virtualenv on
+// top of its own dependency spec, from where the repository keeps them.
+type Tools struct {
+	// Requirements is a requirements file relative to the repository root
+	// (requirements-dev.txt at the root, say); "" for none.
+	Requirements string
+	// Packages are requirement specifiers (pytest, flake8==7.1.1).
+	Packages []string
+}
+
+// Database is a database: block, of defaults: or of a service: how convoy hands the service its
+// databases.
+type Database struct {
+	// Env is the variable a database's URL is given in: in the gates (a SQLite file) and in
+	// integration (postgresql://…). DefaultDatabaseEnv when the manifest names none.
+	Env string
+	// Unit is the unit stage's database: DatabaseSQLite or DatabaseNone.
+	Unit string
 }
 
 // Image is an image: block, of defaults: or of a service: what goes into a service's image
@@ -89,7 +144,8 @@ type Image struct {
 
 // Service is one entry of services:, with defaults merged in.
 type Service struct {
-	// Name is a unique DNS label.
+	// Name is unique: a DNS label, or one with single underscores (user_service); DNSName is
+	// it as a hostname.
 	Name string
 	// Path is the service directory relative to Config.Root, slash-separated.
 	Path string
@@ -118,6 +174,14 @@ type Service struct {
 	Image Image
 	// Timeout bounds every stage of this service.
 	Timeout time.Duration
+	// Database is defaults.database with the service's database: applied key by key.
+	Database Database
+	// Tools are defaults.tools, or the service's tools: when it has one (tools: {} for none).
+	// They are part of the virtualenv's key.
+	Tools Tools
+	// LintMode is LintFail (the default) or LintWarn: whether lint violations fail the gate or
+	// are reported, counted, and let it pass.
+	LintMode string
 	// Unit, Lint and Populate are stage argv overrides; nil means the preset. An empty
 	// Populate (populate: []) means the service has no populator: its populate stage runs
 	// nothing and integration loads no scenario.
@@ -137,6 +201,10 @@ type Service struct {
 	Scenario string
 	// Line is the line of the service's entry in the manifest.
 	Line int
+	// SpecFile, for a pip service, names the requirements file in Dir to install instead of
+	// requirements.txt (python.Project.SpecFile): the integration suite's. The manifest has no
+	// key for it.
+	SpecFile string
 }
 
 // Integration is the integration: block.

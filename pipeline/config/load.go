@@ -48,9 +48,12 @@ func (e *Error) Error() string {
 }
 
 var (
-	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	// serviceName is a DNS label in which single underscores may stand between letters and
+	// digits (user_service): valid as an OCI repository name as it is, and as a hostname once
+	// DNSName has replaced them.
+	serviceName = regexp.MustCompile(`^[a-z0-9]+((-+|_)[a-z0-9]+)*$`)
+	envName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	yamlLineRe  = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
 // Load reads the manifest at file and validates it against the repository at root. A relative
@@ -105,6 +108,8 @@ type decoder struct {
 	root     string
 	realRoot string // root with its symlinks resolved, for containment checks
 	problems []Problem
+	// integrationEnv is integration.env's node, checked once the defaults are known.
+	integrationEnv *yaml.Node
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -150,6 +155,9 @@ func (d *decoder) decode(data []byte) *Config {
 		d.errorf(top, "missing key \"version\" (expected version: 1)")
 	}
 	applyDefaultDefaults(&cfg.Defaults)
+	if d.integrationEnv != nil {
+		d.ownedEnv(d.integrationEnv, "integration.env", append(slices.Clone(IntegrationEnv), cfg.Defaults.Database.Env))
+	}
 	if cfg.Integration.Timeout == 0 {
 		cfg.Integration.Timeout = cfg.Defaults.Timeout
 	}
@@ -356,6 +364,7 @@ func (d *decoder) installer(n *yaml.Node) string {
 }
 
 func (d *decoder) defaults(n *yaml.Node, df *Defaults) {
+	var envNode *yaml.Node
 	d.mapping(n, "defaults", map[string]func(k, v *yaml.Node){
 		"python": func(k, v *yaml.Node) { df.Python, _ = d.str(v, "python") },
 		"base":   func(k, v *yaml.Node) { df.Base, _ = d.str(v, "base") },
@@ -366,14 +375,122 @@ func (d *decoder) defaults(n *yaml.Node, df *Defaults) {
 			}
 		},
 		"timeout":  func(k, v *yaml.Node) { df.Timeout, _ = d.duration(v, "timeout") },
-		"env":      func(k, v *yaml.Node) { df.Env = d.env(v, "env") },
 		"unit":     func(k, v *yaml.Node) { df.Unit = d.argv(v, "unit") },
 		"lint":     func(k, v *yaml.Node) { df.Lint = d.argv(v, "lint") },
 		"populate": func(k, v *yaml.Node) { df.Populate = d.argvOrNone(v, "populate") },
 		"migrate":  func(k, v *yaml.Node) { df.Migrate = d.argvOrNone(v, "migrate") },
 		"prestart": func(k, v *yaml.Node) { df.Prestart = d.argvOrNone(v, "prestart") },
 		"image":    func(k, v *yaml.Node) { df.Image = d.image(v) },
+		"database": func(k, v *yaml.Node) { df.Database = d.database(v).over(Database{}) },
+		"tools":    func(k, v *yaml.Node) { df.Tools = d.tools(v) },
+		"lint_mode": func(k, v *yaml.Node) {
+			if s := d.lintMode(v); s != "" {
+				df.LintMode = s
+			}
+		},
+		"env": func(k, v *yaml.Node) {
+			df.Env = d.env(v, "env")
+			envNode = v
+		},
 	})
+	applyDefaultDefaults(df)
+	if envNode != nil {
+		d.ownedEnv(envNode, "env", append(slices.Clone(ReservedEnv), df.Database.Env))
+	}
+}
+
+// database reads a database: block; a key it does not set stays "".
+func (d *decoder) database(n *yaml.Node) Database {
+	var db Database
+	d.mapping(n, "database", map[string]func(k, v *yaml.Node){
+		"env": func(k, v *yaml.Node) {
+			if s, ok := d.str(v, "database.env"); ok {
+				if !envName.MatchString(s) {
+					d.errorf(v, "database.env %q is not a valid variable name (expected letters, digits and _, e.g. DATABASE_URL)", s)
+					return
+				}
+				db.Env = s
+			}
+		},
+		"unit": func(k, v *yaml.Node) {
+			if s, ok := d.str(v, "database.unit"); ok {
+				if s != DatabaseSQLite && s != DatabaseNone {
+					d.errorf(v, "unknown database.unit %q (expected sqlite or none)", s)
+					return
+				}
+				db.Unit = s
+			}
+		},
+	})
+	return db
+}
+
+// lintMode reads a lint_mode: value, fail or warn.
+func (d *decoder) lintMode(n *yaml.Node) string {
+	s, ok := d.str(n, "lint_mode")
+	if !ok {
+		return ""
+	}
+	if s != LintFail && s != LintWarn {
+		d.errorf(n, "unknown lint_mode %q (expected fail or warn)", s)
+		return ""
+	}
+	return s
+}
+
+// tools reads a tools: block.
+func (d *decoder) tools(n *yaml.Node) Tools {
+	var t Tools
+	d.mapping(n, "tools", map[string]func(k, v *yaml.Node){
+		"requirements": func(k, v *yaml.Node) {
+			s, ok := d.str(v, "tools.requirements")
+			if !ok {
+				return
+			}
+			if p := d.repoPath(v, s, "tools.requirements", false); p != "" {
+				if st, err := os.Stat(filepath.Join(d.root, filepath.FromSlash(p))); err == nil && st.IsDir() {
+					d.errorf(v, "tools.requirements %q is a directory (expected a requirements file, e.g. requirements-dev.txt)", s)
+					return
+				}
+				t.Requirements = p
+			}
+		},
+		"packages": func(k, v *yaml.Node) {
+			list, _ := d.strList(v, "tools.packages")
+			for i, s := range list {
+				if strings.TrimSpace(s) == "" || strings.HasPrefix(s, "-") {
+					d.errorf(v.Content[i], "tools.packages: %q is not a requirement (expected e.g. pytest or flake8==7.1.1; options belong in tools.requirements' file)", s)
+					continue
+				}
+				t.Packages = append(t.Packages, s)
+			}
+		},
+	})
+	return t
+}
+
+// over returns db with base's values where db sets none.
+func (db Database) over(base Database) Database {
+	if db.Env == "" {
+		db.Env = base.Env
+	}
+	if db.Unit == "" {
+		db.Unit = base.Unit
+	}
+	return db
+}
+
+// ownedEnv reports every variable of the env mapping n that convoy sets itself (owned): the
+// manifest's value would be overridden, or would override convoy's.
+func (d *decoder) ownedEnv(n *yaml.Node, what string, owned []string) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; slices.Contains(owned, k.Value) {
+			d.errorf(k, "%s: %s is set by convoy (expected other variables; convoy owns %s)", what, k.Value, strings.Join(owned, ", "))
+		}
+	}
 }
 
 // image reads an image: block; a key it does not set stays nil.
@@ -441,9 +558,14 @@ func applyDefaultDefaults(df *Defaults) {
 	if df.Timeout == 0 {
 		df.Timeout = DefaultTimeout
 	}
+	df.Database = df.Database.over(Database{Env: DefaultDatabaseEnv, Unit: DatabaseSQLite})
+	if df.LintMode == "" {
+		df.LintMode = LintFail
+	}
 }
 
 func (d *decoder) integration(n *yaml.Node, in *Integration) {
+	var envNode *yaml.Node
 	d.mapping(n, "integration", map[string]func(k, v *yaml.Node){
 		"postgres": func(k, v *yaml.Node) { in.Postgres, _ = d.str(v, "postgres") },
 		"requirements": func(k, v *yaml.Node) {
@@ -452,9 +574,13 @@ func (d *decoder) integration(n *yaml.Node, in *Integration) {
 			}
 		},
 		"command": func(k, v *yaml.Node) { in.Command = d.argv(v, "command") },
-		"env":     func(k, v *yaml.Node) { in.Env = d.env(v, "env") },
+		"env": func(k, v *yaml.Node) {
+			in.Env = d.env(v, "env")
+			envNode = v
+		},
 		"timeout": func(k, v *yaml.Node) { in.Timeout, _ = d.duration(v, "timeout") },
 	})
+	d.integrationEnv = envNode
 }
 
 func (d *decoder) release(n *yaml.Node, r *Release) {

@@ -132,7 +132,7 @@ services:
   - name: a
     path: services/a
     dependson: [b]
-`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, depends_on, deps, env, health, image, installer, libs, lint, migrate, name, path, populate, port, prestart, python, scenario, serve, timeout, unit)`}},
+`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, `}},
 		{"wrong types", `version: 1
 defaults:
   timeout: soon
@@ -173,10 +173,21 @@ services:
   - name: b
     path: services/a
   - path: services/a
+  - name: user__service
+    path: services/a
+  - name: user_service
+    path: services/a
+  - name: user-service
+    path: services/b
+  - name: _x
+    path: services/a
 `, []string{
 			`3:11: service name "Auth_Service" is not a DNS label`,
 			`7:11: duplicate service name "b" (first defined at line 5)`,
 			`9:5: service has no name`,
+			`10:11: service name "user__service" is not a DNS label`,
+			`14:11: service names "user-service" and "user_service" (line 12) are both "user-service" as hostnames`,
+			`16:11: service name "_x" is not a DNS label`,
 		}},
 		{"paths", `version: 1
 services:
@@ -294,6 +305,50 @@ services:
 `, []string{
 			`5:22: libs "libs/kit" and "other/kit" have the same directory name "kit"`,
 			`5:33: lib "." is the repository root`,
+		}},
+		{"tools", `version: 1
+defaults:
+  tools: {requirements: nope.txt, packages: [pytest, "-r x.txt", ""]}
+services:
+  - name: a
+    path: services/a
+    tools: {requirements: libs/kit, pkgs: []}
+`, []string{
+			`3:25: tools.requirements "nope.txt" does not exist`,
+			`3:54: tools.packages: "-r x.txt" is not a requirement`,
+			`3:66: tools.packages: "" is not a requirement`,
+			`7:27: tools.requirements "libs/kit" is a directory`,
+			`7:37: unknown key "pkgs" in tools (expected one of: packages, requirements)`,
+		}},
+		{"lint_mode", `version: 1
+defaults: {lint_mode: lax}
+services:
+  - {name: a, path: services/a, lint_mode: [warn]}
+`, []string{
+			`2:23: unknown lint_mode "lax" (expected fail or warn)`,
+			`4:44: lint_mode must be a string, not a list`,
+		}},
+		{"env convoy owns", `version: 1
+integration:
+  env: {PORT: "1", JWT: x, DB_URL: y}
+defaults:
+  env: {PYTHONPATH: /x, DATABASE_URL: "sqlite://", OK: "1"}
+  database: {env: DB_URL, unit: memory}
+services:
+  - name: a
+    path: services/a
+    env: {DB_URL: y, VIRTUAL_ENV: /v, DATABASE_URL: z}
+  - name: b
+    path: services/b
+    database: {env: "1X"}
+`, []string{
+			`3:9: integration.env: PORT is set by convoy`,
+			`3:28: integration.env: DB_URL is set by convoy`,
+			`5:9: env: PYTHONPATH is set by convoy`,
+			`6:33: unknown database.unit "memory" (expected sqlite or none)`,
+			`10:11: env: DB_URL is set by convoy`,
+			`10:22: env: VIRTUAL_ENV is set by convoy`,
+			`13:21: database.env "1X" is not a valid variable name`,
 		}},
 	}
 	root := repo(t, files)
@@ -533,6 +588,87 @@ func TestServiceProject(t *testing.T) {
 	} {
 		if got := tt.svc.Project(); got != tt.want {
 			t.Errorf("%s: Project() = %+v, want %+v", tt.svc.Name, got, tt.want)
+		}
+	}
+}
+
+// TestUnderscoreServiceName: a directory-style name is a service name; it is its own image
+// name, and a hostname with '-' for '_'.
+func TestUnderscoreServiceName(t *testing.T) {
+	root := repo(t, baseFiles)
+	cfg, err := Parse([]byte("version: 1\nservices: [{name: user_service, path: services/a}, {name: b-2, path: services/b}]\n"), "services.yaml", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Service("user_service").DNSName(); got != "user-service" {
+		t.Errorf("DNSName = %q, want user-service", got)
+	}
+	if got := cfg.Service("b-2").DNSName(); got != "b-2" {
+		t.Errorf("DNSName = %q, want b-2", got)
+	}
+}
+
+// TestLoadDatabase: database: of defaults and of a service merge key by key over convoy's
+// defaults (DATABASE_URL, a SQLite file for the unit stage).
+func TestLoadDatabase(t *testing.T) {
+	root := repo(t, baseFiles)
+	manifest := `version: 1
+defaults:
+  database: {env: DB_URL}
+services:
+  - name: a
+    path: services/a
+  - name: b
+    path: services/b
+    database: {unit: none}
+`
+	cfg, err := Parse([]byte(manifest), "services.yaml", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]Database{
+		"a": {Env: "DB_URL", Unit: DatabaseSQLite},
+		"b": {Env: "DB_URL", Unit: DatabaseNone},
+	} {
+		if got := cfg.Service(name).Database; got != want {
+			t.Errorf("%s: Database = %+v, want %+v", name, got, want)
+		}
+	}
+	cfg, err = Parse([]byte("version: 1\nservices: [{name: a, path: services/a}]\n"), "services.yaml", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Service("a").Database, (Database{Env: DefaultDatabaseEnv, Unit: DatabaseSQLite}); got != want {
+		t.Errorf("default Database = %+v, want %+v", got, want)
+	}
+}
+
+// TestLoadTools: a service takes defaults.tools unless it has tools: of its own ({} for none).
+func TestLoadTools(t *testing.T) {
+	files := map[string]string{"requirements-dev.txt": "flake8\n"}
+	for k, v := range baseFiles {
+		files[k] = v
+	}
+	root := repo(t, files)
+	manifest := `version: 1
+defaults:
+  tools: {requirements: ./requirements-dev.txt, packages: [pytest]}
+services:
+  - {name: a, path: services/a}
+  - {name: b, path: services/b, tools: {packages: [flake8==7.1.1]}}
+  - {name: c, path: services/c, deps: pipenv, tools: {}}
+`
+	cfg, err := Parse([]byte(manifest), "services.yaml", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]Tools{
+		"a": {Requirements: "requirements-dev.txt", Packages: []string{"pytest"}},
+		"b": {Packages: []string{"flake8==7.1.1"}},
+		"c": {},
+	} {
+		if got := cfg.Service(name).Tools; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Tools = %+v, want %+v", name, got, want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -31,16 +32,21 @@ func (d *decoder) services(n *yaml.Node, cfg *Config) {
 	}
 	var all []*serviceNodes
 	firstLine := map[string]int{}
+	byDNS := map[string]*serviceNodes{}
 	for _, item := range n.Content {
 		sn := d.service(item, &cfg.Defaults)
 		if sn == nil {
 			continue
 		}
 		if sn.svc.Name != "" {
-			if line, dup := firstLine[sn.svc.Name]; dup {
+			other, clash := byDNS[sn.svc.DNSName()]
+			switch line, dup := firstLine[sn.svc.Name]; {
+			case dup:
 				d.errorf(sn.name, "duplicate service name %q (first defined at line %d)", sn.svc.Name, line)
-			} else {
-				firstLine[sn.svc.Name] = sn.name.Line
+			case clash:
+				d.errorf(sn.name, "service names %q and %q (line %d) are both %q as hostnames (expected names that differ in more than '-' and '_')", sn.svc.Name, other.svc.Name, other.name.Line, sn.svc.DNSName())
+			default:
+				firstLine[sn.svc.Name], byDNS[sn.svc.DNSName()] = sn.name.Line, sn
 			}
 		}
 		all = append(all, sn)
@@ -51,7 +57,8 @@ func (d *decoder) services(n *yaml.Node, cfg *Config) {
 
 func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 	svc := &Service{
-		Python: df.Python, Base: df.Base, Deps: df.Deps, Installer: df.Installer, Timeout: df.Timeout,
+		Python: df.Python, Base: df.Base, Deps: df.Deps, Installer: df.Installer, Timeout: df.Timeout, Database: df.Database,
+		Tools: df.Tools, LintMode: df.LintMode,
 		Env: maps.Clone(df.Env), Image: df.Image.over(Image{}),
 		Unit: df.Unit, Lint: df.Lint, Populate: df.Populate, Migrate: df.Migrate, Prestart: df.Prestart,
 		Port: DefaultPort, Health: DefaultHealth, Line: n.Line,
@@ -60,13 +67,13 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		svc.Env = map[string]string{}
 	}
 	sn := &serviceNodes{svc: svc}
-	var pathNode *yaml.Node
+	var pathNode, envNode *yaml.Node
 	d.mapping(n, "a service", map[string]func(k, v *yaml.Node){
 		"name": func(k, v *yaml.Node) {
 			sn.name = v
 			if s, ok := d.str(v, "name"); ok {
-				if !dnsLabel.MatchString(s) {
-					d.errorf(v, "service name %q is not a DNS label (expected lower-case letters, digits and '-', at most 63, not starting or ending with '-')", s)
+				if !serviceName.MatchString(s) || len(s) > 63 {
+					d.errorf(v, "service name %q is not a DNS label (expected lower-case letters, digits, '-' and single '_' between them, at most 63, e.g. auth or user_service)", s)
 				}
 				svc.Name = s
 			}
@@ -109,6 +116,14 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		},
 		"env": func(k, v *yaml.Node) {
 			maps.Copy(svc.Env, d.env(v, "env"))
+			envNode = v
+		},
+		"database": func(k, v *yaml.Node) { svc.Database = d.database(v).over(svc.Database) },
+		"tools":    func(k, v *yaml.Node) { svc.Tools = d.tools(v) },
+		"lint_mode": func(k, v *yaml.Node) {
+			if s := d.lintMode(v); s != "" {
+				svc.LintMode = s
+			}
 		},
 		"image":    func(k, v *yaml.Node) { svc.Image = d.image(v).over(svc.Image) },
 		"timeout":  func(k, v *yaml.Node) { svc.Timeout, _ = d.duration(v, "timeout") },
@@ -138,6 +153,9 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 	})
 	if n.Kind != yaml.MappingNode {
 		return nil
+	}
+	if envNode != nil {
+		d.ownedEnv(envNode, "env", append(slices.Clone(ReservedEnv), svc.Database.Env))
 	}
 	if sn.name == nil {
 		d.errorf(n, "service has no name (expected name: <dns-label>)")
@@ -197,6 +215,19 @@ func (d *decoder) checkDepsSpec(sn *serviceNodes, pathNode *yaml.Node) {
 	}
 }
 
+// DNSName is the service's name as a hostname (a DNS label): its underscores become '-'. The
+// name itself is an image repository name as it is.
+func (s *Service) DNSName() string { return strings.ReplaceAll(s.Name, "_", "-") }
+
+// DatabaseEnv is the variable the service's database URLs are given in (Database.Env;
+// DefaultDatabaseEnv when it names none, as in a Service built without the loader).
+func (s *Service) DatabaseEnv() string {
+	if s.Database.Env == "" {
+		return DefaultDatabaseEnv
+	}
+	return s.Database.Env
+}
+
 // Tool is the dependency tool of the service (python.MustTool of Deps; DefaultDeps when it
 // names none, as in a Service built without the loader).
 func (s *Service) Tool() python.Tool {
@@ -209,7 +240,7 @@ func (s *Service) Tool() python.Tool {
 // Project locates the service for its Tool: the repository root (Dir without Path) and Path. A
 // Service built without the loader, with no Path, is its own root.
 func (s *Service) Project() python.Project {
-	p := python.Project{Root: s.Dir, Dir: ".", Name: s.Name}
+	p := python.Project{Root: s.Dir, Dir: ".", Name: s.Name, SpecFile: s.SpecFile}
 	rel := filepath.FromSlash(path.Clean(s.Path))
 	if s.Path == "" || rel == "." || !strings.HasSuffix(s.Dir, string(filepath.Separator)+rel) {
 		return p

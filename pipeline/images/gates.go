@@ -19,7 +19,8 @@ import (
 
 // GateKey is what decides whether svc's gates must run again although its image exists: the
 // image's input hash, every file the gates see (what git lists of the service and its libs,
-// tests and .dockerignored files included; image.TreeHash), every gate's argv and environment,
+// tests and .dockerignored files included; image.TreeHash), every gate's argv, environment and
+// whether findings fail it (lint_mode),
 // the stage env's values included. An image holds none of it but the input hash, so a change
 // to a test or to env: keeps the image and runs the gates again.
 //
@@ -60,7 +61,11 @@ func (b *Builder) gateKey(ctx context.Context, svc *config.Service) (string, err
 		lines = append(lines, fmt.Sprintf("tree %q %s", tree.Path, h))
 	}
 	for _, st := range stages.ForService(svc) {
-		lines = append(lines, fmt.Sprintf("stage %q %q %q", st.Name, st.Commands, sortedEnv(st.Env)))
+		line := fmt.Sprintf("stage %q %q %q", st.Name, st.Commands, sortedEnv(st.Env))
+		if st.Findings != nil { // passes with findings a failing mode would fail on
+			line += fmt.Sprintf(" findings-pass %d", st.Findings.ExitCode)
+		}
+		lines = append(lines, line)
 	}
 	lines = append(lines, fmt.Sprintf("env %q", sortedEnv(svc.Env)))
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))

@@ -146,6 +146,7 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", svc.Name, svc.Status, strings.Join(cells, "\t"), img)
 	}
 	_ = tw.Flush()
+	writeFindings(w, s)
 	if in := s.Integration; in != nil {
 		fmt.Fprintf(w, "\nintegration: %s — %d passed, %d failed, %d skipped, %d errors", in.Status, in.Passed, in.Failed, in.Skipped, in.Errors)
 		if in.Log != "" {
@@ -173,6 +174,25 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 		}
 	}
 	fmt.Fprintf(w, "\n%s in %s\n", s.Status, fmtDur(time.Duration(s.Duration*float64(time.Second))))
+}
+
+// writeFindings lists the stages that passed with findings (lint_mode: warn) and their total.
+func writeFindings(w io.Writer, s pipeline.Summary) {
+	total := 0
+	for _, svc := range s.Services {
+		for _, st := range svc.Stages {
+			if st.Findings > 0 {
+				if total == 0 {
+					fmt.Fprintln(w)
+				}
+				total += st.Findings
+				fmt.Fprintf(w, "%s %s: %d findings, not failing (warn mode; every one in %s)\n", svc.Name, st.Name, st.Findings, st.Log)
+			}
+		}
+	}
+	if total > 0 {
+		fmt.Fprintf(w, "findings: %d in all\n", total)
+	}
 }
 
 // provenance says what the integration stage started the services from.

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCachePrune runs convoy cache prune on a cache holding a stale dependency layer: the dry
+// run lists it with its size and keeps it, the real run removes it; a wrong subcommand is a
+// usage error.
+func TestCachePrune(t *testing.T) {
+	root := writeRepo(t, map[string]string{
+		"services.yaml":          "version: 1\nservices: [{name: a, path: svc/a}]\n",
+		"svc/a/requirements.txt": "",
+	})
+	cache := t.TempDir()
+	layer := filepath.Join(cache, "layers", "deps-old.tar.gz")
+	writeFiles(t, cache, map[string]string{"layers/deps-old.tar.gz": strings.Repeat("x", 3*1024)})
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	if err := os.Chtimes(layer, old, old); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(convoyBin, append(args, "-C", root, "--cache-dir", cache)...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	out, code := run("cache", "prune", "--dry-run")
+	if code != 0 || !strings.Contains(out, "3.0 KiB  dependency layer") || !strings.Contains(out, "would reclaim 3.0 KiB in 1 entries") {
+		t.Fatalf("dry run: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(layer); err != nil {
+		t.Fatalf("the dry run removed the layer: %v", err)
+	}
+	if out, code = run("cache", "prune"); code != 0 || !strings.Contains(out, "reclaimed 3.0 KiB in 1 entries") {
+		t.Fatalf("prune: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(layer); !os.IsNotExist(err) {
+		t.Errorf("the layer is still there: %v", err)
+	}
+	if out, code = run("cache", "clear"); code != exitUsage {
+		t.Errorf("cache clear: exit %d, want %d\n%s", code, exitUsage, out)
+	}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/convoy-ci/convoy/engine/local"
+	"github.com/convoy-ci/convoy/pipeline"
+)
+
+func init() {
+	register(&command{
+		name: "cache",
+		summary: "cache prune: remove the virtualenvs, dependency layers, runtime requirements and gate records " +
+			"the manifest no longer refers to and no run used lately, with their sizes.",
+		usage: "prune [--dry-run] [--keep-for DURATION] [flags]",
+		flags: func(fs *pflag.FlagSet) {
+			fs.Bool("dry-run", false, "list what would be removed, and its size, without removing anything")
+			fs.Duration("keep-for", local.DefaultKeepFor, "keep entries used within this long, referenced or not")
+		},
+		run: func(ctx context.Context, c *cli) int { return c.cachePrune(ctx) },
+	})
+}
+
+// cachePrune removes (or, with --dry-run, lists) what the cache holds for nothing, one line per
+// entry with its size, and the total.
+func (c *cli) cachePrune(ctx context.Context) int {
+	if len(c.args) != 1 || c.args[0] != "prune" {
+		return c.fail(&pipeline.UsageError{Msg: fmt.Sprintf("cache: expected the subcommand prune, not %q", c.args)})
+	}
+	dry, _ := c.fs.GetBool("dry-run")
+	keepFor, _ := c.fs.GetDuration("keep-for")
+	if keepFor < 0 {
+		return c.fail(&pipeline.UsageError{Msg: fmt.Sprintf("--keep-for %s: expected a duration of 0 or more", keepFor)})
+	}
+	cfg, code := c.load()
+	if cfg == nil {
+		return code
+	}
+	eng := local.New(stateDir(cfg), local.WithCacheDir(c.cacheDir(cfg)))
+	rs, err := eng.Prune(ctx, cfg, keepFor, dry)
+	if err != nil {
+		return c.fail(err)
+	}
+	var total int64
+	for _, r := range rs {
+		total += r.Size
+		fmt.Fprintf(c.stdout, "%9s  %-20s  %s (last used %s)\n", bytesText(r.Size), r.Kind, r.Path, r.LastUsed.Format(time.DateOnly))
+	}
+	verb := "reclaimed"
+	if dry {
+		verb = "would reclaim"
+	}
+	fmt.Fprintf(c.stdout, "%s %s in %d entries (kept: what services.yaml refers to, and what was used in the last %s)\n",
+		verb, bytesText(total), len(rs), keepFor)
+	return exitPassed
+}
+
+// bytesText is n bytes in the largest binary unit that keeps it at least 1 ("2.3 GiB").
+func bytesText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/unit, 0
+	for v >= unit && i < 4 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
+}

@@ -327,3 +327,30 @@ func tagDigest(t *testing.T, repo, tag string) string {
 	}
 	return desc.Digest.String()
 }
+
+// onlyConfigsFetched checks that every blob fetched (digests) is the configuration of one of m's
+// images: a release reads where each image comes from, and moves no layer.
+func onlyConfigsFetched(t *testing.T, fetched []string, m Manifest) {
+	t.Helper()
+	configs := map[string]bool{}
+	for _, s := range m.Services {
+		ref, err := name.NewDigest(s.Image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := remote.Image(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		configs[c.String()] = true
+	}
+	for _, d := range fetched {
+		if !configs[d] {
+			t.Errorf("a release of unchanged images fetched blob %s, which is no image configuration", d)
+		}
+	}
+}

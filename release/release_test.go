@@ -320,25 +320,10 @@ func TestReleaseRetagMovesNoLayer(t *testing.T) {
 		t.Errorf("a release of unchanged images made %d upload requests, want 0", uploads)
 	}
 	// Only the image configurations are read (where each image comes from); no layer moves.
-	configs := map[string]bool{}
+	onlyConfigsFetched(t, fetched, m)
 	for _, s := range m.Services {
-		ref, _ := name.NewDigest(s.Image)
-		img, err := remote.Image(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := img.ConfigName()
-		if err != nil {
-			t.Fatal(err)
-		}
-		configs[c.String()] = true
 		if s.Action != ActionRetagged {
 			t.Errorf("%s: action %s, want %s (built for v1.3.0)", s.Name, s.Action, ActionRetagged)
-		}
-	}
-	for _, d := range fetched {
-		if !configs[d] {
-			t.Errorf("a release of unchanged images fetched blob %s, which is no image configuration", d)
 		}
 	}
 	if got := f.reg.count("PUT manifest"); got != 4 {

@@ -41,6 +41,7 @@ mkdir -p "$PKG/uv" "$PKG/tools"
 now() { date +%s.%N; }
 sub() { echo "$1 - $2" | bc; }
 want() { [[ " $ONLY " == *" $1 "* ]]; }
+load1() { cut -d' ' -f1 /proc/loadavg; } # other work on the machine skews every figure: each says its load
 keep() { [ -z "$KEEP" ] || cp "$1" "$KEEP/$2"; }
 
 # snapshot DIR: the working tree's tracked and untracked (not ignored) files, as a new git
@@ -303,11 +304,12 @@ fi
 if want gates; then
 	snapshot "$TMP/a"
 	cache "$TMP/a-cache"
+	l0=$(load1)
 	"$BIN" plan -C "$TMP/a" --output json >"$TMP/a-plan.json"
 	convoy gates gate "$TMP/a" "$TMP/a-cache"
 	baseline baseline "$TMP/a"
 	c=$(cat "$TMP/gates.wall") b=$(cat "$TMP/baseline.wall")
-	printf '(a) cold gates: convoy %.1f s, baseline %.1f s -> %.1fx (target >= 6x)\n' "$c" "$b" "$(echo "$b / $c" | bc -l)"
+	printf '(a) cold gates: convoy %.1f s, baseline %.1f s -> %.1fx (target >= 6x)   [load %s -> %s]\n' "$c" "$b" "$(echo "$b / $c" | bc -l)" "$l0" "$(load1)"
 	analyse gate "$TMP/gates.ndjson" "$TMP/a-plan.json" "$c" "$(cat "$TMP/gates.end")" "$TMP/baseline.out"
 fi
 
@@ -315,20 +317,22 @@ if want run || want image; then
 	snapshot "$TMP/b"
 	cache "$TMP/b-cache"
 	"$BIN" plan -C "$TMP/b" --output json >"$TMP/b-plan.json"
+	l0=$(load1)
 	convoy run run "$TMP/b" "$TMP/b-cache"
-	printf '(b) cold convoy run: %.1f s (target <= 25 s)\n' "$(cat "$TMP/run.wall")"
+	printf '(b) cold convoy run: %.1f s (target <= 25 s)   [load %s -> %s]\n' "$(cat "$TMP/run.wall")" "$l0" "$(load1)"
 	analyse run "$TMP/run.ndjson" "$TMP/b-plan.json" "$(cat "$TMP/run.wall")" "$(cat "$TMP/run.end")"
 fi
 
 if want image; then
 	for svc in ${BENCH_IMAGE_SERVICES:-events auth}; do
 		: >"$TMP/rounds"
+		l0=$(load1)
 		for round in $(seq "${BENCH_IMAGE_ROUNDS:-3}"); do
 			image_round "$svc" "$TMP/b" "$TMP/b-cache" "$round" >>"$TMP/rounds"
 		done
-		sort -n "$TMP/rounds" | awk -v svc="$svc" '{ r[NR] = $0; all = all sprintf(" %.3f", $1) }
+		sort -n "$TMP/rounds" | awk -v svc="$svc" -v l0="$l0" -v l1="$(load1)" '{ r[NR] = $0; all = all sprintf(" %.3f", $1) }
 			END { split(r[int((NR + 1) / 2)], m, " ")
-				printf "(c) image stage, deps unchanged (%s): %.3f s, of which %.3f s before assembly (target <= 0.100 s) + %.3f s assembly and store\n", svc, m[1], m[2], m[3]
+				printf "(c) image stage, deps unchanged (%s): %.3f s, of which %.3f s before assembly (target <= 0.100 s) + %.3f s assembly and store   [load %s -> %s]\n", svc, m[1], m[2], m[3], l0, l1
 				printf "      before assembly: %.3f s input hash, base, freeze, spec + %.3f s uv resolve; the median of %d rounds:%s s\n", m[4], m[5], NR, all }'
 	done
 fi

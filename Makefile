@@ -63,10 +63,13 @@ test: setup base build vet gotest libtest e2e faults
 	$(BIN) run
 
 # Go benchmarks, then the scheduler's: wall time against the ideal makespan, each with its
-# baseline (FIFO order, -j 1) measured in the same run (scripts/bench.sh).
+# baseline (FIFO order, -j 1) measured in the same run (scripts/bench.sh); then the toolchain's:
+# cold gates against a sequential pip/pipenv script (scripts/baseline-gates.sh), a cold
+# `convoy run`, the image stage of unchanged dependencies (scripts/bench-toolchain.sh).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x $(PKGS)
 	scripts/bench.sh
+	scripts/bench-toolchain.sh
 
 fuzz:
 	$(GO) test ./pipeline/config -run '^$$' -fuzz FuzzParse -fuzztime 60s

@@ -97,7 +97,10 @@ for svc in plan["services"]:
         # stages/deps.go: the pipenv stage's environment.
         pipenv = ("PIPENV_VERBOSITY=-1 PIPENV_NOSPIN=1 PIPENV_YES=1 PIPENV_IGNORE_VIRTUALENVS=0 "
                   f"PIPENV_PIPFILE={q(pdir + '/Pipfile')}")
-        for argv in deps:
+        # What a pipenv team runs (convoy's plan may install a current Pipfile.lock with uv
+        # instead): pipenv into the virtualenv, then pipenv install --dev, which installs a
+        # committed, current lock as it is and resolves the Pipfile otherwise.
+        for argv in (["python", "-m", "pip", "install", "--quiet", "pipenv"], ["python", "-m", "pipenv", "install", "--dev"]):
             print(f"step {q(name)} deps {q(sdir)} {activate} {pipenv} {' '.join(map(q, argv))}")
     else:
         for argv in deps:

@@ -274,13 +274,15 @@ for l in open(events_path):
                 sys.exit(f"bench-toolchain: image stage of {svc}: {e.get('status')}")
 if d is None:
     sys.exit(f"bench-toolchain: no image stage of {svc} ran (was the source change seen?)")
-# The local engine logs "resolving the runtime requirements" before it runs uv, and "runtime
-# requirements of SVC (N)" once they are resolved, just before assembly (engine/local/image.go).
+# The local engine logs "resolving the runtime requirements" before it runs uv (or "runtime
+# requirements of SVC unchanged" when it keeps an earlier resolution), and "runtime
+# requirements of SVC (N)" once it has them, just before assembly (engine/local/image.go).
 resolving = resolved = None
 for l in open(lines_path):
     t, _, text = l.rstrip("\n").partition(" ")
-    if text.startswith(f"convoy: resolving the runtime requirements of {svc} "):
-        resolving = float(t)
+    if text.startswith(f"convoy: resolving the runtime requirements of {svc} ") or \
+            text.startswith(f"convoy: runtime requirements of {svc} unchanged"):
+        resolving = float(t)  # uv starts, or the resolution kept from an earlier run is used
     if text.startswith(f"convoy: runtime requirements of {svc} ("):
         resolved = float(t)
 if resolved is None or resolving is None:

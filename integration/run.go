@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -220,10 +219,8 @@ func (r *runner) init(spec Spec) error {
 				s.Populate = append(append([]string(nil), DefaultPopulate...), "--scenario", s.Scenario)
 			}
 		}
-		if s.Health == "" {
-			s.Health = DefaultHealthPath
-		} else if !strings.HasPrefix(s.Health, "/") {
-			s.Health = "/" + s.Health
+		if err := s.defaultCheck(); err != nil {
+			return err
 		}
 		if s.HealthTimeout <= 0 {
 			s.HealthTimeout = DefaultHealthTimeout
@@ -611,16 +608,17 @@ func (r *runner) step(ctx context.Context, s *service, step string, kind EventKi
 	return nil
 }
 
-// serve starts s's serve command and waits until its health check answers 2xx. It returns the
-// process unless it could not be started.
+// serve starts s's serve command and waits until its check passes. It returns the process unless
+// it could not be started.
 func (r *runner) serve(ctx context.Context, s *service) (Process, error) {
 	argv := Substitute(s.Serve, freeport.Host, strconv.Itoa(s.rep.Port))
-	url := s.rep.URL + s.Health
+	chk := r.checker(s)
 	fmt.Fprintf(s.log, "=== convoy: serve: %s (in %s)\n", strings.Join(argv, " "), s.launcher().Describe())
 	t0 := time.Now()
 	fail := func(step string, err error, timedOut bool, code int, probe string) error {
-		return &ServiceError{Service: s.Name, Step: step, Argv: argv, URL: url, Waited: time.Since(t0), TimedOut: timedOut,
-			ExitCode: code, LastProbe: probe, LogPath: s.logPath, LogTail: LogTail(s.logPath, LogTailLines), Err: err}
+		return &ServiceError{Service: s.Name, Step: step, Argv: argv, URL: s.rep.URL + s.Health, Awaited: chk.what,
+			Waited: time.Since(t0), TimedOut: timedOut, ExitCode: code, LastProbe: probe, LogPath: s.logPath,
+			LogTail: LogTail(s.logPath, LogTailLines), Err: err}
 	}
 	p, err := r.start(s.Name+" serve", s.launcher(), Command{Name: "serve", Argv: argv, Env: r.serviceEnv(s), Log: s.log})
 	if err != nil {
@@ -628,79 +626,19 @@ func (r *runner) serve(ctx context.Context, s *service) (Process, error) {
 	}
 	s.rep.PID = p.PID()
 	r.emit(Event{Kind: EventServiceStart, Service: s.Name, PID: p.PID(), Port: s.rep.Port, URL: s.rep.URL, Argv: argv, LogPath: s.logPath})
-
-	hctx, cancel := context.WithTimeout(ctx, s.HealthTimeout)
-	defer cancel()
-	// Probes end early when the service exits: something else may hold its port and never answer.
-	pctx, pcancel := context.WithCancel(hctx)
-	defer pcancel()
-	go func() {
-		select {
-		case <-p.Done():
-			pcancel()
-		case <-pctx.Done():
-		}
-	}()
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	last := "no answer yet"
-	for {
-		if ok, answer := probe(pctx, client, url); ok && !exited(p) {
-			s.rep.Healthy, s.rep.Startup = true, time.Since(t0)
-			r.emit(Event{Kind: EventServiceHealthy, Service: s.Name, PID: p.PID(), URL: s.rep.URL, Duration: s.rep.Startup})
-			return p, nil
-		} else if answer != "" {
-			last = answer
-		}
-		select {
-		case <-p.Done():
-			err := p.Err()
-			if err == nil {
-				err = errors.New("exit status 0")
-			}
-			return p, fail("serve", err, false, p.ExitCode(), last)
-		case <-hctx.Done():
-			if ctx.Err() != nil {
-				return p, ctx.Err()
-			}
-			return p, fail("health", fmt.Errorf("not healthy after %s", s.HealthTimeout), true, -1, last)
-		case <-tick.C:
-		}
-	}
-}
-
-// exited reports whether p's leader has exited.
-func exited(p Process) bool {
-	select {
-	case <-p.Done():
-		return true
+	last, err := awaitReady(ctx, p, s.HealthTimeout, chk)
+	switch {
+	case err == nil:
+		s.rep.Healthy, s.rep.Startup = true, time.Since(t0)
+		r.emit(Event{Kind: EventServiceHealthy, Service: s.Name, PID: p.PID(), URL: s.rep.URL, Duration: s.rep.Startup})
+		return p, nil
+	case ctx.Err() != nil:
+		return p, ctx.Err()
+	case errors.Is(err, errExited):
+		return p, fail("serve", exitErr(p), false, p.ExitCode(), last)
 	default:
-		return false
+		return p, fail("health", err, true, -1, last)
 	}
-}
-
-// probe makes one health check request. It reports success for a 2xx answer, and describes the
-// answer or the error otherwise ("" when ctx ended the request).
-func probe(ctx context.Context, client *http.Client, url string) (bool, string) {
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
-	if err != nil {
-		return false, err.Error()
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, ""
-		}
-		return false, err.Error()
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return true, resp.Status
-	}
-	return false, resp.Status
 }
 
 // emit sends ev to the callback, stamped with the time.

@@ -95,10 +95,19 @@ type Service struct {
 	// replaced by 127.0.0.1 and the service's port; nothing else is substituted.
 	Serve []string
 
-	// Health is the HTTP path that answers 2xx once the service is ready (DefaultHealthPath when empty).
+	// Check is how Run knows the service is ready once Serve started: CheckHTTP (the default) on
+	// Health, CheckTCP, CheckCommand with CheckCommand, or CheckNone.
+	Check Check
+
+	// Health is the HTTP path of CheckHTTP, which answers 2xx once the service is ready
+	// (DefaultHealthPath when empty).
 	Health string
 
-	// HealthTimeout bounds the wait for Health to answer 2xx after Serve starts (DefaultHealthTimeout
+	// CheckCommand is the command of CheckCommand, run with the service's launcher and environment
+	// until it exits 0.
+	CheckCommand []string
+
+	// HealthTimeout bounds the wait for the check to pass after Serve starts (DefaultHealthTimeout
 	// when zero).
 	HealthTimeout time.Duration
 
@@ -113,6 +122,21 @@ type Service struct {
 	// Launcher, Dir is not used and Env (nil means empty) is only what the Launcher adds to.
 	Launcher Launcher
 }
+
+// Check is a kind of readiness check of a service.
+type Check string
+
+// The kinds of Check.
+const (
+	// CheckHTTP waits until GET Service.Health answers 2xx.
+	CheckHTTP Check = "http"
+	// CheckTCP waits until the service's port accepts a TCP connection.
+	CheckTCP Check = "tcp"
+	// CheckCommand runs Service.CheckCommand until it exits 0.
+	CheckCommand Check = "command"
+	// CheckNone takes the service as ready as soon as Serve started.
+	CheckNone Check = "none"
+)
 
 // Suite describes the cross-service test suite.
 type Suite struct {

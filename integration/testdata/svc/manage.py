@@ -3,6 +3,8 @@
     python manage.py migrate --noinput          creates table items in $DATABASE_URL (with psql)
     python manage.py populate --scenario NAME   inserts a row named NAME
     python manage.py runserver HOST:PORT        serves /healthz and /env
+    python manage.py tcpserver HOST:PORT        answers every TCP connection with one line, not HTTP
+    python manage.py idle                       runs until it is stopped, listening nowhere
 
 /healthz answers 200 when this service's database answers (through psql) and, if NEEDS names an
 environment variable (e.g. API_URL), when that service's /healthz answers 200 too. Faults on demand:
@@ -10,6 +12,8 @@ FAIL_MIGRATE=1, CRASH_AT_START=1, UNHEALTHY=1.
 """
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -86,6 +90,22 @@ def runserver(addr):
     server.serve_forever()
 
 
+def tcpserver(addr):
+    host, port = addr.rsplit(":", 1)
+    with socket.create_server((host, int(port))) as srv:
+        print(f"tcp listening on {host}:{port}", flush=True)
+        while True:
+            conn, _ = srv.accept()
+            with conn:
+                conn.sendall(b"hello from " + os.environ["DATABASE_URL"].rsplit("/", 1)[1].encode() + b"\n")
+
+
+def idle():
+    print("idle, listening nowhere", flush=True)
+    while True:
+        signal.pause()
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "migrate":
@@ -94,6 +114,10 @@ def main(argv):
         populate(argv[argv.index("--scenario") + 1] if "--scenario" in argv else "all")
     elif cmd == "runserver":
         runserver(argv[2])
+    elif cmd == "tcpserver":
+        tcpserver(argv[2])
+    elif cmd == "idle":
+        idle()
     else:
         sys.exit(f"unknown command {cmd!r}")
 

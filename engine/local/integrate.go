@@ -59,7 +59,8 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 // integrationService describes how svc is started: from its image in the container runtime, or
 // from its gated virtualenv.
 func (e *Engine) integrationService(ctx context.Context, req engine.IntegrationRequest, svc *config.Service) (integration.Service, error) {
-	s := integration.Service{Name: svc.Name, Scenario: svc.Scenario, Serve: svc.Serve, Health: svc.Health, DependsOn: svc.DependsOn}
+	s := integration.Service{Name: svc.Name, Scenario: svc.Scenario, Serve: svc.Serve, DependsOn: svc.DependsOn,
+		Check: integration.Check(svc.Check), Health: svc.Health, CheckCommand: svc.CheckCommand, HealthTimeout: svc.HealthTimeout}
 	s.Migrate, s.Populate, s.Prestart = engine.IntegrationSteps(svc)
 	if req.From == engine.FromVenv {
 		// A service whose image was cached ran no stage: its virtualenv may be gone.

@@ -54,7 +54,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		Python: df.Python, Base: df.Base, Deps: df.Deps, Installer: df.Installer, Timeout: df.Timeout,
 		Env: maps.Clone(df.Env), Image: df.Image.over(Image{}),
 		Unit: df.Unit, Lint: df.Lint, Populate: df.Populate, Migrate: df.Migrate, Prestart: df.Prestart,
-		Port: DefaultPort, Health: DefaultHealth, Line: n.Line,
+		Port: DefaultPort, Health: DefaultHealth, Check: CheckHTTP, Line: n.Line,
 	}
 	if svc.Env == nil {
 		svc.Env = map[string]string{}
@@ -126,14 +126,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 				svc.Port = p
 			}
 		},
-		"health": func(k, v *yaml.Node) {
-			if s, ok := d.str(v, "health"); ok {
-				if !strings.HasPrefix(s, "/") {
-					d.errorf(v, "health %q is not an HTTP path (expected it to start with /)", s)
-				}
-				svc.Health = s
-			}
-		},
+		"health":   func(k, v *yaml.Node) { d.health(v, svc) },
 		"scenario": func(k, v *yaml.Node) { svc.Scenario, _ = d.str(v, "scenario") },
 	})
 	if n.Kind != yaml.MappingNode {

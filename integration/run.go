@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/convoy-ci/convoy/integration/backing"
 	"github.com/convoy-ci/convoy/integration/internal/freeport"
 	"github.com/convoy-ci/convoy/integration/pgcluster"
 )
@@ -78,7 +79,7 @@ func Run(ctx context.Context, spec Spec, opts ...Option) (rep *Report, err error
 		opt(&o)
 	}
 	start := time.Now()
-	r := &runner{o: o, used: map[int]bool{}}
+	r := &runner{o: o, used: map[int]bool{}, backing: map[string]*backing.Server{}}
 	if err := r.init(spec); err != nil {
 		r.report.Duration = time.Since(start)
 		return r.report, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
@@ -120,9 +121,10 @@ type runner struct {
 
 	cluster   *pgcluster.Cluster
 	adminURL  string
-	created   []*service     // whose database exists
-	preparing sync.WaitGroup // Prepare calls still running
-	procs     []*started     // every process group started, in order
+	created   []*service                 // whose database exists
+	preparing sync.WaitGroup             // Prepare calls still running
+	procs     []*started                 // every process group started, in order
+	backing   map[string]*backing.Server // by kind, once started (guarded by mu while starting)
 	logs      []*os.File
 	record    string // the run record's directory
 }
@@ -199,6 +201,12 @@ func (r *runner) init(spec Spec) error {
 		case len(s.Serve) == 0:
 			return fmt.Errorf("service %q has no serve command", s.Name)
 		}
+		if err := checkProcs(&s); err != nil {
+			return err
+		}
+		if err := checkBacking(s); err != nil {
+			return err
+		}
 		names[s.Name], vars[URLVar(s.Name)] = true, s.Name
 		db := DatabaseName(s.Name, spec.RunID)
 		if other, ok := dbs[db]; ok {
@@ -258,6 +266,7 @@ func (r *runner) recordOf() runRecord {
 	for _, s := range r.services {
 		rec.Databases = append(rec.Databases, s.rep.Database)
 	}
+	rec.Backing = r.backingRecords()
 	return rec
 }
 
@@ -374,7 +383,14 @@ func (r *runner) prepareAndStartPostgres(ctx context.Context) error {
 	for _, s := range r.services {
 		r.prepare(ctx, s)
 	}
-	if err := r.startPostgres(ctx); err != nil {
+	// RabbitMQ takes seconds to start: every server starts at once.
+	r.phase = "starting PostgreSQL and the backing services"
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.startPostgres(gctx) })
+	for _, kind := range r.backingKinds() {
+		g.Go(func() error { return r.startBacking(gctx, kind) })
+	}
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	if r.o.parallel > 1 {
@@ -424,7 +440,6 @@ func (r *runner) startPostgres(ctx context.Context) error {
 		r.adminURL = r.spec.Postgres
 		return nil
 	}
-	r.phase = "starting a throwaway PostgreSQL cluster"
 	logPath := filepath.Join(r.spec.LogDir, "postgres.log")
 	opts := []pgcluster.Option{pgcluster.WithLogFile(logPath)}
 	if r.o.pgBinDir != "" {
@@ -438,7 +453,9 @@ func (r *runner) startPostgres(ctx context.Context) error {
 		return fmt.Errorf("starting a throwaway PostgreSQL cluster: %w", err)
 	}
 	r.cluster, r.adminURL = c, c.URL()
+	r.mu.Lock()
 	r.used[c.Port()] = true
+	r.mu.Unlock()
 	r.report.Postgres = Redact(c.URL())
 	r.emit(Event{Kind: EventPostgresReady, URL: r.report.Postgres, PID: c.PID(), Port: c.Port(), Dir: c.Dir(), LogPath: logPath})
 	return nil
@@ -513,7 +530,7 @@ func (r *runner) urlEnv() []string {
 
 // serviceEnv returns what the run adds to the environment of s's commands.
 func (r *runner) serviceEnv(s *service) []string {
-	return mergeEnv(s.Env, envList(r.spec.Env), r.urlEnv(), []string{
+	return mergeEnv(s.Env, r.backingEnv(s.Backing), envList(r.spec.Env), r.urlEnv(), []string{
 		"DATABASE_URL=" + s.dbURL,
 		"HOST=" + freeport.Host,
 		"PORT=" + strconv.Itoa(s.rep.Port),
@@ -551,6 +568,14 @@ func (r *runner) startService(ctx context.Context, s *service) error {
 	if err := r.step(ctx, s, "prestart", EventServicePrestart, s.Prestart); err != nil {
 		return err
 	}
+	if err := r.serveOnFreePort(ctx, s); err != nil {
+		return err
+	}
+	return r.startProcs(ctx, s)
+}
+
+// serveOnFreePort starts s's serve command, on another port when its own was taken.
+func (r *runner) serveOnFreePort(ctx context.Context, s *service) error {
 	for attempt := 1; ; attempt++ {
 		if !freeport.Free(s.rep.Port) {
 			if err := r.movePort(s); err != nil {
@@ -673,6 +698,7 @@ func (r *runner) teardown() error {
 		}()
 	}
 	wg.Wait()
+	errs = append(errs, r.stopBacking()...)
 	for _, s := range r.services {
 		if s.Launcher == nil {
 			continue

@@ -114,6 +114,17 @@ type Service struct {
 	// Timeout bounds Migrate and Populate, each (DefaultStepTimeout when zero).
 	Timeout time.Duration
 
+	// Processes run beside Serve (Celery workers, a beat scheduler…), with the same launcher and
+	// environment, started in order once the service is healthy, each awaited until ready. The
+	// service counts as up (for DependsOn and the suite) once all of them are.
+	Processes []Proc
+
+	// Backing names the backing services the service uses (BackingKinds: redis, rabbitmq). Run
+	// starts one throwaway server of each kind some service names, before the services, and
+	// gives the service (and the suite, every kind's) <KIND>_URL, and CELERY_BROKER_URL:
+	// RabbitMQ's URL if it names rabbitmq, else Redis's.
+	Backing []string
+
 	// DependsOn names services of the run that must be healthy before this one starts (names of
 	// services not in the run are ignored). Services start in parallel under WithParallel.
 	DependsOn []string
@@ -121,6 +132,22 @@ type Service struct {
 	// Launcher starts the service's commands; nil means host processes in Dir with Env. With a
 	// Launcher, Dir is not used and Env (nil means empty) is only what the Launcher adds to.
 	Launcher Launcher
+}
+
+// Proc is a process of a service besides its serve command. It is reported and logged as
+// <service>/<name>, its output in <LogDir>/<service>.<name>.log.
+type Proc struct {
+	// Name tells the service's processes apart ("worker", "beat").
+	Name string
+	// Argv is the command; "${HOST}" and "${PORT}" are substituted as in Serve.
+	Argv []string
+	// ReadyLog is a regular expression: the process is ready once a line of its output matches.
+	ReadyLog string
+	// ReadyCommand is run with the service's launcher and environment until it exits 0.
+	ReadyCommand []string
+	// ReadyTimeout bounds the wait for readiness (DefaultHealthTimeout when zero). With neither
+	// ReadyLog nor ReadyCommand the process is ready once started.
+	ReadyTimeout time.Duration
 }
 
 // Check is a kind of readiness check of a service.

@@ -153,10 +153,16 @@ while True:
 `
 
 // unsupported refuses what services.yaml asks of svc's integration that the dagger engine does
-// not do: a service must listen on its port (Dagger waits for it) and be checked by HTTP or TCP.
+// not do: a service must listen on its port (Dagger waits for it) and be checked by HTTP or TCP,
+// and have no backing services or processes beside serve.
 func unsupported(svc *config.Service) error {
-	if svc.Check == config.CheckNone || svc.Check == config.CheckCommand {
+	switch {
+	case svc.Check == config.CheckNone || svc.Check == config.CheckCommand:
 		return fmt.Errorf("integration: service %q: health %s is not supported by the dagger engine (expected an HTTP path or tcp; use --engine local)", svc.Name, svc.Check)
+	case len(svc.Backing) > 0:
+		return fmt.Errorf("integration: service %q: backing services (%s) are not started by the dagger engine yet (use --engine local)", svc.Name, strings.Join(svc.Backing, ", "))
+	case len(svc.Processes) > 0:
+		return fmt.Errorf("integration: service %q: processes beside serve (%s) are not started by the dagger engine yet (use --engine local)", svc.Name, svc.Processes[0].Name)
 	}
 	return nil
 }

@@ -25,6 +25,18 @@ func TestIntegrationChecks(t *testing.T) {
 		t.Errorf("web's check = %q, want its HTTP path", web)
 	}
 
+	api.Check = config.CheckTCP
+	for what, set := range map[string]func(){
+		"backing services (redis) are not": func() { api.Backing = []string{"redis"} },
+		"processes beside serve (worker)":  func() { api.Backing, api.Processes = nil, []config.Process{{Name: "worker", Command: []string{"w"}}} },
+	} {
+		set()
+		_, err := hostEnv(nil).Integration(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
+		if err == nil || !strings.Contains(err.Error(), `service "api": `+what) || !strings.Contains(err.Error(), "--engine local") {
+			t.Errorf("err = %v, want a refusal of %s", err, what)
+		}
+	}
+	api.Processes = nil
 	for _, check := range []string{config.CheckNone, config.CheckCommand} {
 		api.Check, api.CheckCommand = check, []string{"true"}
 		_, err := hostEnv(nil).Integration(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})

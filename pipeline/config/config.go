@@ -142,6 +142,11 @@ type Service struct {
 	CheckCommand []string
 	// HealthTimeout bounds the wait for the check in integration (0: integration's default).
 	HealthTimeout time.Duration
+	// Backing names the backing services integration starts for the service (BackingKinds); it
+	// gets <KIND>_URL and CELERY_BROKER_URL.
+	Backing []string
+	// Processes run in the service's image beside serve in integration, in manifest order.
+	Processes []Process
 	// Scenario is the populator scenario loaded for integration ("" = the populator's default).
 	Scenario string
 	// Line is the line of the service's entry in the manifest.

@@ -132,7 +132,7 @@ services:
   - name: a
     path: services/a
     dependson: [b]
-`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, depends_on, deps, env, health, image, installer, libs, lint, migrate, name, path, populate, port, prestart, python, scenario, serve, timeout, unit)`}},
+`, []string{`5:5: unknown key "dependson" in a service (expected one of: backing, base, depends_on, deps, env, health, image, installer, libs, lint, migrate, name, path, populate, port, prestart, processes, python, scenario, serve, timeout, unit)`}},
 		{"wrong types", `version: 1
 defaults:
   timeout: soon

@@ -126,8 +126,10 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 				svc.Port = p
 			}
 		},
-		"health":   func(k, v *yaml.Node) { d.health(v, svc) },
-		"scenario": func(k, v *yaml.Node) { svc.Scenario, _ = d.str(v, "scenario") },
+		"health":    func(k, v *yaml.Node) { d.health(v, svc) },
+		"backing":   func(k, v *yaml.Node) { d.backing(v, svc) },
+		"processes": func(k, v *yaml.Node) { d.processes(v, svc) },
+		"scenario":  func(k, v *yaml.Node) { svc.Scenario, _ = d.str(v, "scenario") },
 	})
 	if n.Kind != yaml.MappingNode {
 		return nil

@@ -94,3 +94,29 @@ func TestRunBackingAndProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestRunRabbitMQ: a service declaring RabbitMQ and Redis gets both, with RabbitMQ as its Celery
+// broker; both servers are gone afterwards.
+func TestRunRabbitMQ(t *testing.T) {
+	if testing.Short() {
+		t.Skip("RabbitMQ takes seconds to start; skipped with -short")
+	}
+	f := newFixture(t)
+	s := f.service("events")
+	s.Backing = []string{"rabbitmq", "redis"}
+	spec := f.spec("test_rabbitmq.py", s)
+	rec := &recorder{}
+	rep, err := integration.Run(t.Context(), spec, integration.WithEvents(rec.record))
+	assertCleanedUp(t, rec)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rep.Suite.Passed != 1 || len(rep.Backing) != 2 {
+		t.Errorf("suite passed %d tests (want 1); backing %+v (want rabbitmq and redis)", rep.Suite.Passed, rep.Backing)
+	}
+	for _, e := range rec.of(integration.EventBackingReady) {
+		if _, err := os.Stat(e.Dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s's directory %s is left (%v)", e.Backing, e.Dir, err)
+		}
+	}
+}

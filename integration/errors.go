@@ -31,8 +31,11 @@ type ServiceError struct {
 	// (it kept running but never answered 2xx in time).
 	Step string
 	Argv []string
-	// URL is the health check's URL (serve and health steps).
+	// URL is the health check's URL (serve and health steps of a service checked on HTTP).
 	URL string
+	// Awaited says what the readiness check waited for ("GET URL to answer 2xx", "a TCP
+	// connection to ADDR", "CMD to exit 0", "a line of the log matching RE").
+	Awaited string
 	// Waited is how long convoy waited: the step's duration, or the time from start until the serve
 	// command exited or the health timeout ran out.
 	Waited time.Duration
@@ -55,9 +58,9 @@ func (e *ServiceError) Error() string {
 	wait := e.Waited.Round(10 * time.Millisecond)
 	switch e.Step {
 	case "health":
-		fmt.Fprintf(&b, "service %q never became healthy: waited %s for GET %s to answer 2xx (last answer: %s)", e.Service, wait, e.URL, e.LastProbe)
+		fmt.Fprintf(&b, "service %q never became healthy: waited %s for %s (last answer: %s)", e.Service, wait, e.awaited(), e.LastProbe)
 	case "serve":
-		fmt.Fprintf(&b, "service %q exited (%v) %s after it was started with %q, before it became healthy at %s", e.Service, e.Err, wait, strings.Join(e.Argv, " "), e.URL)
+		fmt.Fprintf(&b, "service %q exited (%v) %s after it was started with %q, before %s", e.Service, e.Err, wait, strings.Join(e.Argv, " "), e.awaited())
 	default:
 		if e.TimedOut {
 			fmt.Fprintf(&b, "service %q: %s (%s) timed out after %s", e.Service, e.Step, strings.Join(e.Argv, " "), wait)
@@ -71,6 +74,14 @@ func (e *ServiceError) Error() string {
 		fmt.Fprintf(&b, "\n(%s is empty)", e.LogPath)
 	}
 	return b.String()
+}
+
+// awaited is what the readiness check waited for.
+func (e *ServiceError) awaited() string {
+	if e.Awaited != "" {
+		return e.Awaited
+	}
+	return "GET " + e.URL + " to answer 2xx"
 }
 
 // Unwrap returns the underlying error.

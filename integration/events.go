@@ -14,6 +14,9 @@ const (
 	// EventPostgresReady: the server is accepting connections. URL (password redacted); for a
 	// throwaway cluster also PID (postmaster), Dir (cluster directory) and LogPath.
 	EventPostgresReady EventKind = "postgres.ready"
+	// EventBackingReady: the backing server Backing (redis, rabbitmq) answers its protocol at URL
+	// (PID of its server process, Port, Dir, LogPath).
+	EventBackingReady EventKind = "backing.ready"
 	// EventDatabaseCreated: Service's database Database was created.
 	EventDatabaseCreated EventKind = "database.created"
 	// EventServiceMigrate: Service's migration started (PID, Argv).
@@ -29,6 +32,11 @@ const (
 	EventServiceStart EventKind = "service.start"
 	// EventServiceHealthy: Service answered its health check; Duration is the time since its start.
 	EventServiceHealthy EventKind = "service.healthy"
+	// EventProcessStart: a process of a service besides serve started; Service is
+	// <service>/<process> (PID, Argv, LogPath).
+	EventProcessStart EventKind = "process.start"
+	// EventProcessReady: that process is ready (Duration since its start).
+	EventProcessReady EventKind = "process.ready"
 	// EventServiceFailed: a step of Service failed (Step, Err, usually a *ServiceError).
 	EventServiceFailed EventKind = "service.failed"
 	// EventSuiteStarted: the suite started (PID, Argv, LogPath).
@@ -54,6 +62,7 @@ type Event struct {
 	Port     int
 	URL      string
 	Database string
+	Backing  string // kind of backing server (EventBackingReady)
 	Dir      string
 	LogPath  string
 	Argv     []string

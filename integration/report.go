@@ -12,6 +12,8 @@ type Report struct {
 	LogDir    string
 	// Services are in start order; a service that was never reached has only its name, database and URL.
 	Services []ServiceReport
+	// Backing are the backing servers started, in the order they became ready.
+	Backing  []BackingReport
 	Suite    SuiteReport
 	Duration time.Duration
 }
@@ -27,6 +29,26 @@ type ServiceReport struct {
 	Healthy  bool
 	// Startup is the time from starting the serve command until it answered its health check.
 	Startup time.Duration
+	// Processes are the service's processes besides serve, in start order (those started).
+	Processes []ProcessReport
+}
+
+// ProcessReport describes a process of a service besides its serve command.
+type ProcessReport struct {
+	Name    string // <service>/<process>
+	PID     int
+	LogPath string
+	Ready   bool
+	// Startup is the time from its start until it was ready.
+	Startup time.Duration
+}
+
+// BackingReport describes a backing server of the run.
+type BackingReport struct {
+	Kind    string // redis, rabbitmq
+	URL     string
+	Port    int
+	LogPath string
 }
 
 // SuiteReport describes the suite's run and its tests' results.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/convoy-ci/convoy/integration/backing"
 	"github.com/convoy-ci/convoy/integration/internal/freeport"
 	"github.com/convoy-ci/convoy/integration/pgcluster"
 )
@@ -79,7 +79,7 @@ func Run(ctx context.Context, spec Spec, opts ...Option) (rep *Report, err error
 		opt(&o)
 	}
 	start := time.Now()
-	r := &runner{o: o, used: map[int]bool{}}
+	r := &runner{o: o, used: map[int]bool{}, backing: map[string]*backing.Server{}}
 	if err := r.init(spec); err != nil {
 		r.report.Duration = time.Since(start)
 		return r.report, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
@@ -121,9 +121,10 @@ type runner struct {
 
 	cluster   *pgcluster.Cluster
 	adminURL  string
-	created   []*service     // whose database exists
-	preparing sync.WaitGroup // Prepare calls still running
-	procs     []*started     // every process group started, in order
+	created   []*service                 // whose database exists
+	preparing sync.WaitGroup             // Prepare calls still running
+	procs     []*started                 // every process group started, in order
+	backing   map[string]*backing.Server // by kind, once started (guarded by mu while starting)
 	logs      []*os.File
 	record    string // the run record's directory
 }
@@ -200,6 +201,12 @@ func (r *runner) init(spec Spec) error {
 		case len(s.Serve) == 0:
 			return fmt.Errorf("service %q has no serve command", s.Name)
 		}
+		if err := checkProcs(&s); err != nil {
+			return err
+		}
+		if err := checkBacking(s); err != nil {
+			return err
+		}
 		names[s.Name], vars[URLVar(s.Name)] = true, s.Name
 		db := DatabaseName(s.Name, spec.RunID)
 		if other, ok := dbs[db]; ok {
@@ -220,10 +227,8 @@ func (r *runner) init(spec Spec) error {
 				s.Populate = append(append([]string(nil), DefaultPopulate...), "--scenario", s.Scenario)
 			}
 		}
-		if s.Health == "" {
-			s.Health = DefaultHealthPath
-		} else if !strings.HasPrefix(s.Health, "/") {
-			s.Health = "/" + s.Health
+		if err := s.defaultCheck(); err != nil {
+			return err
 		}
 		if s.HealthTimeout <= 0 {
 			s.HealthTimeout = DefaultHealthTimeout
@@ -261,6 +266,7 @@ func (r *runner) recordOf() runRecord {
 	for _, s := range r.services {
 		rec.Databases = append(rec.Databases, s.rep.Database)
 	}
+	rec.Backing = r.backingRecords()
 	return rec
 }
 
@@ -377,7 +383,14 @@ func (r *runner) prepareAndStartPostgres(ctx context.Context) error {
 	for _, s := range r.services {
 		r.prepare(ctx, s)
 	}
-	if err := r.startPostgres(ctx); err != nil {
+	// RabbitMQ takes seconds to start: every server starts at once.
+	r.phase = "starting PostgreSQL and the backing services"
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.startPostgres(gctx) })
+	for _, kind := range r.backingKinds() {
+		g.Go(func() error { return r.startBacking(gctx, kind) })
+	}
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	if r.o.parallel > 1 {
@@ -427,7 +440,6 @@ func (r *runner) startPostgres(ctx context.Context) error {
 		r.adminURL = r.spec.Postgres
 		return nil
 	}
-	r.phase = "starting a throwaway PostgreSQL cluster"
 	logPath := filepath.Join(r.spec.LogDir, "postgres.log")
 	opts := []pgcluster.Option{pgcluster.WithLogFile(logPath)}
 	if r.o.pgBinDir != "" {
@@ -441,7 +453,9 @@ func (r *runner) startPostgres(ctx context.Context) error {
 		return fmt.Errorf("starting a throwaway PostgreSQL cluster: %w", err)
 	}
 	r.cluster, r.adminURL = c, c.URL()
+	r.mu.Lock()
 	r.used[c.Port()] = true
+	r.mu.Unlock()
 	r.report.Postgres = Redact(c.URL())
 	r.emit(Event{Kind: EventPostgresReady, URL: r.report.Postgres, PID: c.PID(), Port: c.Port(), Dir: c.Dir(), LogPath: logPath})
 	return nil
@@ -516,7 +530,7 @@ func (r *runner) urlEnv() []string {
 
 // serviceEnv returns what the run adds to the environment of s's commands.
 func (r *runner) serviceEnv(s *service) []string {
-	return mergeEnv(s.Env, envList(r.spec.Env), r.urlEnv(), []string{
+	return mergeEnv(s.Env, r.backingEnv(s.Backing), envList(r.spec.Env), r.urlEnv(), []string{
 		s.databaseVar() + "=" + s.dbURL,
 		"HOST=" + freeport.Host,
 		"PORT=" + strconv.Itoa(s.rep.Port),
@@ -554,6 +568,14 @@ func (r *runner) startService(ctx context.Context, s *service) error {
 	if err := r.step(ctx, s, "prestart", EventServicePrestart, s.Prestart); err != nil {
 		return err
 	}
+	if err := r.serveOnFreePort(ctx, s); err != nil {
+		return err
+	}
+	return r.startProcs(ctx, s)
+}
+
+// serveOnFreePort starts s's serve command, on another port when its own was taken.
+func (r *runner) serveOnFreePort(ctx context.Context, s *service) error {
 	for attempt := 1; ; attempt++ {
 		if !freeport.Free(s.rep.Port) {
 			if err := r.movePort(s); err != nil {
@@ -611,16 +633,17 @@ func (r *runner) step(ctx context.Context, s *service, step string, kind EventKi
 	return nil
 }
 
-// serve starts s's serve command and waits until its health check answers 2xx. It returns the
-// process unless it could not be started.
+// serve starts s's serve command and waits until its check passes. It returns the process unless
+// it could not be started.
 func (r *runner) serve(ctx context.Context, s *service) (Process, error) {
 	argv := Substitute(s.Serve, freeport.Host, strconv.Itoa(s.rep.Port))
-	url := s.rep.URL + s.Health
+	chk := r.checker(s)
 	fmt.Fprintf(s.log, "=== convoy: serve: %s (in %s)\n", strings.Join(argv, " "), s.launcher().Describe())
 	t0 := time.Now()
 	fail := func(step string, err error, timedOut bool, code int, probe string) error {
-		return &ServiceError{Service: s.Name, Step: step, Argv: argv, URL: url, Waited: time.Since(t0), TimedOut: timedOut,
-			ExitCode: code, LastProbe: probe, LogPath: s.logPath, LogTail: LogTail(s.logPath, LogTailLines), Err: err}
+		return &ServiceError{Service: s.Name, Step: step, Argv: argv, URL: s.rep.URL + s.Health, Awaited: chk.what,
+			Waited: time.Since(t0), TimedOut: timedOut, ExitCode: code, LastProbe: probe, LogPath: s.logPath,
+			LogTail: LogTail(s.logPath, LogTailLines), Err: err}
 	}
 	p, err := r.start(s.Name+" serve", s.launcher(), Command{Name: "serve", Argv: argv, Env: r.serviceEnv(s), Log: s.log})
 	if err != nil {
@@ -628,79 +651,19 @@ func (r *runner) serve(ctx context.Context, s *service) (Process, error) {
 	}
 	s.rep.PID = p.PID()
 	r.emit(Event{Kind: EventServiceStart, Service: s.Name, PID: p.PID(), Port: s.rep.Port, URL: s.rep.URL, Argv: argv, LogPath: s.logPath})
-
-	hctx, cancel := context.WithTimeout(ctx, s.HealthTimeout)
-	defer cancel()
-	// Probes end early when the service exits: something else may hold its port and never answer.
-	pctx, pcancel := context.WithCancel(hctx)
-	defer pcancel()
-	go func() {
-		select {
-		case <-p.Done():
-			pcancel()
-		case <-pctx.Done():
-		}
-	}()
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	last := "no answer yet"
-	for {
-		if ok, answer := probe(pctx, client, url); ok && !exited(p) {
-			s.rep.Healthy, s.rep.Startup = true, time.Since(t0)
-			r.emit(Event{Kind: EventServiceHealthy, Service: s.Name, PID: p.PID(), URL: s.rep.URL, Duration: s.rep.Startup})
-			return p, nil
-		} else if answer != "" {
-			last = answer
-		}
-		select {
-		case <-p.Done():
-			err := p.Err()
-			if err == nil {
-				err = errors.New("exit status 0")
-			}
-			return p, fail("serve", err, false, p.ExitCode(), last)
-		case <-hctx.Done():
-			if ctx.Err() != nil {
-				return p, ctx.Err()
-			}
-			return p, fail("health", fmt.Errorf("not healthy after %s", s.HealthTimeout), true, -1, last)
-		case <-tick.C:
-		}
-	}
-}
-
-// exited reports whether p's leader has exited.
-func exited(p Process) bool {
-	select {
-	case <-p.Done():
-		return true
+	last, err := awaitReady(ctx, p, s.HealthTimeout, chk)
+	switch {
+	case err == nil:
+		s.rep.Healthy, s.rep.Startup = true, time.Since(t0)
+		r.emit(Event{Kind: EventServiceHealthy, Service: s.Name, PID: p.PID(), URL: s.rep.URL, Duration: s.rep.Startup})
+		return p, nil
+	case ctx.Err() != nil:
+		return p, ctx.Err()
+	case errors.Is(err, errExited):
+		return p, fail("serve", exitErr(p), false, p.ExitCode(), last)
 	default:
-		return false
+		return p, fail("health", err, true, -1, last)
 	}
-}
-
-// probe makes one health check request. It reports success for a 2xx answer, and describes the
-// answer or the error otherwise ("" when ctx ended the request).
-func probe(ctx context.Context, client *http.Client, url string) (bool, string) {
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
-	if err != nil {
-		return false, err.Error()
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, ""
-		}
-		return false, err.Error()
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return true, resp.Status
-	}
-	return false, resp.Status
 }
 
 // emit sends ev to the callback, stamped with the time.
@@ -735,6 +698,7 @@ func (r *runner) teardown() error {
 		}()
 	}
 	wg.Wait()
+	errs = append(errs, r.stopBacking()...)
 	for _, s := range r.services {
 		if s.Launcher == nil {
 			continue

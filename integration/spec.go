@@ -102,15 +102,35 @@ type Service struct {
 	// replaced by 127.0.0.1 and the service's port; nothing else is substituted.
 	Serve []string
 
-	// Health is the HTTP path that answers 2xx once the service is ready (DefaultHealthPath when empty).
+	// Check is how Run knows the service is ready once Serve started: CheckHTTP (the default) on
+	// Health, CheckTCP, CheckCommand with CheckCommand, or CheckNone.
+	Check Check
+
+	// Health is the HTTP path of CheckHTTP, which answers 2xx once the service is ready
+	// (DefaultHealthPath when empty).
 	Health string
 
-	// HealthTimeout bounds the wait for Health to answer 2xx after Serve starts (DefaultHealthTimeout
+	// CheckCommand is the command of CheckCommand, run with the service's launcher and environment
+	// until it exits 0.
+	CheckCommand []string
+
+	// HealthTimeout bounds the wait for the check to pass after Serve starts (DefaultHealthTimeout
 	// when zero).
 	HealthTimeout time.Duration
 
 	// Timeout bounds Migrate and Populate, each (DefaultStepTimeout when zero).
 	Timeout time.Duration
+
+	// Processes run beside Serve (Celery workers, a beat scheduler…), with the same launcher and
+	// environment, started in order once the service is healthy, each awaited until ready. The
+	// service counts as up (for DependsOn and the suite) once all of them are.
+	Processes []Proc
+
+	// Backing names the backing services the service uses (BackingKinds: redis, rabbitmq). Run
+	// starts one throwaway server of each kind some service names, before the services, and
+	// gives the service (and the suite, every kind's) <KIND>_URL, and CELERY_BROKER_URL:
+	// RabbitMQ's URL if it names rabbitmq, else Redis's.
+	Backing []string
 
 	// DependsOn names services of the run that must be healthy before this one starts (names of
 	// services not in the run are ignored). Services start in parallel under WithParallel.
@@ -128,6 +148,37 @@ func (s Service) databaseVar() string {
 	}
 	return s.DatabaseVar
 }
+
+// Proc is a process of a service besides its serve command. It is reported and logged as
+// <service>/<name>, its output in <LogDir>/<service>.<name>.log.
+type Proc struct {
+	// Name tells the service's processes apart ("worker", "beat").
+	Name string
+	// Argv is the command; "${HOST}" and "${PORT}" are substituted as in Serve.
+	Argv []string
+	// ReadyLog is a regular expression: the process is ready once a line of its output matches.
+	ReadyLog string
+	// ReadyCommand is run with the service's launcher and environment until it exits 0.
+	ReadyCommand []string
+	// ReadyTimeout bounds the wait for readiness (DefaultHealthTimeout when zero). With neither
+	// ReadyLog nor ReadyCommand the process is ready once started.
+	ReadyTimeout time.Duration
+}
+
+// Check is a kind of readiness check of a service.
+type Check string
+
+// The kinds of Check.
+const (
+	// CheckHTTP waits until GET Service.Health answers 2xx.
+	CheckHTTP Check = "http"
+	// CheckTCP waits until the service's port accepts a TCP connection.
+	CheckTCP Check = "tcp"
+	// CheckCommand runs Service.CheckCommand until it exits 0.
+	CheckCommand Check = "command"
+	// CheckNone takes the service as ready as soon as Serve started.
+	CheckNone Check = "none"
+)
 
 // Suite describes the cross-service test suite.
 type Suite struct {

@@ -33,7 +33,7 @@ func (r *runner) runSuite(ctx context.Context) error {
 		_ = os.Remove(junit) // never report a previous run's results
 	}
 	base := baseEnv(su.Env)
-	env := mergeEnv(envList(r.spec.Env), r.urlEnv())
+	env := mergeEnv(r.backingEnv(r.backingKinds()), envList(r.spec.Env), r.urlEnv())
 	if su.BinDir != "" {
 		path := su.BinDir
 		if old := getenv(base, "PATH"); old != "" {

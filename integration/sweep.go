@@ -39,6 +39,7 @@ type runRecord struct {
 	Owner     procgroup.Owner `json:"owner"`
 	Postgres  string          `json:"postgres,omitempty"` // the server (password redacted); "" for a throwaway cluster
 	Databases []string        `json:"databases"`
+	Backing   []backingRecord `json:"backing,omitempty"` // backing servers started, with their process groups
 }
 
 // runDirFor is where run records of the repository repo go.
@@ -117,6 +118,9 @@ func (s *sweeper) runs(ctx context.Context, dir string) error {
 // dropped, so that a later sweep with the right server finishes the job).
 func (s *sweeper) run(ctx context.Context, recDir, runID string, rec runRecord) error {
 	gone := fmt.Sprintf("run %s (pid %d gone)", runID, rec.Owner.PID)
+	for _, m := range killGroups(rec.Backing) {
+		s.note(m + " of " + gone)
+	}
 	if s.o.containers != nil {
 		removed, err := s.o.containers.SweepRun(runID)
 		for _, m := range removed {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -72,6 +73,10 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 				}
 			}
 			finish(e.Service, IntegrationStage, StatusFailed, msg, e.LogPath, tail, code)
+		case integration.EventBackingReady:
+			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: e.Backing + " ready (" + e.URL + ")"})
+		case integration.EventProcessReady:
+			bus.Emit(Event{Type: EventNotice, Service: e.Service, Message: fmt.Sprintf("%s ready (pid %d) after %s", e.Service, e.PID, e.Duration.Round(time.Millisecond))})
 		case integration.EventPostgresReady:
 			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: "postgres ready (" + integration.Redact(e.URL) + ")"})
 		case integration.EventLeftoverRemoved:

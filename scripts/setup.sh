@@ -17,7 +17,8 @@ for group in "${@:-core}"; do
     core)        want git git; want python3 python3; want unshare util-linux ;;
     images)      want debootstrap debootstrap ;;
     docker)      want dockerd docker.io ;;
-    integration) want_path '/usr/lib/postgresql/*/bin/initdb' postgresql; want_path '/usr/*bin/runc' runc ;;
+    integration) want_path '/usr/lib/postgresql/*/bin/initdb' postgresql; want_path '/usr/*bin/runc' runc
+                 want redis-server redis-server; want_path '/usr/lib/rabbitmq/bin/rabbitmq-server' rabbitmq-server ;;
     release)     want_path '/usr/bin/docker-registry' docker-registry; want skopeo skopeo ;;
     all)         exec "$0" core images docker integration release ;;
     *) echo "setup.sh: unknown group '$group' (expected core, images, docker, integration, release or all)" >&2; exit 2 ;;

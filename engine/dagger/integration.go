@@ -136,6 +136,37 @@ while True:
     time.sleep(0.5)
 `
 
+// tcpScript waits until argv[1]:argv[2] accepts a TCP connection, for at most argv[3] seconds.
+const tcpScript = `import socket, sys, time
+host, port, deadline, err = sys.argv[1], int(sys.argv[2]), time.monotonic() + float(sys.argv[3]), None
+while True:
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        print(host, port, "accepts connections")
+        sys.exit(0)
+    except OSError as e:
+        err = e
+    if time.monotonic() > deadline:
+        print(host, port, "is not healthy:", err)
+        sys.exit(1)
+    time.sleep(0.5)
+`
+
+// unsupported refuses what services.yaml asks of svc's integration that the dagger engine does
+// not do: a service must listen on its port (Dagger waits for it) and be checked by HTTP or TCP,
+// and have no backing services or processes beside serve.
+func unsupported(svc *config.Service) error {
+	switch {
+	case svc.Check == config.CheckNone || svc.Check == config.CheckCommand:
+		return fmt.Errorf("integration: service %q: health %s is not supported by the dagger engine (expected an HTTP path or tcp; use --engine local)", svc.Name, svc.Check)
+	case len(svc.Backing) > 0:
+		return fmt.Errorf("integration: service %q: backing services (%s) are not started by the dagger engine yet (use --engine local)", svc.Name, strings.Join(svc.Backing, ", "))
+	case len(svc.Processes) > 0:
+		return fmt.Errorf("integration: service %q: processes beside serve (%s) are not started by the dagger engine yet (use --engine local)", svc.Name, svc.Processes[0].Name)
+	}
+	return nil
+}
+
 // NewRunID returns a fresh run id: the time and random bits.
 func NewRunID() string {
 	var b [3]byte
@@ -240,8 +271,11 @@ func (t Translator) integrationService(cfg *config.Config, svc *config.Service, 
 	if len(serve) == 0 {
 		return ServiceRecipe{}, fmt.Errorf("integration: service %q has no serve: command", svc.Name)
 	}
+	if err := unsupported(svc); err != nil {
+		return ServiceRecipe{}, err
+	}
 	health := svc.Health
-	if health == "" {
+	if health == "" && svc.Check != config.CheckTCP {
 		health = integration.DefaultHealthPath
 	}
 	bindings := []string{PostgresHostname}
@@ -312,7 +346,11 @@ func (t Translator) suite(cfg *config.Config, services []ServiceRecipe, urls map
 	s := SuiteRecipe{Setup: setup}
 	secs := strconv.FormatFloat(o.HealthTimeout.Seconds(), 'f', -1, 64)
 	for _, sr := range services {
-		s.HealthChecks = append(s.HealthChecks, Exec{Argv: []string{"python", "-c", healthScript, sr.URL + sr.Health, secs}})
+		check := Exec{Argv: []string{"python", "-c", healthScript, sr.URL + sr.Health, secs}}
+		if sr.Health == "" {
+			check = Exec{Argv: []string{"python", "-c", tcpScript, sr.Hostname, strconv.Itoa(sr.Port), secs}}
+		}
+		s.HealthChecks = append(s.HealthChecks, check)
 		s.Bindings = append(s.Bindings, sr.Hostname)
 	}
 	argv := append([]string(nil), cfg.Integration.Command...)

@@ -59,8 +59,9 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 // integrationService describes how svc is started: from its image in the container runtime, or
 // from its gated virtualenv.
 func (e *Engine) integrationService(ctx context.Context, req engine.IntegrationRequest, svc *config.Service) (integration.Service, error) {
-	s := integration.Service{Name: svc.Name, Scenario: svc.Scenario, Serve: svc.Serve, Health: svc.Health, DependsOn: svc.DependsOn,
-		DatabaseVar: svc.DatabaseEnv()}
+	s := integration.Service{Name: svc.Name, Scenario: svc.Scenario, Serve: svc.Serve, DependsOn: svc.DependsOn,
+		Check: integration.Check(svc.Check), Health: svc.Health, CheckCommand: svc.CheckCommand, HealthTimeout: svc.HealthTimeout,
+		Backing: svc.Backing, Processes: procs(svc), DatabaseVar: svc.DatabaseEnv()}
 	s.Migrate, s.Populate, s.Prestart = engine.IntegrationSteps(svc)
 	if req.From == engine.FromVenv {
 		// A service whose image was cached ran no stage: its virtualenv may be gone.
@@ -88,6 +89,16 @@ func (e *Engine) integrationService(ctx context.Context, req engine.IntegrationR
 		return e.runtime.Launcher(svc.Name, req.RunID, img), nil
 	}}
 	return s, nil
+}
+
+// procs are svc's processes beside serve, for integration.
+func procs(svc *config.Service) []integration.Proc {
+	var out []integration.Proc
+	for _, p := range svc.Processes {
+		out = append(out, integration.Proc{Name: p.Name, Argv: p.Command, ReadyLog: p.ReadyLog,
+			ReadyCommand: p.ReadyCommand, ReadyTimeout: p.ReadyTimeout})
+	}
+	return out
 }
 
 // imageLauncher is the container launcher of a service's image, made once the image is built:

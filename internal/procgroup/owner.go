@@ -55,3 +55,9 @@ func startTime(pid int) (uint64, bool) {
 	start, err := strconv.ParseUint(f[19], 10, 64)
 	return start, err == nil
 }
+
+// OwnerOf returns the Owner of process pid, if it runs.
+func OwnerOf(pid int) (Owner, bool) {
+	start, ok := startTime(pid)
+	return Owner{PID: pid, Start: start}, ok
+}

@@ -195,8 +195,22 @@ type Service struct {
 	Serve []string
 	// Port is the port the service listens on inside its image.
 	Port int
-	// Health is the HTTP path that answers 200 when the service is healthy.
+	// Check is how integration knows the service is up once serve started: CheckHTTP (GET
+	// Health answers 2xx), CheckTCP, CheckCommand (CheckCommand exits 0) or CheckNone.
+	Check string
+	// Health is the HTTP path that answers 200 when the service is healthy; "" unless Check is
+	// CheckHTTP (images then get no HEALTHCHECK).
 	Health string
+	// CheckCommand is the command of CheckCommand, run in the service's image with its
+	// integration environment.
+	CheckCommand []string
+	// HealthTimeout bounds the wait for the check in integration (0: integration's default).
+	HealthTimeout time.Duration
+	// Backing names the backing services integration starts for the service (BackingKinds); it
+	// gets <KIND>_URL and CELERY_BROKER_URL.
+	Backing []string
+	// Processes run in the service's image beside serve in integration, in manifest order.
+	Processes []Process
 	// Scenario is the populator scenario loaded for integration ("" = the populator's default).
 	Scenario string
 	// Line is the line of the service's entry in the manifest.

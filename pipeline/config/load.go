@@ -52,8 +52,10 @@ var (
 	// digits (user_service): valid as an OCI repository name as it is, and as a hostname once
 	// DNSName has replaced them.
 	serviceName = regexp.MustCompile(`^[a-z0-9]+((-+|_)[a-z0-9]+)*$`)
-	envName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	yamlLineRe  = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	// dnsLabel is a DNS label (RFC 1123): a process's name, part of hostnames and reports.
+	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
 // Load reads the manifest at file and validates it against the repository at root. A relative

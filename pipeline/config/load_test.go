@@ -132,7 +132,7 @@ services:
   - name: a
     path: services/a
     dependson: [b]
-`, []string{`5:5: unknown key "dependson" in a service (expected one of: base, `}},
+`, []string{`5:5: unknown key "dependson" in a service (expected one of: backing, base, `}},
 		{"wrong types", `version: 1
 defaults:
   timeout: soon

@@ -61,7 +61,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		Tools: df.Tools, LintMode: df.LintMode,
 		Env: maps.Clone(df.Env), Image: df.Image.over(Image{}),
 		Unit: df.Unit, Lint: df.Lint, Populate: df.Populate, Migrate: df.Migrate, Prestart: df.Prestart,
-		Port: DefaultPort, Health: DefaultHealth, Line: n.Line,
+		Port: DefaultPort, Health: DefaultHealth, Check: CheckHTTP, Line: n.Line,
 	}
 	if svc.Env == nil {
 		svc.Env = map[string]string{}
@@ -141,15 +141,10 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 				svc.Port = p
 			}
 		},
-		"health": func(k, v *yaml.Node) {
-			if s, ok := d.str(v, "health"); ok {
-				if !strings.HasPrefix(s, "/") {
-					d.errorf(v, "health %q is not an HTTP path (expected it to start with /)", s)
-				}
-				svc.Health = s
-			}
-		},
-		"scenario": func(k, v *yaml.Node) { svc.Scenario, _ = d.str(v, "scenario") },
+		"health":    func(k, v *yaml.Node) { d.health(v, svc) },
+		"backing":   func(k, v *yaml.Node) { d.backing(v, svc) },
+		"processes": func(k, v *yaml.Node) { d.processes(v, svc) },
+		"scenario":  func(k, v *yaml.Node) { svc.Scenario, _ = d.str(v, "scenario") },
 	})
 	if n.Kind != yaml.MappingNode {
 		return nil

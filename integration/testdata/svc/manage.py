@@ -3,6 +3,10 @@
     python manage.py migrate --noinput          creates table items in $DATABASE_URL (with psql)
     python manage.py populate --scenario NAME   inserts a row named NAME
     python manage.py runserver HOST:PORT        serves /healthz and /env
+    python manage.py tcpserver HOST:PORT        answers every TCP connection with one line, not HTTP
+    python manage.py idle                       runs until it is stopped, listening nowhere
+    python manage.py worker                     takes jobs from the Redis list "jobs" at $REDIS_URL and
+                                                sets "result:JOB"; prints "worker ready" once connected
 
 /healthz answers 200 when this service's database answers (through psql) and, if NEEDS names an
 environment variable (e.g. API_URL), when that service's /healthz answers 200 too. Faults on demand:
@@ -10,8 +14,11 @@ FAIL_MIGRATE=1, CRASH_AT_START=1, UNHEALTHY=1.
 """
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -86,6 +93,67 @@ def runserver(addr):
     server.serve_forever()
 
 
+def tcpserver(addr):
+    host, port = addr.rsplit(":", 1)
+    with socket.create_server((host, int(port))) as srv:
+        print(f"tcp listening on {host}:{port}", flush=True)
+        while True:
+            conn, _ = srv.accept()
+            with conn:
+                conn.sendall(b"hello from " + os.environ["DATABASE_URL"].rsplit("/", 1)[1].encode() + b"\n")
+
+
+def idle():
+    print("idle, listening nowhere", flush=True)
+    while True:
+        signal.pause()
+
+
+def redis(url):
+    """A connection to the Redis server at url and a function sending one command (RESP)."""
+    parts = urllib.parse.urlsplit(url)
+    conn = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    reader = conn.makefile("rb")
+
+    def call(*args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        conn.sendall(out)
+        return read(reader)
+    return call
+
+
+def read(reader):
+    line = reader.readline().rstrip(b"\r\n")
+    kind, rest = line[:1], line[1:]
+    if kind in (b"+", b":"):
+        return rest.decode()
+    if kind == b"-":
+        raise RuntimeError(rest.decode())
+    if kind == b"$":
+        n = int(rest)
+        return None if n < 0 else reader.read(n + 2)[:-2].decode()
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [read(reader) for _ in range(n)]
+    raise RuntimeError(f"unexpected answer {line!r}")
+
+
+def worker():
+    call = redis(os.environ["REDIS_URL"])
+    assert call("PING") == "PONG"
+    if os.environ.get("WORKER_CRASH"):
+        sys.exit("worker: cannot import tasks")
+    if not os.environ.get("WORKER_MUTE"):
+        print("worker ready", flush=True)
+    database = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
+    while True:
+        popped = call("BLPOP", "jobs", 0)
+        call("SET", "result:" + popped[1], f"done by the worker of {database}")
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "migrate":
@@ -94,6 +162,12 @@ def main(argv):
         populate(argv[argv.index("--scenario") + 1] if "--scenario" in argv else "all")
     elif cmd == "runserver":
         runserver(argv[2])
+    elif cmd == "tcpserver":
+        tcpserver(argv[2])
+    elif cmd == "idle":
+        idle()
+    elif cmd == "worker":
+        worker()
     else:
         sys.exit(f"unknown command {cmd!r}")
 

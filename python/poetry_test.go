@@ -64,7 +64,7 @@ func testPoetry(t *testing.T) *Poetry {
 
 // poetryRepo returns a new repository holding the tests' poetry project (services/api and
 // libs/shared) and its poetry.lock, as `poetry lock` wrote it once for all tests.
-func poetryRepo(t *testing.T) (Project, *Poetry) {
+func poetryRepo(t *testing.T) Project {
 	t.Helper()
 	po := testPoetry(t)
 	poetryOnce.Do(func() { poetryTemplate, poetryErr = lockPoetryProject(po) })
@@ -75,7 +75,7 @@ func poetryRepo(t *testing.T) (Project, *Poetry) {
 	if err := os.CopyFS(root, os.DirFS(poetryTemplate)); err != nil {
 		t.Fatal(err)
 	}
-	return Project{Root: root, Dir: "services/api", Name: "api"}, po
+	return Project{Root: root, Dir: "services/api", Name: "api"}
 }
 
 // lockPoetryProject writes the tests' project into a new directory and locks it with po.
@@ -105,7 +105,7 @@ func lockPoetryProject(po *Poetry) (string, error) {
 // install does what an engine does with an Installation: a new virtualenv, then the commands
 // in the service directory with it activated and poetry's placeholder resolved. It returns
 // the virtualenv, or the first command's error.
-func install(t *testing.T, p Project, po *Poetry, inst Installation) (string, error) {
+func install(t *testing.T, p Project, inst Installation) (string, error) {
 	t.Helper()
 	uv, python := testUVPython(t)
 	venv := filepath.Join(t.TempDir(), "venv")
@@ -113,7 +113,7 @@ func install(t *testing.T, p Project, po *Poetry, inst Installation) (string, er
 		t.Fatal(err)
 	}
 	for _, argv := range inst.Commands {
-		if _, err := runActivated(p, po, venv, inst.Env, argv); err != nil {
+		if _, err := runActivated(p, venv, inst.Env, argv); err != nil {
 			return venv, err
 		}
 	}
@@ -132,23 +132,29 @@ func emptyVenv(t *testing.T) string {
 }
 
 // runActivated runs argv as engines run Install's commands (a stage's environment: PATH,
-// HOME, the virtualenv, the host's network settings) and returns its standard output.
-func runActivated(p Project, po *Poetry, venv string, env map[string]string, argv []string) (string, error) {
-	if argv[0] == PoetryProgram {
-		argv = append([]string{po.Path}, argv[1:]...)
-	}
+// HOME, the virtualenv, the host's network settings; the placeholder resolved, with its
+// program's settings, by the tests' tools) and returns its standard output.
+func runActivated(p Project, venv string, env map[string]string, argv []string) (string, error) {
 	vars := []string{"PATH=" + filepath.Join(venv, "bin") + ":" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "VIRTUAL_ENV=" + venv}
 	for _, k := range HostNetVars {
 		if v, ok := os.LookupEnv(k); ok {
 			vars = append(vars, k+"="+v)
 		}
 	}
-	vars = po.Env(vars)
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
 	}
+	tools := NewTools(cacheDir)
+	ctx := context.Background()
+	vars, err := tools.ProgramEnv(ctx, argv, vars)
+	if err != nil {
+		return "", err
+	}
+	if argv, err = tools.Resolve(ctx, argv); err != nil {
+		return "", err
+	}
 	var out strings.Builder
-	err := run(context.Background(), argv, Exec{Dir: filepath.Join(p.Root, p.Dir), Env: vars}, &out)
+	err = run(ctx, argv, Exec{Dir: filepath.Join(p.Root, p.Dir), Env: vars}, &out)
 	return out.String(), err
 }
 
@@ -224,8 +230,9 @@ func TestPoetryInstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("provisions poetry or installs with it (~10 s); skipped with -short")
 	}
-	p, shared := poetryRepo(t)
-	po := &Poetry{Path: shared.Path, Version: shared.Version, CacheDir: t.TempDir()}
+	p, po := poetryRepo(t), testPoetry(t)
+	virtualenvs := filepath.Join(po.CacheDir, "virtualenvs")
+	before, _ := os.ReadDir(virtualenvs)
 	lock := readFile(t, filepath.Join(p.Root, "services/api/poetry.lock"))
 	inst, err := poetryT(t).Install(p, InstallOptions{Installer: InstallerUV})
 	if err != nil {
@@ -234,7 +241,7 @@ func TestPoetryInstall(t *testing.T) {
 	if inst.Installer != InstallerUV {
 		t.Errorf("installer %q, want uv", inst.Installer)
 	}
-	venv, err := install(t, p, po, inst)
+	venv, err := install(t, p, inst)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,8 +255,8 @@ func TestPoetryInstall(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(venv, "lib", "python3.11", "site-packages", "shared.pth")); err != nil {
 		t.Errorf("the lib is not installed editable: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(po.CacheDir, "virtualenvs")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("poetry made a virtualenv of its own: %v", err)
+	if after, _ := os.ReadDir(virtualenvs); len(after) != len(before) {
+		t.Errorf("poetry made a virtualenv of its own in %s: %v", virtualenvs, after)
 	}
 	if after := readFile(t, filepath.Join(p.Root, "services/api/poetry.lock")); after != lock {
 		t.Error("poetry install rewrote poetry.lock")
@@ -263,7 +270,7 @@ func TestPoetryInstall(t *testing.T) {
 // TestPoetryInstallRefuses: a missing lock is refused before anything runs; a stale one by
 // poetry, which says what to do, and leaves it as it was.
 func TestPoetryInstallRefuses(t *testing.T) {
-	p, po := poetryRepo(t)
+	p := poetryRepo(t)
 	tool := poetryT(t)
 	lockFile := filepath.Join(p.Root, "services/api/poetry.lock")
 	lock := readFile(t, lockFile)
@@ -273,7 +280,7 @@ func TestPoetryInstallRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = install(t, p, po, inst)
+	_, err = install(t, p, inst)
 	var te *ToolError
 	if !errors.As(err, &te) || !strings.Contains(te.Stderr, "pyproject.toml changed significantly since poetry.lock was last generated. Run `poetry lock`") {
 		t.Errorf("stale lock: error = %v, want poetry's", err)
@@ -292,30 +299,25 @@ func TestPoetryInstallRefuses(t *testing.T) {
 }
 
 // TestPoetryRuntime: the export lists the main group's closure (the lib's dependency
-// included), markers kept, and neither the dev group nor the lib itself.
+// included) pinned, markers kept, and neither the dev group nor the lib itself.
 func TestPoetryRuntime(t *testing.T) {
-	p, po := poetryRepo(t)
+	p := poetryRepo(t)
 	rt := poetryT(t).Runtime(p)
 	if rt.File != "" || len(rt.Argv) == 0 {
 		t.Fatalf("runtime %+v, want a command", rt)
 	}
-	out, err := runActivated(p, po, emptyVenv(t), PoetryEnv(""), rt.Argv)
+	out, err := runActivated(p, emptyVenv(t), rt.Env, rt.Argv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "-e file://") {
-		t.Errorf("poetry export no longer prints the path dependency as -e file://…:\n%s", out)
+	lines := Pins(out)
+	want := []string{
+		`colorama==0.4.6 ; python_version >= "3.11" and python_version < "4.0" and sys_platform == "win32"`,
+		`idna==3.7 ; python_version >= "3.11" and python_version < "4.0"`,
+		`six==1.16.0 ; python_version >= "3.11" and python_version < "4.0"`,
 	}
-	var names []string
-	for _, line := range rt.Requirements(out) {
-		names = append(names, strings.Fields(line)[0])
-	}
-	want := []string{"--index-url", "colorama==0.4.6", "idna==3.7", "six==1.16.0"}
-	if !slices.Equal(names, want) {
-		t.Errorf("requirements %q, want %q, from:\n%s", names, want, out)
-	}
-	if !strings.Contains(out, `colorama==0.4.6 ; python_version >= "3.11" and python_version < "4.0" and sys_platform == "win32"`) {
-		t.Errorf("markers are not kept:\n%s", out)
+	if !slices.Equal(lines, want) || !strings.Contains(out, "--index-url https://pypi.org/simple") {
+		t.Errorf("requirements %q, want %q and the index, from:\n%s", lines, want, out)
 	}
 }
 
@@ -326,14 +328,14 @@ func TestPoetryFreeze(t *testing.T) {
 	if testing.Short() {
 		t.Skip("provisions poetry or installs with it (~10 s); skipped with -short")
 	}
-	p, po := poetryRepo(t)
+	p := poetryRepo(t)
 	uv := testUV(t)
 	tool := poetryT(t)
 	inst, err := tool.Install(p, InstallOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	venv, err := install(t, p, po, inst)
+	venv, err := install(t, p, inst)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +388,7 @@ func TestPoetryFreeze(t *testing.T) {
 
 // TestPoetryPinsRealLock reads the lock the real poetry wrote.
 func TestPoetryPinsRealLock(t *testing.T) {
-	p, _ := poetryRepo(t)
+	p := poetryRepo(t)
 	pins, err := poetryT(t).Pins([]byte(readFile(t, filepath.Join(p.Root, "services/api/poetry.lock"))))
 	if err != nil {
 		t.Fatal(err)
@@ -488,21 +490,28 @@ func TestPoetryUnconditional(t *testing.T) {
 	}
 }
 
-func TestRuntimeRequirements(t *testing.T) {
-	out := "--index-url https://pypi.org/simple\n\n" +
-		"-e file:///repo/libs/shared ; python_version >= \"3.11\"\n" +
-		"plain @ file:///repo/libs/plain ; python_version >= \"3.11\"\n" +
-		"vendored @ file:///repo/wheels/vendored-1.0-py3-none-any.whl\n" +
-		"remote @ https://example.com/r.tar.gz\n" +
-		"six==1.16.0 ; python_version >= \"3.11\"\n"
-	got := poetryTool{}.Runtime(Project{}).Requirements(out)
-	want := []string{"--index-url https://pypi.org/simple", "vendored @ file:///repo/wheels/vendored-1.0-py3-none-any.whl",
-		"remote @ https://example.com/r.tar.gz", "six==1.16.0 ; python_version >= \"3.11\""}
-	if !slices.Equal(got, want) {
-		t.Errorf("= %q, want %q", got, want)
+// TestPoetryResolve: PoetryProgram becomes the provisioned poetry, run with its cache under
+// the tools' and without a virtualenv of its own; other commands keep their environment.
+func TestPoetryResolve(t *testing.T) {
+	po := testPoetry(t)
+	tools := NewTools(cacheDir)
+	ctx := context.Background()
+	argv, err := tools.Resolve(ctx, PoetryInstallArgv())
+	if err != nil || argv[0] != po.Path || !slices.Equal(argv[1:], PoetryInstallArgv()[1:]) {
+		t.Errorf("Resolve = %q, %v", argv, err)
 	}
-	if got := (Runtime{}).Requirements(out); len(got) != 6 {
-		t.Errorf("a runtime that skips nothing dropped lines: %q", got)
+	env, err := tools.ProgramEnv(ctx, PoetryInstallArgv(), []string{"PATH=/bin", "POETRY_CACHE_DIR=/elsewhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"PATH": "/bin", "POETRY_CACHE_DIR": filepath.Join(cacheDir, "poetry"),
+		"POETRY_VIRTUALENVS_CREATE": "false", "POETRY_KEYRING_ENABLED": "false"} {
+		if v, _ := lookupEnv(env, k); v != want {
+			t.Errorf("%s = %q, want %q", k, v, want)
+		}
+	}
+	if env, err := tools.ProgramEnv(ctx, []string{"python", "-m", "pytest"}, []string{"A=1"}); err != nil || !slices.Equal(env, []string{"A=1"}) {
+		t.Errorf("ProgramEnv(python) = %q, %v", env, err)
 	}
 }
 

@@ -67,10 +67,12 @@ func PoetryInstallArgv() []string {
 }
 
 // PoetryExportArgv prints the locked requirements of a poetry project's main group (no dev
-// tools) as requirement lines, markers kept, without hashes; path dependencies appear as
-// "-e file:///…" or "name @ file:///…" lines (Runtime.Requirements drops them).
+// tools), one name==version line each with its environment markers, without hashes — in
+// poetry's constraints.txt format, which is requirements.txt's without extras (the closure
+// lists what they pull in) and without editable path dependencies: the service's libs, which
+// reach images as source (services.yaml's libs), their own dependencies listed.
 func PoetryExportArgv() []string {
-	return []string{PoetryProgram, "export", "--only", "main", "--without-hashes", "--format", "requirements.txt",
+	return []string{PoetryProgram, "export", "--only", "main", "--without-hashes", "--format", "constraints.txt",
 		"--no-interaction", "--no-ansi"}
 }
 
@@ -80,35 +82,9 @@ func PoetryCheckLockArgv(poetry string) []string {
 	return []string{poetry, "check", "--lock", "--no-interaction", "--no-ansi"}
 }
 
-// Runtime is what `poetry export` prints for the main group, the service's own libs (path
-// dependencies) left out: they reach images as source (services.yaml's libs), and their
-// dependencies are in the main group's closure.
+// Runtime is what `poetry export` prints for the main group (PoetryExportArgv).
 func (poetryTool) Runtime(Project) Runtime {
-	return Runtime{Argv: PoetryExportArgv(), skip: localRequirement}
-}
-
-// localRequirement says whether line is a requirement on a local directory: "-e file:///…",
-// or "name @ file:///…" not naming an archive.
-func localRequirement(line string) bool {
-	line = strings.TrimSpace(line)
-	if strings.HasPrefix(line, "-e ") || strings.HasPrefix(line, "--editable ") {
-		return true
-	}
-	_, url, ok := strings.Cut(line, " @ ")
-	if !ok {
-		return false
-	}
-	url, _, _ = strings.Cut(url, ";")
-	url = strings.TrimSpace(url)
-	if !strings.HasPrefix(url, "file:") {
-		return false
-	}
-	for _, ext := range []string{".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz"} {
-		if strings.HasSuffix(url, ext) {
-			return false
-		}
-	}
-	return true
+	return Runtime{Argv: PoetryExportArgv(), Env: PoetryEnv("")}
 }
 
 // Freeze checks the lock is current (`poetry check --lock`) and describes e — every package
@@ -149,7 +125,7 @@ func (poetryTool) Pins(lock []byte) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(l.Package))
 	for _, pkg := range l.Package {
-		out[canonicalName(pkg.Name)] = pkg.pin()
+		out[CanonicalName(pkg.Name)] = pkg.pin()
 	}
 	return out, nil
 }
@@ -236,27 +212,25 @@ func (pkg poetryPackage) unconditional() bool {
 	return false
 }
 
-// seeded are what `python -m venv` may put in a virtualenv besides what poetry installs.
-var seeded = map[string]bool{"pip": true, "setuptools": true, "wheel": true}
-
 // describes checks that the lock holds every package of installed (name==version lines) at
-// its version — seeded installer tools not locked excepted — and that every unconditional
+// its version — installer tooling not
+// locked (excludedFromLock: what `python -m venv` seeds) excepted — and that every unconditional
 // package of the main group is installed. Local directories (editable installs of path
 // dependencies) are not compared: Freeze leaves them out.
 func (l poetryLockFile) describes(installed []string) error {
 	locked := make(map[string]poetryPackage, len(l.Package))
 	for _, pkg := range l.Package {
-		locked[canonicalName(pkg.Name)] = pkg
+		locked[CanonicalName(pkg.Name)] = pkg
 	}
 	have := map[string]bool{}
 	var problems []string
 	for _, line := range installed {
 		name, version, _ := strings.Cut(line, "==")
-		name = canonicalName(name)
+		name = CanonicalName(name)
 		have[name] = true
 		pkg, ok := locked[name]
 		switch {
-		case !ok && seeded[name]:
+		case !ok && excludedFromLock[name]:
 		case !ok:
 			problems = append(problems, fmt.Sprintf("%s is installed but not locked", line))
 		case !strings.EqualFold(pkg.Version, version):
@@ -273,11 +247,4 @@ func (l poetryLockFile) describes(installed []string) error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// canonicalName spells a distribution name the way PEP 503 compares names: lower case, runs
-// of "-", "_" and "." as one "-".
-func canonicalName(name string) string {
-	name = strings.ToLower(strings.TrimSpace(name))
-	return strings.Join(strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' || r == '.' }), "-")
 }

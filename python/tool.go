@@ -120,23 +120,6 @@ type Runtime struct {
 	// FromScratch, when set, reads the requirement lines from the scratch directory without
 	// starting a process; ok false means "run Argv instead".
 	FromScratch func(scratch string) (lines []string, ok bool, err error)
-
-	// skip says which lines of Argv's output are not for Compile (Requirements).
-	skip func(line string) bool
-}
-
-// Requirements returns the requirement lines of out, what Argv printed, without blank lines
-// and without those the tool's listing has that images get otherwise (poetry export's path
-// dependencies: the service's libs, which reach images as source). Engines resolve these,
-// not out itself.
-func (r Runtime) Requirements(out string) []string {
-	var lines []string
-	for _, line := range strings.Split(out, "\n") {
-		if strings.TrimSpace(line) != "" && (r.skip == nil || !r.skip(line)) {
-			lines = append(lines, line)
-		}
-	}
-	return lines
 }
 
 // Env is an environment Install filled, as the host sees it.

@@ -40,7 +40,9 @@ func (poetryTool) Lock(p Project) string { return path.Join(p.Dir, poetryLock) }
 // pip in it), then runs `poetry install --no-root` into it (PoetryInstallArgv): every
 // non-optional group, dev tools included, at the committed lock's versions, frozen or not.
 // The lock must be committed — poetry would otherwise resolve and write one into the
-// repository — and current: poetry refuses a lock older than its pyproject.toml.
+// repository — and current: poetry refuses a lock older than its pyproject.toml. Path
+// dependencies on the service's libs are installed (editable) from where the repository has
+// them (Libs).
 func (t poetryTool) Install(p Project, o InstallOptions) (Installation, error) {
 	lock := t.Lock(p)
 	if _, err := os.Stat(filepath.Join(p.Root, filepath.FromSlash(lock))); err != nil {
@@ -54,7 +56,7 @@ func (t poetryTool) Install(p Project, o InstallOptions) (Installation, error) {
 	if o.Installer == InstallerPip {
 		installer = InstallerPip
 	}
-	return Installation{Installer: installer, Commands: [][]string{PoetryInstallArgv()}, Env: PoetryEnv("")}, nil
+	return Installation{Installer: installer, Commands: [][]string{PoetryInstallArgv()}, Env: PoetryEnv(""), Libs: true}, nil
 }
 
 // PoetryInstallArgv installs a poetry project's locked dependencies, every non-optional group

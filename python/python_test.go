@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 		cacheDir = tmp
 	}
 	code := m.Run()
+	if poetryTemplate != "" {
+		os.RemoveAll(poetryTemplate)
+	}
 	if tmp != "" {
 		os.RemoveAll(tmp)
 	}

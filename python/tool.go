@@ -103,6 +103,11 @@ type Installation struct {
 	// the virtualenv is keyed by, named in Commands relative to the service's directory (the
 	// repository's DevTools requirements): engines make them available there.
 	Inputs []string
+	// Libs says the commands read the service's libs (services.yaml's libs) where the
+	// repository has them, relative to the service directory — poetry installs its path
+	// dependencies from there — so that engines that run them on a copy of the service's
+	// files (a container) put the libs there too.
+	Libs bool
 }
 
 // Runtime is how a tool lists the requirements a service's image needs, as requirement lines

@@ -26,6 +26,10 @@ type Tools struct {
 	pyOnce sync.Once
 	pyPath string
 	pyErr  error
+
+	poetryOnce sync.Once
+	poetry     *Poetry
+	poetryErr  error
 }
 
 // Option configures Tools.

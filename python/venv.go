@@ -78,15 +78,54 @@ func (t *Tools) Resolve(ctx context.Context, argv []string) ([]string, error) {
 			return nil, fmt.Errorf("finding uv for %s: %w", QuoteArgv(argv), err)
 		}
 		return replaceProgram(argv, UVProgram, u.Path), nil
-		// PoetryProgram: python/poetry.go's helper adds its case here (t.Poetry(ctx)).
+	case PoetryProgram:
+		p, err := t.Poetry(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("finding poetry for %s: %w", QuoteArgv(argv), err)
+		}
+		return replaceProgram(argv, PoetryProgram, p.Path), nil
 	}
 	return argv, nil
 }
 
+// ProgramEnv returns env with the settings of the program argv runs when its argv[0] is a
+// placeholder (Resolve): uv's (UV.Env) for UVProgram, poetry's (Poetry.Env, its cache under
+// t's) for PoetryProgram; else env itself.
+func (t *Tools) ProgramEnv(ctx context.Context, argv []string, env []string) ([]string, error) {
+	if len(argv) == 0 {
+		return env, nil
+	}
+	switch argv[0] {
+	case UVProgram:
+		u, err := t.UV(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("finding uv for %s: %w", QuoteArgv(argv), err)
+		}
+		return u.Env(env), nil
+	case PoetryProgram:
+		p, err := t.Poetry(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("finding poetry for %s: %w", QuoteArgv(argv), err)
+		}
+		return p.Env(env), nil
+	}
+	return env, nil
+}
+
+// ResolvePoetry returns argv with argv[0] replaced by poetry when it is PoetryProgram, else
+// argv itself: for engines that run poetry where Tools does not (a container).
+func ResolvePoetry(argv []string, poetry string) []string {
+	return replaceProgram(argv, PoetryProgram, poetry)
+}
+
 // UsesUV says whether any of cmds runs UVProgram.
-func UsesUV(cmds [][]string) bool {
+func UsesUV(cmds [][]string) bool { return UsesProgram(cmds, UVProgram) }
+
+// UsesProgram says whether any of cmds runs the placeholder program (UVProgram,
+// PoetryProgram).
+func UsesProgram(cmds [][]string, program string) bool {
 	for _, c := range cmds {
-		if len(c) > 0 && c[0] == UVProgram {
+		if len(c) > 0 && c[0] == program {
 			return true
 		}
 	}

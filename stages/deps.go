@@ -27,6 +27,7 @@ func depsStage(svc *config.Service, o python.InstallOptions) Stage {
 	st.Installer, st.Commands, st.Env = inst.Installer, inst.Commands, inst.Env
 	st.VenvVars, st.Scratch, st.ScratchVars = inst.VenvVars, inst.Scratch, inst.ScratchVars
 	st.ScratchFiles, st.InScratch, st.Inputs = inst.Files, inst.InScratch, inst.Inputs
+	st.Libs = inst.Libs
 	return st
 }
 

@@ -76,6 +76,9 @@ type Stage struct {
 	// Inputs (KindDeps stages) are python.Installation's Inputs: more files the virtualenv is
 	// keyed by, named in Commands relative to the service's directory.
 	Inputs []string
+	// Libs (KindDeps stages) is python.Installation's Libs: the commands read the service's
+	// libs where the repository has them.
+	Libs bool
 	// Findings, when set, lets the stage pass with problems it reports (lint_mode: warn): the
 	// runner parses its output and counts them.
 	Findings *Findings

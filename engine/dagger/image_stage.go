@@ -110,7 +110,8 @@ func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Tar
 		}
 	case len(rt.Argv) > 0:
 		c.Spec = path.Join(ResolveDir, "requirements.txt")
-		execs = append(execs, Exec{Argv: python.ResolveUV(rt.Argv, uv), Stdout: c.Spec})
+		argv := python.ResolvePoetry(python.ResolveUV(rt.Argv, uv), python.PoetryBin(poetryDir))
+		execs = append(execs, Exec{Argv: argv, Stdout: c.Spec})
 	default:
 		return nil, "", fmt.Errorf("service %q: dependency tool %s lists no runtime requirements", svc.Name, svc.Tool().Name())
 	}

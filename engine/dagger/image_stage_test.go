@@ -135,6 +135,29 @@ func TestRequirementsRecipePipenv(t *testing.T) {
 	}
 }
 
+// TestRequirementsRecipePoetry: the runtime requirements are what the poetry the deps stage
+// provisioned exports from the lock, resolved by uv for the target.
+func TestRequirementsRecipePoetry(t *testing.T) {
+	cfg := load(t, "poetry.yaml")
+	books := cfg.Service("books")
+	got, err := hostEnv(nil).Requirements(cfg, books, imageStage(t, books), testTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	export := append([]string{"/convoy/tools/poetry-" + python.PoetryVersion + "/bin/poetry"}, python.PoetryExportArgv()[1:]...)
+	same(t, "execs", got.Recipe.Execs[2:], []Exec{
+		{Argv: export, Stdout: "/convoy/resolve/requirements.txt"},
+		{Argv: python.CompileArgv(uvBin, python.Compile{Spec: "/convoy/resolve/requirements.txt", Constraints: "/convoy/resolve/constraints.txt",
+			Target: testTarget, Python: "/convoy/venv/bin/python"}), Stdout: "/convoy/resolve/pins.txt"},
+	})
+	if e := got.Recipe.EnvMap(); e["POETRY_VIRTUALENVS_CREATE"] != "false" || e["POETRY_KEYRING_ENABLED"] != "false" {
+		t.Errorf("poetry's settings are not the export's: %v", e)
+	}
+	if got.Recipe.From == nil || got.Recipe.From.Stage != "deps" {
+		t.Fatalf("from = %+v, want the deps stage's container, where poetry is", got.Recipe.From)
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

@@ -36,7 +36,7 @@ const (
 	// ResolveDir holds the files of an image stage's requirement resolution: the gated
 	// virtualenv's versions (constraints), the requirement lines a tool prints, the resolved pins.
 	ResolveDir = StateRoot + "/resolve"
-	// ToolsDir holds the tools convoy provisions in a container (uv).
+	// ToolsDir holds the tools convoy provisions in a container (uv, poetry).
 	ToolsDir = StateRoot + "/tools"
 	// UVCacheDir is where the uv cache volume is mounted; UV_CACHE_DIR points to it.
 	UVCacheDir = StateRoot + "/cache/uv"
@@ -48,6 +48,12 @@ const PipCacheVolume = "convoy-pip"
 // UVCacheVolume is the name of the cache volume that keeps uv's downloads and metadata between
 // runs.
 const UVCacheVolume = "convoy-uv"
+
+// PoetryCacheDir is poetry's cache (POETRY_CACHE_DIR) in deps containers that run poetry.
+const PoetryCacheDir = StateRoot + "/cache/poetry"
+
+// PoetryCacheVolume is the cache volume mounted at PoetryCacheDir.
+const PoetryCacheVolume = "convoy-poetry"
 
 // BaseKind says where a base image comes from.
 type BaseKind string

@@ -158,17 +158,39 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 		env["PIP_CACHE_DIR"] = PipCacheDir
 		r.Caches = []Cache{{Key: PipCacheVolume, Path: PipCacheDir}}
 	}
-	uv := ""
+	uv, poetry := "", ""
 	if usesUV(st) {
 		uv = withUV(&r, env, "python"+svc.Python)
+	}
+	if python.UsesProgram(st.Commands, python.PoetryProgram) {
+		poetry = withPoetry(&r, env, uv, "python"+svc.Python)
+	}
+	if st.Libs {
+		mounts = append(mounts, libsInPlace(svc)...)
 	}
 	r.Mounts = mounts
 	r.Env = envList(env)
 	r.Execs = append(r.Execs, Exec{Argv: python.VenvArgv(st.Installer, uv, "python"+svc.Python, VenvDir)})
 	for _, argv := range st.Commands {
-		r.Execs = append(r.Execs, Exec{Argv: append([]string(nil), python.ResolveUV(argv, uv)...)})
+		argv = python.ResolvePoetry(python.ResolveUV(argv, uv), poetry)
+		r.Execs = append(r.Execs, Exec{Argv: append([]string(nil), argv...)})
 	}
 	return r, nil
+}
+
+// libsInPlace mounts svc's libs where the repository has them relative to its directory, as
+// seen from SourceRoot ("../../libs/kit" of services/web: /libs/kit), for a deps stage whose
+// commands read them there (stages.Stage.Libs: poetry's path dependencies).
+func libsInPlace(svc *config.Service) []Mount {
+	var mounts []Mount
+	for _, lib := range svc.Libs {
+		rel, err := filepath.Rel(filepath.FromSlash(svc.Path), filepath.FromSlash(lib.Path))
+		if err != nil {
+			continue // both are relative to the repository root: never
+		}
+		mounts = append(mounts, Mount{Host: lib.Dir, Path: path.Join(SourceRoot, filepath.ToSlash(rel)), Exclude: sourceExclude})
+	}
+	return mounts
 }
 
 // ScratchDir is the scratch directory of tool's files (python.Installation.Scratch) in a
@@ -221,9 +243,10 @@ func serviceRel(p python.Project, rel string) (string, bool) {
 	return r, ok
 }
 
-// usesUV says whether deps stage st creates or fills the virtualenv with uv.
+// usesUV says whether deps stage st creates or fills the virtualenv with uv, or provisions
+// poetry with it.
 func usesUV(st stages.Stage) bool {
-	return st.Installer == python.InstallerUV || python.UsesUV(st.Commands)
+	return st.Installer == python.InstallerUV || python.UsesUV(st.Commands) || python.UsesProgram(st.Commands, python.PoetryProgram)
 }
 
 // withUV makes deps recipe r install uv UVVersion into ToolsDir with the interpreter's pip
@@ -244,6 +267,25 @@ func withUV(r *Recipe, env map[string]string, interp string) string {
 	r.Execs = append(r.Execs, Exec{Argv: python.UVInstallArgv(interp, uvDir)})
 	return python.UVBin(uvDir)
 }
+
+// withPoetry makes deps recipe r provision poetry PoetryVersion into ToolsDir with the uv at
+// uv (python.PoetryProvisionArgv, as Tools does on the host), gives env poetry's settings
+// (python.PoetryEnv: its cache volume) and returns poetry's path in the container, where the
+// image stage's requirements recipe, which continues this container, finds it too
+// (poetryBin).
+func withPoetry(r *Recipe, env map[string]string, uv, interp string) string {
+	r.Caches = append(r.Caches, Cache{Key: PoetryCacheVolume, Path: PoetryCacheDir})
+	for k, v := range python.PoetryEnv(PoetryCacheDir) {
+		env[k] = v
+	}
+	for _, argv := range python.PoetryProvisionArgv(uv, interp, poetryDir) {
+		r.Execs = append(r.Execs, Exec{Argv: argv})
+	}
+	return python.PoetryBin(poetryDir)
+}
+
+// poetryDir is where deps recipes provision poetry.
+var poetryDir = path.Join(ToolsDir, "poetry-"+python.PoetryVersion)
 
 // process translates a stage that runs commands in the service's environment: the deps
 // container with the service's source and libs mounted where its image has them.

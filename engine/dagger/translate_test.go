@@ -203,6 +203,42 @@ func TestDepsRecipePipenv(t *testing.T) {
 	}
 }
 
+// TestDepsRecipePoetry: poetry is provisioned with uv in the container (as Tools does on the
+// host) and installs the committed lock into the virtualenv, with its cache in a volume, no
+// virtualenv of its own, and the service's libs where its path dependencies name them.
+func TestDepsRecipePoetry(t *testing.T) {
+	cfg := load(t, "poetry.yaml")
+	books := cfg.Service("books")
+	got, err := hostEnv(nil).Stage(cfg, books, stage(t, books, stages.Deps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "files", got.Files, []File{
+		{Host: filepath.Join(books.Dir, "pyproject.toml"), Path: "/app/src/pyproject.toml"},
+		{Host: filepath.Join(books.Dir, "poetry.lock"), Path: "/app/src/poetry.lock", Optional: true},
+	})
+	// services/books's "../../libs/kit", seen from /app/src.
+	same(t, "mounts", got.Mounts, []Mount{{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/libs/kit", Exclude: sourceExclude}})
+	same(t, "caches", got.Caches, []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}, {Key: "convoy-uv", Path: "/convoy/cache/uv"},
+		{Key: "convoy-poetry", Path: "/convoy/cache/poetry"}})
+	poetryDir := "/convoy/tools/poetry-" + python.PoetryVersion
+	same(t, "execs", got.Execs, []Exec{
+		{Argv: python.UVInstallArgv("python3.11", "/convoy/tools/uv-"+python.UVVersion)},
+		{Argv: []string{uvBin, "venv", "--no-config", "--quiet", "--relocatable", "--python", "python3.11", poetryDir}},
+		{Argv: []string{uvBin, "pip", "install", "--no-config", "--quiet", "--python", poetryDir + "/bin/python",
+			"poetry==" + python.PoetryVersion, "poetry-plugin-export==" + python.PoetryExportVersion}},
+		{Argv: []string{uvBin, "venv", "--no-config", "--quiet", "--python", "python3.11", "/convoy/venv"}},
+		{Argv: []string{poetryDir + "/bin/poetry", "install", "--no-root", "--no-interaction", "--no-ansi"}},
+	})
+	e := got.EnvMap()
+	for k, v := range map[string]string{"POETRY_CACHE_DIR": "/convoy/cache/poetry", "POETRY_VIRTUALENVS_CREATE": "false",
+		"POETRY_KEYRING_ENABLED": "false", "VIRTUAL_ENV": "/convoy/venv", "UV_CACHE_DIR": "/convoy/cache/uv"} {
+		if e[k] != v {
+			t.Errorf("%s = %q, want %q", k, e[k], v)
+		}
+	}
+}
+
 func TestProcessRecipes(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	web := cfg.Service("web")

@@ -164,6 +164,10 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 		dir = scratch
 	}
 	for _, argv := range req.Stage.Commands {
+		env, err := e.tools.ProgramEnv(ctx, argv, env)
+		if err != nil {
+			return fail(err)
+		}
 		argv, err := e.tools.Resolve(ctx, argv)
 		if err != nil {
 			return fail(err)

@@ -200,11 +200,6 @@ func (c *cli) load() (*config.Config, int) {
 		}
 		return nil, exitUsage
 	}
-	// Before anything writes there, and before release's clean-worktree check sees it.
-	if err := pipeline.PrepareStateDir(stateDir(cfg)); err != nil {
-		fmt.Fprintf(c.stderr, "convoy: %v\n", err)
-		return nil, exitUsage
-	}
 	return cfg, exitPassed
 }
 

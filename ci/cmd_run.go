@@ -172,6 +172,9 @@ func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (container.Runti
 			kind = env
 		}
 	}
+	if err := pipeline.PrepareStateDir(stateDir(cfg)); err != nil { // runc keeps its bundles there
+		return nil, err
+	}
 	rt, err := container.New(kind, container.WithWorkDir(filepath.Join(stateDir(cfg), "run")),
 		container.WithLayerCache(filepath.Join(c.cacheDir(cfg), "rootfs")))
 	if err != nil {
@@ -232,6 +235,10 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	}
 	plan, err := pipeline.NewPlan(cfg, opts)
 	if err != nil {
+		return nil, c.fail(err)
+	}
+	// Every refusal is behind: the run starts writing its state, which git never sees.
+	if err := pipeline.PrepareStateDir(stateDir(cfg)); err != nil {
 		return nil, c.fail(err)
 	}
 	bus := c.bus()

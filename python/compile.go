@@ -116,9 +116,14 @@ func normalizePin(pin string) string {
 	if !ok {
 		return pin
 	}
+	return canonicalName(name) + "==" + strings.TrimSpace(version)
+}
+
+// canonicalName spells a distribution name the way PEP 503 compares names: lower case, runs
+// of "-", "_" and "." as one "-" ("Zope.Interface" is "zope-interface").
+func canonicalName(name string) string {
 	name = strings.ToLower(strings.TrimSpace(name))
-	name = strings.Join(strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' || r == '.' }), "-")
-	return name + "==" + strings.TrimSpace(version)
+	return strings.Join(strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' || r == '.' }), "-")
 }
 
 func logf(w io.Writer, format string, args ...any) {

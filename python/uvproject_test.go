@@ -331,3 +331,51 @@ source = { path = "vendor/vendored-2.0.tar.gz" }
 		}
 	}
 }
+
+// TestUVProjectFixture reads testdata/uv-workspace as convoy does: both services share the
+// root's uv.lock, which is current (uv export --locked would fail otherwise), and the image of
+// a service gets its runtime dependencies and the lib's — not the dev group, nor the lib itself.
+func TestUVProjectFixture(t *testing.T) {
+	uv, python := testUVPython(t)
+	ctx := context.Background()
+	root, err := filepath.Abs(filepath.Join("..", "testdata", "uv-workspace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool := MustTool("uv")
+	lock, err := os.ReadFile(filepath.Join(root, "uv.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins, err := tool.Pins(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	venv := filepath.Join(t.TempDir(), "venv")
+	if err := run(ctx, VenvArgv(InstallerUV, uv.Path, python, venv), Exec{Env: uv.Env(nil)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"asgiref", "dj-database-url", "django", "djangorestframework", "gunicorn", "psycopg",
+		"psycopg-binary", "pyyaml", "sqlparse", "typing-extensions", "tzdata"}
+	for _, svc := range []string{"catalog", "orders"} {
+		p := Project{Root: root, Dir: "services/" + svc, Name: svc}
+		if got := tool.Lock(p); got != "uv.lock" {
+			t.Errorf("%s: Lock = %q, want the workspace's uv.lock", svc, got)
+		}
+		out, err := uvRun(ctx, uv, p, venv, uvVenvVars, tool.Runtime(p).Argv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, line := range Pins(out) {
+			name, version, _ := strings.Cut(strings.Fields(line)[0], "==")
+			names = append(names, name)
+			if pins[name] != version {
+				t.Errorf("%s: exported %q, the lock pins %s %q", svc, line, name, pins[name])
+			}
+		}
+		if slices.Sort(names); !slices.Equal(names, want) {
+			t.Errorf("%s: runtime requirements %q, want %q", svc, names, want)
+		}
+	}
+}

@@ -116,14 +116,9 @@ func normalizePin(pin string) string {
 	if !ok {
 		return pin
 	}
-	return canonicalName(name) + "==" + strings.TrimSpace(version)
-}
-
-// canonicalName spells a distribution name the way PEP 503 compares names: lower case, runs
-// of "-", "_" and "." as one "-" ("Zope.Interface" is "zope-interface").
-func canonicalName(name string) string {
 	name = strings.ToLower(strings.TrimSpace(name))
-	return strings.Join(strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' || r == '.' }), "-")
+	name = strings.Join(strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' || r == '.' }), "-")
+	return name + "==" + strings.TrimSpace(version)
 }
 
 func logf(w io.Writer, format string, args ...any) {

@@ -182,7 +182,7 @@ func (uvProject) Pins(lock []byte) (map[string]string, error) {
 		if slices.Contains(l.Manifest.Members, pkg.Name) || pkg.Source.Editable != "" || pkg.Source.Virtual != "" {
 			continue
 		}
-		name := canonicalName(pkg.Name)
+		name := CanonicalName(pkg.Name)
 		versions[name] = append(versions[name], pkg.Source.pin(pkg.Version))
 	}
 	out := make(map[string]string, len(versions))

@@ -169,7 +169,8 @@ func (e *Engine) runtimeSpec(ctx context.Context, req engine.Request, venv strin
 
 // runtimeLines are the requirement lines rt lists for svc's virtualenv venv: read from the
 // scratch directory when the tool can, else printed by rt.Argv, run as the deps stage's
-// commands are (its VenvVars and ScratchVars, and rt.Env, added to env).
+// commands are (its VenvVars and ScratchVars, rt.Env, and uv's settings when it runs uv, added
+// to env).
 func (e *Engine) runtimeLines(ctx context.Context, req engine.Request, rt python.Runtime, venv string, env []string) (string, error) {
 	tool := req.Service.Tool()
 	scratch := scratchDir(venv, tool)
@@ -187,6 +188,14 @@ func (e *Engine) runtimeLines(ctx context.Context, req engine.Request, rt python
 	env = append(env, toolVars(deps.VenvVars, deps.ScratchVars, venv, scratch)...)
 	for k, v := range rt.Env {
 		env = append(env, k+"="+v)
+	}
+	if python.UsesUV([][]string{rt.Argv}) {
+		// uv export and the like: convoy's uv cache and settings, as the deps stage's uv has.
+		u, err := e.tools.UV(ctx)
+		if err != nil {
+			return "", err
+		}
+		env = u.Env(env)
 	}
 	argv, err := e.tools.Resolve(ctx, rt.Argv)
 	if err != nil {

@@ -68,12 +68,12 @@ func (uvProject) Spec(p Project) string { return path.Join(p.Dir, pyprojectFile)
 
 // Inputs are the service's pyproject.toml and the lock; for a workspace member, the root's
 // pyproject.toml and uv.toml and every other member's pyproject.toml too (the lock is
-// shared: any of them may make it stale, and `uv sync --locked` say so); for a project of its
-// own, its uv.toml.
+// shared: any of them may make it stale, and `uv sync --locked` says so); for a project of
+// its own, its uv.toml.
 func (t uvProject) Inputs(p Project) []string {
 	ws, _ := findUVWorkspace(p)
 	in := []string{t.Spec(p), path.Join(ws.root, uvLockFile), path.Join(ws.root, uvConfigFile)}
-	if ws.root != p.Dir {
+	if ws.root != path.Clean(p.Dir) {
 		in = append(in, path.Join(ws.root, pyprojectFile))
 	}
 	for _, m := range ws.members {
@@ -99,8 +99,12 @@ func (t uvProject) Install(p Project, o InstallOptions) (Installation, error) {
 	}
 	lock := path.Join(ws.root, uvLockFile)
 	if _, err := os.Stat(filepath.Join(p.Root, filepath.FromSlash(lock))); err != nil {
+		where := ws.root
+		if where == "." {
+			where = "the repository root"
+		}
 		return Installation{}, fmt.Errorf("service %s (deps: uv) has no lock: %s: %w (run `uv lock` in %s and commit %s)",
-			p.Name, lock, err, ws.root, uvLockFile)
+			p.Name, lock, err, where, uvLockFile)
 	}
 	return Installation{
 		Installer: InstallerUV,
@@ -117,18 +121,8 @@ func (uvProject) Runtime(Project) Runtime { return Runtime{Argv: slices.Clone(uv
 // returns the lock's bytes: a release commits the uv.lock the gates installed from.
 func (t uvProject) Freeze(ctx context.Context, p Project, e Env) ([]byte, error) {
 	lockFile := t.Lock(p)
-	u, err := e.Tools.UV(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("freezing %s: %w", lockFile, err)
-	}
-	env := u.Env(nil)
-	for _, v := range uvVenvVars {
-		env = append(env, v+"="+e.Venv)
-	}
-	check := []string{u.Path, "lock", "--check"}
-	x := Exec{Dir: filepath.Join(p.Root, filepath.FromSlash(p.Dir)), Env: env}
-	if err := run(ctx, check, x, nil); err != nil {
-		return nil, fmt.Errorf("freezing %s for service %s: the lock is not current: %w", lockFile, p.Name, err)
+	if err := checkUVLock(ctx, p, e); err != nil {
+		return nil, fmt.Errorf("freezing %s for service %s: checking that the lock is current: %w", lockFile, p.Name, err)
 	}
 	lock, err := os.ReadFile(filepath.Join(p.Root, filepath.FromSlash(lockFile)))
 	if err != nil {
@@ -142,6 +136,20 @@ func (t uvProject) Freeze(ctx context.Context, p Project, e Env) ([]byte, error)
 		return nil, fmt.Errorf("freezing %s for service %s: %w", lockFile, p.Name, err)
 	}
 	return lock, nil
+}
+
+// checkUVLock runs `uv lock --check` for p, with the provisioned uv and e's virtualenv.
+func checkUVLock(ctx context.Context, p Project, e Env) error {
+	u, err := e.Tools.UV(ctx)
+	if err != nil {
+		return err
+	}
+	env := u.Env(nil)
+	for _, v := range uvVenvVars {
+		env = append(env, v+"="+e.Venv)
+	}
+	x := Exec{Dir: filepath.Join(p.Root, filepath.FromSlash(p.Dir)), Env: env}
+	return run(ctx, []string{u.Path, "lock", "--check"}, x, nil)
 }
 
 // lockHolds checks that the uv.lock lock (read from file) pins every name==version of

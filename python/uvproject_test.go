@@ -107,6 +107,7 @@ func TestUVProjectInstallErrors(t *testing.T) {
 	}{
 		{"no lock", uvWorkspaceFiles, "services/api",
 			"service svc (deps: uv) has no lock: uv.lock: stat"},
+		{"no lock at the root", uvWorkspaceFiles, "services/api", "run `uv lock` in the repository root and commit uv.lock"},
 		{"no lock of its own", uvWorkspaceFiles, "tools/solo", "has no lock: tools/solo/uv.lock"},
 		{"a bad workspace root", map[string]string{
 			"pyproject.toml":              "[tool.uv.workspace]\nmembers = [\"services/*\"\n",
@@ -247,7 +248,7 @@ func TestUVProjectWorkspace(t *testing.T) {
 			t.Errorf("install error = %v, want uv's stale lock message", err)
 		}
 		_, err = tool.Freeze(ctx, p, Env{Venv: venv, Tools: NewTools(cacheDir)})
-		if err == nil || !strings.Contains(err.Error(), "uv.lock for service api: the lock is not current") ||
+		if err == nil || !strings.Contains(err.Error(), "uv.lock for service api: checking that the lock is current") ||
 			!strings.Contains(err.Error(), "run `uv lock`") {
 			t.Errorf("freeze error = %v, want uv's stale lock message", err)
 		}

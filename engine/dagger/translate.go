@@ -143,7 +143,7 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: inputPath(p, dir, in), Optional: i > 0})
 	}
 	for _, in := range st.Inputs { // named relative to the service's directory
-		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: path.Join(SourceRoot, python.RelativeTo(p.Dir, in))})
+		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: path.Join(dir, python.RelativeTo(p.Dir, in))})
 	}
 	env, mounts := t.env(cfg, svc, st)
 	r.Files = append(r.Files, scratchFiles(svc, st, env)...)

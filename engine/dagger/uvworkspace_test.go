@@ -56,6 +56,21 @@ func TestDepsRecipeUVWorkspace(t *testing.T) {
 			t.Errorf("%s = %q, want the virtualenv", k, e[k])
 		}
 	}
+
+	// The repository's tools file, named from the service's directory, is where that name
+	// leads from the working directory.
+	svc.Tools = config.Tools{Requirements: "pyproject.toml"} // any file of the root
+	got, err = hostEnv(nil).Stage(cfg, svc, stages.Frozen(svc, stages.ForService(svc))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := got.Execs[len(got.Execs)-1].Argv
+	if want := "../../pyproject.toml"; last[len(last)-1] != want {
+		t.Fatalf("last exec %q, want the tools file named %s", last, want)
+	}
+	if f := got.Files[len(got.Files)-1]; f.Path != "/repo/pyproject.toml" || f.Host != host("pyproject.toml") {
+		t.Errorf("tools file copied to %+v, want /repo/pyproject.toml (../../ of the working directory)", f)
+	}
 }
 
 // TestRequirementsRecipeUV: the image's requirements are what `uv export` prints from the lock,

@@ -1,9 +1,10 @@
 // Package python is convoy's one place for the Python packaging tools it runs. Each dependency
-// tool a service may use (services.yaml's deps: pip, pipenv, poetry) is a Tool, in a file of
-// its own: its spec and lock file names, how to install a service's dependencies (Installation: data
-// engines run), its runtime requirements for an image (Runtime), how to freeze a gated
-// environment into its lockfile (Freeze) and read one back (Pins). Engines, stages and release
-// get every tool fact from here, through ToolNamed.
+// tool a service may use (services.yaml's deps: pip, pipenv, poetry, uv — uv projects and uv
+// workspace members, uvproject.go) is a Tool, in a file of its own: its spec and lock file names,
+// how to install a service's dependencies (Installation: data engines run), its runtime
+// requirements for an image (Runtime), how to freeze a gated environment into its lockfile
+// (Freeze) and read one back (Pins). Engines, stages and release get every tool fact from here,
+// through ToolNamed.
 //
 // Under the tools: uv —
 // provisioned on demand (Tools), creating and filling the services' virtualenvs (VenvArgv,

@@ -49,7 +49,7 @@ func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st sta
 		Service: svc.Name, Stage: st.Name, Base: prep.Base, From: &prep,
 		Dirs:    []string{ResolveDir},
 		Mounts:  hostMounts,
-		Workdir: SourceRoot,
+		Workdir: prep.Workdir, // the runtime command runs where the install did (projectDir)
 		Timeout: st.Timeout,
 		Offline: st.Offline,
 	}

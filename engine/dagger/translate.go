@@ -129,19 +129,21 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 	if _, err := os.Stat(hostPath(p, tool.Spec(p))); err != nil {
 		return Recipe{}, fmt.Errorf("reading dependency spec of %q: %w", svc.Name, err)
 	}
+	inputs := tool.Inputs(p)
+	dir := projectDir(p, inputs)
 	r := Recipe{
 		Service: svc.Name, Stage: st.Name, Base: base,
 		Dirs:    []string{VenvDir},
-		Workdir: SourceRoot,
+		Workdir: dir,
 		Timeout: st.Timeout,
 		Offline: st.Offline,
 	}
 	// Where the stage's argv expects them; only the spec must exist.
-	for i, in := range tool.Inputs(p) {
-		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: containerPath(p, in), Optional: i > 0})
+	for i, in := range inputs {
+		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: inputPath(p, dir, in), Optional: i > 0})
 	}
 	for _, in := range st.Inputs { // named relative to the service's directory
-		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: path.Join(SourceRoot, python.RelativeTo(p.Dir, in))})
+		r.Files = append(r.Files, File{Host: hostPath(p, in), Path: path.Join(dir, python.RelativeTo(p.Dir, in))})
 	}
 	env, mounts := t.env(cfg, svc, st)
 	r.Files = append(r.Files, scratchFiles(svc, st, env)...)
@@ -223,6 +225,29 @@ func scratchFiles(svc *config.Service, st stages.Stage, env map[string]string) [
 // hostPath is where the repository-relative file rel of p is on the host.
 func hostPath(p python.Project, rel string) string {
 	return filepath.Join(p.Root, filepath.FromSlash(rel))
+}
+
+// projectDir is where the deps stage of p places its tool's inputs and runs its commands, and
+// where the image stage runs the tool's runtime command: SourceRoot, unless an input is outside
+// the service's directory (a uv workspace's root pyproject.toml and lock) — then the service's
+// directory under RepoRoot, the inputs keeping the repository's layout there, so that a tool
+// that looks for its workspace from the service's directory up finds it.
+func projectDir(p python.Project, inputs []string) string {
+	for _, in := range inputs {
+		if _, ok := serviceRel(p, in); !ok {
+			return path.Join(RepoRoot, p.Dir)
+		}
+	}
+	return SourceRoot
+}
+
+// inputPath is where the repository-relative input rel of p is in a deps container whose
+// project directory is dir (projectDir).
+func inputPath(p python.Project, dir, rel string) string {
+	if dir == SourceRoot {
+		return containerPath(p, rel)
+	}
+	return path.Join(RepoRoot, rel)
 }
 
 // containerPath is where the repository-relative file rel of p is in a container: under

@@ -173,8 +173,8 @@ func sitePackages(t testing.TB, img v1.Image) []string {
 // TestImageDepsFollowTheBase proves that an image's dependencies are those of its base's
 // interpreter, not the host's: the gates (host 3.11, at 3.11.3 or later) install idna, which
 // the markers select there; the image, on Debian bookworm's 3.11.2, gets six and not idna — for
-// a pip service (requirements.txt) and a pipenv one (Pipfile markers kept through `pipenv
-// requirements`) alike.
+// a pip service (requirements.txt), a pipenv one (Pipfile markers kept through `pipenv
+// requirements`) and a uv one (uv.lock's markers kept through `uv export`) alike.
 func TestImageDepsFollowTheBase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("installs the fixture's dependencies from PyPI; skipped with -short")
@@ -183,7 +183,7 @@ func TestImageDepsFollowTheBase(t *testing.T) {
 	needPyPI(t)
 	cfg := imageRepo(t, "markers", map[string]string{})
 	e, b := imageEngine(t, cfg)
-	for _, name := range []string{"pipmarkers", "pipenvmarkers"} {
+	for _, name := range []string{"pipmarkers", "pipenvmarkers", "uvmarkers"} {
 		t.Run(name, func(t *testing.T) {
 			svc := cfg.Service(name)
 			runStage(t, e, cfg, svc, stages.Deps)

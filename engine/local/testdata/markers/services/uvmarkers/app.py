@@ -1,0 +1,1 @@
+"""The service's code: the image test looks only at its dependencies."""

@@ -273,9 +273,10 @@ func TestProcessRecipes(t *testing.T) {
 		{stage: "unit", want: Recipe{
 			Dirs: []string{"/convoy/db"},
 			Env: with("CONVOY_STAGE", "unit", "DATABASE_URL", "sqlite:////convoy/db/unit.sqlite3",
-				"PYTEST_ADDOPTS", "-p no:cacheprovider"),
+				"PYTEST_ADDOPTS", "-p no:cacheprovider --junitxml=/tmp/convoy-tests.junit.xml"),
 			Execs:   []Exec{{Argv: []string{"python", "check_env.py"}}},
 			Offline: true,
+			JUnit:   JUnitPath, // exported to Request.JUnit after the execs
 		}},
 		{stage: "lint", want: Recipe{
 			Env:   with("CONVOY_STAGE", "lint"),

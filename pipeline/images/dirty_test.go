@@ -51,7 +51,10 @@ func TestDirtyTag(t *testing.T) {
 		return tag, cf.Config.Labels["org.opencontainers.image.revision"], ref.Digest
 	}
 	write := func(rel, content string) { gittest.WriteFile(t, filepath.Join(f.root, rel), content) }
-	restore := func() { gittest.Git(t, f.root, "reset", "-q", "--hard"); gittest.Git(t, f.root, "clean", "-qfd", "services", "libs") }
+	restore := func() {
+		gittest.Git(t, f.root, "reset", "-q", "--hard")
+		gittest.Git(t, f.root, "clean", "-qfd", "services", "libs")
+	}
 
 	tag, rev, cleanDigest := build(t)
 	if tag != clean || rev != head {

@@ -189,18 +189,24 @@ func commandNames() string {
 func (c *cli) load() (*config.Config, int) {
 	cfg, err := config.Load(c.opts.file, c.opts.repo)
 	if err != nil {
-		var ce *config.Error
-		if errors.As(err, &ce) {
-			for _, p := range ce.Problems {
-				fmt.Fprintln(c.stderr, p.String())
-			}
-			fmt.Fprintf(c.stderr, "convoy: %d problem(s) in %s; nothing was run\n", len(ce.Problems), c.opts.file)
-		} else {
-			fmt.Fprintf(c.stderr, "convoy: %v\n", err)
-		}
-		return nil, exitUsage
+		return nil, c.refuseManifest(err)
 	}
 	return cfg, exitPassed
+}
+
+// refuseManifest reports a manifest that cannot be used (every problem of a *config.Error at
+// its position) and returns the usage exit code: nothing ran.
+func (c *cli) refuseManifest(err error) int {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		for _, p := range ce.Problems {
+			fmt.Fprintln(c.stderr, p.String())
+		}
+		fmt.Fprintf(c.stderr, "convoy: %d problem(s) in %s; nothing was run\n", len(ce.Problems), c.opts.file)
+	} else {
+		fmt.Fprintf(c.stderr, "convoy: %v\n", err)
+	}
+	return exitUsage
 }
 
 // stateDir is the repository's .convoy directory.

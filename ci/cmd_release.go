@@ -136,6 +136,9 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 	if len(c.opts.only) > 0 {
 		return c.fail(&pipeline.UsageError{Msg: "release: --only cannot be used: a release tags every service"})
 	}
+	if err := cfg.NeedIntegration(); err != nil { // a release runs integration before it stamps
+		return c.refuseManifest(err)
+	}
 	registry := c.releaseRegistry(cfg)
 	if registry == "" {
 		return c.fail(&pipeline.UsageError{Msg: "release: no registry: pass --registry HOST/NAMESPACE or set release.registry"})

@@ -78,8 +78,10 @@ func (c *cli) showPlan() int {
 	if err != nil {
 		return c.fail(err)
 	}
-	if cmd := cfg.Integration.Command; len(cmd) > 0 {
-		plan.Integration = &pipeline.PlanIntegration{Command: cmd, Requirements: cfg.Integration.Requirements,
+	if err := cfg.NeedIntegration(); err != nil {
+		plan.NoIntegration = err.Error()
+	} else {
+		plan.Integration = &pipeline.PlanIntegration{Command: cfg.Integration.Command, Requirements: cfg.Integration.Requirements,
 			Postgres: cfg.Integration.Postgres != "", Timeout: cfg.Integration.Timeout.String(), From: c.integrationFrom()}
 	}
 	if c.opts.output == "json" {
@@ -199,6 +201,11 @@ func (c *cli) runPipeline(ctx context.Context, name string, ph phases) int {
 	cfg, code := c.load()
 	if cfg == nil {
 		return code
+	}
+	if ph.integration {
+		if err := cfg.NeedIntegration(); err != nil {
+			return c.refuseManifest(err)
+		}
 	}
 	if name == "run" {
 		if code, ok := c.releaseIfTagged(ctx, cfg); ok {

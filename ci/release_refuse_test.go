@@ -6,7 +6,9 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,7 +25,9 @@ import (
 func releaseRepo(t *testing.T) (root, reg string) {
 	t.Helper()
 	files := pyServices("", map[string]map[string]string{"alpha": {}, "beta": {}})
-	files["services.yaml"] += "release:\n  tag_pattern: '^v[0-9]+\\.[0-9]+\\.[0-9]+$'\n"
+	files["services.yaml"] += "release:\n  tag_pattern: '^v[0-9]+\\.[0-9]+\\.[0-9]+$'\n" +
+		"integration:\n  requirements: tests/requirements.txt\n  command: [python, -c, pass]\n"
+	files["tests/requirements.txt"] = ""
 	root = writeRepo(t, files)
 	gitRepo(t, root)
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -68,6 +72,16 @@ func TestReleaseRefusesBeforeWork(t *testing.T) {
 		}, "v1.0.0", "", "svc/alpha/notes.txt", nil},
 		{"engine without environments to freeze", nil, "v1.0.0", "", "--engine dagger cannot provide the environments",
 			[]string{"--engine", "dagger"}},
+		{"no integration block", func(t *testing.T, root string) {
+			manifest := filepath.Join(root, "services.yaml")
+			data, err := os.ReadFile(manifest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, _, _ := strings.Cut(string(data), "integration:")
+			writeFiles(t, root, map[string]string{"services.yaml": before})
+			gitIn(t, root, "commit", "-q", "-am", "no integration")
+		}, "v1.0.0", "", "services.yaml:1:1: no integration: block", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

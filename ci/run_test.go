@@ -327,10 +327,12 @@ except OSError as e:
 // TestUsageAndConfigErrors: bad flags and bad manifests exit 2 before anything runs.
 func TestUsageAndConfigErrors(t *testing.T) {
 	root := writeRepo(t, map[string]string{
-		"services.yaml":               "version: 1\nservices:\n  - name: a\n    path: svc/a\n    depends_on: [ghost]\n",
-		"svc/a/requirements.txt":      "",
-		"good/services.yaml":          "version: 1\nservices:\n  - name: a\n    path: svc/a\n",
-		"good/svc/a/requirements.txt": "",
+		"services.yaml":                             "version: 1\nservices:\n  - name: a\n    path: svc/a\n    depends_on: [ghost]\n",
+		"svc/a/requirements.txt":                    "",
+		"good/services.yaml":                        "version: 1\nservices:\n  - name: a\n    path: svc/a\n",
+		"good/svc/a/requirements.txt":               "",
+		"broken-integration/services.yaml":          "version: 1\nservices:\n  - name: a\n    path: svc/a\nintegration:\n  requirements: svc/a/requirements.txt\n",
+		"broken-integration/svc/a/requirements.txt": "",
 	})
 	for _, tc := range []struct {
 		name string
@@ -342,6 +344,12 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"bad flag", []string{"run", "--jobs", "0", "-C", root}, "--jobs 0: expected at least 1"},
 		{"unknown only", []string{"gate", "--only", "nope", "-C", filepath.Join(root, "good")}, `--only names unknown service(s) nope`},
 		{"bad output", []string{"plan", "--output", "xml"}, `--output "xml": expected text or json`},
+		{"run without integration", []string{"run", "-C", filepath.Join(root, "good")}, "services.yaml:1:1: no integration: block"},
+		{"integration without integration", []string{"integration", "-C", filepath.Join(root, "good")}, "services.yaml:1:1: no integration: block"},
+		{"release without integration", []string{"release", "--tag", "v1.0.0", "--registry", "127.0.0.1:1/x", "-C", filepath.Join(root, "good")},
+			"services.yaml:1:1: no integration: block"},
+		{"plan with a broken integration", []string{"plan", "-C", filepath.Join(root, "broken-integration")}, "services.yaml:5:1: integration has no command"},
+		{"run with a broken integration", []string{"run", "-C", filepath.Join(root, "broken-integration")}, "services.yaml:5:1: integration has no command"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(convoyBin, tc.args...)
@@ -356,8 +364,28 @@ func TestUsageAndConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := os.Stat(filepath.Join(root, ".convoy")); err == nil {
-		t.Error("a rejected run left a .convoy directory behind")
+	for _, dir := range []string{root, filepath.Join(root, "good"), filepath.Join(root, "broken-integration")} {
+		if _, err := os.Stat(filepath.Join(dir, ".convoy")); err == nil {
+			t.Errorf("a rejected run left a .convoy directory behind in %s", dir)
+		}
+	}
+}
+
+// TestPlanWithoutIntegration: a manifest without integration: plans (gate and build need
+// none), and the plan says run and integration refuse it, with the refusal's position.
+func TestPlanWithoutIntegration(t *testing.T) {
+	root := writeRepo(t, pyServices("", map[string]map[string]string{"a": {}}))
+	res := convoy(t, root, nil, "plan")
+	if res.code != 0 || !strings.Contains(res.stdout, "integration: none; convoy run and convoy integration refuse this manifest:\n  services.yaml:1:1: no integration: block") {
+		t.Fatalf("plan: exit %d, stdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	res = convoy(t, root, nil, "plan", "--output", "json")
+	var plan pipeline.Plan
+	if err := json.Unmarshal([]byte(res.stdout), &plan); err != nil {
+		t.Fatalf("plan JSON: %v\n%s", err, res.stdout)
+	}
+	if plan.Integration != nil || !strings.HasPrefix(plan.NoIntegration, "services.yaml:1:1: no integration: block") {
+		t.Errorf("plan JSON integration = %+v, no_integration = %q", plan.Integration, plan.NoIntegration)
 	}
 }
 

@@ -27,6 +27,27 @@ type Request struct {
 	Stage stages.Stage
 	// Log receives everything the stage prints (stdout and stderr, interleaved).
 	Log io.Writer
+	// JUnit, when set, is the host file where the stage's test runner must leave its JUnit XML
+	// (Stage.Counts; see WithJUnit). A stage that writes none leaves no file there.
+	JUnit string
+}
+
+// WithJUnit returns st with its test runner told to write JUnit XML to path (Stage.Counts'
+// JUnitEnv over its Env): the local engine gives Request.JUnit, the Dagger engine a container
+// path it exports there. A stage without Counts is returned as it is.
+func WithJUnit(st stages.Stage, path string) stages.Stage {
+	if st.Counts == nil || st.Counts.JUnitEnv == nil {
+		return st
+	}
+	env := make(map[string]string, len(st.Env)+1)
+	for k, v := range st.Env {
+		env[k] = v
+	}
+	for k, v := range st.Counts.JUnitEnv(path) {
+		env[k] = v
+	}
+	st.Env = env
+	return st
 }
 
 // Result is what a stage that passed reports beyond its success.

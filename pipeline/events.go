@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/stages"
 )
 
 // Status is how a stage or a service ended (or where it is).
@@ -51,6 +52,9 @@ type Event struct {
 	// Findings counts what a stage that reports without failing (lint_mode: warn) found;
 	// every one is in its log.
 	Findings int `json:"findings,omitempty"`
+	// Tests counts the tests a unit stage ran ("available": false when its runner reported
+	// nothing convoy can read).
+	Tests *stages.TestCounts `json:"tests,omitempty"`
 	// Log is the path of the stage's log file.
 	Log string `json:"log,omitempty"`
 	// Tail holds the last lines of the log of a stage that did not pass.
@@ -101,6 +105,8 @@ type StageSummary struct {
 	Log      string  `json:"log,omitempty"`
 	// Findings counts what the stage found without failing (lint_mode: warn), each in its log.
 	Findings int `json:"findings,omitempty"`
+	// Tests counts the tests a unit stage ran (see Event.Tests).
+	Tests *stages.TestCounts `json:"tests,omitempty"`
 	// Image and Digest are set on an image stage that built one.
 	Image  string `json:"image,omitempty"`
 	Digest string `json:"digest,omitempty"`

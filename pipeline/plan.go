@@ -23,6 +23,9 @@ type Plan struct {
 	Edges []Edge `json:"edges"`
 	// Integration, when set, runs once every service passed.
 	Integration *PlanIntegration `json:"integration,omitempty"`
+	// NoIntegration, when the manifest has no integration stage, is why: the refusal convoy run
+	// and convoy integration give it (FILE:LINE:COL: …).
+	NoIntegration string `json:"no_integration,omitempty"`
 
 	stages   map[string][]stages.Stage
 	config   *config.Config
@@ -213,6 +216,9 @@ func (p *Plan) Text() string {
 		}
 		fmt.Fprintf(&b, "\nintegration (after every service passed): %s; %s on %s, one database per service  (timeout %s)\n",
 			from, strings.Join(in.Command, " "), pg, in.Timeout)
+	}
+	if p.NoIntegration != "" {
+		fmt.Fprintf(&b, "\nintegration: none; convoy run and convoy integration refuse this manifest:\n  %s\n", p.NoIntegration)
 	}
 	return b.String()
 }

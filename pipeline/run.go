@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,7 +155,7 @@ func (r *Runner) finished(o Outcome) {
 	sum := r.results[o.ID]
 	r.mu.Unlock()
 	ev := Event{Type: EventStageFinish, Time: o.End, Service: svc, Stage: st, Status: o.Status,
-		Duration: seconds(o.End.Sub(o.Start)), Message: sum.Note, Findings: sum.Findings}
+		Duration: seconds(o.End.Sub(o.Start)), Message: sum.Note, Findings: sum.Findings, Tests: sum.Tests}
 	if sum.Image != "" {
 		ev.Message = sum.Image
 	}
@@ -194,13 +195,23 @@ func (r *Runner) runStage(ctx context.Context, svc *config.Service, st stages.St
 	defer f.Close()
 	var log io.Writer = f
 	var out bytes.Buffer
-	if st.Findings != nil {
+	if st.Findings != nil || st.Counts != nil {
 		log = io.MultiWriter(f, &out)
 	}
-	res, err := r.Engine.Run(ctx, engine.Request{Config: r.Plan.config, Service: svc, Stage: st, Log: log})
+	req := engine.Request{Config: r.Plan.config, Service: svc, Stage: st, Log: log}
+	if st.Counts != nil {
+		req.JUnit = strings.TrimSuffix(path, ".log") + ".junit.xml"
+		if err := os.Remove(req.JUnit); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing the last run's JUnit of %s/%s: %w", svc.Name, st.Name, err)
+		}
+	}
+	res, err := r.Engine.Run(ctx, req)
 	sum := StageSummary{Note: res.Note, Log: path, Image: res.Image, Digest: res.Digest}
 	if st.Findings != nil {
 		err = findings(st.Findings, out.Bytes(), err, f, &sum)
+	}
+	if st.Counts != nil && classify(err) != StatusInterrupted {
+		sum.Tests = testCounts(st.Counts, req.JUnit, out.Bytes(), f)
 	}
 	r.mu.Lock()
 	r.results[taskID(svc.Name, st.Name)] = sum
@@ -230,6 +241,39 @@ func findings(fs *stages.Findings, out []byte, err error, log io.Writer, sum *St
 		fmt.Fprintln(log, f.String())
 	}
 	return nil
+}
+
+// testCounts reads a stage's test counts: from the JUnit XML its runner wrote at junit, else
+// from its output (Counts.Parse), else they are unavailable — never zero for want of a report.
+// Where they came from, or why there are none, is noted in the log.
+func testCounts(c *stages.Counts, junit string, out []byte, log io.Writer) *stages.TestCounts {
+	if tests, err := integration.ParseJUnitFile(junit); err == nil {
+		counts := stages.TestCounts{Available: true, Source: stages.CountsJUnit}
+		for _, t := range tests {
+			switch t.Status {
+			case integration.TestFailed:
+				counts.Failed++
+			case integration.TestError:
+				counts.Errors++
+			case integration.TestSkipped:
+				counts.Skipped++
+			default:
+				counts.Passed++
+			}
+		}
+		fmt.Fprintf(log, "convoy: tests: %s (from %s)\n", counts, junit)
+		return &counts
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(log, "convoy: %v\n", err)
+	}
+	if c.Parse != nil {
+		if counts, ok := c.Parse(out); ok {
+			fmt.Fprintf(log, "convoy: tests: %s (from the %s)\n", counts, counts.Source)
+			return &counts
+		}
+	}
+	fmt.Fprintln(log, "convoy: tests: counts unavailable (the runner wrote no JUnit XML and printed no unittest summary)")
+	return &stages.TestCounts{}
 }
 
 func (r *Runner) logPath(svc, stage string) string {

@@ -82,6 +82,8 @@ type Stage struct {
 	// Findings, when set, lets the stage pass with problems it reports (lint_mode: warn): the
 	// runner parses its output and counts them.
 	Findings *Findings
+	// Counts, when set, says how the stage's test counts are read (unit).
+	Counts *Counts
 	// Err, when set, is why the stage could not be made for the service: engines fail it
 	// without running anything.
 	Err error

@@ -1,14 +1,124 @@
 package stages
 
-import "github.com/convoy-ci/convoy/pipeline/config"
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/convoy-ci/convoy/pipeline/config"
+)
+
+// unitAddopts keeps pytest's cache out of the source tree, where it would change the image's
+// input hash.
+const unitAddopts = "-p no:cacheprovider"
 
 // unit runs the service's unit tests, offline: unit tests make no calls outside the service.
 // They get a fresh SQLite database of their own unless the service says database.unit: none.
+// Its test counts come from the JUnit XML pytest writes where the engine says, else from the
+// summary unittest (Django's manage.py test) prints.
 var unit = Definition{Name: Unit, For: func(svc *config.Service) Stage {
 	return Stage{
 		Name: Unit, Commands: command(svc.Unit, "python", "-m", "pytest", "-q"),
 		Timeout: svc.Timeout, Needs: []string{Deps}, Offline: true, FreshDB: svc.Database.Unit != config.DatabaseNone, Expected: expectUnit,
-		// pytest's cache would write into the source tree and change the image's input hash.
-		Env: map[string]string{"PYTEST_ADDOPTS": "-p no:cacheprovider"},
+		Env: map[string]string{"PYTEST_ADDOPTS": unitAddopts},
+		Counts: &Counts{
+			JUnitEnv: func(path string) map[string]string {
+				return map[string]string{"PYTEST_ADDOPTS": unitAddopts + " --junitxml=" + shellQuote(path)}
+			},
+			Parse: parseUnittest,
+		},
 	}
 }}
+
+// Counts says how a stage's test counts are read. An engine that can give the runner a file
+// applies JUnitEnv; when no JUnit XML appears, Parse reads the stage's output; when neither
+// gives counts, they are unavailable (never zero).
+type Counts struct {
+	// JUnitEnv is the stage environment (over Env) that makes the test runner write JUnit XML
+	// to path, a file the engine owns.
+	JUnitEnv func(path string) map[string]string
+	// Parse reads the counts from what the stage printed; ok is false when it printed none.
+	Parse func(output []byte) (c TestCounts, ok bool)
+}
+
+// Sources of TestCounts.
+const (
+	CountsJUnit    = "junit"
+	CountsUnittest = "unittest output"
+)
+
+// TestCounts is how many tests a stage ran and how they ended. When Available is false the
+// stage's runner reported nothing convoy can read: the counts are unknown, not zero.
+type TestCounts struct {
+	Available bool `json:"available"`
+	// Source says where they come from: CountsJUnit (the runner's JUnit XML) or CountsUnittest
+	// (the "Ran N tests" summary unittest and Django print).
+	Source  string `json:"source,omitempty"`
+	Passed  int    `json:"passed"`
+	Failed  int    `json:"failed"`
+	Errors  int    `json:"errors"`
+	Skipped int    `json:"skipped"`
+}
+
+// String is "42 passed", "40 passed, 1 failed, 1 error, 3 skipped" or "counts unavailable".
+func (c TestCounts) String() string {
+	if !c.Available {
+		return "counts unavailable"
+	}
+	parts := []string{strconv.Itoa(c.Passed) + " passed"}
+	for _, p := range []struct {
+		n    int
+		what string
+	}{{c.Failed, "failed"}, {c.Errors, "errors"}, {c.Skipped, "skipped"}} {
+		if p.n > 0 {
+			parts = append(parts, strconv.Itoa(p.n)+" "+p.what)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+var (
+	// unittestRan is unittest's "Ran 12 tests in 0.034s" line.
+	unittestRan = regexp.MustCompile(`(?m)^Ran (\d+) tests? in `)
+	// unittestEnd is the verdict after it: "OK", "OK (skipped=2)", "FAILED (failures=1, errors=2)".
+	unittestEnd = regexp.MustCompile(`(?m)^(OK|FAILED)(?: \(([^)]*)\))?\s*$`)
+	// unittestKV is one "failures=1" of the verdict.
+	unittestKV = regexp.MustCompile(`([a-z ]+)=(\d+)`)
+)
+
+// parseUnittest reads the last "Ran N tests" summary unittest (and Django's manage.py test)
+// printed, with the verdict after it.
+func parseUnittest(out []byte) (TestCounts, bool) {
+	runs := unittestRan.FindAllSubmatchIndex(out, -1)
+	if len(runs) == 0 {
+		return TestCounts{}, false
+	}
+	last := runs[len(runs)-1]
+	ran, _ := strconv.Atoi(string(out[last[2]:last[3]]))
+	end := unittestEnd.FindSubmatch(out[last[1]:])
+	if end == nil {
+		return TestCounts{}, false
+	}
+	c := TestCounts{Available: true, Source: CountsUnittest}
+	for _, kv := range unittestKV.FindAllSubmatch(end[2], -1) {
+		n, _ := strconv.Atoi(string(kv[2]))
+		switch strings.TrimSpace(string(kv[1])) {
+		case "failures", "unexpected successes":
+			c.Failed += n
+		case "errors":
+			c.Errors = n
+		case "skipped":
+			c.Skipped = n
+		}
+	}
+	c.Passed = max(ran-c.Failed-c.Errors-c.Skipped, 0)
+	return c, true
+}
+
+// shellQuote quotes s for shlex.split, as pytest splits PYTEST_ADDOPTS.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

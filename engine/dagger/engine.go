@@ -125,8 +125,40 @@ func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, er
 			e.o.notify("the dagger engine cannot take the network away from a container: stages that ask for none (unit, populate) run with the engine's container network")
 		})
 	}
+	if r.JUnit != "" && req.JUnit != "" {
+		return engine.Result{}, e.runWithJUnit(ctx, &r, req)
+	}
 	_, err = e.RunRecipe(ctx, &r, req.Log)
 	return engine.Result{}, err
+}
+
+// runWithJUnit is RunRecipe for a recipe whose runner leaves JUnit XML at r.JUnit: after the
+// execs, passed or failed (failing tests are counted too), the file is exported to
+// req.JUnit. A runner that wrote none leaves no file there (its counts are unavailable).
+func (e *Engine) runWithJUnit(ctx context.Context, r *Recipe, req engine.Request) error {
+	ctr, err := e.Container(ctx, r)
+	if err != nil {
+		return e.failure(ctx, req.Log, nil, fmt.Errorf("preparing the container of %s/%s: %w", r.Service, r.Stage, err))
+	}
+	var runErr error
+	for _, x := range r.Execs {
+		next, err := e.exec(ctx, ctr, x, req.Log)
+		if next != nil {
+			ctr = next
+		}
+		if runErr = err; err != nil {
+			break
+		}
+	}
+	if runErr == nil || engine.AsStageError(runErr).Reason == engine.Failed {
+		if _, err := ctr.File(r.JUnit).Export(ctx, req.JUnit); err != nil {
+			fmt.Fprintf(req.Log, "convoy: no JUnit XML at %s in the container: %v\n", r.JUnit, err)
+		}
+	}
+	if runErr == nil {
+		e.remember(r, ctr)
+	}
+	return runErr
 }
 
 // RunRecipe builds r's container (its From chain first) and runs r's execs in order, gated:

@@ -31,6 +31,9 @@ const (
 	HostRoot = StateRoot + "/host"
 	// Home is $HOME of every gate container: writable by whatever user the base image runs as.
 	Home = "/tmp"
+	// JUnitPath is where a stage's test runner writes its JUnit XML (Recipe.JUnit), in Home
+	// so that any user can.
+	JUnitPath = Home + "/convoy-tests.junit.xml"
 	// RepoRoot is where the repository is mounted for the integration suite.
 	RepoRoot = "/repo"
 	// ResolveDir holds the files of an image stage's requirement resolution: the gated
@@ -149,6 +152,9 @@ type Recipe struct {
 	Execs []Exec `json:"execs"`
 	// Timeout bounds the recipe's execs (the stage's timeout).
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// JUnit, when set, is the container file where the execs' test runner writes JUnit XML
+	// (engine.WithJUnit); the engine exports it to Request.JUnit after them.
+	JUnit string `json:"junit,omitempty"`
 	// Offline says the stage asked for no network; Dagger gives every exec the container
 	// network, so the executor can only say that it did not honour it.
 	Offline bool `json:"offline,omitempty"`

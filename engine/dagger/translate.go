@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
@@ -323,9 +324,13 @@ func (t Translator) process(cfg *config.Config, svc *config.Service, st stages.S
 	if err != nil {
 		return Recipe{}, err
 	}
+	junit := ""
+	if st.Counts != nil && st.Counts.JUnitEnv != nil {
+		junit, st = JUnitPath, engine.WithJUnit(st, JUnitPath)
+	}
 	env, hostMounts := t.env(cfg, svc, st)
 	r := Recipe{
-		Service: svc.Name, Stage: st.Name, Base: prep.Base, From: &prep,
+		Service: svc.Name, Stage: st.Name, Base: prep.Base, From: &prep, JUnit: junit,
 		Mounts:  append(srcMounts, hostMounts...),
 		Env:     envList(env),
 		Workdir: SourceRoot,

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
@@ -273,9 +274,10 @@ func TestProcessRecipes(t *testing.T) {
 		{stage: "unit", want: Recipe{
 			Dirs: []string{"/convoy/db"},
 			Env: with("CONVOY_STAGE", "unit", "DATABASE_URL", "sqlite:////convoy/db/unit.sqlite3",
-				"PYTEST_ADDOPTS", "-p no:cacheprovider"),
+				"PYTEST_ADDOPTS", "-p no:cacheprovider --junitxml=/tmp/convoy-tests.junit.xml"),
 			Execs:   []Exec{{Argv: []string{"python", "check_env.py"}}},
 			Offline: true,
+			JUnit:   JUnitPath, // exported to Request.JUnit after the execs
 		}},
 		{stage: "lint", want: Recipe{
 			Env:   with("CONVOY_STAGE", "lint"),
@@ -463,6 +465,13 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 						w = strings.Join(entries, ":")
 					case "DATABASE_URL":
 						w = "sqlite:///" + DBDir + "/" + st.Name + ".sqlite3"
+					case "PYTEST_ADDOPTS":
+						// Both engines tell the runner where to write JUnit by the one rule
+						// (engine.WithJUnit): the local engine a host file, this one JUnitPath.
+						w = v
+						if j, ok := engine.WithJUnit(st, JUnitPath).Env[k]; ok {
+							w = j
+						}
 					default:
 						w = v
 						if v == cert {

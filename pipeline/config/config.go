@@ -233,6 +233,21 @@ type Integration struct {
 	Env map[string]string
 	// Timeout bounds the whole integration stage.
 	Timeout time.Duration
+	// Line is the line of the integration: key; 0 when the manifest has none.
+	Line int
+}
+
+// NeedIntegration says whether the manifest can run the integration stage, for the commands
+// that run it (run, integration, release): nil when it has an integration: block (Load refuses
+// one without a command or requirements), else an *Error at the top of the file. Commands that
+// stop before integration (gate, build, plan) accept a manifest without one.
+func (c *Config) NeedIntegration() error {
+	if c.Integration.Line > 0 {
+		return nil
+	}
+	return &Error{Problems: []Problem{{File: c.File, Line: 1, Col: 1, Msg: "no integration: block, and this command " +
+		"runs the integration stage (expected integration: with command: and requirements:; " +
+		"convoy build runs the gates and images without it)"}}}
 }
 
 // Release is the release: block.

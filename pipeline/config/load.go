@@ -147,7 +147,7 @@ func (d *decoder) decode(data []byte) *Config {
 		},
 		"defaults":    func(k, v *yaml.Node) { d.defaults(v, &cfg.Defaults) },
 		"services":    func(k, v *yaml.Node) { servicesNode = v },
-		"integration": func(k, v *yaml.Node) { d.integration(v, &cfg.Integration) },
+		"integration": func(k, v *yaml.Node) { d.integration(k, v, &cfg.Integration) },
 		"release":     func(k, v *yaml.Node) { d.release(v, &cfg.Release) },
 	})
 	if top.Kind != yaml.MappingNode {
@@ -566,16 +566,35 @@ func applyDefaultDefaults(df *Defaults) {
 	}
 }
 
-func (d *decoder) integration(n *yaml.Node, in *Integration) {
+// integration decodes the integration: block (key k, value n). A block that is there must be
+// usable: the suite's command and requirements file are required.
+func (d *decoder) integration(k, n *yaml.Node, in *Integration) {
+	in.Line = k.Line
 	var envNode *yaml.Node
+	var sawCommand, sawRequirements bool
+	defer func() {
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		if !sawCommand {
+			d.errorf(k, "integration has no command (expected command: the suite's argv, e.g. [python, -m, pytest, tests/integration])")
+		}
+		if !sawRequirements {
+			d.errorf(k, "integration has no requirements (expected requirements: the file installing the suite's tools, e.g. tests/integration/requirements.txt)")
+		}
+	}()
 	d.mapping(n, "integration", map[string]func(k, v *yaml.Node){
 		"postgres": func(k, v *yaml.Node) { in.Postgres, _ = d.str(v, "postgres") },
 		"requirements": func(k, v *yaml.Node) {
+			sawRequirements = true
 			if s, ok := d.str(v, "requirements"); ok {
 				in.Requirements = d.repoPath(v, s, "requirements", false)
 			}
 		},
-		"command": func(k, v *yaml.Node) { in.Command = d.argv(v, "command") },
+		"command": func(k, v *yaml.Node) {
+			sawCommand = true
+			in.Command = d.argv(v, "command")
+		},
 		"env": func(k, v *yaml.Node) {
 			in.Env = d.env(v, "env")
 			envNode = v

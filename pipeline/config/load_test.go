@@ -272,6 +272,22 @@ release:
 			`9:3: unknown key "owner" in release (expected one of: registry, tag_pattern)`,
 		}},
 		{"empty services", "version: 1\nservices: []\n", []string{"2:11: services is empty"}},
+		{"integration without command or requirements", `version: 1
+services: [{name: a, path: services/a}]
+integration:
+  env: {JWT: x}
+`, []string{
+			`3:1: integration has no command (expected command:`,
+			`3:1: integration has no requirements (expected requirements:`,
+		}},
+		{"integration with requirements missing", `version: 1
+services: [{name: a, path: services/a}]
+integration: {command: [pytest], requirements: tests/gone.txt}
+`, []string{`3:48: requirements "tests/gone.txt" does not exist`}},
+		{"integration empty", `version: 1
+services: [{name: a, path: services/a}]
+integration: {}
+`, []string{`3:1: integration has no command`, `3:1: integration has no requirements`}},
 		{"image", `version: 1
 defaults:
   image: [env]
@@ -331,6 +347,8 @@ services:
 		{"env convoy owns", `version: 1
 integration:
   env: {PORT: "1", JWT: x, DB_URL: y}
+  command: [pytest]
+  requirements: tests/integration/requirements.txt
 defaults:
   env: {PYTHONPATH: /x, DATABASE_URL: "sqlite://", OK: "1"}
   database: {env: DB_URL, unit: memory}
@@ -344,11 +362,11 @@ services:
 `, []string{
 			`3:9: integration.env: PORT is set by convoy`,
 			`3:28: integration.env: DB_URL is set by convoy`,
-			`5:9: env: PYTHONPATH is set by convoy`,
-			`6:33: unknown database.unit "memory" (expected sqlite or none)`,
-			`10:11: env: DB_URL is set by convoy`,
-			`10:22: env: VIRTUAL_ENV is set by convoy`,
-			`13:21: database.env "1X" is not a valid variable name`,
+			`7:9: env: PYTHONPATH is set by convoy`,
+			`8:33: unknown database.unit "memory" (expected sqlite or none)`,
+			`12:11: env: DB_URL is set by convoy`,
+			`12:22: env: VIRTUAL_ENV is set by convoy`,
+			`15:21: database.env "1X" is not a valid variable name`,
 		}},
 	}
 	root := repo(t, files)
@@ -670,5 +688,30 @@ services:
 		if got := cfg.Service(name).Tools; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: Tools = %+v, want %+v", name, got, want)
 		}
+	}
+}
+
+// TestNeedIntegration: a manifest without integration: loads (gate, build and plan accept it),
+// and the commands that run integration are refused at its top; one with a block passes.
+func TestNeedIntegration(t *testing.T) {
+	root := repo(t, baseFiles)
+	without, err := Parse([]byte("version: 1\nservices: [{name: a, path: services/a}]\n"), "services.yaml", root)
+	if err != nil {
+		t.Fatalf("Parse without integration: %v", err)
+	}
+	var ce *Error
+	if err := without.NeedIntegration(); !errors.As(err, &ce) || len(ce.Problems) != 1 ||
+		!strings.HasPrefix(ce.Problems[0].String(), "services.yaml:1:1: no integration: block") {
+		t.Errorf("NeedIntegration without a block = %v, want one problem at services.yaml:1:1", err)
+	}
+	with, err := Parse([]byte(`version: 1
+services: [{name: a, path: services/a}]
+integration: {command: [pytest], requirements: tests/integration/requirements.txt}
+`), "services.yaml", root)
+	if err != nil {
+		t.Fatalf("Parse with integration: %v", err)
+	}
+	if err := with.NeedIntegration(); err != nil || with.Integration.Line != 3 {
+		t.Errorf("NeedIntegration with a block = %v (line %d), want nil (line 3)", err, with.Integration.Line)
 	}
 }

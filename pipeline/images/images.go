@@ -208,8 +208,12 @@ func (b *Builder) Lookup(ctx context.Context, svc *config.Service, inputHash str
 	if err != nil {
 		return Ref{}, false, fmt.Errorf("looking up %q in the image store: %w", svc.Name, err)
 	}
+	tag, err := b.tag(svc)
+	if err != nil {
+		return Ref{}, false, err
+	}
 	if ok {
-		if err := b.store.Tag(e.Digest, b.tag(svc)); err != nil {
+		if err := b.store.Tag(e.Digest, tag); err != nil {
 			return Ref{}, false, fmt.Errorf("tagging cached image of %q: %w", svc.Name, err)
 		}
 		ref := Ref{Name: svc.Name + "@" + e.Digest.String(), Digest: e.Digest.String()}
@@ -218,7 +222,7 @@ func (b *Builder) Lookup(ctx context.Context, svc *config.Service, inputHash str
 			if err != nil {
 				return Ref{}, false, err
 			}
-			d, err := image.Push(ctx, img, b.repo(svc), b.pushTags(ctx, svc), b.remoteOpts()...)
+			d, err := image.Push(ctx, img, b.repo(svc), b.pushTags(ctx, svc, tag), b.remoteOpts()...)
 			if err != nil {
 				return Ref{}, false, fmt.Errorf("pushing cached image of %q: %w", svc.Name, err)
 			}
@@ -233,7 +237,7 @@ func (b *Builder) Lookup(ctx context.Context, svc *config.Service, inputHash str
 	if err != nil || !ok {
 		return Ref{}, false, err
 	}
-	if err := image.Retag(ctx, d.String(), b.git.Short, b.remoteOpts()...); err != nil {
+	if err := image.Retag(ctx, d.String(), commitTag(tag), b.remoteOpts()...); err != nil {
 		return Ref{}, false, fmt.Errorf("tagging cached image of %q in %s: %w", svc.Name, b.repo(svc), err)
 	}
 	return Ref{Name: d.String(), Digest: d.DigestStr(), Pushed: true}, true, nil
@@ -276,10 +280,14 @@ func (b *Builder) Spec(ctx context.Context, svc *config.Service, inputHash strin
 	if err != nil {
 		return image.Spec{}, err
 	}
+	git, err := b.gitOf(svc)
+	if err != nil {
+		return image.Spec{}, err
+	}
 	return image.Spec{
 		Service: svc.Name, Source: b.Source(svc), Requirements: requirements,
 		Base: base, Python: svc.Python, Cmd: ServeArgv(svc, "0.0.0.0", svc.Port), Port: svc.Port, Health: svc.Health,
-		Env: svc.Image.Env, Git: b.git, InputHash: inputHash, CacheDir: b.opts.CacheDir, Log: log,
+		Env: svc.Image.Env, Git: git, InputHash: inputHash, CacheDir: b.opts.CacheDir, Log: log,
 	}, nil
 }
 
@@ -302,18 +310,22 @@ func (b *Builder) Build(ctx context.Context, svc *config.Service, inputHash stri
 // there is one. An image stage puts an image only once every gate passed: Put records that they
 // did for svc's gate inputs (see GateKey).
 func (b *Builder) Put(ctx context.Context, svc *config.Service, img v1.Image, log io.Writer) (Ref, error) {
-	digest, err := b.store.Put(img, b.tag(svc))
+	tag, err := b.tag(svc)
+	if err != nil {
+		return Ref{}, err
+	}
+	digest, err := b.store.Put(img, tag)
 	if err != nil {
 		return Ref{}, fmt.Errorf("storing image of %q: %w", svc.Name, err)
 	}
-	fmt.Fprintf(log, "convoy: stored %s as %s in %s\n", digest, b.tag(svc), b.opts.StoreDir)
+	fmt.Fprintf(log, "convoy: stored %s as %s in %s\n", digest, tag, b.opts.StoreDir)
 	if err := b.recordGates(ctx, svc); err != nil {
 		// The image is good; the next run only runs the gates again.
 		fmt.Fprintf(log, "convoy: %v\n", err)
 	}
 	ref := Ref{Name: svc.Name + "@" + digest.String(), Digest: digest.String()}
 	if b.opts.Push != "" {
-		d, err := image.Push(ctx, img, b.repo(svc), b.pushTags(ctx, svc), b.remoteOpts()...)
+		d, err := image.Push(ctx, img, b.repo(svc), b.pushTags(ctx, svc, tag), b.remoteOpts()...)
 		if err != nil {
 			return Ref{}, fmt.Errorf("pushing image of %q: %w", svc.Name, err)
 		}
@@ -323,10 +335,10 @@ func (b *Builder) Put(ctx context.Context, svc *config.Service, img v1.Image, lo
 	return ref, nil
 }
 
-// pushTags are the tags an image of svc is pushed with: the commit's, and the gates tag when its
-// gates passed on this machine for its current gate inputs.
-func (b *Builder) pushTags(ctx context.Context, svc *config.Service) []string {
-	tags := []string{b.git.Short}
+// pushTags are the tags an image of svc (stored as tag, see Builder.tag) is pushed with: the
+// commit's, and the gates tag when its gates passed on this machine for its current gate inputs.
+func (b *Builder) pushTags(ctx context.Context, svc *config.Service, tag string) []string {
+	tags := []string{commitTag(tag)}
 	if ok, err := b.gatesPassed(ctx, svc); err == nil && ok {
 		key, _ := b.GateKey(ctx, svc)
 		tags = append(tags, GatesTag(key))
@@ -363,7 +375,21 @@ func (b *Builder) Repo(svc *config.Service) string {
 
 func (b *Builder) repo(svc *config.Service) string { return b.opts.Push + "/" + svc.Name }
 
-func (b *Builder) tag(svc *config.Service) string { return svc.Name + ":" + b.git.Short }
+// tag is what svc's image is stored as: <service>:<short-sha>, or <service>:<short-sha>-dirty
+// when an uncommitted change reaches it (see gitOf).
+func (b *Builder) tag(svc *config.Service) (string, error) {
+	git, err := b.gitOf(svc)
+	if err != nil {
+		return "", fmt.Errorf("reading what %q's image is built from: %w", svc.Name, err)
+	}
+	return svc.Name + ":" + git.Short, nil
+}
+
+// commitTag is the commit part of a stored tag (see Builder.tag).
+func commitTag(tag string) string {
+	_, t, _ := strings.Cut(tag, ":")
+	return t
+}
 
 // ServeArgv is svc's serve command with ${HOST} and ${PORT} substituted (and nothing else).
 func ServeArgv(svc *config.Service, host string, port int) []string {

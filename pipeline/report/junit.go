@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
@@ -54,6 +55,9 @@ func (j *JUnit) Emit(e pipeline.Event) {
 		case e.Status == pipeline.StatusSkipped || e.Status == pipeline.StatusCancelled || e.Status == pipeline.StatusInterrupted:
 			tc.Skipped = &junit.Result{Message: string(e.Status) + ": " + e.Message}
 		}
+		if e.Tests != nil {
+			j.addCounts(e, &tc)
+		}
 		j.suite(e.Service).AddTestcase(tc)
 	case pipeline.EventTest:
 		tc := junit.Testcase{Name: e.Stage, Classname: pipeline.IntegrationService, Time: fmt.Sprintf("%.3f", e.Duration)}
@@ -67,6 +71,25 @@ func (j *JUnit) Emit(e pipeline.Event) {
 	case pipeline.EventSummary:
 		j.err = j.write()
 	}
+}
+
+// addCounts puts a stage's test counts on its test case (system-out) and its service's suite
+// (properties <stage>.tests.passed, …, or <stage>.tests = unavailable).
+func (j *JUnit) addCounts(e pipeline.Event, tc *junit.Testcase) {
+	c, s := *e.Tests, j.suite(e.Service)
+	tc.SystemOut = &junit.Output{Data: "tests: " + c.String()}
+	if !c.Available {
+		s.AddProperty(e.Stage+".tests", "unavailable")
+		return
+	}
+	tc.SystemOut.Data += " (from the " + c.Source + ")"
+	for _, p := range []struct {
+		name string
+		n    int
+	}{{"passed", c.Passed}, {"failed", c.Failed}, {"errors", c.Errors}, {"skipped", c.Skipped}} {
+		s.AddProperty(e.Stage+".tests."+p.name, strconv.Itoa(p.n))
+	}
+	s.AddProperty(e.Stage+".tests.source", c.Source)
 }
 
 func (j *JUnit) write() error {

@@ -66,6 +66,9 @@ func (p *Plain) Emit(e pipeline.Event) {
 		case e.ExitCode != nil:
 			extra = fmt.Sprintf(" (exit code %d)", *e.ExitCode)
 		}
+		if e.Tests != nil {
+			extra += " (tests: " + e.Tests.String() + ")"
+		}
 		took := " in " + fmtDur(time.Duration(e.Duration*float64(time.Second)))
 		if e.Status == pipeline.StatusSkipped || e.Status == pipeline.StatusCancelled || (e.Status == pipeline.StatusCached && e.Duration == 0) {
 			took = ""
@@ -125,7 +128,12 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "SERVICE\tSTATUS\t%s\tREF\n", strings.ToUpper(strings.Join(stageNames, "\t")))
+	withTests := hasTests(s)
+	testsHead := ""
+	if withTests {
+		testsHead = "TESTS\t"
+	}
+	fmt.Fprintf(tw, "SERVICE\tSTATUS\t%s\t%sREF\n", strings.ToUpper(strings.Join(stageNames, "\t")), testsHead)
 	for _, svc := range s.Services {
 		cells := make([]string, len(stageNames))
 		for i, name := range stageNames {
@@ -143,7 +151,11 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 		if img == "" {
 			img = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", svc.Name, svc.Status, strings.Join(cells, "\t"), img)
+		tests := ""
+		if withTests {
+			tests = testsCell(svc) + "\t"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\n", svc.Name, svc.Status, strings.Join(cells, "\t"), tests, img)
 	}
 	_ = tw.Flush()
 	writeFindings(w, s)
@@ -174,6 +186,32 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 		}
 	}
 	fmt.Fprintf(w, "\n%s in %s\n", s.Status, fmtDur(time.Duration(s.Duration*float64(time.Second))))
+}
+
+// hasTests reports whether a stage of the summary counted tests (even as unavailable).
+func hasTests(s pipeline.Summary) bool {
+	for _, svc := range s.Services {
+		for _, st := range svc.Stages {
+			if st.Tests != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// testsCell is a service's TESTS cell: "unit 42 passed", "unit counts unavailable", or "-".
+func testsCell(svc pipeline.ServiceSummary) string {
+	var cells []string
+	for _, st := range svc.Stages {
+		if st.Tests != nil {
+			cells = append(cells, st.Name+" "+st.Tests.String())
+		}
+	}
+	if len(cells) == 0 {
+		return "-"
+	}
+	return strings.Join(cells, "; ")
 }
 
 // writeFindings lists the stages that passed with findings (lint_mode: warn) and their total.

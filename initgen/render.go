@@ -185,11 +185,12 @@ func flowList(vs []string) *yaml.Node {
 	return n
 }
 
-// argv is an argv as a flow sequence, quoting what holds ${…}.
+// argv is an argv as a flow sequence of strings: quoted where a plain scalar would read as
+// another type (2, true) or holds ${…}.
 func argv(vs []string) *yaml.Node {
 	n := flowList(vs)
 	for _, c := range n.Content {
-		if strings.ContainsAny(c.Value, "${}:*#") {
+		if c.ShortTag() != "!!str" || strings.ContainsAny(c.Value, "${}:*#") {
 			c.Style = yaml.DoubleQuotedStyle
 		}
 	}

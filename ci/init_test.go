@@ -94,3 +94,17 @@ func checkAdopted(t *testing.T, res runResult, findings map[string]int, tests in
 		t.Errorf("integration = %+v, want %d passed from proven images", in, tests)
 	}
 }
+
+// TestInitRunAdoptFastAPI runs convoy init, then convoy run, on testdata/adopt-fastapi as it is:
+// users and items migrate with Alembic on their PostgreSQL databases (items through the variable
+// it reads, SQLALCHEMY_DATABASE_URI), their unit tests make their own SQLite file, the gateway
+// has no health view and is checked on its port, and the suite passes through it.
+func TestInitRunAdoptFastAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs from PyPI, builds images and starts them in runc with PostgreSQL; skipped with -short")
+	}
+	needBase(t)
+	root := initRepo(t, "adopt-fastapi")
+	res := convoy(t, root, []string{"CONVOY_RUNTIME=", "CI=true"}, "run", "--output", "json", "--runtime", "runc")
+	checkAdopted(t, res, map[string]int{"gateway": 0, "users": 1, "items": 1}, 3)
+}

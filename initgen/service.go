@@ -43,6 +43,7 @@ type service struct {
 	unitDBNone      string // why the unit stage gets no database ("" when it gets one)
 	dbEnv           value[string]
 	celery          *celeryApp
+	populateCmd     string // the source of the populate management command
 	todos           []string
 }
 
@@ -153,8 +154,8 @@ func depsTool(dir string) value[string] {
 
 // decideServe decides the serve command and the port.
 func (s *service) decideServe() {
-	if argv := s.docker.command(); len(argv) > 0 {
-		s.serve = value[[]string]{templated(argv), "from the Dockerfile's " + s.docker.cmdWhy + ", bound to ${HOST}:${PORT}"}
+	if argv, why := lastCommand(s.docker.command()); len(argv) > 0 {
+		s.serve = value[[]string]{templated(argv), "from the Dockerfile's " + s.docker.cmdWhy + why + ", bound to ${HOST}:${PORT}"}
 	} else if s.django != "" && fileExists(filepath.Join(s.dir, strings.ReplaceAll(pkgOf(s.django), ".", "/"), "wsgi.py")) {
 		s.serve = value[[]string]{[]string{"python", "-m", "gunicorn", pkgOf(s.django) + ".wsgi", "--bind", "${HOST}:${PORT}"},
 			"gunicorn serving " + pkgOf(s.django) + ".wsgi (Django)"}
@@ -173,11 +174,32 @@ func (s *service) decideServe() {
 	switch {
 	case s.docker.expose > 0:
 		s.port = value[int]{s.docker.expose, "from the Dockerfile's EXPOSE"}
-	case portOf(s.docker.command()) > 0:
-		s.port = value[int]{portOf(s.docker.command()), "from the Dockerfile's run command"}
+	case portOf(s.serveFrom()) > 0:
+		s.port = value[int]{portOf(s.serveFrom()), "from the Dockerfile's run command"}
 	default:
 		s.port = value[int]{8000, "the default: nothing names another"}
 	}
+}
+
+// serveFrom is the Dockerfile's server command, before templating.
+func (s *service) serveFrom() []string {
+	argv, _ := lastCommand(s.docker.command())
+	return argv
+}
+
+// lastCommand is the server a run command starts: the command itself, or the last command of
+// a shell line (sh -c "alembic upgrade head && uvicorn …"), whose earlier steps are
+// integration's migrate and prestart.
+func lastCommand(argv []string) ([]string, string) {
+	if len(argv) != 3 || (path.Base(argv[0]) != "sh" && path.Base(argv[0]) != "bash") || argv[1] != "-c" {
+		return argv, ""
+	}
+	steps := strings.Split(argv[2], "&&")
+	last := strings.Fields(steps[len(steps)-1])
+	if len(last) > 0 && last[0] == "exec" {
+		last = last[1:]
+	}
+	return last, " (the last command of its shell line)"
 }
 
 // pkgOf is the package of a dotted module name (a.b.settings → a.b).
@@ -241,6 +263,7 @@ func (s *service) decideSteps() {
 	for _, f := range s.srcs {
 		if strings.HasSuffix(f.rel, "management/commands/populate.py") && s.django != "" {
 			s.populate.why = "a populate management command: " + f.rel
+			s.populateCmd = f.text
 			return
 		}
 	}
@@ -383,4 +406,23 @@ func (s *service) decideUnit(r *repoScan) {
 func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
+}
+
+// migratesRe matches code running Django's migrate command.
+var migratesRe = regexp.MustCompile(`call_command\(\s*["']migrate["']`)
+
+// migrateBeforePopulate makes the populate stage migrate first when the service's populate
+// command does not (nor a lib's base class): the gate's SQLite database is fresh, and nothing
+// migrates it before the populator runs.
+func (s *service) migrateBeforePopulate(libSrcs []sourceFile) {
+	if s.populateCmd == "" || migratesRe.MatchString(s.populateCmd) {
+		return
+	}
+	for _, f := range libSrcs {
+		if migratesRe.MatchString(f.text) {
+			return
+		}
+	}
+	s.populate = value[[]string]{[]string{"sh", "-c", "python manage.py migrate --noinput && exec python manage.py populate \"$@\"", "populate"},
+		s.populate.why + ", which does not migrate: the gate's SQLite database is fresh, so migrate first"}
 }

@@ -1,6 +1,7 @@
 package initgen
 
 import (
+	"cmp"
 	"errors"
 	"os"
 	"path/filepath"
@@ -70,7 +71,7 @@ func TestSample(t *testing.T) {
 				t.Errorf("%s %s = %v, want %v", w.Name, c.key, c.got, c.want)
 			}
 		}
-		for _, d := range g.DependsOn {
+		for _, d := range g.DependsOn { // init finds a service's callees, not every start order
 			if !slices.Contains(w.DependsOn, d) {
 				t.Errorf("%s depends_on %v, not among %v", w.Name, g.DependsOn, w.DependsOn)
 			}
@@ -91,7 +92,8 @@ func TestSample(t *testing.T) {
 // equal compares the values TestSample checks (slices, strings, ints and structs of them).
 func equal(a, b any) bool {
 	if as, ok := a.([]string); ok {
-		return slices.Equal(as, b.([]string))
+		bs := b.([]string)
+		return (as == nil) == (bs == nil) && slices.Equal(as, bs) // nil is a stage's default, [] none
 	}
 	if at, ok := a.(config.Tools); ok {
 		bt := b.(config.Tools)
@@ -130,4 +132,88 @@ func TestWriteKeepsExisting(t *testing.T) {
 	if _, err := config.Load("services.yaml", root); err != nil {
 		t.Fatalf("the forced manifest does not load: %v", err)
 	}
+}
+
+// TestFixtures checks what init finds in the fixture monorepos of testdata/, shaped like two
+// public repositories nobody here wrote, service by service.
+func TestFixtures(t *testing.T) {
+	type want struct {
+		libs, dependsOn, populate, migrate, serve []string
+		port                                      int
+		check, health, dbEnv, dbUnit              string
+		backing                                   []string
+		worker                                    []string
+	}
+	django := func(svc string, port int, health string) want {
+		return want{libs: []string{"common"}, port: port, check: config.CheckHTTP, health: health, dbUnit: "sqlite",
+			serve:    []string{"python", "-m", "gunicorn", svc + "_service.wsgi:application", "--bind", "${HOST}:${PORT}", "--workers", "2"},
+			populate: []string{}}
+	}
+	orders := django("orders", 8002, "/health/")
+	orders.dependsOn, orders.backing = []string{"catalog"}, []string{"redis"}
+	orders.worker = []string{"python", "-m", "celery", "-A", "orders_service", "worker", "--loglevel", "info"}
+	users := django("users", 8000, "/healthz")
+	users.populate = []string{"sh", "-c", `python manage.py migrate --noinput && exec python manage.py populate "$@"`, "populate"}
+	alembic := []string{"python", "-m", "alembic", "upgrade", "head"}
+	uvicorn := func(app string) []string {
+		return []string{"python", "-m", "uvicorn", app, "--host", "${HOST}", "--port", "${PORT}"}
+	}
+	tests := map[string]map[string]want{
+		"adopt-django": {"catalog": django("catalog", 8001, "/healthz"), "orders": orders, "users": users},
+		"adopt-fastapi": {
+			"gateway": {dependsOn: []string{"items", "users"}, populate: []string{}, migrate: []string{}, serve: uvicorn("gateway.main:app"),
+				port: 8080, check: config.CheckTCP, dbUnit: "sqlite"},
+			"items": {libs: []string{"libs/dbkit"}, populate: []string{}, migrate: alembic, serve: uvicorn("app.main:app"), port: 8002,
+				check: config.CheckHTTP, health: "/health", dbEnv: "SQLALCHEMY_DATABASE_URI", dbUnit: "none"},
+			"users": {libs: []string{"libs/dbkit"}, populate: []string{}, migrate: alembic, serve: uvicorn("app.main:app"), port: 8000,
+				check: config.CheckHTTP, health: "/health", dbUnit: "none"},
+		},
+	}
+	for fixture, services := range tests {
+		t.Run(fixture, func(t *testing.T) {
+			root, _ := filepath.Abs(filepath.Join("..", "testdata", fixture))
+			cfg, text := generated(t, root)
+			if len(cfg.Services) != len(services) {
+				t.Fatalf("%d services, want %d:\n%s", len(cfg.Services), len(services), text)
+			}
+			if cfg.Defaults.Tools.Requirements != "requirements-dev.txt" || cfg.Defaults.LintMode != config.LintWarn {
+				t.Errorf("defaults = %+v, want the root's tools and lint_mode warn", cfg.Defaults)
+			}
+			if !strings.Contains(text, "Found .env: never read") || cfg.Integration.Requirements != "tests/integration/requirements.txt" {
+				t.Errorf("no note of the .env file, or no integration suite:\n%s", text)
+			}
+			for name, w := range services {
+				s := cfg.Service(name)
+				if s == nil {
+					t.Fatalf("no service %s:\n%s", name, text)
+				}
+				var worker []string
+				for _, p := range s.Processes {
+					worker = p.Command
+				}
+				for _, c := range []struct {
+					key       string
+					got, want any
+				}{
+					{"libs", libPaths(s), w.libs}, {"depends_on", orNil(s.DependsOn), w.dependsOn}, {"populate", s.Populate, w.populate},
+					{"migrate", s.Migrate, w.migrate}, {"serve", s.Serve, w.serve}, {"port", s.Port, w.port},
+					{"health", s.Check + " " + s.Health, w.check + " " + w.health}, {"database.env", s.Database.Env, cmp.Or(w.dbEnv, "DATABASE_URL")},
+					{"database.unit", s.Database.Unit, w.dbUnit}, {"backing", orNil(s.Backing), w.backing}, {"worker", worker, w.worker},
+					{"unit", s.Unit, []string(nil)},
+				} {
+					if !equal(c.got, c.want) {
+						t.Errorf("%s %s = %#v, want %#v", name, c.key, c.got, c.want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// orNil is list, nil when empty (lists whose empty value means nothing).
+func orNil(list []string) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	return list
 }

@@ -302,9 +302,7 @@ func (s *service) findCelery() {
 		return
 	}
 	mod := strings.ReplaceAll(strings.TrimSuffix(strings.TrimSuffix(file, ".py"), "/__init__"), "/", ".")
-	if strings.HasSuffix(mod, ".celery") {
-		mod = strings.TrimSuffix(mod, ".celery")
-	}
+	mod = strings.TrimSuffix(mod, ".celery")
 	c := &celeryApp{module: mod, broker: "redis", why: "the Celery app in " + file}
 	text := ""
 	for _, f := range s.srcs {

@@ -1,0 +1,1 @@
+"""Code every service shares: settings, the health view."""

@@ -153,7 +153,7 @@ func TestFixtures(t *testing.T) {
 	orders.dependsOn, orders.backing = []string{"catalog"}, []string{"redis"}
 	orders.worker = []string{"python", "-m", "celery", "-A", "orders_service", "worker", "--loglevel", "info"}
 	users := django("users", 8000, "/healthz")
-	users.populate = []string{"sh", "-c", `python manage.py migrate --noinput && exec python manage.py populate "$@"`, "populate"}
+	users.populate = nil // its populate command, which the populate gate runs after migrate
 	alembic := []string{"python", "-m", "alembic", "upgrade", "head"}
 	uvicorn := func(app string) []string {
 		return []string{"python", "-m", "uvicorn", app, "--host", "${HOST}", "--port", "${PORT}"}

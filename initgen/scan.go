@@ -211,7 +211,6 @@ func (r *repoScan) findRequired(s *service) {
 		prefix[len(files)] = lib
 		files = append(files, pySources(filepath.Join(r.root, lib))...)
 	}
-	s.migrateBeforePopulate(files[len(s.srcs):])
 	where := s.path
 	for i, f := range files {
 		if p, ok := prefix[i]; ok {

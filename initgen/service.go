@@ -43,7 +43,6 @@ type service struct {
 	unitDBNone      string // why the unit stage gets no database ("" when it gets one)
 	dbEnv           value[string]
 	celery          *celeryApp
-	populateCmd     string // the source of the populate management command
 	todos           []string
 }
 
@@ -263,7 +262,6 @@ func (s *service) decideSteps() {
 	for _, f := range s.srcs {
 		if strings.HasSuffix(f.rel, "management/commands/populate.py") && s.django != "" {
 			s.populate.why = "a populate management command: " + f.rel
-			s.populateCmd = f.text
 			return
 		}
 	}
@@ -404,23 +402,4 @@ func (s *service) decideUnit(r *repoScan) {
 func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
-}
-
-// migratesRe matches code running Django's migrate command.
-var migratesRe = regexp.MustCompile(`call_command\(\s*["']migrate["']`)
-
-// migrateBeforePopulate makes the populate stage migrate first when the service's populate
-// command does not (nor a lib's base class): the gate's SQLite database is fresh, and nothing
-// migrates it before the populator runs.
-func (s *service) migrateBeforePopulate(libSrcs []sourceFile) {
-	if s.populateCmd == "" || migratesRe.MatchString(s.populateCmd) {
-		return
-	}
-	for _, f := range libSrcs {
-		if migratesRe.MatchString(f.text) {
-			return
-		}
-	}
-	s.populate = value[[]string]{[]string{"sh", "-c", "python manage.py migrate --noinput && exec python manage.py populate \"$@\"", "populate"},
-		s.populate.why + ", which does not migrate: the gate's SQLite database is fresh, so migrate first"}
 }

@@ -1,12 +1,20 @@
 package stages
 
-import "github.com/convoy-ci/convoy/pipeline/config"
+import (
+	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/pipeline/config"
+)
 
 // populate loads the service's populator scenarios into a fresh database of its own, offline:
-// a populator must not depend on other services being up.
+// a populator must not depend on other services being up. The database is migrated first with
+// the service's migrate command, as integration does — a populator expects its tables.
 var populate = Definition{Name: Populate, For: func(svc *config.Service) Stage {
+	cmds := command(svc.Populate, integration.DefaultPopulate...)
+	if len(cmds) > 0 {
+		cmds = append(command(svc.Migrate, integration.DefaultMigrate...), cmds...)
+	}
 	return Stage{
-		Name: Populate, Commands: command(svc.Populate, "python", "manage.py", "populate"),
+		Name: Populate, Commands: cmds,
 		Timeout: svc.Timeout, Needs: []string{Unit, Lint}, Offline: true, FreshDB: true, Expected: expectPopulate,
 	}
 }}

@@ -259,7 +259,9 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 		pg = cfg.Integration.Postgres
 	}
 	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg),
-		Integrate: ph.integration, Postgres: pg, From: c.integrationFrom()}
+		// CONVOY_OVERLAP=off: integration after every image, the benchmarks' baseline.
+		AfterImages: os.Getenv("CONVOY_OVERLAP") == "off",
+		Integrate:   ph.integration, Postgres: pg, From: c.integrationFrom()}
 	if notice != nil {
 		job.Notices = append(job.Notices, notice.Error())
 	}

@@ -35,6 +35,9 @@ type Job struct {
 	From engine.From
 	// Runtime names the container runtime images run in, for the summary.
 	Runtime string
+	// AfterImages starts integration only once every image is built, as before it overlapped
+	// them: the benchmarks' baseline (CONVOY_OVERLAP=off).
+	AfterImages bool
 	// Notices are emitted right after the run starts: problems met while planning that do
 	// not stop the run (an unreadable stage history).
 	Notices []string
@@ -97,7 +100,7 @@ type integrationResult struct {
 // as soon as its image is built. Integration that overlapped a run in which a service failed is
 // cancelled and not reported (nil): the run failed before it could pass.
 func (j *Job) runPhases(ctx context.Context, runner *Runner, in engine.Integrator) (*Result, *integrationResult, error) {
-	if in == nil || j.from() != engine.FromImage || !j.Plan.buildsImages() {
+	if in == nil || j.AfterImages || j.from() != engine.FromImage || !j.Plan.buildsImages() {
 		res, err := runner.Run(ctx)
 		if err != nil || in == nil || !res.Passed() || ctx.Err() != nil {
 			return res, nil, err

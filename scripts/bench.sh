@@ -6,14 +6,17 @@
 #
 #   (a) a generated 50-service repo whose unit/lint/populate stages sleep known durations, at
 #       -j 2 and -j 8: priority order vs FIFO order;
-#   (b) warm gates of this repository's services at -j 2: priority vs FIFO vs -j 1.
+#   (b) warm gates of this repository's services at -j 2: priority vs FIFO vs -j 1;
+#   (c) the integration phase of `convoy run --no-cache` of this repository (from the last image
+#       built to the end of the suite): overlapped with the gates and images (the default) vs
+#       started after every image (CONVOY_OVERLAP=off).
 #
 # The lower bound ("ideal") of a run is max(longest chain, total work / jobs) over the stage
 # durations that run itself measured (JSON output) and the plan's edges: no schedule of those
 # stages on that many slots can finish sooner. Ratios are wall / ideal, where wall is the stage
 # span (first stage start to last stage end); the whole process's time is printed beside it.
 #
-# Env: BENCH_ONLY=synthetic|sample (default both), BENCH_JOBS (synthetic -j values, default "2 8"), BENCH_SCALE (synthetic durations factor,
+# Env: BENCH_ONLY=synthetic|sample|integration (default all three), BENCH_JOBS (synthetic -j values, default "2 8"), BENCH_SCALE (synthetic durations factor,
 # default 0.5), BENCH_KEEP (a directory to keep each run's events in), CONVOY_CACHE_DIR (virtualenvs; default each repo's .convoy/cache).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -101,7 +104,7 @@ open(f"{root}/services.yaml", "w").write("\n".join(lines) + "\n")
 PY
 }
 
-if [ "${BENCH_ONLY:-synthetic}" != sample ]; then
+if [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = synthetic ]; then
 	repo=$TMP/synthetic
 	synthetic "$repo"
 	"$BIN" gate -C "$repo" -j 8 --output json >/dev/null # warm: the shared virtualenv, the history
@@ -115,7 +118,7 @@ if [ "${BENCH_ONLY:-synthetic}" != sample ]; then
 	done
 fi
 
-if [ "${BENCH_ONLY:-sample}" != synthetic ]; then
+if [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = sample ]; then
 	echo "sample: the repository's $(grep -c '^  - name:' "$ROOT/services.yaml") services, warm gates (targets: <= 1.05x ideal, >= 1.85x faster than -j 1)"
 	"$BIN" gate -C "$ROOT" -j 2 --output json >/dev/null # warm: virtualenvs, the history
 	measure "-j 2 priority" "$ROOT" 2
@@ -125,4 +128,44 @@ if [ "${BENCH_ONLY:-sample}" != synthetic ]; then
 	measure "-j 1 (baseline)" "$ROOT" 1
 	one=$(span)
 	echo "  -j 2 priority is $(ratio "$one" "$p")x faster than -j 1; -j 2 fifo is $(ratio "$one" "$f")x"
+fi
+
+# integration LABEL [ENV=VAL...]: one `convoy run --no-cache` of the sample (warm virtualenvs,
+# every gate and image stage run again, integration from the images in runc); prints the wall
+# time and the integration phase — from the last image built to the end of the suite — and writes
+# the phase to $TMP/last.
+integration() {
+	local label=$1
+	shift
+	env "$@" "$BIN" run -C "$ROOT" --no-cache --output json >"$TMP/run.ndjson" 2>"$TMP/stderr" ||
+		{ cat "$TMP/stderr" >&2; echo "bench: $label failed" >&2; exit 1; }
+	python3 - "$label" "$TMP/run.ndjson" "$TMP/last" <<'PY'
+import json, sys
+from datetime import datetime
+label, events, out = sys.argv[1:4]
+ts = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+start = images = suite = None
+for line in open(events):
+    e = json.loads(line)
+    if e["type"] == "run.start":
+        start = ts(e["time"])
+    elif e["type"] == "stage.finish" and e.get("stage") == "image":
+        images = max(images or 0, ts(e["time"]))
+    elif e["type"] == "stage.finish" and e.get("stage") == "suite":
+        suite = ts(e["time"])
+    elif e["type"] == "summary" and e["summary"]["status"] != "passed":
+        sys.exit(f"{label}: the run did not pass")
+phase = suite - images
+print(f"  {label:<26} wall {suite - start:6.2f} s   integration phase (last image -> suite done) {phase:6.2f} s")
+open(out, "w").write(f"{phase}\n")
+PY
+}
+
+if [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = integration ]; then
+	echo "sample: integration phase of convoy run (target: <= 60% of integration after every image)"
+	integration "overlapped"
+	o=$(span)
+	integration "after images (baseline)" CONVOY_OVERLAP=off
+	a=$(span)
+	echo "  overlapped integration phase is $(echo "scale=0; 100 * $o / $a" | bc)% of the baseline's"
 fi

@@ -267,7 +267,7 @@ func TestEnvIsolation(t *testing.T) {
 	if !strings.HasPrefix(env["PATH"], env["VIRTUAL_ENV"]+"/bin:") || !strings.HasPrefix(env["PYTHONPATH"], filepath.Join(root, "svc", "a")) {
 		t.Errorf("PATH=%q VIRTUAL_ENV=%q PYTHONPATH=%q", env["PATH"], env["VIRTUAL_ENV"], env["PYTHONPATH"])
 	}
-	allowed := map[string]bool{"PATH": true, "HOME": true, "VIRTUAL_ENV": true, "PYTHONPATH": true, "PYTHONDONTWRITEBYTECODE": true,
+	allowed := map[string]bool{"PATH": true, "HOME": true, "VIRTUAL_ENV": true, "PYTHONPATH": true, "PYTHONPYCACHEPREFIX": true,
 		"PYTHONUNBUFFERED": true, "LANG": true, "CONVOY_SERVICE": true, "CONVOY_STAGE": true, "DATABASE_URL": true,
 		"PYTEST_ADDOPTS": true, "SHARED": true, "OWN": true, "LC_CTYPE": true}
 	for k := range env {

@@ -58,7 +58,7 @@ func TestRequirementsRecipePip(t *testing.T) {
 		Env: env(
 			"PATH", "/convoy/venv/bin:${PATH}", "CONVOY_SERVICE", "web", "CONVOY_STAGE", "image", "DJANGO_SETTINGS_MODULE", "web.settings",
 			"HOME", "/tmp", "LANG", "C.UTF-8", "PIP_CACHE_DIR", "/convoy/cache/pip", "PIP_INDEX_URL", "https://pypi.example/simple",
-			"PYTHONDONTWRITEBYTECODE", "1", "PYTHONPATH", "/app/src:/app/libs/kit", "PYTHONUNBUFFERED", "1", "SHARED", "1",
+			"PYTHONPYCACHEPREFIX", "/convoy/venv/.pycache", "PYTHONPATH", "/app/src:/app/libs/kit", "PYTHONUNBUFFERED", "1", "SHARED", "1",
 			"VIRTUAL_ENV", "/convoy/venv", "https_proxy", "http://proxy.example:3128",
 			// uv reaches the index pip does, keeps its cache in the volume and downloads no Python.
 			"UV_INDEX_URL", "https://pypi.example/simple", "UV_CACHE_DIR", "/convoy/cache/uv",

@@ -16,7 +16,7 @@ import (
 )
 
 // sourceExclude is left out of every uploaded source or lib directory: VCS metadata and Python
-// bytecode, which no stage reads (stages run with PYTHONDONTWRITEBYTECODE=1).
+// bytecode, which no stage reads (stages keep theirs under the virtualenv: python.StageEnv).
 var sourceExclude = []string{".git", "**/__pycache__", "**/*.pyc", ".pytest_cache"}
 
 // DefaultBase is the base image of a service whose services.yaml names none: the official
@@ -376,17 +376,8 @@ func libPath(lib config.Lib) string { return image.LibPath(lib.Name()) }
 // mount is returned.
 func (t Translator) env(cfg *config.Config, svc *config.Service, st stages.Stage) (map[string]string, []Mount) {
 	pyPath := append([]string{SourceRoot}, svc.ImportRoots(libPath)...)
-	env := map[string]string{
-		"PATH":                    VenvDir + "/bin:${PATH}",
-		"HOME":                    Home,
-		"VIRTUAL_ENV":             VenvDir,
-		"PYTHONPATH":              strings.Join(pyPath, ":"),
-		"PYTHONDONTWRITEBYTECODE": "1",
-		"PYTHONUNBUFFERED":        "1",
-		"LANG":                    "C.UTF-8",
-		"CONVOY_SERVICE":          svc.Name,
-		"CONVOY_STAGE":            st.Name,
-	}
+	env := python.StageEnv(VenvDir, Home, "${PATH}", pyPath)
+	env["CONVOY_SERVICE"], env["CONVOY_STAGE"] = svc.Name, st.Name
 	var mounts []Mount
 	if st.HostNetEnv {
 		var net map[string]string

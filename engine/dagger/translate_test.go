@@ -141,7 +141,7 @@ func TestDepsRecipePip(t *testing.T) {
 		Env: env(
 			"PATH", "/convoy/venv/bin:${PATH}", "CONVOY_SERVICE", "web", "CONVOY_STAGE", "deps", "DJANGO_SETTINGS_MODULE", "web.settings",
 			"HOME", "/tmp", "LANG", "C.UTF-8", "PIP_CACHE_DIR", "/convoy/cache/pip", "PIP_CERT", hostCert,
-			"PIP_INDEX_URL", "https://pypi.example/simple", "PYTHONDONTWRITEBYTECODE", "1",
+			"PIP_INDEX_URL", "https://pypi.example/simple", "PYTHONPYCACHEPREFIX", "/convoy/venv/.pycache",
 			"PYTHONPATH", "/app/src:/app/libs/kit", "PYTHONUNBUFFERED", "1", "SHARED", "1",
 			"SSL_CERT_FILE", hostCert, "VIRTUAL_ENV", "/convoy/venv", "https_proxy", "http://proxy.example:3128",
 			// uv reaches the index pip does, keeps its cache in the volume and downloads no Python.
@@ -254,7 +254,7 @@ func TestProcessRecipes(t *testing.T) {
 	}
 	common := map[string]string{
 		"CONVOY_SERVICE": "web", "DJANGO_SETTINGS_MODULE": "web.settings", "HOME": "/tmp", "LANG": "C.UTF-8",
-		"PATH": "/convoy/venv/bin:${PATH}", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": "/app/src:/app/libs/kit",
+		"PATH": "/convoy/venv/bin:${PATH}", "PYTHONPYCACHEPREFIX": "/convoy/venv/.pycache", "PYTHONPATH": "/app/src:/app/libs/kit",
 		"PYTHONUNBUFFERED": "1", "SHARED": "1", "VIRTUAL_ENV": "/convoy/venv",
 	}
 	with := func(kv ...string) []EnvVar {
@@ -286,7 +286,7 @@ func TestProcessRecipes(t *testing.T) {
 		{stage: "populate", want: Recipe{
 			Dirs:    []string{"/convoy/db"},
 			Env:     with("CONVOY_STAGE", "populate", "DATABASE_URL", "sqlite:////convoy/db/populate.sqlite3"),
-			Execs:   []Exec{{Argv: []string{"python", "manage.py", "populate"}}},
+			Execs:   []Exec{{Argv: []string{"python", "manage.py", "migrate", "--noinput"}}, {Argv: []string{"python", "manage.py", "populate"}}},
 			Offline: true,
 		}},
 	} {
@@ -454,6 +454,8 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 						w = Home
 					case "VIRTUAL_ENV":
 						w = VenvDir
+					case "PYTHONPYCACHEPREFIX":
+						w = strings.Replace(v, venv, VenvDir, 1)
 					case "PYTHONPATH":
 						// Two package libs with different parents on the host share LibsRoot.
 						var entries []string

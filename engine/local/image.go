@@ -84,6 +84,20 @@ func (e *Engine) runtimeRequirements(ctx context.Context, req engine.Request, ve
 	if err != nil {
 		return nil, err
 	}
+	pins, err := python.Freeze(venv)
+	if err != nil {
+		return nil, err
+	}
+	// Before anything starts a process (finding uv, the interpreter): unchanged dependencies
+	// cost a few file reads.
+	cache, err := e.requirementsCache(svc, venv, target, pins)
+	if err != nil {
+		return nil, err
+	}
+	if reqs, ok := cache.load(); ok {
+		fmt.Fprintf(req.Log, "convoy: runtime requirements of %s unchanged since they were resolved (%s): no resolver run\n", svc.Name, cache.file)
+		return reqs, nil
+	}
 	uv, err := e.tools.UV(ctx)
 	if err != nil {
 		return nil, err
@@ -91,18 +105,6 @@ func (e *Engine) runtimeRequirements(ctx context.Context, req engine.Request, ve
 	env, err := e.environ(req, venv)
 	if err != nil {
 		return nil, err
-	}
-	pins, err := python.Freeze(venv)
-	if err != nil {
-		return nil, err
-	}
-	cache, err := e.requirementsCache(svc, venv, target, uv, pins)
-	if err != nil {
-		return nil, err
-	}
-	if reqs, ok := cache.load(); ok {
-		fmt.Fprintf(req.Log, "convoy: runtime requirements of %s unchanged since they were resolved (%s): no resolver run\n", svc.Name, cache.file)
-		return reqs, nil
 	}
 	dir, err := os.MkdirTemp("", "convoy-reqs-")
 	if err != nil {

@@ -278,17 +278,8 @@ func (e *Engine) environ(req engine.Request, venv string) ([]string, error) {
 	}
 	home, _ := e.hostEnv("HOME")
 	pyPath := append([]string{svc.Dir}, svc.ImportRoots(func(l config.Lib) string { return l.Dir })...)
-	env := map[string]string{
-		"PATH":                    filepath.Join(venv, "bin") + string(os.PathListSeparator) + hostPath,
-		"HOME":                    home,
-		"VIRTUAL_ENV":             venv,
-		"PYTHONPATH":              strings.Join(pyPath, string(os.PathListSeparator)),
-		"PYTHONDONTWRITEBYTECODE": "1",
-		"PYTHONUNBUFFERED":        "1",
-		"LANG":                    "C.UTF-8",
-		"CONVOY_SERVICE":          svc.Name,
-		"CONVOY_STAGE":            st.Name,
-	}
+	env := python.StageEnv(venv, home, hostPath, pyPath)
+	env["CONVOY_SERVICE"], env["CONVOY_STAGE"] = svc.Name, st.Name
 	if st.HostNetEnv {
 		for _, k := range python.HostNetVars {
 			if v, ok := e.hostEnv(k); ok {

@@ -20,13 +20,13 @@ import (
 // did not change runs no resolver (nor the tool that lists them).
 type reqCache struct{ file string }
 
-// requirementsCache is the cache entry of svc's runtime requirements: keyed by uv's version,
-// the target, the tool, the contents of the tool's input files and of its runtime spec, the
+// requirementsCache is the cache entry of svc's runtime requirements: keyed by the version of
+// uv convoy pins (python.UVVersion: the one it provisions and resolves with), the target, the tool, the contents of the tool's input files and of its runtime spec, the
 // files of the virtualenv's scratch directory (the lock pipenv wrote) and the virtualenv's pins.
-func (e *Engine) requirementsCache(svc *config.Service, venv string, target python.Target, uv *python.UV, pins []string) (reqCache, error) {
+func (e *Engine) requirementsCache(svc *config.Service, venv string, target python.Target, pins []string) (reqCache, error) {
 	tool, p := svc.Tool(), svc.Project()
 	h := sha256.New()
-	fmt.Fprintf(h, "convoy-runtime-requirements-v1\nuv %s\ntarget %s %s\ntool %s\n", uv.Version, target.Version, target.Platform, tool.Name())
+	fmt.Fprintf(h, "convoy-runtime-requirements-v1\nuv %s\ntarget %s %s\ntool %s\n", python.UVVersion, target.Version, target.Platform, tool.Name())
 	files := append(tool.Inputs(p), tool.Runtime(p).File)
 	for _, f := range files {
 		if f == "" {

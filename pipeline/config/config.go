@@ -52,7 +52,7 @@ const DefaultDatabaseEnv = "DATABASE_URL"
 // ReservedEnv are the variables convoy sets in every gate stage (engine/local's environ and
 // engine/dagger's translation set exactly these, besides LANG and the host's download
 // settings): env: may not set them, nor the service's database variable (Database.Env).
-var ReservedEnv = []string{"PATH", "HOME", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE",
+var ReservedEnv = []string{"PATH", "HOME", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONPYCACHEPREFIX",
 	"PYTHONUNBUFFERED", "CONVOY_SERVICE", "CONVOY_STAGE", "PYTEST_ADDOPTS"}
 
 // IntegrationEnv are the variables integration gives every service besides its database's and

@@ -13,7 +13,7 @@ import (
 
 // hashVersion changes whenever what an input hash covers, or how images are
 // assembled from those inputs, changes: old images then stop matching.
-const hashVersion = "convoy-input-v3" // v3: dependency layers carry bytecode
+const hashVersion = "convoy-input-v4" // v3: dependency layers carry bytecode; v4: layers gzipped at best speed
 
 // Inputs is everything that makes a service's image.
 type Inputs struct {

@@ -34,7 +34,9 @@ type layerFile struct {
 func writeLayer(w io.Writer, files []layerFile, mtime time.Time) error {
 	mtime = mtime.UTC().Truncate(time.Second)
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
-	zw, err := gzip.NewWriterLevel(w, gzip.DefaultCompression) // no name, no mtime in the header
+	// Fastest deflate: a dependency layer compresses in about 40% of the default level's time,
+	// 15–20% larger. No name, no mtime in the header.
+	zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
 	if err != nil {
 		return err
 	}

@@ -3,12 +3,9 @@ package python
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/convoy-ci/convoy/internal/filelock"
 )
 
 // PoetryVersion is the poetry release convoy runs, provisioned in a virtualenv of its own
@@ -96,58 +93,20 @@ func PoetryProvisionArgv(uv, python, dir string) [][]string {
 func PoetryBin(dir string) string { return filepath.Join(dir, "bin", "poetry") }
 
 // ProvisionPoetry returns toolsDir/poetry-PoetryVersion/bin/poetry, installing it first
-// (PoetryProvisionArgv, with uv and python) when it is not there or does not answer. A file
-// lock serialises convoy processes that provision at once; the virtualenv is made in a
-// temporary directory renamed into place once `poetry --version` answers, so that a half-made
-// one is never used.
+// (PoetryProvisionArgv, with uv and python) when it is not there or does not answer (provision:
+// one process at a time, never half-made).
 func ProvisionPoetry(ctx context.Context, toolsDir string, uv *UV, python string) (string, error) {
-	dir := filepath.Join(toolsDir, "poetry-"+PoetryVersion)
-	bin := PoetryBin(dir)
-	if v, err := poetryVersion(ctx, bin); err == nil && v == PoetryVersion {
-		return bin, nil
-	}
-	if err := os.MkdirAll(toolsDir, 0o755); err != nil {
-		return "", fmt.Errorf("provisioning poetry %s: %w", PoetryVersion, err)
-	}
-	unlock, err := filelock.Lock(ctx, dir+".lock")
-	if err != nil {
-		return "", fmt.Errorf("provisioning poetry %s: %w", PoetryVersion, err)
-	}
-	defer unlock()
-	if v, err := poetryVersion(ctx, bin); err == nil && v == PoetryVersion {
-		return bin, nil // another process provisioned it while this one waited
-	}
-	if err := installPoetry(ctx, toolsDir, dir, uv, python); err != nil {
-		return "", fmt.Errorf("provisioning poetry %s into %s: %w (make PyPI reachable)", PoetryVersion, dir, err)
-	}
-	return bin, nil
-}
-
-// installPoetry makes poetry's virtualenv in a temporary directory of toolsDir, checks it and
-// renames it to dir.
-func installPoetry(ctx context.Context, toolsDir, dir string, uv *UV, python string) error {
-	tmp, err := os.MkdirTemp(toolsDir, ".poetry-"+PoetryVersion+"-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	venv := filepath.Join(tmp, "venv") // uv venv wants to create the directory itself
-	for _, argv := range PoetryProvisionArgv(uv.Path, python, venv) {
-		if err := run(ctx, argv, Exec{Env: uv.Env(nil)}, nil); err != nil {
-			return err
-		}
-	}
-	v, err := poetryVersion(ctx, PoetryBin(venv))
-	if err != nil {
-		return fmt.Errorf("checking the installed poetry: %w", err)
-	}
-	if v != PoetryVersion {
-		return fmt.Errorf("the installed poetry says it is %s", v)
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	return os.Rename(venv, dir)
+	return provision(ctx, toolsDir, provisioned{name: "poetry", version: PoetryVersion, bin: PoetryBin, versionOf: poetryVersion,
+		install: func(ctx context.Context, tmp string) (string, error) {
+			venv := filepath.Join(tmp, "venv") // uv venv wants to create the directory itself
+			for _, argv := range PoetryProvisionArgv(uv.Path, python, venv) {
+				if err := run(ctx, argv, Exec{Env: uv.Env(nil)}, nil); err != nil {
+					return "", err
+				}
+			}
+			return venv, nil
+		},
+		hint: "make PyPI reachable"})
 }
 
 // poetryVersion runs `poetry --version` and returns the version it prints ("2.5.1" of

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/convoy-ci/convoy/internal/filelock"
 )
 
 // UVVersion is the uv release convoy runs: the one Tools provisions from PyPI (the uv wheel
@@ -111,52 +109,12 @@ func UVInstallArgv(python, dir string) []string {
 func UVBin(dir string) string { return filepath.Join(dir, "bin", "uv") }
 
 // ProvisionUV returns toolsDir/uv-UVVersion/bin/uv, installing it first (UVInstallArgv, with
-// python) when it is not there. A file lock serialises convoy processes that provision at once;
-// the install goes to a temporary directory renamed into place once `uv --version` answers, so
-// that a half-made install is never used.
+// python) when it is not there (provision: one process at a time, never half-made).
 func ProvisionUV(ctx context.Context, toolsDir, python string) (string, error) {
-	dir := filepath.Join(toolsDir, "uv-"+UVVersion)
-	bin := UVBin(dir)
-	if v, err := uvVersion(ctx, bin); err == nil && v == UVVersion {
-		return bin, nil
-	}
-	if err := os.MkdirAll(toolsDir, 0o755); err != nil {
-		return "", fmt.Errorf("provisioning uv %s: %w", UVVersion, err)
-	}
-	unlock, err := filelock.Lock(ctx, dir+".lock")
-	if err != nil {
-		return "", fmt.Errorf("provisioning uv %s: %w", UVVersion, err)
-	}
-	defer unlock()
-	if v, err := uvVersion(ctx, bin); err == nil && v == UVVersion {
-		return bin, nil // another process provisioned it while this one waited
-	}
-	if err := installUV(ctx, toolsDir, dir, python); err != nil {
-		return "", fmt.Errorf("provisioning uv %s into %s: %w (make PyPI reachable, or put uv %s on PATH)", UVVersion, dir, err, UVVersion)
-	}
-	return bin, nil
-}
-
-// installUV installs uv into a temporary directory of toolsDir, checks it and renames it to dir.
-func installUV(ctx context.Context, toolsDir, dir, python string) error {
-	tmp, err := os.MkdirTemp(toolsDir, ".uv-"+UVVersion+"-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	env := append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	if err := run(ctx, UVInstallArgv(python, tmp), Exec{Env: env}, nil); err != nil {
-		return err
-	}
-	v, err := uvVersion(ctx, UVBin(tmp))
-	if err != nil {
-		return fmt.Errorf("checking the installed uv: %w", err)
-	}
-	if v != UVVersion {
-		return fmt.Errorf("the installed uv says it is %s", v)
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dir)
+	return provision(ctx, toolsDir, provisioned{name: "uv", version: UVVersion, bin: UVBin, versionOf: uvVersion,
+		install: func(ctx context.Context, tmp string) (string, error) {
+			env := append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+			return tmp, run(ctx, UVInstallArgv(python, tmp), Exec{Env: env}, nil)
+		},
+		hint: "make PyPI reachable, or put uv " + UVVersion + " on PATH"})
 }

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -77,11 +79,54 @@ func Load(file, root string) (*Config, error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(absRoot, file)
 	}
-	data, err := os.ReadFile(path)
+	data, err := readManifest(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, file, absRoot)
+}
+
+// MaxManifestSize bounds a manifest: a larger file is refused, not read.
+const MaxManifestSize = 1 << 20
+
+// readManifest reads the regular file at path, of at most MaxManifestSize bytes: a FIFO or a
+// device (-f /dev/zero) is refused before it is opened, so reading never blocks nor grows.
+func readManifest(path string) ([]byte, error) {
+	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest: %w", err)
 	}
-	return Parse(data, file, absRoot)
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading manifest: %s is not a regular file (it is a %s; expected a services.yaml)", path, fileKind(st.Mode()))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("reading manifest: %s is larger than %d bytes (expected a services.yaml)", path, MaxManifestSize)
+	}
+	return data, nil
+}
+
+// fileKind names a non-regular file's type for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeDevice != 0:
+		return "device"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	}
+	return "special file"
 }
 
 // Parse validates manifest bytes; name is used in messages and root must be absolute.
@@ -124,8 +169,18 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 
 func (d *decoder) decode(data []byte) *Config {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		d.syntaxError(err)
+		return nil
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		line := 1
+		if len(next.Content) > 0 {
+			line = next.Content[0].Line
+		}
+		d.errorf(&yaml.Node{Line: max(line-1, 1), Column: 1}, "a second YAML document (expected one manifest: remove the --- line and what follows it, or merge them)")
 		return nil
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -248,6 +303,23 @@ func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 	return n.Value, true
 }
 
+// pythonVersionRE is a Python version as python: gives it: major.minor, python3.11 on PATH.
+var pythonVersionRE = regexp.MustCompile(`^3\.[0-9]{1,2}$`)
+
+// pythonVersion reads python: — a version like 3.11, which names an interpreter (python3.11)
+// and a directory of the cache, so nothing else is taken.
+func (d *decoder) pythonVersion(n *yaml.Node) string {
+	s, ok := d.str(n, "python")
+	if !ok {
+		return ""
+	}
+	if !pythonVersionRE.MatchString(s) {
+		d.errorf(n, "python %q: expected a version like \"3.11\" (convoy runs python3.11 from PATH)", s)
+		return ""
+	}
+	return s
+}
+
 func (d *decoder) integer(n *yaml.Node) (int, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
 		d.errorf(n, "expected an integer, not %s", kindName(n))
@@ -368,7 +440,7 @@ func (d *decoder) installer(n *yaml.Node) string {
 func (d *decoder) defaults(n *yaml.Node, df *Defaults) {
 	var envNode *yaml.Node
 	d.mapping(n, "defaults", map[string]func(k, v *yaml.Node){
-		"python": func(k, v *yaml.Node) { df.Python, _ = d.str(v, "python") },
+		"python": func(k, v *yaml.Node) { df.Python = d.pythonVersion(v) },
 		"base":   func(k, v *yaml.Node) { df.Base, _ = d.str(v, "base") },
 		"deps":   func(k, v *yaml.Node) { df.Deps = d.depsTool(v) },
 		"installer": func(k, v *yaml.Node) {

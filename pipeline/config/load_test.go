@@ -1,11 +1,13 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,6 +120,10 @@ func TestLoadProblems(t *testing.T) {
 		want     []string // "LINE:COL: substring", in order
 	}{
 		{"empty file", ``, []string{"1:1: the file is empty"}},
+		{"second document", "version: 1\nservices: []\n---\nservices: [{name: x}]\n", []string{"3:1: a second YAML document"}},
+		{"python path", "version: 1\ndefaults:\n  python: \"3.11/../../x\"\nservices: []\n", []string{`3:11: python "3.11/../../x": expected a version like "3.11"`, "4:11: services is empty"}},
+		{"python command", "version: 1\nservices:\n  - {name: a, path: services/a, python: \"3.11; touch x\"}\n", []string{`3:41: python "3.11; touch x"`}},
+		{"python empty", "version: 1\ndefaults: {python: \"\"}\nservices: []\n", []string{`2:20: python "": expected a version`, "3:11: services is empty"}},
 		{"syntax error", "version: 1\nservices: [a\n", []string{":1: invalid YAML"}},
 		{"top level not a mapping", "- a\n", []string{"1:1: the top level must be a mapping"}},
 		{"missing version and services", "defaults: {}\n", []string{
@@ -713,5 +719,29 @@ integration: {command: [pytest], requirements: tests/integration/requirements.tx
 	}
 	if err := with.NeedIntegration(); err != nil || with.Integration.Line != 3 {
 		t.Errorf("NeedIntegration with a block = %v (line %d), want nil (line 3)", err, with.Integration.Line)
+	}
+}
+
+// TestLoadRefusesSpecialFiles: a manifest that is a named pipe or a device is refused before it
+// is opened (reading would block, or never end), and one over MaxManifestSize is not read whole.
+func TestLoadRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("# padding\n"), MaxManifestSize/10+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		fifo:        "is not a regular file (it is a named pipe",
+		"/dev/zero": "is not a regular file (it is a device",
+		big:         "is larger than 1048576 bytes",
+	} {
+		_, err := Load(file, dir)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load(%s) = %v, want an error saying %q", file, err, want)
+		}
 	}
 }

@@ -84,7 +84,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 				svc.Path = d.repoPath(v, s, "path", true)
 			}
 		},
-		"python": func(k, v *yaml.Node) { svc.Python, _ = d.str(v, "python") },
+		"python": func(k, v *yaml.Node) { svc.Python = d.pythonVersion(v) },
 		"base":   func(k, v *yaml.Node) { svc.Base, _ = d.str(v, "base") },
 		"deps": func(k, v *yaml.Node) {
 			sn.deps = v

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,10 +18,7 @@ func TestIntegrationBackingAndProcesses(t *testing.T) {
 		t.Skip("builds images and starts them in runc, PostgreSQL and Redis; skipped with -short")
 	}
 	needBase(t)
-	root := t.TempDir()
-	if out, err := exec.Command("cp", "-a", filepath.Join(repoRoot(t), "testdata", "backing")+"/.", root).CombinedOutput(); err != nil {
-		t.Fatalf("copying the fixture: %v %s", err, out)
-	}
+	root := copyFixture(t, "backing")
 	manifest := filepath.Join(root, "services.yaml")
 	b, err := os.ReadFile(manifest)
 	if err != nil {

@@ -15,10 +15,7 @@ import (
 // .git/info/exclude, outside the tree).
 func fixtureRepo(t *testing.T, name string) string {
 	t.Helper()
-	root := t.TempDir()
-	if out, err := exec.Command("cp", "-a", filepath.Join(repoRoot(t), "testdata", name)+"/.", root).CombinedOutput(); err != nil {
-		t.Fatalf("copying %s: %v %s", name, err, out)
-	}
+	root := copyFixture(t, name)
 	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"commit", "-q", "-m", name}, {"remote", "add", "origin", testOrigin}} {
 		cmd := exec.Command("git", args...)
 		cmd.Dir, cmd.Env = root, append(gitEnv(), "GIT_AUTHOR_DATE=2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2026-01-01T00:00:00Z")

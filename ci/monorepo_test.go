@@ -46,6 +46,18 @@ func copyMonorepo(t *testing.T, overlays ...string) string {
 	return dst
 }
 
+// copyFixture copies the fixture monorepo testdata/NAME into a new temporary directory, without
+// any state convoy left in it, and returns the copy (not yet a git repository).
+func copyFixture(t *testing.T, name string) string {
+	t.Helper()
+	src, dst := filepath.Join(repoRoot(t), "testdata", name), t.TempDir()
+	if out, err := exec.Command("cp", "-a", src+"/.", dst).CombinedOutput(); err != nil {
+		t.Fatalf("copying %s: %v %s", src, err, out)
+	}
+	os.RemoveAll(filepath.Join(dst, ".convoy"))
+	return dst
+}
+
 // variantName names a subtest after a broken variant ("" is the repository as it is).
 func variantName(variant string) string {
 	if variant == "" {

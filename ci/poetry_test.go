@@ -4,7 +4,6 @@ import (
 	"io"
 	"log"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,12 +22,7 @@ var poetryServices = []string{"catalog", "loans"}
 // committed.
 func copyPoetryMonorepo(t *testing.T) string {
 	t.Helper()
-	dst := t.TempDir()
-	src := filepath.Join(repoRoot(t), "testdata", "poetry-monorepo")
-	if out, err := exec.Command("cp", "-a", src+"/.", dst).CombinedOutput(); err != nil {
-		t.Fatalf("copying %s: %v %s", src, err, out)
-	}
-	os.RemoveAll(filepath.Join(dst, ".convoy"))
+	dst := copyFixture(t, "poetry-monorepo")
 	gitRepo(t, dst)
 	return dst
 }

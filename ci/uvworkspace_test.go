@@ -23,11 +23,7 @@ import (
 // one uv.lock) into a temporary git repository, with its base image where this machine has it.
 func uvWorkspaceRepo(t *testing.T) string {
 	t.Helper()
-	dst := t.TempDir()
-	src := filepath.Join(repoRoot(t), "testdata", "uv-workspace")
-	if out, err := exec.Command("cp", "-a", src+"/.", dst).CombinedOutput(); err != nil {
-		t.Fatalf("copying %s: %v %s", src, err, out)
-	}
+	dst := copyFixture(t, "uv-workspace")
 	manifest := filepath.Join(dst, "services.yaml")
 	data, err := os.ReadFile(manifest)
 	if err != nil {

@@ -88,6 +88,9 @@ type Summary struct {
 	Services []ServiceSummary `json:"services"`
 	// Integration is set when the run had an integration stage.
 	Integration *IntegrationSummary `json:"integration,omitempty"`
+	// CriticalPath is the chain of stages that decided the run's length (none when no stage
+	// ran).
+	CriticalPath *CriticalPath `json:"critical_path,omitempty"`
 }
 
 // ServiceSummary is one service's line of the summary.

@@ -116,16 +116,7 @@ func (f *Failures) List() []Failure { return f.list }
 // WriteSummary writes the service × stage table, the total wall time, and a report of every
 // failure: service, stage, exit code, the log's last lines and its path.
 func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
-	var stageNames []string
-	seen := map[string]bool{}
-	for _, svc := range s.Services {
-		for _, st := range svc.Stages {
-			if !seen[st.Name] {
-				seen[st.Name] = true
-				stageNames = append(stageNames, st.Name)
-			}
-		}
-	}
+	stageNames := stageNames(s)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	withTests := hasTests(s)
@@ -137,15 +128,7 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 	for _, svc := range s.Services {
 		cells := make([]string, len(stageNames))
 		for i, name := range stageNames {
-			cells[i] = "-"
-			for _, st := range svc.Stages {
-				if st.Name == name {
-					cells[i] = string(st.Status)
-					if st.Status != pipeline.StatusSkipped && st.Status != pipeline.StatusCancelled && st.Duration > 0 {
-						cells[i] += " " + fmtDur(time.Duration(st.Duration*float64(time.Second)))
-					}
-				}
-			}
+			cells[i] = stageCell(svc, name)
 		}
 		img := svc.Image
 		if img == "" {
@@ -185,8 +168,26 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 			fmt.Fprintf(w, "    full log: %s\n", f.Log)
 		}
 	}
+	if cp := criticalPath(s.CriticalPath); cp != "" {
+		fmt.Fprintf(w, "\ncritical path: %s\n", cp)
+	}
 	fmt.Fprintf(w, "\n%s in %s\n", s.Status, fmtDur(time.Duration(s.Duration*float64(time.Second))))
 }
+
+// criticalPath is "auth deps 4.1s → auth unit 2.0s → … = 15.3s", or "" for none.
+func criticalPath(cp *pipeline.CriticalPath) string {
+	if cp == nil || len(cp.Stages) == 0 {
+		return ""
+	}
+	parts := make([]string, len(cp.Stages))
+	for i, st := range cp.Stages {
+		parts[i] = fmt.Sprintf("%s %s %s", st.Service, st.Stage, fmtSeconds(st.Duration))
+	}
+	return strings.Join(parts, " → ") + " = " + fmtSeconds(cp.Duration)
+}
+
+// fmtSeconds formats a duration in seconds as fmtDur does.
+func fmtSeconds(s float64) string { return fmtDur(time.Duration(s * float64(time.Second))) }
 
 // hasTests reports whether a stage of the summary counted tests (even as unavailable).
 func hasTests(s pipeline.Summary) bool {

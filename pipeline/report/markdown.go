@@ -43,7 +43,7 @@ func WriteMarkdown(w io.Writer, s pipeline.Summary, fails []Failure) {
 		if f.ExitCode != nil {
 			fmt.Fprintf(w, " (exit code %d)", *f.ExitCode)
 		}
-		fmt.Fprintf(w, "</summary>\n\n```\n%s\n```\n\n%s\n</details>\n", strings.ReplaceAll(strings.Join(f.Tail, "\n"), "```", "` ` `"), mdCell(f.Log))
+		fmt.Fprintf(w, "</summary>\n\n```\n%s\n```\n\nfull log: `%s`\n</details>\n", strings.ReplaceAll(strings.Join(f.Tail, "\n"), "```", "` ` `"), oneLine(f.Log))
 	}
 	fmt.Fprintln(w)
 }

@@ -116,7 +116,7 @@ func (f *Failures) List() []Failure { return f.list }
 // WriteSummary writes the service × stage table, the total wall time, and a report of every
 // failure: service, stage, exit code, the log's last lines and its path.
 func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
-	stageNames := stageNames(s)
+	names := stageNames(s)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	withTests := hasTests(s)
@@ -124,10 +124,10 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 	if withTests {
 		testsHead = "TESTS\t"
 	}
-	fmt.Fprintf(tw, "SERVICE\tSTATUS\t%s\t%sREF\n", strings.ToUpper(strings.Join(stageNames, "\t")), testsHead)
+	fmt.Fprintf(tw, "SERVICE\tSTATUS\t%s\t%sREF\n", strings.ToUpper(strings.Join(names, "\t")), testsHead)
 	for _, svc := range s.Services {
-		cells := make([]string, len(stageNames))
-		for i, name := range stageNames {
+		cells := make([]string, len(names))
+		for i, name := range names {
 			cells[i] = stageCell(svc, name)
 		}
 		img := svc.Image

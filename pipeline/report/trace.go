@@ -65,7 +65,7 @@ const (
 	phaseComplete = "X"
 	phaseMetadata = "M"
 	tracePID      = 1
-	criticalTID   = 0
+	criticalTID   = 1 // job slot n is track n+1
 )
 
 // traceEvent is one event of the Chrome trace-event format; times are in microseconds.
@@ -106,7 +106,7 @@ func (t *Trace) events(spans []pipeline.Span) []traceEvent {
 	if t.command != "" {
 		name += " " + t.command
 	}
-	out := []traceEvent{meta("process_name", 0, name), meta("thread_name", criticalTID, "critical path")}
+	out := []traceEvent{meta("process_name", criticalTID, name), meta("thread_name", criticalTID, "critical path")}
 	var busy []time.Time // per slot: when its last stage ends
 	for _, s := range spans {
 		slot := 0
@@ -115,10 +115,10 @@ func (t *Trace) events(spans []pipeline.Span) []traceEvent {
 		}
 		if slot == len(busy) {
 			busy = append(busy, time.Time{})
-			out = append(out, meta("thread_name", slot+1, fmt.Sprintf("job slot %d", slot+1)))
+			out = append(out, meta("thread_name", slot+criticalTID+1, fmt.Sprintf("job slot %d", slot+1)))
 		}
 		busy[slot] = s.End
-		out = append(out, t.complete(s, slot+1, "stage", map[string]any{"status": string(s.Status)}))
+		out = append(out, t.complete(s, slot+criticalTID+1, "stage", map[string]any{"status": string(s.Status)}))
 	}
 	if cp := t.critical; cp != nil {
 		for _, st := range cp.Stages {

@@ -63,9 +63,8 @@ func TestTrace(t *testing.T) {
 		t.Fatal(err, tr.Err())
 	}
 	type slot struct {
-		tid       int
-		ts, dur   int64
-		cat, name string
+		tid     int
+		ts, dur int64
 	}
 	got := map[string]slot{}
 	threads := map[int]string{}
@@ -80,9 +79,9 @@ func TestTrace(t *testing.T) {
 		}
 	}
 	want := map[string]slot{
-		"stage a deps": {1, 0, 1_000_000, "", ""}, "stage b deps": {2, 0, 1_500_000, "", ""},
-		"stage a unit": {1, 1_000_000, 2_000_000, "", ""}, "stage b unit": {2, 1_500_000, 500_000, "", ""},
-		"critical path a deps": {0, 0, 1_000_000, "", ""}, "critical path a unit": {0, 1_000_000, 2_000_000, "", ""},
+		"stage a deps": {2, 0, 1_000_000}, "stage b deps": {3, 0, 1_500_000},
+		"stage a unit": {2, 1_000_000, 2_000_000}, "stage b unit": {3, 1_500_000, 500_000},
+		"critical path a deps": {1, 0, 1_000_000}, "critical path a unit": {1, 1_000_000, 2_000_000},
 	}
 	if len(got) != len(want) {
 		t.Errorf("complete events %v, want %v", got, want)
@@ -92,7 +91,7 @@ func TestTrace(t *testing.T) {
 			t.Errorf("%s = %+v, want %+v", k, got[k], w)
 		}
 	}
-	if threads[0] != "critical path" || threads[1] != "job slot 1" || threads[2] != "job slot 2" || len(threads) != 3 {
+	if threads[1] != "critical path" || threads[2] != "job slot 1" || threads[3] != "job slot 2" || len(threads) != 3 {
 		t.Errorf("tracks %v", threads)
 	}
 }

@@ -50,7 +50,11 @@ type Job struct {
 // when the job could not run (a usage problem); failures are in the summary.
 func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	start := time.Now()
-	j.bus = NewBus(&j.spans, j.Bus)
+	j.spans = Spans{}
+	j.bus = NewBus(&j.spans)
+	if j.Bus != nil {
+		j.bus = NewBus(&j.spans, j.Bus)
+	}
 	names := make([]string, len(j.Plan.Services))
 	for i, s := range j.Plan.Services {
 		names[i] = s.Name

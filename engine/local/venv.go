@@ -98,13 +98,14 @@ func (e *Engine) venvFor(svc *config.Service, deps stages.Stage) (string, error)
 }
 
 // Env returns the environment svc's deps stage installed (Venv), with its tool's scratch
-// directory and the engine's tools: what release freezes.
+// directory, the engine's tools and the repository's DevTools it installed: what release
+// freezes.
 func (e *Engine) Env(svc *config.Service) (python.Env, error) {
 	venv, err := e.Venv(svc)
 	if err != nil {
 		return python.Env{}, err
 	}
-	env := python.Env{Venv: venv, Tools: e.tools}
+	env := python.Env{Venv: venv, Tools: e.tools, DevTools: svc.DevTools()}
 	if len(stages.ForService(svc)[0].Scratch) > 0 {
 		env.Scratch = scratchDir(venv, svc.Tool())
 	}

@@ -232,6 +232,12 @@ func (s *Service) Tool() python.Tool {
 	return python.MustTool(s.Deps)
 }
 
+// DevTools are the repository's test and lint tools the service's gate virtualenv gets on top
+// of its own dependencies (the tools key).
+func (s *Service) DevTools() python.DevTools {
+	return python.DevTools{Requirements: s.Tools.Requirements, Packages: s.Tools.Packages}
+}
+
 // Project locates the service for its Tool: the repository root (Dir without Path) and Path. A
 // Service built without the loader, with no Path, is its own root.
 func (s *Service) Project() python.Project {

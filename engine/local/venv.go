@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/internal/filelock"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
@@ -177,6 +178,13 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 			return engine.Result{}, err
 		}
 	}
+	// Bytecode from the store: modules other virtualenvs (or images) compiled are not compiled
+	// again by this one's first unit test run.
+	placed, compiled, err := e.tools.Precompile(ctx, venv, image.SitePackages, python.Exec{Log: req.Log})
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(req.Log, "convoy: bytecode of %d modules (%d compiled, the others from the store)\n", placed, compiled)
 	if err := os.WriteFile(filepath.Join(venv, readyMarker), []byte(req.Service.Name+"\n"), 0o644); err != nil {
 		return fail(fmt.Errorf("marking virtualenv ready: %w", err))
 	}

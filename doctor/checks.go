@@ -141,9 +141,9 @@ func bases(ctx context.Context, cfg *config.Config, o options) []Result {
 	return out
 }
 
-// registry checks that the release registry answers, and says whether credentials for it were
+// releaseRegistry checks that the release registry answers, and says whether credentials for it were
 // found — never what they are.
-func registry(ctx context.Context, cfg *config.Config, o options) []Result {
+func releaseRegistry(ctx context.Context, cfg *config.Config, o options) []Result {
 	r := Result{Check: "registry"}
 	if o.registry == "" {
 		r.Status, r.Detail = OK, "none configured (release.registry or --registry): nothing is pushed"

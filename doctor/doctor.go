@@ -114,7 +114,7 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 type check func(ctx context.Context, cfg *config.Config, o options) []Result
 
 // checks are run in this order, the order of the report.
-var checks = []check{pythons, installers, postgres, runtime, bases, registry, disk, netns}
+var checks = []check{pythons, installers, postgres, runtime, bases, releaseRegistry, disk, netns}
 
 // Run runs every check for cfg and returns their results in a fixed order. It writes nothing
 // but temporary files it removes.

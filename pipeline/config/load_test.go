@@ -133,6 +133,10 @@ func TestLoadProblems(t *testing.T) {
 		{"unknown top-level key", "version: 1\nservicez: []\nservices: [{name: a, path: services/a}]\n", []string{
 			`2:1: unknown key "servicez" in the top level (expected one of: defaults, integration, release, services, template, version)`}},
 		{"duplicate key", "version: 1\nversion: 1\nservices: [{name: a, path: services/a}]\n", []string{`2:1: duplicate key "version" in the top level (first set at line 1)`}},
+		{"template missing", "version: 1\ntemplate: templates/svc\nservices: [{name: a, path: services/a}]\n", []string{
+			`2:11: template "templates/svc" does not exist (expected an existing path inside the repository)`}},
+		{"template outside", "version: 1\ntemplate: ../x\nservices: [{name: a, path: services/a}]\n", []string{
+			`2:11: template "../x" escapes the repository`}},
 		{"unknown service key", `version: 1
 services:
   - name: a

@@ -30,22 +30,51 @@ func defaultCacheDir(cfg *config.Config) string {
 	return filepath.Join(cfg.Root, pipeline.StateDirName, "cache")
 }
 
-// pythons checks each Python version the manifest's services name: python3.X on PATH.
+// pythons checks each Python version the manifest's services name: python3.X on PATH, with
+// venv and ensurepip when a service of that version has its virtualenv made by pip (installer:
+// pip, or pipenv).
 func pythons(ctx context.Context, cfg *config.Config, o options) []Result {
 	var out []Result
 	for _, v := range distinct(cfg, func(s *config.Service) string { return s.Python }) {
 		r := Result{Check: "python " + v}
 		prog := python.Interpreter(v)
+		fix := fmt.Sprintf("apt-get install -y %s %s-venv (or set python: in %s to an installed version)", prog, prog, cfg.File)
 		path, err := exec.LookPath(prog)
 		if err != nil {
-			r.Status, r.Detail = Fail, prog+" is not on PATH"
-			r.Fix = fmt.Sprintf("apt-get install -y %s %s-venv (or set python: in %s to an installed version)", prog, prog, cfg.File)
-		} else {
-			r.Status, r.Detail = OK, path
+			r.Status, r.Detail, r.Fix = Fail, prog+" is not on PATH", fix
+			out = append(out, r)
+			continue
+		}
+		r.Status, r.Detail = OK, path
+		if pipVenvs(cfg, v) {
+			cctx, cancel := context.WithTimeout(ctx, o.timeout)
+			msg, err := exec.CommandContext(cctx, path, "-c", "import venv, ensurepip").CombinedOutput()
+			cancel()
+			if err != nil {
+				r.Status, r.Fix = Fail, fix
+				r.Detail = fmt.Sprintf("%s cannot make virtualenvs with pip (import venv, ensurepip: %v %s)", path, err, strings.TrimSpace(string(msg)))
+			} else {
+				r.Detail += " (venv and ensurepip, for pip-made virtualenvs)"
+			}
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// pipVenvs reports whether a service of Python version has its virtualenv made by pip.
+func pipVenvs(cfg *config.Config, version string) bool {
+	for _, s := range cfg.Services {
+		if s.Python != version {
+			continue
+		}
+		inst, err := python.MustTool(s.Deps).Install(python.Project{Root: cfg.Root, Dir: s.Path, Name: s.Name},
+			python.InstallOptions{Installer: s.Installer})
+		if err == nil && inst.Installer == python.InstallerPip {
+			return true
+		}
+	}
+	return false
 }
 
 // installers checks the programs convoy provisions for the services' dependency tools: uv (every

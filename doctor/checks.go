@@ -19,6 +19,7 @@ import (
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/integration/container"
 	"github.com/convoy-ci/convoy/integration/pgcluster"
+	"github.com/convoy-ci/convoy/internal/size"
 	"github.com/convoy-ci/convoy/pipeline"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
@@ -232,7 +233,7 @@ func disk(ctx context.Context, cfg *config.Config, o options) []Result {
 		free.Status, free.Detail = Fail, fmt.Sprintf("reading the free space of %s: %v", dir, err)
 	} else {
 		avail := st.Bavail * uint64(st.Bsize)
-		free.Detail = fmt.Sprintf("%s free in %s", bytesText(avail), dir)
+		free.Detail = fmt.Sprintf("%s free in %s", size.Text(int64(avail)), dir)
 		fix := "free space there, or point --cache-dir (CONVOY_CACHE_DIR) at a larger file system; convoy cache prune removes unused entries"
 		switch {
 		case avail < o.minFree:
@@ -243,17 +244,17 @@ func disk(ctx context.Context, cfg *config.Config, o options) []Result {
 			free.Status = OK
 		}
 	}
-	size := Result{Check: "cache", Status: OK}
+	cache := Result{Check: "cache", Status: OK}
 	n, err := dirSize(o.cacheDir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		size.Detail = o.cacheDir + " does not exist yet"
+		cache.Detail = o.cacheDir + " does not exist yet"
 	case err != nil:
-		size.Status, size.Detail = Warn, fmt.Sprintf("measuring %s: %v", o.cacheDir, err)
+		cache.Status, cache.Detail = Warn, fmt.Sprintf("measuring %s: %v", o.cacheDir, err)
 	default:
-		size.Detail = fmt.Sprintf("%s in %s (convoy cache prune --dry-run lists what is unused)", bytesText(uint64(n)), o.cacheDir)
+		cache.Detail = fmt.Sprintf("%s in %s (convoy cache prune --dry-run lists what is unused)", size.Text(n), o.cacheDir)
 	}
-	return []Result{free, size}
+	return []Result{free, cache}
 }
 
 // netns checks that unit and populate stages can run in a network namespace of their own.
@@ -317,18 +318,4 @@ func dirSize(dir string) (int64, error) {
 		return nil
 	})
 	return n, err
-}
-
-// bytesText is n bytes in the largest binary unit that keeps it at least 1 ("2.3 GiB").
-func bytesText(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n)/unit, 0
-	for v >= unit && i < 4 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
 }

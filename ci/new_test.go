@@ -69,3 +69,33 @@ func keepsLines(before, after string) bool {
 	}
 	return true
 }
+
+// TestNewServiceRefused checks convoy new's usage errors: exit 2, the reason, nothing written.
+func TestNewServiceRefused(t *testing.T) {
+	files := pyServices("", map[string]map[string]string{"a": {}})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"invalid name", []string{"new", "service", "Billing"}, "is not a DNS label"},
+		{"taken name", []string{"new", "service", "a"}, `a service named "a" exists already`},
+		{"no name", []string{"new", "service"}, "expected service NAME"},
+		{"not a service", []string{"new", "lib", "x"}, "expected service NAME"},
+		{"unknown tool", []string{"new", "service", "b", "--deps", "conda"}, `--deps "conda" is not a dependency tool`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := writeRepo(t, files)
+			res := convoy(t, root, nil, tc.args...)
+			if res.code != exitUsage || !strings.Contains(res.stderr, tc.want) {
+				t.Errorf("convoy %v: exit %d, %s; want 2 saying %q", tc.args, res.code, res.stderr, tc.want)
+			}
+			if data, _ := os.ReadFile(filepath.Join(root, "services.yaml")); string(data) != files["services.yaml"] {
+				t.Errorf("services.yaml changed:\n%s", data)
+			}
+			if entries, _ := os.ReadDir(filepath.Join(root, "svc")); len(entries) != 1 {
+				t.Errorf("svc/ holds %d entries, want only a", len(entries))
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -31,29 +32,60 @@ func defaultCacheDir(cfg *config.Config) string {
 	return filepath.Join(cfg.Root, pipeline.StateDirName, "cache")
 }
 
-// pythons checks each Python version the manifest's services name: python3.X on PATH, with
-// venv and ensurepip when a service of that version has its virtualenv made by pip (installer:
-// pip, or pipenv).
+// venvUser is something convoy makes a virtualenv for: a service, or the integration suite.
+type venvUser struct {
+	python, deps, installer string
+	project                 python.Project
+}
+
+// venvUsers are cfg's services and, when the manifest has one, its integration suite (a pip
+// project of integration.requirements on defaults.python, as the engines install it).
+func venvUsers(cfg *config.Config) []venvUser {
+	var out []venvUser
+	for _, s := range cfg.Services {
+		out = append(out, venvUser{s.Python, s.Deps, s.Installer, python.Project{Root: cfg.Root, Dir: s.Path, Name: s.Name}})
+	}
+	if req := cfg.Integration.Requirements; req != "" {
+		out = append(out, venvUser{cfg.Defaults.Python, python.Pip, cfg.Defaults.Installer,
+			python.Project{Root: cfg.Root, Dir: path.Dir(req), Name: "integration", SpecFile: path.Base(req)}})
+	}
+	return out
+}
+
+// installation is how u's virtualenv is made and filled (ok false when the tool cannot say).
+func (u venvUser) installation() (python.Installation, bool) {
+	inst, err := python.MustTool(u.deps).Install(u.project, python.InstallOptions{Installer: u.installer})
+	return inst, err == nil
+}
+
+// pythons checks each Python version the manifest's services and suite use: python3.X on PATH,
+// with venv and ensurepip when a virtualenv of that version is made by pip (installer: pip, or
+// pipenv without a current lock).
 func pythons(ctx context.Context, cfg *config.Config, o options) []Result {
+	users := venvUsers(cfg)
+	versions := map[string]string{}
+	for _, u := range users {
+		versions[u.python] = u.python
+	}
 	var out []Result
-	for _, v := range distinct(cfg, func(s *config.Service) string { return s.Python }) {
+	for _, v := range sortedKeys(versions) {
 		r := Result{Check: "python " + v}
 		prog := python.Interpreter(v)
 		fix := fmt.Sprintf("apt-get install -y %s %s-venv (or set python: in %s to an installed version)", prog, prog, cfg.File)
-		path, err := exec.LookPath(prog)
+		exe, err := exec.LookPath(prog)
 		if err != nil {
 			r.Status, r.Detail, r.Fix = Fail, prog+" is not on PATH", fix
 			out = append(out, r)
 			continue
 		}
-		r.Status, r.Detail = OK, path
-		if pipVenvs(cfg, v) {
+		r.Status, r.Detail = OK, exe
+		if pipVenvs(users, v) {
 			cctx, cancel := context.WithTimeout(ctx, o.timeout)
-			msg, err := exec.CommandContext(cctx, path, "-c", "import venv, ensurepip").CombinedOutput()
+			msg, err := exec.CommandContext(cctx, exe, "-c", "import venv, ensurepip").CombinedOutput()
 			cancel()
 			if err != nil {
 				r.Status, r.Fix = Fail, fix
-				r.Detail = fmt.Sprintf("%s cannot make virtualenvs with pip (import venv, ensurepip: %v %s)", path, err, strings.TrimSpace(string(msg)))
+				r.Detail = fmt.Sprintf("%s cannot make virtualenvs with pip (import venv, ensurepip: %v %s)", exe, err, strings.TrimSpace(string(msg)))
 			} else {
 				r.Detail += " (venv and ensurepip, for pip-made virtualenvs)"
 			}
@@ -63,15 +95,10 @@ func pythons(ctx context.Context, cfg *config.Config, o options) []Result {
 	return out
 }
 
-// pipVenvs reports whether a service of Python version has its virtualenv made by pip.
-func pipVenvs(cfg *config.Config, version string) bool {
-	for _, s := range cfg.Services {
-		if s.Python != version {
-			continue
-		}
-		inst, err := python.MustTool(s.Deps).Install(python.Project{Root: cfg.Root, Dir: s.Path, Name: s.Name},
-			python.InstallOptions{Installer: s.Installer})
-		if err == nil && inst.Installer == python.InstallerPip {
+// pipVenvs reports whether one of users of Python version has its virtualenv made by pip.
+func pipVenvs(users []venvUser, version string) bool {
+	for _, u := range users {
+		if inst, ok := u.installation(); ok && u.python == version && inst.Installer == python.InstallerPip {
 			return true
 		}
 	}
@@ -83,10 +110,8 @@ func pipVenvs(cfg *config.Config, version string) bool {
 func installers(ctx context.Context, cfg *config.Config, o options) []Result {
 	tools := python.NewTools(o.cacheDir)
 	programs := map[string]string{python.UVProgram: python.UVVersion}
-	for _, s := range cfg.Services {
-		inst, err := python.MustTool(s.Deps).Install(python.Project{Root: cfg.Root, Dir: s.Path, Name: s.Name},
-			python.InstallOptions{Installer: s.Installer})
-		if err == nil && python.UsesProgram(inst.Commands, python.PoetryProgram) {
+	for _, u := range venvUsers(cfg) {
+		if inst, ok := u.installation(); ok && python.UsesProgram(inst.Commands, python.PoetryProgram) {
 			programs[python.PoetryProgram] = python.PoetryVersion
 		}
 	}

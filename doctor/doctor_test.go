@@ -227,3 +227,28 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("summary %+v, counted %v", s, counts)
 	}
 }
+
+// TestPythonOfTheSuite checks the integration suite's Python (defaults.python) even when every
+// service names another.
+func TestPythonOfTheSuite(t *testing.T) {
+	cfg := manifest(t, "  python: \"3.99\"\n")
+	cfg.Services[0].Python = "3.11"
+	if rs := run(t, cfg); len(named(rs, "python 3.99")) != 0 {
+		t.Errorf("without integration, python 3.99 is checked: %+v", rs)
+	}
+	cfg.Integration.Requirements = "services/a/requirements.txt"
+	if r := find(t, run(t, cfg), "python 3.99"); r.Status != Fail {
+		t.Errorf("python 3.99 of the suite = %+v, want fail", r)
+	}
+}
+
+// named returns the results of the check named name.
+func named(rs []Result, name string) []Result {
+	var out []Result
+	for _, r := range rs {
+		if r.Check == name {
+			out = append(out, r)
+		}
+	}
+	return out
+}

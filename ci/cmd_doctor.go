@@ -41,7 +41,8 @@ func (c *cli) doctor(ctx context.Context) int {
 		kind = env
 	}
 	insecure, _ := c.fs.GetBool("insecure")
-	opts := []doctor.Option{doctor.WithCacheDir(c.cacheDir(cfg)), doctor.WithRuntime(kind), doctor.WithInsecure(insecure)}
+	opts := []doctor.Option{doctor.WithCacheDir(c.cacheDir(cfg)), doctor.WithEngine(c.opts.engine), doctor.WithRuntime(kind),
+		doctor.WithInsecure(insecure)}
 	if r := c.flagString("registry"); r != "" {
 		opts = append(opts, doctor.WithRegistry(r))
 	}

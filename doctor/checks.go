@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sys/unix"
 
+	"github.com/convoy-ci/convoy/engine/dagger"
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/integration/container"
@@ -292,6 +293,23 @@ func netns(ctx context.Context, cfg *config.Config, o options) []Result {
 		return []Result{r}
 	}
 	r.Status, r.Detail = OK, "unit and populate stages run offline"
+	return []Result{r}
+}
+
+// daggerEngine checks, with --engine dagger only, that a Dagger engine can be reached.
+func daggerEngine(ctx context.Context, cfg *config.Config, o options) []Result {
+	if o.engine != dagger.Name {
+		return nil
+	}
+	r := Result{Check: "engine dagger"}
+	how, err := dagger.Reachable(ctx)
+	if err != nil {
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		r.Status, r.Detail = Fail, first
+		r.Fix = "run convoy under dagger run, set " + dagger.EnvRunnerHost + " to a running engine, or use --engine local"
+		return []Result{r}
+	}
+	r.Status, r.Detail = OK, how
 	return []Result{r}
 }
 

@@ -61,6 +61,7 @@ type Option func(*options)
 
 type options struct {
 	cacheDir    string
+	engine      string
 	runtime     string
 	registry    string
 	insecure    bool
@@ -86,6 +87,10 @@ const (
 // WithCacheDir is the cache directory convoy will use (virtualenvs, layers, tools); the
 // default is <repo>/.convoy/cache.
 func WithCacheDir(dir string) Option { return func(o *options) { o.cacheDir = dir } }
+
+// WithEngine checks what the engine of this name needs besides the local machine's tools: a
+// reachable Dagger engine for "dagger"; nothing more for "local" (the default).
+func WithEngine(name string) Option { return func(o *options) { o.engine = name } }
 
 // WithRuntime checks the container runtime of this kind (container.KindAuto by default).
 func WithRuntime(kind string) Option { return func(o *options) { o.runtime = kind } }
@@ -114,7 +119,7 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 type check func(ctx context.Context, cfg *config.Config, o options) []Result
 
 // checks are run in this order, the order of the report.
-var checks = []check{pythons, installers, postgres, runtime, bases, releaseRegistry, disk, netns}
+var checks = []check{pythons, installers, postgres, runtime, bases, releaseRegistry, disk, netns, daggerEngine}
 
 // Run runs every check for cfg and returns their results in a fixed order. It writes nothing
 // but temporary files it removes.

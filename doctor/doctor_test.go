@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/registry"
 
+	"github.com/convoy-ci/convoy/engine/dagger"
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/integration/pgcluster"
 	"github.com/convoy-ci/convoy/pipeline/config"
@@ -251,4 +252,18 @@ func named(rs []Result, name string) []Result {
 		}
 	}
 	return out
+}
+
+func TestDaggerEngine(t *testing.T) {
+	t.Setenv(dagger.EnvSessionPort, "")
+	t.Setenv(dagger.EnvRunnerHost, "")
+	t.Setenv(dagger.EnvDockerHost, "unix://"+filepath.Join(t.TempDir(), "no-daemon.sock"))
+	cfg := manifest(t, "")
+	if rs := run(t, cfg); len(named(rs, "engine dagger")) != 0 {
+		t.Errorf("the local engine checks for a Dagger engine: %+v", rs)
+	}
+	r := find(t, run(t, cfg, WithEngine(dagger.Name)), "engine dagger")
+	if r.Status != Fail || strings.Contains(r.Detail, "\n") || !strings.Contains(r.Fix, "--engine local") {
+		t.Errorf("engine dagger = %+v, want a one-line failure with the fix", r)
+	}
 }

@@ -260,7 +260,7 @@ func (e *Engine) python(version string) (string, error) {
 	if p, ok := e.pythons[version]; ok {
 		return p, nil
 	}
-	name := "python" + version
+	name := python.Interpreter(version)
 	path, err := exec.LookPath(name)
 	if err != nil {
 		return "", fmt.Errorf("finding Python %s: %s is not on PATH (install it, or set python: in services.yaml)", version, name)

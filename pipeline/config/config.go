@@ -83,6 +83,9 @@ type Config struct {
 	Integration Integration
 	// Release configures QA releases.
 	Release Release
+	// Template is the directory (relative to Root, slash-separated) convoy new service renders a
+	// new service from; "" means convoy's built-in Django+DRF template.
+	Template string
 }
 
 // Defaults is the defaults: block.

@@ -204,6 +204,11 @@ func (d *decoder) decode(data []byte) *Config {
 		"services":    func(k, v *yaml.Node) { servicesNode = v },
 		"integration": func(k, v *yaml.Node) { d.integration(k, v, &cfg.Integration) },
 		"release":     func(k, v *yaml.Node) { d.release(v, &cfg.Release) },
+		"template": func(k, v *yaml.Node) {
+			if t, ok := d.str(v, "template"); ok {
+				cfg.Template = d.repoPath(v, t, "template", true)
+			}
+		},
 	})
 	if top.Kind != yaml.MappingNode {
 		return nil

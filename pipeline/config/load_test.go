@@ -131,8 +131,12 @@ func TestLoadProblems(t *testing.T) {
 		{"wrong version", "version: 2\nservices: [{name: a, path: services/a}]\n", []string{"1:10: unsupported version 2 (expected 1)"}},
 		{"version not an integer", "version: one\nservices: [{name: a, path: services/a}]\n", []string{`1:10: expected an integer, not the scalar "one"`}},
 		{"unknown top-level key", "version: 1\nservicez: []\nservices: [{name: a, path: services/a}]\n", []string{
-			`2:1: unknown key "servicez" in the top level (expected one of: defaults, integration, release, services, version)`}},
+			`2:1: unknown key "servicez" in the top level (expected one of: defaults, integration, release, services, template, version)`}},
 		{"duplicate key", "version: 1\nversion: 1\nservices: [{name: a, path: services/a}]\n", []string{`2:1: duplicate key "version" in the top level (first set at line 1)`}},
+		{"template missing", "version: 1\ntemplate: templates/svc\nservices: [{name: a, path: services/a}]\n", []string{
+			`2:11: template "templates/svc" does not exist (expected an existing path inside the repository)`}},
+		{"template outside", "version: 1\ntemplate: ../x\nservices: [{name: a, path: services/a}]\n", []string{
+			`2:11: template "../x" escapes the repository`}},
 		{"unknown service key", `version: 1
 services:
   - name: a

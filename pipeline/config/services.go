@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path"
@@ -72,8 +73,8 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		"name": func(k, v *yaml.Node) {
 			sn.name = v
 			if s, ok := d.str(v, "name"); ok {
-				if !serviceName.MatchString(s) || len(s) > 63 {
-					d.errorf(v, "service name %q is not a DNS label (expected lower-case letters, digits, '-' and single '_' between them, at most 63, e.g. auth or user_service)", s)
+				if err := ValidServiceName(s); err != nil {
+					d.errorf(v, "%v", err)
 				}
 				svc.Name = s
 			}
@@ -338,4 +339,12 @@ func (c *Config) StartOrder() []*Service {
 		place(s)
 	}
 	return out
+}
+
+// ValidServiceName returns an error saying what a service name must be when name is not one.
+func ValidServiceName(name string) error {
+	if !serviceName.MatchString(name) || len(name) > 63 {
+		return fmt.Errorf("service name %q is not a DNS label (expected lower-case letters, digits, '-' and single '_' between them, at most 63, e.g. auth or user_service)", name)
+	}
+	return nil
 }

@@ -84,12 +84,17 @@ type Summary struct {
 	Services []ServiceSummary `json:"services"`
 	// Integration is set when the run had an integration stage.
 	Integration *IntegrationSummary `json:"integration,omitempty"`
+	// ShadowFailed names the shadow services that did not pass (config.Service.Shadow): reported,
+	// but no part of Status.
+	ShadowFailed []string `json:"shadow_failed,omitempty"`
 }
 
 // ServiceSummary is one service's line of the summary.
 type ServiceSummary struct {
-	Name   string         `json:"name"`
-	Status Status         `json:"status"`
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	// Shadow is set on a shadow service: its status never decides the run's.
+	Shadow bool           `json:"shadow,omitempty"`
 	Stages []StageSummary `json:"stages"`
 	// Image is repo@sha256:… when an image was built or found in the cache.
 	Image  string `json:"image,omitempty"`

@@ -74,6 +74,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 		sum.Integration = integ.summary
 		addIntegrationStages(sum.Services, integ.stages)
 	}
+	sum.ShadowFailed = shadowFailed(sum.Services)
 	sum.Duration = time.Since(start).Seconds()
 	switch {
 	case ctx.Err() != nil:
@@ -109,7 +110,13 @@ func (j *Job) runPhases(ctx context.Context, runner *Runner, in engine.Integrato
 		for _, s := range res.Services {
 			imgs[s.Name] = s.Image
 		}
-		image := func(_ context.Context, svc string) (string, error) { return imgs[svc], nil }
+		image := func(_ context.Context, svc string) (string, error) {
+			if imgs[svc] == "" && j.from() == engine.FromImage {
+				// Only a shadow service's gates may have failed here.
+				return "", fmt.Errorf("shadow service %q has no image: its gates did not pass", svc)
+			}
+			return imgs[svc], nil
+		}
 		return res, j.integrate(ctx, in, image), nil
 	}
 	runner.images = newImageBoard(j.Plan.Services)
@@ -148,7 +155,7 @@ func (j *Job) integrate(ctx context.Context, in engine.Integrator, image func(co
 }
 
 // addIntegrationStages adds each service's integration stage to its summary line: a service
-// that failed there failed.
+// that failed there failed (a shadow service too: the summary's ShadowFailed names it).
 func addIntegrationStages(services []ServiceSummary, stages map[string]StageSummary) {
 	for i := range services {
 		st, ok := stages[services[i].Name]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/spf13/pflag"
 
@@ -155,11 +156,12 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 		Dir: cfg.Root, Tag: tag, TagPattern: cfg.Release.TagPattern, Registry: registry,
 		Services: release.ServicesOf(cfg), Envs: envs, Force: force, Insecure: insecure, PushGit: pushGit,
 		Logf: func(format string, args ...any) { fmt.Fprintf(out, "release: "+format+"\n", args...) },
-		Gates: func(ctx context.Context) error {
-			if _, code := c.pipeline(ctx, cfg, "release (gates)", phases{}); code != exitPassed {
-				return &exitError{code}
+		Gates: func(ctx context.Context) ([]string, error) {
+			sum, code := c.pipeline(ctx, cfg, "release (gates)", phases{})
+			if code != exitPassed {
+				return nil, &exitError{code}
 			}
-			return nil
+			return sum.ShadowFailed, nil
 		},
 		Build: func(ctx context.Context, in release.BuildInput) ([]release.ServiceImage, error) {
 			return c.buildRelease(ctx, cfg, in)
@@ -182,7 +184,8 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 }
 
 // buildRelease runs the whole pipeline from the frozen lockfiles, pushing to the registry, and
-// returns every service's image; gates, images and integration must all pass.
+// returns every service's image; gates, images and integration must all pass but for shadow
+// services, which are returned without a digest when they did not (release leaves them out).
 func (c *cli) buildRelease(ctx context.Context, cfg *config.Config, in release.BuildInput) ([]release.ServiceImage, error) {
 	// The freeze commit added lockfiles: read the manifest again so hashes see them.
 	frozen, err := config.Load(c.opts.file, cfg.Root)
@@ -195,8 +198,12 @@ func (c *cli) buildRelease(ctx context.Context, cfg *config.Config, in release.B
 	}
 	var out []release.ServiceImage
 	for _, s := range sum.Services {
-		out = append(out, release.ServiceImage{Service: s.Name, Repo: in.Registry + "/" + s.Name, Digest: s.Digest,
-			Changed: s.Status != pipeline.StatusCached})
+		img := release.ServiceImage{Service: s.Name, Repo: in.Registry + "/" + s.Name, Digest: s.Digest,
+			Changed: s.Status != pipeline.StatusCached}
+		if slices.Contains(sum.ShadowFailed, s.Name) {
+			img.Digest = "" // built, maybe, but it did not pass integration
+		}
+		out = append(out, img)
 	}
 	return out, nil
 }

@@ -31,6 +31,9 @@ func init() {
 			integrationFlags(fs)
 		},
 		run: func(ctx context.Context, c *cli) int {
+			if c.opts.since != "" { // --check too: it compares every lockfile
+				return c.fail(&pipeline.UsageError{Msg: "release: --since cannot be used: a release gates and tags every service"})
+			}
 			cfg, code := c.load()
 			if cfg == nil {
 				return code
@@ -134,8 +137,8 @@ func (e *exitError) Error() string { return fmt.Sprintf("the pipeline exited wit
 // freeze, build (through the pipeline, from the frozen lockfiles), stamp, write the manifest
 // and tag.
 func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) int {
-	if len(c.opts.only) > 0 {
-		return c.fail(&pipeline.UsageError{Msg: "release: --only cannot be used: a release tags every service"})
+	if len(c.opts.only) > 0 || c.opts.since != "" {
+		return c.fail(&pipeline.UsageError{Msg: "release: --only and --since cannot be used: a release tags every service"})
 	}
 	if err := cfg.NeedIntegration(); err != nil { // a release runs integration before it stamps
 		return c.refuseManifest(err)

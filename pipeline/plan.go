@@ -4,11 +4,13 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/pipeline/affected"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -26,6 +28,9 @@ type Plan struct {
 	// NoIntegration, when the manifest has no integration stage, is why: the refusal convoy run
 	// and convoy integration give it (FILE:LINE:COL: …).
 	NoIntegration string `json:"no_integration,omitempty"`
+	// Since, with --since REF, is what the change since REF selects and why, every service of
+	// the manifest included.
+	Since *affected.Selection `json:"since,omitempty"`
 
 	stages   map[string][]stages.Stage
 	config   *config.Config
@@ -89,6 +94,9 @@ type PlanOptions struct {
 	History *History
 	// Order is how the scheduler picks among ready stages (default OrderPriority).
 	Order Order
+	// Since, when set, restricts the plan further to the services it selects (--since REF):
+	// with Only, to the services both name.
+	Since *affected.Selection
 }
 
 // UsageError is a mistake in how convoy was called (exit code 2, nothing runs).
@@ -106,10 +114,15 @@ func NewPlan(cfg *config.Config, opts PlanOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Since != nil {
+		selected = slices.DeleteFunc(slices.Clone(selected), func(s *config.Service) bool {
+			return !slices.Contains(opts.Since.Names(), s.Name)
+		})
+	}
 	if opts.History == nil {
 		opts.History = &History{}
 	}
-	p := &Plan{Engine: opts.Engine, Jobs: opts.Jobs, FailFast: opts.FailFast,
+	p := &Plan{Engine: opts.Engine, Jobs: opts.Jobs, FailFast: opts.FailFast, Since: opts.Since,
 		stages: map[string][]stages.Stage{}, config: cfg, order: opts.Order, history: opts.History,
 		expected: map[string]time.Duration{}}
 	for _, svc := range selected {
@@ -177,6 +190,17 @@ func (p *Plan) StageNames() []string {
 // Text renders the plan for people.
 func (p *Plan) Text() string {
 	var b strings.Builder
+	if sel := p.Since; sel != nil {
+		fmt.Fprintf(&b, "since %s (%.12s): %d paths changed; %d of %d services selected\n", sel.Since, sel.Commit,
+			sel.Changed, len(sel.Names()), len(sel.Services))
+		for _, r := range sel.Services {
+			fmt.Fprintf(&b, "  %s\n", r)
+		}
+		if sel.Suite != "" {
+			fmt.Fprintf(&b, "  %s\n", sel.Suite)
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "engine %s, %d jobs, %d services\n", p.Engine, p.Jobs, len(p.Services))
 	for _, s := range p.Services {
 		fmt.Fprintf(&b, "\n%s (%s, deps %s)", s.Name, s.Path, s.Deps)

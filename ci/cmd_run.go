@@ -228,6 +228,11 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	if ph.depsOnly {
 		stageFn = func(svc *config.Service) []stages.Stage { return stages.ForService(svc)[:1] }
 	}
+	since, err := c.since(cfg, ph.integration) // before anything is written
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	opts.Since = since
 	rt, err := c.integrationRuntime(cfg, ph)
 	if err != nil {
 		return nil, c.fail(err)
@@ -243,9 +248,6 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	opts.Stages = stageFn
 	if ph.frozen {
 		opts.Stages = func(svc *config.Service) []stages.Stage { return stages.Frozen(svc, stageFn(svc)) }
-	}
-	if opts.Since, err = c.since(cfg, ph.integration); err != nil {
-		return nil, c.fail(err)
 	}
 	plan, err := pipeline.NewPlan(cfg, opts)
 	if err != nil {

@@ -71,4 +71,3 @@ func (r *Repo) treeOf(rev string) (*object.Tree, error) {
 	}
 	return t, nil
 }
-

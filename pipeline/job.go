@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
@@ -110,14 +111,10 @@ func (j *Job) runPhases(ctx context.Context, runner *Runner, in engine.Integrato
 		for _, s := range res.Services {
 			imgs[s.Name] = s.Image
 		}
-		image := func(_ context.Context, svc string) (string, error) {
-			if imgs[svc] == "" && j.from() == engine.FromImage {
-				// Only a shadow service's gates may have failed here.
-				return "", fmt.Errorf("shadow service %q has no image: its gates did not pass", svc)
-			}
-			return imgs[svc], nil
-		}
-		return res, j.integrate(ctx, in, image), nil
+		image := func(_ context.Context, svc string) (string, error) { return imgs[svc], nil }
+		// A shadow service that failed its gates has nothing to start: it is left out (its
+		// integration stage skipped), on every engine.
+		return res, j.integrate(ctx, in, image, shadowFailed(res.Services)...), nil
 	}
 	runner.images = newImageBoard(j.Plan.Services)
 	ictx, cancel := context.WithCancelCause(ctx)
@@ -141,10 +138,12 @@ func (j *Job) from() engine.From {
 	return j.From
 }
 
-// integrate runs the integration stage over the plan's services, their images from image.
-func (j *Job) integrate(ctx context.Context, in engine.Integrator, image func(context.Context, string) (string, error)) *integrationResult {
+// integrate runs the integration stage over the plan's services but those named in without,
+// their images from image.
+func (j *Job) integrate(ctx context.Context, in engine.Integrator, image func(context.Context, string) (string, error), without ...string) *integrationResult {
 	from := j.from()
-	sum, stages := Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: j.startOrder(),
+	services := slices.DeleteFunc(j.startOrder(), func(s *config.Service) bool { return slices.Contains(without, s.Name) })
+	sum, stages := Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: services,
 		Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration"), From: from, Image: image,
 		Jobs: j.Plan.Jobs}, j.Bus)
 	if from == engine.FromImage {

@@ -41,11 +41,13 @@ type Plan struct {
 
 // PlanService is one service of a plan.
 type PlanService struct {
-	Name      string      `json:"name"`
-	Path      string      `json:"path"`
-	Deps      string      `json:"deps"`
-	DependsOn []string    `json:"depends_on,omitempty"`
-	Stages    []PlanStage `json:"stages"`
+	Name      string   `json:"name"`
+	Path      string   `json:"path"`
+	Deps      string   `json:"deps"`
+	DependsOn []string `json:"depends_on,omitempty"`
+	// Shadow is set on a shadow service (config.Service.Shadow).
+	Shadow bool        `json:"shadow,omitempty"`
+	Stages []PlanStage `json:"stages"`
 }
 
 // PlanStage is one stage of a planned service.
@@ -128,7 +130,7 @@ func NewPlan(cfg *config.Config, opts PlanOptions) (*Plan, error) {
 	for _, svc := range selected {
 		sts := opts.Stages(svc)
 		p.stages[svc.Name] = sts
-		ps := PlanService{Name: svc.Name, Path: svc.Path, Deps: svc.Deps, DependsOn: svc.DependsOn}
+		ps := PlanService{Name: svc.Name, Path: svc.Path, Deps: svc.Deps, DependsOn: svc.DependsOn, Shadow: svc.Shadow}
 		for _, st := range sts {
 			exp := opts.History.Expected(svc.Name, st.Name, st.Expected)
 			p.expected[taskID(svc.Name, st.Name)] = exp
@@ -203,7 +205,11 @@ func (p *Plan) Text() string {
 	}
 	fmt.Fprintf(&b, "engine %s, %d jobs, %d services\n", p.Engine, p.Jobs, len(p.Services))
 	for _, s := range p.Services {
-		fmt.Fprintf(&b, "\n%s (%s, deps %s)", s.Name, s.Path, s.Deps)
+		shadow := ""
+		if s.Shadow {
+			shadow = ", shadow: its failures never fail the run"
+		}
+		fmt.Fprintf(&b, "\n%s (%s, deps %s%s)", s.Name, s.Path, s.Deps, shadow)
 		if len(s.DependsOn) > 0 {
 			deps := append([]string(nil), s.DependsOn...)
 			sort.Strings(deps)

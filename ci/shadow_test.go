@@ -76,8 +76,8 @@ func service(t *testing.T, sum *pipeline.Summary, name string) pipeline.ServiceS
 }
 
 // TestShadowBuild: beta, a shadow service whose unit test fails, gets no image, and convoy build
-// exits 0 with alpha's image built: the JSON summary marks beta shadow and failed and names it
-// in shadow_failed, the text summary has its SHADOW FAILURE line, the JUnit report its
+// exits 0 with alpha's image built: beta's stage events are marked shadow, the JSON summary marks
+// beta shadow and failed and names it in shadow_failed, the text summary has its SHADOW FAILURE line, the JUnit report its
 // "beta (shadow)" suite. The same failure in a service that is not a shadow exits 1.
 func TestShadowBuild(t *testing.T) {
 	failing := "raise SystemExit('beta: unit test failed')"
@@ -93,6 +93,11 @@ func TestShadowBuild(t *testing.T) {
 	}
 	if alpha.Shadow || alpha.Status != pipeline.StatusPassed || alpha.Image == "" || res.sum.Status != pipeline.StatusPassed {
 		t.Errorf("alpha = %+v, run %s; want passed with an image", alpha, res.sum.Status)
+	}
+	if !slices.ContainsFunc(res.events, func(e pipeline.Event) bool {
+		return e.Type == pipeline.EventStageFinish && e.Service == "beta" && e.Stage == "unit" && e.Status == pipeline.StatusFailed && e.Shadow
+	}) {
+		t.Errorf("no stage.finish event of beta's unit stage, failed and marked shadow")
 	}
 	data, err := os.ReadFile(junit)
 	if err != nil {

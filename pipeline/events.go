@@ -45,6 +45,9 @@ type Event struct {
 	Service string    `json:"service,omitempty"`
 	Stage   string    `json:"stage,omitempty"`
 	Status  Status    `json:"status,omitempty"`
+	// Shadow is set on the stage events of a shadow service (config.Service.Shadow): their
+	// failures never fail the run.
+	Shadow bool `json:"shadow,omitempty"`
 	// ExitCode is set on failed stages whose command exited by itself.
 	ExitCode *int `json:"exit_code,omitempty"`
 	// Duration of a finished stage, in seconds.

@@ -116,7 +116,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		OnStart: func(id string, at time.Time) {
 			svc, st := splitID(id)
 			r.Bus.Emit(Event{Type: EventStageStart, Time: at, Service: svc, Stage: st, Status: StatusRunning,
-				Log: r.logPath(svc, st)})
+				Log: r.logPath(svc, st), Shadow: p.config.Service(svc).Shadow})
 		},
 		OnFinish: func(o Outcome) { r.finished(o) },
 	})
@@ -172,7 +172,8 @@ func (r *Runner) finished(o Outcome) {
 	sum := r.results[o.ID]
 	r.mu.Unlock()
 	ev := Event{Type: EventStageFinish, Time: o.End, Service: svc, Stage: st, Status: o.Status,
-		Duration: seconds(o.End.Sub(o.Start)), Message: sum.Note, Findings: sum.Findings, Tests: sum.Tests}
+		Duration: seconds(o.End.Sub(o.Start)), Message: sum.Note, Findings: sum.Findings, Tests: sum.Tests,
+		Shadow: r.Plan.config.Service(svc).Shadow}
 	if sum.Image != "" {
 		ev.Message = sum.Image
 	}

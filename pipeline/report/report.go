@@ -73,6 +73,9 @@ func (p *Plain) Emit(e pipeline.Event) {
 		if e.Status == pipeline.StatusSkipped || e.Status == pipeline.StatusCancelled || (e.Status == pipeline.StatusCached && e.Duration == 0) {
 			took = ""
 		}
+		if e.Shadow && e.Status.Failed() {
+			extra += " — SHADOW FAILURE (does not fail the run)"
+		}
 		fmt.Fprintf(p.w, "[%6s] %-16s %-11s %s%s%s\n", at, e.Service, e.Stage, e.Status, took, extra)
 	case pipeline.EventNotice:
 		fmt.Fprintf(p.w, "[%6s] note: %s\n", at, e.Message)

@@ -21,10 +21,15 @@ func shadowEvents() []pipeline.Event {
 	sum.Services[1].Shadow = true
 	sum.Status, sum.ShadowFailed = pipeline.StatusPassed, []string{"events"}
 	last.Summary = &sum
+	for i := range evs {
+		if evs[i].Service == "events" {
+			evs[i].Shadow = true
+		}
+	}
 	return evs
 }
 
-// TestShadowFailureReported: the text summary labels the shadow service in its table and its
+// TestShadowFailureReported: the failed stage's line says SHADOW FAILURE; the text summary labels the shadow service in its table and its
 // failure report and names it in a SHADOW FAILURE line above a passed run; the JUnit report
 // names its suite "events (shadow)", with the property shadow=true and its failure's message
 // starting with ShadowNote. Without the shadow flag none of it appears.
@@ -47,6 +52,7 @@ func TestShadowFailureReported(t *testing.T) {
 		}
 		text := out.String()
 		for _, want := range []string{
+			"failed in 500ms (exit code 3) — SHADOW FAILURE (does not fail the run)",
 			"events (shadow)  failed",
 			"--- events (shadow): stage unit failed, exit code 3",
 			"!!! SHADOW FAILURE: events did not pass — reported, but shadow services never fail the run",

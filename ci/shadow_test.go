@@ -196,7 +196,7 @@ func releasedManifest(t *testing.T, root, tag string) map[string]release.Manifes
 
 // TestShadowRun: beta, a shadow service that passes its gates but whose image cannot start,
 // fails its integration stage; the suite still runs against alpha and passes, and convoy run
-// exits 0 with beta named in shadow_failed.
+// exits 0 with beta named in shadow_failed. So does a run in which beta fails its gates.
 func TestShadowRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs integration in runc and PostgreSQL; skipped with -short")
@@ -230,5 +230,13 @@ func TestShadowRun(t *testing.T) {
 	}
 	if st := service(t, res.sum, "alpha").Stages; st[len(st)-1].Status != pipeline.StatusPassed {
 		t.Errorf("alpha's stages = %+v", st)
+	}
+
+	// A shadow that fails its gates: integration, which overlaps the images, goes on without it.
+	gates := shadowRepo(t, true, "raise SystemExit('beta: unit test failed')")
+	res = convoy(t, gates, nil, "run", "--output", "json")
+	if res.code != 0 || res.sum == nil || res.sum.Integration == nil || res.sum.Integration.Status != pipeline.StatusPassed ||
+		!slices.Equal(res.sum.ShadowFailed, []string{"beta"}) {
+		t.Fatalf("convoy run with beta's gates failing: exit %d, summary %+v\n%s", res.code, res.sum, res.stderr)
 	}
 }

@@ -221,8 +221,8 @@ func TestShadowRun(t *testing.T) {
 		t.Fatalf("convoy run: exit %d, want 0\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
 	in := res.sum.Integration
-	if in == nil || in.Status != pipeline.StatusPassed || !slices.Equal(res.sum.ShadowFailed, []string{"beta"}) {
-		t.Fatalf("integration %+v, shadow_failed %v; want the suite passed and beta a shadow failure", in, res.sum.ShadowFailed)
+	if in == nil || in.Status != pipeline.StatusPassed || in.ImagesProven || !slices.Equal(res.sum.ShadowFailed, []string{"beta"}) {
+		t.Fatalf("integration %+v, shadow_failed %v; want the suite passed, beta a shadow failure and the images not all proven", in, res.sum.ShadowFailed)
 	}
 	beta := service(t, res.sum, "beta")
 	if st := beta.Stages[len(beta.Stages)-1]; st.Name != pipeline.IntegrationStage || st.Status != pipeline.StatusFailed {

@@ -148,7 +148,9 @@ func (j *Job) integrate(ctx context.Context, in engine.Integrator, image func(co
 		Jobs: j.Plan.Jobs}, j.Bus)
 	if from == engine.FromImage {
 		sum.Runtime = j.Runtime
-		sum.ImagesProven = sum.Status == StatusPassed
+		// A shadow service that did not come up leaves its image unproven.
+		sum.ImagesProven = sum.Status == StatusPassed && len(services) == len(j.Plan.Services) &&
+			!slices.ContainsFunc(services, func(s *config.Service) bool { return stages[s.Name].Status == StatusFailed })
 	}
 	return &integrationResult{summary: sum, stages: stages}
 }

@@ -366,6 +366,15 @@ func (d *decoder) strList(n *yaml.Node, what string) ([]string, bool) {
 	return out, ok
 }
 
+// boolean reads true or false.
+func (d *decoder) boolean(n *yaml.Node, what string) bool {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		d.errorf(n, "%s must be true or false, not %s", what, kindName(n))
+		return false
+	}
+	return n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
+}
+
 // argv reads a command: a non-empty list of strings, never a shell string.
 func (d *decoder) argv(n *yaml.Node, what string) []string {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {

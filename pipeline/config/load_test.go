@@ -252,6 +252,19 @@ services:
 			`5:18: service "a" depends on itself`,
 			`5:21: depends_on names unknown service "ghost" (expected one of: a)`,
 		}},
+		{"depends_on a shadow service, shadow not a bool", `version: 1
+services:
+  - name: a
+    path: services/a
+    shadow: true
+  - name: b
+    path: services/b
+    depends_on: [a]
+    shadow: yes please
+`, []string{
+			`8:18: service "b" depends on shadow service "a" (expected no depends_on on a shadow service`,
+			`9:13: shadow must be true or false, not the scalar "yes please"`,
+		}},
 		{"cycle", `version: 1
 services:
   - name: a

@@ -146,6 +146,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		"backing":   func(k, v *yaml.Node) { d.backing(v, svc) },
 		"processes": func(k, v *yaml.Node) { d.processes(v, svc) },
 		"scenario":  func(k, v *yaml.Node) { svc.Scenario, _ = d.str(v, "scenario") },
+		"shadow":    func(k, v *yaml.Node) { svc.Shadow = d.boolean(v, "shadow") },
 	})
 	if n.Kind != yaml.MappingNode {
 		return nil
@@ -265,6 +266,8 @@ func (d *decoder) checkDependsOn(all []*serviceNodes, known map[string]int) {
 				d.errorf(sn.dependsOn[i], "service %q depends on itself (expected other services' names)", dep)
 			case known[dep] == 0:
 				d.errorf(sn.dependsOn[i], "depends_on names unknown service %q (expected one of: %s)", dep, serviceNames(all))
+			case byName[dep].svc.Shadow:
+				d.errorf(sn.dependsOn[i], "service %q depends on shadow service %q (expected no depends_on on a shadow service: its failures never fail a run, so nothing may need it; drop shadow: true from %q first)", sn.svc.Name, dep, dep)
 			}
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/convoy-ci/convoy/pipeline"
+	"github.com/convoy-ci/convoy/pipeline/affected"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/report"
 )
@@ -68,6 +69,7 @@ type options struct {
 	junit    string
 	ci       string
 	trace    string
+	since    string
 }
 
 // command is one subcommand: its flags and what it does.
@@ -127,6 +129,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, sigs *si
 	fs.StringVar(&c.opts.engine, "engine", "local", "engine: local | dagger")
 	fs.IntVarP(&c.opts.jobs, "jobs", "j", runtime.NumCPU(), "most stages running at once")
 	fs.StringSliceVar(&c.opts.only, "only", nil, "run only these services (comma-separated)")
+	fs.StringVar(&c.opts.since, "since", "", "run only the services whose inputs changed since this git revision, and those that depend on them (with --only: the services both select)")
 	fs.BoolVar(&c.opts.failFast, "fail-fast", false, "cancel everything at the first failure")
 	fs.StringVar(&c.opts.output, "output", "text", "output: text | json (NDJSON events, summary last)")
 	fs.StringVar(&c.opts.progress, "progress", "auto", "text progress: auto | tty | plain")
@@ -306,6 +309,23 @@ func (c *cli) planOptions(cfg *config.Config) (pipeline.PlanOptions, error) {
 	h, err := pipeline.LoadHistory(filepath.Join(stateDir(cfg), pipeline.HistoryFile))
 	opts.History = h
 	return opts, err
+}
+
+// since is what --since selects (nil without it): for a command that runs integration, with
+// every service the selected ones depend on. Whatever stops it from selecting — a revision the
+// repository does not have, no repository — is a usage error: nothing ran.
+func (c *cli) since(cfg *config.Config, integration bool) (*affected.Selection, error) {
+	if c.opts.since == "" {
+		return nil, nil
+	}
+	sel, err := affected.Select(cfg, c.opts.since)
+	if err != nil {
+		return nil, &pipeline.UsageError{Msg: err.Error()}
+	}
+	if integration {
+		sel = sel.ForIntegration(cfg)
+	}
+	return sel, nil
 }
 
 // flagString is the value of the string flag name, "" when this command has no such flag.

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/convoy-ci/convoy/engine/local"
+	"github.com/convoy-ci/convoy/internal/size"
 	"github.com/convoy-ci/convoy/pipeline"
 )
 
@@ -48,27 +49,13 @@ func (c *cli) cachePrune(ctx context.Context) int {
 	var total int64
 	for _, r := range rs {
 		total += r.Size
-		fmt.Fprintf(c.stdout, "%9s  %-20s  %s (last used %s)\n", bytesText(r.Size), r.Kind, r.Path, r.LastUsed.Format(time.DateOnly))
+		fmt.Fprintf(c.stdout, "%9s  %-20s  %s (last used %s)\n", size.Text(r.Size), r.Kind, r.Path, r.LastUsed.Format(time.DateOnly))
 	}
 	verb := "reclaimed"
 	if dry {
 		verb = "would reclaim"
 	}
 	fmt.Fprintf(c.stdout, "%s %s in %d entries (kept: what services.yaml refers to, and what was used in the last %s)\n",
-		verb, bytesText(total), len(rs), keepFor)
+		verb, size.Text(total), len(rs), keepFor)
 	return exitPassed
-}
-
-// bytesText is n bytes in the largest binary unit that keeps it at least 1 ("2.3 GiB").
-func bytesText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n)/unit, 0
-	for v >= unit && i < 4 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/spf13/pflag"
 
@@ -30,6 +31,9 @@ func init() {
 			integrationFlags(fs)
 		},
 		run: func(ctx context.Context, c *cli) int {
+			if c.opts.since != "" { // --check too: it compares every lockfile
+				return c.fail(&pipeline.UsageError{Msg: "release: --since cannot be used: a release gates and tags every service"})
+			}
 			cfg, code := c.load()
 			if cfg == nil {
 				return code
@@ -97,10 +101,14 @@ func (c *cli) checkLockfiles(ctx context.Context, cfg *config.Config) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	if _, code := c.pipeline(ctx, cfg, "release --check", phases{depsOnly: true}); code != exitPassed {
+	sum, code := c.pipeline(ctx, cfg, "release --check", phases{depsOnly: true})
+	if code != exitPassed {
 		return code
 	}
-	svcs, err := release.WithEnvironments(release.ServicesOf(cfg), envs)
+	// A shadow service whose dependencies did not install has nothing to compare; a release
+	// would not freeze it either.
+	all := slices.DeleteFunc(release.ServicesOf(cfg), func(s release.Service) bool { return slices.Contains(sum.ShadowFailed, s.Name) })
+	svcs, err := release.WithEnvironments(all, envs)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -133,8 +141,8 @@ func (e *exitError) Error() string { return fmt.Sprintf("the pipeline exited wit
 // freeze, build (through the pipeline, from the frozen lockfiles), stamp, write the manifest
 // and tag.
 func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) int {
-	if len(c.opts.only) > 0 {
-		return c.fail(&pipeline.UsageError{Msg: "release: --only cannot be used: a release tags every service"})
+	if len(c.opts.only) > 0 || c.opts.since != "" {
+		return c.fail(&pipeline.UsageError{Msg: "release: --only and --since cannot be used: a release tags every service"})
 	}
 	if err := cfg.NeedIntegration(); err != nil { // a release runs integration before it stamps
 		return c.refuseManifest(err)
@@ -155,11 +163,12 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 		Dir: cfg.Root, Tag: tag, TagPattern: cfg.Release.TagPattern, Registry: registry,
 		Services: release.ServicesOf(cfg), Envs: envs, Force: force, Insecure: insecure, PushGit: pushGit,
 		Logf: func(format string, args ...any) { fmt.Fprintf(out, "release: "+format+"\n", args...) },
-		Gates: func(ctx context.Context) error {
-			if _, code := c.pipeline(ctx, cfg, "release (gates)", phases{}); code != exitPassed {
-				return &exitError{code}
+		Gates: func(ctx context.Context) ([]string, error) {
+			sum, code := c.pipeline(ctx, cfg, "release (gates)", phases{})
+			if code != exitPassed {
+				return nil, &exitError{code}
 			}
-			return nil
+			return sum.ShadowFailed, nil
 		},
 		Build: func(ctx context.Context, in release.BuildInput) ([]release.ServiceImage, error) {
 			return c.buildRelease(ctx, cfg, in)
@@ -182,7 +191,8 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 }
 
 // buildRelease runs the whole pipeline from the frozen lockfiles, pushing to the registry, and
-// returns every service's image; gates, images and integration must all pass.
+// returns every service's image; gates, images and integration must all pass but for shadow
+// services, which are returned without a digest when they did not (release leaves them out).
 func (c *cli) buildRelease(ctx context.Context, cfg *config.Config, in release.BuildInput) ([]release.ServiceImage, error) {
 	// The freeze commit added lockfiles: read the manifest again so hashes see them.
 	frozen, err := config.Load(c.opts.file, cfg.Root)
@@ -195,8 +205,12 @@ func (c *cli) buildRelease(ctx context.Context, cfg *config.Config, in release.B
 	}
 	var out []release.ServiceImage
 	for _, s := range sum.Services {
-		out = append(out, release.ServiceImage{Service: s.Name, Repo: in.Registry + "/" + s.Name, Digest: s.Digest,
-			Changed: s.Status != pipeline.StatusCached})
+		img := release.ServiceImage{Service: s.Name, Repo: in.Registry + "/" + s.Name, Digest: s.Digest,
+			Changed: s.Status != pipeline.StatusCached}
+		if slices.Contains(sum.ShadowFailed, s.Name) {
+			img.Digest = "" // built, maybe, but it did not pass integration
+		}
+		out = append(out, img)
 	}
 	return out, nil
 }

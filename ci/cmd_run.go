@@ -73,7 +73,11 @@ func (c *cli) showPlan() int {
 	if notice != nil {
 		fmt.Fprintf(c.stderr, "convoy: %v\n", notice)
 	}
+	var err error
 	opts.Stages = stages.WithImage
+	if opts.Since, err = c.since(cfg, cfg.NeedIntegration() == nil); err != nil {
+		return c.fail(err)
+	}
 	plan, err := pipeline.NewPlan(cfg, opts)
 	if err != nil {
 		return c.fail(err)
@@ -224,6 +228,11 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	if ph.depsOnly {
 		stageFn = func(svc *config.Service) []stages.Stage { return stages.ForService(svc)[:1] }
 	}
+	since, err := c.since(cfg, ph.integration) // before anything is written
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	opts.Since = since
 	rt, err := c.integrationRuntime(cfg, ph)
 	if err != nil {
 		return nil, c.fail(err)
@@ -243,6 +252,11 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	plan, err := pipeline.NewPlan(cfg, opts)
 	if err != nil {
 		return nil, c.fail(err)
+	}
+	if opts.Since != nil && len(plan.Services) == 0 {
+		fmt.Fprintf(c.stderr, "convoy: no service's inputs changed since %s (convoy plan --since %s says why): nothing to run\n",
+			c.opts.since, c.opts.since)
+		return &pipeline.Summary{Status: pipeline.StatusPassed}, exitPassed
 	}
 	// Every refusal is behind: the run starts writing its state, which git never sees.
 	if err := pipeline.PrepareStateDir(stateDir(cfg)); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/convoy-ci/convoy/internal/filelock"
 	"github.com/convoy-ci/convoy/python"
 )
 
@@ -94,13 +95,21 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.T
 	cached := ""
 	if cacheDir != "" {
 		cached = filepath.Join(cacheDir, "deps-"+t.key(reqs)+".tar.gz")
-		if _, err := os.Stat(cached); err == nil {
-			now := time.Now() // last used: what convoy cache prune keeps by
-			_ = os.Chtimes(cached, now, now)
-			return cachedLayer(cached, mt)
+		if l, ok := reuseLayer(cached, mt); ok {
+			return l, nil
 		}
 		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating layer cache: %w", err)
+		}
+		// Services with the same runtime requirements (and concurrent runs) build their
+		// layer once: the others wait for it and reuse it.
+		unlock, err := filelock.Lock(ctx, cached+".lock")
+		if err != nil {
+			return nil, fmt.Errorf("waiting for the dependency layer being built: %w", err)
+		}
+		defer unlock()
+		if l, ok := reuseLayer(cached, mt); ok {
+			return l, nil
 		}
 	}
 	tmp, err := os.MkdirTemp(cacheDir, "deps-")
@@ -131,6 +140,18 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.T
 		return nil, fmt.Errorf("writing the dependency layer: %w", err)
 	}
 	return cachedLayer(cached, mt)
+}
+
+// reuseLayer returns the cached layer file, marked as used now (what convoy cache prune keeps
+// by), when it exists.
+func reuseLayer(file string, mt types.MediaType) (v1.Layer, bool) {
+	if _, err := os.Stat(file); err != nil {
+		return nil, false
+	}
+	now := time.Now()
+	_ = os.Chtimes(file, now, now)
+	l, err := cachedLayer(file, mt)
+	return l, err == nil
 }
 
 // install installs reqs into target for t with uv, writing them to a file in tmp first.

@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/convoy-ci/convoy/python"
 )
@@ -206,4 +208,57 @@ func hostPythonMinor(t *testing.T) string {
 		t.Fatalf("asking python3 its version: %v", err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// TestBuildDepsOnce: two images with the same requirements built at once (two services with
+// the same runtime dependencies, in one run or two) install their dependency layer once — the
+// second waits for the first and reuses its layer — and get the same layer.
+func TestBuildDepsOnce(t *testing.T) {
+	needPyPI(t)
+	ctx := context.Background()
+	uv, err := testTools(t).UV(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A uv that counts its installs, then runs the real one.
+	dir := t.TempDir()
+	count := filepath.Join(dir, "installs")
+	wrapper := filepath.Join(dir, "uv")
+	script := fmt.Sprintf("#!/bin/sh\n[ \"$1 $2\" = \"pip install\" ] && echo x >>%q\nexec %q \"$@\"\n", count, uv.Path)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	repo := monorepo(t)
+	base := testBase(t, pythonImage(t))
+	cache := filepath.Join(t.TempDir(), "layers")
+	var g errgroup.Group
+	digests := make([]v1.Hash, 2)
+	for i := range digests {
+		spec := helloSpec(t, repo, base)
+		spec.Requirements = []string{"six==1.16.0"}
+		spec.CacheDir = cache
+		spec.Tools = python.NewTools(t.TempDir(), python.WithUV(wrapper))
+		g.Go(func() error {
+			img, err := Build(ctx, spec)
+			if err != nil {
+				return err
+			}
+			ls, err := img.Layers()
+			if err != nil {
+				return err
+			}
+			digests[i], err = ls[1].Digest()
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	installs, _ := os.ReadFile(count)
+	if n := strings.Count(string(installs), "x"); n != 1 {
+		t.Errorf("uv installed the dependency layer %d times, want once", n)
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("the two images have dependency layers %s and %s", digests[0], digests[1])
+	}
 }

@@ -318,9 +318,14 @@ func (r *runner) startServices(ctx context.Context) error {
 	if r.o.parallel == 1 {
 		// One at a time, in the order given (which respects DependsOn).
 		for _, s := range r.services {
+			if s.prepErr != nil {
+				continue // a shadow service that could not be prepared: reported, tolerated
+			}
 			if err := r.startService(ctx, s); err != nil {
 				r.serviceFailed(s, err)
-				return err
+				if !r.tolerated(ctx, s) {
+					return err
+				}
 			}
 		}
 		return nil
@@ -344,7 +349,7 @@ func (r *runner) startServices(ctx context.Context) error {
 			}
 			if err := r.awaitPrepared(gctx, s); err != nil {
 				r.serviceFailed(s, err)
-				return err
+				return r.failure(gctx, s, err)
 			}
 			if err := slots.Acquire(gctx, 1); err != nil {
 				return err
@@ -352,13 +357,28 @@ func (r *runner) startServices(ctx context.Context) error {
 			defer slots.Release(1)
 			if err := r.startService(gctx, s); err != nil {
 				r.serviceFailed(s, err)
-				return err
+				return r.failure(gctx, s, err)
 			}
 			close(healthy[s.Name])
 			return nil
 		})
 	}
 	return g.Wait()
+}
+
+// tolerated reports whether s failing to come up lets the run go on: s is a shadow service and
+// the run was not cancelled.
+func (r *runner) tolerated(ctx context.Context, s *service) bool {
+	return s.Shadow && ctx.Err() == nil
+}
+
+// failure is what s failing to come up with err stops: nothing when it is tolerated, else
+// every other service (err).
+func (r *runner) failure(ctx context.Context, s *service, err error) error {
+	if r.tolerated(ctx, s) {
+		return nil
+	}
+	return err
 }
 
 // serviceFailed reports that s did not come up, unless it was stopped because the run was
@@ -399,7 +419,9 @@ func (r *runner) prepareAndStartPostgres(ctx context.Context) error {
 	for _, s := range r.services {
 		if err := r.awaitPrepared(ctx, s); err != nil {
 			r.emit(Event{Kind: EventServiceFailed, Service: s.Name, Step: "prepare", LogPath: s.logPath, Err: err})
-			return err
+			if !r.tolerated(ctx, s) {
+				return err
+			}
 		}
 	}
 	return nil

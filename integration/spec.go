@@ -136,6 +136,11 @@ type Service struct {
 	// services not in the run are ignored). Services start in parallel under WithParallel.
 	DependsOn []string
 
+	// Shadow marks a service whose failure to come up is reported (EventServiceFailed) but
+	// stops nothing: the others start and the suite runs against them. No service may depend on
+	// a shadow service (pipeline/config refuses it); one that does waits for it in vain.
+	Shadow bool
+
 	// Launcher starts the service's commands; nil means host processes in Dir with Env. With a
 	// Launcher, Dir is not used and Env (nil means empty) is only what the Launcher adds to.
 	Launcher Launcher

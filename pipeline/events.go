@@ -45,6 +45,9 @@ type Event struct {
 	Service string    `json:"service,omitempty"`
 	Stage   string    `json:"stage,omitempty"`
 	Status  Status    `json:"status,omitempty"`
+	// Shadow is set on the stage events of a shadow service (config.Service.Shadow): their
+	// failures never fail the run.
+	Shadow bool `json:"shadow,omitempty"`
 	// ExitCode is set on failed stages whose command exited by itself.
 	ExitCode *int `json:"exit_code,omitempty"`
 	// Duration of a finished stage, in seconds.
@@ -91,12 +94,17 @@ type Summary struct {
 	// CriticalPath is the chain of stages that decided the run's length (none when no stage
 	// ran).
 	CriticalPath *CriticalPath `json:"critical_path,omitempty"`
+	// ShadowFailed names the shadow services that did not pass (config.Service.Shadow): reported,
+	// but no part of Status.
+	ShadowFailed []string `json:"shadow_failed,omitempty"`
 }
 
 // ServiceSummary is one service's line of the summary.
 type ServiceSummary struct {
-	Name   string         `json:"name"`
-	Status Status         `json:"status"`
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	// Shadow is set on a shadow service: its status never decides the run's.
+	Shadow bool           `json:"shadow,omitempty"`
 	Stages []StageSummary `json:"stages"`
 	// Image is repo@sha256:… when an image was built or found in the cache.
 	Image  string `json:"image,omitempty"`

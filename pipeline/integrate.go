@@ -27,13 +27,21 @@ const IntegrationStage = "integration"
 func Integrate(ctx context.Context, eng engine.Integrator, req engine.IntegrationRequest, bus *Bus) (*IntegrationSummary, map[string]StageSummary) {
 	started := map[string]Event{}
 	results := map[string]StageSummary{}
+	shadow := func(svc string) bool {
+		if req.Config == nil {
+			return false
+		}
+		s := req.Config.Service(svc)
+		return s != nil && s.Shadow
+	}
 	finish := func(svc, stage string, status Status, msg, log string, tail []string, code *int) {
 		s, ok := started[svc+"/"+stage]
 		if !ok {
 			return
 		}
 		delete(started, svc+"/"+stage)
-		ev := Event{Type: EventStageFinish, Service: svc, Stage: stage, Status: status, Message: msg, Log: log, Tail: tail, ExitCode: code}
+		ev := Event{Type: EventStageFinish, Service: svc, Stage: stage, Status: status, Message: msg, Log: log, Tail: tail, ExitCode: code,
+			Shadow: shadow(svc)}
 		ev.Time = time.Now()
 		ev.Duration = seconds(ev.Time.Sub(s.Time))
 		bus.Emit(ev)
@@ -45,7 +53,7 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 		if _, ok := started[svc+"/"+stage]; ok {
 			return
 		}
-		ev := Event{Type: EventStageStart, Time: time.Now(), Service: svc, Stage: stage, Status: StatusRunning, Log: log}
+		ev := Event{Type: EventStageStart, Time: time.Now(), Service: svc, Stage: stage, Status: StatusRunning, Log: log, Shadow: shadow(svc)}
 		started[svc+"/"+stage] = ev
 		bus.Emit(ev)
 	}

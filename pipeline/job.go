@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
@@ -82,6 +83,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 		sum.Integration = integ.summary
 		addIntegrationStages(sum.Services, integ.stages)
 	}
+	sum.ShadowFailed = shadowFailed(sum.Services)
 	sum.Duration = time.Since(start).Seconds()
 	sum.CriticalPath = Critical(j.spans.List(), j.needs(j.overlaps(in)))
 	switch {
@@ -119,7 +121,9 @@ func (j *Job) runPhases(ctx context.Context, runner *Runner, in engine.Integrato
 			imgs[s.Name] = s.Image
 		}
 		image := func(_ context.Context, svc string) (string, error) { return imgs[svc], nil }
-		return res, j.integrate(ctx, in, image), nil
+		// A shadow service that failed its gates has nothing to start: it is left out (its
+		// integration stage skipped), on every engine.
+		return res, j.integrate(ctx, in, image, shadowFailed(res.Services)...), nil
 	}
 	runner.images = newImageBoard(j.Plan.Services)
 	ictx, cancel := context.WithCancelCause(ctx)
@@ -149,21 +153,25 @@ func (j *Job) from() engine.From {
 	return j.From
 }
 
-// integrate runs the integration stage over the plan's services, their images from image.
-func (j *Job) integrate(ctx context.Context, in engine.Integrator, image func(context.Context, string) (string, error)) *integrationResult {
+// integrate runs the integration stage over the plan's services but those named in without,
+// their images from image.
+func (j *Job) integrate(ctx context.Context, in engine.Integrator, image func(context.Context, string) (string, error), without ...string) *integrationResult {
 	from := j.from()
-	sum, stages := Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: j.startOrder(),
+	services := slices.DeleteFunc(j.startOrder(), func(s *config.Service) bool { return slices.Contains(without, s.Name) })
+	sum, stages := Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: services,
 		Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration"), From: from, Image: image,
 		Jobs: j.Plan.Jobs}, j.bus)
 	if from == engine.FromImage {
 		sum.Runtime = j.Runtime
-		sum.ImagesProven = sum.Status == StatusPassed
+		// A shadow service that did not come up leaves its image unproven.
+		sum.ImagesProven = sum.Status == StatusPassed && len(services) == len(j.Plan.Services) &&
+			!slices.ContainsFunc(services, func(s *config.Service) bool { return stages[s.Name].Status == StatusFailed })
 	}
 	return &integrationResult{summary: sum, stages: stages}
 }
 
 // addIntegrationStages adds each service's integration stage to its summary line: a service
-// that failed there failed.
+// that failed there failed (a shadow service too: the summary's ShadowFailed names it).
 func addIntegrationStages(services []ServiceSummary, stages map[string]StageSummary) {
 	for i := range services {
 		st, ok := stages[services[i].Name]

@@ -79,6 +79,13 @@ func (e *overlapEngine) Integrate(ctx context.Context, req engine.IntegrationReq
 // overlapJob is a job over two services, fast and slow, building images and integrating.
 func overlapJob(t *testing.T, eng *overlapEngine) *Job {
 	t.Helper()
+	return shadowJob(t, eng, "", false)
+}
+
+// shadowJob is overlapJob with slowExtra added to slow's manifest entry ("shadow: true") and
+// FailFast as given.
+func shadowJob(t *testing.T, eng *overlapEngine, slowExtra string, failFast bool) *Job {
+	t.Helper()
 	root := t.TempDir()
 	for _, svc := range []string{"fast", "slow"} {
 		dir := filepath.Join(root, "services", svc)
@@ -89,12 +96,12 @@ func overlapJob(t *testing.T, eng *overlapEngine) *Job {
 			t.Fatal(err)
 		}
 	}
-	manifest := "version: 1\nservices:\n  - {name: fast, path: services/fast}\n  - {name: slow, path: services/slow}\n"
+	manifest := "version: 1\nservices:\n  - {name: fast, path: services/fast}\n  - {name: slow, path: services/slow" + slowExtra + "}\n"
 	cfg, err := config.Parse([]byte(manifest), config.FileName, root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := NewPlan(cfg, PlanOptions{Engine: eng.Name(), Jobs: 2, Stages: stages.WithImage})
+	plan, err := NewPlan(cfg, PlanOptions{Engine: eng.Name(), Jobs: 2, Stages: stages.WithImage, FailFast: failFast})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,5 +144,38 @@ func TestIntegrationOverlapCancelledByGates(t *testing.T) {
 	}
 	if eng.imageErrs["fast"] != nil {
 		t.Errorf("integration got no image of fast, which passed: %v", eng.imageErrs["fast"])
+	}
+}
+
+// TestShadowGateFailure: slow, a shadow service, fails its unit stage. The run passes, with slow
+// in ShadowFailed and marked Shadow; fast passes every stage even under --fail-fast, and
+// integration runs: overlapped (slow's image refused to it) or after every image (slow left out
+// of it). The same failure of a service that is not a shadow fails the run (the test above).
+func TestShadowGateFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		afterImages bool
+	}{{"overlapped", false}, {"after every image", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			eng := &overlapEngine{failStage: "slow/unit"}
+			job := shadowJob(t, eng, ", shadow: true", true)
+			job.AfterImages = tc.afterImages
+			sum, err := job.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Status != StatusPassed || sum.Integration == nil || sum.Integration.Status != StatusPassed {
+				t.Fatalf("status %s, integration %+v; want both passed", sum.Status, sum.Integration)
+			}
+			if len(sum.ShadowFailed) != 1 || sum.ShadowFailed[0] != "slow" || !sum.Services[1].Shadow || sum.Services[0].Shadow {
+				t.Errorf("shadow_failed %v, services %+v", sum.ShadowFailed, sum.Services)
+			}
+			if fast := sum.Services[0]; fast.Status != StatusPassed || fast.Image == "" {
+				t.Errorf("fast = %+v, want passed with an image despite --fail-fast", fast)
+			}
+			if err, handed := eng.imageErrs["slow"]; handed == tc.afterImages || (handed && err == nil) {
+				t.Errorf("slow's image in integration: handed %v, err %v", handed, err)
+			}
+		})
 	}
 }

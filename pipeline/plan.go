@@ -4,11 +4,13 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/pipeline/affected"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -26,6 +28,9 @@ type Plan struct {
 	// NoIntegration, when the manifest has no integration stage, is why: the refusal convoy run
 	// and convoy integration give it (FILE:LINE:COL: …).
 	NoIntegration string `json:"no_integration,omitempty"`
+	// Since, with --since REF, is what the change since REF selects and why, every service of
+	// the manifest included.
+	Since *affected.Selection `json:"since,omitempty"`
 
 	stages   map[string][]stages.Stage
 	config   *config.Config
@@ -36,11 +41,13 @@ type Plan struct {
 
 // PlanService is one service of a plan.
 type PlanService struct {
-	Name      string      `json:"name"`
-	Path      string      `json:"path"`
-	Deps      string      `json:"deps"`
-	DependsOn []string    `json:"depends_on,omitempty"`
-	Stages    []PlanStage `json:"stages"`
+	Name      string   `json:"name"`
+	Path      string   `json:"path"`
+	Deps      string   `json:"deps"`
+	DependsOn []string `json:"depends_on,omitempty"`
+	// Shadow is set on a shadow service (config.Service.Shadow).
+	Shadow bool        `json:"shadow,omitempty"`
+	Stages []PlanStage `json:"stages"`
 }
 
 // PlanStage is one stage of a planned service.
@@ -89,6 +96,9 @@ type PlanOptions struct {
 	History *History
 	// Order is how the scheduler picks among ready stages (default OrderPriority).
 	Order Order
+	// Since, when set, restricts the plan further to the services it selects (--since REF):
+	// with Only, to the services both name.
+	Since *affected.Selection
 }
 
 // UsageError is a mistake in how convoy was called (exit code 2, nothing runs).
@@ -106,16 +116,21 @@ func NewPlan(cfg *config.Config, opts PlanOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Since != nil {
+		selected = slices.DeleteFunc(slices.Clone(selected), func(s *config.Service) bool {
+			return !slices.Contains(opts.Since.Names(), s.Name)
+		})
+	}
 	if opts.History == nil {
 		opts.History = &History{}
 	}
-	p := &Plan{Engine: opts.Engine, Jobs: opts.Jobs, FailFast: opts.FailFast,
+	p := &Plan{Engine: opts.Engine, Jobs: opts.Jobs, FailFast: opts.FailFast, Since: opts.Since,
 		stages: map[string][]stages.Stage{}, config: cfg, order: opts.Order, history: opts.History,
 		expected: map[string]time.Duration{}}
 	for _, svc := range selected {
 		sts := opts.Stages(svc)
 		p.stages[svc.Name] = sts
-		ps := PlanService{Name: svc.Name, Path: svc.Path, Deps: svc.Deps, DependsOn: svc.DependsOn}
+		ps := PlanService{Name: svc.Name, Path: svc.Path, Deps: svc.Deps, DependsOn: svc.DependsOn, Shadow: svc.Shadow}
 		for _, st := range sts {
 			exp := opts.History.Expected(svc.Name, st.Name, st.Expected)
 			p.expected[taskID(svc.Name, st.Name)] = exp
@@ -177,9 +192,24 @@ func (p *Plan) StageNames() []string {
 // Text renders the plan for people.
 func (p *Plan) Text() string {
 	var b strings.Builder
+	if sel := p.Since; sel != nil {
+		fmt.Fprintf(&b, "since %s (%.12s): %d paths changed; %d of %d services selected\n", sel.Since, sel.Commit,
+			sel.Changed, len(sel.Names()), len(sel.Services))
+		for _, r := range sel.Services {
+			fmt.Fprintf(&b, "  %s\n", r)
+		}
+		if sel.Suite != "" {
+			fmt.Fprintf(&b, "  %s\n", sel.Suite)
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "engine %s, %d jobs, %d services\n", p.Engine, p.Jobs, len(p.Services))
 	for _, s := range p.Services {
-		fmt.Fprintf(&b, "\n%s (%s, deps %s)", s.Name, s.Path, s.Deps)
+		shadow := ""
+		if s.Shadow {
+			shadow = ", shadow: its failures never fail the run"
+		}
+		fmt.Fprintf(&b, "\n%s (%s, deps %s%s)", s.Name, s.Path, s.Deps, shadow)
 		if len(s.DependsOn) > 0 {
 			deps := append([]string(nil), s.DependsOn...)
 			sort.Strings(deps)

@@ -54,14 +54,28 @@ type Result struct {
 	Services []ServiceSummary
 }
 
-// Passed reports whether every service passed (or was cached).
+// Passed reports whether every service that is not a shadow passed (or was cached).
 func (r *Result) Passed() bool {
 	for _, s := range r.Services {
-		if s.Status != StatusPassed && s.Status != StatusCached {
+		if !s.Shadow && !s.ok() {
 			return false
 		}
 	}
 	return true
+}
+
+// ok reports whether the service passed or was cached.
+func (s ServiceSummary) ok() bool { return s.Status == StatusPassed || s.Status == StatusCached }
+
+// shadowFailed names the shadow services that did not pass.
+func shadowFailed(services []ServiceSummary) []string {
+	var out []string
+	for _, s := range services {
+		if s.Shadow && !s.ok() {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }
 
 // Run runs every stage of the plan and returns each service's summary. It returns an error only
@@ -93,7 +107,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 				ID: taskID(svc.Name, st.Name), Needs: needs,
 				Group: svc.Name, Cost: p.expected[taskID(svc.Name, st.Name)],
 				Run:      func(ctx context.Context) error { return r.runStage(ctx, svc, st) },
-				Classify: classify,
+				Classify: classify, Tolerated: svc.Shadow,
 			})
 		}
 	}
@@ -102,7 +116,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		OnStart: func(id string, at time.Time) {
 			svc, st := splitID(id)
 			r.Bus.Emit(Event{Type: EventStageStart, Time: at, Service: svc, Stage: st, Status: StatusRunning,
-				Log: r.logPath(svc, st)})
+				Log: r.logPath(svc, st), Shadow: p.config.Service(svc).Shadow})
 		},
 		OnFinish: func(o Outcome) { r.finished(o) },
 	})
@@ -131,6 +145,9 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		ss.Status = serviceStatus(ss.Stages)
 		res.Services = append(res.Services, ss)
 	}
+	for i := range res.Services {
+		res.Services[i].Shadow = p.config.Service(res.Services[i].Name).Shadow
+	}
 	return res, nil
 }
 
@@ -156,7 +173,7 @@ func (r *Runner) finished(o Outcome) {
 	r.mu.Unlock()
 	ev := Event{Type: EventStageFinish, Time: o.End, Service: svc, Stage: st, Status: o.Status,
 		Duration: seconds(o.End.Sub(o.Start)), Message: sum.Note, Findings: sum.Findings, Tests: sum.Tests,
-		Problems: sum.problems}
+		Problems: sum.problems, Shadow: r.Plan.config.Service(svc).Shadow}
 	if sum.Image != "" {
 		ev.Message = sum.Image
 	}

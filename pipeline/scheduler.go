@@ -27,6 +27,9 @@ type Task struct {
 	// Classify maps a non-nil Run error to a Status (default StatusFailed); it lets the caller
 	// tell timeouts and interruptions apart from failures.
 	Classify func(error) Status
+	// Tolerated marks a task whose failure does not cancel the others under FailFast (a
+	// shadow service's stage).
+	Tolerated bool
 }
 
 // Outcome is how a task ended.
@@ -213,7 +216,7 @@ func (s *scheduler) finish(o Outcome) {
 	if s.opts.OnFinish != nil {
 		s.opts.OnFinish(o)
 	}
-	if s.opts.FailFast && o.Status.Failed() {
+	if s.opts.FailFast && o.Status.Failed() && !s.tasks[s.index[o.ID]].Tolerated {
 		s.cancel()
 	}
 	for _, d := range s.dependents[s.index[o.ID]] {

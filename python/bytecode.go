@@ -3,26 +3,22 @@ package python
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
-// BytecodeArgv compiles every module under dir to bytecode with the interpreter python, as an
-// image's interpreter would on first import — so that each process started from the image does
-// not compile its libraries again (a container's user usually cannot write __pycache__). The
-// .pyc files are valid whatever the sources' modification times (unchecked-hash: image layers
-// carry fixed times) and record the modules' paths as they are in the image (prefix instead of
-// dir), so that the same sources give the same bytes. Run it with BytecodeEnv.
-func BytecodeArgv(python, dir, prefix string) []string {
-	return []string{python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
-		"-s", dir, "-p", prefix, dir}
-}
+// bytecodeEnv is the environment modules are compiled to bytecode in, on top of base: a fixed
+// hash seed so that sets in constants are marshalled in one order, and the same sources give
+// the same bytes.
+func bytecodeEnv(base []string) []string { return append(base, "PYTHONHASHSEED=0") }
 
-// BytecodeEnv is the environment BytecodeArgv runs with, on top of base: a fixed hash seed so
-// that sets in constants are marshalled in one order.
-func BytecodeEnv(base []string) []string { return append(base, "PYTHONHASHSEED=0") }
-
-// Bytecode runs BytecodeArgv with the host interpreter when its version (major.minor) is t's:
-// bytecode is specific to the interpreter's minor version. It reports whether it compiled.
+// Bytecode gives every module under dir (an image's site-packages, at prefix in the image) its
+// unchecked hash-based .pyc in __pycache__ — as `compileall --invalidation-mode unchecked-hash
+// -s dir -p prefix` writes it: valid whatever the sources' modification times (image layers
+// carry fixed ones), naming each module's path in the image — from the bytecode store,
+// compiling into it with the host interpreter what it lacks, when the host's version
+// (major.minor) is t's: bytecode is specific to the interpreter's minor version. It reports
+// whether it compiled.
 func (t *Tools) Bytecode(ctx context.Context, target Target, dir, prefix string, x Exec) (bool, error) {
 	py, err := t.Python(ctx)
 	if err != nil {
@@ -36,9 +32,20 @@ func (t *Tools) Bytecode(ctx context.Context, target Target, dir, prefix string,
 	if !sameMinor(host, target.Version) {
 		return false, nil
 	}
-	x.Env = BytecodeEnv(environ(x.Env))
-	if err := run(ctx, BytecodeArgv(py, dir, prefix), x, nil); err != nil {
+	mods, err := modules(dir, prefix)
+	if err != nil {
+		return false, err
+	}
+	store := t.storeDir(host)
+	if _, err := fillStore(ctx, py, store, mods, x); err != nil {
 		return false, fmt.Errorf("compiling %s to bytecode: %w", dir, err)
+	}
+	tag := cacheTag(host)
+	for _, m := range mods {
+		dst := filepath.Join(filepath.Dir(m.src), "__pycache__", strings.TrimSuffix(filepath.Base(m.src), ".py")+"."+tag+".pyc")
+		if err := placePyc(store, m, dst, pycUnchecked); err != nil {
+			return false, fmt.Errorf("compiling %s to bytecode: %w", dir, err)
+		}
 	}
 	return true, nil
 }

@@ -52,16 +52,17 @@ func (p installedPkg) pin() string {
 type envInfo struct {
 	// Version is the Python version ("3.11.7").
 	Version string `json:"version"`
-	// Tooling is the canonical names of pipenv and everything it requires, transitively, as
-	// installed in the environment (empty without pipenv).
+	// Tooling is the canonical names of the roots frozenVenv was given (pipenv, the
+	// repository's DevTools) and everything they require, transitively, as installed in the
+	// environment: what the gates installed besides the service's dependencies.
 	Tooling []string `json:"tooling"`
 }
 
-// infoScript prints envInfo as JSON. The closure of pipenv's requirements ignores environment
-// markers (an over-approximation: it is only used to tell tooling from unlocked packages,
-// never to drop a locked one).
+// infoScript prints envInfo as JSON for the roots named by its arguments. The closure of their
+// requirements ignores environment markers (an over-approximation: it is only used to tell
+// tooling from unlocked packages, never to drop a locked one).
 const infoScript = `
-import importlib.metadata as md, json, platform, re
+import importlib.metadata as md, json, platform, re, sys
 def canon(n): return re.sub(r"[-_.]+", "-", n).lower()
 seen = set()
 def walk(name):
@@ -80,17 +81,19 @@ def walk(name):
         m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
         if m:
             walk(m.group(1))
-walk("pipenv")
+for root in sys.argv[1:]:
+    walk(root)
 print(json.dumps({"version": platform.python_version(), "tooling": sorted(seen)}))
 `
 
 // frozenVenv returns what `pip freeze --exclude-editable` would list in the virtualenv venv,
 // read from its metadata (FreezeRequirements: a virtualenv uv made has no pip), installer
-// tooling excluded, and facts about its interpreter (asked of venv/bin/python).
-func frozenVenv(ctx context.Context, venv string) ([]installedPkg, envInfo, error) {
+// tooling excluded, and facts about its interpreter (asked of venv/bin/python), the closure of
+// the distributions roots among them.
+func frozenVenv(ctx context.Context, venv string, roots []string) ([]installedPkg, envInfo, error) {
 	python := filepath.Join(venv, "bin", "python")
 	var info envInfo
-	cmd := exec.CommandContext(ctx, python, "-c", infoScript)
+	cmd := exec.CommandContext(ctx, python, append([]string{"-c", infoScript}, roots...)...)
 	cmd.Env = isolatedEnv(venv)
 	out, err := cmd.Output()
 	if err != nil {

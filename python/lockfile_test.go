@@ -116,7 +116,7 @@ func TestFreezeRealVirtualenv(t *testing.T) {
 	if got := strings.Join(lines[3:], "|"); got != "asgiref==3.8.1|certifi==2024.2.2|django==4.2.11|platformdirs==4.2.0|virtualenv==20.25.0|zope-interface==6.0" {
 		t.Errorf("packages = %s\n%s", got, content)
 	}
-	_, info, err := frozenVenv(context.Background(), venvDir)
+	_, info, err := frozenVenv(context.Background(), venvDir, []string{"pipenv"})
 	if err != nil {
 		t.Fatal(err)
 	}

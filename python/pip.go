@@ -78,7 +78,7 @@ func (t pip) Runtime(p Project) Runtime { return Runtime{File: t.Spec(p)} }
 // Freeze renders what e's virtualenv holds (FreezeRequirements: canonical names, sorted,
 // installer tooling left out) under a header naming the service and the Python version.
 func (pip) Freeze(ctx context.Context, p Project, e Env) ([]byte, error) {
-	pkgs, info, err := frozenVenv(ctx, e.Venv)
+	pkgs, info, err := frozenVenv(ctx, e.Venv, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -40,6 +39,11 @@ var pipenvEnv = map[string]string{
 	"PIPENV_VERBOSITY": "-1", "PIPENV_NOSPIN": "1", "PIPENV_YES": "1",
 	"PIPENV_IGNORE_VIRTUALENVS": "0",
 }
+
+// PipenvVersion is the pipenv convoy installs where pipenv itself must run (a missing or
+// stale lock, VCS or path entries): pinned, so that the locks it writes and the hash convoy
+// computes of a Pipfile (PipfileHashes, checked against this version's locks) agree.
+const PipenvVersion = "2026.10.3"
 
 // pipenvRequirements is the file, in the scratch directory, of the requirement lines installed
 // from a committed Pipfile.lock.
@@ -76,7 +80,7 @@ func (t pipenvTool) Install(p Project, o InstallOptions) (Installation, error) {
 		inst.Env[k] = v
 	}
 	inst.Installer = InstallerPip
-	inst.Commands = [][]string{{"python", "-m", "pip", "install", "--quiet", "pipenv"}, sync}
+	inst.Commands = [][]string{{"python", "-m", "pip", "install", "--quiet", "pipenv==" + PipenvVersion}, sync}
 	return inst, nil
 }
 
@@ -154,12 +158,12 @@ func (t pipenvTool) Freeze(ctx context.Context, p Project, e Env) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("reading the %s of the environment: %w", pipenvLock, err)
 	}
-	installed, info, err := frozenVenv(ctx, e.Venv)
+	l, err := parsePipenvLock(lock)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := verifyPipenvLock(installed, info.Tooling, lock); err != nil {
-		return nil, fmt.Errorf("%s does not describe the environment %s: %w", src, e.Venv, err)
+	if err := checkFrozen(ctx, p, src, l.locked(), e); err != nil {
+		return nil, err
 	}
 	return lock, nil
 }
@@ -232,57 +236,17 @@ func (e pipenvLockEntry) pin() string {
 	return ""
 }
 
-// verifyPipenvLock checks that the lock describes the installed packages: every installed
-// package is pinned at its installed version, and every pin without environment markers is
-// installed. Packages that are not locked but belong to tooling (pipenv and its requirements,
-// installed in the environment to run pipenv) are not the service's and are skipped; a tooling
-// package that is also locked is checked like any other. Editable and local-path entries are
-// not compared (pip freeze --exclude-editable hides them). It returns the lock's pins.
-func verifyPipenvLock(installed []installedPkg, tooling []string, content []byte) (map[string]string, error) {
-	l, err := parsePipenvLock(content)
-	if err != nil {
-		return nil, err
-	}
-	pins := l.entries()
-	problems := installedProblems(installed, tooling, pins)
-	have := map[string]bool{}
-	for _, p := range installed {
-		have[p.name] = true
-	}
-	out := map[string]string{}
-	for name, e := range pins {
-		out[name] = e.pin()
-		if e.Editable || e.Path != "" || excludedFromLock[name] {
-			continue
+// locked is what l says the gated environment holds: its [default] and [develop] pins;
+// entries with markers need not be installed, editable and path entries are the
+// repository's own code.
+func (l pipenvLockFile) locked() map[string]lockedPkg {
+	out := map[string]lockedPkg{}
+	for name, e := range l.entries() {
+		lp := lockedPkg{pin: e.pin(), required: e.Markers == "", local: e.Editable || e.Path != ""}
+		if e.Version != "" {
+			lp.versions = []string{e.pin()}
 		}
-		if !have[name] && e.Markers == "" {
-			problems = append(problems, fmt.Sprintf("%s %s is locked but not installed", name, e.pin()))
-		}
+		out[name] = lp
 	}
-	if len(problems) > 0 {
-		sort.Strings(problems)
-		return nil, errors.New(strings.Join(problems, "; "))
-	}
-	return out, nil
-}
-
-// installedProblems are the installed packages pins does not hold at their version, tooling
-// that is not locked excepted.
-func installedProblems(installed []installedPkg, tooling []string, pins map[string]pipenvLockEntry) []string {
-	isTooling := map[string]bool{}
-	for _, n := range tooling {
-		isTooling[CanonicalName(n)] = true
-	}
-	var problems []string
-	for _, p := range installed {
-		e, ok := pins[p.name]
-		switch {
-		case !ok && isTooling[p.name]:
-		case !ok:
-			problems = append(problems, fmt.Sprintf("%s is installed but not in the lock", strings.TrimSpace(p.line)))
-		case e.Version != "" && p.version != "" && !strings.EqualFold(e.pin(), p.version):
-			problems = append(problems, fmt.Sprintf("%s is installed at %s but locked at %s", p.name, p.version, e.pin()))
-		}
-	}
-	return problems
+	return out
 }

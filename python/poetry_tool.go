@@ -9,8 +9,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strings"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -109,12 +107,8 @@ func (t poetryTool) Freeze(ctx context.Context, p Project, e Env) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Lock(p), err)
 	}
-	installed, err := Freeze(e.Venv)
-	if err != nil {
+	if err := checkFrozen(ctx, p, t.Lock(p), l.locked(), e); err != nil {
 		return nil, err
-	}
-	if err := l.describes(installed); err != nil {
-		return nil, fmt.Errorf("%s does not describe the environment %s: %w", t.Lock(p), e.Venv, err)
 	}
 	return lock, nil
 }
@@ -214,39 +208,14 @@ func (pkg poetryPackage) unconditional() bool {
 	return false
 }
 
-// describes checks that the lock holds every package of installed (name==version lines) at
-// its version — installer tooling not
-// locked (excludedFromLock: what `python -m venv` seeds) excepted — and that every unconditional
-// package of the main group is installed. Local directories (editable installs of path
-// dependencies) are not compared: Freeze leaves them out.
-func (l poetryLockFile) describes(installed []string) error {
-	locked := make(map[string]poetryPackage, len(l.Package))
+// locked is what l says a gated environment holds: every package at its version; those the
+// main group needs on every platform (unconditional) must be installed; directories (path
+// dependencies, installed editable) are the repository's own code.
+func (l poetryLockFile) locked() map[string]lockedPkg {
+	out := make(map[string]lockedPkg, len(l.Package))
 	for _, pkg := range l.Package {
-		locked[CanonicalName(pkg.Name)] = pkg
+		out[CanonicalName(pkg.Name)] = lockedPkg{versions: []string{pkg.Version}, pin: pkg.pin(),
+			required: pkg.unconditional(), local: pkg.Source.Type == "directory"}
 	}
-	have := map[string]bool{}
-	var problems []string
-	for _, line := range installed {
-		name, version, _ := strings.Cut(line, "==")
-		name = CanonicalName(name)
-		have[name] = true
-		pkg, ok := locked[name]
-		switch {
-		case !ok && excludedFromLock[name]:
-		case !ok:
-			problems = append(problems, fmt.Sprintf("%s is installed but not locked", line))
-		case !strings.EqualFold(pkg.Version, version):
-			problems = append(problems, fmt.Sprintf("%s is installed at %s but locked at %s", name, version, pkg.Version))
-		}
-	}
-	for name, pkg := range locked {
-		if pkg.unconditional() && pkg.Source.Type != "directory" && !have[name] {
-			problems = append(problems, fmt.Sprintf("%s %s is locked but not installed", name, pkg.pin()))
-		}
-	}
-	if len(problems) > 0 {
-		sort.Strings(problems)
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
+	return out
 }

@@ -135,6 +135,9 @@ type Env struct {
 	Scratch string
 	// Tools provisions the programs the tool runs.
 	Tools *Tools
+	// DevTools are what InstallOptions.Tools installed on top of the service's dependencies:
+	// Freeze does not count them (nor what they require) as packages the lock must hold.
+	DevTools DevTools
 }
 
 // Programs convoy provisions itself and that commands name by these placeholders (argv[0]):

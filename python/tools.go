@@ -121,3 +121,31 @@ func realPython(ctx context.Context, python string) (string, error) {
 	}
 	return real, nil
 }
+
+// Interpreter is the program convoy runs for Python version ("3.11" → "python3.11"), looked up
+// on PATH.
+func Interpreter(version string) string { return "python" + version }
+
+// Installed returns where program (UVProgram or PoetryProgram) is at the version convoy pins
+// (UVVersion, PoetryVersion) without installing anything: uv on PATH, else the one provisioned
+// under CACHE/tools. ok is false when it would be provisioned on first use.
+func (t *Tools) Installed(ctx context.Context, program string) (path string, ok bool) {
+	switch program {
+	case UVProgram:
+		if p, err := exec.LookPath("uv"); err == nil {
+			if v, err := uvVersion(ctx, p); err == nil && v == UVVersion {
+				return p, true
+			}
+		}
+		p := UVBin(filepath.Join(t.cacheDir, "tools", "uv-"+UVVersion))
+		if v, err := uvVersion(ctx, p); err == nil && v == UVVersion {
+			return p, true
+		}
+	case PoetryProgram:
+		p := PoetryBin(filepath.Join(t.cacheDir, "tools", "poetry-"+PoetryVersion))
+		if v, err := poetryVersion(ctx, p); err == nil && v == PoetryVersion {
+			return p, true
+		}
+	}
+	return "", false
+}

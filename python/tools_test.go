@@ -140,7 +140,7 @@ func TestResolve(t *testing.T) {
 func pipenvInstallation(verb string) Installation {
 	return Installation{
 		Installer: InstallerPip,
-		Commands:  [][]string{{"python", "-m", "pip", "install", "--quiet", "pipenv"}, {"python", "-m", "pipenv", verb, "--dev"}},
+		Commands:  [][]string{{"python", "-m", "pip", "install", "--quiet", "pipenv==" + PipenvVersion}, {"python", "-m", "pipenv", verb, "--dev"}},
 		Env: map[string]string{"PIPENV_VERBOSITY": "-1", "PIPENV_NOSPIN": "1", "PIPENV_YES": "1",
 			"PIPENV_IGNORE_VIRTUALENVS": "0"},
 		Scratch:     []string{"services/a/Pipfile", "services/a/Pipfile.lock"},

@@ -128,11 +128,11 @@ func (t uvProject) Freeze(ctx context.Context, p Project, e Env) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("freezing %s: %w", lockFile, err)
 	}
-	installed, err := Freeze(e.Venv)
+	l, err := readUVLock(lockFile, lock)
 	if err != nil {
-		return nil, fmt.Errorf("freezing %s: %w", lockFile, err)
+		return nil, err
 	}
-	if err := lockHolds(lockFile, lock, installed); err != nil {
+	if err := checkFrozen(ctx, p, lockFile, l.locked(), e); err != nil {
 		return nil, fmt.Errorf("freezing %s for service %s: %w", lockFile, p.Name, err)
 	}
 	return lock, nil
@@ -152,28 +152,21 @@ func checkUVLock(ctx context.Context, p Project, e Env) error {
 	return run(ctx, []string{u.Path, "lock", "--check"}, x, nil)
 }
 
-// lockHolds checks that the uv.lock lock (read from file) pins every name==version of
-// installed.
-func lockHolds(file string, lock []byte, installed []string) error {
-	l, err := readUVLock(file, lock)
-	if err != nil {
-		return err
-	}
-	pinned := map[string]bool{}
+// locked is what l says a gated environment may hold: each package at any version the lock
+// has for it (one per marker set). None is required: a workspace's lock holds every member's
+// packages, a service's environment only its own. Members and editable or virtual entries are
+// the repository's own code.
+func (l uvLock) locked() map[string]lockedPkg {
+	out := map[string]lockedPkg{}
 	for _, pkg := range l.Package {
-		pinned[normalizePin(pkg.Name+"=="+pkg.Version)] = true
+		name := CanonicalName(pkg.Name)
+		lp := out[name]
+		lp.versions = append(lp.versions, pkg.Version)
+		lp.pin = strings.Join(lp.versions, ", ")
+		lp.local = lp.local || slices.Contains(l.Manifest.Members, pkg.Name) || pkg.Source.Editable != "" || pkg.Source.Virtual != ""
+		out[name] = lp
 	}
-	var missing []string
-	for _, pin := range installed {
-		if !pinned[normalizePin(pin)] {
-			missing = append(missing, pin)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("the virtualenv holds %s, which %s does not pin: it was not installed from this lock",
-			strings.Join(missing, ", "), file)
-	}
-	return nil
+	return out
 }
 
 // Pins are the lock's packages at their versions; workspace members (the repository's own

@@ -34,6 +34,10 @@ type Service struct {
 	// Config is the service's configuration, what Environments are asked about; nil when
 	// Env is given.
 	Config *config.Service
+	// Shadow marks a shadow service (config.Service.Shadow): when its gates or its release
+	// build fail, the release goes on without it — its lockfile is not frozen, its image not
+	// stamped — and the manifest records it (ManifestService.Stamped).
+	Shadow bool
 }
 
 // Lockfile is the outcome of freezing one service.

@@ -123,7 +123,7 @@ func TestFreezePipenv(t *testing.T) {
 		{name: "version differs", freeze: strings.Replace(installed, "4.2.11", "4.2.12", 1), lock: pipenvLockFixture,
 			wantErr: "django is installed at 4.2.12 but locked at 4.2.11"},
 		{name: "installed but not locked", freeze: installed + "requests==2.31.0\n", lock: pipenvLockFixture,
-			wantErr: "requests==2.31.0 is installed but not in the lock"},
+			wantErr: "requests==2.31.0 is installed but not locked"},
 		{name: "locked but not installed", freeze: strings.Replace(installed, "flake8==7.0.0\n", "", 1), lock: pipenvLockFixture,
 			wantErr: "flake8 7.0.0 is locked but not installed"},
 		{name: "not a lock", freeze: installed, lock: "[packages]\n", wantErr: "parsing Pipfile.lock"},
@@ -132,7 +132,7 @@ func TestFreezePipenv(t *testing.T) {
 		{name: "a locked package is checked even if pipenv needs it too", freeze: strings.Replace(installed, "asgiref==3.8.1", "asgiref==3.7.0", 1), lock: pipenvLockFixture,
 			tooling: []string{"pipenv", "asgiref"}, wantErr: "asgiref is installed at 3.7.0 but locked at 3.8.1"},
 		{name: "without pipenv installed nothing is tooling", freeze: installed + "virtualenv==20.25.0\n", lock: pipenvLockFixture,
-			wantErr: "virtualenv==20.25.0 is installed but not in the lock"},
+			wantErr: "virtualenv==20.25.0 is installed but not locked"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -59,8 +59,41 @@ type ManifestService struct {
 	Lockfile string `json:"lockfile"`
 	// LockfileSHA256 is the hex SHA-256 of the lockfile at Commit.
 	LockfileSHA256 string `json:"lockfile_sha256"`
-	// Action is ActionBuilt or ActionRetagged.
-	Action string `json:"action"`
+	// Action is ActionBuilt or ActionRetagged; "" for a shadow service not stamped.
+	Action string `json:"action,omitempty"`
+	// Shadow is set on a shadow service (see Service.Shadow).
+	Shadow bool `json:"shadow,omitempty"`
+	// Stamped, on a shadow service, says whether its image got the tag. One that did not has
+	// no image, digest nor lockfile here; Note says why.
+	Stamped *bool `json:"stamped,omitempty"`
+	// Note says why a shadow service was not stamped.
+	Note string `json:"note,omitempty"`
+}
+
+// describe is the service's line in commit and tag messages: its image and action, or why a
+// shadow service was not stamped.
+func (s ManifestService) describe() string {
+	if s.Stamped != nil && !*s.Stamped {
+		return "shadow, not stamped: " + s.Note
+	}
+	return s.Image + " (" + s.Action + ")"
+}
+
+// addShadows marks the stamped shadow services of services and adds the unstamped ones, keeping
+// the services sorted by name.
+func (m *Manifest) addShadows(services []Service, unstamped []Unstamped) {
+	yes, no := true, false
+	for _, s := range services {
+		for i := range m.Services {
+			if m.Services[i].Name == s.Name && s.Shadow {
+				m.Services[i].Shadow, m.Services[i].Stamped = true, &yes
+			}
+		}
+	}
+	for _, u := range unstamped {
+		m.Services = append(m.Services, ManifestService{Name: u.Service, Shadow: true, Stamped: &no, Note: u.Why})
+	}
+	sort.Slice(m.Services, func(i, j int) bool { return m.Services[i].Name < m.Services[j].Name })
 }
 
 // ManifestPath returns releases/<tag>.json.
@@ -131,11 +164,15 @@ func ParseManifest(b []byte) (Manifest, error) {
 	return m, nil
 }
 
-// Images returns the manifest's services as ServiceImages (repository,
-// digest, Changed for ActionBuilt).
+// Images returns the manifest's stamped services as ServiceImages
+// (repository, digest, Changed for ActionBuilt): not the shadow services the
+// release went on without.
 func (m Manifest) Images() []ServiceImage {
 	out := make([]ServiceImage, 0, len(m.Services))
 	for _, s := range m.Services {
+		if s.Stamped != nil && !*s.Stamped {
+			continue // a shadow service the release went on without
+		}
 		repo, _, _ := strings.Cut(s.Image, "@")
 		out = append(out, ServiceImage{Service: s.Name, Repo: repo, Digest: s.Digest, Changed: s.Action == ActionBuilt})
 	}

@@ -77,8 +77,10 @@ type Spec struct {
 	// Gates, when set, runs every service's gates so that the services'
 	// environments are the ones to freeze. It runs after every
 	// precondition holds, and not at all for a release already complete at
-	// HEAD; an error aborts the release before anything is written.
-	Gates func(ctx context.Context) error
+	// HEAD; an error aborts the release before anything is written. It
+	// returns the shadow services whose gates failed: they are neither
+	// frozen nor stamped (see Service.Shadow).
+	Gates func(ctx context.Context) (shadowFailed []string, err error)
 	// Envs, when set, provides every service's environment once Gates has
 	// passed (see Environments); otherwise each Service.Env is frozen.
 	Envs Environments
@@ -126,6 +128,8 @@ type Result struct {
 	Lockfiles []Lockfile
 	// Images are the stamped images, sorted by service.
 	Images []StampedImage
+	// Unstamped are the shadow services the release went on without, in Spec order.
+	Unstamped []Unstamped
 	// Manifest is the release manifest, as committed.
 	Manifest Manifest
 	// ManifestPath is releases/<tag>.json.
@@ -136,6 +140,15 @@ type Result struct {
 	// NothingToDo reports that the release was already complete: no
 	// commit, no tag and no image tag was written.
 	NothingToDo bool
+}
+
+// Unstamped is a shadow service a release went on without.
+type Unstamped struct {
+	// Service is its name.
+	Service string
+	// Why says what failed: its gates (then its lockfile was not frozen either) or its
+	// release build.
+	Why string
 }
 
 // Summary renders the result for people, one line per fact.
@@ -166,6 +179,9 @@ func (r Result) Summary() string {
 			kind = ActionBuilt
 		}
 		fmt.Fprintf(&b, "  image    %s@%s (%s, %s)\n", i.Repo, i.Digest, kind, state)
+	}
+	for _, u := range r.Unstamped {
+		fmt.Fprintf(&b, "  SHADOW   %s not stamped: %s\n", u.Service, u.Why)
 	}
 	if r.FreezeCommit != "" {
 		fmt.Fprintf(&b, "  commit   %s lockfiles\n", short(r.FreezeCommit))
@@ -346,8 +362,12 @@ func Release(ctx context.Context, spec Spec) (Result, error) {
 		return finishComplete(ctx, spec, opts, res, st)
 	}
 	if spec.Gates != nil {
-		if err := spec.Gates(ctx); err != nil {
+		failed, err := spec.Gates(ctx)
+		if err != nil {
 			return res, fmt.Errorf("running the gates of %q: %w", spec.Tag, err)
+		}
+		if spec.Services, err = withoutShadows(spec, &res, failed, WhyGates); err != nil {
+			return res, err
 		}
 	}
 	if spec.Envs != nil {
@@ -356,6 +376,37 @@ func Release(ctx context.Context, spec Spec) (Result, error) {
 		}
 	}
 	return cut(ctx, spec, opts, res, st)
+}
+
+// Why a shadow service was not stamped (Unstamped.Why, ManifestService.Note).
+const (
+	WhyGates = "its gates failed; its lockfile was not frozen"
+	WhyBuild = "its release build did not pass"
+)
+
+// withoutShadows returns spec's services but the shadow services named in failed, which it
+// records in res as unstamped for why. A failed service that is not a shadow is an error.
+func withoutShadows(spec Spec, res *Result, failed []string, why string) ([]Service, error) {
+	gone := map[string]bool{}
+	for _, n := range failed {
+		gone[n] = true
+	}
+	var out []Service
+	for _, s := range spec.Services {
+		switch {
+		case !gone[s.Name]:
+			out = append(out, s)
+		case !s.Shadow:
+			return nil, fmt.Errorf("releasing %q: service %q failed and is not a shadow service", spec.Tag, s.Name)
+		default:
+			res.Unstamped = append(res.Unstamped, Unstamped{Service: s.Name, Why: why})
+			spec.logf()("release %s: shadow service %s is not stamped: %s", spec.Tag, s.Name, why)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("releasing %q: every service is a failed shadow service; nothing to release", spec.Tag)
+	}
+	return out, nil
 }
 
 // preflight checks every precondition, cheapest first, and writes nothing:
@@ -442,6 +493,9 @@ func cut(ctx context.Context, spec Spec, opts []Option, res Result, st *state) (
 	if err != nil {
 		return res, fmt.Errorf("building the images of %q: %w", spec.Tag, err)
 	}
+	if spec.Services, images, err = shadowBuilds(spec, &res, images); err != nil {
+		return res, err
+	}
 	if images, err = checkImages(spec, images); err != nil {
 		return res, err
 	}
@@ -523,6 +577,7 @@ func commitManifest(r *repo.Repo, spec Spec, res *Result, src repo.Commit) error
 	if err != nil {
 		return err
 	}
+	m.addShadows(spec.Services, res.Unstamped)
 	res.Manifest = m
 	content := m.Marshal()
 	prev, err := r.ReadFile("HEAD", res.ManifestPath)
@@ -714,6 +769,32 @@ func validateSpec(spec Spec) error {
 	return nil
 }
 
+// shadowBuilds leaves out the shadow services the build returned no digest for (their release
+// build did not pass), recording them in res as unstamped.
+func shadowBuilds(spec Spec, res *Result, images []ServiceImage) ([]Service, []ServiceImage, error) {
+	var failed []string
+	var kept []ServiceImage
+	unstamped := map[string]bool{}
+	for _, u := range res.Unstamped {
+		unstamped[u.Service] = true
+	}
+	for _, img := range images {
+		switch {
+		case unstamped[img.Service]:
+			continue // its gates failed before the freeze: not released, whatever the build did
+		case img.Digest == "":
+			failed = append(failed, img.Service)
+			continue
+		}
+		kept = append(kept, img)
+	}
+	if len(failed) == 0 {
+		return spec.Services, kept, nil
+	}
+	svcs, err := withoutShadows(spec, res, failed, WhyBuild)
+	return svcs, kept, err
+}
+
 // checkImages matches the build's images to the services: exactly one per
 // service, Repo defaulting to Registry/<service>.
 func checkImages(spec Spec, images []ServiceImage) ([]ServiceImage, error) {
@@ -778,7 +859,7 @@ func manifestMessage(m Manifest) string {
 	fmt.Fprintf(&b, "release %s: manifest\n\n", m.Tag)
 	fmt.Fprintf(&b, "Images built from %s:\n", m.Commit)
 	for _, s := range m.Services {
-		fmt.Fprintf(&b, "  %s %s (%s)\n", s.Name, s.Image, s.Action)
+		fmt.Fprintf(&b, "  %s %s\n", s.Name, s.describe())
 	}
 	fmt.Fprintf(&b, "\n%s: %s\n%s: %s\n", TrailerRelease, m.Tag, TrailerStep, StepManifest)
 	return b.String()
@@ -788,7 +869,7 @@ func tagMessage(m Manifest) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "convoy release %s\n\nsource commit %s\n", m.Tag, m.Commit)
 	for _, s := range m.Services {
-		fmt.Fprintf(&b, "%s %s (%s)\n", s.Name, s.Image, s.Action)
+		fmt.Fprintf(&b, "%s %s\n", s.Name, s.describe())
 	}
 	return b.String()
 }

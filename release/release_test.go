@@ -31,11 +31,12 @@ type fixture struct {
 	services []Service
 	venvs    map[string]*fakeVenv
 
-	mu         sync.Mutex
-	cache      map[string]ServiceImage // service@lockfile-sha → image
-	buildCalls int
-	gateCalls  int
-	builtFrom  []string // commits the callback was asked to build
+	mu           sync.Mutex
+	cache        map[string]ServiceImage // service@lockfile-sha → image
+	buildCalls   int
+	gateCalls    int
+	builtFrom    []string // commits the callback was asked to build
+	shadowFailed []string // what the gates callback says failed
 }
 
 const (
@@ -138,11 +139,11 @@ func (f *fixture) build(ctx context.Context, in BuildInput) ([]ServiceImage, err
 }
 
 // gates is the Gates callback: the environments are already there; it counts the calls.
-func (f *fixture) gates(context.Context) error {
+func (f *fixture) gates(context.Context) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.gateCalls++
-	return nil
+	return f.shadowFailed, nil
 }
 
 func (f *fixture) spec() Spec {

@@ -23,7 +23,7 @@ type Environments interface {
 func ServicesOf(cfg *config.Config) []Service {
 	out := make([]Service, 0, len(cfg.Services))
 	for _, svc := range cfg.Services {
-		out = append(out, Service{Name: svc.Name, Dir: svc.Path, Tool: svc.Tool().Name(), Config: svc})
+		out = append(out, Service{Name: svc.Name, Dir: svc.Path, Tool: svc.Tool().Name(), Config: svc, Shadow: svc.Shadow})
 	}
 	return out
 }

@@ -37,11 +37,11 @@ func TestReleaseFreezesTheEngineEnvironments(t *testing.T) {
 	spec := Spec{
 		Dir: dir, Tag: "v1.0.0", Registry: reg.Host() + "/convoy", Services: ServicesOf(cfg), Envs: eng,
 		Options: []Option{WithRetry(fastRetry)},
-		Gates: func(context.Context) error {
+		Gates: func(context.Context) ([]string, error) {
 			// The deps stage installs the virtualenv where the engine says it is.
 			newFakeVenvAt(t, env.Venv, "3.11.7", eventsFreeze)
 			gated = true
-			return nil
+			return nil, nil
 		},
 		Build: func(_ context.Context, in BuildInput) ([]ServiceImage, error) {
 			repoName := in.Registry + "/events"

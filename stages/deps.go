@@ -18,7 +18,7 @@ var deps = Definition{Name: Deps, For: func(svc *config.Service) Stage {
 // depsStage is the deps stage of svc installed with o.
 func depsStage(svc *config.Service, o python.InstallOptions) Stage {
 	st := Stage{Name: Deps, Kind: KindDeps, Timeout: svc.Timeout, HostNetEnv: true, Expected: expectDeps}
-	o.Tools = python.DevTools{Requirements: svc.Tools.Requirements, Packages: svc.Tools.Packages}
+	o.Tools = svc.DevTools()
 	inst, err := python.InstallWith(svc.Tool(), svc.Project(), o)
 	if err != nil {
 		st.Err = fmt.Errorf("deps stage of %q: %w", svc.Name, err)

@@ -200,7 +200,7 @@ func TestRequirementsFollowTheRunsDepsStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	same(t, "api continues", r.Recipe.From.Execs[1:], []Exec{
-		{Argv: []string{"python", "-m", "pip", "install", "--quiet", "pipenv"}},
+		{Argv: []string{"python", "-m", "pip", "install", "--quiet", "pipenv==" + python.PipenvVersion}},
 		{Argv: []string{"python", "-m", "pipenv", "install", "--dev"}},
 	})
 }

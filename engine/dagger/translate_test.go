@@ -190,7 +190,7 @@ func TestDepsRecipePipenv(t *testing.T) {
 	same(t, "dirs", got.Dirs, []string{"/convoy/venv", "/convoy/pipenv"})
 	same(t, "execs", got.Execs, []Exec{
 		{Argv: []string{"python3.11", "-m", "venv", "/convoy/venv"}},
-		{Argv: []string{"python", "-m", "pip", "install", "--quiet", "pipenv"}},
+		{Argv: []string{"python", "-m", "pip", "install", "--quiet", "pipenv==" + python.PipenvVersion}},
 		{Argv: []string{"python", "-m", "pipenv", "install", "--dev"}},
 	})
 	e := got.EnvMap()

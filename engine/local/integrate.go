@@ -61,7 +61,7 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 func (e *Engine) integrationService(ctx context.Context, req engine.IntegrationRequest, svc *config.Service) (integration.Service, error) {
 	s := integration.Service{Name: svc.Name, Scenario: svc.Scenario, Serve: svc.Serve, DependsOn: svc.DependsOn,
 		Check: integration.Check(svc.Check), Health: svc.Health, CheckCommand: svc.CheckCommand, HealthTimeout: svc.HealthTimeout,
-		Backing: svc.Backing, Processes: procs(svc), DatabaseVar: svc.DatabaseEnv()}
+		Backing: svc.Backing, Processes: procs(svc), DatabaseVar: svc.DatabaseEnv(), Shadow: svc.Shadow}
 	s.Migrate, s.Populate, s.Prestart = engine.IntegrationSteps(svc)
 	if req.From == engine.FromVenv {
 		// A service whose image was cached ran no stage: its virtualenv may be gone.

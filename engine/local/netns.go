@@ -83,14 +83,7 @@ func isolate(cmd *exec.Cmd) {
 // running the helper with /bin/true. When they cannot, it says so once through the notifier.
 func (e *Engine) offlineSupported() bool {
 	e.netOnce.Do(func() {
-		cmd := exec.Command("/bin/true")
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-		isolate(cmd)
-		if cmd.Path == "/bin/true" {
-			e.netErr = fmt.Errorf("cannot find convoy's own executable")
-		} else if out, err := cmd.CombinedOutput(); err != nil {
-			e.netErr = fmt.Errorf("%v %s", err, out)
-		}
+		e.netErr = ProbeNetns()
 		if e.netErr != nil {
 			e.notify(fmt.Sprintf("network isolation is not available here (%v): unit and populate stages run with the host's network", e.netErr))
 		}
@@ -100,3 +93,18 @@ func (e *Engine) offlineSupported() bool {
 
 // OfflineSupported reports whether unit and populate stages run without network here.
 func (e *Engine) OfflineSupported() bool { return e.offlineSupported() }
+
+// ProbeNetns reports why stages cannot get a network namespace of their own here (nil when they
+// can), by running the helper (RunNetnsHelper, in this executable) with /bin/true in one.
+func ProbeNetns() error {
+	cmd := exec.Command("/bin/true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	isolate(cmd)
+	if cmd.Path == "/bin/true" {
+		return fmt.Errorf("cannot find convoy's own executable")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v %s", err, out)
+	}
+	return nil
+}

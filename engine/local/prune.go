@@ -134,7 +134,8 @@ func (e *Engine) staleVenvs(keep map[string]bool, cutoff time.Time) ([]Reclaimab
 	return out, nil
 }
 
-// staleFiles are the files directly in dir last written before cutoff.
+// staleFiles are the files directly in dir last written before cutoff, lock files (which go
+// with what they lock) excepted.
 func staleFiles(dir, kind string, cutoff time.Time) ([]Reclaimable, error) {
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -146,7 +147,7 @@ func staleFiles(dir, kind string, cutoff time.Time) ([]Reclaimable, error) {
 	var out []Reclaimable
 	for _, ent := range entries {
 		info, err := ent.Info()
-		if err != nil || !info.Mode().IsRegular() || info.ModTime().After(cutoff) {
+		if err != nil || !info.Mode().IsRegular() || info.ModTime().After(cutoff) || strings.HasSuffix(ent.Name(), ".lock") {
 			continue
 		}
 		out = append(out, Reclaimable{Path: filepath.Join(dir, ent.Name()), Size: info.Size(), Kind: kind, LastUsed: info.ModTime()})
@@ -191,6 +192,7 @@ func (e *Engine) remove(ctx context.Context, r Reclaimable) error {
 		}
 		if strings.HasSuffix(r.Path, ".tar.gz") {
 			_ = os.Remove(r.Path + ".json") // the layer's recorded digests
+			_ = os.Remove(r.Path + ".lock") // what its builders wait on
 		}
 		return nil
 	}

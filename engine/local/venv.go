@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/internal/filelock"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
@@ -98,13 +99,14 @@ func (e *Engine) venvFor(svc *config.Service, deps stages.Stage) (string, error)
 }
 
 // Env returns the environment svc's deps stage installed (Venv), with its tool's scratch
-// directory and the engine's tools: what release freezes.
+// directory, the engine's tools and the repository's DevTools it installed: what release
+// freezes.
 func (e *Engine) Env(svc *config.Service) (python.Env, error) {
 	venv, err := e.Venv(svc)
 	if err != nil {
 		return python.Env{}, err
 	}
-	env := python.Env{Venv: venv, Tools: e.tools}
+	env := python.Env{Venv: venv, Tools: e.tools, DevTools: svc.DevTools()}
 	if len(stages.ForService(svc)[0].Scratch) > 0 {
 		env.Scratch = scratchDir(venv, svc.Tool())
 	}
@@ -176,6 +178,13 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 			return engine.Result{}, err
 		}
 	}
+	// Bytecode from the store: modules other virtualenvs (or images) compiled are not compiled
+	// again by this one's first unit test run.
+	placed, compiled, err := e.tools.Precompile(ctx, venv, image.SitePackages, python.Exec{Log: req.Log})
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(req.Log, "convoy: bytecode of %d modules (%d compiled, the others from the store)\n", placed, compiled)
 	if err := os.WriteFile(filepath.Join(venv, readyMarker), []byte(req.Service.Name+"\n"), 0o644); err != nil {
 		return fail(fmt.Errorf("marking virtualenv ready: %w", err))
 	}
@@ -251,7 +260,7 @@ func (e *Engine) python(version string) (string, error) {
 	if p, ok := e.pythons[version]; ok {
 		return p, nil
 	}
-	name := "python" + version
+	name := python.Interpreter(version)
 	path, err := exec.LookPath(name)
 	if err != nil {
 		return "", fmt.Errorf("finding Python %s: %s is not on PATH (install it, or set python: in services.yaml)", version, name)

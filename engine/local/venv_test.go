@@ -58,3 +58,25 @@ func TestSpecHash(t *testing.T) {
 		t.Error("changing requirements.txt keeps the virtualenv")
 	}
 }
+
+// TestEnvNamesDevTools: the environment release freezes says which repository tools its deps
+// stage installed on top of the service's own dependencies, so that Freeze does not take them
+// for packages the service's lock must hold.
+func TestEnvNamesDevTools(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{"requirements.txt": "django\n", "requirements-tools.txt": "flake8\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := &config.Service{Name: "a", Dir: dir, Python: "3.11", Deps: python.Pip,
+		Tools: config.Tools{Requirements: "requirements-tools.txt", Packages: []string{"pytest==8.3.3"}}}
+	env, err := New(t.TempDir()).Env(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := python.DevTools{Requirements: "requirements-tools.txt", Packages: []string{"pytest==8.3.3"}}
+	if env.DevTools.Requirements != want.Requirements || len(env.DevTools.Packages) != 1 || env.DevTools.Packages[0] != want.Packages[0] {
+		t.Errorf("Env().DevTools = %+v, want %+v", env.DevTools, want)
+	}
+}

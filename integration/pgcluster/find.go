@@ -35,6 +35,10 @@ func FindBinDir() (string, error) {
 	return findBinDir(filepath.SplitList(os.Getenv("PATH")), DefaultSearchGlobs)
 }
 
+// FindBinDirIn is FindBinDir searching the directories path, then globs, instead of PATH and
+// DefaultSearchGlobs.
+func FindBinDirIn(path []string, globs []string) (string, error) { return findBinDir(path, globs) }
+
 func findBinDir(path []string, globs []string) (string, error) {
 	for _, dir := range path {
 		if dir == "" {

@@ -83,6 +83,9 @@ type Config struct {
 	Integration Integration
 	// Release configures QA releases.
 	Release Release
+	// Template is the directory (relative to Root, slash-separated) convoy new service renders a
+	// new service from; "" means convoy's built-in Django+DRF template.
+	Template string
 }
 
 // Defaults is the defaults: block.
@@ -213,6 +216,10 @@ type Service struct {
 	Processes []Process
 	// Scenario is the populator scenario loaded for integration ("" = the populator's default).
 	Scenario string
+	// Shadow marks a service on its way in (the silent migration): gated, imaged and
+	// integrated like any other, its failures reported as shadow failures, but they never fail
+	// the run nor block a release. No service may depend_on a shadow service.
+	Shadow bool
 	// Line is the line of the service's entry in the manifest.
 	Line int
 	// SpecFile, for a pip service, names the requirements file in Dir to install instead of

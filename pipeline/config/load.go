@@ -204,6 +204,11 @@ func (d *decoder) decode(data []byte) *Config {
 		"services":    func(k, v *yaml.Node) { servicesNode = v },
 		"integration": func(k, v *yaml.Node) { d.integration(k, v, &cfg.Integration) },
 		"release":     func(k, v *yaml.Node) { d.release(v, &cfg.Release) },
+		"template": func(k, v *yaml.Node) {
+			if t, ok := d.str(v, "template"); ok {
+				cfg.Template = d.repoPath(v, t, "template", true)
+			}
+		},
 	})
 	if top.Kind != yaml.MappingNode {
 		return nil
@@ -359,6 +364,15 @@ func (d *decoder) strList(n *yaml.Node, what string) ([]string, bool) {
 		out = append(out, s)
 	}
 	return out, ok
+}
+
+// boolean reads true or false.
+func (d *decoder) boolean(n *yaml.Node, what string) bool {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		d.errorf(n, "%s must be true or false, not %s", what, kindName(n))
+		return false
+	}
+	return n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
 }
 
 // argv reads a command: a non-empty list of strings, never a shell string.

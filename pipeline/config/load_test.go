@@ -131,8 +131,12 @@ func TestLoadProblems(t *testing.T) {
 		{"wrong version", "version: 2\nservices: [{name: a, path: services/a}]\n", []string{"1:10: unsupported version 2 (expected 1)"}},
 		{"version not an integer", "version: one\nservices: [{name: a, path: services/a}]\n", []string{`1:10: expected an integer, not the scalar "one"`}},
 		{"unknown top-level key", "version: 1\nservicez: []\nservices: [{name: a, path: services/a}]\n", []string{
-			`2:1: unknown key "servicez" in the top level (expected one of: defaults, integration, release, services, version)`}},
+			`2:1: unknown key "servicez" in the top level (expected one of: defaults, integration, release, services, template, version)`}},
 		{"duplicate key", "version: 1\nversion: 1\nservices: [{name: a, path: services/a}]\n", []string{`2:1: duplicate key "version" in the top level (first set at line 1)`}},
+		{"template missing", "version: 1\ntemplate: templates/svc\nservices: [{name: a, path: services/a}]\n", []string{
+			`2:11: template "templates/svc" does not exist (expected an existing path inside the repository)`}},
+		{"template outside", "version: 1\ntemplate: ../x\nservices: [{name: a, path: services/a}]\n", []string{
+			`2:11: template "../x" escapes the repository`}},
 		{"unknown service key", `version: 1
 services:
   - name: a
@@ -247,6 +251,19 @@ services:
 `, []string{
 			`5:18: service "a" depends on itself`,
 			`5:21: depends_on names unknown service "ghost" (expected one of: a)`,
+		}},
+		{"depends_on a shadow service, shadow not a bool", `version: 1
+services:
+  - name: a
+    path: services/a
+    shadow: true
+  - name: b
+    path: services/b
+    depends_on: [a]
+    shadow: yes please
+`, []string{
+			`8:18: service "b" depends on shadow service "a" (expected no depends_on on a shadow service`,
+			`9:13: shadow must be true or false, not the scalar "yes please"`,
 		}},
 		{"cycle", `version: 1
 services:

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path"
@@ -72,8 +73,8 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		"name": func(k, v *yaml.Node) {
 			sn.name = v
 			if s, ok := d.str(v, "name"); ok {
-				if !serviceName.MatchString(s) || len(s) > 63 {
-					d.errorf(v, "service name %q is not a DNS label (expected lower-case letters, digits, '-' and single '_' between them, at most 63, e.g. auth or user_service)", s)
+				if err := ValidServiceName(s); err != nil {
+					d.errorf(v, "%v", err)
 				}
 				svc.Name = s
 			}
@@ -145,6 +146,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 		"backing":   func(k, v *yaml.Node) { d.backing(v, svc) },
 		"processes": func(k, v *yaml.Node) { d.processes(v, svc) },
 		"scenario":  func(k, v *yaml.Node) { svc.Scenario, _ = d.str(v, "scenario") },
+		"shadow":    func(k, v *yaml.Node) { svc.Shadow = d.boolean(v, "shadow") },
 	})
 	if n.Kind != yaml.MappingNode {
 		return nil
@@ -232,6 +234,12 @@ func (s *Service) Tool() python.Tool {
 	return python.MustTool(s.Deps)
 }
 
+// DevTools are the repository's test and lint tools the service's gate virtualenv gets on top
+// of its own dependencies (the tools key).
+func (s *Service) DevTools() python.DevTools {
+	return python.DevTools{Requirements: s.Tools.Requirements, Packages: s.Tools.Packages}
+}
+
 // Project locates the service for its Tool: the repository root (Dir without Path) and Path. A
 // Service built without the loader, with no Path, is its own root.
 func (s *Service) Project() python.Project {
@@ -258,6 +266,8 @@ func (d *decoder) checkDependsOn(all []*serviceNodes, known map[string]int) {
 				d.errorf(sn.dependsOn[i], "service %q depends on itself (expected other services' names)", dep)
 			case known[dep] == 0:
 				d.errorf(sn.dependsOn[i], "depends_on names unknown service %q (expected one of: %s)", dep, serviceNames(all))
+			case byName[dep].svc.Shadow:
+				d.errorf(sn.dependsOn[i], "service %q depends on shadow service %q (expected no depends_on on a shadow service: its failures never fail a run, so nothing may need it; drop shadow: true from %q first)", sn.svc.Name, dep, dep)
 			}
 		}
 	}
@@ -332,4 +342,12 @@ func (c *Config) StartOrder() []*Service {
 		place(s)
 	}
 	return out
+}
+
+// ValidServiceName returns an error saying what a service name must be when name is not one.
+func ValidServiceName(name string) error {
+	if !serviceName.MatchString(name) || len(name) > 63 {
+		return fmt.Errorf("service name %q is not a DNS label (expected lower-case letters, digits, '-' and single '_' between them, at most 63, e.g. auth or user_service)", name)
+	}
+	return nil
 }

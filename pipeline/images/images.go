@@ -154,7 +154,7 @@ func (b *Builder) inputHash(ctx context.Context, svc *config.Service) (string, e
 	}
 	var spec []byte
 	p := svc.Project()
-	for _, in := range svc.Tool().Inputs(p) {
+	for _, in := range specFiles(svc) {
 		data, err := os.ReadFile(filepath.Join(p.Root, filepath.FromSlash(in)))
 		if err != nil && !os.IsNotExist(err) {
 			return "", fmt.Errorf("reading %s of %q: %w", in, svc.Name, err)
@@ -184,6 +184,37 @@ func (b *Builder) inputHash(ctx context.Context, svc *config.Service) (string, e
 	}
 	return image.InputHash(image.Inputs{Service: svc.Name, Source: b.Source(svc),
 		DepSpec: spec, BaseDigest: base.Digest.String(), Argv: argv})
+}
+
+// specFiles are svc's dependency spec and lock files, relative to its project root (the
+// repository's root): the tool's inputs (python.Tool.Inputs) — a uv workspace member's
+// uv.lock is its workspace root's.
+func specFiles(svc *config.Service) []string { return svc.Tool().Inputs(svc.Project()) }
+
+// Inputs are the repository paths (slash-separated, relative to the manifest's root) a
+// service's gates and image are made from: everything git lists under Dir and each of Libs
+// (GateKey hashes the trees, tests and .dockerignored files included; the image holds what the
+// .dockerignores and image.DevOnly leave of them), its dependency spec and lock files and its
+// tools.requirements (Spec; a uv workspace's shared uv.lock may lie outside Dir) and the repository's root .dockerignore
+// (Shared), which filters every image. Its manifest entry is the last input; convoy --since
+// compares it apart.
+type Inputs struct {
+	Dir    string
+	Libs   []string
+	Spec   []string
+	Shared []string
+}
+
+// InputsOf lists svc's inputs (see Inputs).
+func InputsOf(svc *config.Service) Inputs {
+	in := Inputs{Dir: svc.Path, Spec: specFiles(svc), Shared: []string{".dockerignore"}}
+	if svc.Tools.Requirements != "" { // the gates' virtualenv installs it too
+		in.Spec = append(in.Spec, svc.Tools.Requirements)
+	}
+	for _, l := range svc.Libs {
+		in.Libs = append(in.Libs, l.Path)
+	}
+	return in
 }
 
 // Source is what svc's source layer holds: its directory, its libs each at

@@ -43,7 +43,8 @@ const LogLines = 5000
 // GitHub renders a run for GitHub Actions with workflow commands: every failed stage's log in a
 // ::group:: block (with workflow commands stopped inside it, so that a log cannot issue any), an
 // ::error annotation per problem a failed stage found (a flake8 violation, a failing test: file,
-// line and column relative to the repository root) or one for the stage itself, a ::warning per
+// line and column relative to the repository root) or one for the stage itself (warnings for a
+// shadow service, whose failures never fail the run), a ::warning per
 // finding of a stage that passed with them (lint_mode: warn), an ::error per failed integration
 // test; and at the summary, the summary as Markdown appended to the step summary file.
 type GitHub struct {
@@ -67,7 +68,7 @@ func (g *GitHub) Emit(e pipeline.Event) {
 	case pipeline.EventStageFinish:
 		if e.Status.Failed() {
 			g.group(e)
-			g.annotate("error", e)
+			g.annotate(failureKind(e), e)
 		} else if len(e.Problems) > 0 {
 			g.annotate("warning", e)
 		}
@@ -80,6 +81,15 @@ func (g *GitHub) Emit(e pipeline.Event) {
 			g.err = appendFile(g.summary, func(w io.Writer) { WriteMarkdown(w, *e.Summary, g.fails.List()) })
 		}
 	}
+}
+
+// failureKind is the annotation of a failed stage: an error, or a warning for a shadow service,
+// whose failures never fail the run.
+func failureKind(e pipeline.Event) string {
+	if e.Shadow {
+		return "warning"
+	}
+	return "error"
 }
 
 // group folds the failed stage's log into a group, workflow commands stopped inside it.

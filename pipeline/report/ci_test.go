@@ -158,3 +158,18 @@ func TestDetectCI(t *testing.T) {
 		}
 	}
 }
+
+// TestGitHubShadow: a shadow service's failure is annotated as a warning: it never fails the run.
+func TestGitHubShadow(t *testing.T) {
+	var out bytes.Buffer
+	g := NewGitHub(&out, "")
+	one := 1
+	g.Emit(pipeline.Event{Type: pipeline.EventStageFinish, Service: "next", Stage: "unit", Status: pipeline.StatusFailed,
+		ExitCode: &one, Shadow: true, Message: "exit status 1"})
+	if want := "::warning title=next unit failed (exit code 1)::exit status 1\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+	if strings.Contains(out.String(), "::error") {
+		t.Errorf("a shadow service's failure is an error:\n%s", out.String())
+	}
+}

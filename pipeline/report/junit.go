@@ -69,7 +69,32 @@ func (j *JUnit) Emit(e pipeline.Event) {
 		}
 		j.suite(pipeline.IntegrationService + " tests").AddTestcase(tc)
 	case pipeline.EventSummary:
+		if e.Summary != nil {
+			j.markShadows(e.Summary.Services)
+		}
 		j.err = j.write()
+	}
+}
+
+// ShadowNote starts the message of every failure of a shadow service in the JUnit report.
+const ShadowNote = "shadow service (reported, does not fail the run): "
+
+// markShadows names each shadow service's suite "NAME (shadow)", gives it the property
+// shadow=true and starts its failures' messages with ShadowNote, so that a CI dashboard shows a
+// shadow failure as such.
+func (j *JUnit) markShadows(services []pipeline.ServiceSummary) {
+	for _, svc := range services {
+		s, ok := j.suites[svc.Name]
+		if !svc.Shadow || !ok {
+			continue
+		}
+		s.Name = svc.Name + " (shadow)"
+		s.AddProperty("shadow", "true")
+		for i := range s.Testcases {
+			if f := s.Testcases[i].Failure; f != nil {
+				f.Message = ShadowNote + f.Message
+			}
+		}
 	}
 }
 

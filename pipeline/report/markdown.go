@@ -17,7 +17,7 @@ func WriteMarkdown(w io.Writer, s pipeline.Summary, fails []Failure) {
 	head := append(append([]string{"Service", "Status"}, names...), "Tests", "Image")
 	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat(" --- |", len(head)))
 	for _, svc := range s.Services {
-		row := []string{svc.Name, string(svc.Status)}
+		row := []string{serviceLabel(svc), string(svc.Status)}
 		for _, name := range names {
 			row = append(row, stageCell(svc, name))
 		}
@@ -30,6 +30,10 @@ func WriteMarkdown(w io.Writer, s pipeline.Summary, fails []Failure) {
 			row[i] = mdCell(row[i])
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
+	}
+	if len(s.ShadowFailed) > 0 {
+		fmt.Fprintf(w, "\n**Shadow failure:** %s did not pass — reported, but shadow services never fail the run\n",
+			strings.Join(s.ShadowFailed, ", "))
 	}
 	if cp := criticalPath(s.CriticalPath); cp != "" {
 		fmt.Fprintf(w, "\n**Critical path:** %s\n", cp)

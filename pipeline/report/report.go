@@ -73,6 +73,9 @@ func (p *Plain) Emit(e pipeline.Event) {
 		if e.Status == pipeline.StatusSkipped || e.Status == pipeline.StatusCancelled || (e.Status == pipeline.StatusCached && e.Duration == 0) {
 			took = ""
 		}
+		if e.Shadow && e.Status.Failed() {
+			extra += " — SHADOW FAILURE (does not fail the run)"
+		}
 		fmt.Fprintf(p.w, "[%6s] %-16s %-11s %s%s%s\n", at, e.Service, e.Stage, e.Status, took, extra)
 	case pipeline.EventNotice:
 		fmt.Fprintf(p.w, "[%6s] note: %s\n", at, e.Message)
@@ -138,7 +141,7 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 		if withTests {
 			tests = testsCell(svc) + "\t"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\n", svc.Name, svc.Status, strings.Join(cells, "\t"), tests, img)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\n", serviceLabel(svc), svc.Status, strings.Join(cells, "\t"), tests, img)
 	}
 	_ = tw.Flush()
 	writeFindings(w, s)
@@ -149,12 +152,20 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 		}
 		fmt.Fprintf(w, "\n%s\n", provenance(*in))
 	}
+	shadows := map[string]bool{}
+	for _, svc := range s.Services {
+		shadows[svc.Name] = svc.Shadow
+	}
 	for _, f := range fails {
 		code := "none (did not exit by itself)"
 		if f.ExitCode != nil {
 			code = fmt.Sprint(*f.ExitCode)
 		}
-		fmt.Fprintf(w, "\n--- %s: stage %s %s, exit code %s\n", f.Service, f.Stage, f.Status, code)
+		who := f.Service
+		if shadows[f.Service] {
+			who += " (shadow)"
+		}
+		fmt.Fprintf(w, "\n--- %s: stage %s %s, exit code %s\n", who, f.Stage, f.Status, code)
 		if f.Message != "" {
 			fmt.Fprintf(w, "    %s\n", f.Message)
 		}
@@ -167,6 +178,10 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 		if f.Log != "" {
 			fmt.Fprintf(w, "    full log: %s\n", f.Log)
 		}
+	}
+	if len(s.ShadowFailed) > 0 {
+		fmt.Fprintf(w, "\n!!! SHADOW FAILURE: %s did not pass — reported, but shadow services never fail the run\n",
+			strings.Join(s.ShadowFailed, ", "))
 	}
 	if cp := criticalPath(s.CriticalPath); cp != "" {
 		fmt.Fprintf(w, "\ncritical path: %s\n", cp)
@@ -188,6 +203,14 @@ func criticalPath(cp *pipeline.CriticalPath) string {
 
 // fmtSeconds formats a duration in seconds as fmtDur does.
 func fmtSeconds(s float64) string { return fmtDur(time.Duration(s * float64(time.Second))) }
+
+// serviceLabel is a service's name in the summary table: "NAME (shadow)" for a shadow service.
+func serviceLabel(svc pipeline.ServiceSummary) string {
+	if svc.Shadow {
+		return svc.Name + " (shadow)"
+	}
+	return svc.Name
+}
 
 // hasTests reports whether a stage of the summary counted tests (even as unavailable).
 func hasTests(s pipeline.Summary) bool {

@@ -1,0 +1,246 @@
+package python
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/convoy-ci/convoy/internal/filelock"
+)
+
+// The bytecode store: every module of a site-packages directory compiled once per interpreter
+// version, under CACHE/bytecode, and shared by every virtualenv and every image dependency layer
+// that holds the same file at the same place — Django's 900 modules are compiled once, not once
+// per service's virtualenv (about 2.5 CPU-seconds each) and once more per image.
+//
+// A stored .pyc is hash-based (PEP 552): valid for any file with the same content, wherever it
+// is and whatever its modification time, its code naming the module's path as images have it
+// (SitePackages/rel). Virtualenvs get the checked variant (the interpreter compares the source's
+// hash, and recompiles a module edited in place); images the unchecked one (their files never
+// change).
+
+// pycFlags are the PEP 552 header flags of a hash-based .pyc: checked against the source, or not.
+const (
+	pycChecked   = 0b11
+	pycUnchecked = 0b01
+)
+
+// module is one source file of a site-packages directory.
+type module struct {
+	src   string // its path on the host
+	rel   string // slash-separated, relative to the site-packages directory
+	dfile string // the path its code names: the image's (prefix/rel)
+	key   string // its .pyc's name in the store
+}
+
+// pycKey names the bytecode of the source content that names itself dfile in the store.
+func pycKey(dfile string, content []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "convoy-pyc-v1\n%s\x00", dfile)
+	h.Write(content)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// cacheTag is sys.implementation.cache_tag of CPython version ("3.11" or "3.11.9"): cpython-311.
+func cacheTag(version string) string {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return "cpython-" + strings.Join(parts, "")
+	}
+	return "cpython-" + parts[0] + parts[1]
+}
+
+// modules lists the .py files under site (__pycache__ directories skipped), with their keys
+// for the image path prefix (where site is in an image).
+func modules(site, prefix string) ([]module, error) {
+	var out []module
+	err := filepath.WalkDir(site, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "__pycache__" {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() || !strings.HasSuffix(d.Name(), ".py") {
+			return nil
+		}
+		rel, err := filepath.Rel(site, p)
+		if err != nil {
+			return err
+		}
+		content, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		m := module{src: p, rel: filepath.ToSlash(rel)}
+		m.dfile = path.Join(prefix, m.rel)
+		m.key = pycKey(m.dfile, content)
+		out = append(out, m)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the modules of %s: %w", site, err)
+	}
+	return out, nil
+}
+
+// compileScript compiles the modules a JSON list in the file its argument names ([source, path in the
+// image, .pyc to write]) into hash-based .pyc files, in parallel; a module that does not compile
+// (Python 2 code shipped in a wheel, templates named .py) gets an empty file — the store's "does
+// not compile", so that it is not tried again — and is left to the interpreter, as compileall
+// leaves it.
+const compileScript = `
+import concurrent.futures, json, os, py_compile, sys
+def one(job):
+    src, dfile, out = job
+    tmp = "%s.%d.tmp" % (out, os.getpid())
+    try:
+        py_compile.compile(src, cfile=tmp, dfile=dfile, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+        os.replace(tmp, out)
+    except Exception:
+        open(tmp, "wb").close()
+        os.replace(tmp, out)
+with open(sys.argv[1]) as f:
+    jobs = json.load(f)
+if len(jobs) < 64:
+    for j in jobs:
+        one(j)
+else:
+    with concurrent.futures.ProcessPoolExecutor() as pool:
+        list(pool.map(one, jobs, chunksize=32))
+`
+
+// fillStore compiles, with the interpreter python, the modules of mods the store dir lacks.
+// One compiles at a time per store (others wait, then compile only what it did not), so that
+// virtualenvs installed at once share the work. It returns how many it compiled.
+func fillStore(ctx context.Context, python, dir string, mods []module, x Exec) (int, error) {
+	if len(missing(dir, mods)) == 0 {
+		return 0, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, fmt.Errorf("creating the bytecode store: %w", err)
+	}
+	unlock, err := filelock.Lock(ctx, dir+".lock")
+	if err != nil {
+		return 0, fmt.Errorf("waiting for the bytecode store: %w", err)
+	}
+	defer unlock()
+	jobs := missing(dir, mods)
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	list, err := os.CreateTemp(dir, "jobs-*.json")
+	if err != nil {
+		return 0, fmt.Errorf("compiling to bytecode: %w", err)
+	}
+	defer os.Remove(list.Name())
+	err = json.NewEncoder(list).Encode(jobs)
+	if cerr := list.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("compiling to bytecode: %w", err)
+	}
+	x.Env, x.Log = bytecodeEnv(environ(x.Env)), nil // the script is no reading: errors say what failed
+	if err := run(ctx, []string{python, "-c", compileScript, list.Name()}, x, nil); err != nil {
+		return 0, fmt.Errorf("compiling %d modules to bytecode: %w", len(jobs), err)
+	}
+	return len(jobs), nil
+}
+
+// missing are the compile jobs ([source, path in the image, .pyc to write]) of the modules of
+// mods the store dir has no entry for, each once.
+func missing(dir string, mods []module) [][3]string {
+	var jobs [][3]string
+	seen := map[string]bool{}
+	for _, m := range mods {
+		out := filepath.Join(dir, m.key+".pyc")
+		if seen[m.key] {
+			continue
+		}
+		seen[m.key] = true
+		if _, err := os.Stat(out); err != nil {
+			jobs = append(jobs, [3]string{m.src, m.dfile, out})
+		}
+	}
+	return jobs
+}
+
+// storeDir is the store's directory for the interpreter version (major.minor).
+func (t *Tools) storeDir(version string) string {
+	return filepath.Join(t.cacheDir, "bytecode", cacheTag(version))
+}
+
+// placePyc puts the stored bytecode of m at dst with the header flags flags: a hard link to the
+// store when the flags are the stored ones and the filesystem allows it, else a copy. A module
+// the store has no bytecode for (it did not compile: an empty file) is skipped.
+func placePyc(store string, m module, dst string, flags uint32) error {
+	src := filepath.Join(store, m.key+".pyc")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(src)
+	if os.IsNotExist(err) || len(data) == 0 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(data) < 16 {
+		return fmt.Errorf("%s is not a .pyc", src)
+	}
+	if flags == pycChecked {
+		if err := os.Link(src, dst); err == nil || os.IsExist(err) {
+			return nil
+		}
+	}
+	binary.LittleEndian.PutUint32(data[4:8], flags)
+	return os.WriteFile(dst, data, 0o644)
+}
+
+// Precompile gives every module of the virtualenv venv's site-packages its bytecode where the
+// stages' interpreters look for it (PYTHONPYCACHEPREFIX, PycacheDir), from the store — compiling
+// into the store first, with the virtualenv's interpreter, what it lacks. prefix is where an
+// image has the site-packages directory (its .pyc files name their modules there, so that images
+// share them). It reports how many modules it placed and how many of them it compiled.
+func (t *Tools) Precompile(ctx context.Context, venv, prefix string, x Exec) (placed, compiled int, err error) {
+	sites, err := filepath.Glob(filepath.Join(venv, "lib", "python3.*", "site-packages"))
+	if err != nil || len(sites) != 1 {
+		return 0, 0, fmt.Errorf("precompiling virtualenv %s: want one lib/python3.*/site-packages, found %d", venv, len(sites))
+	}
+	site := sites[0]
+	version := strings.TrimPrefix(filepath.Base(filepath.Dir(site)), "python")
+	mods, err := modules(site, prefix)
+	if err != nil {
+		return 0, 0, err
+	}
+	store := t.storeDir(version)
+	compiled, err = fillStore(ctx, filepath.Join(venv, "bin", "python"), store, mods, x)
+	if err != nil {
+		return 0, 0, fmt.Errorf("precompiling virtualenv %s: %w", venv, err)
+	}
+	tag := cacheTag(version)
+	for _, m := range mods {
+		if err := placePyc(store, m, pycachePath(venv, m.src, tag), pycChecked); err != nil {
+			return 0, 0, fmt.Errorf("precompiling virtualenv %s: %w", venv, err)
+		}
+	}
+	return len(mods), compiled, nil
+}
+
+// pycachePath is where an interpreter with the cache tag tag, run with PYTHONPYCACHEPREFIX
+// set to venv's PycacheDir, looks for the bytecode of the source src (importlib's
+// cache_from_source): the source's absolute directory under the prefix.
+func pycachePath(venv, src, tag string) string {
+	dir, file := filepath.Split(src)
+	return filepath.Join(venv, PycacheDir, dir, strings.TrimSuffix(file, ".py")+"."+tag+".pyc")
+}

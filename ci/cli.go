@@ -67,6 +67,8 @@ type options struct {
 	progress string
 	cacheDir string
 	junit    string
+	ci       string
+	trace    string
 	since    string
 }
 
@@ -132,6 +134,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, sigs *si
 	fs.StringVar(&c.opts.output, "output", "text", "output: text | json (NDJSON events, summary last)")
 	fs.StringVar(&c.opts.progress, "progress", "auto", "text progress: auto | tty | plain")
 	fs.StringVar(&c.opts.junit, "junit", "", "also write a JUnit XML report (a suite per service, a case per stage) to this file")
+	fs.StringVar(&c.opts.ci, "ci", report.CIAuto, "CI-native output: github (groups, annotations, step summary) | gitlab (collapsible sections) | none | auto (github when GITHUB_ACTIONS=true, gitlab when GITLAB_CI=true)")
+	fs.StringVar(&c.opts.trace, "trace", "", "also write the run's stages as a Chrome trace-event file (open it in ui.perfetto.dev)")
 	fs.StringVar(&c.opts.cacheDir, "cache-dir", os.Getenv("CONVOY_CACHE_DIR"), "where virtualenvs and layers are cached (default <repo>/.convoy/cache; env CONVOY_CACHE_DIR)")
 	if cmd.flags != nil {
 		cmd.flags(fs)
@@ -165,6 +169,8 @@ func (c *cli) checkCommon() error {
 		return fmt.Errorf("--progress %q: expected auto, tty or plain", c.opts.progress)
 	case c.opts.engine != "local" && c.opts.engine != "dagger":
 		return fmt.Errorf("--engine %q: expected local or dagger", c.opts.engine)
+	case c.opts.ci != report.CIAuto && c.opts.ci != report.CIGitHub && c.opts.ci != report.CIGitLab && c.opts.ci != report.CINone:
+		return fmt.Errorf("--ci %q: expected auto, github, gitlab or none", c.opts.ci)
 	}
 	return nil
 }
@@ -226,8 +232,10 @@ func (c *cli) cacheDir(cfg *config.Config) string {
 	return filepath.Join(stateDir(cfg), "cache")
 }
 
-// bus builds the event bus for the chosen output (and the JUnit report, when asked for).
-func (c *cli) bus() *pipeline.Bus {
+// bus builds the event bus for the chosen output (and the CI-native output, the JUnit report
+// and the trace, when asked for). Its close writes what the summary did not (a trace of a run
+// that ended without one).
+func (c *cli) bus() (bus *pipeline.Bus, close func()) {
 	var sinks []pipeline.Sink
 	tty := c.opts.progress == "tty"
 	if c.opts.progress == "auto" {
@@ -242,15 +250,52 @@ func (c *cli) bus() *pipeline.Bus {
 	default:
 		sinks = append(sinks, report.NewPlain(c.stdout))
 	}
+	sinks = append(sinks, c.ciSinks()...)
 	if c.opts.junit != "" {
 		j := report.NewJUnit(c.opts.junit)
-		sinks = append(sinks, j, pipeline.SinkFunc(func(e pipeline.Event) {
-			if e.Type == pipeline.EventSummary && j.Err() != nil {
-				fmt.Fprintf(c.stderr, "convoy: %v\n", j.Err())
-			}
-		}))
+		sinks = append(sinks, j, c.reportErr(j.Err))
 	}
-	return pipeline.NewBus(sinks...)
+	close = func() {}
+	if c.opts.trace != "" {
+		tr := report.NewTrace(c.opts.trace)
+		sinks = append(sinks, tr, c.reportErr(tr.Err))
+		close = func() {
+			if err := tr.Close(); err != nil {
+				fmt.Fprintf(c.stderr, "convoy: %v\n", err)
+			}
+		}
+	}
+	return pipeline.NewBus(sinks...), close
+}
+
+// ciSinks are the renderers of --ci (by default, of the CI system the environment names). They
+// write to stdout, or to stderr when stdout carries NDJSON: both are the job's log.
+func (c *cli) ciSinks() []pipeline.Sink {
+	w := c.stdout
+	if c.opts.output == "json" {
+		w = c.stderr
+	}
+	mode := c.opts.ci
+	if mode == report.CIAuto {
+		mode = report.DetectCI(os.Getenv)
+	}
+	switch mode {
+	case report.CIGitHub:
+		g := report.NewGitHub(w, os.Getenv("GITHUB_STEP_SUMMARY"))
+		return []pipeline.Sink{g, c.reportErr(g.Err)}
+	case report.CIGitLab:
+		return []pipeline.Sink{report.NewGitLab(w)}
+	}
+	return nil
+}
+
+// reportErr is a sink that prints err's error, if any, once the summary was rendered.
+func (c *cli) reportErr(err func() error) pipeline.Sink {
+	return pipeline.SinkFunc(func(e pipeline.Event) {
+		if e.Type == pipeline.EventSummary && err() != nil {
+			fmt.Fprintf(c.stderr, "convoy: %v\n", err())
+		}
+	})
 }
 
 // planOptions are the plan options the common flags give, with cfg's stage history; a history

@@ -262,7 +262,8 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	if err := pipeline.PrepareStateDir(stateDir(cfg)); err != nil {
 		return nil, c.fail(err)
 	}
-	bus := c.bus()
+	bus, closeBus := c.bus()
+	defer closeBus()
 	eng, err := c.newEngine(ctx, cfg, bus, builder, rt)
 	if err != nil {
 		return nil, c.fail(err)

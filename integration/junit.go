@@ -21,6 +21,7 @@ type junitCase struct {
 	Name      string     `xml:"name,attr"`
 	Classname string     `xml:"classname,attr"`
 	File      string     `xml:"file,attr"`
+	Line      string     `xml:"line,attr"`
 	Time      string     `xml:"time,attr"`
 	Failures  []junitMsg `xml:"failure"`
 	Errors    []junitMsg `xml:"error"`
@@ -79,6 +80,9 @@ func (c junitCase) result() TestResult {
 	}
 	if c.Classname != "" {
 		t.Name = c.Classname + "::" + c.Name
+	}
+	if line, err := strconv.Atoi(c.Line); err == nil {
+		t.Line = line
 	}
 	if secs, err := strconv.ParseFloat(c.Time, 64); err == nil {
 		t.Duration = time.Duration(secs * float64(time.Second))

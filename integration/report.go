@@ -115,9 +115,13 @@ type TestResult struct {
 	Name      string
 	Classname string
 	Case      string
-	File      string
-	Status    TestStatus
-	Duration  time.Duration
+	// File and Line are the test's file and its line attribute, when the runner wrote them
+	// (pytest with junit_family=xunit1: the file relative to its rootdir, the 0-based line of
+	// the test's def).
+	File     string
+	Line     int
+	Status   TestStatus
+	Duration time.Duration
 	// Message is the failure, error or skip message; Details the longer text (traceback) when there is one.
 	Message string
 	Details string

@@ -58,6 +58,10 @@ type Event struct {
 	// Tests counts the tests a unit stage ran ("available": false when its runner reported
 	// nothing convoy can read).
 	Tests *stages.TestCounts `json:"tests,omitempty"`
+	// Problems are what a finished stage found at places in files, paths relative to the
+	// repository root: a lint stage's violations (findings in warn mode), a unit stage's
+	// failing tests. CI renderers annotate them.
+	Problems []stages.Finding `json:"problems,omitempty"`
 	// Log is the path of the stage's log file.
 	Log string `json:"log,omitempty"`
 	// Tail holds the last lines of the log of a stage that did not pass.
@@ -87,6 +91,9 @@ type Summary struct {
 	Services []ServiceSummary `json:"services"`
 	// Integration is set when the run had an integration stage.
 	Integration *IntegrationSummary `json:"integration,omitempty"`
+	// CriticalPath is the chain of stages that decided the run's length (none when no stage
+	// ran).
+	CriticalPath *CriticalPath `json:"critical_path,omitempty"`
 	// ShadowFailed names the shadow services that did not pass (config.Service.Shadow): reported,
 	// but no part of Status.
 	ShadowFailed []string `json:"shadow_failed,omitempty"`
@@ -118,6 +125,8 @@ type StageSummary struct {
 	// Image and Digest are set on an image stage that built one.
 	Image  string `json:"image,omitempty"`
 	Digest string `json:"digest,omitempty"`
+
+	problems []stages.Finding // for the stage's event
 }
 
 // IntegrationSummary counts the cross-service suite's results.

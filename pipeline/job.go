@@ -42,22 +42,30 @@ type Job struct {
 	// Notices are emitted right after the run starts: problems met while planning that do
 	// not stop the run (an unreadable stage history).
 	Notices []string
+
+	bus   *Bus  // Bus, after spans
+	spans Spans // every stage's start and finish, for the critical path
 }
 
 // Run runs the job and returns its summary, which has also been emitted. The error is set only
 // when the job could not run (a usage problem); failures are in the summary.
 func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	start := time.Now()
+	j.spans = Spans{}
+	j.bus = NewBus(&j.spans)
+	if j.Bus != nil {
+		j.bus = NewBus(&j.spans, j.Bus)
+	}
 	names := make([]string, len(j.Plan.Services))
 	for i, s := range j.Plan.Services {
 		names[i] = s.Name
 	}
-	j.Bus.Emit(Event{Type: EventRunStart, Time: start, Run: &RunInfo{
+	j.bus.Emit(Event{Type: EventRunStart, Time: start, Run: &RunInfo{
 		Command: j.Name, Engine: j.Engine.Name(), Jobs: j.Plan.Jobs, Services: names, Stages: j.Plan.StageNames()}})
 	for _, n := range j.Notices {
-		j.Bus.Emit(Event{Type: EventNotice, Message: n})
+		j.bus.Emit(Event{Type: EventNotice, Message: n})
 	}
-	runner := &Runner{Plan: j.Plan, Engine: j.Engine, Bus: j.Bus, LogDir: filepath.Join(j.StateDir, "logs"), Cache: j.Cache}
+	runner := &Runner{Plan: j.Plan, Engine: j.Engine, Bus: j.bus, LogDir: filepath.Join(j.StateDir, "logs"), Cache: j.Cache}
 	var in engine.Integrator
 	if j.Integrate {
 		var ok bool
@@ -77,13 +85,14 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	}
 	sum.ShadowFailed = shadowFailed(sum.Services)
 	sum.Duration = time.Since(start).Seconds()
+	sum.CriticalPath = Critical(j.spans.List(), j.needs(j.overlaps(in)))
 	switch {
 	case ctx.Err() != nil:
 		sum.Status = StatusInterrupted
 	case !res.Passed() || (sum.Integration != nil && sum.Integration.Status != StatusPassed):
 		sum.Status = StatusFailed
 	}
-	j.Bus.Emit(Event{Type: EventSummary, Summary: sum})
+	j.bus.Emit(Event{Type: EventSummary, Summary: sum})
 	return sum, nil
 }
 
@@ -102,7 +111,7 @@ type integrationResult struct {
 // as soon as its image is built. Integration that overlapped a run in which a service failed is
 // cancelled and not reported (nil): the run failed before it could pass.
 func (j *Job) runPhases(ctx context.Context, runner *Runner, in engine.Integrator) (*Result, *integrationResult, error) {
-	if in == nil || j.AfterImages || j.from() != engine.FromImage || !j.Plan.buildsImages() {
+	if !j.overlaps(in) {
 		res, err := runner.Run(ctx)
 		if err != nil || in == nil || !res.Passed() || ctx.Err() != nil {
 			return res, nil, err
@@ -130,6 +139,12 @@ func (j *Job) runPhases(ctx context.Context, runner *Runner, in engine.Integrato
 	return res, <-done, nil
 }
 
+// overlaps says whether integration (on in, nil for none) overlaps the gates and images: when it
+// starts the services from the images the run builds.
+func (j *Job) overlaps(in engine.Integrator) bool {
+	return in != nil && !j.AfterImages && j.from() == engine.FromImage && j.Plan.buildsImages()
+}
+
 // from is what integration starts the services from.
 func (j *Job) from() engine.From {
 	if j.From == "" {
@@ -145,7 +160,7 @@ func (j *Job) integrate(ctx context.Context, in engine.Integrator, image func(co
 	services := slices.DeleteFunc(j.startOrder(), func(s *config.Service) bool { return slices.Contains(without, s.Name) })
 	sum, stages := Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: services,
 		Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration"), From: from, Image: image,
-		Jobs: j.Plan.Jobs}, j.Bus)
+		Jobs: j.Plan.Jobs}, j.bus)
 	if from == engine.FromImage {
 		sum.Runtime = j.Runtime
 		// A shadow service that did not come up leaves its image unproven.
@@ -200,6 +215,6 @@ func (j *Job) recordDurations(res *Result) {
 		}
 	}
 	if err := h.Save(filepath.Join(j.StateDir, HistoryFile)); err != nil {
-		j.Bus.Emit(Event{Type: EventNotice, Message: err.Error()})
+		j.bus.Emit(Event{Type: EventNotice, Message: err.Error()})
 	}
 }

@@ -173,7 +173,7 @@ func (r *Runner) finished(o Outcome) {
 	r.mu.Unlock()
 	ev := Event{Type: EventStageFinish, Time: o.End, Service: svc, Stage: st, Status: o.Status,
 		Duration: seconds(o.End.Sub(o.Start)), Message: sum.Note, Findings: sum.Findings, Tests: sum.Tests,
-		Shadow: r.Plan.config.Service(svc).Shadow}
+		Problems: sum.problems, Shadow: r.Plan.config.Service(svc).Shadow}
 	if sum.Image != "" {
 		ev.Message = sum.Image
 	}
@@ -229,7 +229,7 @@ func (r *Runner) runStage(ctx context.Context, svc *config.Service, st stages.St
 		err = findings(st.Findings, out.Bytes(), err, f, &sum)
 	}
 	if st.Counts != nil && classify(err) != StatusInterrupted {
-		sum.Tests = testCounts(st.Counts, req.JUnit, out.Bytes(), f)
+		sum.Tests, sum.problems = testCounts(st.Counts, req.JUnit, out.Bytes(), f)
 	}
 	r.mu.Lock()
 	r.results[taskID(svc.Name, st.Name)] = sum
@@ -237,12 +237,17 @@ func (r *Runner) runStage(ctx context.Context, svc *config.Service, st stages.St
 	return err
 }
 
-// findings applies a stage's Findings to what it printed (out) and how it ended (err): a stage
-// whose command exited with the code that means "found something", and whose output has
-// findings, passes. Every finding is written to the log (paths relative to the repository root)
-// and counted in sum. It returns the stage's error, nil when the findings let it pass.
+// findings applies a stage's Findings to what it printed (out) and how it ended (err): the
+// findings go to sum (its event's problems). In warn mode a stage whose command exited with the
+// code that means "found something", and whose output has findings, passes: every finding is
+// written to the log (paths relative to the repository root) and counted in sum. It returns the
+// stage's error, nil when the findings let it pass.
 func findings(fs *stages.Findings, out []byte, err error, log io.Writer, sum *StageSummary) error {
 	found := fs.Parse(out)
+	sum.problems = found
+	if !fs.Warn {
+		return err
+	}
 	if err != nil {
 		se := engine.AsStageError(err)
 		if se.Reason != engine.Failed || se.ExitCode != fs.ExitCode || len(found) == 0 {
@@ -263,9 +268,14 @@ func findings(fs *stages.Findings, out []byte, err error, log io.Writer, sum *St
 
 // testCounts reads a stage's test counts: from the JUnit XML its runner wrote at junit, else
 // from its output (Counts.Parse), else they are unavailable — never zero for want of a report.
-// Where they came from, or why there are none, is noted in the log.
-func testCounts(c *stages.Counts, junit string, out []byte, log io.Writer) *stages.TestCounts {
+// Where they came from, or why there are none, is noted in the log. The JUnit XML's failed tests
+// are returned as findings (Counts.Failures).
+func testCounts(c *stages.Counts, junit string, out []byte, log io.Writer) (*stages.TestCounts, []stages.Finding) {
 	if tests, err := integration.ParseJUnitFile(junit); err == nil {
+		var failed []stages.Finding
+		if c.Failures != nil {
+			failed = c.Failures(tests)
+		}
 		counts := stages.TestCounts{Available: true, Source: stages.CountsJUnit}
 		for _, t := range tests {
 			switch t.Status {
@@ -280,18 +290,18 @@ func testCounts(c *stages.Counts, junit string, out []byte, log io.Writer) *stag
 			}
 		}
 		fmt.Fprintf(log, "convoy: tests: %s (from %s)\n", counts, junit)
-		return &counts
+		return &counts, failed
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(log, "convoy: %v\n", err)
 	}
 	if c.Parse != nil {
 		if counts, ok := c.Parse(out); ok {
 			fmt.Fprintf(log, "convoy: tests: %s (from the %s)\n", counts, counts.Source)
-			return &counts
+			return &counts, nil
 		}
 	}
 	fmt.Fprintln(log, "convoy: tests: counts unavailable (the runner wrote no JUnit XML and printed no unittest summary)")
-	return &stages.TestCounts{}
+	return &stages.TestCounts{}, nil
 }
 
 func (r *Runner) logPath(svc, stage string) string {

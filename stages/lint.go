@@ -15,46 +15,64 @@ import (
 // lint runs flake8 (pycodestyle included) in the service's directory, so that flake8 finds the
 // service's own configuration or, when it has none, the one of a directory above it up to the
 // repository root (flake8's own search: setup.cfg, tox.ini, .flake8 with a [flake8] section).
-// With lint_mode: warn the violations are reported and counted, and do not fail the gate.
+// flake8 prints its violations in its default format whatever a configuration's "format"
+// says, so that they can be read as findings (annotations in CI). With lint_mode: warn the
+// violations are reported and counted, and do not fail the gate.
 var lint = Definition{Name: Lint, For: func(svc *config.Service) Stage {
-	st := Stage{
-		Name: Lint, Commands: command(svc.Lint, "python", "-m", "flake8"),
+	dir := svc.Path
+	if dir == "" {
+		dir = "."
+	}
+	return Stage{
+		Name: Lint, Commands: command(svc.Lint, "python", "-m", "flake8", "--format=default"),
 		Timeout: svc.Timeout, Needs: []string{Deps}, Expected: expectLint,
+		Findings: &Findings{ExitCode: flake8Found, Warn: svc.LintMode == config.LintWarn,
+			Parse: func(out []byte) []Finding { return parseFlake8(out, dir, svc.Dir) }},
 	}
-	if svc.LintMode == config.LintWarn {
-		dir := svc.Path
-		if dir == "" {
-			dir = "."
-		}
-		st.Findings = &Findings{ExitCode: flake8Found, Parse: func(out []byte) []Finding { return parseFlake8(out, dir, svc.Dir) }}
-	}
-	return st
 }}
 
 // flake8Found is flake8's exit code when it reports violations.
 const flake8Found = 1
 
-// Findings says how a stage reports problems it found without failing: a command that exits
-// with ExitCode and whose output has findings passes, and the findings are counted and listed.
+// Findings says how a stage's output is read for the problems it found (each with a file and
+// line, for annotations) and whether they fail it: with Warn, a command that exits with
+// ExitCode and whose output has findings passes, and the findings are counted and listed.
 type Findings struct {
 	// ExitCode is the code the tool exits with when it found something.
 	ExitCode int
+	// Warn lets the stage pass with its findings (lint_mode: warn).
+	Warn bool
 	// Parse reads the findings from the stage's output, paths relative to the repository root.
 	Parse func(output []byte) []Finding
 }
 
-// Finding is one problem a linter reported.
+// Finding is one problem a stage reported at a place in a file: a linter's violation or a
+// failing test.
 type Finding struct {
 	// File is relative to the repository root, slash-separated.
-	File      string
-	Line, Col int
-	// Code is the linter's code (E501) and Text its message.
-	Code, Text string
+	File string `json:"file"`
+	// Line and Col are 1-based; 0 when the tool did not say.
+	Line int `json:"line"`
+	Col  int `json:"col,omitempty"`
+	// Code is the linter's code (E501), or empty for a test; Text the message.
+	Code string `json:"code,omitempty"`
+	Text string `json:"text"`
+	// Title names what found it ("flake8 E501", "test tests/test_a.py::test_b failed").
+	Title string `json:"title,omitempty"`
 }
 
-// String formats the finding as FILE:LINE:COL: CODE text, the shape editors and CI annotate.
+// String formats the finding as FILE:LINE:COL: CODE text, the shape editors and CI annotate
+// (without the column or code when there is none).
 func (f Finding) String() string {
-	return f.File + ":" + strconv.Itoa(f.Line) + ":" + strconv.Itoa(f.Col) + ": " + f.Code + " " + f.Text
+	s := f.File + ":" + strconv.Itoa(f.Line)
+	if f.Col > 0 {
+		s += ":" + strconv.Itoa(f.Col)
+	}
+	s += ": "
+	if f.Code != "" {
+		s += f.Code + " "
+	}
+	return s + f.Text
 }
 
 // flake8Line is a line of flake8's default format, %(path)s:%(row)d:%(col)d: %(code)s %(text)s.
@@ -73,7 +91,8 @@ func parseFlake8(out []byte, dir, absDir string) []Finding {
 		}
 		line, _ := strconv.Atoi(m[2])
 		col, _ := strconv.Atoi(m[3])
-		found = append(found, Finding{File: repoRelative(m[1], dir, absDir), Line: line, Col: col, Code: m[4], Text: m[5]})
+		found = append(found, Finding{File: repoRelative(m[1], dir, absDir), Line: line, Col: col, Code: m[4], Text: m[5],
+			Title: "flake8 " + m[4]})
 	}
 	return found
 }

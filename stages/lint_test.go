@@ -16,9 +16,9 @@ func TestParseFlake8(t *testing.T) {
 		"2     F401 'os' imported but unused\n"
 	got := parseFlake8([]byte(out), "services/auth", "/repo/services/auth")
 	want := []Finding{
-		{File: "services/auth/app/m.py", Line: 3, Col: 1, Code: "F401", Text: "'os' imported but unused"},
-		{File: "services/auth/app/views.py", Line: 12, Col: 80, Code: "E501", Text: "line too long (88 > 79 characters)"},
-		{File: "services/auth/x.py", Line: 1, Col: 1, Code: "W391", Text: "blank line at end of file"},
+		{File: "services/auth/app/m.py", Line: 3, Col: 1, Code: "F401", Text: "'os' imported but unused", Title: "flake8 F401"},
+		{File: "services/auth/app/views.py", Line: 12, Col: 80, Code: "E501", Text: "line too long (88 > 79 characters)", Title: "flake8 E501"},
+		{File: "services/auth/x.py", Line: 1, Col: 1, Code: "W391", Text: "blank line at end of file", Title: "flake8 W391"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)

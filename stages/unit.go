@@ -1,10 +1,14 @@
 package stages
 
 import (
+	"os"
+	"path"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
 )
 
@@ -15,7 +19,8 @@ const unitAddopts = "-p no:cacheprovider"
 // unit runs the service's unit tests, offline: unit tests make no calls outside the service.
 // They get a fresh SQLite database of their own unless the service says database.unit: none.
 // Its test counts come from the JUnit XML pytest writes where the engine says, else from the
-// summary unittest (Django's manage.py test) prints.
+// summary unittest (Django's manage.py test) prints. pytest writes the JUnit family xunit1, whose
+// test cases carry their file and line, so that failing tests can be annotated.
 var unit = Definition{Name: Unit, For: func(svc *config.Service) Stage {
 	return Stage{
 		Name: Unit, Commands: command(svc.Unit, "python", "-m", "pytest", "-q"),
@@ -23,9 +28,10 @@ var unit = Definition{Name: Unit, For: func(svc *config.Service) Stage {
 		Env: map[string]string{"PYTEST_ADDOPTS": unitAddopts},
 		Counts: &Counts{
 			JUnitEnv: func(path string) map[string]string {
-				return map[string]string{"PYTEST_ADDOPTS": unitAddopts + " --junitxml=" + shellQuote(path)}
+				return map[string]string{"PYTEST_ADDOPTS": unitAddopts + " -o junit_family=xunit1 --junitxml=" + shellQuote(path)}
 			},
-			Parse: parseUnittest,
+			Parse:    parseUnittest,
+			Failures: func(tests []integration.TestResult) []Finding { return failedTests(tests, svc) },
 		},
 	}
 }}
@@ -39,6 +45,9 @@ type Counts struct {
 	JUnitEnv func(path string) map[string]string
 	// Parse reads the counts from what the stage printed; ok is false when it printed none.
 	Parse func(output []byte) (c TestCounts, ok bool)
+	// Failures, when set, turns the JUnit report's failed and errored tests into findings at
+	// their files and lines, relative to the repository root.
+	Failures func(tests []integration.TestResult) []Finding
 }
 
 // Sources of TestCounts.
@@ -121,4 +130,47 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// tracebackAt is the "path:line: ExceptionType" line that ends each of pytest's tracebacks.
+var tracebackAt = regexp.MustCompile(`(?m)^(\S[^:\n]*\.py):(\d+): `)
+
+// failedTests are the findings of the failed and errored tests of svc's JUnit report: each at
+// the first line of its traceback in the test's own file (the test's line that failed, or that
+// called what failed), else at its def.
+func failedTests(tests []integration.TestResult, svc *config.Service) []Finding {
+	var out []Finding
+	for _, t := range tests {
+		if t.Status != integration.TestFailed && t.Status != integration.TestError || t.File == "" {
+			continue
+		}
+		f := Finding{File: testFile(t.File, svc), Line: t.Line + 1, Text: t.Message,
+			Title: "test " + t.Name + " " + string(t.Status)}
+		for _, m := range tracebackAt.FindAllStringSubmatch(t.Details, -1) {
+			if strings.HasSuffix(filepath.ToSlash(m[1]), t.File) || strings.HasSuffix(t.File, strings.TrimPrefix(m[1], "./")) {
+				f.Line, _ = strconv.Atoi(m[2])
+				break
+			}
+		}
+		if f.Text == "" {
+			f.Text = f.Title
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// testFile is the repository-relative path of file, which pytest gives relative to its rootdir:
+// the service's directory or one above it (where an ini file is), up to the repository root.
+func testFile(file string, svc *config.Service) string {
+	rel, dir := path.Clean(filepath.ToSlash(svc.Path)), svc.Dir
+	for {
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(file))); err == nil {
+			return path.Join(rel, file)
+		}
+		if rel == "." {
+			return path.Join(filepath.ToSlash(svc.Path), file) // not on this host: as the service's
+		}
+		rel, dir = path.Dir(rel), filepath.Dir(dir)
+	}
 }

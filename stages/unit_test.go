@@ -1,6 +1,15 @@
 package stages
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/pipeline/config"
+)
 
 // TestParseUnittest: the summary unittest and Django's manage.py test print, in each verdict's
 // shape; output without one gives no counts.
@@ -38,5 +47,49 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestFailedTests: the failed tests of a JUnit report pytest wrote (xunit1) become findings at
+// the repository-relative file and the test's own line of the traceback — the assertion in the
+// test, or the test's call into a helper that failed — whether pytest's rootdir was the service
+// or the repository root.
+func TestFailedTests(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", "pytest-xunit1.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tests, err := integration.ParseJUnit(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	svc := &config.Service{Path: "services/x", Dir: filepath.Join(root, "services", "x")}
+	if err := os.MkdirAll(filepath.Join(svc.Dir, "tests"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(svc.Dir, "tests", "test_a.py"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := []Finding{
+		{File: "services/x/tests/test_a.py", Line: 7, Text: "assert 1 == 2", Title: "test tests.test_a::test_a failed"},
+		{File: "services/x/tests/test_a.py", Line: 11, Text: "assert 1 == 2", Title: "test tests.test_a::test_b failed"},
+	}
+	if got := failedTests(tests, svc); !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	// pytest's rootdir at the repository root (an ini file there): paths from the root.
+	for i := range tests {
+		tests[i].File = "services/x/" + tests[i].File
+		tests[i].Details = strings.ReplaceAll(tests[i].Details, "tests/test_a.py:", "services/x/tests/test_a.py:")
+	}
+	if got := failedTests(tests, svc); !reflect.DeepEqual(got, want) {
+		t.Errorf("rootdir at the root: got  %+v\nwant %+v", got, want)
+	}
+	// No traceback line in the test's file: the test's def (0-based line 4 → line 5).
+	tests[0].Details = ""
+	if got := failedTests(tests[:1], svc); len(got) != 1 || got[0].Line != 5 {
+		t.Errorf("without a traceback: %+v, want line 5", got)
 	}
 }

@@ -274,14 +274,14 @@ func TestProcessRecipes(t *testing.T) {
 		{stage: "unit", want: Recipe{
 			Dirs: []string{"/convoy/db"},
 			Env: with("CONVOY_STAGE", "unit", "DATABASE_URL", "sqlite:////convoy/db/unit.sqlite3",
-				"PYTEST_ADDOPTS", "-p no:cacheprovider --junitxml=/tmp/convoy-tests.junit.xml"),
+				"PYTEST_ADDOPTS", "-p no:cacheprovider -o junit_family=xunit1 --junitxml=/tmp/convoy-tests.junit.xml"),
 			Execs:   []Exec{{Argv: []string{"python", "check_env.py"}}},
 			Offline: true,
 			JUnit:   JUnitPath, // exported to Request.JUnit after the execs
 		}},
 		{stage: "lint", want: Recipe{
 			Env:   with("CONVOY_STAGE", "lint"),
-			Execs: []Exec{{Argv: []string{"python", "-m", "flake8"}}},
+			Execs: []Exec{{Argv: []string{"python", "-m", "flake8", "--format=default"}}},
 		}},
 		{stage: "populate", want: Recipe{
 			Dirs:    []string{"/convoy/db"},

@@ -62,7 +62,7 @@ func (b *Builder) gateKey(ctx context.Context, svc *config.Service) (string, err
 	}
 	for _, st := range stages.ForService(svc) {
 		line := fmt.Sprintf("stage %q %q %q", st.Name, st.Commands, sortedEnv(st.Env))
-		if st.Findings != nil { // passes with findings a failing mode would fail on
+		if st.Findings != nil && st.Findings.Warn { // passes with findings a failing mode would fail on
 			line += fmt.Sprintf(" findings-pass %d", st.Findings.ExitCode)
 		}
 		lines = append(lines, line)

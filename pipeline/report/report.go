@@ -119,16 +119,7 @@ func (f *Failures) List() []Failure { return f.list }
 // WriteSummary writes the service × stage table, the total wall time, and a report of every
 // failure: service, stage, exit code, the log's last lines and its path.
 func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
-	var stageNames []string
-	seen := map[string]bool{}
-	for _, svc := range s.Services {
-		for _, st := range svc.Stages {
-			if !seen[st.Name] {
-				seen[st.Name] = true
-				stageNames = append(stageNames, st.Name)
-			}
-		}
-	}
+	names := stageNames(s)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	withTests := hasTests(s)
@@ -136,19 +127,11 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 	if withTests {
 		testsHead = "TESTS\t"
 	}
-	fmt.Fprintf(tw, "SERVICE\tSTATUS\t%s\t%sREF\n", strings.ToUpper(strings.Join(stageNames, "\t")), testsHead)
+	fmt.Fprintf(tw, "SERVICE\tSTATUS\t%s\t%sREF\n", strings.ToUpper(strings.Join(names, "\t")), testsHead)
 	for _, svc := range s.Services {
-		cells := make([]string, len(stageNames))
-		for i, name := range stageNames {
-			cells[i] = "-"
-			for _, st := range svc.Stages {
-				if st.Name == name {
-					cells[i] = string(st.Status)
-					if st.Status != pipeline.StatusSkipped && st.Status != pipeline.StatusCancelled && st.Duration > 0 {
-						cells[i] += " " + fmtDur(time.Duration(st.Duration*float64(time.Second)))
-					}
-				}
-			}
+		cells := make([]string, len(names))
+		for i, name := range names {
+			cells[i] = stageCell(svc, name)
 		}
 		img := svc.Image
 		if img == "" {
@@ -200,8 +183,26 @@ func WriteSummary(w io.Writer, s pipeline.Summary, fails []Failure) {
 		fmt.Fprintf(w, "\n!!! SHADOW FAILURE: %s did not pass — reported, but shadow services never fail the run\n",
 			strings.Join(s.ShadowFailed, ", "))
 	}
+	if cp := criticalPath(s.CriticalPath); cp != "" {
+		fmt.Fprintf(w, "\ncritical path: %s\n", cp)
+	}
 	fmt.Fprintf(w, "\n%s in %s\n", s.Status, fmtDur(time.Duration(s.Duration*float64(time.Second))))
 }
+
+// criticalPath is "auth deps 4.1s → auth unit 2.0s → … = 15.3s", or "" for none.
+func criticalPath(cp *pipeline.CriticalPath) string {
+	if cp == nil || len(cp.Stages) == 0 {
+		return ""
+	}
+	parts := make([]string, len(cp.Stages))
+	for i, st := range cp.Stages {
+		parts[i] = fmt.Sprintf("%s %s %s", st.Service, st.Stage, fmtSeconds(st.Duration))
+	}
+	return strings.Join(parts, " → ") + " = " + fmtSeconds(cp.Duration)
+}
+
+// fmtSeconds formats a duration in seconds as fmtDur does.
+func fmtSeconds(s float64) string { return fmtDur(time.Duration(s * float64(time.Second))) }
 
 // serviceLabel is a service's name in the summary table: "NAME (shadow)" for a shadow service.
 func serviceLabel(svc pipeline.ServiceSummary) string {

@@ -22,7 +22,8 @@ func events() []pipeline.Event {
 			{Name: "unit", Status: pipeline.StatusPassed, Duration: 1.25}}},
 		{Name: "events", Status: pipeline.StatusFailed, Stages: []pipeline.StageSummary{
 			{Name: "unit", Status: pipeline.StatusFailed, Duration: 0.5}}},
-	}}
+	}, CriticalPath: &pipeline.CriticalPath{Duration: 2, Stages: []pipeline.PathStage{
+		{Service: "auth", Stage: "unit", Start: t0, Duration: 2}}}}
 	return []pipeline.Event{
 		{Type: pipeline.EventRunStart, Time: t0, Run: &pipeline.RunInfo{Command: "run", Engine: "local", Jobs: 2,
 			Services: []string{"auth", "events"}, Stages: []string{"unit"}}},
@@ -73,6 +74,7 @@ func TestPlainAndSummary(t *testing.T) {
 		"--- events: stage unit failed, exit code 3",
 		"| AssertionError: boom",
 		"full log: /x/events/unit.log",
+		"critical path: auth unit 2.0s = 2.0s",
 		"failed in 2.5s",
 	} {
 		if !strings.Contains(got, want) {

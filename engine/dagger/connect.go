@@ -18,6 +18,7 @@ import (
 	"dagger.io/dagger/engineconn"
 
 	"github.com/convoy-ci/convoy/pipeline/images"
+	"github.com/convoy-ci/convoy/python"
 )
 
 // Name is the engine's name for --engine.
@@ -63,6 +64,7 @@ type options struct {
 	defaultBase      func(string) string
 	tempDir          string
 	images           *images.Builder
+	tools            *python.Tools
 	integration      IntegrationOptions
 }
 
@@ -80,6 +82,12 @@ func makeOptions(opts ...Option) options {
 	}
 	if o.jobs < 1 {
 		o.jobs = 1
+	}
+	if o.tools == nil && o.images != nil {
+		o.tools = o.images.Tools()
+	}
+	if o.tools == nil {
+		o.tools = python.NewTools(python.DefaultCacheDir())
 	}
 	return o
 }
@@ -126,6 +134,10 @@ func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir 
 // pushed as the local engine's are. Without it an image stage fails saying that this run builds
 // no images.
 func WithImages(b *images.Builder) Option { return func(o *options) { o.images = b } }
+
+// WithTools sets the Python tools whose uv is copied into the containers (default: the
+// WithImages builder's, else tools kept in python.DefaultCacheDir()).
+func WithTools(t *python.Tools) Option { return func(o *options) { o.tools = t } }
 
 // WithIntegration sets what Integrate cannot read from services.yaml: the Postgres and suite
 // images, the health timeout and (for tests) the run id. The zero value takes every default.

@@ -68,6 +68,36 @@ func (e *Engine) depsStage(svc *config.Service) (stages.Stage, bool) {
 	return st, ok
 }
 
+// translator returns the engine's Translator with the host's uv (Translator.UV), which the
+// engine's python.Tools find or provision once.
+func (e *Engine) translator(ctx context.Context) (Translator, error) {
+	uv, err := e.o.tools.UV(ctx)
+	if err != nil {
+		return Translator{}, fmt.Errorf("finding the uv copied into the containers: %w", err)
+	}
+	t := e.tr
+	t.UV = uv.Path
+	return t, nil
+}
+
+// scratch returns a new directory under the engine's temporary directory.
+func (e *Engine) scratch(prefix string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.scratchLocked(prefix)
+}
+
+func (e *Engine) scratchLocked(prefix string) (string, error) {
+	if e.tmpDir == "" {
+		d, err := os.MkdirTemp(e.o.tempDir, "convoy-dagger-")
+		if err != nil {
+			return "", fmt.Errorf("creating a temporary directory: %w", err)
+		}
+		e.tmpDir = d
+	}
+	return os.MkdirTemp(e.tmpDir, prefix)
+}
+
 // Name returns "dagger".
 func (e *Engine) Name() string { return Name }
 
@@ -115,7 +145,11 @@ func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, er
 		e.deps[req.Service.Name] = req.Stage
 		e.mu.Unlock()
 	}
-	r, err := e.tr.Stage(req.Config, req.Service, req.Stage)
+	tr, err := e.translator(ctx)
+	if err != nil {
+		return engine.Result{}, e.failure(ctx, req.Log, nil, err)
+	}
+	r, err := tr.Stage(req.Config, req.Service, req.Stage)
 	if err != nil {
 		fmt.Fprintf(req.Log, "convoy: %v\n", err)
 		return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
@@ -295,7 +329,11 @@ func (e *Engine) apply(ctr *dagger.Container, r *Recipe, owner string) (*dagger.
 			}
 			return nil, fmt.Errorf("copying %q into the container: %w", f.Host, err)
 		}
-		ctr = ctr.WithFile(f.Path, host.File(f.Host), dagger.ContainerWithFileOpts{Owner: owner})
+		opts := dagger.ContainerWithFileOpts{Owner: owner}
+		if f.Executable {
+			opts.Permissions = 0o755
+		}
+		ctr = ctr.WithFile(f.Path, host.File(f.Host), opts)
 	}
 	for _, k := range r.Unset {
 		ctr = ctr.WithoutEnvVariable(k)

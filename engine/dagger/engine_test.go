@@ -150,60 +150,6 @@ func TestEngineGates(t *testing.T) {
 	}
 }
 
-func TestEngineImage(t *testing.T) {
-	e := engineOrSkip(t)
-	ctx := context.Background()
-	cfg := load(t, "engine.yaml")
-	api := cfg.Service("api")
-	base, err := image.LoadBase(ctx, testBase(), image.WithDir(cfg.Root))
-	if err != nil {
-		t.Skipf("reading the test base image %q on this host: %v (set CONVOY_DAGGER_TEST_BASE)", testBase(), err)
-	}
-	spec := image.Spec{
-		Service: "api", Base: base, Source: image.Source{Root: cfg.Root, Dir: api.Dir,
-			Libs: []image.Lib{{Dir: filepath.Join(cfg.Root, "libs", "kit"), Path: image.LibsRoot + "/kit"}}},
-		Cmd: []string{"python", "manage.py", "serve", "0.0.0.0", "9000"}, Port: 9000, Health: "/healthz",
-		Git:       image.GitInfo{Source: "https://git.example/repo", Revision: strings.Repeat("1", 40), Version: "v0.0.1", Created: time.Unix(1700000000, 0)},
-		InputHash: "sha256:" + strings.Repeat("d", 64),
-	}
-	r, err := e.Translator().Image(spec, cfg.Root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctr, err := e.BuildImage(ctx, &r, os.Stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := e.ExportImage(ctx, ctr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range r.Labels {
-		if cf.Config.Labels[k] != v {
-			t.Errorf("label %s = %q, want %q", k, cf.Config.Labels[k], v)
-		}
-	}
-	local, err := image.Build(ctx, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lcf, _ := local.ConfigFile()
-	same(t, "labels as image.Build's", cf.Config.Labels, lcf.Config.Labels)
-	same(t, "user as image.Build's", cf.Config.User, lcf.Config.User)
-	same(t, "cmd as image.Build's", cf.Config.Cmd, lcf.Config.Cmd)
-	store, err := image.OpenStore(filepath.Join(t.TempDir(), "oci"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Put(img, "api-test"); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestEngineIntegration(t *testing.T) {
 	e := engineOrSkip(t)
 	ctx := context.Background()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"strings"
 
@@ -18,7 +17,7 @@ import (
 // run time — without its test and lint tools — for the image's interpreter and platform (its
 // base's full Python version, architecture and glibc), with package python's commands, as the
 // local engine's RuntimeRequirements does on the host:
-//   - uv UVVersion is installed into ToolsDir with the container's pip (python.UVInstallArgv);
+//   - the host's uv is copied into ToolsDir (Translator.UV): the base needs no pip;
 //   - what the gated virtualenv holds is frozen into a constraints file (python.FreezeArgv);
 //   - the runtime spec the service's tool gives (python.Tool.Runtime: its file, or the lines
 //     its command prints, markers kept) is resolved for the target, held to those versions
@@ -53,12 +52,6 @@ func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st sta
 		Timeout: st.Timeout,
 		Offline: st.Offline,
 	}
-	if st.HostNetEnv {
-		// uv comes from PyPI through the container's pip: the deps stage's cache may have it.
-		env["PIP_CACHE_DIR"] = PipCacheDir
-		r.Caches = []Cache{{Key: PipCacheVolume, Path: PipCacheDir}}
-	}
-	r.Caches = append(r.Caches, Cache{Key: UVCacheVolume, Path: UVCacheDir})
 	deps, err := t.depsStage(svc)
 	if err != nil {
 		return RequirementsRecipe{}, err
@@ -73,14 +66,8 @@ func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st sta
 	for k, v := range rt.Env {
 		env[k] = v
 	}
-	var kvs []string
-	for k, v := range env {
-		kvs = append(kvs, k+"="+v)
-	}
-	for k, v := range python.UVEnv(UVCacheDir, kvs) {
-		env[k] = v
-	}
-	execs, out, err := requirementsExecs(svc, rt, target)
+	uv := t.withUV(&r, env)
+	execs, out, err := requirementsExecs(svc, rt, target, uv)
 	if err != nil {
 		return RequirementsRecipe{}, err
 	}
@@ -93,13 +80,10 @@ func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st sta
 // requirementsExecs are the commands of a RequirementsRecipe and the file they leave the pins
 // in; the runtime spec is rt's file, or what rt's command prints. The scratch directory is the
 // one in the deps stage's container, so that the tool's command runs (no FromScratch).
-func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Target) ([]Exec, string, error) {
-	uvDir := path.Join(ToolsDir, "uv-"+python.UVVersion)
-	uv := python.UVBin(uvDir)
+func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Target, uv string) ([]Exec, string, error) {
 	venvPython := path.Join(VenvDir, "bin", "python")
 	c := python.Compile{Constraints: path.Join(ResolveDir, "constraints.txt"), Target: target, Python: venvPython}
 	execs := []Exec{
-		{Argv: python.UVInstallArgv("python", uvDir)},
 		{Argv: python.FreezeArgv(uv, venvPython), Stdout: c.Constraints},
 	}
 	switch p := svc.Project(); {
@@ -119,16 +103,20 @@ func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Tar
 	return append(execs, Exec{Argv: python.CompileArgv(uv, c), Stdout: out}), out, nil
 }
 
-// RuntimeRequirements runs the requirement resolution of req's image stage (Translator.
+// runtimeRequirements runs the requirement resolution of req's image stage (Translator.
 // Requirements) on the engine, for the target of the service's base image (the WithImages
 // builder's), and returns the pinned requirement lines. Its commands' "$ argv" lines and
 // errors go to req.Log; a command that fails is a *engine.StageError, as on the local engine.
-func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request) ([]string, error) {
+func (e *Engine) runtimeRequirements(ctx context.Context, req engine.Request) ([]string, error) {
 	target, err := e.target(ctx, req)
 	if err != nil {
 		return nil, e.failure(ctx, req.Log, nil, err)
 	}
-	rr, err := e.tr.Requirements(req.Config, req.Service, req.Stage, target)
+	tr, err := e.translator(ctx)
+	if err != nil {
+		return nil, e.failure(ctx, req.Log, nil, err)
+	}
+	rr, err := tr.Requirements(req.Config, req.Service, req.Stage, target)
 	if err != nil {
 		return nil, e.failure(ctx, req.Log, nil, err)
 	}
@@ -156,58 +144,38 @@ func (e *Engine) target(ctx context.Context, req engine.Request) (python.Target,
 	return base.Target()
 }
 
-// imageRecipe translates the image of req's service, built from inputHash with the runtime
-// requirements reqs: the WithImages builder's image.Spec (base, labels, command, input hash),
-// as the local engine's image.Build gets it.
-func (e *Engine) imageRecipe(ctx context.Context, req engine.Request, inputHash string, reqs []string) (ImageRecipe, error) {
-	spec, err := e.o.images.Spec(ctx, req.Service, inputHash, reqs, req.Log)
-	if err != nil {
-		return ImageRecipe{}, err
+// image carries out an image stage: the runtime requirements are resolved in the gated
+// container (runtimeRequirements), then assemble builds the image on the host exactly as the
+// local engine does.
+func (e *Engine) image(ctx context.Context, req engine.Request) (engine.Result, error) {
+	if e.o.images == nil {
+		return engine.Result{}, e.failure(ctx, req.Log, nil, fmt.Errorf("image stage of %q: this run builds no images (the dagger engine was created without WithImages)", req.Service.Name))
 	}
-	return e.tr.Image(spec, req.Config.Root)
+	reqs, err := e.runtimeRequirements(ctx, req)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	return e.assemble(ctx, req, reqs)
+}
+
+// assemble builds, stores and pushes the image of req's service from the pinned runtime
+// requirements reqs with the WithImages builder — the local engine's own call (package image
+// assembles the layers and the configuration; the dependency layer is installed by the host's
+// uv for the base's Python and platform) — so the same inputs give the same digest on both
+// engines.
+func (e *Engine) assemble(ctx context.Context, req engine.Request, reqs []string) (engine.Result, error) {
+	b, svc := e.o.images, req.Service
+	hash, err := b.InputHash(ctx, svc)
+	if err != nil {
+		return engine.Result{}, e.failure(ctx, req.Log, nil, err)
+	}
+	fmt.Fprintf(req.Log, "convoy: runtime requirements of %s (%d): %s\n", svc.Name, len(reqs), strings.Join(reqs, " "))
+	ref, err := b.Build(ctx, svc, hash, reqs, req.Log)
+	if err != nil {
+		return engine.Result{}, e.failure(ctx, req.Log, buildImageArgv, err)
+	}
+	return engine.Result{Image: ref.Name, Digest: ref.Digest}, nil
 }
 
 // buildImageArgv is the "command" an image stage reports when assembling the image fails.
 var buildImageArgv = []string{"build image"}
-
-// image carries out an image stage as the local engine does, with the assembly on the engine:
-// the builder's input hash; the runtime requirements resolved in the gated container; the
-// builder's image.Spec translated (Translator.Image), built (BuildImage) and exported
-// (ExportImage); then the builder stores it, and pushes it when it has a push target.
-func (e *Engine) image(ctx context.Context, req engine.Request) (engine.Result, error) {
-	svc, log := req.Service, req.Log
-	b := e.o.images
-	if b == nil {
-		return engine.Result{}, e.failure(ctx, log, nil, fmt.Errorf("image stage of %q: this run builds no images (the dagger engine was created without WithImages)", svc.Name))
-	}
-	hash, err := b.InputHash(ctx, svc)
-	if err != nil {
-		return engine.Result{}, e.failure(ctx, log, nil, err)
-	}
-	reqs, err := e.RuntimeRequirements(ctx, req)
-	if err != nil {
-		return engine.Result{}, err
-	}
-	fmt.Fprintf(log, "convoy: runtime requirements of %s (%d): %s\n", svc.Name, len(reqs), strings.Join(reqs, " "))
-	r, err := e.imageRecipe(ctx, req, hash, reqs)
-	if err != nil {
-		return engine.Result{}, e.failure(ctx, log, nil, err)
-	}
-	ctr, err := e.BuildImage(ctx, &r, log)
-	if err != nil {
-		return engine.Result{}, e.failure(ctx, log, buildImageArgv, err)
-	}
-	img, dir, err := e.exportImage(ctx, ctr)
-	if dir != "" {
-		// The store has its own copy once Put returns.
-		defer os.RemoveAll(dir)
-	}
-	if err != nil {
-		return engine.Result{}, e.failure(ctx, log, buildImageArgv, fmt.Errorf("image of %q: %w", svc.Name, err))
-	}
-	ref, err := b.Put(ctx, svc, img, log)
-	if err != nil {
-		return engine.Result{}, e.failure(ctx, log, buildImageArgv, err)
-	}
-	return engine.Result{Image: ref.Name, Digest: ref.Digest}, nil
-}

@@ -170,6 +170,8 @@ type File struct {
 	Optional bool `json:"optional,omitempty"`
 	// Contents, when Host is empty, is the file's content.
 	Contents string `json:"contents,omitempty"`
+	// Executable makes the copy mode 0755 (the host's uv), whatever the host file's mode.
+	Executable bool `json:"executable,omitempty"`
 }
 
 // Mount is a host directory (or file) mounted into a container.

@@ -33,6 +33,11 @@ type Translator struct {
 	Environ func() []string
 	// DefaultBase names the base image of services without base: (default DefaultBase).
 	DefaultBase func(python string) string
+	// UV is the host's uv binary (python.Tools.UV), copied into every container that runs uv
+	// at python.UVBin(ToolsDir/uv-UVVersion): the containers need no pip and no index to get
+	// their installer. It must run on the engine's platform (a static-enough Linux binary of
+	// the engine's architecture, as the uv wheel for the host is when both are linux/amd64).
+	UV string
 	// DepsStage, when set, returns the deps stage that installed svc's environment in this run
 	// (a release installs the lockfile: stages.Frozen), so that every later container of svc
 	// continues that one. Without it, or when it reports none, the deps stage of
@@ -163,7 +168,7 @@ func (t Translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 	}
 	uv, poetry := "", ""
 	if usesUV(st) {
-		uv = withUV(&r, env, "python"+svc.Python)
+		uv = t.withUV(&r, env)
 	}
 	if python.UsesProgram(st.Commands, python.PoetryProgram) {
 		poetry = withPoetry(&r, env, uv, "python"+svc.Python)
@@ -275,12 +280,12 @@ func usesUV(st stages.Stage) bool {
 	return st.Installer == python.InstallerUV || python.UsesUV(st.Commands) || python.UsesProgram(st.Commands, python.PoetryProgram)
 }
 
-// withUV makes deps recipe r install uv UVVersion into ToolsDir with the interpreter's pip
-// (python.UVInstallArgv, as the image stage does), gives env uv's settings (python.UVEnv: its
-// cache volume, the PIP_* index settings as uv's; files copied from the volume, which is
-// another filesystem) and returns the uv binary's path in the container.
-func withUV(r *Recipe, env map[string]string, interp string) string {
-	uvDir := path.Join(ToolsDir, "uv-"+python.UVVersion)
+// withUV makes recipe r copy the host's uv (Translator.UV) into ToolsDir, gives env uv's
+// settings (python.UVEnv: its cache volume, the PIP_* index settings as uv's; files copied from
+// the volume, which is another filesystem) and returns the uv binary's path in the container.
+func (t Translator) withUV(r *Recipe, env map[string]string) string {
+	bin := python.UVBin(path.Join(ToolsDir, "uv-"+python.UVVersion))
+	r.Files = append(r.Files, File{Host: t.UV, Path: bin, Executable: true})
 	r.Caches = append(r.Caches, Cache{Key: UVCacheVolume, Path: UVCacheDir})
 	kvs := make([]string, 0, len(env))
 	for k, v := range env {
@@ -290,8 +295,7 @@ func withUV(r *Recipe, env map[string]string, interp string) string {
 		env[k] = v
 	}
 	env["UV_LINK_MODE"] = "copy"
-	r.Execs = append(r.Execs, Exec{Argv: python.UVInstallArgv(interp, uvDir)})
-	return python.UVBin(uvDir)
+	return bin
 }
 
 // withPoetry makes deps recipe r provision poetry PoetryVersion into ToolsDir with the uv at

@@ -46,6 +46,7 @@ func stage(t *testing.T, svc *config.Service, name string) stages.Stage {
 // hostEnv is a fixed host environment for the translator.
 func hostEnv(kv map[string]string) Translator {
 	return Translator{
+		UV: testUV,
 		LookupEnv: func(k string) (string, bool) { v, ok := kv[k]; return v, ok },
 		Environ: func() []string {
 			var out []string
@@ -133,6 +134,8 @@ func TestDepsRecipePip(t *testing.T) {
 			{Host: filepath.Join(web.Dir, "requirements.txt"), Path: "/app/src/requirements.txt"},
 			{Host: filepath.Join(web.Dir, "requirements-dev.txt"), Path: "/app/src/requirements-dev.txt", Optional: true},
 			{Host: filepath.Join(web.Dir, "requirements.lock"), Path: "/app/src/requirements.lock", Optional: true},
+			// The host's uv, copied in: the base needs no pip, and no index to get its installer.
+			{Host: testUV, Path: uvBin, Executable: true},
 		},
 		Dirs:   []string{"/convoy/venv"},
 		Mounts: []Mount{{Host: cert, Path: hostCert, File: true, ReadOnly: true}},
@@ -150,8 +153,6 @@ func TestDepsRecipePip(t *testing.T) {
 		),
 		Workdir: "/app/src",
 		Execs: []Exec{
-			// uv, installed by the container's own pip as the image stage installs it.
-			{Argv: python.UVInstallArgv("python3.11", "/convoy/tools/uv-"+python.UVVersion)},
 			{Argv: []string{uvBin, "venv", "--no-config", "--quiet", "--python", "python3.11", "/convoy/venv"}},
 			// web has a requirements-dev.txt: the deps stage installs it (it includes requirements.txt).
 			{Argv: []string{uvBin, "pip", "install", "--no-config", "-r", "requirements-dev.txt"}},
@@ -217,6 +218,7 @@ func TestDepsRecipePoetry(t *testing.T) {
 	same(t, "files", got.Files, []File{
 		{Host: filepath.Join(books.Dir, "pyproject.toml"), Path: "/app/src/pyproject.toml"},
 		{Host: filepath.Join(books.Dir, "poetry.lock"), Path: "/app/src/poetry.lock", Optional: true},
+		{Host: testUV, Path: uvBin, Executable: true}, // the host's uv: the base needs no pip
 	})
 	// services/books's "../../libs/kit", seen from /app/src.
 	same(t, "mounts", got.Mounts, []Mount{{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/libs/kit", Exclude: sourceExclude}})
@@ -224,7 +226,6 @@ func TestDepsRecipePoetry(t *testing.T) {
 		{Key: "convoy-poetry", Path: "/convoy/cache/poetry"}})
 	poetryDir := "/convoy/tools/poetry-" + python.PoetryVersion
 	same(t, "execs", got.Execs, []Exec{
-		{Argv: python.UVInstallArgv("python3.11", "/convoy/tools/uv-"+python.UVVersion)},
 		{Argv: []string{uvBin, "venv", "--no-config", "--quiet", "--relocatable", "--python", "python3.11", poetryDir}},
 		{Argv: []string{uvBin, "pip", "install", "--no-config", "--quiet", "--python", poetryDir + "/bin/python",
 			"poetry==" + python.PoetryVersion, "poetry-plugin-export==" + python.PoetryExportVersion}},
@@ -387,7 +388,7 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 	}
 	lookup := func(k string) (string, bool) { v, ok := host[k]; return v, ok }
 	loc := local.New(t.TempDir(), local.WithHostEnv(lookup))
-	tr := Translator{LookupEnv: lookup, Environ: os.Environ}
+	tr := Translator{LookupEnv: lookup, Environ: os.Environ, UV: testUV}
 	for _, svc := range cfg.Services {
 		venv, err := loc.Venv(svc)
 		if err != nil {
@@ -416,7 +417,7 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 				// scratch and virtualenv variables, pipenv's Pipfile copy; its runtime
 				// command's environment, quiet `pipenv requirements`).
 				download := st.Kind == stages.KindDeps || st.Kind == stages.KindImage
-				extra := map[string]bool{"PIP_CACHE_DIR": download}
+				extra := map[string]bool{"PIP_CACHE_DIR": st.Kind == stages.KindDeps}
 				deps := stages.ForService(svc)[0]
 				for k := range deps.ScratchVars {
 					extra[k] = download
@@ -435,7 +436,7 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 				for k := range python.UVEnv(UVCacheDir, want) {
 					extra[k] = st.Kind == stages.KindImage || uvDeps
 				}
-				extra["UV_LINK_MODE"] = uvDeps
+				extra["UV_LINK_MODE"] = uvDeps || st.Kind == stages.KindImage
 				// PYTHONPATH: the service's directory and each lib's import root, by the one rule
 				// (config.Lib.ImportRoot), from where the host has them to where containers do.
 				pyPath := map[string]string{svc.Dir: SourceRoot}

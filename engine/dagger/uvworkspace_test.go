@@ -42,11 +42,12 @@ func TestDepsRecipeUVWorkspace(t *testing.T) {
 		{Host: host("pyproject.toml"), Path: "/repo/pyproject.toml", Optional: true},
 		{Host: host("libs/shopkit/pyproject.toml"), Path: "/repo/libs/shopkit/pyproject.toml", Optional: true},
 		{Host: host("services/orders/pyproject.toml"), Path: "/repo/services/orders/pyproject.toml", Optional: true},
+		{Host: testUV, Path: uvBin, Executable: true},
 	})
 	if got.Workdir != "/repo/services/catalog" {
 		t.Errorf("workdir %q, want the service's directory in the repository's layout", got.Workdir)
 	}
-	same(t, "execs", got.Execs[1:], []Exec{
+	same(t, "execs", got.Execs, []Exec{
 		{Argv: []string{uvBin, "venv", "--no-config", "--quiet", "--python", "python3.11", "/convoy/venv"}},
 		{Argv: []string{uvBin, "sync", "--locked", "--no-install-workspace"}},
 	})
@@ -68,7 +69,7 @@ func TestDepsRecipeUVWorkspace(t *testing.T) {
 	if want := "../../pyproject.toml"; last[len(last)-1] != want {
 		t.Fatalf("last exec %q, want the tools file named %s", last, want)
 	}
-	if f := got.Files[len(got.Files)-1]; f.Path != "/repo/pyproject.toml" || f.Host != host("pyproject.toml") {
+	if f := got.Files[len(got.Files)-2]; f.Path != "/repo/pyproject.toml" || f.Host != host("pyproject.toml") {
 		t.Errorf("tools file copied to %+v, want /repo/pyproject.toml (../../ of the working directory)", f)
 	}
 }
@@ -84,7 +85,7 @@ func TestRequirementsRecipeUV(t *testing.T) {
 		t.Fatal(err)
 	}
 	export := python.MustTool("uv").Runtime(svc.Project()).Argv
-	same(t, "execs", got.Recipe.Execs[2:], []Exec{
+	same(t, "execs", got.Recipe.Execs[1:], []Exec{
 		{Argv: python.ResolveUV(export, uvBin), Stdout: "/convoy/resolve/requirements.txt"},
 		{Argv: python.CompileArgv(uvBin, python.Compile{Spec: "/convoy/resolve/requirements.txt", Constraints: "/convoy/resolve/constraints.txt",
 			Target: testTarget, Python: "/convoy/venv/bin/python"}), Stdout: "/convoy/resolve/pins.txt"},

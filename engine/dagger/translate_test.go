@@ -46,7 +46,7 @@ func stage(t *testing.T, svc *config.Service, name string) stages.Stage {
 // hostEnv is a fixed host environment for the translator.
 func hostEnv(kv map[string]string) Translator {
 	return Translator{
-		UV: testUV,
+		UV:        testUV,
 		LookupEnv: func(k string) (string, bool) { v, ok := kv[k]; return v, ok },
 		Environ: func() []string {
 			var out []string

@@ -101,7 +101,8 @@ func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.B
 	notify := func(msg string) { bus.Emit(pipeline.Event{Type: pipeline.EventNotice, Message: msg}) }
 	switch c.opts.engine {
 	case dagger.Name:
-		eng, err := dagger.Connect(ctx, dagger.WithJobs(c.opts.jobs), dagger.WithNotify(notify), dagger.WithImages(builder))
+		eng, err := dagger.Connect(ctx, dagger.WithJobs(c.opts.jobs), dagger.WithNotify(notify), dagger.WithImages(builder),
+			dagger.WithStateDir(stateDir(cfg)))
 		var ue *dagger.UnreachableError
 		if errors.As(err, &ue) {
 			// Nothing ran: a missing engine is a setup problem, like a bad flag.

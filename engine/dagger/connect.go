@@ -65,6 +65,7 @@ type options struct {
 	tempDir          string
 	images           *images.Builder
 	tools            *python.Tools
+	retryDir         string
 	integration      IntegrationOptions
 }
 
@@ -138,6 +139,13 @@ func WithImages(b *images.Builder) Option { return func(o *options) { o.images =
 // WithTools sets the Python tools whose uv is copied into the containers (default: the
 // WithImages builder's, else tools kept in python.DefaultCacheDir()).
 func WithTools(t *python.Tools) Option { return func(o *options) { o.tools = t } }
+
+// WithStateDir keeps the engine's record of failed execs under dir (.convoy: dir/dagger/retry),
+// so that a failure is run again by the next run too, not given back from Dagger's cache.
+// Without it the record lasts as long as the engine.
+func WithStateDir(dir string) Option {
+	return func(o *options) { o.retryDir = filepath.Join(dir, "dagger", "retry") }
+}
 
 // WithIntegration sets what Integrate cannot read from services.yaml: the Postgres and suite
 // images, the health timeout and (for tests) the run id. The zero value takes every default.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -33,6 +34,7 @@ type Engine struct {
 	closeSession func() error
 
 	offlineOnce sync.Once
+	retries     *retries
 
 	mu       sync.Mutex
 	done     map[string]*dagger.Container // recipe key → its container after its execs passed
@@ -55,6 +57,7 @@ func New(client *dagger.Client, opts ...Option) *Engine {
 		users:    map[string]string{},
 		tarballs: map[string]string{},
 		deps:     map[string]stages.Stage{},
+		retries:  &retries{dir: o.retryDir},
 	}
 	e.tr = Translator{LookupEnv: o.hostEnv, Environ: o.environ, DefaultBase: o.defaultBase, DepsStage: e.depsStage}
 	return e
@@ -175,8 +178,8 @@ func (e *Engine) runWithJUnit(ctx context.Context, r *Recipe, req engine.Request
 		return e.failure(ctx, req.Log, nil, fmt.Errorf("preparing the container of %s/%s: %w", r.Service, r.Stage, err))
 	}
 	var runErr error
-	for _, x := range r.Execs {
-		next, err := e.exec(ctx, ctr, x, req.Log)
+	for i, x := range r.Execs {
+		next, err := e.exec(ctx, ctr, execKey(r, i), x, req.Log)
 		if next != nil {
 			ctr = next
 		}
@@ -203,7 +206,7 @@ func (e *Engine) RunRecipe(ctx context.Context, r *Recipe, log io.Writer) (*dagg
 	if err != nil {
 		return nil, e.failure(ctx, log, nil, fmt.Errorf("preparing the container of %s/%s: %w", r.Service, r.Stage, err))
 	}
-	ctr, err = e.execs(ctx, ctr, r.Execs, log)
+	ctr, err = e.execs(ctx, ctr, r, log)
 	if err != nil {
 		return nil, err
 	}
@@ -211,10 +214,11 @@ func (e *Engine) RunRecipe(ctx context.Context, r *Recipe, log io.Writer) (*dagg
 	return ctr, nil
 }
 
-// execs runs execs on ctr in order, gated (see exec), and returns the container after the last.
-func (e *Engine) execs(ctx context.Context, ctr *dagger.Container, execs []Exec, log io.Writer) (*dagger.Container, error) {
-	for _, x := range execs {
-		next, err := e.exec(ctx, ctr, x, log)
+// execs runs r's execs on ctr in order, gated (see exec), and returns the container after the
+// last.
+func (e *Engine) execs(ctx context.Context, ctr *dagger.Container, r *Recipe, log io.Writer) (*dagger.Container, error) {
+	for i, x := range r.Execs {
+		next, err := e.exec(ctx, ctr, execKey(r, i), x, log)
 		if err != nil {
 			return nil, err
 		}
@@ -223,15 +227,19 @@ func (e *Engine) execs(ctx context.Context, ctr *dagger.Container, execs []Exec,
 	return ctr, nil
 }
 
+// execKey names the i-th exec of r in the failure record (retries).
+func execKey(r *Recipe, i int) string { return r.Key() + "-" + strconv.Itoa(i) }
+
 // exec runs x on ctr: its "$ argv" line and combined output go to log and its exit code is read;
-// a non-zero one is a *engine.StageError with that code. The container after x is returned
-// whenever x ran, even when it failed (its files may say why).
-func (e *Engine) exec(ctx context.Context, ctr *dagger.Container, x Exec, log io.Writer) (*dagger.Container, error) {
+// a non-zero one is a *engine.StageError with that code, and is recorded under key (when set)
+// so that the next attempt runs it again (retries). The container after x is returned whenever
+// x ran, even when it failed (its files may say why).
+func (e *Engine) exec(ctx context.Context, ctr *dagger.Container, key string, x Exec, log io.Writer) (*dagger.Container, error) {
 	if ctx.Err() != nil {
 		return nil, e.failure(ctx, log, x.Argv, ctx.Err())
 	}
 	fmt.Fprintf(log, "$ %s\n", python.QuoteArgv(x.Argv))
-	next := withExec(ctr, x, dagger.ReturnTypeAny)
+	next := e.withExec(ctr, key, x, dagger.ReturnTypeAny)
 	out, err := next.CombinedOutput(ctx)
 	if err != nil {
 		return nil, e.failure(ctx, log, x.Argv, err)
@@ -249,14 +257,31 @@ func (e *Engine) exec(ctx context.Context, ctr *dagger.Container, x Exec, log io
 	if code != 0 {
 		se := &engine.StageError{Reason: engine.Failed, ExitCode: code, Command: x.Argv, Err: fmt.Errorf("exit status %d", code)}
 		fmt.Fprintf(log, "convoy: %v\n", se)
+		if key != "" {
+			if err := e.retries.failed(key); err != nil {
+				fmt.Fprintf(log, "convoy: %v: the next run may be given this failure from the cache\n", err)
+			}
+		}
 		return next, se
 	}
 	return next, nil
 }
 
-// withExec adds x to ctr, expecting the exit codes expect allows ("" is the SDK's default).
-func withExec(ctr *dagger.Container, x Exec, expect dagger.ReturnType) *dagger.Container {
-	return ctr.WithExec(x.Argv, dagger.ContainerWithExecOpts{Expect: expect, RedirectStdout: x.Stdout})
+// withExec adds x to ctr, expecting the exit codes expect allows ("" is the SDK's default), with
+// retryEnv set for x alone when the exec key failed the last time it ran.
+func (e *Engine) withExec(ctr *dagger.Container, key string, x Exec, expect dagger.ReturnType) *dagger.Container {
+	retry := ""
+	if key != "" {
+		retry = e.retries.value(key)
+	}
+	if retry != "" {
+		ctr = ctr.WithEnvVariable(retryEnv, retry)
+	}
+	ctr = ctr.WithExec(x.Argv, dagger.ContainerWithExecOpts{Expect: expect, RedirectStdout: x.Stdout})
+	if retry != "" {
+		ctr = ctr.WithoutEnvVariable(retryEnv)
+	}
+	return ctr
 }
 
 // failure turns err into the StageError the local engine would return: timed out or interrupted
@@ -293,8 +318,8 @@ func (e *Engine) Container(ctx context.Context, r *Recipe) (*dagger.Container, e
 			if err != nil {
 				return nil, err
 			}
-			for _, x := range r.From.Execs {
-				c = withExec(c, x, "") // the SDK's default: success only
+			for i, x := range r.From.Execs {
+				c = e.withExec(c, execKey(r.From, i), x, "") // the SDK's default: success only
 			}
 			ctr = c
 		}

@@ -144,7 +144,7 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 					return e.failure(ctx, log, nil, err)
 				}
 				ctr = ctr.WithServiceBinding(PostgresHostname, pg)
-				setups[i], err = e.execs(ctx, ctr, sr.Setup.Execs, log)
+				setups[i], err = e.execs(ctx, ctr, &sr.Setup, log)
 				return err
 			})
 			if err != nil {
@@ -208,14 +208,14 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 			}
 			ctr = ctr.WithServiceBinding(b, dep)
 		}
-		if ctr, err = e.execs(ctx, ctr, r.Suite.Setup.Execs, log); err != nil {
+		if ctr, err = e.execs(ctx, ctr, &r.Suite.Setup, log); err != nil {
 			return err
 		}
 		for i, hc := range r.Suite.HealthChecks {
 			s := &rep.Services[i]
 			var out bytes.Buffer
 			t1 := time.Now()
-			if _, err := e.execs(ctx, ctr, []Exec{hc}, io.MultiWriter(log, &out)); err != nil {
+			if _, err := e.exec(ctx, ctr, "", hc, io.MultiWriter(log, &out)); err != nil {
 				sr := &r.Services[i]
 				s.Err = serviceError(sr, "health", hc.Argv, rep.SuiteLog, time.Since(t1), lastProbe(out.String()), err)
 				if !cancelled() {
@@ -229,7 +229,7 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 		rep.SuiteRan = true
 		ev.suiteStarted(rep)
 		t1 := time.Now()
-		after, err := e.exec(ctx, ctr, r.Suite.Command, log)
+		after, err := e.exec(ctx, ctr, "", r.Suite.Command, log)
 		rep.SuiteDuration = time.Since(t1)
 		var se *engine.StageError
 		switch {

@@ -47,7 +47,8 @@ type IntegrationOptions struct {
 	// its execs; empty means a new random one.
 	RunID string
 	// Postgres is the server's image: a registry reference, oci-layout:PATH[:TAG] or
-	// docker-archive:FILE[:REF] (default DefaultPostgresImage).
+	// docker-archive:FILE[:REF] (default: services.yaml's integration.postgres_image, else
+	// DefaultPostgresImage).
 	Postgres string
 	// SuiteBase is the suite container's base image (default: defaults.base, else DefaultBase).
 	SuiteBase string
@@ -182,6 +183,9 @@ func (t Translator) Integration(cfg *config.Config, services []*config.Service, 
 	}
 	if o.RunID == "" {
 		o.RunID = NewRunID()
+	}
+	if o.Postgres == "" {
+		o.Postgres = cfg.Integration.PostgresImage
 	}
 	if o.Postgres == "" {
 		o.Postgres = DefaultPostgresImage

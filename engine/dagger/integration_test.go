@@ -120,6 +120,32 @@ func TestIntegrationRecipe(t *testing.T) {
 	})
 }
 
+// TestPostgresImageOption: the Postgres server's image is services.yaml's
+// integration.postgres_image unless the engine's option (convoy's --postgres-image) names
+// another, and postgres:16 when neither does: the setting reaches the recipe the engine runs.
+func TestPostgresImageOption(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	layout := filepath.Join(t.TempDir(), "pg")
+	for _, tc := range []struct {
+		manifest, option string
+		want             Base
+	}{
+		{"", "", Base{Ref: "postgres:16", Kind: FromRegistry}},
+		{"oci-layout:" + layout + ":postgres", "", Base{Ref: "oci-layout:" + layout + ":postgres", Kind: FromOCILayout, Path: layout, Tag: "postgres"}},
+		{"oci-layout:" + layout + ":postgres", "docker-archive:images/pg.tar",
+			Base{Ref: "docker-archive:images/pg.tar", Kind: FromDockerArchive, Path: filepath.Join(cfg.Root, "images", "pg.tar")}},
+		{"", "registry.example/pg:16", Base{Ref: "registry.example/pg:16", Kind: FromRegistry}},
+	} {
+		c := *cfg
+		c.Integration.PostgresImage = tc.manifest
+		r, err := hostEnv(nil).Integration(&c, c.Services, IntegrationOptions{Postgres: tc.option})
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, "postgres image of "+tc.manifest+" and "+tc.option, r.Postgres.Base, tc.want)
+	}
+}
+
 func TestIntegrationOptions(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	r, err := hostEnv(nil).Integration(cfg, cfg.Services[:1], IntegrationOptions{

@@ -20,9 +20,10 @@ import (
 
 // Engine tests need a Dagger engine. They run when one is reachable (see Reachable and
 // docs/dagger.md) and skip, saying why, when none is. Their images come from
-// CONVOY_DAGGER_TEST_BASE (default python:3.11-slim) and CONVOY_DAGGER_TEST_POSTGRES
-// (default DefaultPostgresImage): registry references, or oci-layout:/docker-archive: ones for
-// an engine without registry access.
+// CONVOY_DAGGER_TEST_BASE and CONVOY_DAGGER_TEST_POSTGRES — registry references, or
+// oci-layout:/docker-archive: ones for an engine without registry access — else from the offline
+// layouts scripts/base-image.sh and scripts/postgres-image.sh build, when they are there, else
+// python:3.11-slim and DefaultPostgresImage.
 
 var (
 	shared     *Engine
@@ -40,10 +41,26 @@ func TestMain(m *testing.M) {
 }
 
 func testBase() string {
-	if b := os.Getenv("CONVOY_DAGGER_TEST_BASE"); b != "" {
-		return b
+	return testImage("CONVOY_DAGGER_TEST_BASE", baseDir(), "python", DefaultBase(config.DefaultPython))
+}
+
+func testPostgres() string {
+	dir := os.Getenv("CONVOY_POSTGRES_DIR")
+	if dir == "" {
+		dir = "/var/cache/convoy/postgres"
 	}
-	return DefaultBase(config.DefaultPython)
+	return testImage("CONVOY_DAGGER_TEST_POSTGRES", dir, "postgres", DefaultPostgresImage)
+}
+
+// testImage is $env, else the offline layout in dir (tagged tag) when it is there, else def.
+func testImage(env, dir, tag, def string) string {
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err == nil {
+		return "oci-layout:" + dir + ":" + tag
+	}
+	return def
 }
 
 // engineOrSkip returns the engine all engine tests share, connecting on first use, or skips.
@@ -133,28 +150,46 @@ func TestEngineGates(t *testing.T) {
 		t.Errorf("lint log lacks the command's output or the failure")
 	}
 
-	// populate sleeps: past its timeout, it timed out.
-	populate := stage(t, web, stages.Populate)
-	populate.Timeout = 5 * time.Second
-	if _, err := run(t, ctx, e, cfg, web, populate); !errors.As(err, &se) || se.Reason != engine.TimedOut {
-		t.Errorf("populate past its timeout: %v; want timed out", err)
+	// A stage past its timeout timed out. Its command is new to the engine (a fresh argument),
+	// so that Dagger cannot give back an earlier run's exec.
+	slow := stage(t, web, stages.Populate)
+	slow.Commands = [][]string{{"python", "-c", "import time; time.sleep(600)", NewRunID()}}
+	slow.Timeout = 5 * time.Second
+	if _, err := run(t, ctx, e, cfg, web, slow); !errors.As(err, &se) || se.Reason != engine.TimedOut {
+		t.Errorf("a stage past its timeout: %v; want timed out", err)
 	}
 
-	// Cancelled: interrupted.
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Cancelled: interrupted. Another new command: an identical exec would be joined to the one
+	// that just timed out.
+	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	populate.Timeout = time.Minute
-	go func() { time.Sleep(3 * time.Second); cancel() }()
-	if _, err := run(t, cctx, e, cfg, web, populate); !errors.As(err, &se) || se.Reason == engine.Failed {
-		t.Errorf("populate cancelled: %v; want interrupted (or timed out)", err)
+	slow.Commands = [][]string{{"python", "-c", "import sys, time; print('started', flush=True); time.sleep(600)", NewRunID()}}
+	slow.Timeout = time.Minute
+	// Cancelled once the command is on its way to the engine: its "$ argv" line is written.
+	_, err = e.Run(cctx, engine.Request{Config: cfg, Service: web, Stage: slow, Log: cancelOn{"$ python", cancel}})
+	if !errors.As(err, &se) || se.Reason != engine.Interrupted {
+		t.Errorf("a cancelled stage: %v; want interrupted", err)
 	}
+}
+
+// cancelOn is a log that calls cancel when a write contains what.
+type cancelOn struct {
+	what   string
+	cancel context.CancelFunc
+}
+
+func (c cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.what) {
+		c.cancel()
+	}
+	return len(p), nil
 }
 
 func TestEngineIntegration(t *testing.T) {
 	e := engineOrSkip(t)
 	ctx := context.Background()
 	cfg := load(t, "engine.yaml")
-	o := IntegrationOptions{RunID: NewRunID(), Postgres: os.Getenv("CONVOY_DAGGER_TEST_POSTGRES")}
+	o := IntegrationOptions{RunID: NewRunID(), Postgres: testPostgres(), SuiteBase: testBase()}
 	r, err := e.Translator().Integration(cfg, cfg.Services, o)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +272,7 @@ func TestEngineImageStage(t *testing.T) {
 func TestEngineIntegrate(t *testing.T) {
 	shared := engineOrSkip(t)
 	cfg := load(t, "engine.yaml")
-	e := New(shared.Client(), WithIntegration(IntegrationOptions{Postgres: os.Getenv("CONVOY_DAGGER_TEST_POSTGRES")}),
+	e := New(shared.Client(), WithIntegration(IntegrationOptions{Postgres: testPostgres(), SuiteBase: testBase()}),
 		WithDefaultBase(func(string) string { return testBase() }))
 	defer e.Close()
 	var rec recorder

@@ -245,3 +245,21 @@ func TestSuiteArgv(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineFixtureIntegrationEnds keeps TestEngineIntegration's fixture (engine.yaml) from
+// hanging: every set-up command its services run in integration ends by itself (the gates' slow
+// commands are made by TestEngineGates, not by the manifest).
+func TestEngineFixtureIntegrationEnds(t *testing.T) {
+	cfg := load(t, "engine.yaml")
+	r, err := hostEnv(nil).Integration(cfg, cfg.Services, IntegrationOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Services {
+		for _, x := range s.Setup.Execs {
+			if strings.Contains(strings.Join(x.Argv, " "), "sleep") {
+				t.Errorf("%s's integration set-up runs %q, which does not end by itself", s.Name, x.Argv)
+			}
+		}
+	}
+}

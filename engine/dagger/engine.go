@@ -83,13 +83,7 @@ func (e *Engine) translator(ctx context.Context) (Translator, error) {
 	return t, nil
 }
 
-// scratch returns a new directory under the engine's temporary directory.
-func (e *Engine) scratch(prefix string) (string, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.scratchLocked(prefix)
-}
-
+// scratchLocked returns a new directory under the engine's temporary directory; e.mu is held.
 func (e *Engine) scratchLocked(prefix string) (string, error) {
 	if e.tmpDir == "" {
 		d, err := os.MkdirTemp(e.o.tempDir, "convoy-dagger-")

@@ -98,9 +98,6 @@ func (e *Engine) scratchLocked(prefix string) (string, error) {
 // Name returns "dagger".
 func (e *Engine) Name() string { return Name }
 
-// Translator returns the translator the engine turns stages into recipes with.
-func (e *Engine) Translator() Translator { return e.tr }
-
 // Client returns the engine's Dagger client.
 func (e *Engine) Client() *dagger.Client { return e.client }
 

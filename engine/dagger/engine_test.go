@@ -190,7 +190,11 @@ func TestEngineIntegration(t *testing.T) {
 	ctx := context.Background()
 	cfg := load(t, "engine.yaml")
 	o := IntegrationOptions{RunID: NewRunID(), Postgres: testPostgres(), SuiteBase: testBase()}
-	r, err := e.Translator().Integration(cfg, cfg.Services, o)
+	tr, err := e.translator(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tr.Integration(cfg, cfg.Services, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -212,7 +212,7 @@ func TestEngineRemembersDepsStage(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	web := cfg.Service("web")
 	e := New(nil)
-	if _, ok := e.Translator().DepsStage(web); ok {
+	if _, ok := e.tr.DepsStage(web); ok {
 		t.Fatal("a deps stage is known before any ran")
 	}
 	frozen := stage(t, web, stages.Deps)
@@ -224,7 +224,7 @@ func TestEngineRemembersDepsStage(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run of a service without its spec file passed")
 	}
-	st, ok := e.Translator().DepsStage(web)
+	st, ok := e.tr.DepsStage(web)
 	if !ok {
 		t.Fatal("the deps stage Run was given is not remembered")
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/pipeline/config"
 )
 
 var _ engine.Integrator = (*Engine)(nil)
@@ -26,14 +27,18 @@ var _ engine.Integrator = (*Engine)(nil)
 // integration.ErrInvalidSpec, before anything starts.
 func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
 	rep := &integration.Report{LogDir: req.LogDir, Throwaway: true, Suite: integration.SuiteReport{ExitCode: -1}}
-	if req.Postgres != "" {
-		return rep, fmt.Errorf("%w: the dagger engine always runs its own Postgres server (a Dagger service from %s) and cannot use the existing server %s given by --postgres or integration.postgres: leave both unset with --engine dagger, or use --engine local",
-			integration.ErrInvalidSpec, e.postgresImage(), integration.Redact(req.Postgres))
-	}
 	if req.Config == nil {
 		return rep, fmt.Errorf("%w: no configuration", integration.ErrInvalidSpec)
 	}
-	r, err := e.tr.Integration(req.Config, req.Services, e.o.integration)
+	if req.Postgres != "" {
+		return rep, fmt.Errorf("%w: the dagger engine always runs its own Postgres server (a Dagger service from %s) and cannot use the existing server %s given by --postgres or integration.postgres: leave both unset with --engine dagger, or use --engine local",
+			integration.ErrInvalidSpec, e.postgresImage(req.Config), integration.Redact(req.Postgres))
+	}
+	tr, err := e.translator(ctx)
+	if err != nil {
+		return rep, err
+	}
+	r, err := tr.Integration(req.Config, req.Services, e.o.integration)
 	if err != nil {
 		return rep, fmt.Errorf("%w: %w", integration.ErrInvalidSpec, err)
 	}
@@ -43,10 +48,12 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 	return convertIntegration(ctx, drep, err, ev)
 }
 
-// postgresImage is the Postgres server's image reference Integrate uses.
-func (e *Engine) postgresImage() string {
-	if e.o.integration.Postgres != "" {
-		return e.o.integration.Postgres
+// postgresImage is the Postgres server's image reference Integrate uses for cfg.
+func (e *Engine) postgresImage(cfg *config.Config) string {
+	for _, ref := range []string{e.o.integration.Postgres, cfg.Integration.PostgresImage} {
+		if ref != "" {
+			return ref
+		}
 	}
 	return DefaultPostgresImage
 }

@@ -1,6 +1,8 @@
 package dagger
 
 import (
+	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -262,4 +265,44 @@ func TestEngineFixtureIntegrationEnds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestIntegrationContinuesTheGatedContainer: the engine's own translator (the host's uv in it,
+// as Run uses) gives integration set-ups whose first container is the deps stage's recipe Run
+// carried out, key for key: integration continues the gated container instead of installing
+// again (or copying an empty uv).
+func TestIntegrationContinuesTheGatedContainer(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	web := cfg.Service("web")
+	cache := os.Getenv("CONVOY_TEST_CACHE")
+	if cache == "" {
+		cache = t.TempDir()
+	}
+	e := New(nil, WithTools(python.NewTools(cache)))
+	ctx := context.Background()
+	tr, err := e.translator(ctx)
+	if err != nil {
+		t.Skipf("no uv on this host: %v", err)
+	}
+	if tr.UV == "" {
+		t.Fatal("the engine's translator has no uv")
+	}
+	deps, err := tr.Stage(cfg, web, stage(t, web, stages.Deps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tr.Integration(cfg, cfg.Services, IntegrationOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Services {
+		if s.Name != "web" {
+			continue
+		}
+		if got := s.Setup.Root(); got.Key() != deps.Key() {
+			t.Errorf("web's integration starts from %+v, not the deps stage's container %+v", got, deps)
+		}
+		return
+	}
+	t.Fatal("web is not in the integration recipe")
 }

@@ -299,20 +299,12 @@ func (e *Engine) failure(ctx context.Context, log io.Writer, argv []string, err 
 // Container returns r's container, ready for its execs: r.From's container (the one a
 // RunRecipe of it left behind, or rebuilt — Dagger's cache makes that cheap) or r's base image,
 // with r's files, directories, mounts, caches, environment and working directory applied.
-func (e *Engine) Container(ctx context.Context, r *Recipe) (*dagger.Container, error) {
-	var ctr *dagger.Container
+func (e *Engine) Container(ctx context.Context, r *Recipe) (ctr *dagger.Container, err error) {
 	if r.From != nil {
 		if c, ok := e.lookup(r.From); ok {
 			ctr = c
-		} else {
-			c, err := e.Container(ctx, r.From)
-			if err != nil {
-				return nil, err
-			}
-			for i, x := range r.From.Execs {
-				c = e.withExec(c, execKey(r.From, i), x, "") // the SDK's default: success only
-			}
-			ctr = c
+		} else if ctr, err = e.rebuild(ctx, r.From); err != nil {
+			return nil, err
 		}
 	} else {
 		c, err := e.base(r.Base)
@@ -326,6 +318,28 @@ func (e *Engine) Container(ctx context.Context, r *Recipe) (*dagger.Container, e
 		return nil, err
 	}
 	return e.apply(ctr, r, owner)
+}
+
+// rebuild returns the container r's execs left behind, as another process's Run left it: the
+// same execs (Expect ANY, the same CONVOY_RETRY values), so that Dagger's cache gives them back
+// instead of running them again, each checked to have passed.
+func (e *Engine) rebuild(ctx context.Context, r *Recipe) (*dagger.Container, error) {
+	c, err := e.Container(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	for i, x := range r.Execs {
+		c = e.withExec(c, execKey(r, i), x, dagger.ReturnTypeAny)
+		code, err := c.ExitCode(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %q: %w", r.Service, r.Stage, x.Argv, err)
+		}
+		if code != 0 {
+			return nil, fmt.Errorf("%s/%s: %q exited with code %d: its stage did not pass", r.Service, r.Stage, x.Argv, code)
+		}
+	}
+	e.remember(r, c)
+	return c, nil
 }
 
 // apply adds everything but the execs of r to ctr.

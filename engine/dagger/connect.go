@@ -26,27 +26,27 @@ const Name = "dagger"
 
 // Defaults of the connection options.
 const (
-	// DefaultPreflightTimeout bounds the check that an engine is reachable at all.
-	DefaultPreflightTimeout = 5 * time.Second
-	// DefaultConnectTimeout bounds opening the session once an engine looks reachable: the
+	// defaultPreflightTimeout bounds the check that an engine is reachable at all.
+	defaultPreflightTimeout = 5 * time.Second
+	// defaultConnectTimeout bounds opening the session once an engine looks reachable: the
 	// first run on a machine downloads the Dagger CLI and starts the engine container.
-	DefaultConnectTimeout = 5 * time.Minute
-	// DefaultDockerHost is where the Docker daemon is looked for when DOCKER_HOST is not set.
-	DefaultDockerHost = "unix:///var/run/docker.sock"
+	defaultConnectTimeout = 5 * time.Minute
+	// defaultDockerHost is where the Docker daemon is looked for when DOCKER_HOST is not set.
+	defaultDockerHost = "unix:///var/run/docker.sock"
 )
 
 // Environment variables that say where the Dagger engine is.
 const (
-	// EnvSessionPort and EnvSessionToken name an existing session (`dagger run` sets both).
-	EnvSessionPort  = "DAGGER_SESSION_PORT"
-	EnvSessionToken = "DAGGER_SESSION_TOKEN"
-	// EnvRunnerHost names a running engine the CLI connects to (tcp://, unix://,
+	// envSessionPort and EnvSessionToken name an existing session (`dagger run` sets both).
+	envSessionPort  = "DAGGER_SESSION_PORT"
+	envSessionToken = "DAGGER_SESSION_TOKEN"
+	// envRunnerHost names a running engine the CLI connects to (tcp://, unix://,
 	// docker-container://, kube-pod://, podman-container://...).
-	EnvRunnerHost = "_EXPERIMENTAL_DAGGER_RUNNER_HOST"
-	// EnvCLIBin names a Dagger CLI to use instead of the one the SDK downloads.
-	EnvCLIBin = "_EXPERIMENTAL_DAGGER_CLI_BIN"
-	// EnvDockerHost is the Docker daemon the SDK provisions an engine on.
-	EnvDockerHost = "DOCKER_HOST"
+	envRunnerHost = "_EXPERIMENTAL_DAGGER_RUNNER_HOST"
+	// envCLIBin names a Dagger CLI to use instead of the one the SDK downloads.
+	envCLIBin = "_EXPERIMENTAL_DAGGER_CLI_BIN"
+	// envDockerHost is the Docker daemon the SDK provisions an engine on.
+	envDockerHost = "DOCKER_HOST"
 )
 
 // Option configures an Engine (and Connect's checks).
@@ -75,8 +75,8 @@ func makeOptions(opts ...Option) options {
 		environ:          os.Environ,
 		notify:           func(string) {},
 		jobs:             4,
-		preflightTimeout: DefaultPreflightTimeout,
-		connectTimeout:   DefaultConnectTimeout,
+		preflightTimeout: defaultPreflightTimeout,
+		connectTimeout:   defaultConnectTimeout,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -169,9 +169,9 @@ func (e *UnreachableError) Error() string {
 	}
 	return "no Dagger engine reachable: " + reason + "\n" +
 		"--engine dagger needs one of:\n" +
-		"  - an existing session: run convoy under `dagger run` (it sets " + EnvSessionPort + " and " + EnvSessionToken + ");\n" +
-		"  - a running engine: set " + EnvRunnerHost + " (tcp://HOST:PORT, unix:///PATH, docker-container://NAME, kube-pod://POD?namespace=NS);\n" +
-		"  - a Docker daemon the Dagger SDK can start an engine on (" + EnvDockerHost + ", default " + DefaultDockerHost + "; the engine container runs privileged).\n" +
+		"  - an existing session: run convoy under `dagger run` (it sets " + envSessionPort + " and " + envSessionToken + ");\n" +
+		"  - a running engine: set " + envRunnerHost + " (tcp://HOST:PORT, unix:///PATH, docker-container://NAME, kube-pod://POD?namespace=NS);\n" +
+		"  - a Docker daemon the Dagger SDK can start an engine on (" + envDockerHost + ", default " + defaultDockerHost + "; the engine container runs privileged).\n" +
 		"See docs/dagger.md; --engine local needs none of these."
 }
 
@@ -201,23 +201,23 @@ func Reachable(ctx context.Context, opts ...Option) (string, error) {
 }
 
 func (o options) reachable(ctx context.Context) (string, error) {
-	if port, ok := o.hostEnv(EnvSessionPort); ok {
+	if port, ok := o.hostEnv(envSessionPort); ok {
 		n, err := strconv.Atoi(port)
 		if err != nil || n <= 0 || n > 65535 {
-			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a port number", EnvSessionPort, port)}
+			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a port number", envSessionPort, port)}
 		}
-		if tok, _ := o.hostEnv(EnvSessionToken); tok == "" {
-			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s is set but %s is empty", EnvSessionPort, port, EnvSessionToken)}
+		if tok, _ := o.hostEnv(envSessionToken); tok == "" {
+			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s is set but %s is empty", envSessionPort, port, envSessionToken)}
 		}
 		addr := net.JoinHostPort("127.0.0.1", port)
 		if err := dial(ctx, "tcp", addr); err != nil {
-			return "", &UnreachableError{Reason: fmt.Sprintf("nothing answers on %s (%s=%s): is the `dagger run` session still up?", addr, EnvSessionPort, port), Err: err}
+			return "", &UnreachableError{Reason: fmt.Sprintf("nothing answers on %s (%s=%s): is the `dagger run` session still up?", addr, envSessionPort, port), Err: err}
 		}
 		return "existing session on " + addr, nil
 	}
 	runner := o.runnerHost
 	if runner == "" {
-		runner, _ = o.hostEnv(EnvRunnerHost)
+		runner, _ = o.hostEnv(envRunnerHost)
 	}
 	if runner != "" {
 		if err := o.cliAvailable(); err != nil {
@@ -239,32 +239,32 @@ func (o options) reachable(ctx context.Context) (string, error) {
 func (o options) runnerReachable(ctx context.Context, runner string) (string, error) {
 	u, err := url.Parse(runner)
 	if err != nil || u.Scheme == "" {
-		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a URL like tcp://HOST:PORT", EnvRunnerHost, runner)}
+		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a URL like tcp://HOST:PORT", envRunnerHost, runner)}
 	}
 	switch u.Scheme {
 	case "tcp":
 		if err := dial(ctx, "tcp", u.Host); err != nil {
-			return "", &UnreachableError{Reason: fmt.Sprintf("nothing answers at %s=%s", EnvRunnerHost, runner), Err: err}
+			return "", &UnreachableError{Reason: fmt.Sprintf("nothing answers at %s=%s", envRunnerHost, runner), Err: err}
 		}
 	case "unix":
 		if err := dial(ctx, "unix", u.Path); err != nil {
-			return "", &UnreachableError{Reason: fmt.Sprintf("nothing answers at %s=%s", EnvRunnerHost, runner), Err: err}
+			return "", &UnreachableError{Reason: fmt.Sprintf("nothing answers at %s=%s", envRunnerHost, runner), Err: err}
 		}
 	case "docker-container", "docker-image":
 		if _, err := o.dockerReachable(ctx); err != nil {
 			var ue *UnreachableError
 			if errors.As(err, &ue) {
-				ue.Reason = fmt.Sprintf("%s=%s needs Docker: %s", EnvRunnerHost, runner, ue.Reason)
+				ue.Reason = fmt.Sprintf("%s=%s needs Docker: %s", envRunnerHost, runner, ue.Reason)
 			}
 			return "", err
 		}
 	case "kube-pod":
 		if _, err := o.lookPath("kubectl"); err != nil {
-			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s needs kubectl on PATH", EnvRunnerHost, runner), Err: err}
+			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s needs kubectl on PATH", envRunnerHost, runner), Err: err}
 		}
 	case "podman-container":
 		if _, err := o.lookPath("podman"); err != nil {
-			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s needs podman on PATH", EnvRunnerHost, runner), Err: err}
+			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s needs podman on PATH", envRunnerHost, runner), Err: err}
 		}
 	}
 	return "runner " + runner, nil
@@ -274,9 +274,9 @@ func (o options) runnerReachable(ctx context.Context, runner string) (string, er
 // _EXPERIMENTAL_DAGGER_CLI_BIN must exist; otherwise the SDK uses the one it downloaded before, or
 // downloads it (a notice says so).
 func (o options) cliAvailable() error {
-	if bin, ok := o.hostEnv(EnvCLIBin); ok {
+	if bin, ok := o.hostEnv(envCLIBin); ok {
 		if _, err := o.lookPath(bin); err != nil {
-			return &UnreachableError{Reason: fmt.Sprintf("%s=%q is not an executable", EnvCLIBin, bin), Err: err}
+			return &UnreachableError{Reason: fmt.Sprintf("%s=%q is not an executable", envCLIBin, bin), Err: err}
 		}
 		return nil
 	}
@@ -286,7 +286,7 @@ func (o options) cliAvailable() error {
 		}
 	}
 	o.notify(fmt.Sprintf("the Dagger SDK downloads its CLI v%s on first use; on a host without access to dl.dagger.io set %s to an installed dagger binary, or run convoy under `dagger run`",
-		engineconn.CLIVersion, EnvCLIBin))
+		engineconn.CLIVersion, envCLIBin))
 	return nil
 }
 
@@ -306,13 +306,13 @@ func cachedCLI(env func(string) (string, bool)) string {
 // dockerReachable pings the Docker daemon of DOCKER_HOST and checks that the docker CLI, which
 // the Dagger CLI starts its engine with, is on PATH.
 func (o options) dockerReachable(ctx context.Context) (string, error) {
-	host, _ := o.hostEnv(EnvDockerHost)
+	host, _ := o.hostEnv(envDockerHost)
 	if host == "" {
-		host = DefaultDockerHost
+		host = defaultDockerHost
 	}
 	u, err := url.Parse(host)
 	if err != nil {
-		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a URL", EnvDockerHost, host)}
+		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a URL", envDockerHost, host)}
 	}
 	var network, addr string
 	switch u.Scheme {
@@ -321,7 +321,7 @@ func (o options) dockerReachable(ctx context.Context) (string, error) {
 	case "tcp":
 		network, addr = "tcp", u.Host
 	default:
-		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s: only unix:// and tcp:// daemons can be checked", EnvDockerHost, host)}
+		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s: only unix:// and tcp:// daemons can be checked", envDockerHost, host)}
 	}
 	if err := dockerPing(ctx, network, addr); err != nil {
 		return "", &UnreachableError{Reason: fmt.Sprintf("no Docker daemon answers at %s", host), Err: err}

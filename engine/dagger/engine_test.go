@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 }
 
 func testBase() string {
-	return testImage("CONVOY_DAGGER_TEST_BASE", baseDir(), "python", DefaultBase(config.DefaultPython))
+	return testImage("CONVOY_DAGGER_TEST_BASE", baseDir(), "python", defaultBaseImage(config.DefaultPython))
 }
 
 func testPostgres() string {
@@ -49,7 +49,7 @@ func testPostgres() string {
 	if dir == "" {
 		dir = "/var/cache/convoy/postgres"
 	}
-	return testImage("CONVOY_DAGGER_TEST_POSTGRES", dir, "postgres", DefaultPostgresImage)
+	return testImage("CONVOY_DAGGER_TEST_POSTGRES", dir, "postgres", defaultPostgresImage)
 }
 
 // testImage is $env, else the offline layout in dir (tagged tag) when it is there, else def.
@@ -86,7 +86,7 @@ func engineOrSkip(t *testing.T) *Engine {
 		}
 		base := testBase()
 		ci := os.Getenv("CI") == "true"
-		timeout := DefaultConnectTimeout
+		timeout := defaultConnectTimeout
 		if ci {
 			timeout = time.Minute
 		}
@@ -153,7 +153,7 @@ func TestEngineGates(t *testing.T) {
 	// A stage past its timeout timed out. Its command is new to the engine (a fresh argument),
 	// so that Dagger cannot give back an earlier run's exec.
 	slow := stage(t, web, stages.Populate)
-	slow.Commands = [][]string{{"python", "-c", "import time; time.sleep(600)", NewRunID()}}
+	slow.Commands = [][]string{{"python", "-c", "import time; time.sleep(600)", newRunID()}}
 	slow.Timeout = 5 * time.Second
 	if _, err := run(t, ctx, e, cfg, web, slow); !errors.As(err, &se) || se.Reason != engine.TimedOut {
 		t.Errorf("a stage past its timeout: %v; want timed out", err)
@@ -163,7 +163,7 @@ func TestEngineGates(t *testing.T) {
 	// that just timed out.
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	slow.Commands = [][]string{{"python", "-c", "import sys, time; print('started', flush=True); time.sleep(600)", NewRunID()}}
+	slow.Commands = [][]string{{"python", "-c", "import sys, time; print('started', flush=True); time.sleep(600)", newRunID()}}
 	slow.Timeout = time.Minute
 	// Cancelled once the command is on its way to the engine: its "$ argv" line is written.
 	_, err = e.Run(cctx, engine.Request{Config: cfg, Service: web, Stage: slow, Log: cancelOn{"$ python", cancel}})
@@ -189,17 +189,17 @@ func TestEngineIntegration(t *testing.T) {
 	e := engineOrSkip(t)
 	ctx := context.Background()
 	cfg := load(t, "engine.yaml")
-	o := IntegrationOptions{RunID: NewRunID(), Postgres: testPostgres(), SuiteBase: testBase()}
-	tr, err := e.translator(ctx)
+	o := IntegrationOptions{RunID: newRunID(), Postgres: testPostgres(), SuiteBase: testBase()}
+	tr, err := e.hostTranslator(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := tr.Integration(cfg, cfg.Services, o)
+	r, err := tr.integrationRun(cfg, cfg.Services, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := t.TempDir()
-	rep, err := e.RunIntegration(ctx, &r, logs)
+	rep, err := e.runIntegration(ctx, &r, logs, nil)
 	for _, name := range []string{"api.log", "web.log", "suite.log"} {
 		b, _ := os.ReadFile(filepath.Join(logs, name))
 		t.Logf("%s:\n%s", name, b)
@@ -239,7 +239,7 @@ func TestEngineImageStage(t *testing.T) {
 	if err != nil {
 		t.Skipf("reading the test base image %q on this host: %v (set CONVOY_DAGGER_TEST_BASE)", testBase(), err)
 	}
-	e := New(shared.Client(), WithImages(b))
+	e := New(shared.client, WithImages(b))
 	defer e.Close()
 	if _, err := run(t, ctx, e, cfg, &web, stage(t, &web, stages.Deps)); err != nil {
 		t.Fatalf("deps: %v", err)
@@ -276,7 +276,7 @@ func TestEngineImageStage(t *testing.T) {
 func TestEngineIntegrate(t *testing.T) {
 	shared := engineOrSkip(t)
 	cfg := load(t, "engine.yaml")
-	e := New(shared.Client(), WithIntegration(IntegrationOptions{Postgres: testPostgres(), SuiteBase: testBase()}),
+	e := New(shared.client, WithIntegration(IntegrationOptions{Postgres: testPostgres(), SuiteBase: testBase()}),
 		WithDefaultBase(func(string) string { return testBase() }))
 	defer e.Close()
 	var rec recorder

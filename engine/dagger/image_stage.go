@@ -13,7 +13,7 @@ import (
 	"github.com/convoy-ci/convoy/stages"
 )
 
-// RequirementsRecipe resolves, in a service's gated container, the packages its image needs at
+// requirementsRecipe resolves, in a service's gated container, the packages its image needs at
 // run time — without its test and lint tools — for the image's interpreter and platform (its
 // base's full Python version, architecture and glibc), with package python's commands, as the
 // local engine's RuntimeRequirements does on the host:
@@ -22,31 +22,31 @@ import (
 //   - the runtime spec the service's tool gives (python.Tool.Runtime: its file, or the lines
 //     its command prints, markers kept) is resolved for the target, held to those versions
 //     (python.CompileArgv).
-type RequirementsRecipe struct {
+type requirementsRecipe struct {
 	// Recipe is the container: the deps stage's, with the image stage's environment, the pip
 	// and uv caches, and the execs above. The source is not mounted: the resolution reads only
 	// the dependency spec files the deps stage copied in, so Dagger caches it until they change.
-	Recipe Recipe `json:"recipe"`
+	Recipe recipe `json:"recipe"`
 	// Output is the file the pins are left in: uv pip compile's output, read with Parse.
 	Output string `json:"output"`
 	// Target is what they are resolved for.
 	Target python.Target `json:"target"`
 }
 
-// Parse reads the content of the recipe's Output file into sorted requirement lines.
-func (r RequirementsRecipe) Parse(data []byte) []string { return python.Pins(string(data)) }
+// parse reads the content of the recipe's Output file into sorted requirement lines.
+func (r requirementsRecipe) parse(data []byte) []string { return python.Pins(string(data)) }
 
-// Requirements translates the runtime requirement resolution of svc's image stage st for
+// requirements translates the runtime requirement resolution of svc's image stage st for
 // target (see RequirementsRecipe). It continues svc's environment, Prepared.
-func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st stages.Stage, target python.Target) (RequirementsRecipe, error) {
-	prep, err := t.Prepared(cfg, svc)
+func (t translator) requirements(cfg *config.Config, svc *config.Service, st stages.Stage, target python.Target) (requirementsRecipe, error) {
+	prep, err := t.prepared(cfg, svc)
 	if err != nil {
-		return RequirementsRecipe{}, err
+		return requirementsRecipe{}, err
 	}
 	env, hostMounts := t.env(cfg, svc, st)
-	r := Recipe{
+	r := recipe{
 		Service: svc.Name, Stage: st.Name, Base: prep.Base, From: &prep,
-		Dirs:    []string{ResolveDir},
+		Dirs:    []string{resolveDir},
 		Mounts:  hostMounts,
 		Workdir: prep.Workdir, // the runtime command runs where the install did (projectDir)
 		Timeout: st.Timeout,
@@ -54,14 +54,14 @@ func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st sta
 	}
 	deps, err := t.depsStage(svc)
 	if err != nil {
-		return RequirementsRecipe{}, err
+		return requirementsRecipe{}, err
 	}
 	rt := svc.Tool().Runtime(svc.Project())
 	// The tool reads what its install left in the scratch directory (pipenv the Pipfile and the
 	// lock it wrote), with the virtualenv where the deps stage put it.
 	scratchFiles(svc, deps, env)
 	for _, k := range deps.VenvVars {
-		env[k] = VenvDir
+		env[k] = venvDir
 	}
 	for k, v := range rt.Env {
 		env[k] = v
@@ -69,21 +69,21 @@ func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st sta
 	uv := t.withUV(&r, env)
 	execs, out, err := requirementsExecs(svc, rt, target, uv)
 	if err != nil {
-		return RequirementsRecipe{}, err
+		return requirementsRecipe{}, err
 	}
 	r.Execs = execs
 	r.Env = envList(env)
 	r.Unset, r.Unmount = leftovers(&prep, &r)
-	return RequirementsRecipe{Recipe: r, Output: out, Target: target}, nil
+	return requirementsRecipe{Recipe: r, Output: out, Target: target}, nil
 }
 
 // requirementsExecs are the commands of a RequirementsRecipe and the file they leave the pins
 // in; the runtime spec is rt's file, or what rt's command prints. The scratch directory is the
 // one in the deps stage's container, so that the tool's command runs (no FromScratch).
-func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Target, uv string) ([]Exec, string, error) {
-	venvPython := path.Join(VenvDir, "bin", "python")
-	c := python.Compile{Constraints: path.Join(ResolveDir, "constraints.txt"), Target: target, Python: venvPython}
-	execs := []Exec{
+func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Target, uv string) ([]execStep, string, error) {
+	venvPython := path.Join(venvDir, "bin", "python")
+	c := python.Compile{Constraints: path.Join(resolveDir, "constraints.txt"), Target: target, Python: venvPython}
+	execs := []execStep{
 		{Argv: python.FreezeArgv(uv, venvPython), Stdout: c.Constraints},
 	}
 	switch p := svc.Project(); {
@@ -93,14 +93,14 @@ func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Tar
 			c.Spec = r // the working directory is the service's
 		}
 	case len(rt.Argv) > 0:
-		c.Spec = path.Join(ResolveDir, "requirements.txt")
+		c.Spec = path.Join(resolveDir, "requirements.txt")
 		argv := python.ResolvePoetry(python.ResolveUV(rt.Argv, uv), python.PoetryBin(poetryDir))
-		execs = append(execs, Exec{Argv: argv, Stdout: c.Spec})
+		execs = append(execs, execStep{Argv: argv, Stdout: c.Spec})
 	default:
 		return nil, "", fmt.Errorf("service %q: dependency tool %s lists no runtime requirements", svc.Name, svc.Tool().Name())
 	}
-	out := path.Join(ResolveDir, "pins.txt")
-	return append(execs, Exec{Argv: python.CompileArgv(uv, c), Stdout: out}), out, nil
+	out := path.Join(resolveDir, "pins.txt")
+	return append(execs, execStep{Argv: python.CompileArgv(uv, c), Stdout: out}), out, nil
 }
 
 // runtimeRequirements runs the requirement resolution of req's image stage (Translator.
@@ -112,16 +112,16 @@ func (e *Engine) runtimeRequirements(ctx context.Context, req engine.Request) ([
 	if err != nil {
 		return nil, e.failure(ctx, req.Log, nil, err)
 	}
-	tr, err := e.translator(ctx)
+	tr, err := e.hostTranslator(ctx)
 	if err != nil {
 		return nil, e.failure(ctx, req.Log, nil, err)
 	}
-	rr, err := tr.Requirements(req.Config, req.Service, req.Stage, target)
+	rr, err := tr.requirements(req.Config, req.Service, req.Stage, target)
 	if err != nil {
 		return nil, e.failure(ctx, req.Log, nil, err)
 	}
 	fmt.Fprintf(req.Log, "convoy: resolving the runtime requirements of %s for %s with uv %s\n", req.Service.Name, target, python.UVVersion)
-	ctr, err := e.RunRecipe(ctx, &rr.Recipe, req.Log)
+	ctr, err := e.runRecipe(ctx, &rr.Recipe, req.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (e *Engine) runtimeRequirements(ctx context.Context, req engine.Request) ([
 	if err != nil {
 		return nil, e.failure(ctx, req.Log, nil, fmt.Errorf("reading %s in the container of %s/%s: %w", rr.Output, req.Service.Name, req.Stage.Name, err))
 	}
-	return rr.Parse([]byte(data)), nil
+	return rr.parse([]byte(data)), nil
 }
 
 // target is what req's service's image dependencies are resolved for: its base image's.

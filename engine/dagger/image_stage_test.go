@@ -44,21 +44,21 @@ func TestRequirementsRecipePip(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	web := cfg.Service("web")
 	tr := hostEnv(map[string]string{"https_proxy": "http://proxy.example:3128", "PIP_INDEX_URL": "https://pypi.example/simple"})
-	deps, err := tr.Stage(cfg, web, stage(t, web, stages.Deps))
+	deps, err := tr.stage(cfg, web, stage(t, web, stages.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := tr.Requirements(cfg, web, imageStage(t, web), testTarget)
+	got, err := tr.requirements(cfg, web, imageStage(t, web), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Package python's commands, with the files in the container.
-	want := Recipe{
+	want := recipe{
 		Service: "web", Stage: "image", Base: deps.Base, From: &deps,
 		Dirs: []string{"/convoy/resolve"},
 		// The host's uv, as the deps stage has it: no pip is needed in the container.
-		Files:  []File{{Host: testUV, Path: uvBin, Executable: true}},
-		Caches: []Cache{{Key: "convoy-uv", Path: "/convoy/cache/uv"}},
+		Files:  []fileCopy{{Host: testUV, Path: uvBin, Executable: true}},
+		Caches: []cacheVolume{{Key: "convoy-uv", Path: "/convoy/cache/uv"}},
 		Env: env(
 			"PATH", "/convoy/venv/bin:${PATH}", "CONVOY_SERVICE", "web", "CONVOY_STAGE", "image", "DJANGO_SETTINGS_MODULE", "web.settings",
 			"HOME", "/tmp", "LANG", "C.UTF-8", "PIP_INDEX_URL", "https://pypi.example/simple",
@@ -72,7 +72,7 @@ func TestRequirementsRecipePip(t *testing.T) {
 		Unset:   []string{"PIP_CACHE_DIR"},
 		Unmount: []string{"/convoy/cache/pip"},
 		Workdir: "/app/src",
-		Execs: []Exec{
+		Execs: []execStep{
 			{Argv: []string{uvBin, "pip", "freeze", "--no-config", "--python", "/convoy/venv/bin/python", "--exclude-editable"},
 				Stdout: "/convoy/resolve/constraints.txt"},
 			{Argv: []string{uvBin, "pip", "compile", "--no-config", "--python", "/convoy/venv/bin/python",
@@ -83,7 +83,7 @@ func TestRequirementsRecipePip(t *testing.T) {
 		Timeout: 2 * time.Minute,
 	}
 	same(t, "recipe", got.Recipe, want)
-	same(t, "execs as package python's", got.Recipe.Execs, []Exec{
+	same(t, "execs as package python's", got.Recipe.Execs, []execStep{
 		{Argv: python.FreezeArgv(uvBin, "/convoy/venv/bin/python"), Stdout: "/convoy/resolve/constraints.txt"},
 		{Argv: python.CompileArgv(uvBin, python.Compile{Spec: "requirements.txt", Constraints: "/convoy/resolve/constraints.txt",
 			Target: testTarget, Python: "/convoy/venv/bin/python"}), Stdout: "/convoy/resolve/pins.txt"},
@@ -93,7 +93,7 @@ func TestRequirementsRecipePip(t *testing.T) {
 	}
 	// The source is not mounted: the deps stage's copy of the spec is what uv reads.
 	for _, m := range got.Recipe.Mounts {
-		if m.Path == SourceRoot {
+		if m.Path == sourceRoot {
 			t.Errorf("the source is mounted: %+v", m)
 		}
 	}
@@ -102,12 +102,12 @@ func TestRequirementsRecipePip(t *testing.T) {
 func TestRequirementsRecipePipenv(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	api := cfg.Service("api")
-	got, err := hostEnv(nil).Requirements(cfg, api, imageStage(t, api), testTarget)
+	got, err := hostEnv(nil).requirements(cfg, api, imageStage(t, api), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// pipenv's requirement lines, markers and all, are what uv resolves for the target.
-	same(t, "execs", got.Recipe.Execs[1:], []Exec{
+	same(t, "execs", got.Recipe.Execs[1:], []execStep{
 		{Argv: []string{"python", "-m", "pipenv", "requirements"}, Stdout: "/convoy/resolve/requirements.txt"},
 		{Argv: python.CompileArgv(uvBin, python.Compile{Spec: "/convoy/resolve/requirements.txt", Constraints: "/convoy/resolve/constraints.txt",
 			Target: testTarget, Python: "/convoy/venv/bin/python"}), Stdout: "/convoy/resolve/pins.txt"},
@@ -115,7 +115,7 @@ func TestRequirementsRecipePipenv(t *testing.T) {
 	if got.Output != "/convoy/resolve/pins.txt" {
 		t.Errorf("output %q, want uv's pins", got.Output)
 	}
-	e := got.Recipe.EnvMap()
+	e := got.Recipe.envMap()
 	// pipenv reads the Pipfile (and the lock it wrote) the deps stage used, as on the local engine.
 	for k, v := range map[string]string{"PIPENV_PIPFILE": "/convoy/pipenv/Pipfile", "PIPENV_VERBOSITY": "-1", "CONVOY_STAGE": "image"} {
 		if e[k] != v {
@@ -141,17 +141,17 @@ func TestRequirementsRecipePipenv(t *testing.T) {
 func TestRequirementsRecipePoetry(t *testing.T) {
 	cfg := load(t, "poetry.yaml")
 	books := cfg.Service("books")
-	got, err := hostEnv(nil).Requirements(cfg, books, imageStage(t, books), testTarget)
+	got, err := hostEnv(nil).requirements(cfg, books, imageStage(t, books), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
 	export := append([]string{"/convoy/tools/poetry-" + python.PoetryVersion + "/bin/poetry"}, python.PoetryExportArgv()[1:]...)
-	same(t, "execs", got.Recipe.Execs[1:], []Exec{
+	same(t, "execs", got.Recipe.Execs[1:], []execStep{
 		{Argv: export, Stdout: "/convoy/resolve/requirements.txt"},
 		{Argv: python.CompileArgv(uvBin, python.Compile{Spec: "/convoy/resolve/requirements.txt", Constraints: "/convoy/resolve/constraints.txt",
 			Target: testTarget, Python: "/convoy/venv/bin/python"}), Stdout: "/convoy/resolve/pins.txt"},
 	})
-	if e := got.Recipe.EnvMap(); e["POETRY_VIRTUALENVS_CREATE"] != "false" || e["POETRY_KEYRING_ENABLED"] != "false" {
+	if e := got.Recipe.envMap(); e["POETRY_VIRTUALENVS_CREATE"] != "false" || e["POETRY_KEYRING_ENABLED"] != "false" {
 		t.Errorf("poetry's settings are not the export's: %v", e)
 	}
 	if got.Recipe.From == nil || got.Recipe.From.Stage != "deps" {
@@ -178,29 +178,29 @@ func TestRequirementsFollowTheRunsDepsStage(t *testing.T) {
 	tr := hostEnv(nil)
 	tr.DepsStage = func(svc *config.Service) (stages.Stage, bool) { return frozen, svc.Name == "web" }
 	for _, st := range []stages.Stage{stage(t, web, stages.Unit), imageStage(t, web)} {
-		var from *Recipe
+		var from *recipe
 		if st.Kind == stages.KindImage {
-			r, err := tr.Requirements(cfg, web, st, testTarget)
+			r, err := tr.requirements(cfg, web, st, testTarget)
 			if err != nil {
 				t.Fatal(err)
 			}
 			from = r.Recipe.From
 		} else {
-			r, err := tr.Stage(cfg, web, st)
+			r, err := tr.stage(cfg, web, st)
 			if err != nil {
 				t.Fatal(err)
 			}
 			from = r.From
 		}
-		same(t, st.Name+" continues", from.Execs[len(from.Execs)-1:], []Exec{{Argv: frozen.Commands[0]}})
+		same(t, st.Name+" continues", from.Execs[len(from.Execs)-1:], []execStep{{Argv: frozen.Commands[0]}})
 	}
 	// Another service: the plan's deps stage.
 	api := cfg.Service("api")
-	r, err := tr.Requirements(cfg, api, imageStage(t, api), testTarget)
+	r, err := tr.requirements(cfg, api, imageStage(t, api), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, "api continues", r.Recipe.From.Execs[1:], []Exec{
+	same(t, "api continues", r.Recipe.From.Execs[1:], []execStep{
 		{Argv: []string{"python", "-m", "pip", "install", "--quiet", "pipenv"}},
 		{Argv: []string{"python", "-m", "pipenv", "install", "--dev"}},
 	})
@@ -233,8 +233,8 @@ func TestEngineRemembersDepsStage(t *testing.T) {
 
 func TestRequirementsParse(t *testing.T) {
 	out := "# comment\nsix==1.16.0\n\nasgiref==3.8.1\n--index-url https://pypi.org/simple\n"
-	same(t, "pins", RequirementsRecipe{}.Parse([]byte(out)), []string{"asgiref==3.8.1", "six==1.16.0"})
-	if got := (RequirementsRecipe{}).Parse(nil); len(got) != 0 {
+	same(t, "pins", requirementsRecipe{}.parse([]byte(out)), []string{"asgiref==3.8.1", "six==1.16.0"})
+	if got := (requirementsRecipe{}).parse(nil); len(got) != 0 {
 		t.Errorf("no output parsed as %q", got)
 	}
 }

@@ -16,8 +16,8 @@ var _ engine.Integrator = (*Engine)(nil)
 
 // Integrate runs the integration stage on the engine (engine.Integrator): req's services are
 // translated (Translator.Integration, with the WithIntegration options) and run
-// (RunIntegration) with req.LogDir as the log directory, and the outcome is converted
-// (ConvertIntegration) into the report and error integration.Run gives on the local engine.
+// (runIntegration) with req.LogDir as the log directory, and the outcome is converted
+// (convertIntegration) into the report and error integration.Run gives on the local engine.
 // req.Events receives the same kinds of events as they happen: postgres.ready, service.migrate
 // when a service's set-up starts, service.healthy or service.failed, suite.started, then one
 // suite.test per test and suite.finished.
@@ -34,11 +34,11 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 		return rep, fmt.Errorf("%w: the dagger engine always runs its own Postgres server (a Dagger service from %s) and cannot use the existing server %s given by --postgres or integration.postgres: leave both unset with --engine dagger, or use --engine local",
 			integration.ErrInvalidSpec, e.postgresImage(req.Config), integration.Redact(req.Postgres))
 	}
-	tr, err := e.translator(ctx)
+	tr, err := e.hostTranslator(ctx)
 	if err != nil {
 		return rep, err
 	}
-	r, err := tr.Integration(req.Config, req.Services, e.o.integration)
+	r, err := tr.integrationRun(req.Config, req.Services, e.o.integration)
 	if err != nil {
 		return rep, fmt.Errorf("%w: %w", integration.ErrInvalidSpec, err)
 	}
@@ -55,25 +55,19 @@ func (e *Engine) postgresImage(cfg *config.Config) string {
 			return ref
 		}
 	}
-	return DefaultPostgresImage
+	return defaultPostgresImage
 }
 
-// ConvertIntegration turns rep and runErr — what RunIntegration returned for a run under ctx —
-// into the report and error integration.Run would return, and sends to events (unless nil),
-// in integration.Run's order, the events of the run that package pipeline renders:
+// convertIntegration turns rep and runErr — what runIntegration returned for a run under ctx —
+// into the report and error integration.Run would return, and sends through ev (those not sent
+// while the run went on), in integration.Run's order, the events of the run that package pipeline renders:
 // postgres.ready; service.migrate for every service whose set-up started, then service.healthy
 // or service.failed; suite.started, one suite.test per test and suite.finished when the suite
 // ran. The error is nil only when every service came up and the suite passed — exited 0 with
 // no failed or errored test —; it wraps integration.ErrInterrupted (and context.Cause(ctx))
 // when ctx was cancelled, integration.ErrSuiteFailed when the suite ran and did not pass, and
 // is runErr otherwise (a *integration.ServiceError when a service did not come up).
-func ConvertIntegration(ctx context.Context, rep *IntegrationReport, runErr error, events func(integration.Event)) (*integration.Report, error) {
-	return convertIntegration(ctx, rep, runErr, newIntegrationEvents(events))
-}
-
-// convertIntegration is ConvertIntegration, sending through ev only the events it has not sent
-// while the run went on.
-func convertIntegration(ctx context.Context, rep *IntegrationReport, runErr error, ev *integrationEvents) (*integration.Report, error) {
+func convertIntegration(ctx context.Context, rep *integrationReport, runErr error, ev *integrationEvents) (*integration.Report, error) {
 	out := &integration.Report{RunID: rep.RunID, Postgres: rep.Postgres, Throwaway: true, LogDir: rep.LogDir, Duration: rep.Duration}
 	for _, s := range rep.Services {
 		out.Services = append(out.Services, integration.ServiceReport{Name: s.Name, Database: s.Database, URL: s.URL,
@@ -105,7 +99,7 @@ func convertIntegration(ctx context.Context, rep *IntegrationReport, runErr erro
 }
 
 // phase says what the run was doing when it stopped, for an interruption's message.
-func phase(rep *IntegrationReport) string {
+func phase(rep *integrationReport) string {
 	switch {
 	case rep.SuiteRan:
 		return "running the suite"
@@ -125,7 +119,7 @@ func phase(rep *IntegrationReport) string {
 
 // suiteVerdict says why the suite (which ran) did not pass, nil if it did: as integration.Run
 // judges it, from its exit code and its tests.
-func suiteVerdict(rep *IntegrationReport, su *integration.SuiteReport, runErr error) error {
+func suiteVerdict(rep *integrationReport, su *integration.SuiteReport, runErr error) error {
 	counts := fmt.Sprintf("%d passed, %d failed, %d skipped, %d errors", su.Passed, su.Failed, su.Skipped, su.Errors)
 	var se *engine.StageError
 	timedOut := errors.As(runErr, &se) && se.Reason == engine.TimedOut
@@ -179,12 +173,12 @@ func (ev *integrationEvents) emit(key string, e integration.Event) {
 	ev.send(e)
 }
 
-func (ev *integrationEvents) postgresReady(rep *IntegrationReport) {
+func (ev *integrationEvents) postgresReady(rep *integrationReport) {
 	ev.emit("postgres", integration.Event{Kind: integration.EventPostgresReady, URL: rep.Postgres})
 }
 
 // serviceSetUp says s's set-up started: its migration first (Argv is sr's, when known).
-func (ev *integrationEvents) serviceSetUp(s *IntegrationService, sr *ServiceRecipe) {
+func (ev *integrationEvents) serviceSetUp(s *serviceOutcome, sr *serviceRecipe) {
 	e := integration.Event{Kind: integration.EventServiceMigrate, Service: s.Name, LogPath: s.Log}
 	if sr != nil && len(sr.Setup.Execs) > 0 {
 		e.Argv = sr.Setup.Execs[0].Argv
@@ -193,11 +187,11 @@ func (ev *integrationEvents) serviceSetUp(s *IntegrationService, sr *ServiceReci
 }
 
 // serviceHealthy and serviceFailed end a service's start: only the first of them is sent.
-func (ev *integrationEvents) serviceHealthy(s *IntegrationService) {
+func (ev *integrationEvents) serviceHealthy(s *serviceOutcome) {
 	ev.emit("up/"+s.Name, integration.Event{Kind: integration.EventServiceHealthy, Service: s.Name, URL: s.URL, LogPath: s.Log})
 }
 
-func (ev *integrationEvents) serviceFailed(s *IntegrationService) {
+func (ev *integrationEvents) serviceFailed(s *serviceOutcome) {
 	e := integration.Event{Kind: integration.EventServiceFailed, Service: s.Name, LogPath: s.Log, Err: s.Err}
 	var se *integration.ServiceError
 	if errors.As(s.Err, &se) {
@@ -206,14 +200,14 @@ func (ev *integrationEvents) serviceFailed(s *IntegrationService) {
 	ev.emit("up/"+s.Name, e)
 }
 
-func (ev *integrationEvents) suiteStarted(rep *IntegrationReport) {
+func (ev *integrationEvents) suiteStarted(rep *integrationReport) {
 	ev.emit("suite.started", integration.Event{Kind: integration.EventSuiteStarted, Argv: rep.SuiteArgv, LogPath: rep.SuiteLog})
 }
 
 // finish sends, at the end of the run, what rep says happened and was not sent yet, then the
 // suite's test results and its end — unless the run was interrupted, which integration.Run
 // reports by its error alone.
-func (ev *integrationEvents) finish(rep *IntegrationReport, su *integration.SuiteReport, suiteErr error, interrupted bool) {
+func (ev *integrationEvents) finish(rep *integrationReport, su *integration.SuiteReport, suiteErr error, interrupted bool) {
 	if rep.Postgres != "" {
 		ev.postgresReady(rep)
 	}

@@ -17,7 +17,7 @@ import (
 func TestIntegrationRecipe(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	tr := hostEnv(map[string]string{"https_proxy": "http://proxy.example:3128"})
-	r, err := tr.Integration(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
+	r, err := tr.integrationRun(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,8 +26,8 @@ func TestIntegrationRecipe(t *testing.T) {
 	}
 
 	t.Run("postgres", func(t *testing.T) {
-		same(t, "postgres", r.Postgres, PostgresRecipe{
-			Base: Base{Ref: "postgres:16", Kind: FromRegistry}, Hostname: "postgres", Port: 5432,
+		same(t, "postgres", r.Postgres, postgresRecipe{
+			Base: imageRef{Ref: "postgres:16", Kind: fromRegistry}, Hostname: "postgres", Port: 5432,
 			Env:      env("POSTGRES_DB", "convoy", "POSTGRES_PASSWORD", "convoy", "POSTGRES_USER", "convoy", "CONVOY_RUN_ID", "r1"),
 			InitFile: "/docker-entrypoint-initdb.d/convoy-databases.sql",
 			InitSQL:  "CREATE DATABASE \"api_r1\";\nCREATE DATABASE \"web_r1\";\n",
@@ -48,15 +48,15 @@ func TestIntegrationRecipe(t *testing.T) {
 		if web.URL != "http://web:8000" || web.Hostname != "web" || web.Port != 8000 || web.Health != "/healthz" || web.Database != "web_r1" {
 			t.Errorf("web = %+v", web)
 		}
-		same(t, "web setup execs", web.Setup.Execs, []Exec{
+		same(t, "web setup execs", web.Setup.Execs, []execStep{
 			{Argv: integration.DefaultMigrate},
 			{Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}},
 		})
-		same(t, "api setup execs", api.Setup.Execs, []Exec{
+		same(t, "api setup execs", api.Setup.Execs, []execStep{
 			{Argv: integration.DefaultMigrate},
 			{Argv: []string{"python", "manage.py", "populate"}},
 		})
-		got := web.Setup.EnvMap()
+		got := web.Setup.envMap()
 		for k, v := range map[string]string{
 			"DATABASE_URL": "postgresql://convoy:convoy@postgres:5432/web_r1",
 			"WEB_URL":      "http://web:8000", "API_URL": "http://api:9000",
@@ -72,13 +72,13 @@ func TestIntegrationRecipe(t *testing.T) {
 			t.Error("a service's integration container inherits the host's proxy: only stages that download packages do")
 		}
 		// It continues the gated environment: the deps stage's container.
-		deps, err := tr.Stage(cfg, cfg.Service("web"), stage(t, cfg.Service("web"), stages.Deps))
+		deps, err := tr.stage(cfg, cfg.Service("web"), stage(t, cfg.Service("web"), stages.Deps))
 		if err != nil {
 			t.Fatal(err)
 		}
 		same(t, "web setup from", web.Setup.From, &deps)
 		same(t, "web setup unset", web.Setup.Unset, []string{"PIP_CACHE_DIR", "UV_CACHE_DIR", "UV_LINK_MODE", "UV_NO_PROGRESS", "UV_PYTHON_DOWNLOADS", "https_proxy"})
-		same(t, "web setup mounts", web.Setup.Mounts, []Mount{
+		same(t, "web setup mounts", web.Setup.Mounts, []mountSpec{
 			{Host: cfg.Service("web").Dir, Path: "/app/src", Exclude: sourceExclude},
 			{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/app/libs/kit", Exclude: sourceExclude},
 		})
@@ -91,18 +91,18 @@ func TestIntegrationRecipe(t *testing.T) {
 		if s.JUnit != "/convoy/junit.xml" {
 			t.Errorf("junit = %q", s.JUnit)
 		}
-		same(t, "setup execs", s.Setup.Execs, []Exec{
+		same(t, "setup execs", s.Setup.Execs, []execStep{
 			{Argv: []string{"python3.11", "-m", "venv", "/convoy/venv"}},
 			{Argv: []string{"python", "-m", "pip", "install", "-r", "/repo/tests/requirements.txt"}},
 		})
-		same(t, "base", s.Setup.Base, Base{Ref: "python:3.11-slim", Kind: FromRegistry})
-		same(t, "mounts", s.Setup.Mounts, []Mount{{Host: cfg.Root, Path: "/repo", Gitignore: true,
+		same(t, "base", s.Setup.Base, imageRef{Ref: "python:3.11-slim", Kind: fromRegistry})
+		same(t, "mounts", s.Setup.Mounts, []mountSpec{{Host: cfg.Root, Path: "/repo", Gitignore: true,
 			Exclude: []string{".git", ".convoy", "**/__pycache__", "**/*.pyc"}}})
-		same(t, "caches", s.Setup.Caches, []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}})
+		same(t, "caches", s.Setup.Caches, []cacheVolume{{Key: "convoy-pip", Path: "/convoy/cache/pip"}})
 		if s.Setup.Workdir != "/repo" {
 			t.Errorf("workdir = %q", s.Setup.Workdir)
 		}
-		got := s.Setup.EnvMap()
+		got := s.Setup.envMap()
 		for k, v := range map[string]string{
 			"WEB_URL": "http://web:8000", "API_URL": "http://api:9000", "JWT_SECRET": "s3cret",
 			"CONVOY_RUN_ID": "r1", "https_proxy": "http://proxy.example:3128", "VIRTUAL_ENV": "/convoy/venv",
@@ -131,17 +131,17 @@ func TestPostgresImageOption(t *testing.T) {
 	layout := filepath.Join(t.TempDir(), "pg")
 	for _, tc := range []struct {
 		manifest, option string
-		want             Base
+		want             imageRef
 	}{
-		{"", "", Base{Ref: "postgres:16", Kind: FromRegistry}},
-		{"oci-layout:" + layout + ":postgres", "", Base{Ref: "oci-layout:" + layout + ":postgres", Kind: FromOCILayout, Path: layout, Tag: "postgres"}},
+		{"", "", imageRef{Ref: "postgres:16", Kind: fromRegistry}},
+		{"oci-layout:" + layout + ":postgres", "", imageRef{Ref: "oci-layout:" + layout + ":postgres", Kind: fromOCILayout, Path: layout, Tag: "postgres"}},
 		{"oci-layout:" + layout + ":postgres", "docker-archive:images/pg.tar",
-			Base{Ref: "docker-archive:images/pg.tar", Kind: FromDockerArchive, Path: filepath.Join(cfg.Root, "images", "pg.tar")}},
-		{"", "registry.example/pg:16", Base{Ref: "registry.example/pg:16", Kind: FromRegistry}},
+			imageRef{Ref: "docker-archive:images/pg.tar", Kind: fromDockerArchive, Path: filepath.Join(cfg.Root, "images", "pg.tar")}},
+		{"", "registry.example/pg:16", imageRef{Ref: "registry.example/pg:16", Kind: fromRegistry}},
 	} {
 		c := *cfg
 		c.Integration.PostgresImage = tc.manifest
-		r, err := hostEnv(nil).Integration(&c, c.Services, IntegrationOptions{Postgres: tc.option})
+		r, err := hostEnv(nil).integrationRun(&c, c.Services, IntegrationOptions{Postgres: tc.option})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestPostgresImageOption(t *testing.T) {
 
 func TestIntegrationOptions(t *testing.T) {
 	cfg := load(t, "services.yaml")
-	r, err := hostEnv(nil).Integration(cfg, cfg.Services[:1], IntegrationOptions{
+	r, err := hostEnv(nil).integrationRun(cfg, cfg.Services[:1], IntegrationOptions{
 		Postgres: "docker-archive:images/postgres.tar", SuiteBase: "oci-layout:images/suite", HealthTimeout: 1500 * time.Millisecond,
 	})
 	if err != nil {
@@ -160,8 +160,8 @@ func TestIntegrationOptions(t *testing.T) {
 	if r.RunID == "" || !strings.Contains(r.Postgres.InitSQL, integration.DatabaseName("web", r.RunID)) {
 		t.Errorf("run id %q, init %q: want a generated run id naming the database", r.RunID, r.Postgres.InitSQL)
 	}
-	same(t, "postgres base", r.Postgres.Base, Base{Ref: "docker-archive:images/postgres.tar", Kind: FromDockerArchive, Path: filepath.Join(cfg.Root, "images", "postgres.tar")})
-	same(t, "suite base", r.Suite.Setup.Base, Base{Ref: "oci-layout:images/suite", Kind: FromOCILayout, Path: filepath.Join(cfg.Root, "images", "suite")})
+	same(t, "postgres base", r.Postgres.Base, imageRef{Ref: "docker-archive:images/postgres.tar", Kind: fromDockerArchive, Path: filepath.Join(cfg.Root, "images", "postgres.tar")})
+	same(t, "suite base", r.Suite.Setup.Base, imageRef{Ref: "oci-layout:images/suite", Kind: fromOCILayout, Path: filepath.Join(cfg.Root, "images", "suite")})
 	// Only web is in the run: its dependency api is neither started nor bound.
 	same(t, "bindings", r.Services[0].Bindings, []string{"postgres"})
 	if got := r.Suite.HealthChecks[0].Argv[4]; got != "1.5" {
@@ -191,7 +191,7 @@ func TestIntegrationErrors(t *testing.T) {
 		{"bad postgres image", cfg, cfg.Services, IntegrationOptions{Postgres: "Not An Image"}, "integration: Postgres image"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := hostEnv(nil).Integration(tc.cfg, tc.services, tc.o)
+			_, err := hostEnv(nil).integrationRun(tc.cfg, tc.services, tc.o)
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Fatalf("Integration: %v; want an error containing %q", err, tc.err)
 			}
@@ -254,7 +254,7 @@ func TestSuiteArgv(t *testing.T) {
 // commands are made by TestEngineGates, not by the manifest).
 func TestEngineFixtureIntegrationEnds(t *testing.T) {
 	cfg := load(t, "engine.yaml")
-	r, err := hostEnv(nil).Integration(cfg, cfg.Services, IntegrationOptions{})
+	r, err := hostEnv(nil).integrationRun(cfg, cfg.Services, IntegrationOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,18 +280,18 @@ func TestIntegrationContinuesTheGatedContainer(t *testing.T) {
 	}
 	e := New(nil, WithTools(python.NewTools(cache)))
 	ctx := context.Background()
-	tr, err := e.translator(ctx)
+	tr, err := e.hostTranslator(ctx)
 	if err != nil {
 		t.Skipf("no uv on this host: %v", err)
 	}
 	if tr.UV == "" {
 		t.Fatal("the engine's translator has no uv")
 	}
-	deps, err := tr.Stage(cfg, web, stage(t, web, stages.Deps))
+	deps, err := tr.stage(cfg, web, stage(t, web, stages.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := tr.Integration(cfg, cfg.Services, IntegrationOptions{})
+	r, err := tr.integrationRun(cfg, cfg.Services, IntegrationOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestIntegrationContinuesTheGatedContainer(t *testing.T) {
 		if s.Name != "web" {
 			continue
 		}
-		if got := s.Setup.Root(); got.Key() != deps.Key() {
+		if got := s.Setup.root(); got.key() != deps.key() {
 			t.Errorf("web's integration starts from %+v, not the deps stage's container %+v", got, deps)
 		}
 		return

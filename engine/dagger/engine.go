@@ -71,7 +71,7 @@ func (e *Engine) depsStage(svc *config.Service) (stages.Stage, bool) {
 	return st, ok
 }
 
-// hostTranslator returns the engine's Translator with the host's uv (Translator.UV), which the
+// hostTranslator returns the engine's translator with the host's uv (translator.UV), which the
 // engine's python.Tools find or provision once.
 func (e *Engine) hostTranslator(ctx context.Context) (translator, error) {
 	uv, err := e.o.tools.UV(ctx)
@@ -157,7 +157,7 @@ func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, er
 	return engine.Result{}, err
 }
 
-// runWithJUnit is RunRecipe for a recipe whose runner leaves JUnit XML at r.JUnit: after the
+// runWithJUnit is runRecipe for a recipe whose runner leaves JUnit XML at r.JUnit: after the
 // execs, passed or failed (failing tests are counted too), the file is exported to
 // req.JUnit. A runner that wrote none leaves no file there (its counts are unavailable).
 func (e *Engine) runWithJUnit(ctx context.Context, r *recipe, req engine.Request) error {
@@ -294,7 +294,7 @@ func (e *Engine) failure(ctx context.Context, log io.Writer, argv []string, err 
 }
 
 // container returns r's container, ready for its execs: r.From's container (the one a
-// RunRecipe of it left behind, or rebuilt — Dagger's cache makes that cheap) or r's base image,
+// runRecipe of it left behind, or rebuilt — Dagger's cache makes that cheap) or r's base image,
 // with r's files, directories, mounts, caches, environment and working directory applied.
 func (e *Engine) container(ctx context.Context, r *recipe) (ctr *dagger.Container, err error) {
 	if r.From != nil {

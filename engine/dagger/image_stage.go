@@ -17,7 +17,7 @@ import (
 // run time — without its test and lint tools — for the image's interpreter and platform (its
 // base's full Python version, architecture and glibc), with package python's commands, as the
 // local engine's RuntimeRequirements does on the host:
-//   - the host's uv is copied into ToolsDir (Translator.UV): the base needs no pip;
+//   - the host's uv is copied into toolsDir (translator.UV): the base needs no pip;
 //   - what the gated virtualenv holds is frozen into a constraints file (python.FreezeArgv);
 //   - the runtime spec the service's tool gives (python.Tool.Runtime: its file, or the lines
 //     its command prints, markers kept) is resolved for the target, held to those versions
@@ -37,7 +37,7 @@ type requirementsRecipe struct {
 func (r requirementsRecipe) parse(data []byte) []string { return python.Pins(string(data)) }
 
 // requirements translates the runtime requirement resolution of svc's image stage st for
-// target (see RequirementsRecipe). It continues svc's environment, Prepared.
+// target (see requirementsRecipe). It continues svc's environment, prepared.
 func (t translator) requirements(cfg *config.Config, svc *config.Service, st stages.Stage, target python.Target) (requirementsRecipe, error) {
 	prep, err := t.prepared(cfg, svc)
 	if err != nil {
@@ -77,7 +77,7 @@ func (t translator) requirements(cfg *config.Config, svc *config.Service, st sta
 	return requirementsRecipe{Recipe: r, Output: out, Target: target}, nil
 }
 
-// requirementsExecs are the commands of a RequirementsRecipe and the file they leave the pins
+// requirementsExecs are the commands of a requirementsRecipe and the file they leave the pins
 // in; the runtime spec is rt's file, or what rt's command prints. The scratch directory is the
 // one in the deps stage's container, so that the tool's command runs (no FromScratch).
 func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Target, uv string) ([]execStep, string, error) {
@@ -103,7 +103,7 @@ func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Tar
 	return append(execs, execStep{Argv: python.CompileArgv(uv, c), Stdout: out}), out, nil
 }
 
-// runtimeRequirements runs the requirement resolution of req's image stage (Translator.
+// runtimeRequirements runs the requirement resolution of req's image stage (translator.
 // Requirements) on the engine, for the target of the service's base image (the WithImages
 // builder's), and returns the pinned requirement lines. Its commands' "$ argv" lines and
 // errors go to req.Log; a command that fails is a *engine.StageError, as on the local engine.

@@ -15,7 +15,7 @@ import (
 var _ engine.Integrator = (*Engine)(nil)
 
 // Integrate runs the integration stage on the engine (engine.Integrator): req's services are
-// translated (Translator.Integration, with the WithIntegration options) and run
+// translated (translator.integrationRun, with the WithIntegration options) and run
 // (runIntegration) with req.LogDir as the log directory, and the outcome is converted
 // (convertIntegration) into the report and error integration.Run gives on the local engine.
 // req.Events receives the same kinds of events as they happen: postgres.ready, service.migrate

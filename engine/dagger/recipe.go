@@ -27,7 +27,7 @@ const (
 	hostRoot = stateRoot + "/host"
 	// containerHome is $HOME of every gate container: writable by whatever user the base image runs as.
 	containerHome = "/tmp"
-	// junitPath is where a stage's test runner writes its JUnit XML (Recipe.JUnit), in Home
+	// junitPath is where a stage's test runner writes its JUnit XML (recipe.JUnit), in containerHome
 	// so that any user can.
 	junitPath = containerHome + "/convoy-tests.junit.xml"
 	// repoRoot is where the repository is mounted for the integration suite.

@@ -34,7 +34,7 @@ type translator struct {
 	// DefaultBase names the base image of services without base: (default DefaultBase).
 	DefaultBase func(python string) string
 	// UV is the host's uv binary (python.Tools.UV), copied into every container that runs uv
-	// at python.UVBin(ToolsDir/uv-UVVersion): the containers need no pip and no index to get
+	// at python.UVBin(toolsDir/uv-UVVersion): the containers need no pip and no index to get
 	// their installer. It must run on the engine's platform (a static-enough Linux binary of
 	// the engine's architecture, as the uv wheel for the host is when both are linux/amd64).
 	UV string
@@ -88,7 +88,7 @@ func (t translator) stage(cfg *config.Config, svc *config.Service, st stages.Sta
 		return t.process(cfg, svc, st)
 	}
 	if st.Kind == stages.KindImage {
-		return recipe{}, fmt.Errorf("stage %q of %q: an image stage is not one container: Engine.Run builds it from Translator.Requirements and Translator.Image", st.Name, svc.Name)
+		return recipe{}, fmt.Errorf("stage %q of %q: an image stage is not one container: Engine.Run resolves its requirements in the gated container and assembles the image on the host", st.Name, svc.Name)
 	}
 	return recipe{}, fmt.Errorf("stage %q of %q: the dagger engine runs no stage of this kind", st.Name, svc.Name)
 }
@@ -187,7 +187,7 @@ func (t translator) deps(cfg *config.Config, svc *config.Service, st stages.Stag
 }
 
 // libsInPlace mounts svc's libs where the repository has them relative to its directory, as
-// seen from SourceRoot ("../../libs/kit" of services/web: /libs/kit), for a deps stage whose
+// seen from sourceRoot ("../../libs/kit" of services/web: /libs/kit), for a deps stage whose
 // commands read them there (stages.Stage.Libs: poetry's path dependencies).
 func libsInPlace(svc *config.Service) []mountSpec {
 	var mounts []mountSpec
@@ -234,9 +234,9 @@ func hostPath(p python.Project, rel string) string {
 }
 
 // projectDir is where the deps stage of p places its tool's inputs and runs its commands, and
-// where the image stage runs the tool's runtime command: SourceRoot, unless an input is outside
+// where the image stage runs the tool's runtime command: sourceRoot, unless an input is outside
 // the service's directory (a uv workspace's root pyproject.toml and lock) — then the service's
-// directory under RepoRoot, the inputs keeping the repository's layout there, so that a tool
+// directory under repoRoot, the inputs keeping the repository's layout there, so that a tool
 // that looks for its workspace from the service's directory up finds it.
 func projectDir(p python.Project, inputs []string) string {
 	for _, in := range inputs {
@@ -257,7 +257,7 @@ func inputPath(p python.Project, dir, rel string) string {
 }
 
 // containerPath is where the repository-relative file rel of p is in a container: under
-// SourceRoot when it is in the service's directory, else under RepoRoot.
+// sourceRoot when it is in the service's directory, else under repoRoot.
 func containerPath(p python.Project, rel string) string {
 	if r, ok := serviceRel(p, rel); ok {
 		return path.Join(sourceRoot, r)
@@ -280,7 +280,7 @@ func usesUV(st stages.Stage) bool {
 	return st.Installer == python.InstallerUV || python.UsesUV(st.Commands) || python.UsesProgram(st.Commands, python.PoetryProgram)
 }
 
-// withUV makes recipe r copy the host's uv (Translator.UV) into ToolsDir, gives env uv's
+// withUV makes recipe r copy the host's uv (translator.UV) into toolsDir, gives env uv's
 // settings (python.UVEnv: its cache volume, the PIP_* index settings as uv's; files copied from
 // the volume, which is another filesystem) and returns the uv binary's path in the container.
 func (t translator) withUV(r *recipe, env map[string]string) string {
@@ -298,7 +298,7 @@ func (t translator) withUV(r *recipe, env map[string]string) string {
 	return bin
 }
 
-// withPoetry makes deps recipe r provision poetry PoetryVersion into ToolsDir with the uv at
+// withPoetry makes deps recipe r provision poetry PoetryVersion into toolsDir with the uv at
 // uv (python.PoetryProvisionArgv, as Tools does on the host), gives env poetry's settings
 // (python.PoetryEnv: its cache volume) and returns poetry's path in the container, where the
 // image stage's requirements recipe, which continues this container, finds it too
@@ -351,7 +351,7 @@ func (t translator) process(cfg *config.Config, svc *config.Service, st stages.S
 	return r, nil
 }
 
-// sourceMounts mounts svc's directory at SourceRoot and each of its libs at LibsRoot/NAME, where
+// sourceMounts mounts svc's directory at sourceRoot and each of its libs at image.LibsRoot/NAME, where
 // its image has them.
 func sourceMounts(cfg *config.Config, svc *config.Service) ([]mountSpec, error) {
 	mounts := []mountSpec{{Host: svc.Dir, Path: sourceRoot, Exclude: sourceExclude}}

@@ -145,14 +145,14 @@ func (c *cli) imageBuilder(cfg *config.Config, push string) (*images.Builder, er
 func integrationFlags(fs *pflag.FlagSet) {
 	fs.String("postgres", "", "URL of an existing PostgreSQL server for the per-service databases (default: integration.postgres, else a throwaway cluster)")
 	fs.String("postgres-image", "", "--engine dagger: the image the Postgres server runs from, a registry reference, oci-layout:PATH[:TAG] or docker-archive:FILE[:REF] (default: integration.postgres_image, else postgres:16)")
-	fs.String("integration-from", string(engine.FromImage), "start services from their images (image) or, without a container runtime, from host virtualenvs (venv: the images are not proven)")
+	fs.String("integration-from", string(engine.FromImage), "start services from their images (image) or, without a container runtime, from host virtualenvs (venv; --engine dagger: the gated containers; the images are not proven)")
 	fs.String("runtime", "auto", "container runtime images run in: runc, docker (the daemon at DOCKER_HOST) or auto (docker when DOCKER_HOST is set, else runc); env CONVOY_RUNTIME")
 }
 
-// integrationFrom is what integration starts services from: what --integration-from says on
-// the local engine; the Dagger engine starts the containers that passed their gates.
+// integrationFrom is what integration starts services from: what --integration-from says
+// (images by default; on the Dagger engine, venv starts the containers that passed their gates).
 func (c *cli) integrationFrom() engine.From {
-	if c.flagString("integration-from") == string(engine.FromVenv) || c.opts.engine != local.Name {
+	if c.flagString("integration-from") == string(engine.FromVenv) {
 		return engine.FromVenv
 	}
 	return engine.FromImage
@@ -175,8 +175,8 @@ func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (container.Runti
 			return nil, &pipeline.UsageError{Msg: fmt.Sprintf("--postgres-image: %v", err)}
 		}
 	}
-	if !ph.integration || c.integrationFrom() == engine.FromVenv {
-		return nil, nil
+	if !ph.integration || c.integrationFrom() == engine.FromVenv || c.opts.engine != local.Name {
+		return nil, nil // the Dagger engine starts images on the engine
 	}
 	kind := c.flagString("runtime")
 	if !c.fs.Changed("runtime") {

@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/engine/local"
+	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/internal/gittest"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/images"
@@ -253,7 +256,7 @@ func baseDir() string {
 // the same manifest digest on both engines, each with a layer cache and a store of its own (the
 // dependency layer is installed twice). The local side runs for real: its deps stage installs
 // six into a virtualenv and its image stage resolves and builds; the Dagger side is given what
-// the local side resolved.
+// the local side resolved. The tarball integration imports on the engine holds that image.
 func TestSameImageOnBothEngines(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(baseDir(), "index.json")); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -305,7 +308,9 @@ func TestSameImageOnBothEngines(t *testing.T) {
 			t.Fatalf("the local engine resolved other requirements:\n%s", log.String())
 		}
 		var dlog bytes.Buffer
-		dres, err := New(nil, WithImages(builder())).assemble(ctx, engine.Request{Config: cfg, Service: web, Stage: st, Log: &dlog}, []string{"six==1.16.0"})
+		deng := New(nil, WithImages(builder()))
+		defer deng.Close()
+		dres, err := deng.assemble(ctx, engine.Request{Config: cfg, Service: web, Stage: st, Log: &dlog}, []string{"six==1.16.0"})
 		if err != nil {
 			t.Fatalf("dagger assemble: %v\n%s", err, dlog.String())
 		}
@@ -315,6 +320,22 @@ func TestSameImageOnBothEngines(t *testing.T) {
 		if !strings.Contains(dlog.String(), "six") {
 			t.Errorf("the dagger engine's assembly installed no dependency layer:\n%s", dlog.String())
 		}
+		// Integration starts that very image: exported for the engine to import, it is the
+		// stored image, config and layers.
+		imgs, err := deng.serviceImages(ctx, engine.IntegrationRequest{Services: []*config.Service{web}, From: engine.FromImage,
+			Image: func(context.Context, string) (string, error) { return dres.Image, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exported, err := image.LoadBase(ctx, imgs["web"])
+		if err != nil {
+			t.Fatalf("reading the exported image %s: %v", imgs["web"], err)
+		}
+		stored, err := deng.o.images.Image(ctx, dres.Image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameImage(t, exported.Image, stored)
 	}
 }
 
@@ -336,4 +357,29 @@ func TestImageStageErrors(t *testing.T) {
 	if !strings.Contains(log.String(), `convoy: service "web" has no base image`) {
 		t.Errorf("log = %q", log.String())
 	}
+}
+
+// sameImage fails unless got has want's config and layers.
+func sameImage(t *testing.T, got, want v1.Image) {
+	t.Helper()
+	digests := func(img v1.Image) []string {
+		cfg, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []string{cfg.String()}
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			d, err := l.DiffID()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d.String())
+		}
+		return out
+	}
+	same(t, "config and layers", digests(got), digests(want))
 }

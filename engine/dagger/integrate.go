@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
@@ -38,7 +42,17 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 	if err != nil {
 		return rep, err
 	}
-	r, err := tr.integrationRun(req.Config, req.Services, e.o.integration)
+	o := e.o.integration
+	if o.RunID == "" {
+		o.RunID = req.RunID
+	}
+	if _, err := tr.integrationRun(req.Config, req.Services, o); err != nil {
+		return rep, fmt.Errorf("%w: %w", integration.ErrInvalidSpec, err)
+	}
+	if o.images, err = e.serviceImages(ctx, req); err != nil {
+		return rep, err
+	}
+	r, err := tr.integrationRun(req.Config, req.Services, o)
 	if err != nil {
 		return rep, fmt.Errorf("%w: %w", integration.ErrInvalidSpec, err)
 	}
@@ -46,6 +60,46 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 	ev := newIntegrationEvents(req.Events)
 	drep, err := e.runIntegration(ctx, &r, req.LogDir, ev)
 	return convertIntegration(ctx, drep, err, ev)
+}
+
+// serviceImages are the images req's services start from, by name, as docker-archive:FILE:TAG
+// references to single-image tarballs of what the WithImages builder built (req.Image waits for
+// each): what ships is what integration tests. None when req starts services from their gated
+// containers (engine.FromVenv, or no req.Image with no From).
+func (e *Engine) serviceImages(ctx context.Context, req engine.IntegrationRequest) (map[string]string, error) {
+	switch {
+	case req.From == engine.FromVenv || (req.From == "" && req.Image == nil):
+		return nil, nil
+	case req.Image == nil || e.o.images == nil:
+		return nil, fmt.Errorf("%w: integration starts the services from their images, and this run has none (the dagger engine was created without WithImages, or the request has no Image)", integration.ErrInvalidSpec)
+	}
+	e.mu.Lock()
+	dir, err := e.scratchLocked("images-")
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, svc := range req.Services {
+		ref, err := req.Image(ctx, svc.Name)
+		if err != nil {
+			return nil, fmt.Errorf("waiting for the image of %q: %w", svc.Name, err)
+		}
+		img, err := e.o.images.Image(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("reading the image of %q: %w", svc.Name, err)
+		}
+		tag, err := name.NewTag("convoy.invalid/" + svc.Name + ":integration")
+		if err != nil {
+			return nil, fmt.Errorf("naming the image of %q: %w", svc.Name, err)
+		}
+		file := filepath.Join(dir, svc.Name+".tar")
+		if err := tarball.WriteToFile(file, tag, img); err != nil {
+			return nil, fmt.Errorf("exporting the image of %q (%s): %w", svc.Name, ref, err)
+		}
+		out[svc.Name] = "docker-archive:" + file + ":" + tag.String()
+	}
+	return out, nil
 }
 
 // postgresImage is the Postgres server's image reference Integrate uses for cfg.

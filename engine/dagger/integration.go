@@ -54,6 +54,10 @@ type IntegrationOptions struct {
 	SuiteBase string
 	// HealthTimeout bounds each service's health check (default integration.DefaultHealthTimeout).
 	HealthTimeout time.Duration
+	// images are the services started from their images, by name: each an image reference as
+	// base: takes it (Integrate exports the built image as docker-archive:FILE:TAG). A service
+	// not named here starts from its gated container.
+	images map[string]string
 }
 
 // integrationRecipe is the integration stage as data: one Postgres server, one database per
@@ -237,17 +241,15 @@ func serviceURL(svc *config.Service) string {
 // integration.Run adds them: integration.env, every <NAME>_URL, its database variable, HOST, PORT),
 // migrate and populate, and its serve command.
 func (t translator) integrationService(cfg *config.Config, svc *config.Service, order []*config.Service, urls map[string]string, o IntegrationOptions) (serviceRecipe, error) {
-	prep, err := t.prepared(cfg, svc)
-	if err != nil {
-		return serviceRecipe{}, err
-	}
-	mounts, err := sourceMounts(cfg, svc)
-	if err != nil {
-		return serviceRecipe{}, err
-	}
 	db := integration.DatabaseName(svc.Name, o.RunID)
 	port := strconv.Itoa(svc.Port)
-	env, _ := t.env(cfg, svc, stages.Stage{Name: integrationStage})
+	// From its image, a service has the image's environment, working directory and user, with
+	// the run's variables on top, as integration.Run starts an image; from its gated container,
+	// a stage's environment and its source mounted.
+	env := map[string]string{}
+	if _, ok := o.images[svc.Name]; !ok {
+		env, _ = t.env(cfg, svc, stages.Stage{Name: integrationStage})
+	}
 	for k, v := range cfg.Integration.Env {
 		env[k] = v
 	}
@@ -265,12 +267,10 @@ func (t translator) integrationService(cfg *config.Config, svc *config.Service, 
 			execs = append(execs, execStep{Argv: argv})
 		}
 	}
-	setup := recipe{
-		Service: svc.Name, Stage: integrationStage, Base: prep.Base, From: &prep,
-		Mounts: mounts, Env: envList(env), Workdir: sourceRoot, Timeout: svc.Timeout,
-		Execs: execs,
+	setup, err := t.serviceSetup(cfg, svc, o, recipe{Service: svc.Name, Stage: integrationStage, Env: envList(env), Timeout: svc.Timeout, Execs: execs})
+	if err != nil {
+		return serviceRecipe{}, err
 	}
-	setup.Unset, setup.Unmount = leftovers(&prep, &setup)
 	serve := integration.Substitute(svc.Serve, "0.0.0.0", port)
 	if len(serve) == 0 {
 		return serviceRecipe{}, fmt.Errorf("integration: service %q has no serve: command", svc.Name)
@@ -293,6 +293,29 @@ func (t translator) integrationService(cfg *config.Config, svc *config.Service, 
 		Name: svc.Name, Hostname: svc.DNSName(), Port: svc.Port, URL: serviceURL(svc), Database: db,
 		Setup: setup, Serve: serve, Health: health, Bindings: bindings,
 	}, nil
+}
+
+// serviceSetup completes setup, the container svc is set up and served from: its image when
+// o.images names one, else its gated container with its source mounted where the image has it.
+func (t translator) serviceSetup(cfg *config.Config, svc *config.Service, o IntegrationOptions, setup recipe) (recipe, error) {
+	if ref, ok := o.images[svc.Name]; ok {
+		base, err := parseBase(ref, cfg.Root)
+		if err != nil {
+			return recipe{}, fmt.Errorf("integration: image of %q: %w", svc.Name, err)
+		}
+		setup.Base = base
+		return setup, nil
+	}
+	prep, err := t.prepared(cfg, svc)
+	if err != nil {
+		return recipe{}, err
+	}
+	if setup.Mounts, err = sourceMounts(cfg, svc); err != nil {
+		return recipe{}, err
+	}
+	setup.Base, setup.From, setup.Workdir = prep.Base, &prep, sourceRoot
+	setup.Unset, setup.Unmount = leftovers(&prep, &setup)
+	return setup, nil
 }
 
 // suite translates the suite's container: the suite's base image with the repository mounted,

@@ -2,12 +2,14 @@ package dagger
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
@@ -305,4 +307,59 @@ func TestIntegrationContinuesTheGatedContainer(t *testing.T) {
 		return
 	}
 	t.Fatal("web is not in the integration recipe")
+}
+
+// TestIntegrationStartsImages: a service integration starts from its image (what ships) is set
+// up and served from that image — no gated container, no source mounted, the image's own
+// environment, working directory and user — with only the run's variables on top; a service
+// without one still starts from its gated container.
+func TestIntegrationStartsImages(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	ref := "docker-archive:/tmp/convoy-images/web.tar:convoy.invalid/web:integration"
+	r, err := hostEnv(nil).integrationRun(cfg, cfg.Services, IntegrationOptions{RunID: "r1", images: map[string]string{"web": ref}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Services {
+		switch s.Name {
+		case "web":
+			same(t, "web's base", s.Setup.Base, imageRef{Ref: ref, Kind: fromDockerArchive, Path: "/tmp/convoy-images/web.tar", Tag: "convoy.invalid/web:integration"})
+			if s.Setup.From != nil || len(s.Setup.Mounts) > 0 || s.Setup.Workdir != "" || len(s.Setup.Files) > 0 {
+				t.Errorf("web's image gets a gated container, mounts, a working directory or files: %+v", s.Setup)
+			}
+			env := s.Setup.envMap()
+			for _, k := range []string{"PATH", "VIRTUAL_ENV", "PYTHONPATH", "HOME"} {
+				if v, ok := env[k]; ok {
+					t.Errorf("web's image gets the gates' %s=%q over its own", k, v)
+				}
+			}
+			for k, v := range map[string]string{"DATABASE_URL": "postgresql://convoy:convoy@postgres:5432/" + integration.DatabaseName("web", "r1"),
+				"HOST": "0.0.0.0", "PORT": "8000", "API_URL": "http://api:9000", envRunID: "r1"} {
+				if env[k] != v {
+					t.Errorf("web's %s = %q, want %q", k, env[k], v)
+				}
+			}
+			same(t, "web's bindings", s.Bindings, []string{"postgres", "api"})
+		case "api":
+			if s.Setup.From == nil || s.Setup.From.Stage != "deps" {
+				t.Errorf("api, without an image, does not continue its gated container: %+v", s.Setup.From)
+			}
+		}
+	}
+}
+
+// TestIntegrateWithoutImages: integration that must start images (engine.FromImage) refuses,
+// before anything starts, on an engine that has none to start.
+func TestIntegrateWithoutImages(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	cache := os.Getenv("CONVOY_TEST_CACHE")
+	if cache == "" {
+		cache = t.TempDir()
+	}
+	e := New(nil, WithTools(python.NewTools(cache)))
+	rep, err := e.Integrate(context.Background(), engine.IntegrationRequest{Config: cfg, Services: cfg.StartOrder(), LogDir: t.TempDir(),
+		From: engine.FromImage, Image: func(context.Context, string) (string, error) { return "", nil }})
+	if rep == nil || !errors.Is(err, integration.ErrInvalidSpec) || !strings.Contains(err.Error(), "without WithImages") {
+		t.Fatalf("Integrate = %v, %v; want an invalid spec error saying there are no images", rep, err)
+	}
 }

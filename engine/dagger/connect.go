@@ -105,7 +105,7 @@ func WithNotify(f func(string)) Option { return func(o *options) { o.notify = f 
 func WithLogOutput(w io.Writer) Option { return func(o *options) { o.logOutput = w } }
 
 // WithJobs bounds how many services the engine works on at once where it fans out by itself
-// (integration set-up, image exports): --jobs. The scheduler bounds stages.
+// (integration set-up): --jobs. The scheduler bounds stages.
 func WithJobs(n int) Option { return func(o *options) { o.jobs = n } }
 
 // WithPreflightTimeout bounds Connect's check that an engine is reachable.
@@ -121,13 +121,14 @@ func WithConnectTimeout(d time.Duration) Option { return func(o *options) { o.co
 func WithRunnerHost(host string) Option { return func(o *options) { o.runnerHost = host } }
 
 // WithDefaultBase names the base image of services whose services.yaml has no base:
-// (default DefaultBase: python:VERSION-slim).
+// (default python:VERSION-slim).
 func WithDefaultBase(f func(python string) string) Option {
 	return func(o *options) { o.defaultBase = f }
 }
 
-// WithTempDir is where oci-layout: base images are packed into tarballs for Import (default
-// os.TempDir()); they are removed by Close.
+// WithTempDir is where oci-layout: bases and the images integration starts are packed into
+// tarballs for Import, and environments exported for release (default os.TempDir()); they are
+// removed by Close.
 func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir } }
 
 // WithImages lets Run carry out image stages: the input hash, the image.Spec and the store

@@ -48,9 +48,9 @@ type IntegrationOptions struct {
 	RunID string
 	// Postgres is the server's image: a registry reference, oci-layout:PATH[:TAG] or
 	// docker-archive:FILE[:REF] (default: services.yaml's integration.postgres_image, else
-	// DefaultPostgresImage).
+	// postgres:16).
 	Postgres string
-	// SuiteBase is the suite container's base image (default: defaults.base, else DefaultBase).
+	// SuiteBase is the suite container's base image (default: defaults.base, else python:VERSION-slim).
 	SuiteBase string
 	// HealthTimeout bounds each service's health check (default integration.DefaultHealthTimeout).
 	HealthTimeout time.Duration

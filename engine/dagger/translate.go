@@ -31,7 +31,7 @@ type translator struct {
 	LookupEnv func(string) (string, bool)
 	// Environ lists the host's variables, to find PIP_* ones (default os.Environ).
 	Environ func() []string
-	// DefaultBase names the base image of services without base: (default DefaultBase).
+	// DefaultBase names the base image of services without base: (default python:VERSION-slim).
 	DefaultBase func(python string) string
 	// UV is the host's uv binary (python.Tools.UV), copied into every container that runs uv
 	// at python.UVBin(toolsDir/uv-UVVersion): the containers need no pip and no index to get

@@ -8,7 +8,7 @@ PKGS     := ./...
 BASE_DIR ?= /var/cache/convoy/base
 export CONVOY_BASE_DIR := $(BASE_DIR)
 
-.PHONY: run test build setup base vet gotest libtest e2e faults bench fuzz clean
+.PHONY: run test build setup base postgres-image vet gotest libtest e2e faults bench fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./ci
@@ -21,6 +21,12 @@ setup:
 # The offline Python base image every service image starts from (no registry needed).
 base: setup
 	scripts/base-image.sh $(BASE_DIR) python
+
+# The offline PostgreSQL server image --engine dagger's integration can run from
+# (integration.postgres_image: "oci-layout:/var/cache/convoy/postgres:postgres"). A few minutes
+# and a Debian mirror: not part of `make test` (no Dagger engine runs here).
+postgres-image: setup
+	scripts/postgres-image.sh /var/cache/convoy/postgres postgres
 
 # The main job on the embedded defaults: local engine, OCI layout store (.convoy/oci),
 # throwaway Postgres databases.

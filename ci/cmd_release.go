@@ -9,9 +9,11 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/convoy-ci/convoy/engine/dagger"
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/pipeline"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/release"
 )
 
@@ -84,23 +86,33 @@ func (c *cli) releaseIfTagged(ctx context.Context, cfg *config.Config) (code int
 	return c.cutRelease(ctx, cfg, tag), true
 }
 
-// releaseEnvs is the engine that provides the environments a release freezes: the local
-// engine's virtualenvs. The Dagger engine's environments live in its containers, where release
-// cannot read them.
-func (c *cli) releaseEnvs(cfg *config.Config) (release.Environments, error) {
-	if c.opts.engine != local.Name {
-		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("release: --engine %s cannot provide the environments a release freezes; use --engine %s", c.opts.engine, local.Name)}
+// releaseEnvs is the engine that provides the environments a release freezes, the one --engine
+// names: the local engine's virtualenvs, or the Dagger engine's containers (exported to the
+// host). done releases it. A Dagger engine that cannot be reached is a usage error: nothing ran.
+func (c *cli) releaseEnvs(ctx context.Context, cfg *config.Config) (envs release.Environments, done func() error, err error) {
+	if c.opts.engine != dagger.Name {
+		return local.New(stateDir(cfg), local.WithCacheDir(c.cacheDir(cfg))), func() error { return nil }, nil
 	}
-	return local.New(stateDir(cfg), local.WithCacheDir(c.cacheDir(cfg))), nil
+	eng, err := dagger.Connect(ctx, dagger.WithJobs(c.opts.jobs), dagger.WithStateDir(stateDir(cfg)),
+		dagger.WithTools(python.NewTools(c.cacheDir(cfg))))
+	var ue *dagger.UnreachableError
+	if errors.As(err, &ue) {
+		return nil, nil, &pipeline.UsageError{Msg: err.Error()}
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to the Dagger engine: %w", err)
+	}
+	return eng, eng.Close, nil
 }
 
 // checkLockfiles installs every service's dependencies as the gates would and compares them
 // with the committed lockfiles, writing nothing to the repository.
 func (c *cli) checkLockfiles(ctx context.Context, cfg *config.Config) int {
-	envs, err := c.releaseEnvs(cfg)
+	envs, closeEnvs, err := c.releaseEnvs(ctx, cfg)
 	if err != nil {
 		return c.fail(err)
 	}
+	defer closeEnvs()
 	sum, code := c.pipeline(ctx, cfg, "release --check", phases{depsOnly: true})
 	if code != exitPassed {
 		return code
@@ -151,10 +163,11 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 	if registry == "" {
 		return c.fail(&pipeline.UsageError{Msg: "release: no registry: pass --registry HOST/NAMESPACE or set release.registry"})
 	}
-	envs, err := c.releaseEnvs(cfg)
+	envs, closeEnvs, err := c.releaseEnvs(ctx, cfg)
 	if err != nil {
 		return c.fail(err)
 	}
+	defer closeEnvs()
 	force, _ := c.fs.GetBool("force")
 	insecure, _ := c.fs.GetBool("insecure")
 	pushGit := c.flagString("push-git")

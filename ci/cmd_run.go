@@ -105,7 +105,8 @@ func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.B
 	notify := func(msg string) { bus.Emit(pipeline.Event{Type: pipeline.EventNotice, Message: msg}) }
 	switch c.opts.engine {
 	case dagger.Name:
-		eng, err := dagger.Connect(ctx, dagger.WithJobs(c.opts.jobs), dagger.WithNotify(notify), dagger.WithImages(builder))
+		eng, err := dagger.Connect(ctx, dagger.WithJobs(c.opts.jobs), dagger.WithNotify(notify), dagger.WithImages(builder),
+			dagger.WithStateDir(stateDir(cfg)), dagger.WithIntegration(dagger.IntegrationOptions{Postgres: c.flagString("postgres-image")}))
 		var ue *dagger.UnreachableError
 		if errors.As(err, &ue) {
 			// Nothing ran: a missing engine is a setup problem, like a bad flag.
@@ -147,14 +148,15 @@ func (c *cli) imageBuilder(cfg *config.Config, push string) (*images.Builder, er
 // integrationFlags are the flags of commands that run the integration stage.
 func integrationFlags(fs *pflag.FlagSet) {
 	fs.String("postgres", "", "URL of an existing PostgreSQL server for the per-service databases (default: integration.postgres, else a throwaway cluster)")
-	fs.String("integration-from", string(engine.FromImage), "start services from their images (image) or, without a container runtime, from host virtualenvs (venv: the images are not proven)")
+	fs.String("postgres-image", "", "--engine dagger: the image the Postgres server runs from, a registry reference, oci-layout:PATH[:TAG] or docker-archive:FILE[:REF] (default: integration.postgres_image, else postgres:16)")
+	fs.String("integration-from", string(engine.FromImage), "start services from their images (image) or, without a container runtime, from host virtualenvs (venv; --engine dagger: the gated containers; the images are not proven)")
 	fs.String("runtime", "auto", "container runtime images run in: runc, docker (the daemon at DOCKER_HOST) or auto (docker when DOCKER_HOST is set, else runc); env CONVOY_RUNTIME")
 }
 
-// integrationFrom is what integration starts services from: what --integration-from says on
-// the local engine; the Dagger engine starts the containers that passed their gates.
+// integrationFrom is what integration starts services from: what --integration-from says
+// (images by default; on the Dagger engine, venv starts the containers that passed their gates).
 func (c *cli) integrationFrom() engine.From {
-	if c.flagString("integration-from") == string(engine.FromVenv) || c.opts.engine != local.Name {
+	if c.flagString("integration-from") == string(engine.FromVenv) {
 		return engine.FromVenv
 	}
 	return engine.FromImage
@@ -169,8 +171,16 @@ func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (container.Runti
 	default:
 		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("--integration-from %q: expected image or venv", from)}
 	}
-	if !ph.integration || c.integrationFrom() == engine.FromVenv {
-		return nil, nil
+	if pg := c.flagString("postgres-image"); pg != "" {
+		if c.opts.engine != dagger.Name {
+			return nil, &pipeline.UsageError{Msg: "--postgres-image applies to --engine dagger: the local engine starts a throwaway cluster from the host's PostgreSQL (or uses --postgres)"}
+		}
+		if err := config.CheckImageRef(pg, cfg.Root); err != nil {
+			return nil, &pipeline.UsageError{Msg: fmt.Sprintf("--postgres-image: %v", err)}
+		}
+	}
+	if !ph.integration || c.integrationFrom() == engine.FromVenv || c.opts.engine != local.Name {
+		return nil, nil // the Dagger engine starts images on the engine
 	}
 	kind := c.flagString("runtime")
 	if !c.fs.Changed("runtime") {

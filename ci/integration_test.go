@@ -130,6 +130,31 @@ func TestIntegrationWithoutRuntime(t *testing.T) {
 	}
 }
 
+// TestPostgresImageFlag: --postgres-image is checked before any work — the local engine takes
+// none, and a layout that is not there is refused — and exits 2 without logs.
+func TestPostgresImageFlag(t *testing.T) {
+	root := imageRepo(t, "pass", "")
+	env := []string{"_EXPERIMENTAL_DAGGER_RUNNER_HOST=unix://" + filepath.Join(t.TempDir(), "no-engine.sock")}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--postgres-image", "postgres:16"}, "--postgres-image applies to --engine dagger"},
+		{[]string{"--engine", "dagger", "--postgres-image", "oci-layout:" + filepath.Join(t.TempDir(), "none")}, "--postgres-image: image \"oci-layout:"},
+		{[]string{"--engine", "dagger", "--postgres-image", "Postgres!"}, "--postgres-image: parsing base image"},
+		// A good one passes the checks: what stops the run is the missing engine.
+		{[]string{"--engine", "dagger", "--postgres-image", "postgres:16"}, "no Dagger engine reachable"},
+	} {
+		res := convoy(t, root, env, append([]string{"integration"}, tc.args...)...)
+		if res.code != 2 || !strings.Contains(res.stderr, tc.want) {
+			t.Errorf("%q: exit %d, want 2 saying %q\n%s", tc.args, res.code, tc.want, res.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(root, ".convoy", "logs")); !os.IsNotExist(err) {
+			t.Errorf("%q: a refused run left logs behind (%v)", tc.args, err)
+		}
+	}
+}
+
 // waitForEvent reads NDJSON events from r until one satisfies ok; false when r ends first.
 func waitForEvent(r io.Reader, ok func(pipeline.Event) bool) bool {
 	sc := bufio.NewScanner(r)

@@ -70,7 +70,8 @@ func TestReleaseRefusesBeforeWork(t *testing.T) {
 		{"dirty worktree", func(t *testing.T, root string) {
 			writeFiles(t, root, map[string]string{"svc/alpha/notes.txt": "x"})
 		}, "v1.0.0", "", "svc/alpha/notes.txt", nil},
-		{"engine without environments to freeze", nil, "v1.0.0", "", "--engine dagger cannot provide the environments",
+		// The Dagger engine provides the environments it gated; none is reachable here.
+		{"dagger engine unreachable", nil, "v1.0.0", "", "no Dagger engine reachable",
 			[]string{"--engine", "dagger"}},
 		{"no integration block", func(t *testing.T, root string) {
 			manifest := filepath.Join(root, "services.yaml")
@@ -94,7 +95,7 @@ func TestReleaseRefusesBeforeWork(t *testing.T) {
 			}
 			head, status := gitIn(t, root, "rev-parse", "HEAD"), gitIn(t, root, "status", "--porcelain", "--ignored")
 			args := append([]string{"release", "--tag", tt.tag, "--registry", reg, "--output", "json"}, tt.args...)
-			res := convoy(t, root, []string{"CI=true"}, args...)
+			res := convoy(t, root, []string{"CI=true", "_EXPERIMENTAL_DAGGER_RUNNER_HOST=unix://" + filepath.Join(t.TempDir(), "no-engine.sock")}, args...)
 			if res.code != 2 || !strings.Contains(res.stderr, tt.want) {
 				t.Errorf("exit %d, want 2 with %q on stderr:\n%s", res.code, tt.want, res.stderr)
 			}

@@ -96,14 +96,24 @@ type StageError struct {
 
 // Error says what failed and how.
 func (e *StageError) Error() string {
+	running := ""
+	if len(e.Command) > 0 {
+		running = fmt.Sprintf(" running %q", e.Command)
+	}
 	switch e.Reason {
 	case TimedOut:
-		return fmt.Sprintf("timed out running %q: %v", e.Command, e.Err)
+		return fmt.Sprintf("timed out%s: %v", running, e.Err)
 	case Interrupted:
-		return fmt.Sprintf("interrupted while running %q", e.Command)
+		if running == "" {
+			return "interrupted"
+		}
+		return "interrupted while" + running
 	}
 	if e.ExitCode >= 0 {
 		return fmt.Sprintf("%q exited with code %d", e.Command, e.ExitCode)
+	}
+	if running == "" {
+		return fmt.Sprint(e.Err) // no command applies: the cause says what failed
 	}
 	return fmt.Sprintf("running %q: %v", e.Command, e.Err)
 }

@@ -88,8 +88,10 @@ print(json.dumps({"version": platform.python_version(), "tooling": sorted(seen)}
 
 // frozenVenv returns what `pip freeze --exclude-editable` would list in the virtualenv venv,
 // read from its metadata (FreezeRequirements: a virtualenv uv made has no pip), installer
-// tooling excluded, and facts about its interpreter (asked of venv/bin/python), the closure of
-// the distributions roots among them.
+// tooling excluded, and facts about its interpreter (asked of venv/bin/python; the version is
+// the one its pyvenv.cfg records, when it does: a virtualenv an engine exported from a
+// container is read with the host's interpreter of the same minor version), the closure of the
+// distributions roots among them.
 func frozenVenv(ctx context.Context, venv string, roots []string) ([]installedPkg, envInfo, error) {
 	python := filepath.Join(venv, "bin", "python")
 	var info envInfo
@@ -101,6 +103,9 @@ func frozenVenv(ctx context.Context, venv string, roots []string) ([]installedPk
 	}
 	if err := json.Unmarshal(out, &info); err != nil || info.Version == "" {
 		return nil, info, fmt.Errorf("reading the environment of %q: unexpected output %q", python, out)
+	}
+	if v := venvVersion(venv); v != "" {
+		info.Version = v
 	}
 	lines, err := FreezeRequirements(venv)
 	if err != nil {
@@ -185,4 +190,22 @@ func parseFreezeLine(line string) (installedPkg, bool) {
 		return p, true
 	}
 	return installedPkg{}, false
+}
+
+// venvVersion is the full Python version venv's pyvenv.cfg records ("version" as venv writes it,
+// "version_info" as uv does), "" when it records none.
+func venvVersion(venv string) string {
+	b, err := os.ReadFile(filepath.Join(venv, "pyvenv.cfg"))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if k = strings.TrimSpace(k); ok && (k == "version" || k == "version_info") {
+			if v = strings.TrimSpace(v); v != "" {
+				return v
+			}
+		}
+	}
+	return ""
 }

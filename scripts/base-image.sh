@@ -30,66 +30,22 @@ log() { printf 'base-image: %s\n' "$*" >&2; }
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/convoy-base.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-tool=$work/convoy-base
-(cd "$repo" && go build -o "$tool" ./image/cmd/convoy-base)
-
-rc=0
-found=$("$tool" -check -out "$out" -tag "$tag" 2>"$work/check.err") || rc=$?
-case $rc in
-0)
-	log "$found (already built)"
-	exit 0
-	;;
-1) ;; # not there yet: build it
-*)
-	cat "$work/check.err" >&2
-	log "$out holds something that is not a valid OCI image layout: not touching it"
-	exit 1
-	;;
-esac
-
-if [ "$(id -u)" != 0 ]; then
-	log "debootstrap needs root"
-	exit 1
-fi
-if ! command -v debootstrap >/dev/null; then
-	log "installing debootstrap"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >&2
-fi
+# shellcheck source=scripts/rootfs.sh
+. "$repo/scripts/rootfs.sh"
+build_tool
+already_built "$out" -tag "$tag"
 
 start=$(date +%s)
 rootfs=$work/rootfs
-log "debootstrap $suite from $mirror"
-debootstrap --variant=minbase \
-	--include=python3,python3-venv,python-is-python3,ca-certificates \
-	"$suite" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
-	tail -n 30 "$work/debootstrap.log" >&2
-	log "debootstrap failed"
-	exit 1
-}
+debootstrap_rootfs "$suite" "$mirror" "$rootfs" python3,python3-venv,python-is-python3,ca-certificates
+clean_rootfs "$rootfs"
 
-# What the image does not need, and what belongs to the host that built it.
-rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* \
-	"$rootfs"/var/cache/debconf/*-old "$rootfs"/var/lib/dpkg/*-old \
-	"$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/* \
-	"$rootfs"/dev/* "$rootfs"/proc/* "$rootfs"/sys/* "$rootfs"/run/* "$rootfs"/tmp/*
-find "$rootfs"/usr/share/doc -mindepth 2 ! -name copyright ! -type d -delete
-find "$rootfs"/var/log -type f -delete
-: >"$rootfs"/etc/resolv.conf
-: >"$rootfs"/etc/machine-id
-rm -f "$rootfs"/etc/hostname
-
-version() { dpkg-query --admindir="$rootfs/var/lib/dpkg" -W -f='${Version}' "$1"; }
-python_version=$(version python3)
-python_version=${python_version%%-*} # 3.11.2-1+b1 -> 3.11.2
-glibc=$(version libc6)
-glibc=${glibc%%-*} # 2.36-9+deb12u14 -> 2.36
+python_version=$(pkg_version "$rootfs" python3)
+glibc=$(pkg_version "$rootfs" libc6)
 epoch=${SOURCE_DATE_EPOCH:-$(date +%s)}
 
-log "rootfs: Python $python_version, glibc $glibc, $(du -sh "$rootfs" | cut -f1)"
-tar --sort=name --numeric-owner --mtime="@$epoch" --clamp-mtime \
-	--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-	-C "$rootfs" -cf "$work/rootfs.tar" .
+log "Python $python_version, glibc $glibc"
+pack_rootfs "$rootfs" "$work/rootfs.tar" "$epoch"
 
 mkdir -p "$(dirname "$out")"
 "$tool" -rootfs "$work/rootfs.tar" -out "$out" -tag "$tag" \

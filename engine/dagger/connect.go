@@ -18,6 +18,7 @@ import (
 	"dagger.io/dagger/engineconn"
 
 	"github.com/convoy-ci/convoy/pipeline/images"
+	"github.com/convoy-ci/convoy/python"
 )
 
 // Name is the engine's name for --engine.
@@ -25,27 +26,27 @@ const Name = "dagger"
 
 // Defaults of the connection options.
 const (
-	// DefaultPreflightTimeout bounds the check that an engine is reachable at all.
-	DefaultPreflightTimeout = 5 * time.Second
-	// DefaultConnectTimeout bounds opening the session once an engine looks reachable: the
+	// defaultPreflightTimeout bounds the check that an engine is reachable at all.
+	defaultPreflightTimeout = 5 * time.Second
+	// defaultConnectTimeout bounds opening the session once an engine looks reachable: the
 	// first run on a machine downloads the Dagger CLI and starts the engine container.
-	DefaultConnectTimeout = 5 * time.Minute
-	// DefaultDockerHost is where the Docker daemon is looked for when DOCKER_HOST is not set.
-	DefaultDockerHost = "unix:///var/run/docker.sock"
+	defaultConnectTimeout = 5 * time.Minute
+	// defaultDockerHost is where the Docker daemon is looked for when DOCKER_HOST is not set.
+	defaultDockerHost = "unix:///var/run/docker.sock"
 )
 
 // Environment variables that say where the Dagger engine is.
 const (
-	// EnvSessionPort and EnvSessionToken name an existing session (`dagger run` sets both).
-	EnvSessionPort  = "DAGGER_SESSION_PORT"
-	EnvSessionToken = "DAGGER_SESSION_TOKEN"
+	// envSessionPort and envSessionToken name an existing session (`dagger run` sets both).
+	envSessionPort  = "DAGGER_SESSION_PORT"
+	envSessionToken = "DAGGER_SESSION_TOKEN"
 	// EnvRunnerHost names a running engine the CLI connects to (tcp://, unix://,
 	// docker-container://, kube-pod://, podman-container://...).
 	EnvRunnerHost = "_EXPERIMENTAL_DAGGER_RUNNER_HOST"
-	// EnvCLIBin names a Dagger CLI to use instead of the one the SDK downloads.
-	EnvCLIBin = "_EXPERIMENTAL_DAGGER_CLI_BIN"
-	// EnvDockerHost is the Docker daemon the SDK provisions an engine on.
-	EnvDockerHost = "DOCKER_HOST"
+	// envCLIBin names a Dagger CLI to use instead of the one the SDK downloads.
+	envCLIBin = "_EXPERIMENTAL_DAGGER_CLI_BIN"
+	// envDockerHost is the Docker daemon the SDK provisions an engine on.
+	envDockerHost = "DOCKER_HOST"
 )
 
 // Option configures an Engine (and Connect's checks).
@@ -63,6 +64,8 @@ type options struct {
 	defaultBase      func(string) string
 	tempDir          string
 	images           *images.Builder
+	tools            *python.Tools
+	retryDir         string
 	integration      IntegrationOptions
 }
 
@@ -72,14 +75,20 @@ func makeOptions(opts ...Option) options {
 		environ:          os.Environ,
 		notify:           func(string) {},
 		jobs:             4,
-		preflightTimeout: DefaultPreflightTimeout,
-		connectTimeout:   DefaultConnectTimeout,
+		preflightTimeout: defaultPreflightTimeout,
+		connectTimeout:   defaultConnectTimeout,
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.jobs < 1 {
 		o.jobs = 1
+	}
+	if o.tools == nil && o.images != nil {
+		o.tools = o.images.Tools()
+	}
+	if o.tools == nil {
+		o.tools = python.NewTools(python.DefaultCacheDir())
 	}
 	return o
 }
@@ -96,7 +105,7 @@ func WithNotify(f func(string)) Option { return func(o *options) { o.notify = f 
 func WithLogOutput(w io.Writer) Option { return func(o *options) { o.logOutput = w } }
 
 // WithJobs bounds how many services the engine works on at once where it fans out by itself
-// (integration set-up, image exports): --jobs. The scheduler bounds stages.
+// (integration set-up): --jobs. The scheduler bounds stages.
 func WithJobs(n int) Option { return func(o *options) { o.jobs = n } }
 
 // WithPreflightTimeout bounds Connect's check that an engine is reachable.
@@ -112,13 +121,14 @@ func WithConnectTimeout(d time.Duration) Option { return func(o *options) { o.co
 func WithRunnerHost(host string) Option { return func(o *options) { o.runnerHost = host } }
 
 // WithDefaultBase names the base image of services whose services.yaml has no base:
-// (default DefaultBase: python:VERSION-slim).
+// (default python:VERSION-slim).
 func WithDefaultBase(f func(python string) string) Option {
 	return func(o *options) { o.defaultBase = f }
 }
 
-// WithTempDir is where oci-layout: base images are packed into tarballs for Import (default
-// os.TempDir()); they are removed by Close.
+// WithTempDir is where oci-layout: bases and the images integration starts are packed into
+// tarballs for Import, and environments exported for release (default os.TempDir()); they are
+// removed by Close.
 func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir } }
 
 // WithImages lets Run carry out image stages: the input hash, the image.Spec and the store
@@ -126,6 +136,17 @@ func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir 
 // pushed as the local engine's are. Without it an image stage fails saying that this run builds
 // no images.
 func WithImages(b *images.Builder) Option { return func(o *options) { o.images = b } }
+
+// WithTools sets the Python tools whose uv is copied into the containers (default: the
+// WithImages builder's, else tools kept in python.DefaultCacheDir()).
+func WithTools(t *python.Tools) Option { return func(o *options) { o.tools = t } }
+
+// WithStateDir keeps the engine's record of failed execs under dir (.convoy: dir/dagger/retry),
+// so that a failure is run again by the next run too, not given back from Dagger's cache.
+// Without it the record lasts as long as the engine.
+func WithStateDir(dir string) Option {
+	return func(o *options) { o.retryDir = filepath.Join(dir, "dagger", "retry") }
+}
 
 // WithIntegration sets what Integrate cannot read from services.yaml: the Postgres and suite
 // images, the health timeout and (for tests) the run id. The zero value takes every default.
@@ -149,9 +170,9 @@ func (e *UnreachableError) Error() string {
 	}
 	return "no Dagger engine reachable: " + reason + "\n" +
 		"--engine dagger needs one of:\n" +
-		"  - an existing session: run convoy under `dagger run` (it sets " + EnvSessionPort + " and " + EnvSessionToken + ");\n" +
+		"  - an existing session: run convoy under `dagger run` (it sets " + envSessionPort + " and " + envSessionToken + ");\n" +
 		"  - a running engine: set " + EnvRunnerHost + " (tcp://HOST:PORT, unix:///PATH, docker-container://NAME, kube-pod://POD?namespace=NS);\n" +
-		"  - a Docker daemon the Dagger SDK can start an engine on (" + EnvDockerHost + ", default " + DefaultDockerHost + "; the engine container runs privileged).\n" +
+		"  - a Docker daemon the Dagger SDK can start an engine on (" + envDockerHost + ", default " + defaultDockerHost + "; the engine container runs privileged).\n" +
 		"See docs/dagger.md; --engine local needs none of these."
 }
 
@@ -181,17 +202,17 @@ func Reachable(ctx context.Context, opts ...Option) (string, error) {
 }
 
 func (o options) reachable(ctx context.Context) (string, error) {
-	if port, ok := o.hostEnv(EnvSessionPort); ok {
+	if port, ok := o.hostEnv(envSessionPort); ok {
 		n, err := strconv.Atoi(port)
 		if err != nil || n <= 0 || n > 65535 {
-			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a port number", EnvSessionPort, port)}
+			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a port number", envSessionPort, port)}
 		}
-		if tok, _ := o.hostEnv(EnvSessionToken); tok == "" {
-			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s is set but %s is empty", EnvSessionPort, port, EnvSessionToken)}
+		if tok, _ := o.hostEnv(envSessionToken); tok == "" {
+			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s is set but %s is empty", envSessionPort, port, envSessionToken)}
 		}
 		addr := net.JoinHostPort("127.0.0.1", port)
 		if err := dial(ctx, "tcp", addr); err != nil {
-			return "", &UnreachableError{Reason: fmt.Sprintf("nothing answers on %s (%s=%s): is the `dagger run` session still up?", addr, EnvSessionPort, port), Err: err}
+			return "", &UnreachableError{Reason: fmt.Sprintf("nothing answers on %s (%s=%s): is the `dagger run` session still up?", addr, envSessionPort, port), Err: err}
 		}
 		return "existing session on " + addr, nil
 	}
@@ -254,9 +275,9 @@ func (o options) runnerReachable(ctx context.Context, runner string) (string, er
 // _EXPERIMENTAL_DAGGER_CLI_BIN must exist; otherwise the SDK uses the one it downloaded before, or
 // downloads it (a notice says so).
 func (o options) cliAvailable() error {
-	if bin, ok := o.hostEnv(EnvCLIBin); ok {
+	if bin, ok := o.hostEnv(envCLIBin); ok {
 		if _, err := o.lookPath(bin); err != nil {
-			return &UnreachableError{Reason: fmt.Sprintf("%s=%q is not an executable", EnvCLIBin, bin), Err: err}
+			return &UnreachableError{Reason: fmt.Sprintf("%s=%q is not an executable", envCLIBin, bin), Err: err}
 		}
 		return nil
 	}
@@ -266,7 +287,7 @@ func (o options) cliAvailable() error {
 		}
 	}
 	o.notify(fmt.Sprintf("the Dagger SDK downloads its CLI v%s on first use; on a host without access to dl.dagger.io set %s to an installed dagger binary, or run convoy under `dagger run`",
-		engineconn.CLIVersion, EnvCLIBin))
+		engineconn.CLIVersion, envCLIBin))
 	return nil
 }
 
@@ -286,13 +307,13 @@ func cachedCLI(env func(string) (string, bool)) string {
 // dockerReachable pings the Docker daemon of DOCKER_HOST and checks that the docker CLI, which
 // the Dagger CLI starts its engine with, is on PATH.
 func (o options) dockerReachable(ctx context.Context) (string, error) {
-	host, _ := o.hostEnv(EnvDockerHost)
+	host, _ := o.hostEnv(envDockerHost)
 	if host == "" {
-		host = DefaultDockerHost
+		host = defaultDockerHost
 	}
 	u, err := url.Parse(host)
 	if err != nil {
-		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a URL", EnvDockerHost, host)}
+		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a URL", envDockerHost, host)}
 	}
 	var network, addr string
 	switch u.Scheme {
@@ -301,7 +322,7 @@ func (o options) dockerReachable(ctx context.Context) (string, error) {
 	case "tcp":
 		network, addr = "tcp", u.Host
 	default:
-		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s: only unix:// and tcp:// daemons can be checked", EnvDockerHost, host)}
+		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s: only unix:// and tcp:// daemons can be checked", envDockerHost, host)}
 	}
 	if err := dockerPing(ctx, network, addr); err != nil {
 		return "", &UnreachableError{Reason: fmt.Sprintf("no Docker daemon answers at %s", host), Err: err}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -29,10 +30,11 @@ import (
 type Engine struct {
 	client       *dagger.Client
 	o            options
-	tr           Translator
+	tr           translator
 	closeSession func() error
 
 	offlineOnce sync.Once
+	retries     *retries
 
 	mu       sync.Mutex
 	done     map[string]*dagger.Container // recipe key → its container after its execs passed
@@ -55,8 +57,9 @@ func New(client *dagger.Client, opts ...Option) *Engine {
 		users:    map[string]string{},
 		tarballs: map[string]string{},
 		deps:     map[string]stages.Stage{},
+		retries:  &retries{dir: o.retryDir},
 	}
-	e.tr = Translator{LookupEnv: o.hostEnv, Environ: o.environ, DefaultBase: o.defaultBase, DepsStage: e.depsStage}
+	e.tr = translator{LookupEnv: o.hostEnv, Environ: o.environ, DefaultBase: o.defaultBase, DepsStage: e.depsStage}
 	return e
 }
 
@@ -68,14 +71,32 @@ func (e *Engine) depsStage(svc *config.Service) (stages.Stage, bool) {
 	return st, ok
 }
 
+// hostTranslator returns the engine's translator with the host's uv (translator.UV), which the
+// engine's python.Tools find or provision once.
+func (e *Engine) hostTranslator(ctx context.Context) (translator, error) {
+	uv, err := e.o.tools.UV(ctx)
+	if err != nil {
+		return translator{}, fmt.Errorf("finding the uv copied into the containers: %w", err)
+	}
+	t := e.tr
+	t.UV = uv.Path
+	return t, nil
+}
+
+// scratchLocked returns a new directory under the engine's temporary directory; e.mu is held.
+func (e *Engine) scratchLocked(prefix string) (string, error) {
+	if e.tmpDir == "" {
+		d, err := os.MkdirTemp(e.o.tempDir, "convoy-dagger-")
+		if err != nil {
+			return "", fmt.Errorf("creating a temporary directory: %w", err)
+		}
+		e.tmpDir = d
+	}
+	return os.MkdirTemp(e.tmpDir, prefix)
+}
+
 // Name returns "dagger".
 func (e *Engine) Name() string { return Name }
-
-// Translator returns the translator the engine turns stages into recipes with.
-func (e *Engine) Translator() Translator { return e.tr }
-
-// Client returns the engine's Dagger client.
-func (e *Engine) Client() *dagger.Client { return e.client }
 
 // Close removes the engine's temporary files and, when Connect opened the session, ends it:
 // the engine stops every service it started.
@@ -115,7 +136,11 @@ func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, er
 		e.deps[req.Service.Name] = req.Stage
 		e.mu.Unlock()
 	}
-	r, err := e.tr.Stage(req.Config, req.Service, req.Stage)
+	tr, err := e.hostTranslator(ctx)
+	if err != nil {
+		return engine.Result{}, e.failure(ctx, req.Log, nil, err)
+	}
+	r, err := tr.stage(req.Config, req.Service, req.Stage)
 	if err != nil {
 		fmt.Fprintf(req.Log, "convoy: %v\n", err)
 		return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
@@ -128,21 +153,21 @@ func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, er
 	if r.JUnit != "" && req.JUnit != "" {
 		return engine.Result{}, e.runWithJUnit(ctx, &r, req)
 	}
-	_, err = e.RunRecipe(ctx, &r, req.Log)
+	_, err = e.runRecipe(ctx, &r, req.Log)
 	return engine.Result{}, err
 }
 
-// runWithJUnit is RunRecipe for a recipe whose runner leaves JUnit XML at r.JUnit: after the
+// runWithJUnit is runRecipe for a recipe whose runner leaves JUnit XML at r.JUnit: after the
 // execs, passed or failed (failing tests are counted too), the file is exported to
 // req.JUnit. A runner that wrote none leaves no file there (its counts are unavailable).
-func (e *Engine) runWithJUnit(ctx context.Context, r *Recipe, req engine.Request) error {
-	ctr, err := e.Container(ctx, r)
+func (e *Engine) runWithJUnit(ctx context.Context, r *recipe, req engine.Request) error {
+	ctr, err := e.container(ctx, r)
 	if err != nil {
 		return e.failure(ctx, req.Log, nil, fmt.Errorf("preparing the container of %s/%s: %w", r.Service, r.Stage, err))
 	}
 	var runErr error
-	for _, x := range r.Execs {
-		next, err := e.exec(ctx, ctr, x, req.Log)
+	for i, x := range r.Execs {
+		next, err := e.exec(ctx, ctr, execKey(r, i), x, req.Log)
 		if next != nil {
 			ctr = next
 		}
@@ -161,15 +186,15 @@ func (e *Engine) runWithJUnit(ctx context.Context, r *Recipe, req engine.Request
 	return runErr
 }
 
-// RunRecipe builds r's container (its From chain first) and runs r's execs in order, gated:
+// runRecipe builds r's container (its From chain first) and runs r's execs in order, gated:
 // each exec's exit code is read and a non-zero one stops the recipe with a *engine.StageError.
 // It returns the container after the last exec, which later recipes From r continue.
-func (e *Engine) RunRecipe(ctx context.Context, r *Recipe, log io.Writer) (*dagger.Container, error) {
-	ctr, err := e.Container(ctx, r)
+func (e *Engine) runRecipe(ctx context.Context, r *recipe, log io.Writer) (*dagger.Container, error) {
+	ctr, err := e.container(ctx, r)
 	if err != nil {
 		return nil, e.failure(ctx, log, nil, fmt.Errorf("preparing the container of %s/%s: %w", r.Service, r.Stage, err))
 	}
-	ctr, err = e.execs(ctx, ctr, r.Execs, log)
+	ctr, err = e.execs(ctx, ctr, r, log)
 	if err != nil {
 		return nil, err
 	}
@@ -177,10 +202,11 @@ func (e *Engine) RunRecipe(ctx context.Context, r *Recipe, log io.Writer) (*dagg
 	return ctr, nil
 }
 
-// execs runs execs on ctr in order, gated (see exec), and returns the container after the last.
-func (e *Engine) execs(ctx context.Context, ctr *dagger.Container, execs []Exec, log io.Writer) (*dagger.Container, error) {
-	for _, x := range execs {
-		next, err := e.exec(ctx, ctr, x, log)
+// execs runs r's execs on ctr in order, gated (see exec), and returns the container after the
+// last.
+func (e *Engine) execs(ctx context.Context, ctr *dagger.Container, r *recipe, log io.Writer) (*dagger.Container, error) {
+	for i, x := range r.Execs {
+		next, err := e.exec(ctx, ctr, execKey(r, i), x, log)
 		if err != nil {
 			return nil, err
 		}
@@ -189,15 +215,19 @@ func (e *Engine) execs(ctx context.Context, ctr *dagger.Container, execs []Exec,
 	return ctr, nil
 }
 
+// execKey names the i-th exec of r in the failure record (retries).
+func execKey(r *recipe, i int) string { return r.key() + "-" + strconv.Itoa(i) }
+
 // exec runs x on ctr: its "$ argv" line and combined output go to log and its exit code is read;
-// a non-zero one is a *engine.StageError with that code. The container after x is returned
-// whenever x ran, even when it failed (its files may say why).
-func (e *Engine) exec(ctx context.Context, ctr *dagger.Container, x Exec, log io.Writer) (*dagger.Container, error) {
+// a non-zero one is a *engine.StageError with that code, and is recorded under key (when set)
+// so that the next attempt runs it again (retries). The container after x is returned whenever
+// x ran, even when it failed (its files may say why).
+func (e *Engine) exec(ctx context.Context, ctr *dagger.Container, key string, x execStep, log io.Writer) (*dagger.Container, error) {
 	if ctx.Err() != nil {
 		return nil, e.failure(ctx, log, x.Argv, ctx.Err())
 	}
 	fmt.Fprintf(log, "$ %s\n", python.QuoteArgv(x.Argv))
-	next := withExec(ctr, x, dagger.ReturnTypeAny)
+	next := e.withExec(ctr, key, x, dagger.ReturnTypeAny)
 	out, err := next.CombinedOutput(ctx)
 	if err != nil {
 		return nil, e.failure(ctx, log, x.Argv, err)
@@ -215,14 +245,31 @@ func (e *Engine) exec(ctx context.Context, ctr *dagger.Container, x Exec, log io
 	if code != 0 {
 		se := &engine.StageError{Reason: engine.Failed, ExitCode: code, Command: x.Argv, Err: fmt.Errorf("exit status %d", code)}
 		fmt.Fprintf(log, "convoy: %v\n", se)
+		if key != "" {
+			if err := e.retries.failed(key); err != nil {
+				fmt.Fprintf(log, "convoy: %v: the next run may be given this failure from the cache\n", err)
+			}
+		}
 		return next, se
 	}
 	return next, nil
 }
 
-// withExec adds x to ctr, expecting the exit codes expect allows ("" is the SDK's default).
-func withExec(ctr *dagger.Container, x Exec, expect dagger.ReturnType) *dagger.Container {
-	return ctr.WithExec(x.Argv, dagger.ContainerWithExecOpts{Expect: expect, RedirectStdout: x.Stdout})
+// withExec adds x to ctr, expecting the exit codes expect allows ("" is the SDK's default), with
+// retryEnv set for x alone when the exec key failed the last time it ran.
+func (e *Engine) withExec(ctr *dagger.Container, key string, x execStep, expect dagger.ReturnType) *dagger.Container {
+	retry := ""
+	if key != "" {
+		retry = e.retries.value(key)
+	}
+	if retry != "" {
+		ctr = ctr.WithEnvVariable(retryEnv, retry)
+	}
+	ctr = ctr.WithExec(x.Argv, dagger.ContainerWithExecOpts{Expect: expect, RedirectStdout: x.Stdout})
+	if retry != "" {
+		ctr = ctr.WithoutEnvVariable(retryEnv)
+	}
+	return ctr
 }
 
 // failure turns err into the StageError the local engine would return: timed out or interrupted
@@ -246,23 +293,15 @@ func (e *Engine) failure(ctx context.Context, log io.Writer, argv []string, err 
 	return se
 }
 
-// Container returns r's container, ready for its execs: r.From's container (the one a
-// RunRecipe of it left behind, or rebuilt — Dagger's cache makes that cheap) or r's base image,
+// container returns r's container, ready for its execs: r.From's container (the one a
+// runRecipe of it left behind, or rebuilt — Dagger's cache makes that cheap) or r's base image,
 // with r's files, directories, mounts, caches, environment and working directory applied.
-func (e *Engine) Container(ctx context.Context, r *Recipe) (*dagger.Container, error) {
-	var ctr *dagger.Container
+func (e *Engine) container(ctx context.Context, r *recipe) (ctr *dagger.Container, err error) {
 	if r.From != nil {
 		if c, ok := e.lookup(r.From); ok {
 			ctr = c
-		} else {
-			c, err := e.Container(ctx, r.From)
-			if err != nil {
-				return nil, err
-			}
-			for _, x := range r.From.Execs {
-				c = withExec(c, x, "") // the SDK's default: success only
-			}
-			ctr = c
+		} else if ctr, err = e.rebuild(ctx, r.From); err != nil {
+			return nil, err
 		}
 	} else {
 		c, err := e.base(r.Base)
@@ -278,8 +317,30 @@ func (e *Engine) Container(ctx context.Context, r *Recipe) (*dagger.Container, e
 	return e.apply(ctr, r, owner)
 }
 
+// rebuild returns the container r's execs left behind, as another process's Run left it: the
+// same execs (Expect ANY, the same CONVOY_RETRY values), so that Dagger's cache gives them back
+// instead of running them again, each checked to have passed.
+func (e *Engine) rebuild(ctx context.Context, r *recipe) (*dagger.Container, error) {
+	c, err := e.container(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	for i, x := range r.Execs {
+		c = e.withExec(c, execKey(r, i), x, dagger.ReturnTypeAny)
+		code, err := c.ExitCode(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %q: %w", r.Service, r.Stage, x.Argv, err)
+		}
+		if code != 0 {
+			return nil, fmt.Errorf("%s/%s: %q exited with code %d: its stage did not pass", r.Service, r.Stage, x.Argv, code)
+		}
+	}
+	e.remember(r, c)
+	return c, nil
+}
+
 // apply adds everything but the execs of r to ctr.
-func (e *Engine) apply(ctr *dagger.Container, r *Recipe, owner string) (*dagger.Container, error) {
+func (e *Engine) apply(ctr *dagger.Container, r *recipe, owner string) (*dagger.Container, error) {
 	host := e.client.Host()
 	for _, d := range r.Dirs {
 		ctr = ctr.WithDirectory(d, e.client.Directory(), dagger.ContainerWithDirectoryOpts{Owner: owner})
@@ -295,7 +356,11 @@ func (e *Engine) apply(ctr *dagger.Container, r *Recipe, owner string) (*dagger.
 			}
 			return nil, fmt.Errorf("copying %q into the container: %w", f.Host, err)
 		}
-		ctr = ctr.WithFile(f.Path, host.File(f.Host), dagger.ContainerWithFileOpts{Owner: owner})
+		opts := dagger.ContainerWithFileOpts{Owner: owner}
+		if f.Executable {
+			opts.Permissions = 0o755
+		}
+		ctr = ctr.WithFile(f.Path, host.File(f.Host), opts)
 	}
 	for _, k := range r.Unset {
 		ctr = ctr.WithoutEnvVariable(k)
@@ -328,19 +393,19 @@ func (e *Engine) apply(ctr *dagger.Container, r *Recipe, owner string) (*dagger.
 
 // base returns the container of a base image: From for a registry reference, Import of the
 // tarball for a docker-archive or (packed by convoy) an OCI layout.
-func (e *Engine) base(b Base) (*dagger.Container, error) {
+func (e *Engine) base(b imageRef) (*dagger.Container, error) {
 	switch b.Kind {
-	case FromRegistry:
+	case fromRegistry:
 		if b.Pinned != "" {
 			return e.client.Container().From(b.Pinned), nil
 		}
 		return e.client.Container().From(b.Ref), nil
-	case FromDockerArchive:
+	case fromDockerArchive:
 		if _, err := os.Stat(b.Path); err != nil {
 			return nil, fmt.Errorf("loading base image %q: %w", b.Ref, err)
 		}
 		return e.client.Container().Import(e.client.Host().File(b.Path), dagger.ContainerImportOpts{Tag: b.Tag}), nil
-	case FromOCILayout:
+	case fromOCILayout:
 		tarball, err := e.layoutTarball(b.Path)
 		if err != nil {
 			return nil, fmt.Errorf("loading base image %q: %w", b.Ref, err)
@@ -353,11 +418,11 @@ func (e *Engine) base(b Base) (*dagger.Container, error) {
 // owner returns the user files and mounts of r must belong to: "" when its base image runs as
 // root (Dagger's default owner), else that user, so that a non-root image can write its
 // virtualenv, databases and cache.
-func (e *Engine) owner(ctx context.Context, r *Recipe) (string, error) {
+func (e *Engine) owner(ctx context.Context, r *recipe) (string, error) {
 	if len(r.Files)+len(r.Dirs)+len(r.Mounts)+len(r.Caches) == 0 {
 		return "", nil
 	}
-	root := r.Root()
+	root := r.root()
 	e.mu.Lock()
 	u, ok := e.users[root.Base.Ref]
 	e.mu.Unlock()
@@ -386,23 +451,23 @@ func isRoot(u string) bool {
 	return name == "" || name == "root" || name == "0"
 }
 
-// Key identifies a recipe: the same key, the same container.
-func (r *Recipe) Key() string {
+// key identifies a recipe: the same key, the same container.
+func (r *recipe) key() string {
 	b, _ := json.Marshal(r)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
 
-func (e *Engine) remember(r *Recipe, c *dagger.Container) {
+func (e *Engine) remember(r *recipe, c *dagger.Container) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.done[r.Key()] = c
+	e.done[r.key()] = c
 }
 
-func (e *Engine) lookup(r *Recipe) (*dagger.Container, bool) {
+func (e *Engine) lookup(r *recipe) (*dagger.Container, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, ok := e.done[r.Key()]
+	c, ok := e.done[r.key()]
 	return c, ok
 }
 

@@ -20,9 +20,10 @@ import (
 
 // Engine tests need a Dagger engine. They run when one is reachable (see Reachable and
 // docs/dagger.md) and skip, saying why, when none is. Their images come from
-// CONVOY_DAGGER_TEST_BASE (default python:3.11-slim) and CONVOY_DAGGER_TEST_POSTGRES
-// (default DefaultPostgresImage): registry references, or oci-layout:/docker-archive: ones for
-// an engine without registry access.
+// CONVOY_DAGGER_TEST_BASE and CONVOY_DAGGER_TEST_POSTGRES — registry references, or
+// oci-layout:/docker-archive: ones for an engine without registry access — else from the offline
+// layouts scripts/base-image.sh and scripts/postgres-image.sh build, when they are there, else
+// python:3.11-slim and DefaultPostgresImage.
 
 var (
 	shared     *Engine
@@ -40,10 +41,26 @@ func TestMain(m *testing.M) {
 }
 
 func testBase() string {
-	if b := os.Getenv("CONVOY_DAGGER_TEST_BASE"); b != "" {
-		return b
+	return testImage("CONVOY_DAGGER_TEST_BASE", baseDir(), "python", defaultBaseImage(config.DefaultPython))
+}
+
+func testPostgres() string {
+	dir := os.Getenv("CONVOY_POSTGRES_DIR")
+	if dir == "" {
+		dir = "/var/cache/convoy/postgres"
 	}
-	return DefaultBase(config.DefaultPython)
+	return testImage("CONVOY_DAGGER_TEST_POSTGRES", dir, "postgres", defaultPostgresImage)
+}
+
+// testImage is $env, else the offline layout in dir (tagged tag) when it is there, else def.
+func testImage(env, dir, tag, def string) string {
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); err == nil {
+		return "oci-layout:" + dir + ":" + tag
+	}
+	return def
 }
 
 // engineOrSkip returns the engine all engine tests share, connecting on first use, or skips.
@@ -69,7 +86,7 @@ func engineOrSkip(t *testing.T) *Engine {
 		}
 		base := testBase()
 		ci := os.Getenv("CI") == "true"
-		timeout := DefaultConnectTimeout
+		timeout := defaultConnectTimeout
 		if ci {
 			timeout = time.Minute
 		}
@@ -133,88 +150,56 @@ func TestEngineGates(t *testing.T) {
 		t.Errorf("lint log lacks the command's output or the failure")
 	}
 
-	// populate sleeps: past its timeout, it timed out.
-	populate := stage(t, web, stages.Populate)
-	populate.Timeout = 5 * time.Second
-	if _, err := run(t, ctx, e, cfg, web, populate); !errors.As(err, &se) || se.Reason != engine.TimedOut {
-		t.Errorf("populate past its timeout: %v; want timed out", err)
+	// A stage past its timeout timed out. Its command is new to the engine (a fresh argument),
+	// so that Dagger cannot give back an earlier run's exec.
+	slow := stage(t, web, stages.Populate)
+	slow.Commands = [][]string{{"python", "-c", "import time; time.sleep(600)", newRunID()}}
+	slow.Timeout = 5 * time.Second
+	if _, err := run(t, ctx, e, cfg, web, slow); !errors.As(err, &se) || se.Reason != engine.TimedOut {
+		t.Errorf("a stage past its timeout: %v; want timed out", err)
 	}
 
-	// Cancelled: interrupted.
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Cancelled: interrupted. Another new command: an identical exec would be joined to the one
+	// that just timed out.
+	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	populate.Timeout = time.Minute
-	go func() { time.Sleep(3 * time.Second); cancel() }()
-	if _, err := run(t, cctx, e, cfg, web, populate); !errors.As(err, &se) || se.Reason == engine.Failed {
-		t.Errorf("populate cancelled: %v; want interrupted (or timed out)", err)
+	slow.Commands = [][]string{{"python", "-c", "import sys, time; print('started', flush=True); time.sleep(600)", newRunID()}}
+	slow.Timeout = time.Minute
+	// Cancelled once the command is on its way to the engine: its "$ argv" line is written.
+	_, err = e.Run(cctx, engine.Request{Config: cfg, Service: web, Stage: slow, Log: cancelOn{"$ python", cancel}})
+	if !errors.As(err, &se) || se.Reason != engine.Interrupted {
+		t.Errorf("a cancelled stage: %v; want interrupted", err)
 	}
 }
 
-func TestEngineImage(t *testing.T) {
-	e := engineOrSkip(t)
-	ctx := context.Background()
-	cfg := load(t, "engine.yaml")
-	api := cfg.Service("api")
-	base, err := image.LoadBase(ctx, testBase(), image.WithDir(cfg.Root))
-	if err != nil {
-		t.Skipf("reading the test base image %q on this host: %v (set CONVOY_DAGGER_TEST_BASE)", testBase(), err)
+// cancelOn is a log that calls cancel when a write contains what.
+type cancelOn struct {
+	what   string
+	cancel context.CancelFunc
+}
+
+func (c cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.what) {
+		c.cancel()
 	}
-	spec := image.Spec{
-		Service: "api", Base: base, Source: image.Source{Root: cfg.Root, Dir: api.Dir,
-			Libs: []image.Lib{{Dir: filepath.Join(cfg.Root, "libs", "kit"), Path: image.LibsRoot + "/kit"}}},
-		Cmd: []string{"python", "manage.py", "serve", "0.0.0.0", "9000"}, Port: 9000, Health: "/healthz",
-		Git:       image.GitInfo{Source: "https://git.example/repo", Revision: strings.Repeat("1", 40), Version: "v0.0.1", Created: time.Unix(1700000000, 0)},
-		InputHash: "sha256:" + strings.Repeat("d", 64),
-	}
-	r, err := e.Translator().Image(spec, cfg.Root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctr, err := e.BuildImage(ctx, &r, os.Stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := e.ExportImage(ctx, ctr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range r.Labels {
-		if cf.Config.Labels[k] != v {
-			t.Errorf("label %s = %q, want %q", k, cf.Config.Labels[k], v)
-		}
-	}
-	local, err := image.Build(ctx, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lcf, _ := local.ConfigFile()
-	same(t, "labels as image.Build's", cf.Config.Labels, lcf.Config.Labels)
-	same(t, "user as image.Build's", cf.Config.User, lcf.Config.User)
-	same(t, "cmd as image.Build's", cf.Config.Cmd, lcf.Config.Cmd)
-	store, err := image.OpenStore(filepath.Join(t.TempDir(), "oci"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Put(img, "api-test"); err != nil {
-		t.Fatal(err)
-	}
+	return len(p), nil
 }
 
 func TestEngineIntegration(t *testing.T) {
 	e := engineOrSkip(t)
 	ctx := context.Background()
 	cfg := load(t, "engine.yaml")
-	o := IntegrationOptions{RunID: NewRunID(), Postgres: os.Getenv("CONVOY_DAGGER_TEST_POSTGRES")}
-	r, err := e.Translator().Integration(cfg, cfg.Services, o)
+	o := IntegrationOptions{RunID: newRunID(), Postgres: testPostgres(), SuiteBase: testBase()}
+	tr, err := e.hostTranslator(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tr.integrationRun(cfg, cfg.Services, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := t.TempDir()
-	rep, err := e.RunIntegration(ctx, &r, logs)
+	rep, err := e.runIntegration(ctx, &r, logs, nil)
 	for _, name := range []string{"api.log", "web.log", "suite.log"} {
 		b, _ := os.ReadFile(filepath.Join(logs, name))
 		t.Logf("%s:\n%s", name, b)
@@ -254,7 +239,7 @@ func TestEngineImageStage(t *testing.T) {
 	if err != nil {
 		t.Skipf("reading the test base image %q on this host: %v (set CONVOY_DAGGER_TEST_BASE)", testBase(), err)
 	}
-	e := New(shared.Client(), WithImages(b))
+	e := New(shared.client, WithImages(b))
 	defer e.Close()
 	if _, err := run(t, ctx, e, cfg, &web, stage(t, &web, stages.Deps)); err != nil {
 		t.Fatalf("deps: %v", err)
@@ -291,7 +276,7 @@ func TestEngineImageStage(t *testing.T) {
 func TestEngineIntegrate(t *testing.T) {
 	shared := engineOrSkip(t)
 	cfg := load(t, "engine.yaml")
-	e := New(shared.Client(), WithIntegration(IntegrationOptions{Postgres: os.Getenv("CONVOY_DAGGER_TEST_POSTGRES")}),
+	e := New(shared.client, WithIntegration(IntegrationOptions{Postgres: testPostgres(), SuiteBase: testBase()}),
 		WithDefaultBase(func(string) string { return testBase() }))
 	defer e.Close()
 	var rec recorder

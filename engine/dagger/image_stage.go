@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"strings"
 
@@ -14,92 +13,77 @@ import (
 	"github.com/convoy-ci/convoy/stages"
 )
 
-// RequirementsRecipe resolves, in a service's gated container, the packages its image needs at
+// requirementsRecipe resolves, in a service's gated container, the packages its image needs at
 // run time — without its test and lint tools — for the image's interpreter and platform (its
 // base's full Python version, architecture and glibc), with package python's commands, as the
 // local engine's RuntimeRequirements does on the host:
-//   - uv UVVersion is installed into ToolsDir with the container's pip (python.UVInstallArgv);
+//   - the host's uv is copied into toolsDir (translator.UV): the base needs no pip;
 //   - what the gated virtualenv holds is frozen into a constraints file (python.FreezeArgv);
 //   - the runtime spec the service's tool gives (python.Tool.Runtime: its file, or the lines
 //     its command prints, markers kept) is resolved for the target, held to those versions
 //     (python.CompileArgv).
-type RequirementsRecipe struct {
+type requirementsRecipe struct {
 	// Recipe is the container: the deps stage's, with the image stage's environment, the pip
 	// and uv caches, and the execs above. The source is not mounted: the resolution reads only
 	// the dependency spec files the deps stage copied in, so Dagger caches it until they change.
-	Recipe Recipe `json:"recipe"`
+	Recipe recipe `json:"recipe"`
 	// Output is the file the pins are left in: uv pip compile's output, read with Parse.
 	Output string `json:"output"`
 	// Target is what they are resolved for.
 	Target python.Target `json:"target"`
 }
 
-// Parse reads the content of the recipe's Output file into sorted requirement lines.
-func (r RequirementsRecipe) Parse(data []byte) []string { return python.Pins(string(data)) }
+// parse reads the content of the recipe's Output file into sorted requirement lines.
+func (r requirementsRecipe) parse(data []byte) []string { return python.Pins(string(data)) }
 
-// Requirements translates the runtime requirement resolution of svc's image stage st for
-// target (see RequirementsRecipe). It continues svc's environment, Prepared.
-func (t Translator) Requirements(cfg *config.Config, svc *config.Service, st stages.Stage, target python.Target) (RequirementsRecipe, error) {
-	prep, err := t.Prepared(cfg, svc)
+// requirements translates the runtime requirement resolution of svc's image stage st for
+// target (see requirementsRecipe). It continues svc's environment, prepared.
+func (t translator) requirements(cfg *config.Config, svc *config.Service, st stages.Stage, target python.Target) (requirementsRecipe, error) {
+	prep, err := t.prepared(cfg, svc)
 	if err != nil {
-		return RequirementsRecipe{}, err
+		return requirementsRecipe{}, err
 	}
 	env, hostMounts := t.env(cfg, svc, st)
-	r := Recipe{
+	r := recipe{
 		Service: svc.Name, Stage: st.Name, Base: prep.Base, From: &prep,
-		Dirs:    []string{ResolveDir},
+		Dirs:    []string{resolveDir},
 		Mounts:  hostMounts,
 		Workdir: prep.Workdir, // the runtime command runs where the install did (projectDir)
 		Timeout: st.Timeout,
 		Offline: st.Offline,
 	}
-	if st.HostNetEnv {
-		// uv comes from PyPI through the container's pip: the deps stage's cache may have it.
-		env["PIP_CACHE_DIR"] = PipCacheDir
-		r.Caches = []Cache{{Key: PipCacheVolume, Path: PipCacheDir}}
-	}
-	r.Caches = append(r.Caches, Cache{Key: UVCacheVolume, Path: UVCacheDir})
 	deps, err := t.depsStage(svc)
 	if err != nil {
-		return RequirementsRecipe{}, err
+		return requirementsRecipe{}, err
 	}
 	rt := svc.Tool().Runtime(svc.Project())
 	// The tool reads what its install left in the scratch directory (pipenv the Pipfile and the
 	// lock it wrote), with the virtualenv where the deps stage put it.
 	scratchFiles(svc, deps, env)
 	for _, k := range deps.VenvVars {
-		env[k] = VenvDir
+		env[k] = venvDir
 	}
 	for k, v := range rt.Env {
 		env[k] = v
 	}
-	var kvs []string
-	for k, v := range env {
-		kvs = append(kvs, k+"="+v)
-	}
-	for k, v := range python.UVEnv(UVCacheDir, kvs) {
-		env[k] = v
-	}
-	execs, out, err := requirementsExecs(svc, rt, target)
+	uv := t.withUV(&r, env)
+	execs, out, err := requirementsExecs(svc, rt, target, uv)
 	if err != nil {
-		return RequirementsRecipe{}, err
+		return requirementsRecipe{}, err
 	}
 	r.Execs = execs
 	r.Env = envList(env)
 	r.Unset, r.Unmount = leftovers(&prep, &r)
-	return RequirementsRecipe{Recipe: r, Output: out, Target: target}, nil
+	return requirementsRecipe{Recipe: r, Output: out, Target: target}, nil
 }
 
-// requirementsExecs are the commands of a RequirementsRecipe and the file they leave the pins
+// requirementsExecs are the commands of a requirementsRecipe and the file they leave the pins
 // in; the runtime spec is rt's file, or what rt's command prints. The scratch directory is the
 // one in the deps stage's container, so that the tool's command runs (no FromScratch).
-func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Target) ([]Exec, string, error) {
-	uvDir := path.Join(ToolsDir, "uv-"+python.UVVersion)
-	uv := python.UVBin(uvDir)
-	venvPython := path.Join(VenvDir, "bin", "python")
-	c := python.Compile{Constraints: path.Join(ResolveDir, "constraints.txt"), Target: target, Python: venvPython}
-	execs := []Exec{
-		{Argv: python.UVInstallArgv("python", uvDir)},
+func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Target, uv string) ([]execStep, string, error) {
+	venvPython := path.Join(venvDir, "bin", "python")
+	c := python.Compile{Constraints: path.Join(resolveDir, "constraints.txt"), Target: target, Python: venvPython}
+	execs := []execStep{
 		{Argv: python.FreezeArgv(uv, venvPython), Stdout: c.Constraints},
 	}
 	switch p := svc.Project(); {
@@ -109,31 +93,35 @@ func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Tar
 			c.Spec = r // the working directory is the service's
 		}
 	case len(rt.Argv) > 0:
-		c.Spec = path.Join(ResolveDir, "requirements.txt")
+		c.Spec = path.Join(resolveDir, "requirements.txt")
 		argv := python.ResolvePoetry(python.ResolveUV(rt.Argv, uv), python.PoetryBin(poetryDir))
-		execs = append(execs, Exec{Argv: argv, Stdout: c.Spec})
+		execs = append(execs, execStep{Argv: argv, Stdout: c.Spec})
 	default:
 		return nil, "", fmt.Errorf("service %q: dependency tool %s lists no runtime requirements", svc.Name, svc.Tool().Name())
 	}
-	out := path.Join(ResolveDir, "pins.txt")
-	return append(execs, Exec{Argv: python.CompileArgv(uv, c), Stdout: out}), out, nil
+	out := path.Join(resolveDir, "pins.txt")
+	return append(execs, execStep{Argv: python.CompileArgv(uv, c), Stdout: out}), out, nil
 }
 
-// RuntimeRequirements runs the requirement resolution of req's image stage (Translator.
+// runtimeRequirements runs the requirement resolution of req's image stage (translator.
 // Requirements) on the engine, for the target of the service's base image (the WithImages
 // builder's), and returns the pinned requirement lines. Its commands' "$ argv" lines and
 // errors go to req.Log; a command that fails is a *engine.StageError, as on the local engine.
-func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request) ([]string, error) {
+func (e *Engine) runtimeRequirements(ctx context.Context, req engine.Request) ([]string, error) {
 	target, err := e.target(ctx, req)
 	if err != nil {
 		return nil, e.failure(ctx, req.Log, nil, err)
 	}
-	rr, err := e.tr.Requirements(req.Config, req.Service, req.Stage, target)
+	tr, err := e.hostTranslator(ctx)
+	if err != nil {
+		return nil, e.failure(ctx, req.Log, nil, err)
+	}
+	rr, err := tr.requirements(req.Config, req.Service, req.Stage, target)
 	if err != nil {
 		return nil, e.failure(ctx, req.Log, nil, err)
 	}
 	fmt.Fprintf(req.Log, "convoy: resolving the runtime requirements of %s for %s with uv %s\n", req.Service.Name, target, python.UVVersion)
-	ctr, err := e.RunRecipe(ctx, &rr.Recipe, req.Log)
+	ctr, err := e.runRecipe(ctx, &rr.Recipe, req.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +129,7 @@ func (e *Engine) RuntimeRequirements(ctx context.Context, req engine.Request) ([
 	if err != nil {
 		return nil, e.failure(ctx, req.Log, nil, fmt.Errorf("reading %s in the container of %s/%s: %w", rr.Output, req.Service.Name, req.Stage.Name, err))
 	}
-	return rr.Parse([]byte(data)), nil
+	return rr.parse([]byte(data)), nil
 }
 
 // target is what req's service's image dependencies are resolved for: its base image's.
@@ -156,58 +144,38 @@ func (e *Engine) target(ctx context.Context, req engine.Request) (python.Target,
 	return base.Target()
 }
 
-// imageRecipe translates the image of req's service, built from inputHash with the runtime
-// requirements reqs: the WithImages builder's image.Spec (base, labels, command, input hash),
-// as the local engine's image.Build gets it.
-func (e *Engine) imageRecipe(ctx context.Context, req engine.Request, inputHash string, reqs []string) (ImageRecipe, error) {
-	spec, err := e.o.images.Spec(ctx, req.Service, inputHash, reqs, req.Log)
-	if err != nil {
-		return ImageRecipe{}, err
+// image carries out an image stage: the runtime requirements are resolved in the gated
+// container (runtimeRequirements), then assemble builds the image on the host exactly as the
+// local engine does.
+func (e *Engine) image(ctx context.Context, req engine.Request) (engine.Result, error) {
+	if e.o.images == nil {
+		return engine.Result{}, e.failure(ctx, req.Log, nil, fmt.Errorf("image stage of %q: this run builds no images (the dagger engine was created without WithImages)", req.Service.Name))
 	}
-	return e.tr.Image(spec, req.Config.Root)
+	reqs, err := e.runtimeRequirements(ctx, req)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	return e.assemble(ctx, req, reqs)
+}
+
+// assemble builds, stores and pushes the image of req's service from the pinned runtime
+// requirements reqs with the WithImages builder — the local engine's own call (package image
+// assembles the layers and the configuration; the dependency layer is installed by the host's
+// uv for the base's Python and platform) — so the same inputs give the same digest on both
+// engines.
+func (e *Engine) assemble(ctx context.Context, req engine.Request, reqs []string) (engine.Result, error) {
+	b, svc := e.o.images, req.Service
+	hash, err := b.InputHash(ctx, svc)
+	if err != nil {
+		return engine.Result{}, e.failure(ctx, req.Log, nil, err)
+	}
+	fmt.Fprintf(req.Log, "convoy: runtime requirements of %s (%d): %s\n", svc.Name, len(reqs), strings.Join(reqs, " "))
+	ref, err := b.Build(ctx, svc, hash, reqs, req.Log)
+	if err != nil {
+		return engine.Result{}, e.failure(ctx, req.Log, buildImageArgv, err)
+	}
+	return engine.Result{Image: ref.Name, Digest: ref.Digest}, nil
 }
 
 // buildImageArgv is the "command" an image stage reports when assembling the image fails.
 var buildImageArgv = []string{"build image"}
-
-// image carries out an image stage as the local engine does, with the assembly on the engine:
-// the builder's input hash; the runtime requirements resolved in the gated container; the
-// builder's image.Spec translated (Translator.Image), built (BuildImage) and exported
-// (ExportImage); then the builder stores it, and pushes it when it has a push target.
-func (e *Engine) image(ctx context.Context, req engine.Request) (engine.Result, error) {
-	svc, log := req.Service, req.Log
-	b := e.o.images
-	if b == nil {
-		return engine.Result{}, e.failure(ctx, log, nil, fmt.Errorf("image stage of %q: this run builds no images (the dagger engine was created without WithImages)", svc.Name))
-	}
-	hash, err := b.InputHash(ctx, svc)
-	if err != nil {
-		return engine.Result{}, e.failure(ctx, log, nil, err)
-	}
-	reqs, err := e.RuntimeRequirements(ctx, req)
-	if err != nil {
-		return engine.Result{}, err
-	}
-	fmt.Fprintf(log, "convoy: runtime requirements of %s (%d): %s\n", svc.Name, len(reqs), strings.Join(reqs, " "))
-	r, err := e.imageRecipe(ctx, req, hash, reqs)
-	if err != nil {
-		return engine.Result{}, e.failure(ctx, log, nil, err)
-	}
-	ctr, err := e.BuildImage(ctx, &r, log)
-	if err != nil {
-		return engine.Result{}, e.failure(ctx, log, buildImageArgv, err)
-	}
-	img, dir, err := e.exportImage(ctx, ctr)
-	if dir != "" {
-		// The store has its own copy once Put returns.
-		defer os.RemoveAll(dir)
-	}
-	if err != nil {
-		return engine.Result{}, e.failure(ctx, log, buildImageArgv, fmt.Errorf("image of %q: %w", svc.Name, err))
-	}
-	ref, err := b.Put(ctx, svc, img, log)
-	if err != nil {
-		return engine.Result{}, e.failure(ctx, log, buildImageArgv, err)
-	}
-	return engine.Result{Image: ref.Name, Digest: ref.Digest}, nil
-}

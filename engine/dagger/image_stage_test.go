@@ -13,7 +13,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/image"
+	"github.com/convoy-ci/convoy/internal/gittest"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/pipeline/images"
 	"github.com/convoy-ci/convoy/python"
@@ -35,42 +37,45 @@ func imageStage(t *testing.T, svc *config.Service) stages.Stage {
 // testTarget is a Debian bookworm image's: not the host's interpreter.
 var testTarget = python.Target{Version: "3.11.2", Platform: "x86_64-manylinux_2_36"}
 
-// uvBin is where the recipes install uv in the container.
-const uvBin = "/convoy/tools/uv-" + python.UVVersion + "/bin/uv"
+// uvBin is where the recipes copy uv in the container; testUV is the host's (Translator.UV).
+const (
+	uvBin  = "/convoy/tools/uv-" + python.UVVersion + "/bin/uv"
+	testUV = "/host/cache/tools/uv-" + python.UVVersion + "/bin/uv"
+)
 
 func TestRequirementsRecipePip(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	web := cfg.Service("web")
 	tr := hostEnv(map[string]string{"https_proxy": "http://proxy.example:3128", "PIP_INDEX_URL": "https://pypi.example/simple"})
-	deps, err := tr.Stage(cfg, web, stage(t, web, stages.Deps))
+	deps, err := tr.stage(cfg, web, stage(t, web, stages.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := tr.Requirements(cfg, web, imageStage(t, web), testTarget)
+	got, err := tr.requirements(cfg, web, imageStage(t, web), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Package python's commands, with the files in the container.
-	want := Recipe{
+	want := recipe{
 		Service: "web", Stage: "image", Base: deps.Base, From: &deps,
-		Dirs:   []string{"/convoy/resolve"},
-		Caches: []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}, {Key: "convoy-uv", Path: "/convoy/cache/uv"}},
+		Dirs: []string{"/convoy/resolve"},
+		// The host's uv, as the deps stage has it: no pip is needed in the container.
+		Files:  []fileCopy{{Host: testUV, Path: uvBin, Executable: true}},
+		Caches: []cacheVolume{{Key: "convoy-uv", Path: "/convoy/cache/uv"}},
 		Env: env(
 			"PATH", "/convoy/venv/bin:${PATH}", "CONVOY_SERVICE", "web", "CONVOY_STAGE", "image", "DJANGO_SETTINGS_MODULE", "web.settings",
-			"HOME", "/tmp", "LANG", "C.UTF-8", "PIP_CACHE_DIR", "/convoy/cache/pip", "PIP_INDEX_URL", "https://pypi.example/simple",
+			"HOME", "/tmp", "LANG", "C.UTF-8", "PIP_INDEX_URL", "https://pypi.example/simple",
 			"PYTHONPYCACHEPREFIX", "/convoy/venv/.pycache", "PYTHONPATH", "/app/src:/app/libs/kit", "PYTHONUNBUFFERED", "1", "SHARED", "1",
 			"VIRTUAL_ENV", "/convoy/venv", "https_proxy", "http://proxy.example:3128",
 			// uv reaches the index pip does, keeps its cache in the volume and downloads no Python.
 			"UV_INDEX_URL", "https://pypi.example/simple", "UV_CACHE_DIR", "/convoy/cache/uv",
-			"UV_PYTHON_DOWNLOADS", "never", "UV_NO_PROGRESS", "1",
+			"UV_PYTHON_DOWNLOADS", "never", "UV_NO_PROGRESS", "1", "UV_LINK_MODE", "copy",
 		),
-		// The deps stage's uv copied from the cache volume; this one's uv writes only files of
-		// its own, so it may link.
-		Unset:   []string{"UV_LINK_MODE"},
+		// The deps stage's pip cache is not this stage's.
+		Unset:   []string{"PIP_CACHE_DIR"},
+		Unmount: []string{"/convoy/cache/pip"},
 		Workdir: "/app/src",
-		Execs: []Exec{
-			{Argv: []string{"python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
-				"--no-deps", "--only-binary=:all:", "--target", "/convoy/tools/uv-" + python.UVVersion, "uv==" + python.UVVersion}},
+		Execs: []execStep{
 			{Argv: []string{uvBin, "pip", "freeze", "--no-config", "--python", "/convoy/venv/bin/python", "--exclude-editable"},
 				Stdout: "/convoy/resolve/constraints.txt"},
 			{Argv: []string{uvBin, "pip", "compile", "--no-config", "--python", "/convoy/venv/bin/python",
@@ -81,8 +86,7 @@ func TestRequirementsRecipePip(t *testing.T) {
 		Timeout: 2 * time.Minute,
 	}
 	same(t, "recipe", got.Recipe, want)
-	same(t, "execs as package python's", got.Recipe.Execs, []Exec{
-		{Argv: python.UVInstallArgv("python", "/convoy/tools/uv-"+python.UVVersion)},
+	same(t, "execs as package python's", got.Recipe.Execs, []execStep{
 		{Argv: python.FreezeArgv(uvBin, "/convoy/venv/bin/python"), Stdout: "/convoy/resolve/constraints.txt"},
 		{Argv: python.CompileArgv(uvBin, python.Compile{Spec: "requirements.txt", Constraints: "/convoy/resolve/constraints.txt",
 			Target: testTarget, Python: "/convoy/venv/bin/python"}), Stdout: "/convoy/resolve/pins.txt"},
@@ -92,7 +96,7 @@ func TestRequirementsRecipePip(t *testing.T) {
 	}
 	// The source is not mounted: the deps stage's copy of the spec is what uv reads.
 	for _, m := range got.Recipe.Mounts {
-		if m.Path == SourceRoot {
+		if m.Path == sourceRoot {
 			t.Errorf("the source is mounted: %+v", m)
 		}
 	}
@@ -101,12 +105,12 @@ func TestRequirementsRecipePip(t *testing.T) {
 func TestRequirementsRecipePipenv(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	api := cfg.Service("api")
-	got, err := hostEnv(nil).Requirements(cfg, api, imageStage(t, api), testTarget)
+	got, err := hostEnv(nil).requirements(cfg, api, imageStage(t, api), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// pipenv's requirement lines, markers and all, are what uv resolves for the target.
-	same(t, "execs", got.Recipe.Execs[2:], []Exec{
+	same(t, "execs", got.Recipe.Execs[1:], []execStep{
 		{Argv: []string{"python", "-m", "pipenv", "requirements"}, Stdout: "/convoy/resolve/requirements.txt"},
 		{Argv: python.CompileArgv(uvBin, python.Compile{Spec: "/convoy/resolve/requirements.txt", Constraints: "/convoy/resolve/constraints.txt",
 			Target: testTarget, Python: "/convoy/venv/bin/python"}), Stdout: "/convoy/resolve/pins.txt"},
@@ -114,7 +118,7 @@ func TestRequirementsRecipePipenv(t *testing.T) {
 	if got.Output != "/convoy/resolve/pins.txt" {
 		t.Errorf("output %q, want uv's pins", got.Output)
 	}
-	e := got.Recipe.EnvMap()
+	e := got.Recipe.envMap()
 	// pipenv reads the Pipfile (and the lock it wrote) the deps stage used, as on the local engine.
 	for k, v := range map[string]string{"PIPENV_PIPFILE": "/convoy/pipenv/Pipfile", "PIPENV_VERBOSITY": "-1", "CONVOY_STAGE": "image"} {
 		if e[k] != v {
@@ -140,17 +144,17 @@ func TestRequirementsRecipePipenv(t *testing.T) {
 func TestRequirementsRecipePoetry(t *testing.T) {
 	cfg := load(t, "poetry.yaml")
 	books := cfg.Service("books")
-	got, err := hostEnv(nil).Requirements(cfg, books, imageStage(t, books), testTarget)
+	got, err := hostEnv(nil).requirements(cfg, books, imageStage(t, books), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
 	export := append([]string{"/convoy/tools/poetry-" + python.PoetryVersion + "/bin/poetry"}, python.PoetryExportArgv()[1:]...)
-	same(t, "execs", got.Recipe.Execs[2:], []Exec{
+	same(t, "execs", got.Recipe.Execs[1:], []execStep{
 		{Argv: export, Stdout: "/convoy/resolve/requirements.txt"},
 		{Argv: python.CompileArgv(uvBin, python.Compile{Spec: "/convoy/resolve/requirements.txt", Constraints: "/convoy/resolve/constraints.txt",
 			Target: testTarget, Python: "/convoy/venv/bin/python"}), Stdout: "/convoy/resolve/pins.txt"},
 	})
-	if e := got.Recipe.EnvMap(); e["POETRY_VIRTUALENVS_CREATE"] != "false" || e["POETRY_KEYRING_ENABLED"] != "false" {
+	if e := got.Recipe.envMap(); e["POETRY_VIRTUALENVS_CREATE"] != "false" || e["POETRY_KEYRING_ENABLED"] != "false" {
 		t.Errorf("poetry's settings are not the export's: %v", e)
 	}
 	if got.Recipe.From == nil || got.Recipe.From.Stage != "deps" {
@@ -177,29 +181,29 @@ func TestRequirementsFollowTheRunsDepsStage(t *testing.T) {
 	tr := hostEnv(nil)
 	tr.DepsStage = func(svc *config.Service) (stages.Stage, bool) { return frozen, svc.Name == "web" }
 	for _, st := range []stages.Stage{stage(t, web, stages.Unit), imageStage(t, web)} {
-		var from *Recipe
+		var from *recipe
 		if st.Kind == stages.KindImage {
-			r, err := tr.Requirements(cfg, web, st, testTarget)
+			r, err := tr.requirements(cfg, web, st, testTarget)
 			if err != nil {
 				t.Fatal(err)
 			}
 			from = r.Recipe.From
 		} else {
-			r, err := tr.Stage(cfg, web, st)
+			r, err := tr.stage(cfg, web, st)
 			if err != nil {
 				t.Fatal(err)
 			}
 			from = r.From
 		}
-		same(t, st.Name+" continues", from.Execs[len(from.Execs)-1:], []Exec{{Argv: frozen.Commands[0]}})
+		same(t, st.Name+" continues", from.Execs[len(from.Execs)-1:], []execStep{{Argv: frozen.Commands[0]}})
 	}
 	// Another service: the plan's deps stage.
 	api := cfg.Service("api")
-	r, err := tr.Requirements(cfg, api, imageStage(t, api), testTarget)
+	r, err := tr.requirements(cfg, api, imageStage(t, api), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, "api continues", r.Recipe.From.Execs[1:], []Exec{
+	same(t, "api continues", r.Recipe.From.Execs[1:], []execStep{
 		{Argv: []string{"python", "-m", "pip", "install", "--quiet", "pipenv==" + python.PipenvVersion}},
 		{Argv: []string{"python", "-m", "pipenv", "install", "--dev"}},
 	})
@@ -211,7 +215,7 @@ func TestEngineRemembersDepsStage(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	web := cfg.Service("web")
 	e := New(nil)
-	if _, ok := e.Translator().DepsStage(web); ok {
+	if _, ok := e.tr.DepsStage(web); ok {
 		t.Fatal("a deps stage is known before any ran")
 	}
 	frozen := stage(t, web, stages.Deps)
@@ -223,7 +227,7 @@ func TestEngineRemembersDepsStage(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run of a service without its spec file passed")
 	}
-	st, ok := e.Translator().DepsStage(web)
+	st, ok := e.tr.DepsStage(web)
 	if !ok {
 		t.Fatal("the deps stage Run was given is not remembered")
 	}
@@ -232,64 +236,106 @@ func TestEngineRemembersDepsStage(t *testing.T) {
 
 func TestRequirementsParse(t *testing.T) {
 	out := "# comment\nsix==1.16.0\n\nasgiref==3.8.1\n--index-url https://pypi.org/simple\n"
-	same(t, "pins", RequirementsRecipe{}.Parse([]byte(out)), []string{"asgiref==3.8.1", "six==1.16.0"})
-	if got := (RequirementsRecipe{}).Parse(nil); len(got) != 0 {
+	same(t, "pins", requirementsRecipe{}.parse([]byte(out)), []string{"asgiref==3.8.1", "six==1.16.0"})
+	if got := (requirementsRecipe{}).parse(nil); len(got) != 0 {
 		t.Errorf("no output parsed as %q", got)
 	}
 }
 
-// TestImageStageRecipe follows an image stage up to the engine: the WithImages builder's input
-// hash and image.Spec of a service, translated, give a recipe with the builder's input hash and
-// git labels and the resolved requirements — the image the local engine would assemble.
-func TestImageStageRecipe(t *testing.T) {
-	cfg := load(t, "services.yaml")
-	web := *cfg.Service("web")
-	web.Base = baseLayout(t, "")
-	b, err := images.New(cfg, images.Options{StoreDir: filepath.Join(t.TempDir(), "oci"), CacheDir: t.TempDir()})
-	if err != nil {
-		t.Skipf("opening an image builder on testdata/repo: %v", err)
+// baseDir is the offline base image scripts/base-image.sh builds (Debian bookworm, Python 3.11.2).
+func baseDir() string {
+	if d := os.Getenv("CONVOY_BASE_DIR"); d != "" {
+		return d
 	}
-	e := New(nil, WithImages(b))
-	ctx := context.Background()
-	hash, err := b.InputHash(ctx, &web)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	req := engine.Request{Config: cfg, Service: &web, Stage: imageStage(t, &web), Log: &log}
-	r, err := e.imageRecipe(ctx, req, hash, []string{"django==5.0.4", "asgiref==3.8.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	same(t, "requirements", r.Requirements, []string{"asgiref==3.8.1", "django==5.0.4"})
-	if r.Labels[image.LabelInputHash] != hash {
-		t.Errorf("input hash label = %q, want the builder's %q", r.Labels[image.LabelInputHash], hash)
-	}
-	if r.Labels["org.opencontainers.image.revision"] != b.Git().Revision {
-		t.Errorf("revision label = %q, want %q", r.Labels["org.opencontainers.image.revision"], b.Git().Revision)
-	}
-	same(t, "cmd", r.Cmd, []string{"python", "manage.py", "serve", "0.0.0.0", "8000"})
-	if r.Base.Kind != FromOCILayout || r.Base.Pinned != "" {
-		t.Errorf("base = %+v, want the layout, unpinned", r.Base)
-	}
+	return "/var/cache/convoy/base"
 }
 
-func TestPinnedRef(t *testing.T) {
-	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
-	for _, tc := range []struct {
-		base Base
-		want string
-	}{
-		{Base{Ref: "python:3.11-slim", Kind: FromRegistry}, "index.docker.io/library/python@sha256:" + d.Hex},
-		{Base{Ref: "registry.example:5000/team/python:3.11", Kind: FromRegistry}, "registry.example:5000/team/python@sha256:" + d.Hex},
-		{Base{Ref: "oci-layout:/srv/py:py", Kind: FromOCILayout, Path: "/srv/py", Tag: "py"}, ""},
-	} {
-		if got := pinnedRef(tc.base, d); got != tc.want {
-			t.Errorf("pinnedRef(%q) = %q, want %q", tc.base.Ref, got, tc.want)
+// TestSameImageOnBothEngines: the Dagger engine's image path after its requirement resolution
+// (assemble) is the local engine's — the WithImages builder, package image's assembler, the
+// host's uv for the base's target — so the same service, commit and pinned requirements give
+// the same manifest digest on both engines, each with a layer cache and a store of its own (the
+// dependency layer is installed twice). The local side runs for real: its deps stage installs
+// six into a virtualenv and its image stage resolves and builds; the Dagger side is given what
+// the local side resolved. The tarball integration imports on the engine holds that image.
+func TestSameImageOnBothEngines(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(baseDir(), "index.json")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no base image in %s: CI must run scripts/base-image.sh first (make test does)", baseDir())
 		}
+		t.Skipf("SKIP: no base image in %s: run scripts/base-image.sh (as root) to build it", baseDir())
 	}
-	if got := pinnedRef(Base{Ref: "python:3.11-slim", Kind: FromRegistry}, v1.Hash{}); got != "" {
-		t.Errorf("pinned without a digest: %q", got)
+	gittest.Isolate(t, "convoy", "convoy@example.invalid")
+	root := gittest.NewRepo(t, map[string]string{
+		".gitignore": ".convoy/\n",
+		"services.yaml": "version: 1\ndefaults:\n  python: \"3.11\"\n  base: \"oci-layout:" + baseDir() + ":python\"\n" +
+			"services:\n  - name: web\n    path: services/web\n    port: 8000\n    health: /healthz\n" +
+			"    serve: [python, manage.py, \"${HOST}\", \"${PORT}\"]\n",
+		"services/web/requirements.txt": "six==1.16.0\n",
+		"services/web/manage.py":        "import six\n",
+	})
+	cfg, err := config.Load(config.FileName, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := cfg.Service("web")
+	cache := os.Getenv("CONVOY_TEST_CACHE")
+	if cache == "" {
+		cache = t.TempDir()
+	}
+	builder := func() *images.Builder {
+		b, err := images.New(cfg, images.Options{StoreDir: filepath.Join(t.TempDir(), "oci"),
+			CacheDir: filepath.Join(t.TempDir(), "layers"), Tools: python.NewTools(cache), NoCache: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ctx := context.Background()
+	loc := local.New(filepath.Join(root, ".convoy"), local.WithCacheDir(cache), local.WithImages(builder()))
+	for _, st := range stages.WithImage(web) {
+		if st.Name != stages.Deps && st.Kind != stages.KindImage {
+			continue
+		}
+		var log bytes.Buffer
+		res, err := loc.Run(ctx, engine.Request{Config: cfg, Service: web, Stage: st, Log: &log})
+		if err != nil {
+			t.Fatalf("local %s: %v\n%s", st.Name, err, log.String())
+		}
+		if st.Kind != stages.KindImage {
+			continue
+		}
+		if !strings.Contains(log.String(), "runtime requirements of web (1): six==1.16.0\n") {
+			t.Fatalf("the local engine resolved other requirements:\n%s", log.String())
+		}
+		var dlog bytes.Buffer
+		deng := New(nil, WithImages(builder()))
+		defer deng.Close()
+		dres, err := deng.assemble(ctx, engine.Request{Config: cfg, Service: web, Stage: st, Log: &dlog}, []string{"six==1.16.0"})
+		if err != nil {
+			t.Fatalf("dagger assemble: %v\n%s", err, dlog.String())
+		}
+		if dres.Digest != res.Digest || dres.Image != res.Image {
+			t.Errorf("dagger image %s, local image %s: the same inputs must give the same digest", dres.Image, res.Image)
+		}
+		if !strings.Contains(dlog.String(), "six") {
+			t.Errorf("the dagger engine's assembly installed no dependency layer:\n%s", dlog.String())
+		}
+		// Integration starts that very image: exported for the engine to import, it is the
+		// stored image, config and layers.
+		imgs, err := deng.serviceImages(ctx, engine.IntegrationRequest{Services: []*config.Service{web}, From: engine.FromImage,
+			Image: func(context.Context, string) (string, error) { return dres.Image, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exported, err := image.LoadBase(ctx, imgs["web"])
+		if err != nil {
+			t.Fatalf("reading the exported image %s: %v", imgs["web"], err)
+		}
+		stored, err := deng.o.images.Image(ctx, dres.Image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameImage(t, exported.Image, stored)
 	}
 }
 
@@ -313,34 +359,27 @@ func TestImageStageErrors(t *testing.T) {
 	}
 }
 
-// TestImageRecipeBuildEnv: the image's dependencies are downloaded through the same proxy and
-// index as the deps stage's; none of that reaches the image.
-func TestImageRecipeBuildEnv(t *testing.T) {
-	fx := newImageFixture(t, "")
-	cert := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(cert, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tr := hostEnv(map[string]string{
-		"https_proxy": "http://proxy.example:3128", "PIP_INDEX_URL": "https://pypi.example/simple",
-		"PIP_CERT": cert, "PIP_CACHE_DIR": "/home/someone/.cache/pip", "SECRET_TOKEN": "no",
-	})
-	spec := webSpec(t, fx)
-	spec.Requirements = []string{"django==5.0.4"}
-	r, err := tr.Image(spec, "/repo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostCert := HostRoot + filepath.ToSlash(cert)
-	same(t, "build env", r.BuildEnv, env("https_proxy", "http://proxy.example:3128", "PIP_INDEX_URL", "https://pypi.example/simple", "PIP_CERT", hostCert))
-	same(t, "build mounts", r.BuildMounts, []Mount{{Host: cert, Path: hostCert, File: true, ReadOnly: true}})
-	for _, v := range r.Env {
-		if v.Name == "https_proxy" || strings.HasPrefix(v.Name, "PIP_") {
-			t.Errorf("the image gets the host's %s", v.Name)
+// sameImage fails unless got has want's config and layers.
+func sameImage(t *testing.T, got, want v1.Image) {
+	t.Helper()
+	digests := func(img v1.Image) []string {
+		cfg, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
 		}
+		out := []string{cfg.String()}
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			d, err := l.DiffID()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d.String())
+		}
+		return out
 	}
-	spec.Requirements = nil
-	if r, err := tr.Image(spec, "/repo"); err != nil || r.BuildEnv != nil || r.BuildMounts != nil {
-		t.Errorf("no requirements, no builder: %+v, %v", r.BuildEnv, err)
-	}
+	same(t, "config and layers", digests(got), digests(want))
 }

@@ -4,19 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/pipeline/config"
 )
 
 var _ engine.Integrator = (*Engine)(nil)
 
 // Integrate runs the integration stage on the engine (engine.Integrator): req's services are
-// translated (Translator.Integration, with the WithIntegration options) and run
-// (RunIntegration) with req.LogDir as the log directory, and the outcome is converted
-// (ConvertIntegration) into the report and error integration.Run gives on the local engine.
+// translated (translator.integrationRun, with the WithIntegration options) and run
+// (runIntegration) with req.LogDir as the log directory, and the outcome is converted
+// (convertIntegration) into the report and error integration.Run gives on the local engine.
 // req.Events receives the same kinds of events as they happen: postgres.ready, service.migrate
 // when a service's set-up starts, service.healthy or service.failed, suite.started, then one
 // suite.test per test and suite.finished.
@@ -26,14 +31,28 @@ var _ engine.Integrator = (*Engine)(nil)
 // integration.ErrInvalidSpec, before anything starts.
 func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
 	rep := &integration.Report{LogDir: req.LogDir, Throwaway: true, Suite: integration.SuiteReport{ExitCode: -1}}
-	if req.Postgres != "" {
-		return rep, fmt.Errorf("%w: the dagger engine always runs its own Postgres server (a Dagger service from %s) and cannot use the existing server %s given by --postgres or integration.postgres: leave both unset with --engine dagger, or use --engine local",
-			integration.ErrInvalidSpec, e.postgresImage(), integration.Redact(req.Postgres))
-	}
 	if req.Config == nil {
 		return rep, fmt.Errorf("%w: no configuration", integration.ErrInvalidSpec)
 	}
-	r, err := e.tr.Integration(req.Config, req.Services, e.o.integration)
+	if req.Postgres != "" {
+		return rep, fmt.Errorf("%w: the dagger engine always runs its own Postgres server (a Dagger service from %s) and cannot use the existing server %s given by --postgres or integration.postgres: leave both unset with --engine dagger, or use --engine local",
+			integration.ErrInvalidSpec, e.postgresImage(req.Config), integration.Redact(req.Postgres))
+	}
+	tr, err := e.hostTranslator(ctx)
+	if err != nil {
+		return rep, err
+	}
+	o := e.o.integration
+	if o.RunID == "" {
+		o.RunID = req.RunID
+	}
+	if _, err := tr.integrationRun(req.Config, req.Services, o); err != nil {
+		return rep, fmt.Errorf("%w: %w", integration.ErrInvalidSpec, err)
+	}
+	if o.images, err = e.serviceImages(ctx, req); err != nil {
+		return rep, err
+	}
+	r, err := tr.integrationRun(req.Config, req.Services, o)
 	if err != nil {
 		return rep, fmt.Errorf("%w: %w", integration.ErrInvalidSpec, err)
 	}
@@ -43,30 +62,66 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 	return convertIntegration(ctx, drep, err, ev)
 }
 
-// postgresImage is the Postgres server's image reference Integrate uses.
-func (e *Engine) postgresImage() string {
-	if e.o.integration.Postgres != "" {
-		return e.o.integration.Postgres
+// serviceImages are the images req's services start from, by name, as docker-archive:FILE:TAG
+// references to single-image tarballs of what the WithImages builder built (req.Image waits for
+// each): what ships is what integration tests. None when req starts services from their gated
+// containers (engine.FromVenv, or no req.Image with no From).
+func (e *Engine) serviceImages(ctx context.Context, req engine.IntegrationRequest) (map[string]string, error) {
+	switch {
+	case req.From == engine.FromVenv || (req.From == "" && req.Image == nil):
+		return nil, nil
+	case req.Image == nil || e.o.images == nil:
+		return nil, fmt.Errorf("%w: integration starts the services from their images, and this run has none (the dagger engine was created without WithImages, or the request has no Image)", integration.ErrInvalidSpec)
 	}
-	return DefaultPostgresImage
+	e.mu.Lock()
+	dir, err := e.scratchLocked("images-")
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, svc := range req.Services {
+		ref, err := req.Image(ctx, svc.Name)
+		if err != nil {
+			return nil, fmt.Errorf("waiting for the image of %q: %w", svc.Name, err)
+		}
+		img, err := e.o.images.Image(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("reading the image of %q: %w", svc.Name, err)
+		}
+		tag, err := name.NewTag("convoy.invalid/" + svc.Name + ":integration")
+		if err != nil {
+			return nil, fmt.Errorf("naming the image of %q: %w", svc.Name, err)
+		}
+		file := filepath.Join(dir, svc.Name+".tar")
+		if err := tarball.WriteToFile(file, tag, img); err != nil {
+			return nil, fmt.Errorf("exporting the image of %q (%s): %w", svc.Name, ref, err)
+		}
+		out[svc.Name] = "docker-archive:" + file + ":" + tag.String()
+	}
+	return out, nil
 }
 
-// ConvertIntegration turns rep and runErr — what RunIntegration returned for a run under ctx —
-// into the report and error integration.Run would return, and sends to events (unless nil),
-// in integration.Run's order, the events of the run that package pipeline renders:
+// postgresImage is the Postgres server's image reference Integrate uses for cfg.
+func (e *Engine) postgresImage(cfg *config.Config) string {
+	for _, ref := range []string{e.o.integration.Postgres, cfg.Integration.PostgresImage} {
+		if ref != "" {
+			return ref
+		}
+	}
+	return defaultPostgresImage
+}
+
+// convertIntegration turns rep and runErr — what runIntegration returned for a run under ctx —
+// into the report and error integration.Run would return, and sends through ev (those not sent
+// while the run went on), in integration.Run's order, the events of the run that package pipeline renders:
 // postgres.ready; service.migrate for every service whose set-up started, then service.healthy
 // or service.failed; suite.started, one suite.test per test and suite.finished when the suite
 // ran. The error is nil only when every service came up and the suite passed — exited 0 with
 // no failed or errored test —; it wraps integration.ErrInterrupted (and context.Cause(ctx))
 // when ctx was cancelled, integration.ErrSuiteFailed when the suite ran and did not pass, and
 // is runErr otherwise (a *integration.ServiceError when a service did not come up).
-func ConvertIntegration(ctx context.Context, rep *IntegrationReport, runErr error, events func(integration.Event)) (*integration.Report, error) {
-	return convertIntegration(ctx, rep, runErr, newIntegrationEvents(events))
-}
-
-// convertIntegration is ConvertIntegration, sending through ev only the events it has not sent
-// while the run went on.
-func convertIntegration(ctx context.Context, rep *IntegrationReport, runErr error, ev *integrationEvents) (*integration.Report, error) {
+func convertIntegration(ctx context.Context, rep *integrationReport, runErr error, ev *integrationEvents) (*integration.Report, error) {
 	out := &integration.Report{RunID: rep.RunID, Postgres: rep.Postgres, Throwaway: true, LogDir: rep.LogDir, Duration: rep.Duration}
 	for _, s := range rep.Services {
 		out.Services = append(out.Services, integration.ServiceReport{Name: s.Name, Database: s.Database, URL: s.URL,
@@ -98,7 +153,7 @@ func convertIntegration(ctx context.Context, rep *IntegrationReport, runErr erro
 }
 
 // phase says what the run was doing when it stopped, for an interruption's message.
-func phase(rep *IntegrationReport) string {
+func phase(rep *integrationReport) string {
 	switch {
 	case rep.SuiteRan:
 		return "running the suite"
@@ -118,7 +173,7 @@ func phase(rep *IntegrationReport) string {
 
 // suiteVerdict says why the suite (which ran) did not pass, nil if it did: as integration.Run
 // judges it, from its exit code and its tests.
-func suiteVerdict(rep *IntegrationReport, su *integration.SuiteReport, runErr error) error {
+func suiteVerdict(rep *integrationReport, su *integration.SuiteReport, runErr error) error {
 	counts := fmt.Sprintf("%d passed, %d failed, %d skipped, %d errors", su.Passed, su.Failed, su.Skipped, su.Errors)
 	var se *engine.StageError
 	timedOut := errors.As(runErr, &se) && se.Reason == engine.TimedOut
@@ -172,12 +227,12 @@ func (ev *integrationEvents) emit(key string, e integration.Event) {
 	ev.send(e)
 }
 
-func (ev *integrationEvents) postgresReady(rep *IntegrationReport) {
+func (ev *integrationEvents) postgresReady(rep *integrationReport) {
 	ev.emit("postgres", integration.Event{Kind: integration.EventPostgresReady, URL: rep.Postgres})
 }
 
 // serviceSetUp says s's set-up started: its migration first (Argv is sr's, when known).
-func (ev *integrationEvents) serviceSetUp(s *IntegrationService, sr *ServiceRecipe) {
+func (ev *integrationEvents) serviceSetUp(s *serviceOutcome, sr *serviceRecipe) {
 	e := integration.Event{Kind: integration.EventServiceMigrate, Service: s.Name, LogPath: s.Log}
 	if sr != nil && len(sr.Setup.Execs) > 0 {
 		e.Argv = sr.Setup.Execs[0].Argv
@@ -186,11 +241,11 @@ func (ev *integrationEvents) serviceSetUp(s *IntegrationService, sr *ServiceReci
 }
 
 // serviceHealthy and serviceFailed end a service's start: only the first of them is sent.
-func (ev *integrationEvents) serviceHealthy(s *IntegrationService) {
+func (ev *integrationEvents) serviceHealthy(s *serviceOutcome) {
 	ev.emit("up/"+s.Name, integration.Event{Kind: integration.EventServiceHealthy, Service: s.Name, URL: s.URL, LogPath: s.Log})
 }
 
-func (ev *integrationEvents) serviceFailed(s *IntegrationService) {
+func (ev *integrationEvents) serviceFailed(s *serviceOutcome) {
 	e := integration.Event{Kind: integration.EventServiceFailed, Service: s.Name, LogPath: s.Log, Err: s.Err}
 	var se *integration.ServiceError
 	if errors.As(s.Err, &se) {
@@ -199,14 +254,14 @@ func (ev *integrationEvents) serviceFailed(s *IntegrationService) {
 	ev.emit("up/"+s.Name, e)
 }
 
-func (ev *integrationEvents) suiteStarted(rep *IntegrationReport) {
+func (ev *integrationEvents) suiteStarted(rep *integrationReport) {
 	ev.emit("suite.started", integration.Event{Kind: integration.EventSuiteStarted, Argv: rep.SuiteArgv, LogPath: rep.SuiteLog})
 }
 
 // finish sends, at the end of the run, what rep says happened and was not sent yet, then the
 // suite's test results and its end — unless the run was interrupted, which integration.Run
 // reports by its error alone.
-func (ev *integrationEvents) finish(rep *IntegrationReport, su *integration.SuiteReport, suiteErr error, interrupted bool) {
+func (ev *integrationEvents) finish(rep *integrationReport, su *integration.SuiteReport, suiteErr error, interrupted bool) {
 	if rep.Postgres != "" {
 		ev.postgresReady(rep)
 	}

@@ -43,14 +43,14 @@ func (r *recorder) find(kind integration.EventKind, service string) *integration
 }
 
 // passedRun is a hand-made report of a run where api and web came up and the suite passed.
-func passedRun(dir string) *IntegrationReport {
-	svc := func(name string, port int) IntegrationService {
-		return IntegrationService{Name: name, URL: fmt.Sprintf("http://%s:%d", name, port), Port: port, Database: name + "_r1",
+func passedRun(dir string) *integrationReport {
+	svc := func(name string, port int) serviceOutcome {
+		return serviceOutcome{Name: name, URL: fmt.Sprintf("http://%s:%d", name, port), Port: port, Database: name + "_r1",
 			Log: filepath.Join(dir, name+".log"), SetUp: true, Started: true, Healthy: true}
 	}
-	return &IntegrationReport{
+	return &integrationReport{
 		RunID: "r1", Postgres: "postgres://convoy:xxxxx@postgres:5432/convoy", LogDir: dir, Timeout: 5 * time.Minute,
-		Services:  []IntegrationService{svc("api", 9000), svc("web", 8000)},
+		Services:  []serviceOutcome{svc("api", 9000), svc("web", 8000)},
 		SuiteArgv: []string{"python", "-m", "pytest", "-q", "tests", "--junitxml=/convoy/junit.xml"},
 		SuiteRan:  true, SuiteExitCode: 0, SuiteDuration: 3 * time.Second,
 		SuiteLog: filepath.Join(dir, "suite.log"), JUnit: filepath.Join(dir, "junit.xml"),
@@ -66,7 +66,7 @@ func TestConvertIntegrationPassed(t *testing.T) {
 	dir := t.TempDir()
 	rep := passedRun(dir)
 	var rec recorder
-	out, err := ConvertIntegration(context.Background(), rep, nil, rec.add)
+	out, err := convertIntegration(context.Background(), rep, nil, newIntegrationEvents(rec.add))
 	if err != nil {
 		t.Fatalf("ConvertIntegration: %v", err)
 	}
@@ -101,7 +101,7 @@ func TestConvertIntegrationPassed(t *testing.T) {
 		t.Errorf("first suite.test = %+v", e)
 	}
 	// No receiver: nothing to send, same outcome.
-	if _, err := ConvertIntegration(context.Background(), rep, nil, nil); err != nil {
+	if _, err := convertIntegration(context.Background(), rep, nil, newIntegrationEvents(nil)); err != nil {
 		t.Errorf("without events: %v", err)
 	}
 }
@@ -112,28 +112,28 @@ func TestConvertIntegrationSuiteFailed(t *testing.T) {
 	passed := integration.TestResult{Name: "tests.test_flow::test_login", Status: integration.TestPassed}
 	for _, tc := range []struct {
 		name   string
-		change func(*IntegrationReport)
+		change func(*integrationReport)
 		runErr error
 		want   []string
 	}{
-		{"exit 1", func(r *IntegrationReport) { r.SuiteExitCode, r.Tests = 1, []integration.TestResult{passed, failed} },
+		{"exit 1", func(r *integrationReport) { r.SuiteExitCode, r.Tests = 1, []integration.TestResult{passed, failed} },
 			&engine.StageError{Reason: engine.Failed, ExitCode: 1, Err: fmt.Errorf("%w: exit status 1", integration.ErrSuiteFailed)},
 			[]string{"integration suite failed: 1 passed, 1 failed, 0 skipped, 0 errors (exit status 1)", "\n  FAILED tests.test_flow::test_order: assert 201 == 200\n"}},
-		{"exit 0 with an error", func(r *IntegrationReport) { r.Tests = []integration.TestResult{passed, errored} }, nil,
+		{"exit 0 with an error", func(r *integrationReport) { r.Tests = []integration.TestResult{passed, errored} }, nil,
 			[]string{"1 passed, 0 failed, 0 skipped, 1 errors (exit status 0)", "ERROR tests.test_flow::test_report: ConnectionError"}},
-		{"no tests", func(r *IntegrationReport) { r.SuiteExitCode, r.Tests = 5, nil },
+		{"no tests", func(r *integrationReport) { r.SuiteExitCode, r.Tests = 5, nil },
 			&engine.StageError{Reason: engine.Failed, ExitCode: 5}, []string{"no tests were collected (exit status 5)"}},
-		{"timed out", func(r *IntegrationReport) { r.SuiteExitCode, r.Tests = -1, nil },
+		{"timed out", func(r *integrationReport) { r.SuiteExitCode, r.Tests = -1, nil },
 			&engine.StageError{Reason: engine.TimedOut, ExitCode: -1, Err: context.DeadlineExceeded},
 			[]string{"the integration stage timed out after 5m0s (0 passed, 0 failed, 0 skipped, 0 errors so far)"}},
-		{"unreadable JUnit", func(r *IntegrationReport) { r.Tests, r.JUnitErr = nil, errors.New("XML syntax error") }, nil,
+		{"unreadable JUnit", func(r *integrationReport) { r.Tests, r.JUnitErr = nil, errors.New("XML syntax error") }, nil,
 			[]string{"reading its JUnit XML: XML syntax error"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := passedRun(t.TempDir())
 			tc.change(rep)
 			var rec recorder
-			out, err := ConvertIntegration(context.Background(), rep, tc.runErr, rec.add)
+			out, err := convertIntegration(context.Background(), rep, tc.runErr, newIntegrationEvents(rec.add))
 			if !errors.Is(err, integration.ErrSuiteFailed) {
 				t.Fatalf("error %v; want one wrapping ErrSuiteFailed", err)
 			}
@@ -165,7 +165,7 @@ func TestConvertIntegrationServiceFailed(t *testing.T) {
 		LogPath: rep.Services[1].Log, LogTail: []string{"Traceback", "KeyError: 'demo'"}, Err: cause}
 	rep.Services[1].Err = se
 	var rec recorder
-	out, err := ConvertIntegration(context.Background(), rep, se, rec.add)
+	out, err := convertIntegration(context.Background(), rep, se, newIntegrationEvents(rec.add))
 	var got *integration.ServiceError
 	if !errors.As(err, &got) || got != se {
 		t.Fatalf("error %v; want the service's *integration.ServiceError", err)
@@ -188,7 +188,7 @@ func TestConvertIntegrationInterrupted(t *testing.T) {
 		rep := passedRun(t.TempDir())
 		rep.SuiteExitCode, rep.Tests = -1, nil
 		var rec recorder
-		_, err := ConvertIntegration(ctx, rep, stopped, rec.add)
+		_, err := convertIntegration(ctx, rep, stopped, newIntegrationEvents(rec.add))
 		if !errors.Is(err, integration.ErrInterrupted) || !errors.Is(err, context.Canceled) || errors.Is(err, integration.ErrSuiteFailed) {
 			t.Fatalf("error %v; want an interruption, not a failure", err)
 		}
@@ -208,14 +208,14 @@ func TestConvertIntegrationInterrupted(t *testing.T) {
 			rep.Services[i].Err = &integration.ServiceError{Service: rep.Services[i].Name, Step: "migrate", Err: stopped}
 		}
 		var rec recorder
-		_, err := ConvertIntegration(ctx, rep, stopped, rec.add)
+		_, err := convertIntegration(ctx, rep, stopped, newIntegrationEvents(rec.add))
 		if !errors.Is(err, integration.ErrInterrupted) || !strings.Contains(err.Error(), "while setting up the services") {
 			t.Fatalf("error %v", err)
 		}
 		same(t, "events", rec.kinds(), []string{"postgres.ready", "service.migrate api", "service.migrate web"})
 	})
 	t.Run("finished before the cancellation", func(t *testing.T) {
-		if _, err := ConvertIntegration(ctx, passedRun(t.TempDir()), nil, nil); err != nil {
+		if _, err := convertIntegration(ctx, passedRun(t.TempDir()), nil, newIntegrationEvents(nil)); err != nil {
 			t.Errorf("a run that passed: %v", err)
 		}
 	})
@@ -225,7 +225,7 @@ func TestConvertIntegrationInterrupted(t *testing.T) {
 // its end, and keep what only the run knew (the migrate argv).
 func TestIntegrationEventsSentOnce(t *testing.T) {
 	rep := passedRun(t.TempDir())
-	sr := &ServiceRecipe{Name: "api", Setup: Recipe{Execs: []Exec{{Argv: integration.DefaultMigrate}, {Argv: integration.DefaultPopulate}}}}
+	sr := &serviceRecipe{Name: "api", Setup: recipe{Execs: []execStep{{Argv: integration.DefaultMigrate}, {Argv: integration.DefaultPopulate}}}}
 	var rec recorder
 	ev := newIntegrationEvents(rec.add)
 	ev.postgresReady(rep)
@@ -256,11 +256,11 @@ func (f integratorFunc) Integrate(ctx context.Context, req engine.IntegrationReq
 // renderer reads: each service's start is its "integration" stage, the suite is a stage, its
 // tests are test events — as with the local engine.
 func TestIntegrationEventsRender(t *testing.T) {
-	run := func(rep *IntegrationReport, runErr error) ([]pipeline.Event, *pipeline.IntegrationSummary) {
+	run := func(rep *integrationReport, runErr error) ([]pipeline.Event, *pipeline.IntegrationSummary) {
 		var events []pipeline.Event
 		bus := pipeline.NewBus(pipeline.SinkFunc(func(e pipeline.Event) { events = append(events, e) }))
 		in := integratorFunc(func(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
-			return ConvertIntegration(ctx, rep, runErr, req.Events)
+			return convertIntegration(ctx, rep, runErr, newIntegrationEvents(req.Events))
 		})
 		sum, _ := pipeline.Integrate(context.Background(), in, engine.IntegrationRequest{}, bus)
 		return events, sum
@@ -375,8 +375,8 @@ func TestServiceError(t *testing.T) {
 	if err := os.WriteFile(log, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sr := &ServiceRecipe{Name: "web", URL: "http://web:8000", Health: "/healthz",
-		Setup: Recipe{Execs: []Exec{{Argv: integration.DefaultMigrate}, {Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}}}}}
+	sr := &serviceRecipe{Name: "web", URL: "http://web:8000", Health: "/healthz",
+		Setup: recipe{Execs: []execStep{{Argv: integration.DefaultMigrate}, {Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}}}}}
 
 	populate := &engine.StageError{Reason: engine.Failed, ExitCode: 2, Command: sr.Setup.Execs[1].Argv}
 	step, argv := setupStep(sr, populate)
@@ -448,17 +448,17 @@ func TestParseJUnit(t *testing.T) {
 func TestPhase(t *testing.T) {
 	rep := passedRun("/logs")
 	for _, tc := range []struct {
-		change func(*IntegrationReport)
+		change func(*integrationReport)
 		want   string
 	}{
-		{func(r *IntegrationReport) {}, "running the suite"},
-		{func(r *IntegrationReport) { r.SuiteRan = false }, "setting up the suite and checking the services' health"},
-		{func(r *IntegrationReport) { r.SuiteRan, r.Services[1].Started = false, false }, `starting service "web"`},
-		{func(r *IntegrationReport) { r.SuiteRan, r.Services[0].Started = false, false }, "setting up the services"},
-		{func(r *IntegrationReport) { r.SuiteRan, r.Postgres = false, "" }, "starting Postgres"},
+		{func(r *integrationReport) {}, "running the suite"},
+		{func(r *integrationReport) { r.SuiteRan = false }, "setting up the suite and checking the services' health"},
+		{func(r *integrationReport) { r.SuiteRan, r.Services[1].Started = false, false }, `starting service "web"`},
+		{func(r *integrationReport) { r.SuiteRan, r.Services[0].Started = false, false }, "setting up the services"},
+		{func(r *integrationReport) { r.SuiteRan, r.Postgres = false, "" }, "starting Postgres"},
 	} {
 		r := *rep
-		r.Services = append([]IntegrationService(nil), rep.Services...)
+		r.Services = append([]serviceOutcome(nil), rep.Services...)
 		tc.change(&r)
 		if got := phase(&r); got != tc.want {
 			t.Errorf("phase = %q, want %q", got, tc.want)

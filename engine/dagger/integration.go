@@ -18,27 +18,27 @@ import (
 
 // Integration defaults on the dagger engine.
 const (
-	// DefaultPostgresImage is the Postgres server's image unless IntegrationOptions names one.
+	// defaultPostgresImage is the Postgres server's image unless IntegrationOptions names one.
 	// It must follow the official image's conventions: POSTGRES_USER, POSTGRES_PASSWORD,
 	// POSTGRES_DB and /docker-entrypoint-initdb.d.
-	DefaultPostgresImage = "postgres:16"
-	// PostgresHostname is the hostname the server is bound under in every service container.
-	PostgresHostname = "postgres"
-	// PostgresPort is the port it listens on.
-	PostgresPort = 5432
-	// PostgresUser and PostgresPassword are its superuser's credentials: the server lives only
+	defaultPostgresImage = "postgres:16"
+	// postgresHostname is the hostname the server is bound under in every service container.
+	postgresHostname = "postgres"
+	// postgresPort is the port it listens on.
+	postgresPort = 5432
+	// postgresUser and PostgresPassword are its superuser's credentials: the server lives only
 	// for the run and is reachable only from the run's containers.
-	PostgresUser     = "convoy"
-	PostgresPassword = "convoy"
-	// PostgresInitFile creates one database per service when the server first starts.
-	PostgresInitFile = "/docker-entrypoint-initdb.d/convoy-databases.sql"
-	// JUnitFile is where a pytest suite writes its results in the suite container.
-	JUnitFile = StateRoot + "/junit.xml"
-	// IntegrationStage is the stage name integration containers carry in CONVOY_STAGE.
-	IntegrationStage = "integration"
-	// EnvRunID carries the run id into every integration container, so that no exec of one run
+	postgresUser     = "convoy"
+	postgresPassword = "convoy"
+	// postgresInitFile creates one database per service when the server first starts.
+	postgresInitFile = "/docker-entrypoint-initdb.d/convoy-databases.sql"
+	// junitFile is where a pytest suite writes its results in the suite container.
+	junitFile = stateRoot + "/junit.xml"
+	// integrationStage is the stage name integration containers carry in CONVOY_STAGE.
+	integrationStage = "integration"
+	// envRunID carries the run id into every integration container, so that no exec of one run
 	// is answered from the cache of another (each run has a fresh server).
-	EnvRunID = "CONVOY_RUN_ID"
+	envRunID = "CONVOY_RUN_ID"
 )
 
 // IntegrationOptions select what the integration translation cannot read from services.yaml.
@@ -47,43 +47,48 @@ type IntegrationOptions struct {
 	// its execs; empty means a new random one.
 	RunID string
 	// Postgres is the server's image: a registry reference, oci-layout:PATH[:TAG] or
-	// docker-archive:FILE[:REF] (default DefaultPostgresImage).
+	// docker-archive:FILE[:REF] (default: services.yaml's integration.postgres_image, else
+	// postgres:16).
 	Postgres string
-	// SuiteBase is the suite container's base image (default: defaults.base, else DefaultBase).
+	// SuiteBase is the suite container's base image (default: defaults.base, else python:VERSION-slim).
 	SuiteBase string
 	// HealthTimeout bounds each service's health check (default integration.DefaultHealthTimeout).
 	HealthTimeout time.Duration
+	// images are the services started from their images, by name: each an image reference as
+	// base: takes it (Integrate exports the built image as docker-archive:FILE:TAG). A service
+	// not named here starts from its gated container.
+	images map[string]string
 }
 
-// IntegrationRecipe is the integration stage as data: one Postgres server, one database per
+// integrationRecipe is the integration stage as data: one Postgres server, one database per
 // service, every service set up (migrate, populate) and started as a service bound by hostname,
 // and the suite in a container bound to all of them.
-type IntegrationRecipe struct {
+type integrationRecipe struct {
 	// RunID is the run's id.
 	RunID string `json:"run_id"`
 	// Postgres is the server.
-	Postgres PostgresRecipe `json:"postgres"`
+	Postgres postgresRecipe `json:"postgres"`
 	// Services are in start order: every service after the services it depends on.
-	Services []ServiceRecipe `json:"services"`
+	Services []serviceRecipe `json:"services"`
 	// Suite is the cross-service test suite.
-	Suite SuiteRecipe `json:"suite"`
+	Suite suiteRecipe `json:"suite"`
 	// Timeout bounds the whole stage (integration.timeout).
 	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
-// PostgresRecipe is the Postgres server of an integration run.
-type PostgresRecipe struct {
-	Base     Base     `json:"base"`
+// postgresRecipe is the Postgres server of an integration run.
+type postgresRecipe struct {
+	Base     imageRef `json:"base"`
 	Hostname string   `json:"hostname"`
 	Port     int      `json:"port"`
-	Env      []EnvVar `json:"env"`
+	Env      []envVar `json:"env"`
 	// InitFile and InitSQL create the services' databases at the server's first start.
 	InitFile string `json:"init_file"`
 	InitSQL  string `json:"init_sql"`
 }
 
-// ServiceRecipe is one service of an integration run.
-type ServiceRecipe struct {
+// serviceRecipe is one service of an integration run.
+type serviceRecipe struct {
 	// Name is the service's name; Hostname is the name other containers reach it by.
 	Name     string `json:"name"`
 	Hostname string `json:"hostname"`
@@ -94,7 +99,7 @@ type ServiceRecipe struct {
 	Database string `json:"database"`
 	// Setup is its container before it serves: its gated environment with the source mounted,
 	// the run's environment, and the migrate and populate execs.
-	Setup Recipe `json:"setup"`
+	Setup recipe `json:"setup"`
 	// Serve is the argv that starts it, ${HOST} and ${PORT} substituted.
 	Serve []string `json:"serve"`
 	// Health is the HTTP path that answers 2xx when it is ready.
@@ -104,14 +109,14 @@ type ServiceRecipe struct {
 	Bindings []string `json:"bindings"`
 }
 
-// SuiteRecipe is the cross-service suite's container.
-type SuiteRecipe struct {
+// suiteRecipe is the cross-service suite's container.
+type suiteRecipe struct {
 	// Setup creates the suite's virtualenv and installs its requirements.
-	Setup Recipe `json:"setup"`
+	Setup recipe `json:"setup"`
 	// HealthChecks wait for each service's health path to answer 2xx, in start order.
-	HealthChecks []Exec `json:"health_checks"`
+	HealthChecks []execStep `json:"health_checks"`
 	// Command is the suite (with --junitxml added for pytest).
-	Command Exec `json:"command"`
+	Command execStep `json:"command"`
 	// JUnit is the JUnit XML file the suite writes in its container ("" when not known).
 	JUnit string `json:"junit,omitempty"`
 	// Bindings are the hostnames bound in the suite's container: every service.
@@ -167,42 +172,45 @@ func unsupported(svc *config.Service) error {
 	return nil
 }
 
-// NewRunID returns a fresh run id: the time and random bits.
-func NewRunID() string {
+// newRunID returns a fresh run id: the time and random bits.
+func newRunID() string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	return time.Now().UTC().Format("20060102t150405") + "_" + hex.EncodeToString(b[:])
 }
 
-// Integration translates the integration stage of services (in services.yaml order; they are
+// integrationRun translates the integration stage of services (in services.yaml order; they are
 // started in dependency order) into a recipe.
-func (t Translator) Integration(cfg *config.Config, services []*config.Service, o IntegrationOptions) (IntegrationRecipe, error) {
+func (t translator) integrationRun(cfg *config.Config, services []*config.Service, o IntegrationOptions) (integrationRecipe, error) {
 	if len(services) == 0 {
-		return IntegrationRecipe{}, fmt.Errorf("integration: no services")
+		return integrationRecipe{}, fmt.Errorf("integration: no services")
 	}
 	if o.RunID == "" {
-		o.RunID = NewRunID()
+		o.RunID = newRunID()
 	}
 	if o.Postgres == "" {
-		o.Postgres = DefaultPostgresImage
+		o.Postgres = cfg.Integration.PostgresImage
+	}
+	if o.Postgres == "" {
+		o.Postgres = defaultPostgresImage
 	}
 	if o.HealthTimeout <= 0 {
 		o.HealthTimeout = integration.DefaultHealthTimeout
 	}
 	order, err := startOrder(services)
 	if err != nil {
-		return IntegrationRecipe{}, err
+		return integrationRecipe{}, err
 	}
-	pgBase, err := ParseBase(o.Postgres, cfg.Root)
+	pgBase, err := parseBase(o.Postgres, cfg.Root)
 	if err != nil {
-		return IntegrationRecipe{}, fmt.Errorf("integration: Postgres image: %w", err)
+		return integrationRecipe{}, fmt.Errorf("integration: Postgres image: %w", err)
 	}
-	r := IntegrationRecipe{RunID: o.RunID, Timeout: cfg.Integration.Timeout}
-	r.Postgres = PostgresRecipe{
-		Base: pgBase, Hostname: PostgresHostname, Port: PostgresPort, InitFile: PostgresInitFile,
+	r := integrationRecipe{RunID: o.RunID, Timeout: cfg.Integration.Timeout}
+	r.Postgres = postgresRecipe{
+		Base: pgBase, Hostname: postgresHostname, Port: postgresPort, InitFile: postgresInitFile,
 		Env: envList(map[string]string{
-			"POSTGRES_USER": PostgresUser, "POSTGRES_PASSWORD": PostgresPassword, "POSTGRES_DB": PostgresUser,
-			EnvRunID: o.RunID,
+			"POSTGRES_USER": postgresUser, "POSTGRES_PASSWORD": postgresPassword, "POSTGRES_DB": postgresUser,
+			envRunID: o.RunID,
 		}),
 	}
 	urls := map[string]string{}
@@ -213,14 +221,14 @@ func (t Translator) Integration(cfg *config.Config, services []*config.Service, 
 	for _, svc := range order {
 		sr, err := t.integrationService(cfg, svc, order, urls, o)
 		if err != nil {
-			return IntegrationRecipe{}, err
+			return integrationRecipe{}, err
 		}
 		fmt.Fprintf(&sql, "CREATE DATABASE %q;\n", sr.Database)
 		r.Services = append(r.Services, sr)
 	}
 	r.Postgres.InitSQL = sql.String()
 	if r.Suite, err = t.suite(cfg, r.Services, urls, o); err != nil {
-		return IntegrationRecipe{}, err
+		return integrationRecipe{}, err
 	}
 	return r, nil
 }
@@ -232,69 +240,88 @@ func serviceURL(svc *config.Service) string {
 // integrationService translates one service: its gated environment, the run's variables (as
 // integration.Run adds them: integration.env, every <NAME>_URL, its database variable, HOST, PORT),
 // migrate and populate, and its serve command.
-func (t Translator) integrationService(cfg *config.Config, svc *config.Service, order []*config.Service, urls map[string]string, o IntegrationOptions) (ServiceRecipe, error) {
-	prep, err := t.Prepared(cfg, svc)
-	if err != nil {
-		return ServiceRecipe{}, err
-	}
-	mounts, err := sourceMounts(cfg, svc)
-	if err != nil {
-		return ServiceRecipe{}, err
-	}
+func (t translator) integrationService(cfg *config.Config, svc *config.Service, order []*config.Service, urls map[string]string, o IntegrationOptions) (serviceRecipe, error) {
 	db := integration.DatabaseName(svc.Name, o.RunID)
 	port := strconv.Itoa(svc.Port)
-	env, _ := t.env(cfg, svc, stages.Stage{Name: IntegrationStage})
+	// From its image, a service has the image's environment, working directory and user, with
+	// the run's variables on top, as integration.Run starts an image; from its gated container,
+	// a stage's environment and its source mounted.
+	env := map[string]string{}
+	if _, ok := o.images[svc.Name]; !ok {
+		env, _ = t.env(cfg, svc, stages.Stage{Name: integrationStage})
+	}
 	for k, v := range cfg.Integration.Env {
 		env[k] = v
 	}
 	for k, v := range urls {
 		env[k] = v
 	}
-	env[svc.DatabaseEnv()] = fmt.Sprintf("postgresql://%s:%s@%s:%d/%s", PostgresUser, PostgresPassword, PostgresHostname, PostgresPort, db)
+	env[svc.DatabaseEnv()] = fmt.Sprintf("postgresql://%s:%s@%s:%d/%s", postgresUser, postgresPassword, postgresHostname, postgresPort, db)
 	env["HOST"] = "0.0.0.0"
 	env["PORT"] = port
-	env[EnvRunID] = o.RunID
-	var execs []Exec
+	env[envRunID] = o.RunID
+	var execs []execStep
 	migrate, populate, prestart := engine.IntegrationSteps(svc)
 	for _, argv := range [][]string{migrate, populate, prestart} {
 		if len(argv) > 0 {
-			execs = append(execs, Exec{Argv: argv})
+			execs = append(execs, execStep{Argv: argv})
 		}
 	}
-	setup := Recipe{
-		Service: svc.Name, Stage: IntegrationStage, Base: prep.Base, From: &prep,
-		Mounts: mounts, Env: envList(env), Workdir: SourceRoot, Timeout: svc.Timeout,
-		Execs: execs,
+	setup, err := t.serviceSetup(cfg, svc, o, recipe{Service: svc.Name, Stage: integrationStage, Env: envList(env), Timeout: svc.Timeout, Execs: execs})
+	if err != nil {
+		return serviceRecipe{}, err
 	}
-	setup.Unset, setup.Unmount = leftovers(&prep, &setup)
 	serve := integration.Substitute(svc.Serve, "0.0.0.0", port)
 	if len(serve) == 0 {
-		return ServiceRecipe{}, fmt.Errorf("integration: service %q has no serve: command", svc.Name)
+		return serviceRecipe{}, fmt.Errorf("integration: service %q has no serve: command", svc.Name)
 	}
 	if err := unsupported(svc); err != nil {
-		return ServiceRecipe{}, err
+		return serviceRecipe{}, err
 	}
 	health := svc.Health
 	if health == "" && svc.Check != config.CheckTCP {
 		health = integration.DefaultHealthPath
 	}
-	bindings := []string{PostgresHostname}
+	bindings := []string{postgresHostname}
 	deps := dependencies(svc, order)
 	for _, d := range order {
 		if deps[d.Name] {
 			bindings = append(bindings, d.DNSName())
 		}
 	}
-	return ServiceRecipe{
+	return serviceRecipe{
 		Name: svc.Name, Hostname: svc.DNSName(), Port: svc.Port, URL: serviceURL(svc), Database: db,
 		Setup: setup, Serve: serve, Health: health, Bindings: bindings,
 	}, nil
 }
 
+// serviceSetup completes setup, the container svc is set up and served from: its image when
+// o.images names one, else its gated container with its source mounted where the image has it.
+func (t translator) serviceSetup(cfg *config.Config, svc *config.Service, o IntegrationOptions, setup recipe) (recipe, error) {
+	if ref, ok := o.images[svc.Name]; ok {
+		base, err := parseBase(ref, cfg.Root)
+		if err != nil {
+			return recipe{}, fmt.Errorf("integration: image of %q: %w", svc.Name, err)
+		}
+		setup.Base = base
+		return setup, nil
+	}
+	prep, err := t.prepared(cfg, svc)
+	if err != nil {
+		return recipe{}, err
+	}
+	if setup.Mounts, err = sourceMounts(cfg, svc); err != nil {
+		return recipe{}, err
+	}
+	setup.Base, setup.From, setup.Workdir = prep.Base, &prep, sourceRoot
+	setup.Unset, setup.Unmount = leftovers(&prep, &setup)
+	return setup, nil
+}
+
 // suite translates the suite's container: the suite's base image with the repository mounted,
 // a virtualenv with its requirements, the run's variables, one health check per service, and
 // its command.
-func (t Translator) suite(cfg *config.Config, services []ServiceRecipe, urls map[string]string, o IntegrationOptions) (SuiteRecipe, error) {
+func (t translator) suite(cfg *config.Config, services []serviceRecipe, urls map[string]string, o IntegrationOptions) (suiteRecipe, error) {
 	python := cfg.Defaults.Python
 	if python == "" {
 		python = config.DefaultPython
@@ -304,21 +331,21 @@ func (t Translator) suite(cfg *config.Config, services []ServiceRecipe, urls map
 		ref = cfg.Defaults.Base
 	}
 	if ref == "" {
-		def := DefaultBase
+		def := defaultBaseImage
 		if t.DefaultBase != nil {
 			def = t.DefaultBase
 		}
 		ref = def(python)
 	}
-	base, err := ParseBase(ref, cfg.Root)
+	base, err := parseBase(ref, cfg.Root)
 	if err != nil {
-		return SuiteRecipe{}, fmt.Errorf("integration: suite base image: %w", err)
+		return suiteRecipe{}, fmt.Errorf("integration: suite base image: %w", err)
 	}
 	if len(cfg.Integration.Command) == 0 {
-		return SuiteRecipe{}, fmt.Errorf("integration: no suite command (integration.command in services.yaml)")
+		return suiteRecipe{}, fmt.Errorf("integration: no suite command (integration.command in services.yaml)")
 	}
 	// The suite is not a service: its environment is a stage's with nothing of a service's.
-	env, hostMounts := t.env(cfg, &config.Service{Name: ""}, stages.Stage{Name: IntegrationStage, HostNetEnv: true})
+	env, hostMounts := t.env(cfg, &config.Service{Name: ""}, stages.Stage{Name: integrationStage, HostNetEnv: true})
 	delete(env, "CONVOY_SERVICE")
 	delete(env, "PYTHONPATH")
 	for k, v := range cfg.Integration.Env {
@@ -327,28 +354,28 @@ func (t Translator) suite(cfg *config.Config, services []ServiceRecipe, urls map
 	for k, v := range urls {
 		env[k] = v
 	}
-	env[EnvRunID] = o.RunID
-	env["PIP_CACHE_DIR"] = PipCacheDir
-	setup := Recipe{
-		Service: "", Stage: IntegrationStage, Base: base,
-		Dirs: []string{VenvDir},
-		Mounts: append([]Mount{{Host: cfg.Root, Path: RepoRoot, Gitignore: true,
+	env[envRunID] = o.RunID
+	env["PIP_CACHE_DIR"] = pipCacheDir
+	setup := recipe{
+		Service: "", Stage: integrationStage, Base: base,
+		Dirs: []string{venvDir},
+		Mounts: append([]mountSpec{{Host: cfg.Root, Path: repoRoot, Gitignore: true,
 			Exclude: []string{".git", ".convoy", "**/__pycache__", "**/*.pyc"}}}, hostMounts...),
-		Caches:  []Cache{{Key: PipCacheVolume, Path: PipCacheDir}},
+		Caches:  []cacheVolume{{Key: pipCacheVolume, Path: pipCacheDir}},
 		Env:     envList(env),
-		Workdir: RepoRoot,
+		Workdir: repoRoot,
 		Timeout: cfg.Integration.Timeout,
-		Execs:   []Exec{{Argv: []string{"python" + python, "-m", "venv", VenvDir}}},
+		Execs:   []execStep{{Argv: []string{"python" + python, "-m", "venv", venvDir}}},
 	}
 	if req := cfg.Integration.Requirements; req != "" {
-		setup.Execs = append(setup.Execs, Exec{Argv: []string{"python", "-m", "pip", "install", "-r", path.Join(RepoRoot, filepath.ToSlash(req))}})
+		setup.Execs = append(setup.Execs, execStep{Argv: []string{"python", "-m", "pip", "install", "-r", path.Join(repoRoot, filepath.ToSlash(req))}})
 	}
-	s := SuiteRecipe{Setup: setup}
+	s := suiteRecipe{Setup: setup}
 	secs := strconv.FormatFloat(o.HealthTimeout.Seconds(), 'f', -1, 64)
 	for _, sr := range services {
-		check := Exec{Argv: []string{"python", "-c", healthScript, sr.URL + sr.Health, secs}}
+		check := execStep{Argv: []string{"python", "-c", healthScript, sr.URL + sr.Health, secs}}
 		if sr.Health == "" {
-			check = Exec{Argv: []string{"python", "-c", tcpScript, sr.Hostname, strconv.Itoa(sr.Port), secs}}
+			check = execStep{Argv: []string{"python", "-c", tcpScript, sr.Hostname, strconv.Itoa(sr.Port), secs}}
 		}
 		s.HealthChecks = append(s.HealthChecks, check)
 		s.Bindings = append(s.Bindings, sr.Hostname)
@@ -356,14 +383,14 @@ func (t Translator) suite(cfg *config.Config, services []ServiceRecipe, urls map
 	argv := append([]string(nil), cfg.Integration.Command...)
 	if p, ok := integration.JUnitArg(argv); ok {
 		if !path.IsAbs(p) {
-			p = path.Join(RepoRoot, p)
+			p = path.Join(repoRoot, p)
 		}
 		s.JUnit = p
 	} else if integration.IsPytest(argv) {
-		argv = append(argv, "--junitxml="+JUnitFile)
-		s.JUnit = JUnitFile
+		argv = append(argv, "--junitxml="+junitFile)
+		s.JUnit = junitFile
 	}
-	s.Command = Exec{Argv: argv}
+	s.Command = execStep{Argv: argv}
 	return s, nil
 }
 

@@ -13,7 +13,7 @@ func TestIntegrationChecks(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	api := cfg.Service("api")
 	api.Check, api.Health = config.CheckTCP, ""
-	r, err := hostEnv(nil).Integration(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
+	r, err := hostEnv(nil).integrationRun(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestIntegrationChecks(t *testing.T) {
 		"processes beside serve (worker)":  func() { api.Backing, api.Processes = nil, []config.Process{{Name: "worker", Command: []string{"w"}}} },
 	} {
 		set()
-		_, err := hostEnv(nil).Integration(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
+		_, err := hostEnv(nil).integrationRun(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
 		if err == nil || !strings.Contains(err.Error(), `service "api": `+what) || !strings.Contains(err.Error(), "--engine local") {
 			t.Errorf("err = %v, want a refusal of %s", err, what)
 		}
@@ -39,7 +39,7 @@ func TestIntegrationChecks(t *testing.T) {
 	api.Processes = nil
 	for _, check := range []string{config.CheckNone, config.CheckCommand} {
 		api.Check, api.CheckCommand = check, []string{"true"}
-		_, err := hostEnv(nil).Integration(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
+		_, err := hostEnv(nil).integrationRun(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
 		if err == nil || !strings.Contains(err.Error(), `service "api": health `+check+` is not supported by the dagger engine`) {
 			t.Errorf("health %s: err = %v, want a refusal", check, err)
 		}

@@ -1,20 +1,25 @@
 package dagger
 
 import (
+	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
 func TestIntegrationRecipe(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	tr := hostEnv(map[string]string{"https_proxy": "http://proxy.example:3128"})
-	r, err := tr.Integration(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
+	r, err := tr.integrationRun(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,8 +28,8 @@ func TestIntegrationRecipe(t *testing.T) {
 	}
 
 	t.Run("postgres", func(t *testing.T) {
-		same(t, "postgres", r.Postgres, PostgresRecipe{
-			Base: Base{Ref: "postgres:16", Kind: FromRegistry}, Hostname: "postgres", Port: 5432,
+		same(t, "postgres", r.Postgres, postgresRecipe{
+			Base: imageRef{Ref: "postgres:16", Kind: fromRegistry}, Hostname: "postgres", Port: 5432,
 			Env:      env("POSTGRES_DB", "convoy", "POSTGRES_PASSWORD", "convoy", "POSTGRES_USER", "convoy", "CONVOY_RUN_ID", "r1"),
 			InitFile: "/docker-entrypoint-initdb.d/convoy-databases.sql",
 			InitSQL:  "CREATE DATABASE \"api_r1\";\nCREATE DATABASE \"web_r1\";\n",
@@ -45,15 +50,15 @@ func TestIntegrationRecipe(t *testing.T) {
 		if web.URL != "http://web:8000" || web.Hostname != "web" || web.Port != 8000 || web.Health != "/healthz" || web.Database != "web_r1" {
 			t.Errorf("web = %+v", web)
 		}
-		same(t, "web setup execs", web.Setup.Execs, []Exec{
+		same(t, "web setup execs", web.Setup.Execs, []execStep{
 			{Argv: integration.DefaultMigrate},
 			{Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}},
 		})
-		same(t, "api setup execs", api.Setup.Execs, []Exec{
+		same(t, "api setup execs", api.Setup.Execs, []execStep{
 			{Argv: integration.DefaultMigrate},
 			{Argv: []string{"python", "manage.py", "populate"}},
 		})
-		got := web.Setup.EnvMap()
+		got := web.Setup.envMap()
 		for k, v := range map[string]string{
 			"DATABASE_URL": "postgresql://convoy:convoy@postgres:5432/web_r1",
 			"WEB_URL":      "http://web:8000", "API_URL": "http://api:9000",
@@ -69,13 +74,13 @@ func TestIntegrationRecipe(t *testing.T) {
 			t.Error("a service's integration container inherits the host's proxy: only stages that download packages do")
 		}
 		// It continues the gated environment: the deps stage's container.
-		deps, err := tr.Stage(cfg, cfg.Service("web"), stage(t, cfg.Service("web"), stages.Deps))
+		deps, err := tr.stage(cfg, cfg.Service("web"), stage(t, cfg.Service("web"), stages.Deps))
 		if err != nil {
 			t.Fatal(err)
 		}
 		same(t, "web setup from", web.Setup.From, &deps)
 		same(t, "web setup unset", web.Setup.Unset, []string{"PIP_CACHE_DIR", "UV_CACHE_DIR", "UV_LINK_MODE", "UV_NO_PROGRESS", "UV_PYTHON_DOWNLOADS", "https_proxy"})
-		same(t, "web setup mounts", web.Setup.Mounts, []Mount{
+		same(t, "web setup mounts", web.Setup.Mounts, []mountSpec{
 			{Host: cfg.Service("web").Dir, Path: "/app/src", Exclude: sourceExclude},
 			{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/app/libs/kit", Exclude: sourceExclude},
 		})
@@ -88,18 +93,18 @@ func TestIntegrationRecipe(t *testing.T) {
 		if s.JUnit != "/convoy/junit.xml" {
 			t.Errorf("junit = %q", s.JUnit)
 		}
-		same(t, "setup execs", s.Setup.Execs, []Exec{
+		same(t, "setup execs", s.Setup.Execs, []execStep{
 			{Argv: []string{"python3.11", "-m", "venv", "/convoy/venv"}},
 			{Argv: []string{"python", "-m", "pip", "install", "-r", "/repo/tests/requirements.txt"}},
 		})
-		same(t, "base", s.Setup.Base, Base{Ref: "python:3.11-slim", Kind: FromRegistry})
-		same(t, "mounts", s.Setup.Mounts, []Mount{{Host: cfg.Root, Path: "/repo", Gitignore: true,
+		same(t, "base", s.Setup.Base, imageRef{Ref: "python:3.11-slim", Kind: fromRegistry})
+		same(t, "mounts", s.Setup.Mounts, []mountSpec{{Host: cfg.Root, Path: "/repo", Gitignore: true,
 			Exclude: []string{".git", ".convoy", "**/__pycache__", "**/*.pyc"}}})
-		same(t, "caches", s.Setup.Caches, []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}})
+		same(t, "caches", s.Setup.Caches, []cacheVolume{{Key: "convoy-pip", Path: "/convoy/cache/pip"}})
 		if s.Setup.Workdir != "/repo" {
 			t.Errorf("workdir = %q", s.Setup.Workdir)
 		}
-		got := s.Setup.EnvMap()
+		got := s.Setup.envMap()
 		for k, v := range map[string]string{
 			"WEB_URL": "http://web:8000", "API_URL": "http://api:9000", "JWT_SECRET": "s3cret",
 			"CONVOY_RUN_ID": "r1", "https_proxy": "http://proxy.example:3128", "VIRTUAL_ENV": "/convoy/venv",
@@ -120,9 +125,35 @@ func TestIntegrationRecipe(t *testing.T) {
 	})
 }
 
+// TestPostgresImageOption: the Postgres server's image is services.yaml's
+// integration.postgres_image unless the engine's option (convoy's --postgres-image) names
+// another, and postgres:16 when neither does: the setting reaches the recipe the engine runs.
+func TestPostgresImageOption(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	layout := filepath.Join(t.TempDir(), "pg")
+	for _, tc := range []struct {
+		manifest, option string
+		want             imageRef
+	}{
+		{"", "", imageRef{Ref: "postgres:16", Kind: fromRegistry}},
+		{"oci-layout:" + layout + ":postgres", "", imageRef{Ref: "oci-layout:" + layout + ":postgres", Kind: fromOCILayout, Path: layout, Tag: "postgres"}},
+		{"oci-layout:" + layout + ":postgres", "docker-archive:images/pg.tar",
+			imageRef{Ref: "docker-archive:images/pg.tar", Kind: fromDockerArchive, Path: filepath.Join(cfg.Root, "images", "pg.tar")}},
+		{"", "registry.example/pg:16", imageRef{Ref: "registry.example/pg:16", Kind: fromRegistry}},
+	} {
+		c := *cfg
+		c.Integration.PostgresImage = tc.manifest
+		r, err := hostEnv(nil).integrationRun(&c, c.Services, IntegrationOptions{Postgres: tc.option})
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, "postgres image of "+tc.manifest+" and "+tc.option, r.Postgres.Base, tc.want)
+	}
+}
+
 func TestIntegrationOptions(t *testing.T) {
 	cfg := load(t, "services.yaml")
-	r, err := hostEnv(nil).Integration(cfg, cfg.Services[:1], IntegrationOptions{
+	r, err := hostEnv(nil).integrationRun(cfg, cfg.Services[:1], IntegrationOptions{
 		Postgres: "docker-archive:images/postgres.tar", SuiteBase: "oci-layout:images/suite", HealthTimeout: 1500 * time.Millisecond,
 	})
 	if err != nil {
@@ -131,8 +162,8 @@ func TestIntegrationOptions(t *testing.T) {
 	if r.RunID == "" || !strings.Contains(r.Postgres.InitSQL, integration.DatabaseName("web", r.RunID)) {
 		t.Errorf("run id %q, init %q: want a generated run id naming the database", r.RunID, r.Postgres.InitSQL)
 	}
-	same(t, "postgres base", r.Postgres.Base, Base{Ref: "docker-archive:images/postgres.tar", Kind: FromDockerArchive, Path: filepath.Join(cfg.Root, "images", "postgres.tar")})
-	same(t, "suite base", r.Suite.Setup.Base, Base{Ref: "oci-layout:images/suite", Kind: FromOCILayout, Path: filepath.Join(cfg.Root, "images", "suite")})
+	same(t, "postgres base", r.Postgres.Base, imageRef{Ref: "docker-archive:images/postgres.tar", Kind: fromDockerArchive, Path: filepath.Join(cfg.Root, "images", "postgres.tar")})
+	same(t, "suite base", r.Suite.Setup.Base, imageRef{Ref: "oci-layout:images/suite", Kind: fromOCILayout, Path: filepath.Join(cfg.Root, "images", "suite")})
 	// Only web is in the run: its dependency api is neither started nor bound.
 	same(t, "bindings", r.Services[0].Bindings, []string{"postgres"})
 	if got := r.Suite.HealthChecks[0].Argv[4]; got != "1.5" {
@@ -162,7 +193,7 @@ func TestIntegrationErrors(t *testing.T) {
 		{"bad postgres image", cfg, cfg.Services, IntegrationOptions{Postgres: "Not An Image"}, "integration: Postgres image"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := hostEnv(nil).Integration(tc.cfg, tc.services, tc.o)
+			_, err := hostEnv(nil).integrationRun(tc.cfg, tc.services, tc.o)
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Fatalf("Integration: %v; want an error containing %q", err, tc.err)
 			}
@@ -217,5 +248,118 @@ func TestSuiteArgv(t *testing.T) {
 		if got, _ := integration.JUnitArg(tc.argv); got != tc.junit {
 			t.Errorf("integration.JUnitArg(%q) = %q, want %q", tc.argv, got, tc.junit)
 		}
+	}
+}
+
+// TestEngineFixtureIntegrationEnds keeps TestEngineIntegration's fixture (engine.yaml) from
+// hanging: every set-up command its services run in integration ends by itself (the gates' slow
+// commands are made by TestEngineGates, not by the manifest).
+func TestEngineFixtureIntegrationEnds(t *testing.T) {
+	cfg := load(t, "engine.yaml")
+	r, err := hostEnv(nil).integrationRun(cfg, cfg.Services, IntegrationOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Services {
+		for _, x := range s.Setup.Execs {
+			if strings.Contains(strings.Join(x.Argv, " "), "sleep") {
+				t.Errorf("%s's integration set-up runs %q, which does not end by itself", s.Name, x.Argv)
+			}
+		}
+	}
+}
+
+// TestIntegrationContinuesTheGatedContainer: the engine's own translator (the host's uv in it,
+// as Run uses) gives integration set-ups whose first container is the deps stage's recipe Run
+// carried out, key for key: integration continues the gated container instead of installing
+// again (or copying an empty uv).
+func TestIntegrationContinuesTheGatedContainer(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	web := cfg.Service("web")
+	cache := os.Getenv("CONVOY_TEST_CACHE")
+	if cache == "" {
+		cache = t.TempDir()
+	}
+	e := New(nil, WithTools(python.NewTools(cache)))
+	ctx := context.Background()
+	tr, err := e.hostTranslator(ctx)
+	if err != nil {
+		t.Skipf("no uv on this host: %v", err)
+	}
+	if tr.UV == "" {
+		t.Fatal("the engine's translator has no uv")
+	}
+	deps, err := tr.stage(cfg, web, stage(t, web, stages.Deps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tr.integrationRun(cfg, cfg.Services, IntegrationOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Services {
+		if s.Name != "web" {
+			continue
+		}
+		if got := s.Setup.root(); got.key() != deps.key() {
+			t.Errorf("web's integration starts from %+v, not the deps stage's container %+v", got, deps)
+		}
+		return
+	}
+	t.Fatal("web is not in the integration recipe")
+}
+
+// TestIntegrationStartsImages: a service integration starts from its image (what ships) is set
+// up and served from that image — no gated container, no source mounted, the image's own
+// environment, working directory and user — with only the run's variables on top; a service
+// without one still starts from its gated container.
+func TestIntegrationStartsImages(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	ref := "docker-archive:/tmp/convoy-images/web.tar:convoy.invalid/web:integration"
+	r, err := hostEnv(nil).integrationRun(cfg, cfg.Services, IntegrationOptions{RunID: "r1", images: map[string]string{"web": ref}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Services {
+		switch s.Name {
+		case "web":
+			same(t, "web's base", s.Setup.Base, imageRef{Ref: ref, Kind: fromDockerArchive, Path: "/tmp/convoy-images/web.tar", Tag: "convoy.invalid/web:integration"})
+			if s.Setup.From != nil || len(s.Setup.Mounts) > 0 || s.Setup.Workdir != "" || len(s.Setup.Files) > 0 {
+				t.Errorf("web's image gets a gated container, mounts, a working directory or files: %+v", s.Setup)
+			}
+			env := s.Setup.envMap()
+			for _, k := range []string{"PATH", "VIRTUAL_ENV", "PYTHONPATH", "HOME"} {
+				if v, ok := env[k]; ok {
+					t.Errorf("web's image gets the gates' %s=%q over its own", k, v)
+				}
+			}
+			for k, v := range map[string]string{"DATABASE_URL": "postgresql://convoy:convoy@postgres:5432/" + integration.DatabaseName("web", "r1"),
+				"HOST": "0.0.0.0", "PORT": "8000", "API_URL": "http://api:9000", envRunID: "r1"} {
+				if env[k] != v {
+					t.Errorf("web's %s = %q, want %q", k, env[k], v)
+				}
+			}
+			same(t, "web's bindings", s.Bindings, []string{"postgres", "api"})
+		case "api":
+			if s.Setup.From == nil || s.Setup.From.Stage != "deps" {
+				t.Errorf("api, without an image, does not continue its gated container: %+v", s.Setup.From)
+			}
+		}
+	}
+}
+
+// TestIntegrateWithoutImages: integration that must start images (engine.FromImage) refuses,
+// before anything starts, on an engine that has none to start.
+func TestIntegrateWithoutImages(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	cache := os.Getenv("CONVOY_TEST_CACHE")
+	if cache == "" {
+		cache = t.TempDir()
+	}
+	e := New(nil, WithTools(python.NewTools(cache)))
+	rep, err := e.Integrate(context.Background(), engine.IntegrationRequest{Config: cfg, Services: cfg.StartOrder(), LogDir: t.TempDir(),
+		From: engine.FromImage, Image: func(context.Context, string) (string, error) { return "", nil }})
+	if rep == nil || !errors.Is(err, integration.ErrInvalidSpec) || !strings.Contains(err.Error(), "without WithImages") {
+		t.Fatalf("Integrate = %v, %v; want an invalid spec error saying there are no images", rep, err)
 	}
 }

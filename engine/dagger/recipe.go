@@ -10,74 +10,70 @@ import (
 
 // Paths inside every container convoy runs. The service's source and libs are where its image
 // has them (package image), so that a stage sees the layout of the image it gates; everything
-// convoy adds for the gates lives under StateRoot.
+// convoy adds for the gates lives under stateRoot.
 const (
-	// SourceRoot is the service's directory: the working directory of every stage.
-	SourceRoot = image.SourceRoot
-	// LibsRoot holds each shared lib as LibsRoot/NAME.
-	LibsRoot = image.LibsRoot
-	// SitePackages holds an image's dependencies (and their scripts in bin/).
-	SitePackages = image.SitePackages
-	// StateRoot holds what convoy adds to a gate container.
-	StateRoot = "/convoy"
-	// VenvDir is the service's virtualenv (the local engine's .convoy/cache/venvs/...).
-	VenvDir = StateRoot + "/venv"
-	// DBDir holds the SQLite databases of FreshDB stages.
-	DBDir = StateRoot + "/db"
-	// PipCacheDir is where the pip cache volume is mounted; PIP_CACHE_DIR points to it.
-	PipCacheDir = StateRoot + "/cache/pip"
-	// HostRoot is where host files named by inherited variables are mounted: a host path P
-	// is at HostRoot+P and the variable is rewritten to say so.
-	HostRoot = StateRoot + "/host"
-	// Home is $HOME of every gate container: writable by whatever user the base image runs as.
-	Home = "/tmp"
-	// JUnitPath is where a stage's test runner writes its JUnit XML (Recipe.JUnit), in Home
+	// sourceRoot is the service's directory: the working directory of every stage.
+	sourceRoot = image.SourceRoot
+	// stateRoot holds what convoy adds to a gate container.
+	stateRoot = "/convoy"
+	// venvDir is the service's virtualenv (the local engine's .convoy/cache/venvs/...).
+	venvDir = stateRoot + "/venv"
+	// dbDir holds the SQLite databases of FreshDB stages.
+	dbDir = stateRoot + "/db"
+	// pipCacheDir is where the pip cache volume is mounted; PIP_CACHE_DIR points to it.
+	pipCacheDir = stateRoot + "/cache/pip"
+	// hostRoot is where host files named by inherited variables are mounted: a host path P
+	// is at hostRoot+P and the variable is rewritten to say so.
+	hostRoot = stateRoot + "/host"
+	// containerHome is $HOME of every gate container: writable by whatever user the base image runs as.
+	containerHome = "/tmp"
+	// junitPath is where a stage's test runner writes its JUnit XML (recipe.JUnit), in containerHome
 	// so that any user can.
-	JUnitPath = Home + "/convoy-tests.junit.xml"
-	// RepoRoot is where the repository is mounted for the integration suite.
-	RepoRoot = "/repo"
-	// ResolveDir holds the files of an image stage's requirement resolution: the gated
+	junitPath = containerHome + "/convoy-tests.junit.xml"
+	// repoRoot is where the repository is mounted for the integration suite.
+	repoRoot = "/repo"
+	// resolveDir holds the files of an image stage's requirement resolution: the gated
 	// virtualenv's versions (constraints), the requirement lines a tool prints, the resolved pins.
-	ResolveDir = StateRoot + "/resolve"
-	// ToolsDir holds the tools convoy provisions in a container (uv, poetry).
-	ToolsDir = StateRoot + "/tools"
-	// UVCacheDir is where the uv cache volume is mounted; UV_CACHE_DIR points to it.
-	UVCacheDir = StateRoot + "/cache/uv"
+	resolveDir = stateRoot + "/resolve"
+	// toolsDir holds the tools convoy provisions in a container (uv, poetry).
+	toolsDir = stateRoot + "/tools"
+	// uvCacheDir is where the uv cache volume is mounted; UV_CACHE_DIR points to it.
+	uvCacheDir = stateRoot + "/cache/uv"
 )
 
-// PipCacheVolume is the name of the cache volume that keeps pip's downloads between runs.
-const PipCacheVolume = "convoy-pip"
+// pipCacheVolume is the name of the cache volume that keeps pip's downloads between runs.
+const pipCacheVolume = "convoy-pip"
 
-// UVCacheVolume is the name of the cache volume that keeps uv's downloads and metadata between
+// uvCacheVolume is the name of the cache volume that keeps uv's downloads and metadata between
 // runs.
-const UVCacheVolume = "convoy-uv"
+const uvCacheVolume = "convoy-uv"
 
-// PoetryCacheDir is poetry's cache (POETRY_CACHE_DIR) in deps containers that run poetry.
-const PoetryCacheDir = StateRoot + "/cache/poetry"
+// poetryCacheDir is poetry's cache (POETRY_CACHE_DIR) in deps containers that run poetry.
+const poetryCacheDir = stateRoot + "/cache/poetry"
 
-// PoetryCacheVolume is the cache volume mounted at PoetryCacheDir.
-const PoetryCacheVolume = "convoy-poetry"
+// poetryCacheVolume is the cache volume mounted at PoetryCacheDir.
+const poetryCacheVolume = "convoy-poetry"
 
-// BaseKind says where a base image comes from.
-type BaseKind string
+// baseKind says where a base image comes from.
+type baseKind string
 
 // Kinds of base image reference (as in services.yaml's base:).
 const (
-	// FromRegistry is a registry reference such as python:3.11-slim, pulled with From.
-	FromRegistry BaseKind = "registry"
-	// FromOCILayout is oci-layout:PATH[:TAG], an OCI image layout directory on the host; it is
+	// fromRegistry is a registry reference such as python:3.11-slim, pulled with From.
+	fromRegistry baseKind = "registry"
+	// fromOCILayout is oci-layout:PATH[:TAG], an OCI image layout directory on the host; it is
 	// packed into a tarball and loaded with Import, so it needs no registry.
-	FromOCILayout BaseKind = "oci-layout"
-	// FromDockerArchive is docker-archive:FILE[:REF], a `docker save` tarball loaded with Import.
-	FromDockerArchive BaseKind = "docker-archive"
+	fromOCILayout baseKind = "oci-layout"
+	// fromDockerArchive is docker-archive:FILE[:REF], a `docker save` tarball loaded with Import.
+	fromDockerArchive baseKind = "docker-archive"
 )
 
-// Base is a parsed base image reference.
-type Base struct {
+// imageRef is a parsed base image reference.
+type imageRef struct {
 	// Ref is the reference as written.
 	Ref string `json:"ref"`
 	// Kind says how the executor loads it.
-	Kind BaseKind `json:"kind"`
+	Kind baseKind `json:"kind"`
 	// Path is the absolute host path of the layout or archive (FromOCILayout, FromDockerArchive).
 	Path string `json:"path,omitempty"`
 	// Tag picks one image in a layout (its org.opencontainers.image.ref.name) or an archive;
@@ -89,25 +85,25 @@ type Base struct {
 	Pinned string `json:"pinned,omitempty"`
 }
 
-// ParseBase parses a base image reference as services.yaml's base: takes it (image.ParseBase:
+// parseBase parses a base image reference as services.yaml's base: takes it (image.parseBase:
 // a registry reference, oci-layout:PATH[:TAG] or docker-archive:FILE[:REF]) and resolves a
 // relative PATH or FILE against root, the repository.
-func ParseBase(ref, root string) (Base, error) {
+func parseBase(ref, root string) (imageRef, error) {
 	b, err := image.ParseBase(ref)
 	if err != nil {
-		return Base{}, err
+		return imageRef{}, err
 	}
-	out := Base{Ref: b.Ref, Tag: b.Tag}
+	out := imageRef{Ref: b.Ref, Tag: b.Tag}
 	switch b.Kind {
 	case image.FromRegistry:
-		out.Kind = FromRegistry
+		out.Kind = fromRegistry
 		return out, nil
 	case image.FromOCILayout:
-		out.Kind = FromOCILayout
+		out.Kind = fromOCILayout
 	case image.FromDockerArchive:
-		out.Kind = FromDockerArchive
+		out.Kind = fromDockerArchive
 	default:
-		return Base{}, fmt.Errorf("parsing base image %q: unknown kind %d", ref, b.Kind)
+		return imageRef{}, fmt.Errorf("parsing base image %q: unknown kind %d", ref, b.Kind)
 	}
 	out.Path = b.Path
 	if !filepath.IsAbs(out.Path) {
@@ -117,20 +113,20 @@ func ParseBase(ref, root string) (Base, error) {
 	return out, nil
 }
 
-// Recipe is one container, as data: everything the executor needs to build it and run its
+// recipe is one container, as data: everything the executor needs to build it and run its
 // execs. The zero value of every field means "nothing of that kind".
-type Recipe struct {
+type recipe struct {
 	// Service and Stage say what the recipe is for (logs, errors, cache keys).
 	Service string `json:"service"`
 	Stage   string `json:"stage"`
 	// Base is the image the container starts from, unless From is set.
-	Base Base `json:"base"`
+	Base imageRef `json:"base"`
 	// From is the recipe whose resulting container this one continues (the deps stage's, for
 	// the stages that need it). Base is then From's.
-	From *Recipe `json:"from,omitempty"`
+	From *recipe `json:"from,omitempty"`
 	// Files are host files copied into the container: they become part of it (and of the
 	// cache key of every exec after them).
-	Files []File `json:"files,omitempty"`
+	Files []fileCopy `json:"files,omitempty"`
 	// Dirs are empty directories created first (before Files), owned by the container's user.
 	Dirs []string `json:"dirs,omitempty"`
 	// Unmount are mount points of an earlier recipe (From) — its mounts and cache volumes —
@@ -138,18 +134,18 @@ type Recipe struct {
 	Unmount []string `json:"unmount,omitempty"`
 	// Mounts are host directories and files mounted for the execs; they are not part of the
 	// container's filesystem.
-	Mounts []Mount `json:"mounts,omitempty"`
+	Mounts []mountSpec `json:"mounts,omitempty"`
 	// Caches are cache volumes mounted for the execs.
-	Caches []Cache `json:"caches,omitempty"`
+	Caches []cacheVolume `json:"caches,omitempty"`
 	// Unset are variables an earlier recipe (From) set that this one must not see.
 	Unset []string `json:"unset,omitempty"`
 	// Env is the environment convoy controls, sorted by name; the base image's own variables
 	// are kept underneath it.
-	Env []EnvVar `json:"env"`
+	Env []envVar `json:"env"`
 	// Workdir is the working directory of the execs.
 	Workdir string `json:"workdir"`
 	// Execs run in order; the first that does not pass fails the recipe.
-	Execs []Exec `json:"execs"`
+	Execs []execStep `json:"execs"`
 	// Timeout bounds the recipe's execs (the stage's timeout).
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// JUnit, when set, is the container file where the execs' test runner writes JUnit XML
@@ -160,8 +156,8 @@ type Recipe struct {
 	Offline bool `json:"offline,omitempty"`
 }
 
-// File is a host file copied into a container.
-type File struct {
+// fileCopy is a host file copied into a container.
+type fileCopy struct {
 	// Host is the file's absolute path on the host.
 	Host string `json:"host"`
 	// Path is where it goes in the container.
@@ -170,10 +166,12 @@ type File struct {
 	Optional bool `json:"optional,omitempty"`
 	// Contents, when Host is empty, is the file's content.
 	Contents string `json:"contents,omitempty"`
+	// Executable makes the copy mode 0755 (the host's uv), whatever the host file's mode.
+	Executable bool `json:"executable,omitempty"`
 }
 
-// Mount is a host directory (or file) mounted into a container.
-type Mount struct {
+// mountSpec is a host directory (or file) mounted into a container.
+type mountSpec struct {
 	// Host is the absolute path on the host.
 	Host string `json:"host"`
 	// Path is the mount point in the container.
@@ -190,16 +188,16 @@ type Mount struct {
 	ReadOnly bool `json:"read_only,omitempty"`
 }
 
-// Cache is a cache volume: its content outlives the container and the run.
-type Cache struct {
+// cacheVolume is a cache volume: its content outlives the container and the run.
+type cacheVolume struct {
 	// Key names the volume on the engine.
 	Key string `json:"key"`
 	// Path is the mount point in the container.
 	Path string `json:"path"`
 }
 
-// EnvVar is one environment variable of a container.
-type EnvVar struct {
+// envVar is one environment variable of a container.
+type envVar struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 	// Expand replaces ${VAR} in Value with the container's own value of VAR (for PATH, whose
@@ -207,8 +205,8 @@ type EnvVar struct {
 	Expand bool `json:"expand,omitempty"`
 }
 
-// Exec is one command run in a container.
-type Exec struct {
+// execStep is one command run in a container.
+type execStep struct {
 	// Argv is the command, exactly as on the local engine.
 	Argv []string `json:"argv"`
 	// Stdout, when set, is the file in the container the command's standard output is written
@@ -217,8 +215,8 @@ type Exec struct {
 	Stdout string `json:"stdout,omitempty"`
 }
 
-// EnvMap returns the recipe's environment as a map (values unexpanded).
-func (r Recipe) EnvMap() map[string]string {
+// envMap returns the recipe's environment as a map (values unexpanded).
+func (r recipe) envMap() map[string]string {
 	m := make(map[string]string, len(r.Env))
 	for _, e := range r.Env {
 		m[e.Name] = e.Value
@@ -226,8 +224,8 @@ func (r Recipe) EnvMap() map[string]string {
 	return m
 }
 
-// Root returns the first recipe of r's From chain: the one that names the base image.
-func (r *Recipe) Root() *Recipe {
+// root returns the first recipe of r's From chain: the one that names the base image.
+func (r *recipe) root() *recipe {
 	for r.From != nil {
 		r = r.From
 	}

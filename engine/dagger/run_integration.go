@@ -23,9 +23,9 @@ import (
 // stopGrace bounds stopping the run's services once it is over.
 const stopGrace = 30 * time.Second
 
-// IntegrationReport is how an integration run on the engine went. RunIntegration fills it as
-// far as the run got; ConvertIntegration turns it into an integration.Report.
-type IntegrationReport struct {
+// integrationReport is how an integration run on the engine went. runIntegration fills it as
+// far as the run got; convertIntegration turns it into an integration.Report.
+type integrationReport struct {
 	// RunID is the run's id.
 	RunID string
 	// Postgres is the server's URL as the services reach it, password redacted; "" until the
@@ -36,7 +36,7 @@ type IntegrationReport struct {
 	// Timeout is the whole stage's timeout (the recipe's; 0 for none).
 	Timeout time.Duration
 	// Services are in start order.
-	Services []IntegrationService
+	Services []serviceOutcome
 	// SuiteArgv is the suite's command as run (with --junitxml added for pytest).
 	SuiteArgv []string
 	// SuiteRan says the suite's command was started: every service came up and answered its
@@ -58,8 +58,8 @@ type IntegrationReport struct {
 	Duration time.Duration
 }
 
-// IntegrationService is one service of an integration run.
-type IntegrationService struct {
+// serviceOutcome is one service of an integration run.
+type serviceOutcome struct {
 	Name     string
 	URL      string
 	Port     int
@@ -78,7 +78,7 @@ type IntegrationService struct {
 	Err error
 }
 
-// RunIntegration runs r: the Postgres server started with one database per service; every
+// runIntegration runs r, telling ev (which may be nil) of each step as it happens: the Postgres server started with one database per service; every
 // service's migrate and populate (at most WithJobs at once, each logged to
 // logDir/<service>.log); the services started as Dagger services in start order, each bound to
 // the server and to the services it depends on by hostname; then the suite's container bound to
@@ -87,13 +87,8 @@ type IntegrationService struct {
 // nil. The error says why the run did not pass: a *integration.ServiceError (wrapping the
 // *engine.StageError) when a service did not come up, a *engine.StageError wrapping
 // integration.ErrSuiteFailed when the suite exited non-zero. A suite that exited 0 passed
-// here; ConvertIntegration also holds its JUnit results against it, as integration.Run does.
-func (e *Engine) RunIntegration(ctx context.Context, r *IntegrationRecipe, logDir string) (*IntegrationReport, error) {
-	return e.runIntegration(ctx, r, logDir, nil)
-}
-
-// runIntegration is RunIntegration, telling ev (which may be nil) of each step as it happens.
-func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDir string, ev *integrationEvents) (rep *IntegrationReport, err error) {
+// here; convertIntegration also holds its JUnit results against it, as integration.Run does.
+func (e *Engine) runIntegration(ctx context.Context, r *integrationRecipe, logDir string, ev *integrationEvents) (rep *integrationReport, err error) {
 	t0 := time.Now()
 	rep = newIntegrationReport(r, logDir)
 	defer func() { rep.Duration = time.Since(t0) }()
@@ -139,12 +134,12 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 			ev.serviceSetUp(s, sr)
 			t1 := time.Now()
 			err := withLog(s.Log, func(log io.Writer) error {
-				ctr, err := e.Container(ctx, &sr.Setup)
+				ctr, err := e.container(ctx, &sr.Setup)
 				if err != nil {
 					return e.failure(ctx, log, nil, err)
 				}
-				ctr = ctr.WithServiceBinding(PostgresHostname, pg)
-				setups[i], err = e.execs(ctx, ctr, sr.Setup.Execs, log)
+				ctr = ctr.WithServiceBinding(postgresHostname, pg)
+				setups[i], err = e.execs(ctx, ctr, &sr.Setup, log)
 				return err
 			})
 			if err != nil {
@@ -162,12 +157,12 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 	}
 
 	// Start in dependency order, each bound to what it depends on.
-	svcs := map[string]*dagger.Service{PostgresHostname: pg}
+	svcs := map[string]*dagger.Service{postgresHostname: pg}
 	for i, sr := range r.Services {
 		s := &rep.Services[i]
 		ctr := setups[i]
 		for _, b := range sr.Bindings {
-			if b == PostgresHostname {
+			if b == postgresHostname {
 				continue // bound for the set-up already
 			}
 			dep, ok := svcs[b]
@@ -197,7 +192,7 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 	// The suite.
 	rep.SuiteArgv = append([]string(nil), r.Suite.Command.Argv...)
 	err = withLog(rep.SuiteLog, func(log io.Writer) error {
-		ctr, err := e.Container(ctx, &r.Suite.Setup)
+		ctr, err := e.container(ctx, &r.Suite.Setup)
 		if err != nil {
 			return e.failure(ctx, log, nil, err)
 		}
@@ -208,14 +203,14 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 			}
 			ctr = ctr.WithServiceBinding(b, dep)
 		}
-		if ctr, err = e.execs(ctx, ctr, r.Suite.Setup.Execs, log); err != nil {
+		if ctr, err = e.execs(ctx, ctr, &r.Suite.Setup, log); err != nil {
 			return err
 		}
 		for i, hc := range r.Suite.HealthChecks {
 			s := &rep.Services[i]
 			var out bytes.Buffer
 			t1 := time.Now()
-			if _, err := e.execs(ctx, ctr, []Exec{hc}, io.MultiWriter(log, &out)); err != nil {
+			if _, err := e.exec(ctx, ctr, "", hc, io.MultiWriter(log, &out)); err != nil {
 				sr := &r.Services[i]
 				s.Err = serviceError(sr, "health", hc.Argv, rep.SuiteLog, time.Since(t1), lastProbe(out.String()), err)
 				if !cancelled() {
@@ -229,7 +224,7 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 		rep.SuiteRan = true
 		ev.suiteStarted(rep)
 		t1 := time.Now()
-		after, err := e.exec(ctx, ctr, r.Suite.Command, log)
+		after, err := e.exec(ctx, ctr, "", r.Suite.Command, log)
 		rep.SuiteDuration = time.Since(t1)
 		var se *engine.StageError
 		switch {
@@ -253,24 +248,24 @@ func (e *Engine) runIntegration(ctx context.Context, r *IntegrationRecipe, logDi
 }
 
 // newIntegrationReport is the report of r before anything ran.
-func newIntegrationReport(r *IntegrationRecipe, logDir string) *IntegrationReport {
-	rep := &IntegrationReport{RunID: r.RunID, LogDir: logDir, Timeout: r.Timeout, SuiteExitCode: -1,
+func newIntegrationReport(r *integrationRecipe, logDir string) *integrationReport {
+	rep := &integrationReport{RunID: r.RunID, LogDir: logDir, Timeout: r.Timeout, SuiteExitCode: -1,
 		SuiteLog: filepath.Join(logDir, "suite.log")}
 	for _, sr := range r.Services {
-		rep.Services = append(rep.Services, IntegrationService{Name: sr.Name, URL: sr.URL, Port: sr.Port,
+		rep.Services = append(rep.Services, serviceOutcome{Name: sr.Name, URL: sr.URL, Port: sr.Port,
 			Database: sr.Database, Log: filepath.Join(logDir, sr.Name+".log")})
 	}
 	return rep
 }
 
 // postgresURL is the server's URL as the services reach it, password redacted.
-func postgresURL(p PostgresRecipe) string {
-	return fmt.Sprintf("postgresql://%s:xxxxx@%s:%d/%s", PostgresUser, p.Hostname, p.Port, PostgresUser)
+func postgresURL(p postgresRecipe) string {
+	return fmt.Sprintf("postgresql://%s:xxxxx@%s:%d/%s", postgresUser, p.Hostname, p.Port, postgresUser)
 }
 
 // setupStep names the set-up step err stopped at, "migrate" or "populate", with its argv: the
 // failing exec's, or migrate when the container could not even be prepared.
-func setupStep(sr *ServiceRecipe, err error) (string, []string) {
+func setupStep(sr *serviceRecipe, err error) (string, []string) {
 	var se *engine.StageError
 	if errors.As(err, &se) && len(sr.Setup.Execs) > 1 && equalArgv(se.Command, sr.Setup.Execs[1].Argv) {
 		return "populate", sr.Setup.Execs[1].Argv
@@ -295,7 +290,7 @@ func equalArgv(a, b []string) bool {
 
 // serviceError describes sr failing at step as package integration does, with the last lines of
 // the log that holds the step's output.
-func serviceError(sr *ServiceRecipe, step string, argv []string, logPath string, waited time.Duration, probe string, err error) *integration.ServiceError {
+func serviceError(sr *serviceRecipe, step string, argv []string, logPath string, waited time.Duration, probe string, err error) *integration.ServiceError {
 	se := &integration.ServiceError{Service: sr.Name, Step: step, Argv: argv, Waited: waited, ExitCode: -1,
 		LastProbe: probe, LogPath: logPath, LogTail: integration.LogTail(logPath, integration.LogTailLines), Err: err}
 	if step == "serve" || step == "health" {
@@ -323,7 +318,7 @@ func lastProbe(out string) string {
 }
 
 // postgres returns the server's service: its image, environment, database init file and port.
-func (e *Engine) postgres(p PostgresRecipe) (*dagger.Service, error) {
+func (e *Engine) postgres(p postgresRecipe) (*dagger.Service, error) {
 	ctr, err := e.base(p.Base)
 	if err != nil {
 		return nil, err
@@ -350,7 +345,7 @@ func (e *Engine) stageErrArgv(ctx context.Context, argv []string, err error) err
 }
 
 // firstServiceErr is the error of the first service, in start order, that failed; else err.
-func firstServiceErr(rep *IntegrationReport, err error) error {
+func firstServiceErr(rep *integrationReport, err error) error {
 	for _, s := range rep.Services {
 		if s.Err != nil {
 			return s.Err

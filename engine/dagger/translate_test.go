@@ -44,8 +44,9 @@ func stage(t *testing.T, svc *config.Service, name string) stages.Stage {
 }
 
 // hostEnv is a fixed host environment for the translator.
-func hostEnv(kv map[string]string) Translator {
-	return Translator{
+func hostEnv(kv map[string]string) translator {
+	return translator{
+		UV:        testUV,
 		LookupEnv: func(k string) (string, bool) { v, ok := kv[k]; return v, ok },
 		Environ: func() []string {
 			var out []string
@@ -67,7 +68,7 @@ func same(t *testing.T, what string, got, want any) {
 	}
 }
 
-func env(kv ...string) []EnvVar {
+func env(kv ...string) []envVar {
 	m := map[string]string{}
 	for i := 0; i < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
@@ -78,19 +79,19 @@ func env(kv ...string) []EnvVar {
 func TestParseBase(t *testing.T) {
 	for _, tc := range []struct {
 		ref  string
-		want Base
+		want imageRef
 		err  string
 	}{
-		{ref: "python:3.11-slim", want: Base{Ref: "python:3.11-slim", Kind: FromRegistry}},
-		{ref: "registry.example:5000/team/python@sha256:" + strings.Repeat("a", 64), want: Base{Ref: "registry.example:5000/team/python@sha256:" + strings.Repeat("a", 64), Kind: FromRegistry}},
-		{ref: "oci-layout:.convoy/base:python", want: Base{Ref: "oci-layout:.convoy/base:python", Kind: FromOCILayout, Path: "/repo/.convoy/base", Tag: "python"}},
-		{ref: "oci-layout:/srv/layouts/py", want: Base{Ref: "oci-layout:/srv/layouts/py", Kind: FromOCILayout, Path: "/srv/layouts/py"}},
-		{ref: "docker-archive:base.tar:python:3.11", want: Base{Ref: "docker-archive:base.tar:python:3.11", Kind: FromDockerArchive, Path: "/repo/base.tar", Tag: "python:3.11"}},
+		{ref: "python:3.11-slim", want: imageRef{Ref: "python:3.11-slim", Kind: fromRegistry}},
+		{ref: "registry.example:5000/team/python@sha256:" + strings.Repeat("a", 64), want: imageRef{Ref: "registry.example:5000/team/python@sha256:" + strings.Repeat("a", 64), Kind: fromRegistry}},
+		{ref: "oci-layout:.convoy/base:python", want: imageRef{Ref: "oci-layout:.convoy/base:python", Kind: fromOCILayout, Path: "/repo/.convoy/base", Tag: "python"}},
+		{ref: "oci-layout:/srv/layouts/py", want: imageRef{Ref: "oci-layout:/srv/layouts/py", Kind: fromOCILayout, Path: "/srv/layouts/py"}},
+		{ref: "docker-archive:base.tar:python:3.11", want: imageRef{Ref: "docker-archive:base.tar:python:3.11", Kind: fromDockerArchive, Path: "/repo/base.tar", Tag: "python:3.11"}},
 		{ref: "oci-layout:", err: `no path after "oci-layout:"`},
 		{ref: "Not A Reference", err: `parsing base image "Not A Reference"`},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
-			got, err := ParseBase(tc.ref, "/repo")
+			got, err := parseBase(tc.ref, "/repo")
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("ParseBase(%q) = %+v, %v; want an error containing %q", tc.ref, got, err, tc.err)
@@ -120,24 +121,26 @@ func TestDepsRecipePip(t *testing.T) {
 		"HOME":          "/home/someone", // the host's: never a stage's
 		"SECRET_TOKEN":  "no",            // not a package-download variable
 	})
-	got, err := tr.Stage(cfg, web, stage(t, web, stages.Deps))
+	got, err := tr.stage(cfg, web, stage(t, web, stages.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
-	hostCert := HostRoot + filepath.ToSlash(cert)
+	hostCert := hostRoot + filepath.ToSlash(cert)
 	uvBin := "/convoy/tools/uv-" + python.UVVersion + "/bin/uv"
-	want := Recipe{
+	want := recipe{
 		Service: "web", Stage: "deps",
-		Base: Base{Ref: "python:3.11-slim", Kind: FromRegistry},
-		Files: []File{
+		Base: imageRef{Ref: "python:3.11-slim", Kind: fromRegistry},
+		Files: []fileCopy{
 			{Host: filepath.Join(web.Dir, "requirements.txt"), Path: "/app/src/requirements.txt"},
 			{Host: filepath.Join(web.Dir, "requirements-dev.txt"), Path: "/app/src/requirements-dev.txt", Optional: true},
 			{Host: filepath.Join(web.Dir, "requirements.lock"), Path: "/app/src/requirements.lock", Optional: true},
+			// The host's uv, copied in: the base needs no pip, and no index to get its installer.
+			{Host: testUV, Path: uvBin, Executable: true},
 		},
 		Dirs:   []string{"/convoy/venv"},
-		Mounts: []Mount{{Host: cert, Path: hostCert, File: true, ReadOnly: true}},
+		Mounts: []mountSpec{{Host: cert, Path: hostCert, File: true, ReadOnly: true}},
 		// pip's cache for installing uv, uv's for everything else.
-		Caches: []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}, {Key: "convoy-uv", Path: "/convoy/cache/uv"}},
+		Caches: []cacheVolume{{Key: "convoy-pip", Path: "/convoy/cache/pip"}, {Key: "convoy-uv", Path: "/convoy/cache/uv"}},
 		Env: env(
 			"PATH", "/convoy/venv/bin:${PATH}", "CONVOY_SERVICE", "web", "CONVOY_STAGE", "deps", "DJANGO_SETTINGS_MODULE", "web.settings",
 			"HOME", "/tmp", "LANG", "C.UTF-8", "PIP_CACHE_DIR", "/convoy/cache/pip", "PIP_CERT", hostCert,
@@ -149,9 +152,7 @@ func TestDepsRecipePip(t *testing.T) {
 			"UV_NO_PROGRESS", "1", "UV_PYTHON_DOWNLOADS", "never",
 		),
 		Workdir: "/app/src",
-		Execs: []Exec{
-			// uv, installed by the container's own pip as the image stage installs it.
-			{Argv: python.UVInstallArgv("python3.11", "/convoy/tools/uv-"+python.UVVersion)},
+		Execs: []execStep{
 			{Argv: []string{uvBin, "venv", "--no-config", "--quiet", "--python", "python3.11", "/convoy/venv"}},
 			// web has a requirements-dev.txt: the deps stage installs it (it includes requirements.txt).
 			{Argv: []string{uvBin, "pip", "install", "--no-config", "-r", "requirements-dev.txt"}},
@@ -159,12 +160,12 @@ func TestDepsRecipePip(t *testing.T) {
 		Timeout: 2 * time.Minute,
 	}
 	same(t, "deps recipe", got, want)
-	if got.EnvMap()["PATH"] != "/convoy/venv/bin:${PATH}" || !expands(got.Env, "PATH") {
-		t.Errorf("PATH = %q (expand %v), want the virtualenv's bin before the base image's PATH", got.EnvMap()["PATH"], expands(got.Env, "PATH"))
+	if got.envMap()["PATH"] != "/convoy/venv/bin:${PATH}" || !expands(got.Env, "PATH") {
+		t.Errorf("PATH = %q (expand %v), want the virtualenv's bin before the base image's PATH", got.envMap()["PATH"], expands(got.Env, "PATH"))
 	}
 }
 
-func expands(vs []EnvVar, name string) bool {
+func expands(vs []envVar, name string) bool {
 	for _, v := range vs {
 		if v.Name == name {
 			return v.Expand
@@ -176,24 +177,24 @@ func expands(vs []EnvVar, name string) bool {
 func TestDepsRecipePipenv(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	api := cfg.Service("api")
-	got, err := hostEnv(nil).Stage(cfg, api, stage(t, api, stages.Deps))
+	got, err := hostEnv(nil).stage(cfg, api, stage(t, api, stages.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, "base", got.Base, Base{Ref: "oci-layout:images/base:py", Kind: FromOCILayout, Path: filepath.Join(cfg.Root, "images", "base"), Tag: "py"})
-	same(t, "files", got.Files, []File{
+	same(t, "base", got.Base, imageRef{Ref: "oci-layout:images/base:py", Kind: fromOCILayout, Path: filepath.Join(cfg.Root, "images", "base"), Tag: "py"})
+	same(t, "files", got.Files, []fileCopy{
 		{Host: filepath.Join(api.Dir, "Pipfile"), Path: "/app/src/Pipfile"},
 		{Host: filepath.Join(api.Dir, "Pipfile.lock"), Path: "/app/src/Pipfile.lock", Optional: true},
 		{Host: filepath.Join(api.Dir, "Pipfile"), Path: "/convoy/pipenv/Pipfile"},
 		{Host: filepath.Join(api.Dir, "Pipfile.lock"), Path: "/convoy/pipenv/Pipfile.lock", Optional: true},
 	})
 	same(t, "dirs", got.Dirs, []string{"/convoy/venv", "/convoy/pipenv"})
-	same(t, "execs", got.Execs, []Exec{
+	same(t, "execs", got.Execs, []execStep{
 		{Argv: []string{"python3.11", "-m", "venv", "/convoy/venv"}},
 		{Argv: []string{"python", "-m", "pip", "install", "--quiet", "pipenv==" + python.PipenvVersion}},
 		{Argv: []string{"python", "-m", "pipenv", "install", "--dev"}},
 	})
-	e := got.EnvMap()
+	e := got.envMap()
 	for k, v := range map[string]string{
 		"PIPENV_PIPFILE": "/convoy/pipenv/Pipfile", "PIPENV_VERBOSITY": "-1", "PIPENV_NOSPIN": "1",
 		"PIPENV_YES": "1", "PIPENV_IGNORE_VIRTUALENVS": "0", "CONVOY_SERVICE": "api",
@@ -210,28 +211,28 @@ func TestDepsRecipePipenv(t *testing.T) {
 func TestDepsRecipePoetry(t *testing.T) {
 	cfg := load(t, "poetry.yaml")
 	books := cfg.Service("books")
-	got, err := hostEnv(nil).Stage(cfg, books, stage(t, books, stages.Deps))
+	got, err := hostEnv(nil).stage(cfg, books, stage(t, books, stages.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, "files", got.Files, []File{
+	same(t, "files", got.Files, []fileCopy{
 		{Host: filepath.Join(books.Dir, "pyproject.toml"), Path: "/app/src/pyproject.toml"},
 		{Host: filepath.Join(books.Dir, "poetry.lock"), Path: "/app/src/poetry.lock", Optional: true},
+		{Host: testUV, Path: uvBin, Executable: true}, // the host's uv: the base needs no pip
 	})
 	// services/books's "../../libs/kit", seen from /app/src.
-	same(t, "mounts", got.Mounts, []Mount{{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/libs/kit", Exclude: sourceExclude}})
-	same(t, "caches", got.Caches, []Cache{{Key: "convoy-pip", Path: "/convoy/cache/pip"}, {Key: "convoy-uv", Path: "/convoy/cache/uv"},
+	same(t, "mounts", got.Mounts, []mountSpec{{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/libs/kit", Exclude: sourceExclude}})
+	same(t, "caches", got.Caches, []cacheVolume{{Key: "convoy-pip", Path: "/convoy/cache/pip"}, {Key: "convoy-uv", Path: "/convoy/cache/uv"},
 		{Key: "convoy-poetry", Path: "/convoy/cache/poetry"}})
 	poetryDir := "/convoy/tools/poetry-" + python.PoetryVersion
-	same(t, "execs", got.Execs, []Exec{
-		{Argv: python.UVInstallArgv("python3.11", "/convoy/tools/uv-"+python.UVVersion)},
+	same(t, "execs", got.Execs, []execStep{
 		{Argv: []string{uvBin, "venv", "--no-config", "--quiet", "--relocatable", "--python", "python3.11", poetryDir}},
 		{Argv: []string{uvBin, "pip", "install", "--no-config", "--quiet", "--python", poetryDir + "/bin/python",
 			"poetry==" + python.PoetryVersion, "poetry-plugin-export==" + python.PoetryExportVersion}},
 		{Argv: []string{uvBin, "venv", "--no-config", "--quiet", "--python", "python3.11", "/convoy/venv"}},
 		{Argv: []string{poetryDir + "/bin/poetry", "install", "--no-root", "--no-interaction", "--no-ansi"}},
 	})
-	e := got.EnvMap()
+	e := got.envMap()
 	for k, v := range map[string]string{"POETRY_CACHE_DIR": "/convoy/cache/poetry", "POETRY_VIRTUALENVS_CREATE": "false",
 		"POETRY_KEYRING_ENABLED": "false", "VIRTUAL_ENV": "/convoy/venv", "UV_CACHE_DIR": "/convoy/cache/uv"} {
 		if e[k] != v {
@@ -244,11 +245,11 @@ func TestProcessRecipes(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	web := cfg.Service("web")
 	tr := hostEnv(map[string]string{"https_proxy": "http://proxy.example:3128", "PIP_INDEX_URL": "https://pypi.example/simple"})
-	deps, err := tr.Stage(cfg, web, stage(t, web, stages.Deps))
+	deps, err := tr.stage(cfg, web, stage(t, web, stages.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
-	source := []Mount{
+	source := []mountSpec{
 		{Host: web.Dir, Path: "/app/src", Exclude: sourceExclude},
 		{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/app/libs/kit", Exclude: sourceExclude},
 	}
@@ -257,7 +258,7 @@ func TestProcessRecipes(t *testing.T) {
 		"PATH": "/convoy/venv/bin:${PATH}", "PYTHONPYCACHEPREFIX": "/convoy/venv/.pycache", "PYTHONPATH": "/app/src:/app/libs/kit",
 		"PYTHONUNBUFFERED": "1", "SHARED": "1", "VIRTUAL_ENV": "/convoy/venv",
 	}
-	with := func(kv ...string) []EnvVar {
+	with := func(kv ...string) []envVar {
 		m := map[string]string{}
 		for k, v := range common {
 			m[k] = v
@@ -269,29 +270,29 @@ func TestProcessRecipes(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		stage string
-		want  Recipe
+		want  recipe
 	}{
-		{stage: "unit", want: Recipe{
+		{stage: "unit", want: recipe{
 			Dirs: []string{"/convoy/db"},
 			Env: with("CONVOY_STAGE", "unit", "DATABASE_URL", "sqlite:////convoy/db/unit.sqlite3",
 				"PYTEST_ADDOPTS", "-p no:cacheprovider -o junit_family=xunit1 --junitxml=/tmp/convoy-tests.junit.xml"),
-			Execs:   []Exec{{Argv: []string{"python", "check_env.py"}}},
+			Execs:   []execStep{{Argv: []string{"python", "check_env.py"}}},
 			Offline: true,
-			JUnit:   JUnitPath, // exported to Request.JUnit after the execs
+			JUnit:   junitPath, // exported to Request.JUnit after the execs
 		}},
-		{stage: "lint", want: Recipe{
+		{stage: "lint", want: recipe{
 			Env:   with("CONVOY_STAGE", "lint"),
-			Execs: []Exec{{Argv: []string{"python", "-m", "flake8", "--format=default"}}},
+			Execs: []execStep{{Argv: []string{"python", "-m", "flake8", "--format=default"}}},
 		}},
-		{stage: "populate", want: Recipe{
+		{stage: "populate", want: recipe{
 			Dirs:    []string{"/convoy/db"},
 			Env:     with("CONVOY_STAGE", "populate", "DATABASE_URL", "sqlite:////convoy/db/populate.sqlite3"),
-			Execs:   []Exec{{Argv: []string{"python", "manage.py", "migrate", "--noinput"}}, {Argv: []string{"python", "manage.py", "populate"}}},
+			Execs:   []execStep{{Argv: []string{"python", "manage.py", "migrate", "--noinput"}}, {Argv: []string{"python", "manage.py", "populate"}}},
 			Offline: true,
 		}},
 	} {
 		t.Run(tc.stage, func(t *testing.T) {
-			got, err := tr.Stage(cfg, web, stage(t, web, tc.stage))
+			got, err := tr.stage(cfg, web, stage(t, web, tc.stage))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,7 +327,7 @@ func TestStageErrors(t *testing.T) {
 		{"libs with one name", &dupLibs, stage(t, web, stages.Lint), `libs "libs/kit" and "other/kit" would both be /app/libs/kit`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := hostEnv(nil).Stage(cfg, tc.svc, tc.st)
+			_, err := hostEnv(nil).stage(cfg, tc.svc, tc.st)
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Fatalf("Stage: %v; want an error containing %q", err, tc.err)
 			}
@@ -339,17 +340,17 @@ func TestStageErrors(t *testing.T) {
 func TestPackageLibs(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	api := cfg.Service("api")
-	r, err := hostEnv(nil).Stage(cfg, api, stage(t, api, stages.Unit))
+	r, err := hostEnv(nil).stage(cfg, api, stage(t, api, stages.Unit))
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, "mounts", r.Mounts, []Mount{
+	same(t, "mounts", r.Mounts, []mountSpec{
 		{Host: api.Dir, Path: "/app/src", Exclude: sourceExclude},
 		{Host: filepath.Join(cfg.Root, "libs", "kit"), Path: "/app/libs/kit", Exclude: sourceExclude},
 		{Host: filepath.Join(cfg.Root, "libs", "shared"), Path: "/app/libs/shared", Exclude: sourceExclude},
 		{Host: filepath.Join(cfg.Root, "common"), Path: "/app/libs/common", Exclude: sourceExclude},
 	})
-	if got := r.EnvMap()["PYTHONPATH"]; got != "/app/src:/app/libs/kit:/app/libs" {
+	if got := r.envMap()["PYTHONPATH"]; got != "/app/src:/app/libs/kit:/app/libs" {
 		t.Errorf("PYTHONPATH = %q, want /app/src:/app/libs/kit:/app/libs", got)
 	}
 }
@@ -358,11 +359,11 @@ func TestDefaultBaseOverride(t *testing.T) {
 	cfg := load(t, "services.yaml")
 	tr := hostEnv(nil)
 	tr.DefaultBase = func(python string) string { return "oci-layout:.convoy/base:py" + python }
-	b, err := tr.Base(cfg, cfg.Service("web"))
+	b, err := tr.imageOf(cfg, cfg.Service("web"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, "base", b, Base{Ref: "oci-layout:.convoy/base:py3.11", Kind: FromOCILayout, Path: filepath.Join(cfg.Root, ".convoy", "base"), Tag: "py3.11"})
+	same(t, "base", b, imageRef{Ref: "oci-layout:.convoy/base:py3.11", Kind: fromOCILayout, Path: filepath.Join(cfg.Root, ".convoy", "base"), Tag: "py3.11"})
 }
 
 // TestEnvironmentMatchesLocalEngine holds the translation to the local engine's rules: for
@@ -387,7 +388,7 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 	}
 	lookup := func(k string) (string, bool) { v, ok := host[k]; return v, ok }
 	loc := local.New(t.TempDir(), local.WithHostEnv(lookup))
-	tr := Translator{LookupEnv: lookup, Environ: os.Environ}
+	tr := translator{LookupEnv: lookup, Environ: os.Environ, UV: testUV}
 	for _, svc := range cfg.Services {
 		venv, err := loc.Venv(svc)
 		if err != nil {
@@ -399,24 +400,24 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var r Recipe
+				var r recipe
 				if st.Kind == stages.KindImage {
 					// The image stage's only commands: its runtime requirement resolution.
-					rr, err := tr.Requirements(cfg, svc, st, python.Target{Version: "3.11.2", Platform: "x86_64-manylinux_2_36"})
+					rr, err := tr.requirements(cfg, svc, st, python.Target{Version: "3.11.2", Platform: "x86_64-manylinux_2_36"})
 					if err != nil {
 						t.Fatal(err)
 					}
 					r = rr.Recipe
-				} else if r, err = tr.Stage(cfg, svc, st); err != nil {
+				} else if r, err = tr.stage(cfg, svc, st); err != nil {
 					t.Fatal(err)
 				}
-				got := r.EnvMap()
+				got := r.envMap()
 				// Added by the dagger engine only: the pip cache volume of the stages that
 				// download, and what the local engine adds outside Environ for the tool (its
 				// scratch and virtualenv variables, pipenv's Pipfile copy; its runtime
 				// command's environment, quiet `pipenv requirements`).
 				download := st.Kind == stages.KindDeps || st.Kind == stages.KindImage
-				extra := map[string]bool{"PIP_CACHE_DIR": download}
+				extra := map[string]bool{"PIP_CACHE_DIR": st.Kind == stages.KindDeps}
 				deps := stages.ForService(svc)[0]
 				for k := range deps.ScratchVars {
 					extra[k] = download
@@ -432,13 +433,13 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 				// The deps stage of a service installed with uv has them too, and copies
 				// from the cache volume (another filesystem) rather than hard-linking.
 				uvDeps := st.Kind == stages.KindDeps && st.Installer == python.InstallerUV
-				for k := range python.UVEnv(UVCacheDir, want) {
+				for k := range python.UVEnv(uvCacheDir, want) {
 					extra[k] = st.Kind == stages.KindImage || uvDeps
 				}
-				extra["UV_LINK_MODE"] = uvDeps
+				extra["UV_LINK_MODE"] = uvDeps || st.Kind == stages.KindImage
 				// PYTHONPATH: the service's directory and each lib's import root, by the one rule
 				// (config.Lib.ImportRoot), from where the host has them to where containers do.
-				pyPath := map[string]string{svc.Dir: SourceRoot}
+				pyPath := map[string]string{svc.Dir: sourceRoot}
 				for _, l := range svc.Libs {
 					pyPath[l.ImportRoot(l.Dir)] = l.ImportRoot(libPath(l))
 				}
@@ -449,13 +450,13 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 					var w string
 					switch k {
 					case "PATH":
-						w = strings.Replace(v, filepath.Join(venv, "bin")+":"+host["PATH"], VenvDir+"/bin:${PATH}", 1)
+						w = strings.Replace(v, filepath.Join(venv, "bin")+":"+host["PATH"], venvDir+"/bin:${PATH}", 1)
 					case "HOME":
-						w = Home
+						w = containerHome
 					case "VIRTUAL_ENV":
-						w = VenvDir
+						w = venvDir
 					case "PYTHONPYCACHEPREFIX":
-						w = strings.Replace(v, venv, VenvDir, 1)
+						w = strings.Replace(v, venv, venvDir, 1)
 					case "PYTHONPATH":
 						// Two package libs with different parents on the host share LibsRoot.
 						var entries []string
@@ -466,18 +467,18 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 						}
 						w = strings.Join(entries, ":")
 					case "DATABASE_URL":
-						w = "sqlite:///" + DBDir + "/" + st.Name + ".sqlite3"
+						w = "sqlite:///" + dbDir + "/" + st.Name + ".sqlite3"
 					case "PYTEST_ADDOPTS":
 						// Both engines tell the runner where to write JUnit by the one rule
 						// (engine.WithJUnit): the local engine a host file, this one JUnitPath.
 						w = v
-						if j, ok := engine.WithJUnit(st, JUnitPath).Env[k]; ok {
+						if j, ok := engine.WithJUnit(st, junitPath).Env[k]; ok {
 							w = j
 						}
 					default:
 						w = v
 						if v == cert {
-							w = HostRoot + cert
+							w = hostRoot + cert
 						}
 					}
 					if got[k] != w {

@@ -232,6 +232,10 @@ type Service struct {
 type Integration struct {
 	// Postgres is the URL of an existing server; empty means a throwaway cluster.
 	Postgres string
+	// PostgresImage is the image the Dagger engine runs the server from: a registry reference,
+	// oci-layout:PATH[:TAG] or docker-archive:FILE[:REF] (relative paths from Root), as base:
+	// takes them; empty means the engine's default (postgres:16).
+	PostgresImage string
 	// Requirements is the suite's requirements file, relative to Root.
 	Requirements string
 	// Command is the suite's argv, run from Root.

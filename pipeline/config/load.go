@@ -18,6 +18,7 @@ import (
 	"github.com/moby/patternmatcher"
 	"gopkg.in/yaml.v3"
 
+	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/python"
 )
 
@@ -671,6 +672,14 @@ func (d *decoder) integration(k, n *yaml.Node, in *Integration) {
 	}()
 	d.mapping(n, "integration", map[string]func(k, v *yaml.Node){
 		"postgres": func(k, v *yaml.Node) { in.Postgres, _ = d.str(v, "postgres") },
+		"postgres_image": func(k, v *yaml.Node) {
+			if s, ok := d.str(v, "postgres_image"); ok {
+				in.PostgresImage = s
+				if err := CheckImageRef(s, d.root); err != nil {
+					d.errorf(v, "postgres_image: %v (expected a registry reference, oci-layout:PATH[:TAG] or docker-archive:FILE[:REF], e.g. oci-layout:/var/cache/convoy/postgres:postgres)", err)
+				}
+			}
+		},
 		"requirements": func(k, v *yaml.Node) {
 			sawRequirements = true
 			if s, ok := d.str(v, "requirements"); ok {
@@ -743,4 +752,24 @@ func (d *decoder) repoPath(n *yaml.Node, rel, what string, wantDir bool) string 
 		return ""
 	}
 	return filepath.ToSlash(clean)
+}
+
+// CheckImageRef checks an image reference as base: and postgres_image: take it (image.ParseBase)
+// and, for oci-layout: and docker-archive:, that its path (relative ones from root) exists.
+func CheckImageRef(ref, root string) error {
+	b, err := image.ParseBase(ref)
+	if err != nil {
+		return err
+	}
+	if b.Kind == image.FromRegistry {
+		return nil
+	}
+	p := b.Path
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(root, filepath.FromSlash(p))
+	}
+	if _, err := os.Stat(p); err != nil {
+		return fmt.Errorf("image %q: %w", ref, err)
+	}
+	return nil
 }

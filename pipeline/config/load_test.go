@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -303,6 +304,14 @@ integration:
 			`3:1: integration has no command (expected command:`,
 			`3:1: integration has no requirements (expected requirements:`,
 		}},
+		{"postgres_image not a reference", `version: 1
+services: [{name: a, path: services/a}]
+integration: {command: [pytest], requirements: tests/integration/requirements.txt, postgres_image: "Postgres:16!"}
+`, []string{`3:100: postgres_image: parsing base image "Postgres:16!"`}},
+		{"postgres_image layout missing", `version: 1
+services: [{name: a, path: services/a}]
+integration: {command: [pytest], requirements: tests/integration/requirements.txt, postgres_image: "oci-layout:images/pg:postgres"}
+`, []string{`3:100: postgres_image: image "oci-layout:images/pg:postgres": stat `}},
 		{"integration with requirements missing", `version: 1
 services: [{name: a, path: services/a}]
 integration: {command: [pytest], requirements: tests/gone.txt}
@@ -759,6 +768,24 @@ func TestLoadRefusesSpecialFiles(t *testing.T) {
 		_, err := Load(file, dir)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Load(%s) = %v, want an error saying %q", file, err, want)
+		}
+	}
+}
+
+// TestLoadPostgresImage: integration.postgres_image takes what base: takes — a registry
+// reference, or an oci-layout: or docker-archive: path that exists (relative to the root).
+func TestLoadPostgresImage(t *testing.T) {
+	files := maps.Clone(baseFiles)
+	files["images/pg/"] = ""
+	root := repo(t, files)
+	for _, ref := range []string{"postgres:16", "registry.example:5000/pg@sha256:" + strings.Repeat("a", 64), "oci-layout:images/pg:postgres", "oci-layout:" + filepath.Join(root, "images", "pg")} {
+		manifest := "version: 1\nservices: [{name: a, path: services/a}]\nintegration: {command: [pytest], requirements: tests/integration/requirements.txt, postgres_image: \"" + ref + "\"}\n"
+		cfg, err := Parse([]byte(manifest), "services.yaml", root)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		if cfg.Integration.PostgresImage != ref {
+			t.Errorf("postgres_image = %q, want %q", cfg.Integration.PostgresImage, ref)
 		}
 	}
 }

@@ -37,16 +37,16 @@ const (
 
 // Environment variables that say where the Dagger engine is.
 const (
-	// envSessionPort and envSessionToken name an existing session (`dagger run` sets both).
-	envSessionPort  = "DAGGER_SESSION_PORT"
+	// EnvSessionPort and envSessionToken name an existing session (`dagger run` sets both).
+	EnvSessionPort  = "DAGGER_SESSION_PORT"
 	envSessionToken = "DAGGER_SESSION_TOKEN"
 	// EnvRunnerHost names a running engine the CLI connects to (tcp://, unix://,
 	// docker-container://, kube-pod://, podman-container://...).
 	EnvRunnerHost = "_EXPERIMENTAL_DAGGER_RUNNER_HOST"
 	// envCLIBin names a Dagger CLI to use instead of the one the SDK downloads.
 	envCLIBin = "_EXPERIMENTAL_DAGGER_CLI_BIN"
-	// envDockerHost is the Docker daemon the SDK provisions an engine on.
-	envDockerHost = "DOCKER_HOST"
+	// EnvDockerHost is the Docker daemon the SDK provisions an engine on.
+	EnvDockerHost = "DOCKER_HOST"
 )
 
 // Option configures an Engine (and Connect's checks).
@@ -170,9 +170,9 @@ func (e *UnreachableError) Error() string {
 	}
 	return "no Dagger engine reachable: " + reason + "\n" +
 		"--engine dagger needs one of:\n" +
-		"  - an existing session: run convoy under `dagger run` (it sets " + envSessionPort + " and " + envSessionToken + ");\n" +
+		"  - an existing session: run convoy under `dagger run` (it sets " + EnvSessionPort + " and " + envSessionToken + ");\n" +
 		"  - a running engine: set " + EnvRunnerHost + " (tcp://HOST:PORT, unix:///PATH, docker-container://NAME, kube-pod://POD?namespace=NS);\n" +
-		"  - a Docker daemon the Dagger SDK can start an engine on (" + envDockerHost + ", default " + defaultDockerHost + "; the engine container runs privileged).\n" +
+		"  - a Docker daemon the Dagger SDK can start an engine on (" + EnvDockerHost + ", default " + defaultDockerHost + "; the engine container runs privileged).\n" +
 		"See docs/dagger.md; --engine local needs none of these."
 }
 
@@ -202,17 +202,17 @@ func Reachable(ctx context.Context, opts ...Option) (string, error) {
 }
 
 func (o options) reachable(ctx context.Context) (string, error) {
-	if port, ok := o.hostEnv(envSessionPort); ok {
+	if port, ok := o.hostEnv(EnvSessionPort); ok {
 		n, err := strconv.Atoi(port)
 		if err != nil || n <= 0 || n > 65535 {
-			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a port number", envSessionPort, port)}
+			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a port number", EnvSessionPort, port)}
 		}
 		if tok, _ := o.hostEnv(envSessionToken); tok == "" {
-			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s is set but %s is empty", envSessionPort, port, envSessionToken)}
+			return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s is set but %s is empty", EnvSessionPort, port, envSessionToken)}
 		}
 		addr := net.JoinHostPort("127.0.0.1", port)
 		if err := dial(ctx, "tcp", addr); err != nil {
-			return "", &UnreachableError{Reason: fmt.Sprintf("nothing answers on %s (%s=%s): is the `dagger run` session still up?", addr, envSessionPort, port), Err: err}
+			return "", &UnreachableError{Reason: fmt.Sprintf("nothing answers on %s (%s=%s): is the `dagger run` session still up?", addr, EnvSessionPort, port), Err: err}
 		}
 		return "existing session on " + addr, nil
 	}
@@ -307,13 +307,13 @@ func cachedCLI(env func(string) (string, bool)) string {
 // dockerReachable pings the Docker daemon of DOCKER_HOST and checks that the docker CLI, which
 // the Dagger CLI starts its engine with, is on PATH.
 func (o options) dockerReachable(ctx context.Context) (string, error) {
-	host, _ := o.hostEnv(envDockerHost)
+	host, _ := o.hostEnv(EnvDockerHost)
 	if host == "" {
 		host = defaultDockerHost
 	}
 	u, err := url.Parse(host)
 	if err != nil {
-		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a URL", envDockerHost, host)}
+		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%q is not a URL", EnvDockerHost, host)}
 	}
 	var network, addr string
 	switch u.Scheme {
@@ -322,7 +322,7 @@ func (o options) dockerReachable(ctx context.Context) (string, error) {
 	case "tcp":
 		network, addr = "tcp", u.Host
 	default:
-		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s: only unix:// and tcp:// daemons can be checked", envDockerHost, host)}
+		return "", &UnreachableError{Reason: fmt.Sprintf("%s=%s: only unix:// and tcp:// daemons can be checked", EnvDockerHost, host)}
 	}
 	if err := dockerPing(ctx, network, addr); err != nil {
 		return "", &UnreachableError{Reason: fmt.Sprintf("no Docker daemon answers at %s", host), Err: err}

@@ -116,7 +116,7 @@ func envOf(kv map[string]string) Option {
 }
 
 // options names every way to provide an engine: each unreachable error must say them all.
-var engineOptions = []string{"dagger run", envSessionPort, envSessionToken, EnvRunnerHost, envDockerHost, "docs/dagger.md"}
+var engineOptions = []string{"dagger run", EnvSessionPort, envSessionToken, EnvRunnerHost, EnvDockerHost, "docs/dagger.md"}
 
 func TestReachable(t *testing.T) {
 	open, closed := listener(t), closedPort(t)
@@ -130,22 +130,22 @@ func TestReachable(t *testing.T) {
 		how  string // on success
 		err  string // on failure
 	}{
-		{name: "session", env: map[string]string{envSessionPort: openPort, envSessionToken: "tok"}, how: "existing session on " + open},
-		{name: "session port not a number", env: map[string]string{envSessionPort: "abc", envSessionToken: "tok"}, err: `DAGGER_SESSION_PORT="abc" is not a port number`},
-		{name: "session without token", env: map[string]string{envSessionPort: openPort}, err: "DAGGER_SESSION_PORT=" + openPort + " is set but DAGGER_SESSION_TOKEN is empty"},
-		{name: "session gone", env: map[string]string{envSessionPort: closedP, envSessionToken: "tok"}, err: "nothing answers on " + closed},
+		{name: "session", env: map[string]string{EnvSessionPort: openPort, envSessionToken: "tok"}, how: "existing session on " + open},
+		{name: "session port not a number", env: map[string]string{EnvSessionPort: "abc", envSessionToken: "tok"}, err: `DAGGER_SESSION_PORT="abc" is not a port number`},
+		{name: "session without token", env: map[string]string{EnvSessionPort: openPort}, err: "DAGGER_SESSION_PORT=" + openPort + " is set but DAGGER_SESSION_TOKEN is empty"},
+		{name: "session gone", env: map[string]string{EnvSessionPort: closedP, envSessionToken: "tok"}, err: "nothing answers on " + closed},
 		{name: "runner tcp", env: map[string]string{EnvRunnerHost: "tcp://" + open, "PATH": empty}, how: "runner tcp://" + open},
 		{name: "runner tcp gone", env: map[string]string{EnvRunnerHost: "tcp://" + closed, "PATH": empty}, err: "nothing answers at _EXPERIMENTAL_DAGGER_RUNNER_HOST=tcp://" + closed},
 		{name: "runner not a URL", env: map[string]string{EnvRunnerHost: "dagger-engine", "PATH": empty}, err: `_EXPERIMENTAL_DAGGER_RUNNER_HOST="dagger-engine" is not a URL`},
 		{name: "runner kube-pod without kubectl", env: map[string]string{EnvRunnerHost: "kube-pod://dagger-0?namespace=ci", "PATH": empty}, err: "needs kubectl on PATH"},
 		{name: "runner kube-pod", env: map[string]string{EnvRunnerHost: "kube-pod://dagger-0", "PATH": binDir(t, "kubectl")}, how: "runner kube-pod://dagger-0"},
-		{name: "runner docker-container without docker", env: map[string]string{EnvRunnerHost: "docker-container://dagger", envDockerHost: "unix://" + filepath.Join(shortDir(t), "none.sock"), "PATH": withDocker}, err: "docker-container://dagger needs Docker: no Docker daemon answers"},
-		{name: "docker", env: map[string]string{envDockerHost: docker, "PATH": withDocker}, how: "engine provisioned by the Dagger SDK on the Docker daemon at " + docker},
-		{name: "no docker daemon", env: map[string]string{envDockerHost: "unix://" + filepath.Join(shortDir(t), "none.sock"), "PATH": withDocker}, err: "no Docker daemon answers at unix://"},
-		{name: "no docker daemon on tcp", env: map[string]string{envDockerHost: "tcp://" + closed, "PATH": withDocker}, err: "no Docker daemon answers at tcp://" + closed},
-		{name: "docker daemon but no CLI", env: map[string]string{envDockerHost: docker, "PATH": empty}, err: "the docker CLI is not on PATH"},
-		{name: "docker over ssh", env: map[string]string{envDockerHost: "ssh://me@host"}, err: "only unix:// and tcp:// daemons can be checked"},
-		{name: "CLI named but missing", env: map[string]string{envCLIBin: "/nonexistent/dagger", envDockerHost: docker, "PATH": withDocker}, err: `_EXPERIMENTAL_DAGGER_CLI_BIN="/nonexistent/dagger" is not an executable`},
+		{name: "runner docker-container without docker", env: map[string]string{EnvRunnerHost: "docker-container://dagger", EnvDockerHost: "unix://" + filepath.Join(shortDir(t), "none.sock"), "PATH": withDocker}, err: "docker-container://dagger needs Docker: no Docker daemon answers"},
+		{name: "docker", env: map[string]string{EnvDockerHost: docker, "PATH": withDocker}, how: "engine provisioned by the Dagger SDK on the Docker daemon at " + docker},
+		{name: "no docker daemon", env: map[string]string{EnvDockerHost: "unix://" + filepath.Join(shortDir(t), "none.sock"), "PATH": withDocker}, err: "no Docker daemon answers at unix://"},
+		{name: "no docker daemon on tcp", env: map[string]string{EnvDockerHost: "tcp://" + closed, "PATH": withDocker}, err: "no Docker daemon answers at tcp://" + closed},
+		{name: "docker daemon but no CLI", env: map[string]string{EnvDockerHost: docker, "PATH": empty}, err: "the docker CLI is not on PATH"},
+		{name: "docker over ssh", env: map[string]string{EnvDockerHost: "ssh://me@host"}, err: "only unix:// and tcp:// daemons can be checked"},
+		{name: "CLI named but missing", env: map[string]string{envCLIBin: "/nonexistent/dagger", EnvDockerHost: docker, "PATH": withDocker}, err: `_EXPERIMENTAL_DAGGER_CLI_BIN="/nonexistent/dagger" is not an executable`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			how, err := Reachable(context.Background(), envOf(tc.env))
@@ -180,7 +180,7 @@ func TestReachable(t *testing.T) {
 func TestReachableBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a guard, not the bound
 	defer cancel()
-	env := envOf(map[string]string{envDockerHost: silentSocket(t), "PATH": binDir(t, "docker")})
+	env := envOf(map[string]string{EnvDockerHost: silentSocket(t), "PATH": binDir(t, "docker")})
 	_, err := Connect(ctx, env, WithPreflightTimeout(200*time.Millisecond))
 	var ue *UnreachableError
 	if !errors.As(err, &ue) {
@@ -199,7 +199,7 @@ func TestReachableBounded(t *testing.T) {
 func TestConnectUnreachable(t *testing.T) {
 	var notices []string
 	_, err := Connect(context.Background(),
-		envOf(map[string]string{envDockerHost: "unix://" + filepath.Join(shortDir(t), "none.sock"), "PATH": t.TempDir(), "HOME": t.TempDir()}),
+		envOf(map[string]string{EnvDockerHost: "unix://" + filepath.Join(shortDir(t), "none.sock"), "PATH": t.TempDir(), "HOME": t.TempDir()}),
 		WithNotify(func(s string) { notices = append(notices, s) }))
 	var ue *UnreachableError
 	if !errors.As(err, &ue) {

@@ -53,7 +53,7 @@ func (e *Engine) env(ctx context.Context, svc *config.Service) (python.Env, erro
 	if err != nil {
 		return python.Env{}, err
 	}
-	out := python.Env{Venv: filepath.Join(dir, "venv"), Tools: e.o.tools}
+	out := python.Env{Venv: filepath.Join(dir, "venv"), Tools: e.o.tools, DevTools: svc.DevTools()}
 	meta := e.client.Directory().WithDirectory("/", ctr.Directory(venvDir), dagger.DirectoryWithDirectoryOpts{Include: venvMetadata})
 	if _, err := meta.Export(ctx, out.Venv); err != nil {
 		return python.Env{}, err

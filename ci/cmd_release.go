@@ -34,10 +34,10 @@ func init() {
 			if cfg == nil {
 				return code
 			}
-			if check, _ := c.fs.GetBool("check"); check {
+			if c.flagBool("check") {
 				return c.checkLockfiles(ctx, cfg)
 			}
-			tag, _ := c.fs.GetString("tag")
+			tag := c.flagString("tag")
 			if tag == "" {
 				return c.fail(&pipeline.UsageError{Msg: "release: --tag is required (or --check)"})
 			}
@@ -68,7 +68,7 @@ func (c *cli) releaseIfTagged(ctx context.Context, cfg *config.Config) (code int
 	tag, ok, err := release.Trigger(cfg.Root, cfg.Release.TagPattern)
 	switch {
 	case errors.Is(err, release.ErrPrecondition):
-		return c.fail(&pipeline.UsageError{Msg: err.Error()}), true
+		return c.fail(&pipeline.UsageError{Err: err}), true
 	case err != nil:
 		return c.fail(err), true
 	case !ok:
@@ -147,8 +147,7 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 	if err != nil {
 		return c.fail(err)
 	}
-	force, _ := c.fs.GetBool("force")
-	insecure, _ := c.fs.GetBool("insecure")
+	force, insecure := c.flagBool("force"), c.flagBool("insecure")
 	pushGit := c.flagString("push-git")
 	out := c.humanOut()
 	res, err := release.Release(ctx, release.Spec{
@@ -171,7 +170,7 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 		fmt.Fprint(out, res.Summary())
 		return exitPassed
 	case errors.Is(err, release.ErrPrecondition):
-		return c.fail(&pipeline.UsageError{Msg: err.Error()})
+		return c.fail(&pipeline.UsageError{Err: err})
 	case errors.As(err, &ee):
 		return ee.code // the pipeline reported it
 	case ctx.Err() != nil:

@@ -105,7 +105,7 @@ func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.B
 		var ue *dagger.UnreachableError
 		if errors.As(err, &ue) {
 			// Nothing ran: a missing engine is a setup problem, like a bad flag.
-			return nil, &pipeline.UsageError{Msg: err.Error()}
+			return nil, &pipeline.UsageError{Err: err}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("connecting to the Dagger engine: %w", err)
@@ -134,9 +134,7 @@ func (c *cli) imageBuilder(cfg *config.Config, push string) (*images.Builder, er
 	if push == "" {
 		push = c.flagString("push")
 	}
-	insecure, _ := c.fs.GetBool("insecure")
-	noCache, _ := c.fs.GetBool("no-cache")
-	return images.New(cfg, images.Options{Push: push, Insecure: insecure, NoCache: noCache,
+	return images.New(cfg, images.Options{Push: push, Insecure: c.flagBool("insecure"), NoCache: c.flagBool("no-cache"),
 		CacheDir: filepath.Join(c.cacheDir(cfg), "layers"), Tools: python.NewTools(c.cacheDir(cfg))})
 }
 
@@ -180,8 +178,8 @@ func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (container.Runti
 	rt, err := container.New(kind, container.WithWorkDir(filepath.Join(stateDir(cfg), "run")),
 		container.WithLayerCache(filepath.Join(c.cacheDir(cfg), "rootfs")))
 	if err != nil {
-		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("integration starts every service from its image: %v "+
-			"(or run with --integration-from venv, which does not prove the images)", err)}
+		return nil, &pipeline.UsageError{Msg: "integration starts every service from its image " +
+			"(or run with --integration-from venv, which does not prove the images)", Err: err}
 	}
 	return rt, nil
 }
@@ -232,7 +230,7 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	if ph.images {
 		b, err := c.imageBuilder(cfg, ph.push)
 		if err != nil {
-			return nil, c.fail(&pipeline.UsageError{Msg: err.Error()})
+			return nil, c.fail(err) // the store or the repository could not be read: a failure
 		}
 		builder, stageFn = b, stages.WithImage
 	}

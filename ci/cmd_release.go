@@ -139,6 +139,9 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 	if err := cfg.NeedIntegration(); err != nil { // a release runs integration before it stamps
 		return c.refuseManifest(err)
 	}
+	if err := cfg.NeedImages(nil); err != nil {
+		return c.refuseManifest(err)
+	}
 	registry := c.releaseRegistry(cfg)
 	if registry == "" {
 		return c.fail(&pipeline.UsageError{Msg: "release: no registry: pass --registry HOST/NAMESPACE or set release.registry"})

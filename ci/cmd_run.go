@@ -205,6 +205,11 @@ func (c *cli) runPipeline(ctx context.Context, name string, ph phases) int {
 			return c.refuseManifest(err)
 		}
 	}
+	if ph.images {
+		if err := cfg.NeedImages(c.opts.only); err != nil {
+			return c.refuseManifest(err)
+		}
+	}
 	if name == "run" {
 		if code, ok := c.releaseIfTagged(ctx, cfg); ok {
 			return code

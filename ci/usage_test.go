@@ -123,3 +123,25 @@ func TestFlagLookupsChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildRefusesBaseThatIsNot: `convoy build` with base: "oci-layout:/etc" exits 2 before any
+// work, naming the manifest's line and what a base must be; `convoy gate`, which builds no
+// image, runs.
+func TestBuildRefusesBaseThatIsNot(t *testing.T) {
+	root := writeRepo(t, pyServices("  base: \"oci-layout:/etc\"\n", map[string]map[string]string{"web": {}}))
+	gitRepo(t, root)
+	res := convoy(t, root, nil, "build")
+	if res.code != exitUsage {
+		t.Fatalf("build: exit %d, want %d\n%s\n%s", res.code, exitUsage, res.stdout, res.stderr)
+	}
+	want := `services.yaml:4:9: base "oci-layout:/etc" of service "web": "/etc" is not an OCI image layout`
+	if !strings.Contains(res.stderr, want) {
+		t.Errorf("stderr does not say %q:\n%s", want, res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(root, ".convoy", "logs")); !os.IsNotExist(err) {
+		t.Errorf("a refused build left logs behind (%v)", err)
+	}
+	if res := convoy(t, root, nil, "gate"); res.code != exitPassed {
+		t.Errorf("gate, which builds no image: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+}

@@ -7,8 +7,11 @@
 package config
 
 import (
+	"fmt"
+	"slices"
 	"time"
 
+	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/python"
 )
 
@@ -83,6 +86,9 @@ type Config struct {
 	Integration Integration
 	// Release configures QA releases.
 	Release Release
+
+	// baseAt is where each base: value was first written, for NeedImages' messages.
+	baseAt map[string]Problem
 }
 
 // Defaults is the defaults: block.
@@ -248,6 +254,39 @@ func (c *Config) NeedIntegration() error {
 	return &Error{Problems: []Problem{{File: c.File, Line: 1, Col: 1, Msg: "no integration: block, and this command " +
 		"runs the integration stage (expected integration: with command: and requirements:; " +
 		"convoy build runs the gates and images without it)"}}}
+}
+
+// NeedImages checks, for the commands that build images (build, run, integration, release),
+// what the base images of the services named in only (every service when empty) name on disk,
+// before any work: an OCI layout is a directory holding oci-layout and index.json with the tag
+// asked for, a docker archive a regular file (image.Base.Check). It returns an *Error with a
+// problem at each faulty base: line, nil when all can be read. A registry reference is not
+// contacted here. Commands that build no image (gate, plan) accept a base that is not there.
+func (c *Config) NeedImages(only []string) error {
+	var problems []Problem
+	seen := map[string]bool{}
+	for _, svc := range c.Services {
+		if svc.Base == "" || seen[svc.Base] || (len(only) > 0 && !slices.Contains(only, svc.Name)) {
+			continue
+		}
+		seen[svc.Base] = true
+		b, err := image.ParseBase(svc.Base)
+		if err == nil {
+			err = b.Check(c.Root)
+		}
+		if err != nil {
+			p := c.baseAt[svc.Base]
+			if p.File == "" {
+				p = Problem{File: c.File, Line: 1, Col: 1}
+			}
+			p.Msg = fmt.Sprintf("base %q of service %q: %v (%s)", svc.Base, svc.Name, err, baseExpected)
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
+		return &Error{Problems: problems}
+	}
+	return nil
 }
 
 // Release is the release: block.

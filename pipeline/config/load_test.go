@@ -115,7 +115,7 @@ var layoutFiles = map[string]string{
 	"layout/oci-layout": `{"imageLayoutVersion": "1.0.0"}`,
 	"layout/index.json": `{"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
 		"digest": "sha256:` + strings.Repeat("ab", 32) + `", "size": 1, "annotations": {"org.opencontainers.image.ref.name": "python"}}]}`,
-	"empty/": "",
+	"empty/":   "",
 	"base.tar": "",
 }
 

@@ -97,7 +97,7 @@ func (c *cli) showPlan() int {
 }
 
 // newEngine builds the engine --engine names; notices go to the bus.
-func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.Bus, builder *images.Builder, rt container.Runtime) (engine.Engine, error) {
+func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.Bus, builder *images.Builder, rt container.Runtime, run *pipeline.RunDir) (engine.Engine, error) {
 	notify := func(msg string) { bus.Emit(pipeline.Event{Type: pipeline.EventNotice, Message: msg}) }
 	switch c.opts.engine {
 	case dagger.Name:
@@ -114,6 +114,7 @@ func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.B
 	case local.Name:
 		return local.New(stateDir(cfg),
 			local.WithCacheDir(c.cacheDir(cfg)),
+			local.WithDBDir(run.DB()),
 			local.WithImages(builder),
 			local.WithRuntime(rt),
 			local.WithNotify(notify),
@@ -251,23 +252,35 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	if err := pipeline.PrepareStateDir(stateDir(cfg)); err != nil {
 		return nil, c.fail(err)
 	}
+	// Each run its own logs and scratch databases: concurrent runs never share a file.
+	run := pipeline.NewRun(stateDir(cfg))
 	bus := c.bus()
-	eng, err := c.newEngine(ctx, cfg, bus, builder, rt)
+	eng, err := c.newEngine(ctx, cfg, bus, builder, rt, run)
 	if err != nil {
 		return nil, c.fail(err)
 	}
 	defer eng.Close()
+	pruned, err := run.Start()
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	defer func() {
+		if err := run.Finish(); err != nil {
+			fmt.Fprintf(c.stderr, "convoy: %v\n", err)
+		}
+	}()
 	pg := c.flagString("postgres")
 	if pg == "" {
 		pg = cfg.Integration.Postgres
 	}
-	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg),
+	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg), LogDir: run.Logs(),
 		// CONVOY_OVERLAP=off: integration after every image, the benchmarks' baseline.
 		AfterImages: os.Getenv("CONVOY_OVERLAP") == "off",
 		Integrate:   ph.integration, Postgres: pg, From: c.integrationFrom()}
 	if notice != nil {
 		job.Notices = append(job.Notices, notice.Error())
 	}
+	job.Notices = append(job.Notices, pruned...)
 	if rt != nil {
 		job.Runtime = rt.Kind()
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -9,12 +10,13 @@ import (
 
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/integration/container"
+	"github.com/convoy-ci/convoy/pipeline"
 )
 
 func init() {
 	register(&command{
 		name:    "sweep",
-		summary: "Remove what killed integration runs left (clusters, databases, containers, mounts); integration does this first.",
+		summary: "Remove what killed runs left (clusters, databases, containers, mounts, scratch databases, old run directories); runs do this first.",
 		usage:   "[flags]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("postgres", "", "URL of the PostgreSQL server whose leftover run databases to drop (default: integration.postgres)")
@@ -40,6 +42,8 @@ func (c *cli) sweep(ctx context.Context) int {
 		opts = append(opts, integration.WithContainerSweeper(rt))
 	}
 	removed, err := integration.Sweep(ctx, integration.Spec{Repo: cfg.Root, Postgres: pg}, opts...)
+	pruned, perr := pipeline.PruneRuns(stateDir(cfg), pipeline.KeepRuns)
+	removed, err = append(removed, pruned...), errors.Join(err, perr)
 	for _, m := range removed {
 		fmt.Fprintln(c.stdout, m)
 	}

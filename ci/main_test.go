@@ -218,3 +218,14 @@ func init() {
 		panic("convoy's end-to-end tests need Linux")
 	}
 }
+
+// latestLogs is the log directory of the last run in root: where <state>/logs links to.
+func latestLogs(t *testing.T, root string) string {
+	t.Helper()
+	link := filepath.Join(root, pipeline.StateDirName, pipeline.LatestLogs)
+	target, err := os.Readlink(link)
+	if err != nil {
+		t.Fatalf("reading the latest-run link: %v", err)
+	}
+	return filepath.Join(filepath.Dir(link), target)
+}

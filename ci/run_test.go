@@ -101,7 +101,7 @@ func TestGating(t *testing.T) {
 		}
 	}
 	if fail == nil || fail.ExitCode == nil || *fail.ExitCode != 3 || len(fail.Tail) != pipeline.TailLines ||
-		!strings.Contains(strings.Join(fail.Tail, "\n"), "line 29") || fail.Log != filepath.Join(root, ".convoy", "logs", "bad", "unit.log") {
+		!strings.Contains(strings.Join(fail.Tail, "\n"), "line 29") || fail.Log != filepath.Join(latestLogs(t, root), "bad", "unit.log") {
 		t.Fatalf("failure event = %+v", fail)
 	}
 	// So does the JUnit report CI systems read.
@@ -113,7 +113,7 @@ func TestGating(t *testing.T) {
 	}
 	// The text report says the same to people.
 	text := convoy(t, root, []string{"CI=true"}, "gate", "--only", "bad")
-	for _, want := range []string{"--- bad: stage unit failed, exit code 3", "| line 29", "full log: " + fail.Log, "populate    skipped"} {
+	for _, want := range []string{"--- bad: stage unit failed, exit code 3", "| line 29", "full log: " + filepath.Join(latestLogs(t, root), "bad", "unit.log"), "populate    skipped"} {
 		if !strings.Contains(text.stdout, want) {
 			t.Errorf("text output lacks %q:\n%s", want, text.stdout)
 		}

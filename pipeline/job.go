@@ -23,8 +23,11 @@ type Job struct {
 	Engine engine.Engine
 	// Bus receives every event.
 	Bus *Bus
-	// StateDir is the repository's .convoy directory (logs go to StateDir/logs).
+	// StateDir is the repository's .convoy directory (the stage history is kept there).
 	StateDir string
+	// LogDir is where the run's logs go (default StateDir/logs); RunDir.Logs gives each run
+	// its own.
+	LogDir string
 	// Cache, when set, lets services whose image exists skip every stage.
 	Cache Cache
 	// Integrate runs the integration stage after the plan passed.
@@ -56,7 +59,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	for _, n := range j.Notices {
 		j.Bus.Emit(Event{Type: EventNotice, Message: n})
 	}
-	runner := &Runner{Plan: j.Plan, Engine: j.Engine, Bus: j.Bus, LogDir: filepath.Join(j.StateDir, "logs"), Cache: j.Cache}
+	runner := &Runner{Plan: j.Plan, Engine: j.Engine, Bus: j.Bus, LogDir: j.logDir(), Cache: j.Cache}
 	var in engine.Integrator
 	if j.Integrate {
 		var ok bool
@@ -126,6 +129,14 @@ func (j *Job) runPhases(ctx context.Context, runner *Runner, in engine.Integrato
 	return res, <-done, nil
 }
 
+// logDir is where the run's logs go.
+func (j *Job) logDir() string {
+	if j.LogDir != "" {
+		return j.LogDir
+	}
+	return filepath.Join(j.StateDir, "logs")
+}
+
 // from is what integration starts the services from.
 func (j *Job) from() engine.From {
 	if j.From == "" {
@@ -138,7 +149,7 @@ func (j *Job) from() engine.From {
 func (j *Job) integrate(ctx context.Context, in engine.Integrator, image func(context.Context, string) (string, error)) *integrationResult {
 	from := j.from()
 	sum, stages := Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: j.startOrder(),
-		Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration"), From: from, Image: image,
+		Postgres: j.Postgres, LogDir: filepath.Join(j.logDir(), "integration"), From: from, Image: image,
 		Jobs: j.Plan.Jobs}, j.Bus)
 	if from == engine.FromImage {
 		sum.Runtime = j.Runtime

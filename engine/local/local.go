@@ -35,6 +35,7 @@ const DefaultGrace = 5 * time.Second
 type Engine struct {
 	stateDir string
 	cacheDir string
+	dbDir    string
 	grace    time.Duration
 	notify   func(string)
 	hostEnv  func(string) (string, bool)
@@ -63,6 +64,11 @@ type Option func(*Engine)
 // repositories.
 func WithCacheDir(dir string) Option { return func(e *Engine) { e.cacheDir = dir } }
 
+// WithDBDir keeps the scratch SQLite databases of unit and populate stages under dir (default
+// <state dir>/db); each run gives its own (pipeline.RunDir.DB), so that concurrent runs never
+// share a database file.
+func WithDBDir(dir string) Option { return func(e *Engine) { e.dbDir = dir } }
+
 // WithGrace sets the time between SIGTERM and SIGKILL when a stage is stopped.
 func WithGrace(d time.Duration) Option { return func(e *Engine) { e.grace = d } }
 
@@ -88,6 +94,7 @@ func New(stateDir string, opts ...Option) *Engine {
 	e := &Engine{
 		stateDir: stateDir,
 		cacheDir: filepath.Join(stateDir, "cache"),
+		dbDir:    filepath.Join(stateDir, "db"),
 		grace:    DefaultGrace,
 		notify:   func(string) {},
 		hostEnv:  os.LookupEnv,
@@ -319,7 +326,7 @@ func (e *Engine) environ(req engine.Request, venv string) ([]string, error) {
 // freshDB removes any earlier database of this service and stage and returns the URL of a new
 // SQLite file for it.
 func (e *Engine) freshDB(svc *config.Service, stage string) (string, error) {
-	dir := filepath.Join(e.stateDir, "db", svc.Name)
+	dir := filepath.Join(e.dbDir, svc.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("creating database directory for %q: %w", svc.Name, err)
 	}

@@ -118,7 +118,13 @@ type runResult struct {
 // events and the summary are decoded.
 func convoy(t *testing.T, root string, env []string, args ...string) runResult {
 	t.Helper()
-	cmd := exec.Command(convoyBin, append(args, "-C", root, "--cache-dir", sharedCache)...)
+	return convoyIn(t, root, sharedCache, env, args...)
+}
+
+// convoyIn is convoy with cache as the cache directory.
+func convoyIn(t *testing.T, root, cache string, env []string, args ...string) runResult {
+	t.Helper()
+	cmd := exec.Command(convoyBin, append(args, "-C", root, "--cache-dir", cache)...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -204,7 +204,7 @@ func (e *Engine) runTo(ctx context.Context, req engine.Request, argv []string, e
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if req.Stage.Offline {
 		if e.offlineSupported() {
-			isolate(cmd)
+			isolate(cmd, e.ownPaths(req, env))
 		}
 	}
 	if err := procgroup.StartDying(cmd); err != nil {
@@ -245,6 +245,26 @@ func (e *Engine) runTo(ctx context.Context, req engine.Request, argv []string, e
 		return se
 	}
 	return nil
+}
+
+// ownPaths are the files an offline stage keeps when the host's sockets are hidden from it: its
+// service and repository, convoy's state and caches, its scratch databases, its virtualenv and
+// home, and where its JUnit report goes.
+func (e *Engine) ownPaths(req engine.Request, env []string) []string {
+	paths := []string{req.Service.Dir, e.stateDir, e.cacheDir, e.dbDir}
+	if req.Config != nil {
+		paths = append(paths, req.Config.Root)
+	}
+	if req.JUnit != "" {
+		paths = append(paths, filepath.Dir(req.JUnit))
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "VIRTUAL_ENV" || k == "HOME" {
+			paths = append(paths, v)
+		}
+	}
+	return paths
 }
 
 func stopped(ctx context.Context, argv []string) error {

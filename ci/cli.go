@@ -45,6 +45,13 @@ func (s *signals) set(sig os.Signal) {
 	}
 }
 
+// received reports whether a signal has stopped convoy.
+func (s *signals) received() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sig != nil
+}
+
 func (s *signals) exitCode() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -327,9 +334,14 @@ func flagDefined(name string) bool {
 	return false
 }
 
-// fail prints err and returns exit code 2 when it is a usage error, else exit code 1.
+// fail prints err and returns exit code 2 when it is a usage error, else exit code 1 — or,
+// once a signal has stopped convoy, that signal's code: what failed then failed because it was
+// stopped (a registry check cancelled half-way is no precondition that failed).
 func (c *cli) fail(err error) int {
 	fmt.Fprintf(c.stderr, "convoy: %v\n", err)
+	if c.sigs.received() {
+		return c.sigs.exitCode()
+	}
 	var ue *pipeline.UsageError
 	if errors.As(err, &ue) {
 		return exitUsage

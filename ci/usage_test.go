@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -34,7 +37,7 @@ func TestFailExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			c := &cli{stderr: &stderr}
+			c := &cli{stderr: &stderr, sigs: &signals{}}
 			if got := c.fail(tt.err); got != tt.want {
 				t.Errorf("fail(%v) = %d, want %d", tt.err, got, tt.want)
 			}
@@ -42,6 +45,12 @@ func TestFailExitCodes(t *testing.T) {
 				t.Errorf("stderr %q does not say %q", stderr.String(), tt.err)
 			}
 		})
+	}
+	// Once a signal stopped convoy, what failed failed because it was stopped.
+	stopped := &cli{stderr: io.Discard, sigs: &signals{}}
+	stopped.sigs.set(syscall.SIGTERM)
+	if got := stopped.fail(&pipeline.UsageError{Msg: "registry not reachable", Err: context.Canceled}); got != exitTerminated {
+		t.Errorf("fail after SIGTERM = %d, want %d", got, exitTerminated)
 	}
 	ue := &pipeline.UsageError{Msg: "release: the registry does not answer", Err: outage}
 	if !errors.Is(ue, outage) {

@@ -36,10 +36,10 @@ func (c *cli) sweep(ctx context.Context) int {
 		pg = cfg.Integration.Postgres
 	}
 	opts := []integration.Option{integration.WithRunDir(filepath.Join(stateDir(cfg), "run"))}
-	// Containers only runc leaves behind on this machine; without runc there are none to remove.
-	if rt, err := container.NewRunc(container.WithWorkDir(filepath.Join(stateDir(cfg), "run")),
-		container.WithLayerCache(filepath.Join(c.cacheDir(cfg), "rootfs"))); err == nil {
-		opts = append(opts, integration.WithContainerSweeper(rt))
+	// Containers of runc on this machine, and of the docker daemon at DOCKER_HOST.
+	if sw := container.Sweeper(container.WithWorkDir(filepath.Join(stateDir(cfg), "run")),
+		container.WithLayerCache(filepath.Join(c.cacheDir(cfg), "rootfs"))); sw != nil {
+		opts = append(opts, integration.WithContainerSweeper(sw))
 	}
 	removed, err := integration.Sweep(ctx, integration.Spec{Repo: cfg.Root, Postgres: pg}, opts...)
 	pruned, perr := pipeline.PruneRuns(stateDir(cfg), pipeline.KeepRuns)

@@ -97,8 +97,9 @@ func interruptWhen(t *testing.T, root string, env []string, reached <-chan struc
 
 // TestSignalStopsPromptly: SIGINT or SIGTERM stops convoy promptly, with exit code 130 or 143
 // and nothing it started left running, whatever it is doing: installing dependencies from an
-// index that never answers, checking a release's registry that never answers, pushing an image
-// to a registry that never takes its blobs.
+// index that never answers, resolving a base image (before any stage) from a registry that
+// never answers, checking a release's registry that never answers, pushing an image to a
+// registry that never takes its blobs, starting integration (a migrate that never ends).
 func TestSignalStopsPromptly(t *testing.T) {
 	sigs := []struct {
 		sig  syscall.Signal
@@ -113,6 +114,15 @@ func TestSignalStopsPromptly(t *testing.T) {
 			files["svc/a/requirements.txt"] = fmt.Sprintf("convoy-signal-probe-%d==1.0\n", time.Now().UnixNano())
 			root := writeRepo(t, files)
 			interruptWhen(t, root, []string{"PIP_INDEX_URL=" + srv.URL + "/simple"}, reached, s.sig, s.code, "gate")
+		}
+	})
+	t.Run("resolving the base image", func(t *testing.T) {
+		for _, s := range sigs {
+			srv, reached := hangingServer(t, quiet, func(*http.Request) bool { return true })
+			base := strings.TrimPrefix(srv.URL, "http://") + "/library/python:3.11"
+			root := writeRepo(t, pyServices("  base: "+base+"\n", map[string]map[string]string{"a": {}}))
+			gitRepo(t, root)
+			interruptWhen(t, root, nil, reached, s.sig, s.code, "build")
 		}
 	})
 	t.Run("release registry check", func(t *testing.T) {

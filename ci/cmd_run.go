@@ -273,7 +273,7 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	if pg == "" {
 		pg = cfg.Integration.Postgres
 	}
-	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg), LogDir: run.Logs(),
+	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg), LogDir: run.Logs(), RunID: run.ID,
 		// CONVOY_OVERLAP=off: integration after every image, the benchmarks' baseline.
 		AfterImages: os.Getenv("CONVOY_OVERLAP") == "off",
 		Integrate:   ph.integration, Postgres: pg, From: c.integrationFrom()}

@@ -28,6 +28,9 @@ type Job struct {
 	// LogDir is where the run's logs go (default StateDir/logs); RunDir.Logs gives each run
 	// its own.
 	LogDir string
+	// RunID names the run (RunDir.ID): its integration databases and containers carry it
+	// ("" = a new one).
+	RunID string
 	// Cache, when set, lets services whose image exists skip every stage.
 	Cache Cache
 	// Integrate runs the integration stage after the plan passed.
@@ -149,7 +152,7 @@ func (j *Job) from() engine.From {
 func (j *Job) integrate(ctx context.Context, in engine.Integrator, image func(context.Context, string) (string, error)) *integrationResult {
 	from := j.from()
 	sum, stages := Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: j.startOrder(),
-		Postgres: j.Postgres, LogDir: filepath.Join(j.logDir(), "integration"), From: from, Image: image,
+		Postgres: j.Postgres, LogDir: filepath.Join(j.logDir(), "integration"), From: from, Image: image, RunID: j.RunID,
 		Jobs: j.Plan.Jobs}, j.Bus)
 	if from == engine.FromImage {
 		sum.Runtime = j.Runtime

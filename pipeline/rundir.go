@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 
 	"github.com/convoy-ci/convoy/integration"
@@ -25,9 +24,6 @@ const (
 	// runOwnerFile, in a run's directory, records the process running it.
 	runOwnerFile = "owner.json"
 )
-
-// runIDRe matches the run ids integration.NewRunID makes.
-var runIDRe = regexp.MustCompile(`^[0-9]{8}t[0-9]{6}_[0-9a-f]{6}$`)
 
 // RunDir is one run's own directory: its logs and its scratch databases, apart from every other
 // run's, so that two convoy processes in one repository never share a log or a database file.
@@ -134,7 +130,7 @@ func PruneRuns(stateDir string, keep int) ([]string, error) {
 	}
 	var ids []string
 	for _, e := range entries {
-		if e.IsDir() && runIDRe.MatchString(e.Name()) {
+		if e.IsDir() && integration.IsRunID(e.Name()) {
 			ids = append(ids, e.Name())
 		}
 	}

@@ -211,7 +211,8 @@ func isolate(cmd *exec.Cmd, keep []string) {
 	if err != nil {
 		return
 	}
-	data, err := json.Marshal(keepPaths(keep))
+	// The program itself stays reachable: the helper execs it once the mounts are made.
+	data, err := json.Marshal(keepPaths(append(keep, filepath.Dir(cmd.Path))))
 	if err != nil {
 		return
 	}

@@ -235,3 +235,16 @@ func latestLogs(t *testing.T, root string) string {
 	}
 	return filepath.Join(filepath.Dir(link), target)
 }
+
+// sharedRepo returns a new repository root and a directory inside it that the test and the
+// repository's stages both see: unit and populate have a /tmp of their own, but keep their
+// repository.
+func sharedRepo(t *testing.T) (root, shared string) {
+	t.Helper()
+	root = t.TempDir()
+	shared = filepath.Join(root, "shared")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root, shared
+}

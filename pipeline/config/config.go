@@ -257,8 +257,8 @@ func (c *Config) NeedIntegration() error {
 }
 
 // NeedImages checks, for the commands that build images (build, run, integration, release),
-// what the base images of the services named in only (every service when empty) name on disk,
-// before any work: an OCI layout is a directory holding oci-layout and index.json with the tag
+// that every service named in only (every service when empty) has a base image and what it names
+// on disk, before any work: an OCI layout is a directory holding oci-layout and index.json with the tag
 // asked for, a docker archive a regular file (image.Base.Check). It returns an *Error with a
 // problem at each faulty base: line, nil when all can be read. A registry reference is not
 // contacted here. Commands that build no image (gate, plan) accept a base that is not there.
@@ -266,7 +266,16 @@ func (c *Config) NeedImages(only []string) error {
 	var problems []Problem
 	seen := map[string]bool{}
 	for _, svc := range c.Services {
-		if svc.Base == "" || seen[svc.Base] || (len(only) > 0 && !slices.Contains(only, svc.Name)) {
+		if len(only) > 0 && !slices.Contains(only, svc.Name) {
+			continue
+		}
+		if svc.Base == "" {
+			problems = append(problems, Problem{File: c.File, Line: max(svc.Line, 1), Col: 1, Msg: fmt.Sprintf(
+				"service %q has no base image (expected base: in defaults or the service, e.g. %s built by scripts/base-image.sh)",
+				svc.Name, "oci-layout:/var/cache/convoy/base:python")})
+			continue
+		}
+		if seen[svc.Base] {
 			continue
 		}
 		seen[svc.Base] = true

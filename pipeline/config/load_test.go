@@ -815,6 +815,8 @@ func TestNeedImages(t *testing.T) {
 			[]string{`docker archive "ROOT/empty" is not a regular file (it is a directory)`}},
 		{"base archive missing", "version: 1\nservices: [{name: a, path: services/a, base: \"docker-archive:nosuch.tar\"}]\n",
 			[]string{`docker archive "ROOT/nosuch.tar" does not exist`}},
+		{"no base", "version: 1\nservices:\n  - {name: a, path: services/a}\n",
+			[]string{`3:1: service "a" has no base image (expected base: in defaults or the service`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

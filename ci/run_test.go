@@ -244,8 +244,9 @@ time.sleep(300)`, fifo)
 
 // TestEnvIsolation: a stage sees the declared environment and nothing else from the host.
 func TestEnvIsolation(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "env.json")
-	root := writeRepo(t, pyServices("  env: {SHARED: from-defaults}\n", map[string]map[string]string{
+	root, shared := sharedRepo(t)
+	out := filepath.Join(shared, "env.json")
+	writeFiles(t, root, pyServices("  env: {SHARED: from-defaults}\n", map[string]map[string]string{
 		"a": {"unit": py(fmt.Sprintf("import json, os\njson.dump(dict(os.environ), open(%q, 'w'))", out)),
 			"env": "{OWN: mine}"},
 	}))

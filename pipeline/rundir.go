@@ -101,7 +101,7 @@ func (r *RunDir) Finish() error {
 func linkLatest(stateDir string, r *RunDir) error {
 	link := filepath.Join(stateDir, LatestLogs)
 	if st, err := os.Lstat(link); err == nil && st.IsDir() {
-		if err := os.Rename(link, filepath.Join(stateDir, RunsDirName, "logs-before-runs")); err != nil {
+		if err := os.Rename(link, filepath.Join(stateDir, RunsDirName, "logs-before-"+r.ID)); err != nil {
 			return fmt.Errorf("moving the old log directory %s aside: %w", link, err)
 		}
 	}

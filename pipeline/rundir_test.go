@@ -54,7 +54,7 @@ func TestStartRun(t *testing.T) {
 	if got, err := filepath.EvalSymlinks(filepath.Join(state, LatestLogs)); err != nil || got != b.Logs() {
 		t.Errorf("%s links to %s (%v), want %s", LatestLogs, got, err, b.Logs())
 	}
-	if data, err := os.ReadFile(filepath.Join(state, RunsDirName, "logs-before-runs", "api", "unit.log")); string(data) != "old\n" {
+	if data, err := os.ReadFile(filepath.Join(state, RunsDirName, "logs-before-"+a.ID, "api", "unit.log")); string(data) != "old\n" {
 		t.Errorf("the old log directory was not kept: %q, %v", data, err)
 	}
 }

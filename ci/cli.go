@@ -46,6 +46,13 @@ func (s *signals) set(sig os.Signal) {
 	}
 }
 
+// received reports whether a signal has stopped convoy.
+func (s *signals) received() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sig != nil
+}
+
 func (s *signals) exitCode() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -329,14 +336,77 @@ func (c *cli) since(cfg *config.Config, integration bool) (*affected.Selection, 
 }
 
 // flagString is the value of the string flag name, "" when this command has no such flag.
+// A name no command defines is a mistake in convoy itself, and panics (see lookupFlag).
 func (c *cli) flagString(name string) string {
-	v, _ := c.fs.GetString(name)
+	if !c.lookupFlag(name) {
+		return ""
+	}
+	v, err := c.fs.GetString(name)
+	if err != nil {
+		panic(fmt.Sprintf("convoy: reading flag --%s: %v", name, err))
+	}
 	return v
 }
 
-// fail prints err and returns exit code 2 when it is a usage error, else exit code 1.
+// flagBool is the value of the bool flag name, false when this command has no such flag.
+func (c *cli) flagBool(name string) bool {
+	if !c.lookupFlag(name) {
+		return false
+	}
+	v, err := c.fs.GetBool(name)
+	if err != nil {
+		panic(fmt.Sprintf("convoy: reading flag --%s: %v", name, err))
+	}
+	return v
+}
+
+// flagDuration is the value of the duration flag name, 0 when this command has no such flag.
+func (c *cli) flagDuration(name string) time.Duration {
+	if !c.lookupFlag(name) {
+		return 0
+	}
+	v, err := c.fs.GetDuration(name)
+	if err != nil {
+		panic(fmt.Sprintf("convoy: reading flag --%s: %v", name, err))
+	}
+	return v
+}
+
+// lookupFlag reports whether this command has the flag name. A name that no command defines is
+// a typo in convoy's own code: it panics instead of reading as the zero value, which would hide
+// it (a dropped --insecure, say).
+func (c *cli) lookupFlag(name string) bool {
+	if c.fs.Lookup(name) != nil {
+		return true
+	}
+	if !flagDefined(name) {
+		panic(fmt.Sprintf("convoy: no command has a flag --%s", name))
+	}
+	return false
+}
+
+// flagDefined reports whether any command (or the common flags) defines the flag name.
+func flagDefined(name string) bool {
+	for _, cmd := range commands {
+		fs := pflag.NewFlagSet(cmd.name, pflag.ContinueOnError)
+		if cmd.flags != nil {
+			cmd.flags(fs)
+		}
+		if fs.Lookup(name) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// fail prints err and returns exit code 2 when it is a usage error, else exit code 1 — or,
+// once a signal has stopped convoy, that signal's code: what failed then failed because it was
+// stopped (a registry check cancelled half-way is no precondition that failed).
 func (c *cli) fail(err error) int {
 	fmt.Fprintf(c.stderr, "convoy: %v\n", err)
+	if c.sigs.received() {
+		return c.sigs.exitCode()
+	}
 	var ue *pipeline.UsageError
 	if errors.As(err, &ue) {
 		return exitUsage

@@ -32,8 +32,7 @@ func (c *cli) cachePrune(ctx context.Context) int {
 	if len(c.args) != 1 || c.args[0] != "prune" {
 		return c.fail(&pipeline.UsageError{Msg: fmt.Sprintf("cache: expected the subcommand prune, not %q", c.args)})
 	}
-	dry, _ := c.fs.GetBool("dry-run")
-	keepFor, _ := c.fs.GetDuration("keep-for")
+	dry, keepFor := c.flagBool("dry-run"), c.flagDuration("keep-for")
 	if keepFor < 0 {
 		return c.fail(&pipeline.UsageError{Msg: fmt.Sprintf("--keep-for %s: expected a duration of 0 or more", keepFor)})
 	}

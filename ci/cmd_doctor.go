@@ -40,9 +40,8 @@ func (c *cli) doctor(ctx context.Context) int {
 	if env := os.Getenv("CONVOY_RUNTIME"); env != "" && !c.fs.Changed("runtime") {
 		kind = env
 	}
-	insecure, _ := c.fs.GetBool("insecure")
 	opts := []doctor.Option{doctor.WithCacheDir(c.cacheDir(cfg)), doctor.WithEngine(c.opts.engine), doctor.WithRuntime(kind),
-		doctor.WithInsecure(insecure)}
+		doctor.WithInsecure(c.flagBool("insecure"))}
 	if r := c.flagString("registry"); r != "" {
 		opts = append(opts, doctor.WithRegistry(r))
 	}

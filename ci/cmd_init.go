@@ -32,8 +32,7 @@ func (c *cli) initManifest() int {
 		fmt.Fprintf(c.stderr, "convoy init: unexpected arguments %q\n", c.args)
 		return exitUsage
 	}
-	force, _ := c.fs.GetBool("force")
-	dry, _ := c.fs.GetBool("dry-run")
+	force, dry := c.flagBool("force"), c.flagBool("dry-run")
 	base := initgen.WithBase(c.flagString("base"))
 	if dry {
 		data, err := initgen.Generate(c.opts.repo, base)

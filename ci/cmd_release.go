@@ -40,10 +40,10 @@ func init() {
 			if cfg == nil {
 				return code
 			}
-			if check, _ := c.fs.GetBool("check"); check {
+			if c.flagBool("check") {
 				return c.checkLockfiles(ctx, cfg)
 			}
-			tag, _ := c.fs.GetString("tag")
+			tag := c.flagString("tag")
 			if tag == "" {
 				return c.fail(&pipeline.UsageError{Msg: "release: --tag is required (or --check)"})
 			}
@@ -74,7 +74,7 @@ func (c *cli) releaseIfTagged(ctx context.Context, cfg *config.Config) (code int
 	tag, ok, err := release.Trigger(cfg.Root, cfg.Release.TagPattern)
 	switch {
 	case errors.Is(err, release.ErrPrecondition):
-		return c.fail(&pipeline.UsageError{Msg: err.Error()}), true
+		return c.fail(&pipeline.UsageError{Err: err}), true
 	case err != nil:
 		return c.fail(err), true
 	case !ok:
@@ -159,6 +159,9 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 	if err := cfg.NeedIntegration(); err != nil { // a release runs integration before it stamps
 		return c.refuseManifest(err)
 	}
+	if err := cfg.NeedImages(nil); err != nil {
+		return c.refuseManifest(err)
+	}
 	registry := c.releaseRegistry(cfg)
 	if registry == "" {
 		return c.fail(&pipeline.UsageError{Msg: "release: no registry: pass --registry HOST/NAMESPACE or set release.registry"})
@@ -168,8 +171,7 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 		return c.fail(err)
 	}
 	defer closeEnvs()
-	force, _ := c.fs.GetBool("force")
-	insecure, _ := c.fs.GetBool("insecure")
+	force, insecure := c.flagBool("force"), c.flagBool("insecure")
 	pushGit := c.flagString("push-git")
 	out := c.humanOut()
 	res, err := release.Release(ctx, release.Spec{
@@ -193,7 +195,7 @@ func (c *cli) cutRelease(ctx context.Context, cfg *config.Config, tag string) in
 		fmt.Fprint(out, res.Summary())
 		return exitPassed
 	case errors.Is(err, release.ErrPrecondition):
-		return c.fail(&pipeline.UsageError{Msg: err.Error()})
+		return c.fail(&pipeline.UsageError{Err: err})
 	case errors.As(err, &ee):
 		return ee.code // the pipeline reported it
 	case ctx.Err() != nil:

@@ -101,7 +101,7 @@ func (c *cli) showPlan() int {
 }
 
 // newEngine builds the engine --engine names; notices go to the bus.
-func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.Bus, builder *images.Builder, rt container.Runtime) (engine.Engine, error) {
+func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.Bus, builder *images.Builder, rt container.Runtime, run *pipeline.RunDir) (engine.Engine, error) {
 	notify := func(msg string) { bus.Emit(pipeline.Event{Type: pipeline.EventNotice, Message: msg}) }
 	switch c.opts.engine {
 	case dagger.Name:
@@ -110,7 +110,7 @@ func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.B
 		var ue *dagger.UnreachableError
 		if errors.As(err, &ue) {
 			// Nothing ran: a missing engine is a setup problem, like a bad flag.
-			return nil, &pipeline.UsageError{Msg: err.Error()}
+			return nil, &pipeline.UsageError{Err: err}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("connecting to the Dagger engine: %w", err)
@@ -119,6 +119,7 @@ func (c *cli) newEngine(ctx context.Context, cfg *config.Config, bus *pipeline.B
 	case local.Name:
 		return local.New(stateDir(cfg),
 			local.WithCacheDir(c.cacheDir(cfg)),
+			local.WithDBDir(run.DB()),
 			local.WithImages(builder),
 			local.WithRuntime(rt),
 			local.WithNotify(notify),
@@ -139,9 +140,7 @@ func (c *cli) imageBuilder(cfg *config.Config, push string) (*images.Builder, er
 	if push == "" {
 		push = c.flagString("push")
 	}
-	insecure, _ := c.fs.GetBool("insecure")
-	noCache, _ := c.fs.GetBool("no-cache")
-	return images.New(cfg, images.Options{Push: push, Insecure: insecure, NoCache: noCache,
+	return images.New(cfg, images.Options{Push: push, Insecure: c.flagBool("insecure"), NoCache: c.flagBool("no-cache"),
 		CacheDir: filepath.Join(c.cacheDir(cfg), "layers"), Tools: python.NewTools(c.cacheDir(cfg))})
 }
 
@@ -194,8 +193,8 @@ func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (container.Runti
 	rt, err := container.New(kind, container.WithWorkDir(filepath.Join(stateDir(cfg), "run")),
 		container.WithLayerCache(filepath.Join(c.cacheDir(cfg), "rootfs")))
 	if err != nil {
-		return nil, &pipeline.UsageError{Msg: fmt.Sprintf("integration starts every service from its image: %v "+
-			"(or run with --integration-from venv, which does not prove the images)", err)}
+		return nil, &pipeline.UsageError{Msg: "integration starts every service from its image " +
+			"(or run with --integration-from venv, which does not prove the images)", Err: err}
 	}
 	return rt, nil
 }
@@ -218,6 +217,11 @@ func (c *cli) runPipeline(ctx context.Context, name string, ph phases) int {
 	}
 	if ph.integration {
 		if err := cfg.NeedIntegration(); err != nil {
+			return c.refuseManifest(err)
+		}
+	}
+	if ph.images {
+		if err := cfg.NeedImages(c.opts.only); err != nil {
 			return c.refuseManifest(err)
 		}
 	}
@@ -251,7 +255,7 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	if ph.images {
 		b, err := c.imageBuilder(cfg, ph.push)
 		if err != nil {
-			return nil, c.fail(&pipeline.UsageError{Msg: err.Error()})
+			return nil, c.fail(err) // the store or the repository could not be read: a failure
 		}
 		builder, stageFn = b, stages.WithImage
 	}
@@ -272,24 +276,36 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	if err := pipeline.PrepareStateDir(stateDir(cfg)); err != nil {
 		return nil, c.fail(err)
 	}
+	// Each run its own logs and scratch databases: concurrent runs never share a file.
+	run := pipeline.NewRun(stateDir(cfg))
 	bus, closeBus := c.bus()
 	defer closeBus()
-	eng, err := c.newEngine(ctx, cfg, bus, builder, rt)
+	eng, err := c.newEngine(ctx, cfg, bus, builder, rt, run)
 	if err != nil {
 		return nil, c.fail(err)
 	}
 	defer eng.Close()
+	pruned, err := run.Start()
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	defer func() {
+		if err := run.Finish(); err != nil {
+			fmt.Fprintf(c.stderr, "convoy: %v\n", err)
+		}
+	}()
 	pg := c.flagString("postgres")
 	if pg == "" {
 		pg = cfg.Integration.Postgres
 	}
-	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg),
+	job := &pipeline.Job{Name: name, Plan: plan, Engine: eng, Bus: bus, StateDir: stateDir(cfg), LogDir: run.Logs(), RunID: run.ID,
 		// CONVOY_OVERLAP=off: integration after every image, the benchmarks' baseline.
 		AfterImages: os.Getenv("CONVOY_OVERLAP") == "off",
 		Integrate:   ph.integration, Postgres: pg, From: c.integrationFrom()}
 	if notice != nil {
 		job.Notices = append(job.Notices, notice.Error())
 	}
+	job.Notices = append(job.Notices, pruned...)
 	if rt != nil {
 		job.Runtime = rt.Kind()
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -9,12 +10,13 @@ import (
 
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/integration/container"
+	"github.com/convoy-ci/convoy/pipeline"
 )
 
 func init() {
 	register(&command{
 		name:    "sweep",
-		summary: "Remove what killed integration runs left (clusters, databases, containers, mounts); integration does this first.",
+		summary: "Remove what killed runs left (clusters, databases, containers, mounts, scratch databases, old run directories); runs do this first.",
 		usage:   "[flags]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("postgres", "", "URL of the PostgreSQL server whose leftover run databases to drop (default: integration.postgres)")
@@ -34,12 +36,14 @@ func (c *cli) sweep(ctx context.Context) int {
 		pg = cfg.Integration.Postgres
 	}
 	opts := []integration.Option{integration.WithRunDir(filepath.Join(stateDir(cfg), "run"))}
-	// Containers only runc leaves behind on this machine; without runc there are none to remove.
-	if rt, err := container.NewRunc(container.WithWorkDir(filepath.Join(stateDir(cfg), "run")),
-		container.WithLayerCache(filepath.Join(c.cacheDir(cfg), "rootfs"))); err == nil {
-		opts = append(opts, integration.WithContainerSweeper(rt))
+	// Containers of runc on this machine, and of the docker daemon at DOCKER_HOST.
+	if sw := container.Sweeper(container.WithWorkDir(filepath.Join(stateDir(cfg), "run")),
+		container.WithLayerCache(filepath.Join(c.cacheDir(cfg), "rootfs"))); sw != nil {
+		opts = append(opts, integration.WithContainerSweeper(sw))
 	}
 	removed, err := integration.Sweep(ctx, integration.Spec{Repo: cfg.Root, Postgres: pg}, opts...)
+	pruned, perr := pipeline.PruneRuns(stateDir(cfg), pipeline.KeepRuns)
+	removed, err = append(removed, pruned...), errors.Join(err, perr)
 	for _, m := range removed {
 		fmt.Fprintln(c.stdout, m)
 	}

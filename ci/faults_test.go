@@ -27,7 +27,8 @@ const hangingSuite = "import os, time\nif os.path.exists('hang'):\n    time.slee
 // process it started along (the service's container, runc, the suite, the throwaway postmaster
 // and its workers); the next integration run removes, and names, what the killed one left: its
 // cluster directory or its databases on the --postgres server, its bundle and its root
-// filesystem's overlay mount; afterwards nothing of the killed run remains.
+// filesystem's overlay mount, the gates' scratch databases in its run directory; afterwards
+// nothing of the killed run remains.
 func TestKill9LeavesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds an image and starts it in runc and PostgreSQL; skipped with -short")
@@ -71,7 +72,8 @@ func TestKill9LeavesNothing(t *testing.T) {
 				t.Fatalf("the next run: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 			}
 			gone := fmt.Sprintf("of run %s (pid %d gone)", runID, pid)
-			want := []string{"unmounted and removed leftover root filesystem", "removed leftover bundle"}
+			want := []string{"unmounted and removed leftover root filesystem", "removed leftover bundle",
+				fmt.Sprintf("removed leftover databases %s %s", filepath.Join(root, ".convoy", pipeline.RunsDirName, runID, "db"), gone)}
 			if external {
 				want = append(want, "removed leftover database web_"+runID+" "+gone)
 			} else {

@@ -81,7 +81,7 @@ services:
 	if text.code != 0 {
 		t.Fatalf("exit %d\n%s", text.code, text.stdout)
 	}
-	if want := fmt.Sprintf("loose lint: %d findings, not failing (warn mode; every one in %s)", unused, filepath.Join(root, ".convoy", "logs", "loose", "lint.log")); !strings.Contains(text.stdout, want) {
+	if want := fmt.Sprintf("loose lint: %d findings, not failing (warn mode; every one in %s)", unused, filepath.Join(latestLogs(t, root), "loose", "lint.log")); !strings.Contains(text.stdout, want) {
 		t.Errorf("text summary lacks %q:\n%s", want, text.stdout)
 	}
 	if want := fmt.Sprintf("findings: %d in all", unused); !strings.Contains(text.stdout, want) {

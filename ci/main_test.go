@@ -118,7 +118,13 @@ type runResult struct {
 // events and the summary are decoded.
 func convoy(t *testing.T, root string, env []string, args ...string) runResult {
 	t.Helper()
-	cmd := exec.Command(convoyBin, append(args, "-C", root, "--cache-dir", sharedCache)...)
+	return convoyIn(t, root, sharedCache, env, args...)
+}
+
+// convoyIn is convoy with cache as the cache directory.
+func convoyIn(t *testing.T, root, cache string, env []string, args ...string) runResult {
+	t.Helper()
+	cmd := exec.Command(convoyBin, append(args, "-C", root, "--cache-dir", cache)...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -217,4 +223,28 @@ func init() {
 	if runtime.GOOS != "linux" {
 		panic("convoy's end-to-end tests need Linux")
 	}
+}
+
+// latestLogs is the log directory of the last run in root: where <state>/logs links to.
+func latestLogs(t *testing.T, root string) string {
+	t.Helper()
+	link := filepath.Join(root, pipeline.StateDirName, pipeline.LatestLogs)
+	target, err := os.Readlink(link)
+	if err != nil {
+		t.Fatalf("reading the latest-run link: %v", err)
+	}
+	return filepath.Join(filepath.Dir(link), target)
+}
+
+// sharedRepo returns a new repository root and a directory inside it that the test and the
+// repository's stages both see: unit and populate have a /tmp of their own, but keep their
+// repository.
+func sharedRepo(t *testing.T) (root, shared string) {
+	t.Helper()
+	root = t.TempDir()
+	shared = filepath.Join(root, "shared")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root, shared
 }

@@ -24,7 +24,11 @@ import (
 // registry (go-containerregistry's in-memory one) as HOST/NAMESPACE.
 func releaseRepo(t *testing.T) (root, reg string) {
 	t.Helper()
-	files := pyServices("", map[string]map[string]string{"alpha": {}, "beta": {}})
+	// A base image layout of the repository's own (its index only: nothing here builds).
+	files := pyServices("  base: \"oci-layout:base:python\"\n", map[string]map[string]string{"alpha": {}, "beta": {}})
+	files["base/oci-layout"] = `{"imageLayoutVersion": "1.0.0"}`
+	files["base/index.json"] = `{"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", ` +
+		`"digest": "sha256:` + strings.Repeat("ab", 32) + `", "size": 1, "annotations": {"org.opencontainers.image.ref.name": "python"}}]}`
 	files["services.yaml"] += "release:\n  tag_pattern: '^v[0-9]+\\.[0-9]+\\.[0-9]+$'\n" +
 		"integration:\n  requirements: tests/requirements.txt\n  command: [python, -c, pass]\n"
 	files["tests/requirements.txt"] = ""

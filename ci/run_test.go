@@ -22,7 +22,7 @@ import (
 func TestJobsBound(t *testing.T) {
 	for _, jobs := range []int{1, 2, 3} {
 		t.Run(fmt.Sprint("jobs=", jobs), func(t *testing.T) {
-			times := t.TempDir()
+			root, times := sharedRepo(t)
 			record := py(fmt.Sprintf(`import os, time
 d = %q
 s = time.time_ns(); time.sleep(0.3); e = time.time_ns()
@@ -31,7 +31,7 @@ open(os.path.join(d, os.environ["CONVOY_SERVICE"] + "-" + os.environ["CONVOY_STA
 			for i := 0; i < 5; i++ {
 				svcs[fmt.Sprintf("s%d", i)] = map[string]string{"unit": record, "lint": record, "populate": record}
 			}
-			root := writeRepo(t, pyServices("", svcs))
+			writeFiles(t, root, pyServices("", svcs))
 			res := convoy(t, root, nil, "gate", "--jobs", fmt.Sprint(jobs), "--output", "json")
 			if res.code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
@@ -101,7 +101,7 @@ func TestGating(t *testing.T) {
 		}
 	}
 	if fail == nil || fail.ExitCode == nil || *fail.ExitCode != 3 || len(fail.Tail) != pipeline.TailLines ||
-		!strings.Contains(strings.Join(fail.Tail, "\n"), "line 29") || fail.Log != filepath.Join(root, ".convoy", "logs", "bad", "unit.log") {
+		!strings.Contains(strings.Join(fail.Tail, "\n"), "line 29") || fail.Log != filepath.Join(latestLogs(t, root), "bad", "unit.log") {
 		t.Fatalf("failure event = %+v", fail)
 	}
 	// So does the JUnit report CI systems read.
@@ -113,7 +113,7 @@ func TestGating(t *testing.T) {
 	}
 	// The text report says the same to people.
 	text := convoy(t, root, []string{"CI=true"}, "gate", "--only", "bad")
-	for _, want := range []string{"--- bad: stage unit failed, exit code 3", "| line 29", "full log: " + fail.Log, "populate    skipped"} {
+	for _, want := range []string{"--- bad: stage unit failed, exit code 3", "| line 29", "full log: " + filepath.Join(latestLogs(t, root), "bad", "unit.log"), "populate    skipped"} {
 		if !strings.Contains(text.stdout, want) {
 			t.Errorf("text output lacks %q:\n%s", want, text.stdout)
 		}
@@ -122,11 +122,12 @@ func TestGating(t *testing.T) {
 
 // TestFailFast: the first failure cancels a long stage of another service at once.
 func TestFailFast(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "pids")
+	root, shared := sharedRepo(t)
+	fifo := filepath.Join(shared, "pids")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	root := writeRepo(t, pyServices("", map[string]map[string]string{
+	writeFiles(t, root, pyServices("", map[string]map[string]string{
 		"slow": {"unit": py(fmt.Sprintf("import os, time\nopen(%q, 'w').write(f'{os.getpid()}\\n')\ntime.sleep(120)", fifo))},
 		"bad":  {"unit": py(fmt.Sprintf("open(%q).read()\nraise SystemExit(1)", fifo+".go"))},
 	}))
@@ -167,7 +168,8 @@ func TestInterrupt(t *testing.T) {
 		code int
 	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
 		t.Run(tc.sig.String(), func(t *testing.T) {
-			fifo := filepath.Join(t.TempDir(), "pids")
+			root, shared := sharedRepo(t)
+			fifo := filepath.Join(shared, "pids")
 			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -176,7 +178,7 @@ func TestInterrupt(t *testing.T) {
 child = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"])
 with open(%q, "w") as f: f.write(f"{os.getpid()}\n{child.pid}\n")
 time.sleep(300)`, fifo)
-			root := writeRepo(t, pyServices("", map[string]map[string]string{"long": {"unit": py(prog)}, "other": {}}))
+			writeFiles(t, root, pyServices("", map[string]map[string]string{"long": {"unit": py(prog)}, "other": {}}))
 			cmd := exec.Command(convoyBin, "gate", "-C", root, "--cache-dir", sharedCache, "--output", "json")
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
@@ -210,7 +212,8 @@ time.sleep(300)`, fifo)
 
 // TestTimeout: a stage past its timeout is killed with its children and reported as timeout.
 func TestTimeout(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "pids")
+	root, shared := sharedRepo(t)
+	fifo := filepath.Join(shared, "pids")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +221,7 @@ func TestTimeout(t *testing.T) {
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
 with open(%q, "w") as f: f.write(f"{os.getpid()}\n{child.pid}\n")
 time.sleep(300)`, fifo)
-	root := writeRepo(t, pyServices("", map[string]map[string]string{
+	writeFiles(t, root, pyServices("", map[string]map[string]string{
 		"hang": {"unit": py(prog), "timeout": "3s"},
 	}))
 	done := make(chan runResult)
@@ -241,8 +244,9 @@ time.sleep(300)`, fifo)
 
 // TestEnvIsolation: a stage sees the declared environment and nothing else from the host.
 func TestEnvIsolation(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "env.json")
-	root := writeRepo(t, pyServices("  env: {SHARED: from-defaults}\n", map[string]map[string]string{
+	root, shared := sharedRepo(t)
+	out := filepath.Join(shared, "env.json")
+	writeFiles(t, root, pyServices("  env: {SHARED: from-defaults}\n", map[string]map[string]string{
 		"a": {"unit": py(fmt.Sprintf("import json, os\njson.dump(dict(os.environ), open(%q, 'w'))", out)),
 			"env": "{OWN: mine}"},
 	}))

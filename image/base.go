@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -136,16 +138,66 @@ func (b Base) image(ctx context.Context, o options) (v1.Image, error) {
 	}
 }
 
-// layoutImage finds the image tagged tag (or the only one) in the OCI layout
-// at dir, resolving a multi-platform index to platform.
-func layoutImage(dir, tag string, platform v1.Platform) (v1.Image, error) {
+// Check checks what can be checked of the base without reading any image: an OCI layout is a
+// directory holding oci-layout and index.json with the image Tag names (or exactly one), a
+// docker archive is a regular file. Relative paths are taken from dir (the repository root). A
+// registry reference is only parsed (ParseBase did): whether it answers is for the image stage.
+func (b Base) Check(dir string) error {
+	path := b.path(options{dir: dir})
+	switch b.Kind {
+	case FromOCILayout:
+		st, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("OCI layout %q does not exist", path)
+		}
+		if err != nil {
+			return fmt.Errorf("OCI layout %q: %w", path, err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("OCI layout %q is not a directory", path)
+		}
+		_, _, err = layoutDescriptor(path, b.Tag)
+		return err
+	case FromDockerArchive:
+		st, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("docker archive %q does not exist", path)
+		}
+		if err != nil {
+			return fmt.Errorf("docker archive %q: %w", path, err)
+		}
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("docker archive %q is not a regular file (it is a %s)", path, fileKind(st.Mode()))
+		}
+	}
+	return nil
+}
+
+// fileKind names what kind of file mode describes, for errors.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return "special file"
+}
+
+// layoutDescriptor reads the OCI layout at dir and finds the descriptor tagged tag (or the only
+// one there).
+func layoutDescriptor(dir, tag string) (v1.ImageIndex, v1.Descriptor, error) {
 	idx, err := readLayoutIndex(dir)
 	if err != nil {
-		return nil, err
+		return nil, v1.Descriptor{}, err
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("reading OCI layout %q: %w", dir, err)
+		return nil, v1.Descriptor{}, fmt.Errorf("reading OCI layout %q: %w", dir, err)
 	}
 	var found []v1.Descriptor
 	var tags []string
@@ -158,13 +210,22 @@ func layoutImage(dir, tag string, platform v1.Platform) (v1.Image, error) {
 	}
 	switch {
 	case len(found) == 0 && tag != "":
-		return nil, fmt.Errorf("OCI layout %q has no image tagged %q (it has %q)", dir, tag, tags)
+		return nil, v1.Descriptor{}, fmt.Errorf("OCI layout %q has no image tagged %q (it has %q)", dir, tag, tags)
 	case len(found) == 0:
-		return nil, fmt.Errorf("OCI layout %q holds no image", dir)
+		return nil, v1.Descriptor{}, fmt.Errorf("OCI layout %q holds no image", dir)
 	case len(found) > 1:
-		return nil, fmt.Errorf("OCI layout %q holds %d images tagged %q: name one as oci-layout:PATH:TAG", dir, len(found), tags)
+		return nil, v1.Descriptor{}, fmt.Errorf("OCI layout %q holds %d images tagged %q: name one as oci-layout:PATH:TAG", dir, len(found), tags)
 	}
-	d := found[0]
+	return idx, found[0], nil
+}
+
+// layoutImage finds the image tagged tag (or the only one) in the OCI layout
+// at dir, resolving a multi-platform index to platform.
+func layoutImage(dir, tag string, platform v1.Platform) (v1.Image, error) {
+	idx, d, err := layoutDescriptor(dir, tag)
+	if err != nil {
+		return nil, err
+	}
 	if d.MediaType.IsIndex() {
 		child, err := idx.ImageIndex(d.Digest)
 		if err != nil {

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+
+	"github.com/convoy-ci/convoy/internal/filelock"
 )
 
 // refNameAnnotation names a descriptor of an OCI layout's index: its tag.
@@ -23,8 +26,9 @@ const refNameAnnotation = "org.opencontainers.image.ref.name"
 
 // Store is an OCI image layout used as convoy's image store. Each tag is a
 // descriptor of index.json annotated with org.opencontainers.image.ref.name
-// and LabelInputHash. A Store is safe for concurrent use by one process; two
-// processes must not write the same store at once.
+// and LabelInputHash. A Store is safe for concurrent use, also by several
+// processes on one directory: every change to index.json, and the creation of
+// the layout, holds the flock <dir>.lock.
 type Store struct {
 	dir string
 	mu  sync.Mutex
@@ -44,6 +48,14 @@ type Entry struct {
 // does not exist or is empty. A dir holding anything else is an error and is
 // left as it is.
 func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, fmt.Errorf("creating image store %q: %w", dir, err)
+	}
+	unlock, err := filelock.Lock(context.Background(), dir+".lock")
+	if err != nil {
+		return nil, fmt.Errorf("opening image store %q: %w", dir, err)
+	}
+	defer unlock()
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0):
@@ -105,8 +117,11 @@ func (s *Store) Put(img v1.Image, tags ...string) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("storing image %s: %w", digest, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock()
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("storing image %s: %w", digest, err)
+	}
+	defer unlock()
 	if _, err := s.index(); err != nil { // refuse to write into something corrupt
 		return v1.Hash{}, fmt.Errorf("storing image %s: %w", digest, err)
 	}
@@ -130,8 +145,11 @@ func (s *Store) Put(img v1.Image, tags ...string) (v1.Hash, error) {
 
 // Tag adds tags to the image digest already in the store.
 func (s *Store) Tag(digest v1.Hash, tags ...string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock()
+	if err != nil {
+		return fmt.Errorf("tagging %s: %w", digest, err)
+	}
+	defer unlock()
 	im, err := s.index()
 	if err != nil {
 		return err
@@ -148,8 +166,20 @@ func (s *Store) Tag(digest v1.Hash, tags ...string) error {
 	return fmt.Errorf("tagging %s in %q: no such image", digest, s.dir)
 }
 
+// lock takes the store's locks, in this process and between processes, and
+// returns the function that releases them.
+func (s *Store) lock() (func(), error) {
+	s.mu.Lock()
+	unlock, err := filelock.Lock(context.Background(), s.dir+".lock")
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	return func() { unlock(); s.mu.Unlock() }, nil
+}
+
 // tag rewrites index.json so that each of tags (or, without tags, one
-// untagged descriptor) names desc. The caller holds s.mu.
+// untagged descriptor) names desc. The caller holds the store's lock.
 func (s *Store) tag(desc v1.Descriptor, tags []string) error {
 	im, err := s.index()
 	if err != nil {

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,6 +138,49 @@ func TestStoreConcurrentPut(t *testing.T) {
 	}
 	if len(entries) != n {
 		t.Errorf("%d images in the store, want %d", len(entries), n)
+	}
+}
+
+// TestStoreTwoProcesses: two Stores on one directory (what two convoy processes in one
+// repository hold) put images at once; no tag is lost and the layout stays readable.
+func TestStoreTwoProcesses(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "oci")
+	const n = 12
+	imgs := make([]v1.Image, 2*n)
+	for i := range imgs {
+		imgs[i] = labelled(t, "sha256:"+strings.Repeat("b", i+1))
+	}
+	var wg sync.WaitGroup
+	for p := range 2 {
+		wg.Go(func() {
+			s, err := OpenStore(dir)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for i := p * n; i < (p+1)*n; i++ {
+				if _, err := s.Put(imgs[i], fmt.Sprintf("svc%d:1", i)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2*n {
+		t.Errorf("%d images in the store, want %d: tags were lost", len(entries), 2*n)
+	}
+	for i := range imgs {
+		if _, err := s.Image(fmt.Sprintf("svc%d:1", i)); err != nil {
+			t.Error(err)
+		}
 	}
 }
 

@@ -109,7 +109,7 @@ func (r *runner) stopBacking() []error {
 	var errs []error
 	for _, kind := range r.backingKinds() {
 		if srv, ok := r.backing[kind]; ok {
-			if err := srv.Stop(r.o.grace); err != nil {
+			if err := srv.Stop(r.grace()); err != nil {
 				errs = append(errs, err)
 			}
 		}

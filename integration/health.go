@@ -76,7 +76,7 @@ func (r *runner) commandChecker(who string, s *service, argv []string) checker {
 		if err != nil {
 			return false, err.Error()
 		}
-		defer func() { _ = p.Stop(syscall.SIGTERM, r.o.grace) }()
+		defer func() { _ = p.Stop(syscall.SIGTERM, r.grace()) }()
 		select {
 		case <-p.Done():
 		case <-ctx.Done():

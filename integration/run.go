@@ -79,7 +79,7 @@ func Run(ctx context.Context, spec Spec, opts ...Option) (rep *Report, err error
 		opt(&o)
 	}
 	start := time.Now()
-	r := &runner{o: o, used: map[int]bool{}, backing: map[string]*backing.Server{}}
+	r := &runner{o: o, used: map[int]bool{}, backing: map[string]*backing.Server{}, outer: ctx}
 	if err := r.init(spec); err != nil {
 		r.report.Duration = time.Since(start)
 		return r.report, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
@@ -111,6 +111,7 @@ func Run(ctx context.Context, spec Spec, opts ...Option) (rep *Report, err error
 // runner holds the state of one Run.
 type runner struct {
 	o        options
+	outer    context.Context // Run's own: once it is cancelled, processes get InterruptGrace
 	spec     Spec
 	report   *Report
 	services []*service
@@ -611,7 +612,7 @@ func (r *runner) serveOnFreePort(ctx context.Context, s *service) error {
 		}
 		// It exited before it was healthy. If that is because another process took its port meanwhile,
 		// give it another one; its own processes are gone, so a bound port is someone else's.
-		if p.Stop(syscall.SIGTERM, r.o.grace) != nil || freeport.Free(s.rep.Port) {
+		if p.Stop(syscall.SIGTERM, r.grace()) != nil || freeport.Free(s.rep.Port) {
 			return err
 		}
 		if err := r.movePort(s); err != nil {
@@ -643,7 +644,7 @@ func (r *runner) step(ctx context.Context, s *service, step string, kind EventKi
 	case <-sctx.Done():
 	}
 	// Also takes down whatever the command left running in its group.
-	_ = p.Stop(syscall.SIGTERM, r.o.grace)
+	_ = p.Stop(syscall.SIGTERM, r.grace())
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -699,6 +700,16 @@ func (r *runner) emit(ev Event) {
 	r.o.events(ev)
 }
 
+// grace is how long a stopped process group has between SIGTERM and SIGKILL: the grace
+// period, but at most InterruptGrace once the run has been cancelled — a signal stops convoy
+// promptly even when a container's PID 1 has no SIGTERM handler.
+func (r *runner) grace() time.Duration {
+	if r.outer != nil && r.outer.Err() != nil {
+		return min(r.o.grace, InterruptGrace)
+	}
+	return r.o.grace
+}
+
 // teardown stops every process group, drops the databases and removes the throwaway cluster.
 func (r *runner) teardown() error {
 	t0 := time.Now()
@@ -712,7 +723,7 @@ func (r *runner) teardown() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := sp.p.Stop(syscall.SIGTERM, r.o.grace); err != nil {
+			if err := sp.p.Stop(syscall.SIGTERM, r.grace()); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("stopping %s (pid %d): %w", sp.what, sp.p.PID(), err))
 				mu.Unlock()

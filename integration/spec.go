@@ -27,6 +27,8 @@ const (
 	DefaultStepTimeout   = 10 * time.Minute
 	DefaultSuiteTimeout  = 10 * time.Minute
 	DefaultGracePeriod   = 10 * time.Second
+	// InterruptGrace bounds the grace period once a run has been cancelled (SIGINT, SIGTERM).
+	InterruptGrace = time.Second
 	// DefaultDatabaseVar is the variable a service's database URL is given in when
 	// Service.DatabaseVar is empty.
 	DefaultDatabaseVar = "DATABASE_URL"

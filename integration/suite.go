@@ -67,7 +67,7 @@ func (r *runner) runSuite(ctx context.Context) error {
 	case <-p.Done():
 	case <-sctx.Done():
 	}
-	_ = p.Stop(syscall.SIGTERM, r.o.grace)
+	_ = p.Stop(syscall.SIGTERM, r.grace())
 	rep.Duration, rep.ExitCode = time.Since(t0), p.ExitCode()
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -21,6 +21,9 @@ const recordFile = "owner.json"
 // run records (runc's work directories live beside them).
 var runIDPattern = regexp.MustCompile(`^[0-9]{8}t[0-9]{6}_[0-9a-f]{6}$`)
 
+// IsRunID reports whether name is a run id NewRunID makes.
+func IsRunID(name string) bool { return runIDPattern.MatchString(name) }
+
 // ContainerSweeper removes what a run left in a container runtime (containers, bundles, root
 // filesystems and their mounts). Sweep calls it for every run whose owner has died.
 type ContainerSweeper interface {

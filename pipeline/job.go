@@ -24,8 +24,14 @@ type Job struct {
 	Engine engine.Engine
 	// Bus receives every event.
 	Bus *Bus
-	// StateDir is the repository's .convoy directory (logs go to StateDir/logs).
+	// StateDir is the repository's .convoy directory (the stage history is kept there).
 	StateDir string
+	// LogDir is where the run's logs go (default StateDir/logs); RunDir.Logs gives each run
+	// its own.
+	LogDir string
+	// RunID names the run (RunDir.ID): its integration databases and containers carry it
+	// ("" = a new one).
+	RunID string
 	// Cache, when set, lets services whose image exists skip every stage.
 	Cache Cache
 	// Integrate runs the integration stage after the plan passed.
@@ -65,7 +71,7 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	for _, n := range j.Notices {
 		j.bus.Emit(Event{Type: EventNotice, Message: n})
 	}
-	runner := &Runner{Plan: j.Plan, Engine: j.Engine, Bus: j.bus, LogDir: filepath.Join(j.StateDir, "logs"), Cache: j.Cache}
+	runner := &Runner{Plan: j.Plan, Engine: j.Engine, Bus: j.bus, LogDir: j.logDir(), Cache: j.Cache}
 	var in engine.Integrator
 	if j.Integrate {
 		var ok bool
@@ -145,6 +151,14 @@ func (j *Job) overlaps(in engine.Integrator) bool {
 	return in != nil && !j.AfterImages && j.from() == engine.FromImage && j.Plan.buildsImages()
 }
 
+// logDir is where the run's logs go.
+func (j *Job) logDir() string {
+	if j.LogDir != "" {
+		return j.LogDir
+	}
+	return filepath.Join(j.StateDir, "logs")
+}
+
 // from is what integration starts the services from.
 func (j *Job) from() engine.From {
 	if j.From == "" {
@@ -159,7 +173,7 @@ func (j *Job) integrate(ctx context.Context, in engine.Integrator, image func(co
 	from := j.from()
 	services := slices.DeleteFunc(j.startOrder(), func(s *config.Service) bool { return slices.Contains(without, s.Name) })
 	sum, stages := Integrate(ctx, in, engine.IntegrationRequest{Config: j.Plan.config, Services: services,
-		Postgres: j.Postgres, LogDir: filepath.Join(j.StateDir, "logs", "integration"), From: from, Image: image,
+		Postgres: j.Postgres, LogDir: filepath.Join(j.logDir(), "integration"), From: from, Image: image, RunID: j.RunID,
 		Jobs: j.Plan.Jobs}, j.bus)
 	if from == engine.FromImage {
 		sum.Runtime = j.Runtime

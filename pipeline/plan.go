@@ -101,11 +101,29 @@ type PlanOptions struct {
 	Since *affected.Selection
 }
 
-// UsageError is a mistake in how convoy was called (exit code 2, nothing runs).
-type UsageError struct{ Msg string }
+// UsageError is a mistake in how convoy was called or set up (exit code 2, nothing runs): a
+// flag, the manifest, a missing tool. Failures of the world (a registry outage, an engine that
+// broke mid-run, a disk error) are not usage errors and must not be wrapped in one.
+type UsageError struct {
+	// Msg says what is wrong and what was expected.
+	Msg string
+	// Err is the error that showed it, if any; errors.Is and errors.As see it through Unwrap.
+	Err error
+}
 
-// Error returns the message.
-func (e *UsageError) Error() string { return e.Msg }
+// Error returns Msg, followed by Err when both are set.
+func (e *UsageError) Error() string {
+	switch {
+	case e.Err == nil:
+		return e.Msg
+	case e.Msg == "":
+		return e.Err.Error()
+	}
+	return e.Msg + ": " + e.Err.Error()
+}
+
+// Unwrap returns Err.
+func (e *UsageError) Unwrap() error { return e.Err }
 
 // NewPlan builds the plan of cfg's services.
 func NewPlan(cfg *config.Config, opts PlanOptions) (*Plan, error) {

@@ -90,7 +90,8 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		if r.Cache != nil {
 			img, digest, ok, err := r.Cache.Cached(ctx, svc)
 			if err != nil {
-				return nil, &UsageError{Msg: err.Error()}
+				// A registry or disk failure, not a mistake in how convoy was called.
+				return nil, fmt.Errorf("looking for a cached image of %q: %w", svc.Name, err)
 			}
 			if ok {
 				cached[svc.Name] = r.cachedService(ps, img, digest)

@@ -96,7 +96,7 @@ CONVOY_E2E_DOCKER=1 CONVOY_BASE="oci-layout:$base_dir:python" \
 # The integration stage's docker runtime against the same daemon.
 # shellcheck disable=SC2086
 CONVOY_E2E_DOCKER=1 CONVOY_BASE="oci-layout:$base_dir:python" \
-	go test ./integration/container -run '^TestDocker$' -count=1 -v ${GO_TEST_FLAGS:-}
+	go test ./integration/container -run '^(TestDocker|TestDockerSweepRun)$' -count=1 -v ${GO_TEST_FLAGS:-}
 # The repository's own four services: convoy build, then every image loaded, run and
 # health-checked (ci/build_test.go, whose docker part runs only with CONVOY_E2E_DOCKER=1).
 # shellcheck disable=SC2086

@@ -35,6 +35,7 @@ const DefaultGrace = 5 * time.Second
 type Engine struct {
 	stateDir string
 	cacheDir string
+	dbDir    string
 	grace    time.Duration
 	notify   func(string)
 	hostEnv  func(string) (string, bool)
@@ -63,6 +64,11 @@ type Option func(*Engine)
 // repositories.
 func WithCacheDir(dir string) Option { return func(e *Engine) { e.cacheDir = dir } }
 
+// WithDBDir keeps the scratch SQLite databases of unit and populate stages under dir (default
+// <state dir>/db); each run gives its own (pipeline.RunDir.DB), so that concurrent runs never
+// share a database file.
+func WithDBDir(dir string) Option { return func(e *Engine) { e.dbDir = dir } }
+
 // WithGrace sets the time between SIGTERM and SIGKILL when a stage is stopped.
 func WithGrace(d time.Duration) Option { return func(e *Engine) { e.grace = d } }
 
@@ -88,6 +94,7 @@ func New(stateDir string, opts ...Option) *Engine {
 	e := &Engine{
 		stateDir: stateDir,
 		cacheDir: filepath.Join(stateDir, "cache"),
+		dbDir:    filepath.Join(stateDir, "db"),
 		grace:    DefaultGrace,
 		notify:   func(string) {},
 		hostEnv:  os.LookupEnv,
@@ -197,7 +204,7 @@ func (e *Engine) runTo(ctx context.Context, req engine.Request, argv []string, e
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if req.Stage.Offline {
 		if e.offlineSupported() {
-			isolate(cmd)
+			isolate(cmd, e.ownPaths(req, env))
 		}
 	}
 	if err := procgroup.StartDying(cmd); err != nil {
@@ -238,6 +245,26 @@ func (e *Engine) runTo(ctx context.Context, req engine.Request, argv []string, e
 		return se
 	}
 	return nil
+}
+
+// ownPaths are the files an offline stage keeps when the host's sockets are hidden from it: its
+// service and repository, convoy's state and caches, its scratch databases, its virtualenv and
+// home, and where its JUnit report goes.
+func (e *Engine) ownPaths(req engine.Request, env []string) []string {
+	paths := []string{req.Service.Dir, e.stateDir, e.cacheDir, e.dbDir}
+	if req.Config != nil {
+		paths = append(paths, req.Config.Root)
+	}
+	if req.JUnit != "" {
+		paths = append(paths, filepath.Dir(req.JUnit))
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "VIRTUAL_ENV" || k == "HOME" {
+			paths = append(paths, v)
+		}
+	}
+	return paths
 }
 
 func stopped(ctx context.Context, argv []string) error {
@@ -319,7 +346,7 @@ func (e *Engine) environ(req engine.Request, venv string) ([]string, error) {
 // freshDB removes any earlier database of this service and stage and returns the URL of a new
 // SQLite file for it.
 func (e *Engine) freshDB(svc *config.Service, stage string) (string, error) {
-	dir := filepath.Join(e.stateDir, "db", svc.Name)
+	dir := filepath.Join(e.dbDir, svc.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("creating database directory for %q: %w", svc.Name, err)
 	}

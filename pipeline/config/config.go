@@ -7,8 +7,11 @@
 package config
 
 import (
+	"fmt"
+	"slices"
 	"time"
 
+	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/python"
 )
 
@@ -86,6 +89,9 @@ type Config struct {
 	// Template is the directory (relative to Root, slash-separated) convoy new service renders a
 	// new service from; "" means convoy's built-in Django+DRF template.
 	Template string
+
+	// baseAt is where each base: value was first written, for NeedImages' messages.
+	baseAt map[string]Problem
 }
 
 // Defaults is the defaults: block.
@@ -259,6 +265,48 @@ func (c *Config) NeedIntegration() error {
 	return &Error{Problems: []Problem{{File: c.File, Line: 1, Col: 1, Msg: "no integration: block, and this command " +
 		"runs the integration stage (expected integration: with command: and requirements:; " +
 		"convoy build runs the gates and images without it)"}}}
+}
+
+// NeedImages checks, for the commands that build images (build, run, integration, release),
+// that every service named in only (every service when empty) has a base image and what it names
+// on disk, before any work: an OCI layout is a directory holding oci-layout and index.json with the tag
+// asked for, a docker archive a regular file (image.Base.Check). It returns an *Error with a
+// problem at each faulty base: line, nil when all can be read. A registry reference is not
+// contacted here. Commands that build no image (gate, plan) accept a base that is not there.
+func (c *Config) NeedImages(only []string) error {
+	var problems []Problem
+	seen := map[string]bool{}
+	for _, svc := range c.Services {
+		if len(only) > 0 && !slices.Contains(only, svc.Name) {
+			continue
+		}
+		if svc.Base == "" {
+			problems = append(problems, Problem{File: c.File, Line: max(svc.Line, 1), Col: 1, Msg: fmt.Sprintf(
+				"service %q has no base image (expected base: in defaults or the service, e.g. %s built by scripts/base-image.sh)",
+				svc.Name, "oci-layout:/var/cache/convoy/base:python")})
+			continue
+		}
+		if seen[svc.Base] {
+			continue
+		}
+		seen[svc.Base] = true
+		b, err := image.ParseBase(svc.Base)
+		if err == nil {
+			err = b.Check(c.Root)
+		}
+		if err != nil {
+			p := c.baseAt[svc.Base]
+			if p.File == "" {
+				p = Problem{File: c.File, Line: 1, Col: 1}
+			}
+			p.Msg = fmt.Sprintf("base %q of service %q: %v (%s)", svc.Base, svc.Name, err, baseExpected)
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
+		return &Error{Problems: problems}
+	}
+	return nil
 }
 
 // Release is the release: block.

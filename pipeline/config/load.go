@@ -158,6 +158,8 @@ type decoder struct {
 	problems []Problem
 	// integrationEnv is integration.env's node, checked once the defaults are known.
 	integrationEnv *yaml.Node
+	// baseAt is where each base: value was first written (Config.baseAt).
+	baseAt map[string]Problem
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -189,7 +191,8 @@ func (d *decoder) decode(data []byte) *Config {
 		return nil
 	}
 	top := doc.Content[0]
-	cfg := &Config{File: d.file, Root: d.root}
+	cfg := &Config{File: d.file, Root: d.root, baseAt: map[string]Problem{}}
+	d.baseAt = cfg.baseAt
 	var servicesNode, versionNode *yaml.Node
 	d.mapping(top, "the top level", map[string]func(k, v *yaml.Node){
 		"version": func(k, v *yaml.Node) {
@@ -308,6 +311,26 @@ func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 	}
 	return n.Value, true
 }
+
+// base reads base: and checks that it parses (image.ParseBase); what it names on disk is checked
+// by Config.NeedImages, for the commands that build images.
+func (d *decoder) base(n *yaml.Node) string {
+	s, ok := d.str(n, "base")
+	if !ok {
+		return ""
+	}
+	if _, err := image.ParseBase(s); err != nil {
+		d.errorf(n, "base: %v (%s)", err, baseExpected)
+		return s
+	}
+	if _, seen := d.baseAt[s]; !seen && d.baseAt != nil {
+		d.baseAt[s] = Problem{File: d.file, Line: n.Line, Col: n.Column}
+	}
+	return s
+}
+
+// baseExpected is what base: takes, for messages.
+const baseExpected = "expected a registry reference like python:3.11-slim, oci-layout:DIR[:TAG] or docker-archive:FILE"
 
 // pythonVersionRE is a Python version as python: gives it: major.minor, python3.11 on PATH.
 var pythonVersionRE = regexp.MustCompile(`^3\.[0-9]{1,2}$`)
@@ -456,7 +479,7 @@ func (d *decoder) defaults(n *yaml.Node, df *Defaults) {
 	var envNode *yaml.Node
 	d.mapping(n, "defaults", map[string]func(k, v *yaml.Node){
 		"python": func(k, v *yaml.Node) { df.Python = d.pythonVersion(v) },
-		"base":   func(k, v *yaml.Node) { df.Base, _ = d.str(v, "base") },
+		"base":   func(k, v *yaml.Node) { df.Base = d.base(v) },
 		"deps":   func(k, v *yaml.Node) { df.Deps = d.depsTool(v) },
 		"installer": func(k, v *yaml.Node) {
 			if s := d.installer(v); s != "" {

@@ -110,6 +110,16 @@ release:
 }
 
 // TestLoadProblems checks every kind of validation error: its position and its message.
+// layoutFiles are an OCI image layout at layout/ whose only image is tagged python (its blobs
+// are not there: load reads the index only).
+var layoutFiles = map[string]string{
+	"layout/oci-layout": `{"imageLayoutVersion": "1.0.0"}`,
+	"layout/index.json": `{"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+		"digest": "sha256:` + strings.Repeat("ab", 32) + `", "size": 1, "annotations": {"org.opencontainers.image.ref.name": "python"}}]}`,
+	"empty/":   "",
+	"base.tar": "",
+}
+
 func TestLoadProblems(t *testing.T) {
 	files := map[string]string{"outside/": "", "other/kit/": ""}
 	for k, v := range baseFiles {
@@ -126,6 +136,8 @@ func TestLoadProblems(t *testing.T) {
 		{"python command", "version: 1\nservices:\n  - {name: a, path: services/a, python: \"3.11; touch x\"}\n", []string{`3:41: python "3.11; touch x"`}},
 		{"python empty", "version: 1\ndefaults: {python: \"\"}\nservices: []\n", []string{`2:20: python "": expected a version`, "3:11: services is empty"}},
 		{"syntax error", "version: 1\nservices: [a\n", []string{":1: invalid YAML"}},
+		{"base reference", "version: 1\nservices: [{name: a, path: services/a, base: \"Python:3.11\"}]\n",
+			[]string{`2:46: base: parsing base image "Python:3.11"`}},
 		{"top level not a mapping", "- a\n", []string{"1:1: the top level must be a mapping"}},
 		{"missing version and services", "defaults: {}\n", []string{
 			`1:1: missing key "version"`, `1:1: missing key "services"`}},
@@ -787,5 +799,91 @@ func TestLoadPostgresImage(t *testing.T) {
 		if cfg.Integration.PostgresImage != ref {
 			t.Errorf("postgres_image = %q, want %q", cfg.Integration.PostgresImage, ref)
 		}
+	}
+}
+
+// TestLoadBaseAccepted: a base that is what it says is accepted — a layout with the tag named, a
+// layout's only image, a docker archive file, a registry reference (not contacted at load).
+func TestLoadBaseAccepted(t *testing.T) {
+	files := map[string]string{}
+	for _, m := range []map[string]string{baseFiles, layoutFiles} {
+		for k, v := range m {
+			files[k] = v
+		}
+	}
+	root := repo(t, files)
+	for _, base := range []string{"oci-layout:layout:python", "oci-layout:layout", "oci-layout:" + filepath.Join(root, "layout"),
+		"docker-archive:base.tar", "python:3.11-slim", "registry.invalid/team/python:3.11"} {
+		m := "version: 1\nservices: [{name: a, path: services/a, base: \"" + base + "\"}]\n"
+		cfg, err := Parse([]byte(m), "services.yaml", root)
+		if err == nil {
+			err = cfg.NeedImages(nil)
+		}
+		if err != nil {
+			t.Errorf("base %q: %v", base, err)
+			continue
+		}
+		if got := cfg.Service("a").Base; got != base {
+			t.Errorf("base = %q, want %q", got, base)
+		}
+	}
+}
+
+// TestNeedImages: a base that does not name what it says on disk passes load (convoy gate needs
+// no base) and is refused, at its line, by NeedImages — what the commands that build images
+// check before any work.
+func TestNeedImages(t *testing.T) {
+	files := map[string]string{}
+	for _, m := range []map[string]string{baseFiles, layoutFiles} {
+		for k, v := range m {
+			files[k] = v
+		}
+	}
+	root := repo(t, files)
+	tests := []struct {
+		name     string
+		manifest string
+		want     []string // "LINE:COL: substring", in order
+	}{
+		{"base not a layout", "version: 1\ndefaults: {base: \"oci-layout:/etc\"}\nservices: [{name: a, path: services/a}]\n",
+			[]string{`2:18: base "oci-layout:/etc" of service "a": "/etc" is not an OCI image layout`}},
+		{"base layout missing", "version: 1\nservices: [{name: a, path: services/a, base: \"oci-layout:nosuch\"}]\n",
+			[]string{`2:46: base "oci-layout:nosuch" of service "a": OCI layout "ROOT/nosuch" does not exist (expected a registry reference`}},
+		{"base layout empty dir", "version: 1\nservices: [{name: a, path: services/a, base: \"oci-layout:empty:python\"}]\n",
+			[]string{`is not an OCI image layout`}},
+		{"base layout a file", "version: 1\nservices: [{name: a, path: services/a, base: \"oci-layout:base.tar\"}]\n",
+			[]string{`base "oci-layout:base.tar" of service "a": OCI layout "ROOT/base.tar" is not a directory`}},
+		{"base layout tag", "version: 1\nservices: [{name: a, path: services/a, base: \"oci-layout:layout:nope\"}]\n",
+			[]string{`has no image tagged "nope" (it has ["python"])`}},
+		{"base archive a dir", "version: 1\nservices: [{name: a, path: services/a, base: \"docker-archive:empty\"}]\n",
+			[]string{`docker archive "ROOT/empty" is not a regular file (it is a directory)`}},
+		{"base archive missing", "version: 1\nservices: [{name: a, path: services/a, base: \"docker-archive:nosuch.tar\"}]\n",
+			[]string{`docker archive "ROOT/nosuch.tar" does not exist`}},
+		{"no base", "version: 1\nservices:\n  - {name: a, path: services/a}\n",
+			[]string{`3:1: service "a" has no base image (expected base: in defaults or the service`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tt.manifest), "services.yaml", root)
+			if err != nil {
+				t.Fatalf("load refused a base it cannot check without building: %v", err)
+			}
+			var ce *Error
+			if err := cfg.NeedImages(nil); !errors.As(err, &ce) {
+				t.Fatalf("NeedImages = %v, want *Error", err)
+			}
+			if len(ce.Problems) != len(tt.want) {
+				t.Fatalf("got %d problems, want %d:\n%v", len(ce.Problems), len(tt.want), ce)
+			}
+			for i, want := range tt.want {
+				want = strings.ReplaceAll(want, "ROOT", root)
+				if got := ce.Problems[i].String(); !strings.HasPrefix(got, "services.yaml:") || !strings.Contains(got, want) {
+					t.Errorf("problem %d = %q, want it to contain %q", i, got, want)
+				}
+			}
+			if err := cfg.NeedImages([]string{"other"}); err != nil {
+				t.Errorf("NeedImages of no service with that base = %v, want nil", err)
+			}
+		})
 	}
 }

@@ -86,7 +86,7 @@ func (d *decoder) service(n *yaml.Node, df *Defaults) *serviceNodes {
 			}
 		},
 		"python": func(k, v *yaml.Node) { svc.Python = d.pythonVersion(v) },
-		"base":   func(k, v *yaml.Node) { svc.Base, _ = d.str(v, "base") },
+		"base":   func(k, v *yaml.Node) { svc.Base = d.base(v) },
 		"deps": func(k, v *yaml.Node) {
 			sn.deps = v
 			svc.Deps = d.depsTool(v)

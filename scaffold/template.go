@@ -29,6 +29,11 @@ var builtin embed.FS
 // dependency tool it supports with that tool's files, and EntryFile.
 const builtinRoot = "templates/django"
 
+// templateSuffix ends the name of every file of the built-in template ("manage.py.tmpl"), so
+// that what scans or checks this repository (convoy init looking for manage.py, flake8, pytest)
+// takes none of them for code; rendering drops it.
+const templateSuffix = ".tmpl"
+
 // modulePlaceholder stands for Vars.Module in the built-in template's paths.
 const modulePlaceholder = "MODULE"
 
@@ -71,6 +76,7 @@ func (builtinTemplate) render(v Vars) (map[string][]byte, string, error) {
 				return err
 			}
 			rel := strings.ReplaceAll(strings.TrimPrefix(p, dir+"/"), modulePlaceholder, v.Module)
+			rel = strings.TrimSuffix(rel, templateSuffix)
 			files[rel] = out
 			return nil
 		})

@@ -43,7 +43,7 @@ func (t *Tools) Bytecode(ctx context.Context, target Target, dir, prefix string,
 	tag := cacheTag(host)
 	for _, m := range mods {
 		dst := filepath.Join(filepath.Dir(m.src), "__pycache__", strings.TrimSuffix(filepath.Base(m.src), ".py")+"."+tag+".pyc")
-		if err := placePyc(store, m, dst, pycUnchecked); err != nil {
+		if _, err := placePyc(store, m, dst, pycUnchecked); err != nil {
 			return false, fmt.Errorf("compiling %s to bytecode: %w", dir, err)
 		}
 	}

@@ -16,10 +16,11 @@ import (
 	"github.com/convoy-ci/convoy/internal/filelock"
 )
 
-// The bytecode store: every module of a site-packages directory compiled once per interpreter
-// version, under CACHE/bytecode, and shared by every virtualenv and every image dependency layer
+// The bytecode store: every module of an image's site-packages compiled once per interpreter
+// version, under CACHE/bytecode, and shared by every image dependency layer and every virtualenv
 // that holds the same file at the same place — Django's 900 modules are compiled once, not once
-// per service's virtualenv (about 2.5 CPU-seconds each) and once more per image.
+// per image dependency layer (about 5 CPU-seconds each) and again by each new virtualenv's first
+// test run (about 2.3).
 //
 // A stored .pyc is hash-based (PEP 552): valid for any file with the same content, wherever it
 // is and whatever its modification time, its code naming the module's path as images have it
@@ -182,59 +183,66 @@ func (t *Tools) storeDir(version string) string {
 
 // placePyc puts the stored bytecode of m at dst with the header flags flags: a hard link to the
 // store when the flags are the stored ones and the filesystem allows it, else a copy. A module
-// the store has no bytecode for (it did not compile: an empty file) is skipped.
-func placePyc(store string, m module, dst string, flags uint32) error {
+// the store has no bytecode for (not compiled yet, or it did not compile: an empty file) is
+// skipped; it reports whether it placed one.
+func placePyc(store string, m module, dst string, flags uint32) (bool, error) {
 	src := filepath.Join(store, m.key+".pyc")
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
 	data, err := os.ReadFile(src)
 	if os.IsNotExist(err) || len(data) == 0 {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if len(data) < 16 {
-		return fmt.Errorf("%s is not a .pyc", src)
+		return false, fmt.Errorf("%s is not a .pyc", src)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return false, err
 	}
 	if flags == pycChecked {
 		if err := os.Link(src, dst); err == nil || os.IsExist(err) {
-			return nil
+			return true, nil
 		}
 	}
 	binary.LittleEndian.PutUint32(data[4:8], flags)
-	return os.WriteFile(dst, data, 0o644)
+	return true, os.WriteFile(dst, data, 0o644)
 }
 
-// Precompile gives every module of the virtualenv venv's site-packages its bytecode where the
-// stages' interpreters look for it (PYTHONPYCACHEPREFIX, PycacheDir), from the store — compiling
-// into the store first, with the virtualenv's interpreter, what it lacks. prefix is where an
-// image has the site-packages directory (its .pyc files name their modules there, so that images
-// share them). It reports how many modules it placed and how many of them it compiled.
-func (t *Tools) Precompile(ctx context.Context, venv, prefix string, x Exec) (placed, compiled int, err error) {
+// PlaceBytecode gives the modules of the virtualenv venv's site-packages the bytecode the store
+// holds for them, where the stages' interpreters look for it (PYTHONPYCACHEPREFIX, PycacheDir):
+// a new virtualenv's first test run does not compile Django again when an image (Bytecode) or an
+// earlier run compiled it. It compiles nothing itself — compiling every module up front costs
+// more than the interpreter compiling, lazily, the ones a service imports — so modules the store
+// lacks are compiled by the stages' interpreters, as without a store. prefix is where an image
+// has the site-packages directory (stored bytecode names its modules there). It reports how many
+// modules got bytecode.
+func (t *Tools) PlaceBytecode(venv, prefix string) (int, error) {
 	sites, err := filepath.Glob(filepath.Join(venv, "lib", "python3.*", "site-packages"))
 	if err != nil || len(sites) != 1 {
-		return 0, 0, fmt.Errorf("precompiling virtualenv %s: want one lib/python3.*/site-packages, found %d", venv, len(sites))
+		return 0, fmt.Errorf("placing bytecode into virtualenv %s: want one lib/python3.*/site-packages, found %d", venv, len(sites))
 	}
 	site := sites[0]
 	version := strings.TrimPrefix(filepath.Base(filepath.Dir(site)), "python")
+	store := t.storeDir(version)
+	if _, err := os.Stat(store); err != nil {
+		return 0, nil // an empty store: nothing to hash the modules for
+	}
 	mods, err := modules(site, prefix)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	store := t.storeDir(version)
-	compiled, err = fillStore(ctx, filepath.Join(venv, "bin", "python"), store, mods, x)
-	if err != nil {
-		return 0, 0, fmt.Errorf("precompiling virtualenv %s: %w", venv, err)
-	}
-	tag := cacheTag(version)
+	tag, placed := cacheTag(version), 0
 	for _, m := range mods {
-		if err := placePyc(store, m, pycachePath(venv, m.src, tag), pycChecked); err != nil {
-			return 0, 0, fmt.Errorf("precompiling virtualenv %s: %w", venv, err)
+		ok, err := placePyc(store, m, pycachePath(venv, m.src, tag), pycChecked)
+		if err != nil {
+			return 0, fmt.Errorf("placing bytecode into virtualenv %s: %w", venv, err)
+		}
+		if ok {
+			placed++
 		}
 	}
-	return len(mods), compiled, nil
+	return placed, nil
 }
 
 // pycachePath is where an interpreter with the cache tag tag, run with PYTHONPYCACHEPREFIX

@@ -59,40 +59,46 @@ func importIn(t *testing.T, venv, module string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// TestPrecompile: the modules of a virtualenv get their bytecode where its stages' interpreters
-// look for it, and they use it (importing compiles nothing more); a second virtualenv with the
-// same files compiles nothing; a module edited in place is compiled again, not run stale; a
-// module that does not compile is left to the interpreter.
-func TestPrecompile(t *testing.T) {
-	tools := NewTools(t.TempDir(), WithPython(mustPython(t)))
+// TestPlaceBytecode: an image's dependency layer fills the store (Bytecode); a virtualenv
+// holding the same files then gets their bytecode where its stages' interpreters look for it,
+// and they use it (importing compiles nothing more); a module edited in place is compiled again,
+// not run stale; a module that does not compile, or that the store lacks, is left to the
+// interpreter; an empty store places nothing.
+func TestPlaceBytecode(t *testing.T) {
+	py := mustPython(t)
+	tools := NewTools(t.TempDir(), WithPython(py))
 	files := map[string]string{
 		"pkg/__init__.py": "",
 		"pkg/mod.py":      "def f():\n    return 'one'\n",
 		"broken.py":       "print 'python 2'\n",
 	}
-	ctx := context.Background()
 	a := newVenv(t, t.TempDir(), files)
-	placed, compiled, err := tools.Precompile(ctx, a, "/app/site-packages", Exec{})
-	if err != nil {
-		t.Fatal(err)
+	if placed, err := tools.PlaceBytecode(a, "/app/site-packages"); err != nil || placed != 0 {
+		t.Fatalf("with an empty store: placed %d (%v), want 0", placed, err)
 	}
-	if placed != 3 || compiled != 3 {
-		t.Errorf("first virtualenv: placed %d, compiled %d; want 3 and 3", placed, compiled)
+	layer := t.TempDir()
+	for name, content := range files {
+		write(t, layer, name, content)
 	}
-	before := pycFiles(t, filepath.Join(a, PycacheDir))
-	if len(before) != 2 {
-		t.Fatalf("bytecode of the first virtualenv: %q, want pkg/__init__ and pkg/mod", before)
+	version := strings.TrimSpace(run1(t, py, "import sys; print('%d.%d' % sys.version_info[:2])"))
+	if ok, err := tools.Bytecode(context.Background(), Target{Version: version + ".0"}, layer, "/app/site-packages", Exec{}); err != nil || !ok {
+		t.Fatalf("Bytecode: %v, %v", ok, err)
 	}
-	if got := importIn(t, a, "pkg.mod"); got != "one" {
+	b := newVenv(t, t.TempDir(), map[string]string{"pkg/__init__.py": "", "pkg/mod.py": files["pkg/mod.py"],
+		"broken.py": files["broken.py"], "other.py": "def f():\n    return 'other'\n"})
+	placed, err := tools.PlaceBytecode(b, "/app/site-packages")
+	if err != nil || placed != 2 {
+		t.Fatalf("placed %d (%v), want pkg/__init__ and pkg/mod", placed, err)
+	}
+	before := pycFiles(t, filepath.Join(b, PycacheDir))
+	if got := importIn(t, b, "pkg.mod"); got != "one" {
 		t.Errorf("pkg.mod.f() = %q", got)
 	}
-	if after := pycFiles(t, filepath.Join(a, PycacheDir)); len(after) != len(before) {
+	if after := pycFiles(t, filepath.Join(b, PycacheDir)); len(after) != len(before) {
 		t.Errorf("importing compiled again: %q, had %q", after, before)
 	}
-
-	b := newVenv(t, t.TempDir(), files)
-	if _, compiled, err := tools.Precompile(ctx, b, "/app/site-packages", Exec{}); err != nil || compiled != 0 {
-		t.Errorf("second virtualenv with the same files: compiled %d (%v), want 0", compiled, err)
+	if got := importIn(t, b, "other"); got != "other" {
+		t.Errorf("other.f() = %q", got)
 	}
 	sites, _ := filepath.Glob(filepath.Join(b, "lib", "python3.*", "site-packages"))
 	write(t, sites[0], "pkg/mod.py", "def f():\n    return 'two'\n")
@@ -102,8 +108,8 @@ func TestPrecompile(t *testing.T) {
 }
 
 // TestBytecodeMatchesCompileall: an image's bytecode from the store is what compileall writes
-// (unchecked hash-based, the image's paths), byte for byte, whether it was compiled for the
-// image or placed from what a virtualenv compiled.
+// (unchecked hash-based, the image's paths), byte for byte, whether compiled for this layer or
+// taken from what another layer compiled.
 func TestBytecodeMatchesCompileall(t *testing.T) {
 	py := mustPython(t)
 	files := map[string]string{
@@ -123,17 +129,16 @@ func TestBytecodeMatchesCompileall(t *testing.T) {
 	target := Target{Version: version + ".0"}
 	cache := t.TempDir()
 	tools := NewTools(cache, WithPython(py))
-	venv := newVenv(t, t.TempDir(), files)
-	if _, _, err := tools.Precompile(context.Background(), venv, "/app/site-packages", Exec{}); err != nil {
-		t.Fatal(err)
-	}
-	got := t.TempDir()
-	for name, content := range files {
-		write(t, got, name, content)
-	}
-	ok, err := tools.Bytecode(context.Background(), target, got, "/app/site-packages", Exec{})
-	if err != nil || !ok {
-		t.Fatalf("Bytecode: %v, %v", ok, err)
+	var got string
+	for range 2 { // the second layer's bytecode comes from the store
+		got = t.TempDir()
+		for name, content := range files {
+			write(t, got, name, content)
+		}
+		ok, err := tools.Bytecode(context.Background(), target, got, "/app/site-packages", Exec{})
+		if err != nil || !ok {
+			t.Fatalf("Bytecode: %v, %v", ok, err)
+		}
 	}
 	wantPyc := pycFiles(t, want)
 	if len(wantPyc) != 2 {

@@ -178,13 +178,13 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 			return engine.Result{}, err
 		}
 	}
-	// Bytecode from the store: modules other virtualenvs (or images) compiled are not compiled
-	// again by this one's first unit test run.
-	placed, compiled, err := e.tools.Precompile(ctx, venv, image.SitePackages, python.Exec{Log: req.Log})
+	// Bytecode from the store: modules an image (or an earlier run) compiled are not compiled
+	// again by this virtualenv's first test run.
+	placed, err := e.tools.PlaceBytecode(venv, image.SitePackages)
 	if err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(req.Log, "convoy: bytecode of %d modules (%d compiled, the others from the store)\n", placed, compiled)
+	fmt.Fprintf(req.Log, "convoy: bytecode of %d modules from the store\n", placed)
 	if err := os.WriteFile(filepath.Join(venv, readyMarker), []byte(req.Service.Name+"\n"), 0o644); err != nil {
 		return fail(fmt.Errorf("marking virtualenv ready: %w", err))
 	}

@@ -147,8 +147,10 @@ func lastLines(s string, n int) string {
 }
 
 // HostNetVars are the host variables a stage that downloads packages may inherit: proxies,
-// CA bundles and package-index settings. Nothing else from the host reaches a stage.
+// CA bundles, the resolver's options (glibc's RES_OPTIONS, LOCALDOMAIN) and package-index
+// settings. Nothing else from the host reaches a stage.
 var HostNetVars = []string{
 	"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
 	"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+	"RES_OPTIONS", "LOCALDOMAIN",
 }

@@ -28,6 +28,11 @@
 # BENCH_IMAGE_ROUNDS (source changes per service, default 3; the median is the figure),
 # BENCH_KEEP (a directory to keep each run's events and the baseline's output in).
 set -euo pipefail
+# This machine's DNS drops a packet now and then, and glibc waits 5 s before asking again: one
+# uv or pip process in three to ten stalls 5 s on a warm cache. A 1 s resolver timeout, for the
+# baseline and convoy alike (convoy passes RES_OPTIONS to its downloading stages), keeps the
+# network's noise out of the figures.
+export RES_OPTIONS=${RES_OPTIONS:-timeout:1 attempts:5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-toolchain.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

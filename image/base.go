@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/convoy-ci/convoy/internal/filekind"
 	"github.com/convoy-ci/convoy/python"
 )
 
@@ -167,25 +168,10 @@ func (b Base) Check(dir string) error {
 			return fmt.Errorf("docker archive %q: %w", path, err)
 		}
 		if !st.Mode().IsRegular() {
-			return fmt.Errorf("docker archive %q is not a regular file (it is a %s)", path, fileKind(st.Mode()))
+			return fmt.Errorf("docker archive %q is not a regular file (it is a %s)", path, filekind.Of(st.Mode()))
 		}
 	}
 	return nil
-}
-
-// fileKind names what kind of file mode describes, for errors.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	}
-	return "special file"
 }
 
 // layoutDescriptor reads the OCI layout at dir and finds the descriptor tagged tag (or the only

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/convoy-ci/convoy/image"
+	"github.com/convoy-ci/convoy/internal/filekind"
 	"github.com/convoy-ci/convoy/python"
 )
 
@@ -98,7 +99,7 @@ func readManifest(path string) ([]byte, error) {
 		return nil, fmt.Errorf("reading manifest: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("reading manifest: %s is not a regular file (it is a %s; expected a services.yaml)", path, fileKind(st.Mode()))
+		return nil, fmt.Errorf("reading manifest: %s is not a regular file (it is a %s; expected a services.yaml)", path, filekind.Of(st.Mode()))
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -113,21 +114,6 @@ func readManifest(path string) ([]byte, error) {
 		return nil, fmt.Errorf("reading manifest: %s is larger than %d bytes (expected a services.yaml)", path, MaxManifestSize)
 	}
 	return data, nil
-}
-
-// fileKind names a non-regular file's type for messages.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&os.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&os.ModeDevice != 0:
-		return "device"
-	case m&os.ModeSocket != 0:
-		return "socket"
-	}
-	return "special file"
 }
 
 // Parse validates manifest bytes; name is used in messages and root must be absolute.

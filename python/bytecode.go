@@ -40,6 +40,7 @@ func (t *Tools) Bytecode(ctx context.Context, target Target, dir, prefix string,
 	if _, err := fillStore(ctx, py, store, mods, x); err != nil {
 		return false, fmt.Errorf("compiling %s to bytecode: %w", dir, err)
 	}
+	touch(store)
 	tag := cacheTag(host)
 	for _, m := range mods {
 		dst := filepath.Join(filepath.Dir(m.src), "__pycache__", strings.TrimSuffix(filepath.Base(m.src), ".py")+"."+tag+".pyc")

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/convoy-ci/convoy/internal/filelock"
 )
@@ -178,7 +179,18 @@ func missing(dir string, mods []module) [][3]string {
 
 // storeDir is the store's directory for the interpreter version (major.minor).
 func (t *Tools) storeDir(version string) string {
-	return filepath.Join(t.cacheDir, "bytecode", cacheTag(version))
+	return filepath.Join(BytecodeDir(t.cacheDir), cacheTag(version))
+}
+
+// BytecodeDir is the bytecode store under the cache directory cacheDir: a directory per
+// interpreter version ("cpython-311"), whose modification time is its last use (every use
+// touches it), each guarded by a lock file beside it (its name and ".lock") while it is written.
+func BytecodeDir(cacheDir string) string { return filepath.Join(cacheDir, "bytecode") }
+
+// touch marks the store dir used now, for convoy cache prune.
+func touch(dir string) {
+	now := time.Now()
+	_ = os.Chtimes(dir, now, now)
 }
 
 // placePyc puts the stored bytecode of m at dst with the header flags flags: a hard link to the
@@ -228,6 +240,7 @@ func (t *Tools) PlaceBytecode(venv, prefix string) (int, error) {
 	if _, err := os.Stat(store); err != nil {
 		return 0, nil // an empty store: nothing to hash the modules for
 	}
+	touch(store)
 	mods, err := modules(site, prefix)
 	if err != nil {
 		return 0, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/convoy-ci/convoy/internal/filelock"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -34,7 +35,8 @@ type Reclaimable struct {
 // Prune removes the cache entries the manifest cfg no longer refers to and that no run used
 // for keepFor: virtualenvs (those of cfg's services, as their deps stages and releases install
 // them, and of the integration suite are always kept), image dependency layers, resolved
-// runtime requirements and gate records (those of services cfg no longer has go at once). With
+// runtime requirements, gate records (those of services cfg no longer has go at once) and
+// bytecode stores (one per interpreter version, whole). With
 // dry set it removes nothing. It returns what it removed, or would, largest first.
 func (e *Engine) Prune(ctx context.Context, cfg *config.Config, keepFor time.Duration, dry bool) ([]Reclaimable, error) {
 	keep, err := e.referencedVenvs(cfg)
@@ -63,6 +65,11 @@ func (e *Engine) Prune(ctx context.Context, cfg *config.Config, keepFor time.Dur
 		return nil, err
 	}
 	out = append(out, gates...)
+	stores, err := staleStores(python.BytecodeDir(e.cacheDir), cutoff)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, stores...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Size > out[j].Size })
 	if dry {
 		return out, nil
@@ -183,10 +190,40 @@ func staleGateRecords(dir string, cfg *config.Config, cutoff time.Time) ([]Recla
 	return out, nil
 }
 
-// remove deletes r; a virtualenv under its lock, so that none is removed while a deps stage
-// installs it.
+// staleStores are the bytecode store's directories (one per interpreter version) no run used
+// since cutoff. A store in use is kept whole: what it holds for packages no longer installed
+// costs disk, never correctness.
+func staleStores(dir string, cutoff time.Time) ([]Reclaimable, error) {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	var out []Reclaimable
+	for _, ent := range entries {
+		info, err := ent.Info()
+		if err != nil || !info.IsDir() || info.ModTime().After(cutoff) {
+			continue
+		}
+		p := filepath.Join(dir, ent.Name())
+		size, err := diskUsage(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Reclaimable{Path: p, Size: size, Kind: bytecodeStore, LastUsed: info.ModTime()})
+	}
+	return out, nil
+}
+
+// bytecodeStore is the Kind of a bytecode store's directory.
+const bytecodeStore = "bytecode store"
+
+// remove deletes r; a virtualenv or a bytecode store under its lock, so that none is removed
+// while a deps stage installs it or an image build compiles into it.
 func (e *Engine) remove(ctx context.Context, r Reclaimable) error {
-	if r.Kind != "virtualenv" {
+	if r.Kind != "virtualenv" && r.Kind != bytecodeStore {
 		if err := os.Remove(r.Path); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("pruning %s: %w", r.Path, err)
 		}
@@ -202,7 +239,7 @@ func (e *Engine) remove(ctx context.Context, r Reclaimable) error {
 	}
 	defer unlock()
 	if err := os.RemoveAll(r.Path); err != nil {
-		return fmt.Errorf("pruning virtualenv %s: %w", r.Path, err)
+		return fmt.Errorf("pruning %s %s: %w", r.Kind, r.Path, err)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // TestPrune fills a real cache — two virtualenvs made by the deps stage, dependency layers,
-// runtime requirements and gate records — drops a service from the manifest and ages some
+// runtime requirements, gate records and bytecode stores — drops a service from the manifest and ages some
 // entries: a dry run lists exactly the stale ones with their sizes and removes nothing; a real
 // one removes them and keeps what the manifest refers to, however old, and what was used
 // recently.
@@ -55,7 +55,9 @@ func TestPrune(t *testing.T) {
 	writeTree(t, cache, map[string]string{
 		"layers/deps-old.tar.gz": "old layer", "layers/deps-old.tar.gz.json": "{}",
 		"layers/deps-new.tar.gz": "new layer", "gates/b/k1": "", "gates/a/k2": "", "gates/a/k3": "",
+		"bytecode/cpython-310/0a.pyc": "old bytecode", "bytecode/cpython-311/0b.pyc": "new bytecode",
 	})
+	age(filepath.Join(cache, "bytecode", "cpython-310"))
 	writeTree(t, state, map[string]string{"requirements/old.txt": "six==1.16.0\n", "requirements/new.txt": "six\n"})
 	age(filepath.Join(cache, "layers", "deps-old.tar.gz"))
 	age(filepath.Join(state, "requirements", "old.txt"))
@@ -63,7 +65,7 @@ func TestPrune(t *testing.T) {
 
 	onlyA := load("version: 1\nservices: [{name: a, path: services/a}]\n")
 	want := []string{venv["b"], filepath.Join(cache, "layers", "deps-old.tar.gz"), filepath.Join(state, "requirements", "old.txt"),
-		filepath.Join(cache, "gates", "b", "k1"), filepath.Join(cache, "gates", "a", "k3")}
+		filepath.Join(cache, "gates", "b", "k1"), filepath.Join(cache, "gates", "a", "k3"), filepath.Join(cache, "bytecode", "cpython-310")}
 	slices.Sort(want)
 	paths := func(rs []Reclaimable) []string {
 		var out []string
@@ -101,7 +103,8 @@ func TestPrune(t *testing.T) {
 		}
 	}
 	for _, p := range []string{filepath.Join(venv["a"], readyMarker), filepath.Join(cache, "layers", "deps-new.tar.gz"),
-		filepath.Join(state, "requirements", "new.txt"), filepath.Join(cache, "gates", "a", "k2")} {
+		filepath.Join(state, "requirements", "new.txt"), filepath.Join(cache, "gates", "a", "k2"),
+		filepath.Join(cache, "bytecode", "cpython-311", "0b.pyc")} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("pruned what it should keep: %v", err)
 		}

@@ -199,14 +199,14 @@ func touch(dir string) {
 // skipped; it reports whether it placed one.
 func placePyc(store string, m module, dst string, flags uint32) (bool, error) {
 	src := filepath.Join(store, m.key+".pyc")
-	data, err := os.ReadFile(src)
-	if os.IsNotExist(err) || len(data) == 0 {
+	st, err := os.Stat(src)
+	if os.IsNotExist(err) || (err == nil && st.Size() == 0) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if len(data) < 16 {
+	if st.Size() < 16 {
 		return false, fmt.Errorf("%s is not a .pyc", src)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -216,6 +216,10 @@ func placePyc(store string, m module, dst string, flags uint32) (bool, error) {
 		if err := os.Link(src, dst); err == nil || os.IsExist(err) {
 			return true, nil
 		}
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return false, err
 	}
 	binary.LittleEndian.PutUint32(data[4:8], flags)
 	return true, os.WriteFile(dst, data, 0o644)

@@ -450,12 +450,19 @@ func (d *decoder) depsTool(n *yaml.Node) string {
 
 // installer reads an installer: value, uv or pip.
 func (d *decoder) installer(n *yaml.Node) string {
-	s, ok := d.str(n, "installer")
+	return d.oneOf(n, "installer", InstallerUV, InstallerPip)
+}
+
+// oneOf reads the string value of key at n, which must be one of allowed; "" when it is not
+// (reported at n).
+func (d *decoder) oneOf(n *yaml.Node, key string, allowed ...string) string {
+	s, ok := d.str(n, key)
 	if !ok {
 		return ""
 	}
-	if s != InstallerUV && s != InstallerPip {
-		d.errorf(n, "unknown installer %q (expected uv or pip)", s)
+	if !slices.Contains(allowed, s) {
+		last := len(allowed) - 1
+		d.errorf(n, "unknown %s %q (expected %s or %s)", key, s, strings.Join(allowed[:last], ", "), allowed[last])
 		return ""
 	}
 	return s
@@ -511,11 +518,7 @@ func (d *decoder) database(n *yaml.Node) Database {
 			}
 		},
 		"unit": func(k, v *yaml.Node) {
-			if s, ok := d.str(v, "database.unit"); ok {
-				if s != DatabaseSQLite && s != DatabaseNone {
-					d.errorf(v, "unknown database.unit %q (expected sqlite or none)", s)
-					return
-				}
+			if s := d.oneOf(v, "database.unit", DatabaseSQLite, DatabaseNone); s != "" {
 				db.Unit = s
 			}
 		},
@@ -524,17 +527,7 @@ func (d *decoder) database(n *yaml.Node) Database {
 }
 
 // lintMode reads a lint_mode: value, fail or warn.
-func (d *decoder) lintMode(n *yaml.Node) string {
-	s, ok := d.str(n, "lint_mode")
-	if !ok {
-		return ""
-	}
-	if s != LintFail && s != LintWarn {
-		d.errorf(n, "unknown lint_mode %q (expected fail or warn)", s)
-		return ""
-	}
-	return s
-}
+func (d *decoder) lintMode(n *yaml.Node) string { return d.oneOf(n, "lint_mode", LintFail, LintWarn) }
 
 // tools reads a tools: block.
 func (d *decoder) tools(n *yaml.Node) Tools {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -46,12 +48,14 @@ func pycFiles(t *testing.T, dir string) []string {
 	return out
 }
 
-// importIn runs the virtualenv's interpreter as a stage does (PYTHONPYCACHEPREFIX set) and
-// imports module, printing what f returns.
+// importIn runs the virtualenv's interpreter in a stage's environment (StageEnv: bytecode
+// written under PYTHONPYCACHEPREFIX) and imports module, printing what f returns.
 func importIn(t *testing.T, venv, module string) string {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(venv, "bin", "python"), "-c", "import "+module+"; print("+module+".f())")
-	cmd.Env = append(isolatedEnv(venv), "PYTHONPYCACHEPREFIX="+filepath.Join(venv, PycacheDir))
+	for k, v := range StageEnv(venv, t.TempDir(), os.Getenv("PATH"), nil) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("importing %s: %v\n%s", module, err, out)
@@ -90,11 +94,20 @@ func TestPlaceBytecode(t *testing.T) {
 	if err != nil || placed != 2 {
 		t.Fatalf("placed %d (%v), want pkg/__init__ and pkg/mod", placed, err)
 	}
-	before := pycFiles(t, filepath.Join(b, PycacheDir))
+	sitePyc := func() []string { // the standard library's are TestLinkStdlibBytecode's
+		var out []string
+		for _, p := range pycFiles(t, filepath.Join(b, PycacheDir)) {
+			if strings.Contains(p, "/site-packages/") {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	before := sitePyc()
 	if got := importIn(t, b, "pkg.mod"); got != "one" {
 		t.Errorf("pkg.mod.f() = %q", got)
 	}
-	if after := pycFiles(t, filepath.Join(b, PycacheDir)); len(after) != len(before) {
+	if after := sitePyc(); len(after) != len(before) {
 		t.Errorf("importing compiled again: %q, had %q", after, before)
 	}
 	if got := importIn(t, b, "other"); got != "other" {
@@ -172,4 +185,108 @@ func run1(t *testing.T, py, code string) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// TestLinkStdlibBytecode: a new virtualenv's interpreter, run as stages run it, compiles no
+// module of the standard library it imports when its bytecode is linked (it compiled dozens
+// before), and a linked .pyc it finds stale is replaced in the prefix, not written through.
+func TestLinkStdlibBytecode(t *testing.T) {
+	venv := newVenv(t, t.TempDir(), map[string]string{"probe.py": "import json, decimal, argparse\ndef f():\n    return 'ok'\n"})
+	prefix := filepath.Join(venv, PycacheDir)
+	unlinked := newVenv(t, t.TempDir(), map[string]string{"probe.py": "import json, decimal, argparse\ndef f():\n    return 'ok'\n"})
+	importIn(t, unlinked, "probe")
+	if compiled := regularPyc(t, filepath.Join(unlinked, PycacheDir)); len(compiled) < 5 {
+		t.Fatalf("without links the interpreter compiled only %q: the test proves nothing", compiled)
+	}
+	n, err := LinkStdlibBytecode(context.Background(), venv)
+	if err != nil || n < 100 {
+		t.Fatalf("LinkStdlibBytecode: %d linked (%v), want the standard library's", n, err)
+	}
+	if got := importIn(t, venv, "probe"); got != "ok" {
+		t.Fatalf("probe.f() = %q", got)
+	}
+	compiled := regularPyc(t, prefix)
+	for _, p := range compiled {
+		if !strings.Contains(p, string(filepath.Separator)+"site-packages"+string(filepath.Separator)) {
+			t.Errorf("the interpreter compiled %s although its standard library's bytecode was linked", p)
+		}
+	}
+	if again, err := LinkStdlibBytecode(context.Background(), venv); err != nil || again != n {
+		t.Errorf("linking again: %d (%v), want %d", again, err, n)
+	}
+}
+
+// regularPyc lists the .pyc files under dir that are files (what an interpreter wrote), not links.
+func regularPyc(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, p := range pycFiles(t, dir) {
+		if st, err := os.Lstat(p); err == nil && st.Mode().IsRegular() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestCompileVenv: a virtualenv compiled into the store (as a run that builds the image does
+// at its deps stage) gets every module's bytecode placed, so its interpreter compiles none of
+// them; the image's dependency layer holding the same files then compiles nothing more and
+// has, byte for byte, what compileall writes for the image.
+func TestCompileVenv(t *testing.T) {
+	py := mustPython(t)
+	files := map[string]string{
+		"pkg/__init__.py": "X = {'a', 'b', 'c'}\n",
+		"pkg/mod.py":      "def f():\n    return 'one'\n",
+	}
+	tools := NewTools(t.TempDir(), WithPython(py))
+	venv := newVenv(t, t.TempDir(), files)
+	if n, err := tools.CompileVenv(context.Background(), venv, "/app/site-packages"); err != nil || n != 2 {
+		t.Fatalf("CompileVenv: compiled %d (%v), want 2", n, err)
+	}
+	if placed, err := tools.PlaceBytecode(venv, "/app/site-packages"); err != nil || placed != 2 {
+		t.Fatalf("PlaceBytecode: %d (%v), want 2", placed, err)
+	}
+	before := inodes(t, filepath.Join(venv, PycacheDir, venv))
+	importIn(t, venv, "pkg.mod")
+	if after := inodes(t, filepath.Join(venv, PycacheDir, venv)); !maps.Equal(before, after) || len(after) != 2 {
+		t.Errorf("the interpreter compiled: bytecode files %v, were %v", after, before)
+	}
+	store := pycFiles(t, BytecodeDir(tools.CacheDir()))
+	want, layer := t.TempDir(), t.TempDir()
+	for name, content := range files {
+		write(t, want, name, content)
+		write(t, layer, name, content)
+	}
+	cmd := exec.Command(py, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", "-s", want, "-p", "/app/site-packages", want)
+	cmd.Env = append(os.Environ(), "PYTHONHASHSEED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("compileall: %v\n%s", err, out)
+	}
+	version := strings.TrimSpace(run1(t, py, "import sys; print('%d.%d' % sys.version_info[:2])"))
+	if ok, err := tools.Bytecode(context.Background(), Target{Version: version + ".0"}, layer, "/app/site-packages", Exec{}); err != nil || !ok {
+		t.Fatalf("Bytecode: %v, %v", ok, err)
+	}
+	if after := pycFiles(t, BytecodeDir(tools.CacheDir())); len(after) != len(store) {
+		t.Errorf("the image's layer compiled again: the store had %d files, has %d", len(store), len(after))
+	}
+	for _, w := range pycFiles(t, want) {
+		rel, _ := filepath.Rel(want, w)
+		a, _ := os.ReadFile(w)
+		if b, err := os.ReadFile(filepath.Join(layer, rel)); err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s differs from compileall's (%v)", rel, err)
+		}
+	}
+}
+
+// inodes maps each .pyc under dir to its inode: a file an interpreter wrote (it replaces, never
+// writes in place) has a new one.
+func inodes(t *testing.T, dir string) map[string]uint64 {
+	t.Helper()
+	out := map[string]uint64{}
+	for _, p := range pycFiles(t, dir) {
+		if st, err := os.Lstat(p); err == nil {
+			out[p] = st.Sys().(*syscall.Stat_t).Ino
+		}
+	}
+	return out
 }

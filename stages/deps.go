@@ -37,7 +37,9 @@ func Frozen(svc *config.Service, sts []Stage) []Stage {
 	out := append([]Stage(nil), sts...)
 	for i, st := range out {
 		if st.Name == Deps {
-			out[i] = depsStage(svc, python.InstallOptions{Installer: svc.Installer, Frozen: true})
+			frozen := depsStage(svc, python.InstallOptions{Installer: svc.Installer, Frozen: true})
+			frozen.CompileAll = st.CompileAll
+			out[i] = frozen
 		}
 	}
 	return out

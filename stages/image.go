@@ -9,7 +9,14 @@ var image = Definition{Name: Image, For: func(svc *config.Service) Stage {
 		Expected: expectImage}
 }}
 
-// WithImage returns the gate stages of svc followed by its image stage.
+// WithImage returns the gate stages of svc followed by its image stage, its deps stage
+// compiling every module for the image (Stage.CompileAll).
 func WithImage(svc *config.Service) []Stage {
-	return append(ForService(svc), image.For(svc))
+	sts := ForService(svc)
+	for i := range sts {
+		if sts[i].Kind == KindDeps {
+			sts[i].CompileAll = true
+		}
+	}
+	return append(sts, image.For(svc))
 }

@@ -73,6 +73,11 @@ type Stage struct {
 	// InScratch.
 	ScratchFiles map[string]string
 	InScratch    bool
+	// CompileAll (KindDeps stages) is set when the service's image is built after its gates
+	// in the same run: the engine may compile every installed module into its bytecode store
+	// before the gates run (python.Tools.CompileVenv), since the image's dependency layer
+	// compiles them anyway, and the gates' interpreters then load them compiled.
+	CompileAll bool
 	// Inputs (KindDeps stages) are python.Installation's Inputs: more files the virtualenv is
 	// keyed by, named in Commands relative to the service's directory.
 	Inputs []string

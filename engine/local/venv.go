@@ -178,13 +178,25 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 			return engine.Result{}, err
 		}
 	}
-	// Bytecode from the store: modules an image (or an earlier run) compiled are not compiled
-	// again by this virtualenv's first test run.
+	// Bytecode from the store and the interpreter's own: modules an image (or an earlier run)
+	// compiled, and the standard library, are not compiled again by this virtualenv's first
+	// test run.
+	if req.Stage.CompileAll {
+		n, err := e.tools.CompileVenv(ctx, venv, image.SitePackages)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(req.Log, "convoy: compiled %d modules into the bytecode store (the image will have them)\n", n)
+	}
 	placed, err := e.tools.PlaceBytecode(venv, image.SitePackages)
 	if err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(req.Log, "convoy: bytecode of %d modules from the store\n", placed)
+	linked, err := python.LinkStdlibBytecode(ctx, venv)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(req.Log, "convoy: bytecode of %d modules from the store, of %d from the standard library\n", placed, linked)
 	if err := os.WriteFile(filepath.Join(venv, readyMarker), []byte(req.Service.Name+"\n"), 0o644); err != nil {
 		return fail(fmt.Errorf("marking virtualenv ready: %w", err))
 	}

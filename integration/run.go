@@ -313,8 +313,10 @@ func (r *runner) run(ctx context.Context) error {
 	return r.runSuite(ctx)
 }
 
-// startServices starts every service, up to options.parallel at once, each once the services it
-// depends on are healthy. The first failure stops the others and is the error.
+// startServices starts every service, up to options.parallel at once. In parallel, each one is
+// migrated and populated as soon as its launcher is prepared — those touch only its own
+// database — and started once the services it depends on are healthy. The first failure stops
+// the others and is the error.
 func (r *runner) startServices(ctx context.Context) error {
 	if r.o.parallel == 1 {
 		// One at a time, in the order given (which respects DependsOn).
@@ -339,24 +341,18 @@ func (r *runner) startServices(ctx context.Context) error {
 	slots := semaphore.NewWeighted(int64(r.o.parallel))
 	for _, s := range r.services {
 		g.Go(func() error {
-			for _, dep := range s.DependsOn {
-				if ch, ok := healthy[dep]; ok {
-					select {
-					case <-ch:
-					case <-gctx.Done():
-						return gctx.Err()
-					}
-				}
-			}
 			if err := r.awaitPrepared(gctx, s); err != nil {
 				r.serviceFailed(s, err)
 				return r.failure(gctx, s, err)
 			}
-			if err := slots.Acquire(gctx, 1); err != nil {
-				return err
+			err := r.inSlot(gctx, slots, func() error { return r.fillDatabase(gctx, s) })
+			if err == nil {
+				err = awaitHealthy(gctx, healthy, s.DependsOn)
 			}
-			defer slots.Release(1)
-			if err := r.startService(gctx, s); err != nil {
+			if err == nil {
+				err = r.inSlot(gctx, slots, func() error { return r.serveService(gctx, s) })
+			}
+			if err != nil {
 				r.serviceFailed(s, err)
 				return r.failure(gctx, s, err)
 			}
@@ -365,6 +361,29 @@ func (r *runner) startServices(ctx context.Context) error {
 		})
 	}
 	return g.Wait()
+}
+
+// inSlot runs fn holding one of slots.
+func (r *runner) inSlot(ctx context.Context, slots *semaphore.Weighted, fn func() error) error {
+	if err := slots.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	defer slots.Release(1)
+	return fn()
+}
+
+// awaitHealthy waits until each service of deps that is in this run is healthy.
+func awaitHealthy(ctx context.Context, healthy map[string]chan struct{}, deps []string) error {
+	for _, dep := range deps {
+		if ch, ok := healthy[dep]; ok {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
 }
 
 // tolerated reports whether s failing to come up lets the run go on: s is a shadow service and
@@ -582,12 +601,23 @@ func (s *service) launcher() Launcher {
 
 // startService migrates, populates and starts s, and waits until it is healthy.
 func (r *runner) startService(ctx context.Context, s *service) error {
+	if err := r.fillDatabase(ctx, s); err != nil {
+		return err
+	}
+	return r.serveService(ctx, s)
+}
+
+// fillDatabase migrates s's database and populates it: s's own database only, so it needs no
+// other service up.
+func (r *runner) fillDatabase(ctx context.Context, s *service) error {
 	if err := r.step(ctx, s, "migrate", EventServiceMigrate, s.Migrate); err != nil {
 		return err
 	}
-	if err := r.step(ctx, s, "populate", EventServicePopulate, s.Populate); err != nil {
-		return err
-	}
+	return r.step(ctx, s, "populate", EventServicePopulate, s.Populate)
+}
+
+// serveService runs s's prestart command, starts it and waits until it is healthy.
+func (r *runner) serveService(ctx context.Context, s *service) error {
 	if err := r.step(ctx, s, "prestart", EventServicePrestart, s.Prestart); err != nil {
 		return err
 	}
@@ -710,7 +740,8 @@ func (r *runner) grace() time.Duration {
 	return r.o.grace
 }
 
-// teardown stops every process group, drops the databases and removes the throwaway cluster.
+// teardown stops every process group, then drops the databases on a server given
+// (Spec.Postgres) or removes the throwaway cluster.
 func (r *runner) teardown() error {
 	t0 := time.Now()
 	r.phase = "tearing down"
@@ -746,7 +777,7 @@ func (r *runner) teardown() error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if len(r.created) > 0 {
+	if len(r.created) > 0 && r.cluster == nil { // a throwaway cluster goes whole, below
 		conn, err := connect(ctx, r.adminURL)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("dropping databases: %w", err))

@@ -61,8 +61,7 @@ func TestRun(t *testing.T) {
 		integration.EventSuiteStarted,
 		integration.EventTestResult, integration.EventTestResult, integration.EventTestResult,
 		integration.EventSuiteFinished,
-		integration.EventDatabaseDropped, integration.EventDatabaseDropped,
-		integration.EventTeardownFinished,
+		integration.EventTeardownFinished, // a throwaway cluster goes whole: no database dropped first
 	}
 	if got := rec.kinds(); !slices.Equal(got, want) {
 		t.Errorf("events:\n got %v\nwant %v", got, want)
@@ -254,8 +253,8 @@ func TestRunInterrupted(t *testing.T) {
 			if tt.server {
 				assertDatabasesDropped(t, spec.Postgres, spec.RunID)
 			}
-			if n := len(rec.of(integration.EventDatabaseDropped)); n != 2 {
-				t.Errorf("%d database.dropped events, want 2", n)
+			if n, want := len(rec.of(integration.EventDatabaseDropped)), map[bool]int{true: 2, false: 0}[tt.server]; n != want {
+				t.Errorf("%d database.dropped events, want %d (a throwaway cluster goes whole)", n, want)
 			}
 		})
 	}
@@ -358,18 +357,23 @@ func TestRunWithoutPostgres(t *testing.T) {
 }
 
 // TestRunParallel: with WithParallel, services with no dependency between them start at once —
-// api's and other's migrations meet at a FIFO, which one at a time could never do — while web,
-// which depends on api, starts only once api is healthy.
+// api's and other's migrations meet at a FIFO, which one at a time could never do — and web,
+// which depends on api, is migrated and populated meanwhile (api's populate waits for web's
+// migration at another FIFO) but started only once api is healthy.
 func TestRunParallel(t *testing.T) {
 	f := newFixture(t)
-	fifo := filepath.Join(t.TempDir(), "meet")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
+	fifo, early := filepath.Join(t.TempDir(), "meet"), filepath.Join(t.TempDir(), "early")
+	for _, p := range []string{fifo, early} {
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	a, b, c := f.service("api"), f.service("web", "NEEDS=API_URL"), f.service("other")
 	a.Migrate = []string{"sh", "-c", "cat " + fifo + " >/dev/null && python manage.py migrate --noinput"}
 	c.Migrate = []string{"sh", "-c", "echo met > " + fifo + " && python manage.py migrate --noinput"}
-	a.Timeout, c.Timeout = time.Minute, time.Minute
+	a.Populate = []string{"sh", "-c", "cat " + early + " >/dev/null && python manage.py populate --scenario default"}
+	b.Migrate = []string{"sh", "-c", "echo migrating > " + early + " && python manage.py migrate --noinput"}
+	a.Timeout, b.Timeout, c.Timeout = time.Minute, time.Minute, time.Minute
 	b.DependsOn = []string{"api", "not-in-this-run"}
 	spec := f.spec("test_pass.py", a, b, c)
 	rec := &recorder{}
@@ -385,11 +389,11 @@ func TestRunParallel(t *testing.T) {
 	}
 	at := map[string]int{}
 	for i, e := range rec.events {
-		if e.Kind == integration.EventServiceHealthy || e.Kind == integration.EventServiceMigrate {
+		if e.Kind == integration.EventServiceHealthy || e.Kind == integration.EventServiceStart {
 			at[e.Service+" "+string(e.Kind)] = i
 		}
 	}
-	if at["web "+string(integration.EventServiceMigrate)] < at["api "+string(integration.EventServiceHealthy)] {
+	if at["web "+string(integration.EventServiceStart)] < at["api "+string(integration.EventServiceHealthy)] {
 		t.Errorf("web started before api was healthy: %v", rec.kinds())
 	}
 }

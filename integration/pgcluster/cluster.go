@@ -306,14 +306,15 @@ func (c *Cluster) PID() int {
 	return c.proc.PID()
 }
 
-// Stop shuts the server down (a fast shutdown: SIGINT, like `pg_ctl stop -m fast`; SIGKILL to its
-// process group if it has not exited when ctx is done or after DefaultStopTimeout) and removes the
-// cluster directory. Only the first call does anything; later calls return its result.
+// Stop shuts the server down (an immediate shutdown: SIGQUIT, like `pg_ctl stop -m immediate`,
+// with no shutdown checkpoint — the cluster directory is removed right after; SIGKILL to its
+// process group if it has not exited when ctx is done or after DefaultStopTimeout) and removes
+// the cluster directory. Only the first call does anything; later calls return its result.
 func (c *Cluster) Stop(ctx context.Context) error {
 	c.stopOnce.Do(func() {
 		var errs []error
 		if p := c.proc; p != nil {
-			_ = p.SignalLeader(syscall.SIGINT)
+			_ = p.SignalLeader(syscall.SIGQUIT)
 			t := time.NewTimer(DefaultStopTimeout)
 			select {
 			case <-p.Done():

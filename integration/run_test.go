@@ -397,3 +397,32 @@ func TestRunParallel(t *testing.T) {
 		t.Errorf("web started before api was healthy: %v", rec.kinds())
 	}
 }
+
+// TestSuiteReady: Suite.Ready runs once every service is healthy, right before the suite; its
+// error fails the suite, which then never starts.
+func TestSuiteReady(t *testing.T) {
+	f := newFixture(t)
+	for _, fail := range []bool{false, true} {
+		spec := f.spec("test_pass.py", f.service("api"), f.service("web", "NEEDS=API_URL"))
+		rec := &recorder{}
+		var healthyAtReady int
+		spec.Suite.Ready = func(context.Context) error {
+			healthyAtReady = len(rec.of(integration.EventServiceHealthy))
+			if fail {
+				return errors.New("no bytecode today")
+			}
+			return nil
+		}
+		rep, err := integration.Run(t.Context(), spec, integration.WithEvents(rec.record))
+		assertCleanedUp(t, rec)
+		if healthyAtReady != 2 {
+			t.Errorf("fail=%v: Ready ran with %d services healthy, want 2", fail, healthyAtReady)
+		}
+		switch {
+		case !fail && (err != nil || rep.Suite.Passed != 3):
+			t.Errorf("Ready passing: err %v, %d passed", err, rep.Suite.Passed)
+		case fail && (!errors.Is(err, integration.ErrSuiteFailed) || !strings.Contains(err.Error(), "no bytecode today") || rep.Suite.Ran):
+			t.Errorf("Ready failing: err %v, suite ran %v", err, rep.Suite.Ran)
+		}
+	}
+}

@@ -8,6 +8,7 @@
 package integration
 
 import (
+	"context"
 	"time"
 )
 
@@ -206,4 +207,9 @@ type Suite struct {
 
 	// Timeout bounds the suite (DefaultSuiteTimeout when zero).
 	Timeout time.Duration
+
+	// Ready, when set, is called once every service is healthy, right before the suite starts:
+	// the engine's last step of making the suite's environment (placing bytecode that the
+	// services' builds compiled meanwhile, say). Its error fails the suite.
+	Ready func(context.Context) error
 }

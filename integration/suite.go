@@ -52,7 +52,15 @@ func (r *runner) runSuite(ctx context.Context) error {
 	fmt.Fprintf(log, "=== convoy: suite: %s (in %s)\n", strings.Join(argv, " "), su.Dir)
 
 	t0 := time.Now()
-	p, err := r.start("suite", hostLauncher{dir: su.Dir, env: base}, Command{Name: "suite", Argv: argv, Env: env, Log: log})
+	if su.Ready != nil {
+		if err = su.Ready(ctx); err != nil {
+			err = fmt.Errorf("preparing the suite: %w", err)
+		}
+	}
+	var p Process
+	if err == nil {
+		p, err = r.start("suite", hostLauncher{dir: su.Dir, env: base}, Command{Name: "suite", Argv: argv, Env: env, Log: log})
+	}
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrSuiteFailed, err)
 		r.emit(Event{Kind: EventSuiteFinished, Argv: argv, LogPath: rep.LogPath, Suite: rep, Err: err})

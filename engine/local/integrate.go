@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/convoy-ci/convoy/engine"
+	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
@@ -165,8 +166,15 @@ func (e *Engine) suite(ctx context.Context, cfg *config.Config, logDir string) (
 	if err != nil {
 		return integration.Suite{}, err
 	}
+	// The suite's virtualenv is made when integration starts, before the services' deps stages
+	// have compiled pytest, requests and the like into the bytecode store: placed again when
+	// the suite starts, it gets what they compiled meanwhile.
+	ready := func(context.Context) error {
+		_, err := e.tools.PlaceBytecode(venv, image.SitePackages)
+		return err
+	}
 	return integration.Suite{Argv: cfg.Integration.Command, Dir: cfg.Root, Env: env,
-		BinDir: filepath.Join(venv, "bin"), Timeout: cfg.Integration.Timeout}, nil
+		BinDir: filepath.Join(venv, "bin"), Timeout: cfg.Integration.Timeout, Ready: ready}, nil
 }
 
 // suiteService describes the integration suite as a pip "service" rooted at its requirements

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline/config"
 )
 
@@ -28,15 +28,15 @@ var _ engine.Integrator = (*Engine)(nil)
 //
 // The engine always runs its own Postgres server as a Dagger service: a request naming an
 // existing server (req.Postgres: --postgres or integration.postgres) fails, wrapping
-// integration.ErrInvalidSpec, before anything starts.
-func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
-	rep := &integration.Report{LogDir: req.LogDir, Throwaway: true, Suite: integration.SuiteReport{ExitCode: -1}}
+// model.ErrInvalidSpec, before anything starts.
+func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*model.Report, error) {
+	rep := &model.Report{LogDir: req.LogDir, Throwaway: true, Suite: model.SuiteReport{ExitCode: -1}}
 	if req.Config == nil {
-		return rep, fmt.Errorf("%w: no configuration", integration.ErrInvalidSpec)
+		return rep, fmt.Errorf("%w: no configuration", model.ErrInvalidSpec)
 	}
 	if req.Postgres != "" {
 		return rep, fmt.Errorf("%w: the dagger engine always runs its own Postgres server (a Dagger service from %s) and cannot use the existing server %s given by --postgres or integration.postgres: leave both unset with --engine dagger, or use --engine local",
-			integration.ErrInvalidSpec, e.postgresImage(req.Config), integration.Redact(req.Postgres))
+			model.ErrInvalidSpec, e.postgresImage(req.Config), model.Redact(req.Postgres))
 	}
 	tr, err := e.hostTranslator(ctx)
 	if err != nil {
@@ -47,14 +47,14 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 		o.RunID = req.RunID
 	}
 	if _, err := tr.integrationRun(req.Config, req.Services, o); err != nil {
-		return rep, fmt.Errorf("%w: %w", integration.ErrInvalidSpec, err)
+		return rep, fmt.Errorf("%w: %w", model.ErrInvalidSpec, err)
 	}
 	if o.images, err = e.serviceImages(ctx, req); err != nil {
 		return rep, err
 	}
 	r, err := tr.integrationRun(req.Config, req.Services, o)
 	if err != nil {
-		return rep, fmt.Errorf("%w: %w", integration.ErrInvalidSpec, err)
+		return rep, fmt.Errorf("%w: %w", model.ErrInvalidSpec, err)
 	}
 	rep.RunID = r.RunID
 	ev := newIntegrationEvents(req.Events)
@@ -71,7 +71,7 @@ func (e *Engine) serviceImages(ctx context.Context, req engine.IntegrationReques
 	case req.From == engine.FromVenv || (req.From == "" && req.Image == nil):
 		return nil, nil
 	case req.Image == nil || e.o.images == nil:
-		return nil, fmt.Errorf("%w: integration starts the services from their images, and this run has none (the dagger engine was created without WithImages, or the request has no Image)", integration.ErrInvalidSpec)
+		return nil, fmt.Errorf("%w: integration starts the services from their images, and this run has none (the dagger engine was created without WithImages, or the request has no Image)", model.ErrInvalidSpec)
 	}
 	e.mu.Lock()
 	dir, err := e.scratchLocked("images-")
@@ -118,16 +118,16 @@ func (e *Engine) postgresImage(cfg *config.Config) string {
 // postgres.ready; service.migrate for every service whose set-up started, then service.healthy
 // or service.failed; suite.started, one suite.test per test and suite.finished when the suite
 // ran. The error is nil only when every service came up and the suite passed — exited 0 with
-// no failed or errored test —; it wraps integration.ErrInterrupted (and context.Cause(ctx))
-// when ctx was cancelled, integration.ErrSuiteFailed when the suite ran and did not pass, and
-// is runErr otherwise (a *integration.ServiceError when a service did not come up).
-func convertIntegration(ctx context.Context, rep *integrationReport, runErr error, ev *integrationEvents) (*integration.Report, error) {
-	out := &integration.Report{RunID: rep.RunID, Postgres: rep.Postgres, Throwaway: true, LogDir: rep.LogDir, Duration: rep.Duration}
+// no failed or errored test —; it wraps model.ErrInterrupted (and context.Cause(ctx))
+// when ctx was cancelled, model.ErrSuiteFailed when the suite ran and did not pass, and
+// is runErr otherwise (a *model.ServiceError when a service did not come up).
+func convertIntegration(ctx context.Context, rep *integrationReport, runErr error, ev *integrationEvents) (*model.Report, error) {
+	out := &model.Report{RunID: rep.RunID, Postgres: rep.Postgres, Throwaway: true, LogDir: rep.LogDir, Duration: rep.Duration}
 	for _, s := range rep.Services {
-		out.Services = append(out.Services, integration.ServiceReport{Name: s.Name, Database: s.Database, URL: s.URL,
+		out.Services = append(out.Services, model.ServiceReport{Name: s.Name, Database: s.Database, URL: s.URL,
 			Port: s.Port, LogPath: s.Log, Healthy: s.Healthy})
 	}
-	su := integration.SuiteReport{Ran: rep.SuiteRan, Argv: rep.SuiteArgv, ExitCode: rep.SuiteExitCode,
+	su := model.SuiteReport{Ran: rep.SuiteRan, Argv: rep.SuiteArgv, ExitCode: rep.SuiteExitCode,
 		Duration: rep.SuiteDuration, LogPath: rep.SuiteLog, JUnitPath: rep.JUnit, Tests: rep.Tests}
 	if !su.Ran {
 		su.ExitCode = -1
@@ -138,7 +138,7 @@ func convertIntegration(ctx context.Context, rep *integrationReport, runErr erro
 	var err, suiteErr error
 	switch {
 	case interrupted:
-		err = fmt.Errorf("%w while %s: %w", integration.ErrInterrupted, phase(rep), context.Cause(ctx))
+		err = fmt.Errorf("%w while %s: %w", model.ErrInterrupted, phase(rep), context.Cause(ctx))
 	case su.Ran:
 		suiteErr = suiteVerdict(rep, &out.Suite, runErr)
 		err = suiteErr
@@ -172,29 +172,13 @@ func phase(rep *integrationReport) string {
 }
 
 // suiteVerdict says why the suite (which ran) did not pass, nil if it did: as integration.Run
-// judges it, from its exit code and its tests.
-func suiteVerdict(rep *integrationReport, su *integration.SuiteReport, runErr error) error {
-	counts := fmt.Sprintf("%d passed, %d failed, %d skipped, %d errors", su.Passed, su.Failed, su.Skipped, su.Errors)
-	var se *engine.StageError
-	timedOut := errors.As(runErr, &se) && se.Reason == engine.TimedOut
-	var why string
-	switch {
-	case timedOut:
-		why = fmt.Sprintf("the integration stage timed out after %s (%s so far)", rep.Timeout, counts)
-	case su.ExitCode == 5 && su.Total() == 0:
-		why = "no tests were collected (exit status 5)"
-	case su.ExitCode < 0:
-		why = fmt.Sprintf("it did not exit by itself: %v", runErr)
-	case su.ExitCode != 0:
-		why = fmt.Sprintf("%s (exit status %d)", counts, su.ExitCode)
-	case su.Failed+su.Errors > 0:
-		why = fmt.Sprintf("%s (exit status 0)", counts)
-	case rep.JUnitErr != nil:
-		why = fmt.Sprintf("reading its JUnit XML: %v", rep.JUnitErr)
-	default:
-		return nil
+// judges it, from its exit code and its tests (model.SuiteVerdict).
+func suiteVerdict(rep *integrationReport, su *model.SuiteReport, runErr error) error {
+	timedOut := ""
+	if se := (*engine.StageError)(nil); errors.As(runErr, &se) && se.Reason == engine.TimedOut {
+		timedOut = fmt.Sprintf("the integration stage timed out after %s", rep.Timeout)
 	}
-	return integration.SuiteFailure(su, why)
+	return model.SuiteVerdict(su, timedOut, rep.JUnitErr)
 }
 
 // integrationEvents sends one run's integration.Events: each at most once, one at a time
@@ -202,16 +186,16 @@ func suiteVerdict(rep *integrationReport, su *integration.SuiteReport, runErr er
 // the time. A nil *integrationEvents, or one without a receiver, sends nothing.
 type integrationEvents struct {
 	mu   sync.Mutex
-	send func(integration.Event)
+	send func(model.Event)
 	sent map[string]bool
 }
 
-func newIntegrationEvents(send func(integration.Event)) *integrationEvents {
+func newIntegrationEvents(send func(model.Event)) *integrationEvents {
 	return &integrationEvents{send: send, sent: map[string]bool{}}
 }
 
 // emit sends e unless an event with the same key was sent ("" keys are never deduplicated).
-func (ev *integrationEvents) emit(key string, e integration.Event) {
+func (ev *integrationEvents) emit(key string, e model.Event) {
 	if ev == nil || ev.send == nil {
 		return
 	}
@@ -228,12 +212,12 @@ func (ev *integrationEvents) emit(key string, e integration.Event) {
 }
 
 func (ev *integrationEvents) postgresReady(rep *integrationReport) {
-	ev.emit("postgres", integration.Event{Kind: integration.EventPostgresReady, URL: rep.Postgres})
+	ev.emit("postgres", model.Event{Kind: model.EventPostgresReady, URL: rep.Postgres})
 }
 
 // serviceSetUp says s's set-up started: its migration first (Argv is sr's, when known).
 func (ev *integrationEvents) serviceSetUp(s *serviceOutcome, sr *serviceRecipe) {
-	e := integration.Event{Kind: integration.EventServiceMigrate, Service: s.Name, LogPath: s.Log}
+	e := model.Event{Kind: model.EventServiceMigrate, Service: s.Name, LogPath: s.Log}
 	if sr != nil && len(sr.Setup.Execs) > 0 {
 		e.Argv = sr.Setup.Execs[0].Argv
 	}
@@ -242,12 +226,12 @@ func (ev *integrationEvents) serviceSetUp(s *serviceOutcome, sr *serviceRecipe) 
 
 // serviceHealthy and serviceFailed end a service's start: only the first of them is sent.
 func (ev *integrationEvents) serviceHealthy(s *serviceOutcome) {
-	ev.emit("up/"+s.Name, integration.Event{Kind: integration.EventServiceHealthy, Service: s.Name, URL: s.URL, LogPath: s.Log})
+	ev.emit("up/"+s.Name, model.Event{Kind: model.EventServiceHealthy, Service: s.Name, URL: s.URL, LogPath: s.Log})
 }
 
 func (ev *integrationEvents) serviceFailed(s *serviceOutcome) {
-	e := integration.Event{Kind: integration.EventServiceFailed, Service: s.Name, LogPath: s.Log, Err: s.Err}
-	var se *integration.ServiceError
+	e := model.Event{Kind: model.EventServiceFailed, Service: s.Name, LogPath: s.Log, Err: s.Err}
+	var se *model.ServiceError
 	if errors.As(s.Err, &se) {
 		e.Step = se.Step
 	}
@@ -255,13 +239,13 @@ func (ev *integrationEvents) serviceFailed(s *serviceOutcome) {
 }
 
 func (ev *integrationEvents) suiteStarted(rep *integrationReport) {
-	ev.emit("suite.started", integration.Event{Kind: integration.EventSuiteStarted, Argv: rep.SuiteArgv, LogPath: rep.SuiteLog})
+	ev.emit("suite.started", model.Event{Kind: model.EventSuiteStarted, Argv: rep.SuiteArgv, LogPath: rep.SuiteLog})
 }
 
 // finish sends, at the end of the run, what rep says happened and was not sent yet, then the
 // suite's test results and its end — unless the run was interrupted, which integration.Run
 // reports by its error alone.
-func (ev *integrationEvents) finish(rep *integrationReport, su *integration.SuiteReport, suiteErr error, interrupted bool) {
+func (ev *integrationEvents) finish(rep *integrationReport, su *model.SuiteReport, suiteErr error, interrupted bool) {
 	if rep.Postgres != "" {
 		ev.postgresReady(rep)
 	}
@@ -286,8 +270,8 @@ func (ev *integrationEvents) finish(rep *integrationReport, su *integration.Suit
 		return
 	}
 	for i := range su.Tests {
-		ev.emit("", integration.Event{Kind: integration.EventTestResult, Test: &su.Tests[i]})
+		ev.emit("", model.Event{Kind: model.EventTestResult, Test: &su.Tests[i]})
 	}
-	ev.emit("suite.finished", integration.Event{Kind: integration.EventSuiteFinished, Argv: su.Argv, LogPath: su.LogPath,
+	ev.emit("suite.finished", model.Event{Kind: model.EventSuiteFinished, Argv: su.Argv, LogPath: su.LogPath,
 		Duration: su.Duration, Suite: su, Err: suiteErr})
 }

@@ -12,13 +12,14 @@ import (
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline"
 )
 
 // recorder keeps the events it is sent.
-type recorder struct{ events []integration.Event }
+type recorder struct{ events []model.Event }
 
-func (r *recorder) add(e integration.Event) { r.events = append(r.events, e) }
+func (r *recorder) add(e model.Event) { r.events = append(r.events, e) }
 
 // kinds lists the events as "kind" or "kind service".
 func (r *recorder) kinds() []string {
@@ -33,7 +34,7 @@ func (r *recorder) kinds() []string {
 	return out
 }
 
-func (r *recorder) find(kind integration.EventKind, service string) *integration.Event {
+func (r *recorder) find(kind model.EventKind, service string) *model.Event {
 	for i := range r.events {
 		if r.events[i].Kind == kind && r.events[i].Service == service {
 			return &r.events[i]
@@ -54,9 +55,9 @@ func passedRun(dir string) *integrationReport {
 		SuiteArgv: []string{"python", "-m", "pytest", "-q", "tests", "--junitxml=/convoy/junit.xml"},
 		SuiteRan:  true, SuiteExitCode: 0, SuiteDuration: 3 * time.Second,
 		SuiteLog: filepath.Join(dir, "suite.log"), JUnit: filepath.Join(dir, "junit.xml"),
-		Tests: []integration.TestResult{
-			{Name: "tests.test_flow::test_login", Status: integration.TestPassed, Duration: time.Second},
-			{Name: "tests.test_flow::test_refund", Status: integration.TestSkipped, Message: "not live yet"},
+		Tests: []model.TestResult{
+			{Name: "tests.test_flow::test_login", Status: model.TestPassed, Duration: time.Second},
+			{Name: "tests.test_flow::test_refund", Status: model.TestSkipped, Message: "not live yet"},
 		},
 		Duration: 10 * time.Second,
 	}
@@ -70,13 +71,13 @@ func TestConvertIntegrationPassed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ConvertIntegration: %v", err)
 	}
-	same(t, "report", out, &integration.Report{
+	same(t, "report", out, &model.Report{
 		RunID: "r1", Postgres: "postgres://convoy:xxxxx@postgres:5432/convoy", Throwaway: true, LogDir: dir, Duration: 10 * time.Second,
-		Services: []integration.ServiceReport{
+		Services: []model.ServiceReport{
 			{Name: "api", Database: "api_r1", URL: "http://api:9000", Port: 9000, LogPath: filepath.Join(dir, "api.log"), Healthy: true},
 			{Name: "web", Database: "web_r1", URL: "http://web:8000", Port: 8000, LogPath: filepath.Join(dir, "web.log"), Healthy: true},
 		},
-		Suite: integration.SuiteReport{Ran: true, Argv: rep.SuiteArgv, ExitCode: 0, Duration: 3 * time.Second,
+		Suite: model.SuiteReport{Ran: true, Argv: rep.SuiteArgv, ExitCode: 0, Duration: 3 * time.Second,
 			LogPath: filepath.Join(dir, "suite.log"), JUnitPath: filepath.Join(dir, "junit.xml"), Passed: 1, Skipped: 1, Tests: rep.Tests},
 	})
 	same(t, "events", rec.kinds(), []string{
@@ -90,10 +91,10 @@ func TestConvertIntegrationPassed(t *testing.T) {
 			t.Errorf("%s has no time", e.Kind)
 		}
 	}
-	if e := rec.find(integration.EventServiceHealthy, "web"); e.URL != "http://web:8000" || e.LogPath != filepath.Join(dir, "web.log") {
+	if e := rec.find(model.EventServiceHealthy, "web"); e.URL != "http://web:8000" || e.LogPath != filepath.Join(dir, "web.log") {
 		t.Errorf("web healthy = %+v", e)
 	}
-	fin := rec.find(integration.EventSuiteFinished, "")
+	fin := rec.find(model.EventSuiteFinished, "")
 	if fin.Err != nil || fin.Suite == nil || fin.Suite.Passed != 1 || fin.Duration != 3*time.Second || fin.LogPath != rep.SuiteLog {
 		t.Errorf("suite.finished = %+v", fin)
 	}
@@ -107,19 +108,19 @@ func TestConvertIntegrationPassed(t *testing.T) {
 }
 
 func TestConvertIntegrationSuiteFailed(t *testing.T) {
-	failed := integration.TestResult{Name: "tests.test_flow::test_order", Status: integration.TestFailed, Message: "assert 201 == 200\nmore"}
-	errored := integration.TestResult{Name: "tests.test_flow::test_report", Status: integration.TestError, Message: "ConnectionError"}
-	passed := integration.TestResult{Name: "tests.test_flow::test_login", Status: integration.TestPassed}
+	failed := model.TestResult{Name: "tests.test_flow::test_order", Status: model.TestFailed, Message: "assert 201 == 200\nmore"}
+	errored := model.TestResult{Name: "tests.test_flow::test_report", Status: model.TestError, Message: "ConnectionError"}
+	passed := model.TestResult{Name: "tests.test_flow::test_login", Status: model.TestPassed}
 	for _, tc := range []struct {
 		name   string
 		change func(*integrationReport)
 		runErr error
 		want   []string
 	}{
-		{"exit 1", func(r *integrationReport) { r.SuiteExitCode, r.Tests = 1, []integration.TestResult{passed, failed} },
-			&engine.StageError{Reason: engine.Failed, ExitCode: 1, Err: fmt.Errorf("%w: exit status 1", integration.ErrSuiteFailed)},
+		{"exit 1", func(r *integrationReport) { r.SuiteExitCode, r.Tests = 1, []model.TestResult{passed, failed} },
+			&engine.StageError{Reason: engine.Failed, ExitCode: 1, Err: fmt.Errorf("%w: exit status 1", model.ErrSuiteFailed)},
 			[]string{"integration suite failed: 1 passed, 1 failed, 0 skipped, 0 errors (exit status 1)", "\n  FAILED tests.test_flow::test_order: assert 201 == 200\n"}},
-		{"exit 0 with an error", func(r *integrationReport) { r.Tests = []integration.TestResult{passed, errored} }, nil,
+		{"exit 0 with an error", func(r *integrationReport) { r.Tests = []model.TestResult{passed, errored} }, nil,
 			[]string{"1 passed, 0 failed, 0 skipped, 1 errors (exit status 0)", "ERROR tests.test_flow::test_report: ConnectionError"}},
 		{"no tests", func(r *integrationReport) { r.SuiteExitCode, r.Tests = 5, nil },
 			&engine.StageError{Reason: engine.Failed, ExitCode: 5}, []string{"no tests were collected (exit status 5)"}},
@@ -134,7 +135,7 @@ func TestConvertIntegrationSuiteFailed(t *testing.T) {
 			tc.change(rep)
 			var rec recorder
 			out, err := convertIntegration(context.Background(), rep, tc.runErr, newIntegrationEvents(rec.add))
-			if !errors.Is(err, integration.ErrSuiteFailed) {
+			if !errors.Is(err, model.ErrSuiteFailed) {
 				t.Fatalf("error %v; want one wrapping ErrSuiteFailed", err)
 			}
 			for _, w := range append(tc.want, "see "+rep.SuiteLog) {
@@ -142,7 +143,7 @@ func TestConvertIntegrationSuiteFailed(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
 			}
-			fin := rec.find(integration.EventSuiteFinished, "")
+			fin := rec.find(model.EventSuiteFinished, "")
 			if fin == nil || fin.Err != err {
 				t.Errorf("suite.finished = %+v; want the suite's error", fin)
 			}
@@ -161,17 +162,17 @@ func TestConvertIntegrationServiceFailed(t *testing.T) {
 		rep.Services[i].Started, rep.Services[i].Healthy = false, false
 	}
 	cause := &engine.StageError{Reason: engine.Failed, ExitCode: 2, Command: []string{"python", "manage.py", "populate"}}
-	se := &integration.ServiceError{Service: "web", Step: "populate", Argv: cause.Command, ExitCode: 2,
+	se := &model.ServiceError{Service: "web", Step: "populate", Argv: cause.Command, ExitCode: 2,
 		LogPath: rep.Services[1].Log, LogTail: []string{"Traceback", "KeyError: 'demo'"}, Err: cause}
 	rep.Services[1].Err = se
 	var rec recorder
 	out, err := convertIntegration(context.Background(), rep, se, newIntegrationEvents(rec.add))
-	var got *integration.ServiceError
+	var got *model.ServiceError
 	if !errors.As(err, &got) || got != se {
-		t.Fatalf("error %v; want the service's *integration.ServiceError", err)
+		t.Fatalf("error %v; want the service's *model.ServiceError", err)
 	}
 	same(t, "events", rec.kinds(), []string{"postgres.ready", "service.migrate api", "service.migrate web", "service.failed web"})
-	if f := rec.find(integration.EventServiceFailed, "web"); f.Step != "populate" || f.Err != se || f.LogPath != rep.Services[1].Log {
+	if f := rec.find(model.EventServiceFailed, "web"); f.Step != "populate" || f.Err != se || f.LogPath != rep.Services[1].Log {
 		t.Errorf("service.failed = %+v", f)
 	}
 	if out.Suite.Ran || out.Suite.ExitCode != -1 || out.Services[1].Healthy {
@@ -189,14 +190,14 @@ func TestConvertIntegrationInterrupted(t *testing.T) {
 		rep.SuiteExitCode, rep.Tests = -1, nil
 		var rec recorder
 		_, err := convertIntegration(ctx, rep, stopped, newIntegrationEvents(rec.add))
-		if !errors.Is(err, integration.ErrInterrupted) || !errors.Is(err, context.Canceled) || errors.Is(err, integration.ErrSuiteFailed) {
+		if !errors.Is(err, model.ErrInterrupted) || !errors.Is(err, context.Canceled) || errors.Is(err, model.ErrSuiteFailed) {
 			t.Fatalf("error %v; want an interruption, not a failure", err)
 		}
 		if !strings.Contains(err.Error(), "while running the suite") {
 			t.Errorf("error %q does not say what was interrupted", err)
 		}
 		// As integration.Run: the suite started, and its end is the error alone.
-		if rec.find(integration.EventSuiteStarted, "") == nil || rec.find(integration.EventSuiteFinished, "") != nil {
+		if rec.find(model.EventSuiteStarted, "") == nil || rec.find(model.EventSuiteFinished, "") != nil {
 			t.Errorf("events %q", rec.kinds())
 		}
 	})
@@ -205,11 +206,11 @@ func TestConvertIntegrationInterrupted(t *testing.T) {
 		rep.SuiteRan = false
 		for i := range rep.Services {
 			rep.Services[i].Started, rep.Services[i].Healthy = false, false
-			rep.Services[i].Err = &integration.ServiceError{Service: rep.Services[i].Name, Step: "migrate", Err: stopped}
+			rep.Services[i].Err = &model.ServiceError{Service: rep.Services[i].Name, Step: "migrate", Err: stopped}
 		}
 		var rec recorder
 		_, err := convertIntegration(ctx, rep, stopped, newIntegrationEvents(rec.add))
-		if !errors.Is(err, integration.ErrInterrupted) || !strings.Contains(err.Error(), "while setting up the services") {
+		if !errors.Is(err, model.ErrInterrupted) || !strings.Contains(err.Error(), "while setting up the services") {
 			t.Fatalf("error %v", err)
 		}
 		same(t, "events", rec.kinds(), []string{"postgres.ready", "service.migrate api", "service.migrate web"})
@@ -240,15 +241,15 @@ func TestIntegrationEventsSentOnce(t *testing.T) {
 		"postgres.ready", "service.migrate api", "service.migrate web", "service.healthy api",
 		"service.healthy web", "suite.started", "suite.test", "suite.test", "suite.finished",
 	})
-	same(t, "migrate argv", rec.find(integration.EventServiceMigrate, "api").Argv, integration.DefaultMigrate)
+	same(t, "migrate argv", rec.find(model.EventServiceMigrate, "api").Argv, integration.DefaultMigrate)
 	var nilEvents *integrationEvents
 	nilEvents.serviceHealthy(&rep.Services[0]) // a nil receiver sends nothing and does not panic
 }
 
 // integratorFunc is an engine.Integrator made of a function.
-type integratorFunc func(context.Context, engine.IntegrationRequest) (*integration.Report, error)
+type integratorFunc func(context.Context, engine.IntegrationRequest) (*model.Report, error)
 
-func (f integratorFunc) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
+func (f integratorFunc) Integrate(ctx context.Context, req engine.IntegrationRequest) (*model.Report, error) {
 	return f(ctx, req)
 }
 
@@ -259,7 +260,7 @@ func TestIntegrationEventsRender(t *testing.T) {
 	run := func(rep *integrationReport, runErr error) ([]pipeline.Event, *pipeline.IntegrationSummary) {
 		var events []pipeline.Event
 		bus := pipeline.NewBus(pipeline.SinkFunc(func(e pipeline.Event) { events = append(events, e) }))
-		in := integratorFunc(func(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
+		in := integratorFunc(func(ctx context.Context, req engine.IntegrationRequest) (*model.Report, error) {
 			return convertIntegration(ctx, rep, runErr, newIntegrationEvents(req.Events))
 		})
 		sum, _ := pipeline.Integrate(context.Background(), in, engine.IntegrationRequest{}, bus)
@@ -296,7 +297,7 @@ func TestIntegrationEventsRender(t *testing.T) {
 		rep := passedRun(t.TempDir())
 		rep.SuiteRan, rep.SuiteExitCode, rep.Tests = false, -1, nil
 		rep.Services[1].Started, rep.Services[1].Healthy = false, false
-		se := &integration.ServiceError{Service: "web", Step: "serve", LogPath: rep.Services[1].Log, ExitCode: -1,
+		se := &model.ServiceError{Service: "web", Step: "serve", LogPath: rep.Services[1].Log, ExitCode: -1,
 			LogTail: []string{"Error: That port is already in use."}, Err: errors.New("exit status 1")}
 		rep.Services[1].Err = se
 		events, sum := run(rep, se)
@@ -332,7 +333,7 @@ func TestIntegrateRejectsExistingPostgres(t *testing.T) {
 		if rep == nil {
 			t.Fatal("no report")
 		}
-		if !errors.Is(err, integration.ErrInvalidSpec) {
+		if !errors.Is(err, model.ErrInvalidSpec) {
 			t.Fatalf("error %v; want one wrapping ErrInvalidSpec", err)
 		}
 		for _, w := range []string{"always runs its own Postgres server", tc.image, "db.example:5432", "--engine local"} {
@@ -358,7 +359,7 @@ func TestIntegrateInvalidSpec(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err := New(nil).Integrate(context.Background(), tc.req)
-			if rep == nil || !errors.Is(err, integration.ErrInvalidSpec) || !strings.Contains(err.Error(), tc.want) {
+			if rep == nil || !errors.Is(err, model.ErrInvalidSpec) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Integrate = %v, %v; want a report and an invalid spec error containing %q", rep, err, tc.want)
 			}
 		})
@@ -417,30 +418,30 @@ func TestServiceError(t *testing.T) {
 	if got := lastProbe(""); got != "no answer" {
 		t.Errorf("lastProbe of nothing = %q", got)
 	}
-	if got := integration.LogTail(filepath.Join(dir, "none.log"), 5); got != nil {
+	if got := model.LogTail(filepath.Join(dir, "none.log"), 5); got != nil {
 		t.Errorf("tail of a missing log = %q", got)
 	}
 }
 
 func TestParseJUnit(t *testing.T) {
-	tests, err := integration.ParseJUnitFile(filepath.Join("testdata", "junit.xml"))
+	tests, err := model.ParseJUnitFile(filepath.Join("testdata", "junit.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, "tests", tests, []integration.TestResult{
+	same(t, "tests", tests, []model.TestResult{
 		{Name: "tests.test_flow::test_login", Classname: "tests.test_flow", Case: "test_login", File: "tests/test_flow.py",
-			Status: integration.TestPassed, Duration: 250 * time.Millisecond},
+			Status: model.TestPassed, Duration: 250 * time.Millisecond},
 		{Name: "tests.test_flow::test_order", Classname: "tests.test_flow", Case: "test_order", File: "tests/test_flow.py",
-			Status: integration.TestFailed, Duration: 500 * time.Millisecond, Message: "assert 201 == 200",
+			Status: model.TestFailed, Duration: 500 * time.Millisecond, Message: "assert 201 == 200",
 			Details: "def test_order():\n>       assert resp.status == 200\nE       assert 201 == 200"},
 		{Name: "tests.test_flow::test_refund", Classname: "tests.test_flow", Case: "test_refund",
-			Status: integration.TestSkipped, Duration: 10 * time.Millisecond, Message: "refunds are not live yet",
+			Status: model.TestSkipped, Duration: 10 * time.Millisecond, Message: "refunds are not live yet",
 			Details: "tests/test_flow.py:40: refunds are not live yet"},
 		{Name: "tests.test_flow::test_report", Classname: "tests.test_flow", Case: "test_report",
-			Status: integration.TestError, Duration: 100 * time.Millisecond, Message: "ConnectionError: api refused",
+			Status: model.TestError, Duration: 100 * time.Millisecond, Message: "ConnectionError: api refused",
 			Details: "ConnectionError: api refused\nsecond line"},
 	})
-	if _, err := integration.ParseJUnit(strings.NewReader("<testsuite><testcase")); err == nil {
+	if _, err := model.ParseJUnit(strings.NewReader("<testsuite><testcase")); err == nil {
 		t.Error("truncated XML parsed")
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
@@ -359,7 +360,7 @@ func TestIntegrateWithoutImages(t *testing.T) {
 	e := New(nil, WithTools(python.NewTools(cache)))
 	rep, err := e.Integrate(context.Background(), engine.IntegrationRequest{Config: cfg, Services: cfg.StartOrder(), LogDir: t.TempDir(),
 		From: engine.FromImage, Image: func(context.Context, string) (string, error) { return "", nil }})
-	if rep == nil || !errors.Is(err, integration.ErrInvalidSpec) || !strings.Contains(err.Error(), "without WithImages") {
+	if rep == nil || !errors.Is(err, model.ErrInvalidSpec) || !strings.Contains(err.Error(), "without WithImages") {
 		t.Fatalf("Integrate = %v, %v; want an invalid spec error saying there are no images", rep, err)
 	}
 }

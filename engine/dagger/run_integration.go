@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/python"
 )
 
@@ -24,7 +24,7 @@ import (
 const stopGrace = 30 * time.Second
 
 // integrationReport is how an integration run on the engine went. runIntegration fills it as
-// far as the run got; convertIntegration turns it into an integration.Report.
+// far as the run got; convertIntegration turns it into an model.Report.
 type integrationReport struct {
 	// RunID is the run's id.
 	RunID string
@@ -51,7 +51,7 @@ type integrationReport struct {
 	// JUnit is the JUnit XML the suite wrote, copied into the log directory ("" when none).
 	JUnit string
 	// Tests are the test results read from JUnit.
-	Tests []integration.TestResult
+	Tests []model.TestResult
 	// JUnitErr is why JUnit could not be read, when it could not.
 	JUnitErr error
 	// Duration is how long the run took, teardown included.
@@ -73,7 +73,7 @@ type serviceOutcome struct {
 	Started bool
 	// Healthy says its health path answered 2xx.
 	Healthy bool
-	// Err is why it failed: a *integration.ServiceError naming the step ("migrate", "populate",
+	// Err is why it failed: a *model.ServiceError naming the step ("migrate", "populate",
 	// "serve" or "health"). nil when it did not fail (or was never reached).
 	Err error
 }
@@ -84,9 +84,9 @@ type serviceOutcome struct {
 // the server and to the services it depends on by hostname; then the suite's container bound to
 // every service, its set-up, one health check per service and the suite (logDir/suite.log,
 // logDir/junit.xml). Everything is stopped at the end, whatever happened. The report is never
-// nil. The error says why the run did not pass: a *integration.ServiceError (wrapping the
+// nil. The error says why the run did not pass: a *model.ServiceError (wrapping the
 // *engine.StageError) when a service did not come up, a *engine.StageError wrapping
-// integration.ErrSuiteFailed when the suite exited non-zero. A suite that exited 0 passed
+// model.ErrSuiteFailed when the suite exited non-zero. A suite that exited 0 passed
 // here; convertIntegration also holds its JUnit results against it, as integration.Run does.
 func (e *Engine) runIntegration(ctx context.Context, r *integrationRecipe, logDir string, ev *integrationEvents) (rep *integrationReport, err error) {
 	t0 := time.Now()
@@ -232,14 +232,14 @@ func (e *Engine) runIntegration(ctx context.Context, r *integrationRecipe, logDi
 			rep.SuiteExitCode = 0
 		case errors.As(err, &se) && se.ExitCode >= 0:
 			rep.SuiteExitCode = se.ExitCode
-			se.Err = fmt.Errorf("%w: %w", integration.ErrSuiteFailed, se.Err)
+			se.Err = fmt.Errorf("%w: %w", model.ErrSuiteFailed, se.Err)
 		}
 		if after != nil && r.Suite.JUnit != "" {
 			dst := filepath.Join(logDir, "junit.xml")
 			_ = os.Remove(dst) // never report a previous run's results
 			if _, xerr := after.File(r.Suite.JUnit).Export(ctx, dst); xerr == nil {
 				rep.JUnit = dst
-				rep.Tests, rep.JUnitErr = integration.ParseJUnitFile(dst)
+				rep.Tests, rep.JUnitErr = model.ParseJUnitFile(dst)
 			}
 		}
 		return err
@@ -290,9 +290,9 @@ func equalArgv(a, b []string) bool {
 
 // serviceError describes sr failing at step as package integration does, with the last lines of
 // the log that holds the step's output.
-func serviceError(sr *serviceRecipe, step string, argv []string, logPath string, waited time.Duration, probe string, err error) *integration.ServiceError {
-	se := &integration.ServiceError{Service: sr.Name, Step: step, Argv: argv, Waited: waited, ExitCode: -1,
-		LastProbe: probe, LogPath: logPath, LogTail: integration.LogTail(logPath, integration.LogTailLines), Err: err}
+func serviceError(sr *serviceRecipe, step string, argv []string, logPath string, waited time.Duration, probe string, err error) *model.ServiceError {
+	se := &model.ServiceError{Service: sr.Name, Step: step, Argv: argv, Waited: waited, ExitCode: -1,
+		LastProbe: probe, LogPath: logPath, LogTail: model.LogTail(logPath, model.LogTailLines), Err: err}
 	if step == "serve" || step == "health" {
 		se.URL = sr.URL + sr.Health
 	}

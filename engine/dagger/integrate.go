@@ -20,11 +20,14 @@ var _ engine.Integrator = (*Engine)(nil)
 
 // Integrate runs the integration stage on the engine (engine.Integrator): req's services are
 // translated (translator.integrationRun, with the WithIntegration options) and run
-// (runIntegration) with req.LogDir as the log directory, and the outcome is converted
-// (convertIntegration) into the report and error integration.Run gives on the local engine.
-// req.Events receives the same kinds of events as they happen: postgres.ready, service.migrate
-// when a service's set-up starts, service.healthy or service.failed, suite.started, then one
-// suite.test per test and suite.finished.
+// (runIntegration) with req.LogDir as the log directory. The run fills the report and sends
+// req.Events as it goes, the values integration.Run fills on the local engine: postgres.ready,
+// service.migrate when a service's set-up starts, service.healthy or service.failed,
+// suite.started, then one suite.test per test and suite.finished. The error is nil only when
+// every service came up (a shadow service need not) and the suite passed; it wraps
+// model.ErrInterrupted (and context.Cause(ctx)) when ctx was cancelled, model.ErrSuiteFailed
+// when the suite ran and did not pass, and is the *model.ServiceError of the first service
+// that did not come up.
 //
 // The engine always runs its own Postgres server as a Dagger service: a request naming an
 // existing server (req.Postgres: --postgres or integration.postgres) fails, wrapping
@@ -56,10 +59,8 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 	if err != nil {
 		return rep, fmt.Errorf("%w: %w", model.ErrInvalidSpec, err)
 	}
-	rep.RunID = r.RunID
-	ev := newIntegrationEvents(req.Events)
-	drep, err := e.runIntegration(ctx, &r, req.LogDir, ev)
-	return convertIntegration(ctx, drep, err, ev)
+	rs := newRunState(&r, req.LogDir, req.Events)
+	return rs.rep, rs.outcome(ctx, e.runIntegration(ctx, &r, rs))
 }
 
 // serviceImages are the images req's services start from, by name, as docker-archive:FILE:TAG
@@ -112,166 +113,160 @@ func (e *Engine) postgresImage(cfg *config.Config) string {
 	return defaultPostgresImage
 }
 
-// convertIntegration turns rep and runErr — what runIntegration returned for a run under ctx —
-// into the report and error integration.Run would return, and sends through ev (those not sent
-// while the run went on), in integration.Run's order, the events of the run that package pipeline renders:
-// postgres.ready; service.migrate for every service whose set-up started, then service.healthy
-// or service.failed; suite.started, one suite.test per test and suite.finished when the suite
-// ran. The error is nil only when every service came up and the suite passed — exited 0 with
-// no failed or errored test —; it wraps model.ErrInterrupted (and context.Cause(ctx))
-// when ctx was cancelled, model.ErrSuiteFailed when the suite ran and did not pass, and
-// is runErr otherwise (a *model.ServiceError when a service did not come up).
-func convertIntegration(ctx context.Context, rep *integrationReport, runErr error, ev *integrationEvents) (*model.Report, error) {
-	out := &model.Report{RunID: rep.RunID, Postgres: rep.Postgres, Throwaway: true, LogDir: rep.LogDir, Duration: rep.Duration}
-	for _, s := range rep.Services {
-		out.Services = append(out.Services, model.ServiceReport{Name: s.Name, Database: s.Database, URL: s.URL,
-			Port: s.Port, LogPath: s.Log, Healthy: s.Healthy})
+// runState is one integration run on the engine as it goes: the report it fills, what it is
+// doing (for an interruption's message), which services failed, and the receiver of its events.
+// Its methods are the run's steps as package integration reports them; runIntegration calls
+// them, set-ups from several goroutines.
+type runState struct {
+	rep  *model.Report
+	send func(model.Event)
+	// timeout is the whole stage's (the recipe's; 0 for none), for the suite's verdict.
+	timeout time.Duration
+	// shadow says, by service index, which services are shadows: their failure stops nothing.
+	shadow []bool
+
+	mu     sync.Mutex // guards what follows, and sends one event at a time
+	phase  string
+	failed []error // by service index: why it did not come up
+	down   []bool  // by service index: it did not come up and the run goes on without it
+}
+
+// newRunState is the state of r before anything ran, with its logs in logDir and its events
+// sent to send (nil: none).
+func newRunState(r *integrationRecipe, logDir string, send func(model.Event)) *runState {
+	rs := &runState{send: send, timeout: r.Timeout, phase: "starting Postgres",
+		failed: make([]error, len(r.Services)), down: make([]bool, len(r.Services)),
+		rep: &model.Report{RunID: r.RunID, Throwaway: true, LogDir: logDir,
+			Suite: model.SuiteReport{ExitCode: -1, LogPath: filepath.Join(logDir, "suite.log")}}}
+	for _, sr := range r.Services {
+		rs.rep.Services = append(rs.rep.Services, model.ServiceReport{Name: sr.Name, Database: sr.Database,
+			URL: sr.URL, Port: sr.Port, LogPath: filepath.Join(logDir, sr.Name+".log")})
+		rs.shadow = append(rs.shadow, sr.Shadow)
 	}
-	su := model.SuiteReport{Ran: rep.SuiteRan, Argv: rep.SuiteArgv, ExitCode: rep.SuiteExitCode,
-		Duration: rep.SuiteDuration, LogPath: rep.SuiteLog, JUnitPath: rep.JUnit, Tests: rep.Tests}
-	if !su.Ran {
-		su.ExitCode = -1
+	return rs
+}
+
+// emit sends e, stamped with the time.
+func (rs *runState) emit(e model.Event) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.send != nil {
+		e.Time = time.Now()
+		rs.send(e)
+	}
+}
+
+// setPhase says what the run is doing from now on.
+func (rs *runState) setPhase(p string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.phase = p
+}
+
+// postgresReady says the server at url (password redacted) started.
+func (rs *runState) postgresReady(url string) {
+	rs.rep.Postgres = url
+	rs.emit(model.Event{Kind: model.EventPostgresReady, URL: url})
+}
+
+// setUpStarted says service i's set-up started: its migration first (argv).
+func (rs *runState) setUpStarted(i int, argv []string) {
+	s := &rs.rep.Services[i]
+	rs.emit(model.Event{Kind: model.EventServiceMigrate, Service: s.Name, LogPath: s.LogPath, Argv: argv})
+}
+
+// healthy says service i answered its health check.
+func (rs *runState) healthy(i int) {
+	s := &rs.rep.Services[i]
+	s.Healthy = true
+	rs.emit(model.Event{Kind: model.EventServiceHealthy, Service: s.Name, URL: s.URL, LogPath: s.LogPath})
+}
+
+// serviceFailed records that service i did not come up (se), and sends service.failed unless
+// ctx was cancelled (the service did not fail by itself). It returns what the run stops with:
+// nil when the failure is tolerated — a shadow service's, in a run that was not cancelled or
+// timed out (integration.Run's rule) — and the run goes on without the service; se otherwise.
+func (rs *runState) serviceFailed(ctx context.Context, i int, se *model.ServiceError) error {
+	tolerated := rs.shadow[i] && ctx.Err() == nil
+	rs.mu.Lock()
+	rs.failed[i], rs.down[i] = se, tolerated
+	rs.mu.Unlock()
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		s := &rs.rep.Services[i]
+		rs.emit(model.Event{Kind: model.EventServiceFailed, Service: s.Name, Step: se.Step, LogPath: se.LogPath, Err: se})
+	}
+	if tolerated {
+		return nil
+	}
+	return se
+}
+
+// isDown reports whether service i did not come up and the run goes on without it.
+func (rs *runState) isDown(i int) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.down[i]
+}
+
+// firstFailure is the error of the first service, in start order, whose failure stops the run;
+// else err.
+func (rs *runState) firstFailure(err error) error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for i, f := range rs.failed {
+		if f != nil && !rs.down[i] {
+			return f
+		}
+	}
+	return err
+}
+
+// suiteStarted says the suite's command (argv) started.
+func (rs *runState) suiteStarted(argv []string) {
+	su := &rs.rep.Suite
+	su.Ran, su.Argv = true, argv
+	rs.emit(model.Event{Kind: model.EventSuiteStarted, Argv: argv, LogPath: su.LogPath})
+}
+
+// suiteEnded fills the report's suite from how its command ended after d — err is the exec's
+// error, a *engine.StageError with its exit code — and from the JUnit XML at junit ("" when
+// the suite left none), judges it as integration.Run does (model.SuiteVerdict), and sends one
+// suite.test per test, then suite.finished. It returns the suite's error.
+func (rs *runState) suiteEnded(d time.Duration, err error, junit string) error {
+	su := &rs.rep.Suite
+	su.Duration = d
+	var se *engine.StageError
+	timedOut := ""
+	switch {
+	case err == nil:
+		su.ExitCode = 0
+	case errors.As(err, &se) && se.ExitCode >= 0:
+		su.ExitCode = se.ExitCode
+	case errors.As(err, &se) && se.Reason == engine.TimedOut:
+		timedOut = fmt.Sprintf("the integration stage timed out after %s", rs.timeout)
+	}
+	var junitErr error
+	if junit != "" {
+		su.JUnitPath = junit
+		su.Tests, junitErr = model.ParseJUnitFile(junit)
 	}
 	su.Tally()
-	out.Suite = su
-	interrupted := runErr != nil && ctx.Err() != nil
-	var err, suiteErr error
-	switch {
-	case interrupted:
-		err = fmt.Errorf("%w while %s: %w", model.ErrInterrupted, phase(rep), context.Cause(ctx))
-	case su.Ran:
-		suiteErr = suiteVerdict(rep, &out.Suite, runErr)
-		err = suiteErr
-		if err == nil {
-			err = runErr
-		}
-	default:
-		err = runErr
-	}
-	ev.finish(rep, &out.Suite, suiteErr, interrupted)
-	return out, err
-}
-
-// phase says what the run was doing when it stopped, for an interruption's message.
-func phase(rep *integrationReport) string {
-	switch {
-	case rep.SuiteRan:
-		return "running the suite"
-	case rep.Postgres == "":
-		return "starting Postgres"
-	}
-	for i, s := range rep.Services {
-		if !s.Started {
-			if i == 0 {
-				return "setting up the services"
-			}
-			return fmt.Sprintf("starting service %q", s.Name)
-		}
-	}
-	return "setting up the suite and checking the services' health"
-}
-
-// suiteVerdict says why the suite (which ran) did not pass, nil if it did: as integration.Run
-// judges it, from its exit code and its tests (model.SuiteVerdict).
-func suiteVerdict(rep *integrationReport, su *model.SuiteReport, runErr error) error {
-	timedOut := ""
-	if se := (*engine.StageError)(nil); errors.As(runErr, &se) && se.Reason == engine.TimedOut {
-		timedOut = fmt.Sprintf("the integration stage timed out after %s", rep.Timeout)
-	}
-	return model.SuiteVerdict(su, timedOut, rep.JUnitErr)
-}
-
-// integrationEvents sends one run's integration.Events: each at most once, one at a time
-// (set-ups run concurrently; the receiver need not be safe for concurrent use), stamped with
-// the time. A nil *integrationEvents, or one without a receiver, sends nothing.
-type integrationEvents struct {
-	mu   sync.Mutex
-	send func(model.Event)
-	sent map[string]bool
-}
-
-func newIntegrationEvents(send func(model.Event)) *integrationEvents {
-	return &integrationEvents{send: send, sent: map[string]bool{}}
-}
-
-// emit sends e unless an event with the same key was sent ("" keys are never deduplicated).
-func (ev *integrationEvents) emit(key string, e model.Event) {
-	if ev == nil || ev.send == nil {
-		return
-	}
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	if key != "" {
-		if ev.sent[key] {
-			return
-		}
-		ev.sent[key] = true
-	}
-	e.Time = time.Now()
-	ev.send(e)
-}
-
-func (ev *integrationEvents) postgresReady(rep *integrationReport) {
-	ev.emit("postgres", model.Event{Kind: model.EventPostgresReady, URL: rep.Postgres})
-}
-
-// serviceSetUp says s's set-up started: its migration first (Argv is sr's, when known).
-func (ev *integrationEvents) serviceSetUp(s *serviceOutcome, sr *serviceRecipe) {
-	e := model.Event{Kind: model.EventServiceMigrate, Service: s.Name, LogPath: s.Log}
-	if sr != nil && len(sr.Setup.Execs) > 0 {
-		e.Argv = sr.Setup.Execs[0].Argv
-	}
-	ev.emit("migrate/"+s.Name, e)
-}
-
-// serviceHealthy and serviceFailed end a service's start: only the first of them is sent.
-func (ev *integrationEvents) serviceHealthy(s *serviceOutcome) {
-	ev.emit("up/"+s.Name, model.Event{Kind: model.EventServiceHealthy, Service: s.Name, URL: s.URL, LogPath: s.Log})
-}
-
-func (ev *integrationEvents) serviceFailed(s *serviceOutcome) {
-	e := model.Event{Kind: model.EventServiceFailed, Service: s.Name, LogPath: s.Log, Err: s.Err}
-	var se *model.ServiceError
-	if errors.As(s.Err, &se) {
-		e.Step = se.Step
-	}
-	ev.emit("up/"+s.Name, e)
-}
-
-func (ev *integrationEvents) suiteStarted(rep *integrationReport) {
-	ev.emit("suite.started", model.Event{Kind: model.EventSuiteStarted, Argv: rep.SuiteArgv, LogPath: rep.SuiteLog})
-}
-
-// finish sends, at the end of the run, what rep says happened and was not sent yet, then the
-// suite's test results and its end — unless the run was interrupted, which integration.Run
-// reports by its error alone.
-func (ev *integrationEvents) finish(rep *integrationReport, su *model.SuiteReport, suiteErr error, interrupted bool) {
-	if rep.Postgres != "" {
-		ev.postgresReady(rep)
-	}
-	for i := range rep.Services {
-		s := &rep.Services[i]
-		if !s.SetUp {
-			continue
-		}
-		ev.serviceSetUp(s, nil)
-		switch {
-		case s.Healthy:
-			ev.serviceHealthy(s)
-		case s.Err != nil && !interrupted:
-			ev.serviceFailed(s)
-		}
-	}
-	if !su.Ran {
-		return
-	}
-	ev.suiteStarted(rep)
-	if interrupted {
-		return
-	}
 	for i := range su.Tests {
-		ev.emit("", model.Event{Kind: model.EventTestResult, Test: &su.Tests[i]})
+		rs.emit(model.Event{Kind: model.EventTestResult, Test: &su.Tests[i]})
 	}
-	ev.emit("suite.finished", model.Event{Kind: model.EventSuiteFinished, Argv: su.Argv, LogPath: su.LogPath,
-		Duration: su.Duration, Suite: su, Err: suiteErr})
+	verdict := model.SuiteVerdict(su, timedOut, junitErr)
+	rs.emit(model.Event{Kind: model.EventSuiteFinished, Argv: su.Argv, LogPath: su.LogPath, Duration: d, Suite: su, Err: verdict})
+	return verdict
+}
+
+// outcome is the error of the run that ended with err under ctx: err, or when ctx was
+// cancelled, an interruption saying what the run was doing (model.ErrInterrupted, and
+// context.Cause(ctx)).
+func (rs *runState) outcome(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return fmt.Errorf("%w while %s: %w", model.ErrInterrupted, rs.phase, context.Cause(ctx))
 }

@@ -48,7 +48,7 @@ func TestIntegrationRecipe(t *testing.T) {
 		same(t, "api bindings", api.Bindings, []string{"postgres"})
 		same(t, "web bindings", web.Bindings, []string{"postgres", "api"})
 		same(t, "web serve", web.Serve, []string{"python", "manage.py", "serve", "0.0.0.0", "8000"})
-		if web.URL != "http://web:8000" || web.Hostname != "web" || web.Port != 8000 || web.Health != "/healthz" || web.Database != "web_r1" {
+		if web.URL != "http://web:8000" || web.Hostname != "web" || web.Port != 8000 || web.Health != "/healthz" || web.Database != "web_r1" || web.Shadow {
 			t.Errorf("web = %+v", web)
 		}
 		same(t, "web setup execs", web.Setup.Execs, []execStep{
@@ -149,6 +149,20 @@ func TestPostgresImageOption(t *testing.T) {
 			t.Fatal(err)
 		}
 		same(t, "postgres image of "+tc.manifest+" and "+tc.option, r.Postgres.Base, tc.want)
+	}
+}
+
+// TestIntegrationRecipeShadow: a service's shadow: true is in its recipe, for the run to
+// tolerate its failure (runState.serviceFailed).
+func TestIntegrationRecipeShadow(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	cfg.Service("web").Shadow = true
+	r, err := hostEnv(nil).integrationRun(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if api, web := r.Services[0], r.Services[1]; api.Shadow || !web.Shadow {
+		t.Errorf("shadow: api %v, web %v; want web only", api.Shadow, web.Shadow)
 	}
 }
 

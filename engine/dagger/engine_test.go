@@ -200,7 +200,7 @@ func TestEngineIntegration(t *testing.T) {
 	}
 	logs := t.TempDir()
 	rs := newRunState(&r, logs, nil)
-	err = e.runIntegration(ctx, &r, rs)
+	err = e.runIntegration(ctx, &r, rs, nil)
 	for _, name := range []string{"api.log", "web.log", "suite.log"} {
 		b, _ := os.ReadFile(filepath.Join(logs, name))
 		t.Logf("%s:\n%s", name, b)

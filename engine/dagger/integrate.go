@@ -20,7 +20,8 @@ var _ engine.Integrator = (*Engine)(nil)
 
 // Integrate runs the integration stage on the engine (engine.Integrator): req's services are
 // translated (translator.integrationRun, with the WithIntegration options) and run
-// (runIntegration) with req.LogDir as the log directory. The run fills the report and sends
+// (runIntegration) with req.LogDir as the log directory, each service once its image is built
+// (req.Image). The run fills the report and sends
 // req.Events as it goes, the values integration.Run fills on the local engine: postgres.ready,
 // service.migrate when a service's set-up starts, service.healthy or service.failed,
 // suite.started, then one suite.test per test and suite.finished. The error is nil only when
@@ -49,10 +50,8 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 	if o.RunID == "" {
 		o.RunID = req.RunID
 	}
-	if _, err := tr.integrationRun(req.Config, req.Services, o); err != nil {
-		return rep, fmt.Errorf("%w: %w", model.ErrInvalidSpec, err)
-	}
-	if o.images, err = e.serviceImages(ctx, req); err != nil {
+	var prepare prepareFunc
+	if o.images, prepare, err = e.serviceImages(req); err != nil {
 		return rep, err
 	}
 	r, err := tr.integrationRun(req.Config, req.Services, o)
@@ -60,48 +59,60 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 		return rep, fmt.Errorf("%w: %w", model.ErrInvalidSpec, err)
 	}
 	rs := newRunState(&r, req.LogDir, req.Events)
-	return rs.rep, rs.outcome(ctx, e.runIntegration(ctx, &r, rs))
+	return rs.rep, rs.outcome(ctx, e.runIntegration(ctx, &r, rs, prepare))
 }
 
+// prepareFunc readies what service's set-up starts from before the set-up runs: its image,
+// waiting until the run has built it. An error is the service's "prepare" step failing.
+type prepareFunc func(ctx context.Context, service string) error
+
 // serviceImages are the images req's services start from, by name, as docker-archive:FILE:TAG
-// references to single-image tarballs of what the WithImages builder built (req.Image waits for
-// each): what ships is what integration tests. None when req starts services from their gated
-// containers (engine.FromVenv, or no req.Image with no From).
-func (e *Engine) serviceImages(ctx context.Context, req engine.IntegrationRequest) (map[string]string, error) {
+// references to single-image tarballs of what the WithImages builder builds — what ships is what
+// integration tests —, and the prepareFunc that writes a service's tarball once req.Image has
+// its image (each service waits for its own, as integration.Run's launchers do). None, and no
+// prepareFunc, when req starts services from their gated containers (engine.FromVenv, or no
+// req.Image with no From).
+func (e *Engine) serviceImages(req engine.IntegrationRequest) (map[string]string, prepareFunc, error) {
 	switch {
 	case req.From == engine.FromVenv || (req.From == "" && req.Image == nil):
-		return nil, nil
+		return nil, nil, nil
 	case req.Image == nil || e.o.images == nil:
-		return nil, fmt.Errorf("%w: integration starts the services from their images, and this run has none (the dagger engine was created without WithImages, or the request has no Image)", model.ErrInvalidSpec)
+		return nil, nil, fmt.Errorf("%w: integration starts the services from their images, and this run has none (the dagger engine was created without WithImages, or the request has no Image)", model.ErrInvalidSpec)
 	}
 	e.mu.Lock()
 	dir, err := e.scratchLocked("images-")
 	e.mu.Unlock()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[string]string{}
+	refs, tags := map[string]string{}, map[string]name.Tag{}
 	for _, svc := range req.Services {
-		ref, err := req.Image(ctx, svc.Name)
+		tag, err := name.NewTag("convoy.invalid/" + svc.Name + ":integration")
 		if err != nil {
-			return nil, fmt.Errorf("waiting for the image of %q: %w", svc.Name, err)
+			return nil, nil, fmt.Errorf("%w: naming the image of %q: %w", model.ErrInvalidSpec, svc.Name, err)
+		}
+		tags[svc.Name] = tag
+		refs[svc.Name] = "docker-archive:" + imageTarball(dir, svc.Name) + ":" + tag.String()
+	}
+	prepare := func(ctx context.Context, service string) error {
+		ref, err := req.Image(ctx, service)
+		if err != nil {
+			return fmt.Errorf("waiting for the image of %q: %w", service, err)
 		}
 		img, err := e.o.images.Image(ctx, ref)
 		if err != nil {
-			return nil, fmt.Errorf("reading the image of %q: %w", svc.Name, err)
+			return fmt.Errorf("reading the image of %q (%s): %w", service, ref, err)
 		}
-		tag, err := name.NewTag("convoy.invalid/" + svc.Name + ":integration")
-		if err != nil {
-			return nil, fmt.Errorf("naming the image of %q: %w", svc.Name, err)
+		if err := tarball.WriteToFile(imageTarball(dir, service), tags[service], img); err != nil {
+			return fmt.Errorf("exporting the image of %q (%s): %w", service, ref, err)
 		}
-		file := filepath.Join(dir, svc.Name+".tar")
-		if err := tarball.WriteToFile(file, tag, img); err != nil {
-			return nil, fmt.Errorf("exporting the image of %q (%s): %w", svc.Name, ref, err)
-		}
-		out[svc.Name] = "docker-archive:" + file + ":" + tag.String()
+		return nil
 	}
-	return out, nil
+	return refs, prepare, nil
 }
+
+// imageTarball is the tarball in dir of the image service starts from.
+func imageTarball(dir, service string) string { return filepath.Join(dir, service+".tar") }
 
 // postgresImage is the Postgres server's image reference Integrate uses for cfg.
 func (e *Engine) postgresImage(cfg *config.Config) string {

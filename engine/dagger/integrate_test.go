@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func (r *recorder) find(kind model.EventKind, service string) *model.Event {
 func twoServices(dir string, shadow bool) *integrationRecipe {
 	svc := func(name string, port int) serviceRecipe {
 		return serviceRecipe{Name: name, Hostname: name, Port: port, URL: fmt.Sprintf("http://%s:%d", name, port), Database: name + "_r1",
-			Setup: recipe{Execs: []execStep{{Argv: []string{"python", "manage.py", "migrate", "--noinput"}}, {Argv: []string{"python", "manage.py", "populate"}}}}}
+			Setup: recipe{Execs: []execStep{{Step: "migrate", Argv: []string{"python", "manage.py", "migrate", "--noinput"}}, {Step: "populate", Argv: []string{"python", "manage.py", "populate"}}}}}
 	}
 	r := &integrationRecipe{RunID: "r1", Timeout: 5 * time.Minute, Services: []serviceRecipe{svc("api", 9000), svc("web", 8000)}}
 	r.Services[1].Shadow = shadow
@@ -296,6 +297,50 @@ func TestRunStateShadow(t *testing.T) {
 	}
 }
 
+// TestSetUpImageMissing: a service whose image will not come (its gates failed, say) fails its
+// "prepare" step before any container is made, with the reason in its log — which stops the
+// run, unless the service is a shadow: then the run goes on without it.
+func TestSetUpImageMissing(t *testing.T) {
+	noImage := func(ctx context.Context, service string) error {
+		return fmt.Errorf("waiting for the image of %q: %w", service, errors.New("its gates failed"))
+	}
+	t.Run("shadow", func(t *testing.T) {
+		dir := t.TempDir()
+		r := twoServices(dir, true)
+		r.Services = r.Services[1:] // web alone: api would need an engine
+		var rec recorder
+		rs := newRunState(r, dir, rec.add)
+		setups, err := New(nil).setUpServices(context.Background(), r, rs, nil, noImage)
+		if err != nil || len(setups) != 1 || setups[0] != nil || !rs.isDown(0) {
+			t.Fatalf("setUpServices = %v, %v; want no error and web down", setups, err)
+		}
+		f := rec.find(model.EventServiceFailed, "web")
+		var se *model.ServiceError
+		if f == nil || f.Step != "prepare" || !errors.As(f.Err, &se) || !strings.Contains(se.Error(), "its gates failed") {
+			t.Fatalf("events %q, failure %+v", rec.kinds(), f)
+		}
+		if rec.find(model.EventServiceMigrate, "web") != nil {
+			t.Error("web's set-up started without its image")
+		}
+		same(t, "log tail", se.LogTail, []string{`convoy: waiting for the image of "web": its gates failed`})
+	})
+	t.Run("not a shadow", func(t *testing.T) {
+		dir := t.TempDir()
+		r := twoServices(dir, true)
+		var rec recorder
+		rs := newRunState(r, dir, rec.add)
+		_, err := New(nil).setUpServices(context.Background(), r, rs, nil, noImage)
+		var se *model.ServiceError
+		if !errors.As(err, &se) || se.Service != "api" || se.Step != "prepare" || len(se.Argv) != 0 {
+			t.Fatalf("setUpServices: %v; want api's prepare failure", err)
+		}
+		if !strings.HasPrefix(se.Error(), `service "api": prepare failed after `) {
+			t.Errorf("message %q", se.Error())
+		}
+		same(t, "events", len(rec.events), 2) // both failed; web's is tolerated, api's stops the run
+	})
+}
+
 func TestRunStateInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -482,19 +527,28 @@ func TestServiceError(t *testing.T) {
 		t.Fatal(err)
 	}
 	sr := &serviceRecipe{Name: "web", URL: "http://web:8000", Health: "/healthz",
-		Setup: recipe{Execs: []execStep{{Argv: integration.DefaultMigrate}, {Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}}}}}
+		Setup: recipe{Execs: []execStep{{Step: "migrate", Argv: integration.DefaultMigrate},
+			{Step: "populate", Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}},
+			{Step: "prestart", Argv: []string{"python", "manage.py", "collectstatic"}}}}}
 
 	populate := &engine.StageError{Reason: engine.Failed, ExitCode: 2, Command: sr.Setup.Execs[1].Argv}
 	step, argv := setupStep(sr, populate)
-	if step != "populate" || !equalArgv(argv, sr.Setup.Execs[1].Argv) {
+	if step != "populate" || !slices.Equal(argv, sr.Setup.Execs[1].Argv) {
 		t.Errorf("setupStep(populate failed) = %s %q", step, argv)
 	}
-	for _, err := range []error{
-		&engine.StageError{Reason: engine.TimedOut, ExitCode: -1, Command: integration.DefaultMigrate},
-		errors.New("preparing the container"),
+	for _, tc := range []struct {
+		err  error
+		step string
+		argv []string
+	}{
+		{&engine.StageError{Reason: engine.TimedOut, ExitCode: -1, Command: integration.DefaultMigrate}, "migrate", integration.DefaultMigrate},
+		{&engine.StageError{Reason: engine.Failed, ExitCode: 1, Command: sr.Setup.Execs[2].Argv}, "prestart", sr.Setup.Execs[2].Argv},
+		{&engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: errors.New("pulling the image")}, "prepare", nil},
+		{&engine.StageError{Reason: engine.Failed, ExitCode: 1, Command: []string{"uv", "pip", "install"}}, "prepare", nil}, // rebuilding the gated container
+		{errors.New("preparing the container"), "prepare", nil},
 	} {
-		if step, _ := setupStep(sr, err); step != "migrate" {
-			t.Errorf("setupStep(%v) = %s, want migrate", err, step)
+		if step, argv := setupStep(sr, tc.err); step != tc.step || !slices.Equal(argv, tc.argv) {
+			t.Errorf("setupStep(%v) = %s %q, want %s %q", tc.err, step, argv, tc.step, tc.argv)
 		}
 	}
 

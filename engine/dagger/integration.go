@@ -264,9 +264,9 @@ func (t translator) integrationService(cfg *config.Config, svc *config.Service, 
 	env[envRunID] = o.RunID
 	var execs []execStep
 	migrate, populate, prestart := engine.IntegrationSteps(svc)
-	for _, argv := range [][]string{migrate, populate, prestart} {
-		if len(argv) > 0 {
-			execs = append(execs, execStep{Argv: argv})
+	for _, x := range []execStep{{Step: "migrate", Argv: migrate}, {Step: "populate", Argv: populate}, {Step: "prestart", Argv: prestart}} {
+		if len(x.Argv) > 0 {
+			execs = append(execs, x)
 		}
 	}
 	setup, err := t.serviceSetup(cfg, svc, o, recipe{Service: svc.Name, Stage: integrationStage, Env: envList(env), Timeout: svc.Timeout, Execs: execs})

@@ -52,12 +52,12 @@ func TestIntegrationRecipe(t *testing.T) {
 			t.Errorf("web = %+v", web)
 		}
 		same(t, "web setup execs", web.Setup.Execs, []execStep{
-			{Argv: integration.DefaultMigrate},
-			{Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}},
+			{Step: "migrate", Argv: integration.DefaultMigrate},
+			{Step: "populate", Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}},
 		})
 		same(t, "api setup execs", api.Setup.Execs, []execStep{
-			{Argv: integration.DefaultMigrate},
-			{Argv: []string{"python", "manage.py", "populate"}},
+			{Step: "migrate", Argv: integration.DefaultMigrate},
+			{Step: "populate", Argv: []string{"python", "manage.py", "populate"}},
 		})
 		got := web.Setup.envMap()
 		for k, v := range map[string]string{

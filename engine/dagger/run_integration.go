@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,8 +25,9 @@ import (
 const stopGrace = 30 * time.Second
 
 // runIntegration runs r, filling rs and sending its events as each step happens: the Postgres
-// server started with one database per service; every service's migrate and populate (at most
-// WithJobs at once, each logged to its log in the report); the services started as Dagger
+// server started with one database per service; every service prepared (prepare, when not nil:
+// its image waited for and exported), then its migrate and populate (at most WithJobs services
+// at once, each logged to its log in the report); the services started as Dagger
 // services in start order, each bound to the server and to the services it depends on by
 // hostname; then the suite's container bound to every service, its set-up, one health check per
 // service and the suite (suite.log and junit.xml in the report's log directory). Everything is
@@ -33,7 +35,7 @@ const stopGrace = 30 * time.Second
 // (runState.serviceFailed): the others start and the suite runs without it. The error says why
 // the run did not pass: the *model.ServiceError (wrapping the *engine.StageError) of the first
 // service that did not come up, or the suite's (model.SuiteVerdict).
-func (e *Engine) runIntegration(ctx context.Context, r *integrationRecipe, rs *runState) error {
+func (e *Engine) runIntegration(ctx context.Context, r *integrationRecipe, rs *runState, prepare prepareFunc) error {
 	t0 := time.Now()
 	defer func() { rs.rep.Duration = time.Since(t0) }()
 	if r.Timeout > 0 {
@@ -57,7 +59,7 @@ func (e *Engine) runIntegration(ctx context.Context, r *integrationRecipe, rs *r
 	rs.postgresReady(postgresURL(r.Postgres))
 
 	rs.setPhase("setting up the services")
-	setups, err := e.setUpServices(ctx, r, rs, pg)
+	setups, err := e.setUpServices(ctx, r, rs, pg, prepare)
 	if err != nil {
 		return err
 	}
@@ -84,23 +86,30 @@ func stopAll(ctx context.Context, r *integrationRecipe, svcs map[string]*dagger.
 	}
 }
 
-// setUpServices runs every service's set-up (migrate, populate) in a container bound to the
-// server pg, at most WithJobs at once, and returns the containers after it, by service index
-// (nil for a service that did not come up).
-func (e *Engine) setUpServices(ctx context.Context, r *integrationRecipe, rs *runState, pg *dagger.Service) ([]*dagger.Container, error) {
+// setUpServices prepares every service (prepare, when not nil) and runs its set-up (migrate,
+// populate, pre-start) in a container bound to the server pg, at most WithJobs services at once,
+// and returns the containers after it, by service index (nil for a service that did not come
+// up).
+func (e *Engine) setUpServices(ctx context.Context, r *integrationRecipe, rs *runState, pg *dagger.Service, prepare prepareFunc) ([]*dagger.Container, error) {
 	setups := make([]*dagger.Container, len(r.Services))
 	var g errgroup.Group
 	g.SetLimit(e.o.jobs)
 	for i := range r.Services {
 		g.Go(func() error {
 			sr, logPath := &r.Services[i], rs.rep.Services[i].LogPath
-			var argv []string
-			if len(sr.Setup.Execs) > 0 {
-				argv = sr.Setup.Execs[0].Argv
-			}
-			rs.setUpStarted(i, argv)
 			t1 := time.Now()
 			err := withLog(logPath, func(log io.Writer) error {
+				if prepare != nil {
+					if err := prepare(ctx, sr.Name); err != nil {
+						fmt.Fprintf(log, "convoy: %v\n", err)
+						return err
+					}
+				}
+				var argv []string
+				if len(sr.Setup.Execs) > 0 && sr.Setup.Execs[0].Step == "migrate" {
+					argv = sr.Setup.Execs[0].Argv
+				}
+				rs.setUpStarted(i, argv)
 				ctr, err := e.container(ctx, &sr.Setup)
 				if err != nil {
 					return e.failure(ctx, log, nil, err)
@@ -242,29 +251,19 @@ func postgresURL(p postgresRecipe) string {
 	return fmt.Sprintf("postgresql://%s:xxxxx@%s:%d/%s", postgresUser, p.Hostname, p.Port, postgresUser)
 }
 
-// setupStep names the set-up step err stopped at, "migrate" or "populate", with its argv: the
-// failing exec's, or migrate when the container could not even be prepared.
+// setupStep names the set-up step err stopped at, with its argv: the exec whose command failed
+// (migrate, populate or prestart), else "prepare" and none — the container could not be
+// prepared (its image or gated environment) and no command of the set-up ran.
 func setupStep(sr *serviceRecipe, err error) (string, []string) {
 	var se *engine.StageError
-	if errors.As(err, &se) && len(sr.Setup.Execs) > 1 && equalArgv(se.Command, sr.Setup.Execs[1].Argv) {
-		return "populate", sr.Setup.Execs[1].Argv
-	}
-	if len(sr.Setup.Execs) > 0 {
-		return "migrate", sr.Setup.Execs[0].Argv
-	}
-	return "migrate", nil
-}
-
-func equalArgv(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+	if errors.As(err, &se) && len(se.Command) > 0 {
+		for _, x := range sr.Setup.Execs {
+			if x.Step != "" && slices.Equal(se.Command, x.Argv) {
+				return x.Step, x.Argv
+			}
 		}
 	}
-	return true
+	return "prepare", nil
 }
 
 // serviceError describes sr failing at step as package integration does, with the last lines of

@@ -64,10 +64,14 @@ func (e *ServiceError) Error() string {
 	case "serve":
 		fmt.Fprintf(&b, "service %q exited (%v) %s after it was started with %q, before %s", e.Service, e.Err, wait, strings.Join(e.Argv, " "), e.awaited())
 	default:
+		step := e.Step
+		if len(e.Argv) > 0 {
+			step += " (" + strings.Join(e.Argv, " ") + ")"
+		}
 		if e.TimedOut {
-			fmt.Fprintf(&b, "service %q: %s (%s) timed out after %s", e.Service, e.Step, strings.Join(e.Argv, " "), wait)
+			fmt.Fprintf(&b, "service %q: %s timed out after %s", e.Service, step, wait)
 		} else {
-			fmt.Fprintf(&b, "service %q: %s (%s) failed after %s: %v", e.Service, e.Step, strings.Join(e.Argv, " "), wait, e.Err)
+			fmt.Fprintf(&b, "service %q: %s failed after %s: %v", e.Service, step, wait, e.Err)
 		}
 	}
 	if len(e.LogTail) > 0 {

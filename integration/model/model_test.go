@@ -137,3 +137,22 @@ func TestLogTail(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceErrorMessage: a step names its command when it has one, and never an empty one.
+func TestServiceErrorMessage(t *testing.T) {
+	for _, tc := range []struct {
+		err  ServiceError
+		want string
+	}{
+		{ServiceError{Service: "web", Step: "populate", Argv: []string{"python", "manage.py", "populate"}, Waited: 2 * time.Second, Err: errors.New("exit status 2")},
+			`service "web": populate (python manage.py populate) failed after 2s: exit status 2`},
+		{ServiceError{Service: "web", Step: "migrate", Waited: time.Second, Err: errors.New("pulling the image: no such host")},
+			`service "web": migrate failed after 1s: pulling the image: no such host`},
+		{ServiceError{Service: "web", Step: "migrate", Argv: []string{"migrate"}, Waited: time.Minute, TimedOut: true},
+			`service "web": migrate (migrate) timed out after 1m0s`},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"dagger.io/dagger"
+
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/integration/model"
@@ -339,6 +341,31 @@ func TestSetUpImageMissing(t *testing.T) {
 		}
 		same(t, "events", len(rec.events), 2) // both failed; web's is tolerated, api's stops the run
 	})
+}
+
+// TestStartServicesGoesOnWithoutShadow: a shadow service that cannot be started does not end
+// the starts: the next service is still started (here it cannot be either, and stops the run).
+func TestStartServicesGoesOnWithoutShadow(t *testing.T) {
+	dir := t.TempDir()
+	r := twoServices(dir, true)
+	r.Services[0], r.Services[1] = r.Services[1], r.Services[0] // web, the shadow, first
+	for i := range r.Services {
+		r.Services[i].Bindings = []string{postgresHostname, "ghost"} // never started: fails before any engine call
+	}
+	var rec recorder
+	rs := newRunState(r, dir, rec.add)
+	err := New(nil).startServices(context.Background(), r, rs, make([]*dagger.Container, 2), map[string]*dagger.Service{})
+	var se *model.ServiceError
+	if !errors.As(err, &se) || se.Service != "api" || se.Step != "serve" {
+		t.Fatalf("startServices: %v; want api's serve failure after web's was tolerated", err)
+	}
+	same(t, "events", rec.kinds(), []string{"service.failed web", "service.failed api"})
+	if !rs.isDown(0) || rs.isDown(1) {
+		t.Errorf("down = %v; want web only", rs.down)
+	}
+	if !strings.Contains(strings.Join(se.LogTail, "\n"), `which has not started`) {
+		t.Errorf("api's log tail %q lacks why", se.LogTail)
+	}
 }
 
 func TestRunStateInterrupted(t *testing.T) {

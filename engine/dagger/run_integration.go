@@ -130,8 +130,8 @@ func (e *Engine) setUpServices(ctx context.Context, r *integrationRecipe, rs *ru
 	return setups, nil
 }
 
-// startServices starts the services that were set up, in start order, each bound to the
-// services it depends on, and adds them to svcs by hostname.
+// startServices starts the services that were set up, in start order, and adds them to svcs
+// by hostname.
 func (e *Engine) startServices(ctx context.Context, r *integrationRecipe, rs *runState, setups []*dagger.Container, svcs map[string]*dagger.Service) error {
 	for i := range r.Services {
 		sr := &r.Services[i]
@@ -139,23 +139,10 @@ func (e *Engine) startServices(ctx context.Context, r *integrationRecipe, rs *ru
 			continue
 		}
 		rs.setPhase(fmt.Sprintf("starting service %q", sr.Name))
-		ctr := setups[i]
-		for _, b := range sr.Bindings {
-			if b == postgresHostname {
-				continue // bound for the set-up already
-			}
-			dep, ok := svcs[b]
-			if !ok {
-				err := fmt.Errorf("%q is bound to %q, which has not started: the recipe's services are not in start order", sr.Name, b)
-				return rs.serviceFailed(ctx, i, serviceError(sr, "serve", sr.Serve, rs.rep.Services[i].LogPath, 0, "", err))
-			}
-			ctr = ctr.WithServiceBinding(b, dep)
-		}
 		t1 := time.Now()
-		svc, err := ctr.WithExposedPort(sr.Port).AsService(dagger.ContainerAsServiceOpts{Args: sr.Serve}).Start(ctx)
+		svc, err := e.startService(ctx, sr, setups[i], svcs)
 		if err != nil {
 			logPath := rs.rep.Services[i].LogPath
-			err = e.stageErrArgv(ctx, sr.Serve, fmt.Errorf("starting %q: %w", sr.Name, err))
 			appendLog(logPath, fmt.Sprintf("$ %s\nconvoy: %v\n", python.QuoteArgv(sr.Serve), err))
 			if err := rs.serviceFailed(ctx, i, serviceError(sr, "serve", sr.Serve, logPath, time.Since(t1), "", err)); err != nil {
 				return err
@@ -165,6 +152,26 @@ func (e *Engine) startServices(ctx context.Context, r *integrationRecipe, rs *ru
 		svcs[sr.Hostname] = svc
 	}
 	return nil
+}
+
+// startService starts sr from its set-up container ctr as a Dagger service, bound to the
+// services it depends on (by hostname in svcs).
+func (e *Engine) startService(ctx context.Context, sr *serviceRecipe, ctr *dagger.Container, svcs map[string]*dagger.Service) (*dagger.Service, error) {
+	for _, b := range sr.Bindings {
+		if b == postgresHostname {
+			continue // bound for the set-up already
+		}
+		dep, ok := svcs[b]
+		if !ok {
+			return nil, fmt.Errorf("%q is bound to %q, which has not started: the recipe's services are not in start order", sr.Name, b)
+		}
+		ctr = ctr.WithServiceBinding(b, dep)
+	}
+	svc, err := ctr.WithExposedPort(sr.Port).AsService(dagger.ContainerAsServiceOpts{Args: sr.Serve}).Start(ctx)
+	if err != nil {
+		return nil, e.stageErrArgv(ctx, sr.Serve, fmt.Errorf("starting %q: %w", sr.Name, err))
+	}
+	return svc, nil
 }
 
 // runSuite sets up the suite's container, bound to the services that started, checks each

@@ -36,8 +36,8 @@ type options struct {
 	containers  ContainerSweeper
 }
 
-// WithEvents calls fn with every model.Event of the run, in order, one at a time (services starting in
-// parallel emit from their own goroutines). fn should return quickly: the run waits for it.
+// WithEvents calls fn with every event of the run, in order, one at a time (services starting
+// in parallel emit from their own goroutines). fn should return quickly: the run waits for it.
 func WithEvents(fn func(model.Event)) Option { return func(o *options) { o.events = fn } }
 
 // WithGracePeriod sets how long a process group has to exit after SIGTERM before it gets SIGKILL
@@ -69,8 +69,9 @@ const maxPortAttempts = 5
 // stopped and its directory removed.
 //
 // The error is nil only if every service came up and the suite passed. Otherwise it wraps
-// model.ErrInvalidSpec (nothing started), a *model.ServiceError, model.ErrSuiteFailed or model.ErrInterrupted (and
-// context.Cause(ctx)); teardown failures are joined to it. The model.Report is never nil.
+// model.ErrInvalidSpec (nothing started), a *model.ServiceError, model.ErrSuiteFailed or
+// model.ErrInterrupted (and context.Cause(ctx)); teardown failures are joined to it. The report
+// is never nil.
 //
 // To honour SIGINT and SIGTERM, pass a context from signal.NotifyContext: processes run in their own
 // process groups, so a terminal's SIGINT reaches convoy only, and Run takes them down in order.

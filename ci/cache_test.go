@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// TestCachePrune runs convoy cache prune on a cache holding a stale dependency layer: the dry
-// run lists it with its size and keeps it, the real run removes it; a wrong subcommand is a
-// usage error.
+// TestCachePrune runs convoy cache prune on a cache holding a stale dependency layer and a
+// state directory holding a stale Dagger retry record: the dry run lists them with their sizes
+// and keeps them, the real run removes them; a wrong subcommand is a usage error.
 func TestCachePrune(t *testing.T) {
 	root := writeRepo(t, map[string]string{
 		"services.yaml":          "version: 1\nservices: [{name: a, path: svc/a}]\n",
@@ -20,9 +20,13 @@ func TestCachePrune(t *testing.T) {
 	cache := t.TempDir()
 	layer := filepath.Join(cache, "layers", "deps-old.tar.gz")
 	writeFiles(t, cache, map[string]string{"layers/deps-old.tar.gz": strings.Repeat("x", 3*1024)})
+	retry := filepath.Join(root, ".convoy", "dagger", "retry", "0123abcd-0")
+	writeFiles(t, root, map[string]string{".convoy/dagger/retry/0123abcd-0": strings.Repeat("f", 32)})
 	old := time.Now().Add(-30 * 24 * time.Hour)
-	if err := os.Chtimes(layer, old, old); err != nil {
-		t.Fatal(err)
+	for _, p := range []string{layer, retry} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
 	}
 	run := func(args ...string) (string, int) {
 		cmd := exec.Command(convoyBin, append(args, "-C", root, "--cache-dir", cache)...)
@@ -36,17 +40,22 @@ func TestCachePrune(t *testing.T) {
 		return string(out), 0
 	}
 	out, code := run("cache", "prune", "--dry-run")
-	if code != 0 || !strings.Contains(out, "3.0 KiB  dependency layer") || !strings.Contains(out, "would reclaim 3.0 KiB in 1 entries") {
+	if code != 0 || !strings.Contains(out, "3.0 KiB  dependency layer") || !strings.Contains(out, "32 B  dagger retry record   "+retry) ||
+		!strings.Contains(out, "would reclaim 3.0 KiB in 2 entries") {
 		t.Fatalf("dry run: exit %d\n%s", code, out)
 	}
-	if _, err := os.Stat(layer); err != nil {
-		t.Fatalf("the dry run removed the layer: %v", err)
+	for _, p := range []string{layer, retry} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("the dry run removed %s: %v", p, err)
+		}
 	}
-	if out, code = run("cache", "prune"); code != 0 || !strings.Contains(out, "reclaimed 3.0 KiB in 1 entries") {
+	if out, code = run("cache", "prune"); code != 0 || !strings.Contains(out, "reclaimed 3.0 KiB in 2 entries") {
 		t.Fatalf("prune: exit %d\n%s", code, out)
 	}
-	if _, err := os.Stat(layer); !os.IsNotExist(err) {
-		t.Errorf("the layer is still there: %v", err)
+	for _, p := range []string{layer, retry} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", p, err)
+		}
 	}
 	if out, code = run("cache", "clear"); code != exitUsage {
 		t.Errorf("cache clear: exit %d, want %d\n%s", code, exitUsage, out)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/convoy-ci/convoy/engine/dagger"
 	"github.com/convoy-ci/convoy/engine/local"
 	"github.com/convoy-ci/convoy/internal/size"
 	"github.com/convoy-ci/convoy/pipeline"
@@ -15,8 +16,8 @@ import (
 func init() {
 	register(&command{
 		name: "cache",
-		summary: "cache prune: remove the virtualenvs, dependency layers, runtime requirements and gate records " +
-			"the manifest no longer refers to and no run used lately, with their sizes.",
+		summary: "cache prune: remove the virtualenvs, dependency layers, runtime requirements, gate records " +
+			"and Dagger retry records the manifest no longer refers to and no run used lately, with their sizes.",
 		usage: "prune [--dry-run] [--keep-for DURATION] [flags]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.Bool("dry-run", false, "list what would be removed, and its size, without removing anything")
@@ -44,6 +45,13 @@ func (c *cli) cachePrune(ctx context.Context) int {
 	rs, err := eng.Prune(ctx, cfg, keepFor, dry)
 	if err != nil {
 		return c.fail(err)
+	}
+	retries, err := dagger.PruneRetries(stateDir(cfg), keepFor, dry)
+	if err != nil {
+		return c.fail(err)
+	}
+	for _, r := range retries {
+		rs = append(rs, local.Reclaimable{Path: r.Path, Size: r.Size, Kind: "dagger retry record", LastUsed: r.LastUsed})
 	}
 	var total int64
 	for _, r := range rs {

@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -142,7 +143,7 @@ type IntegrationRequest struct {
 	// LogDir receives one log per service and the suite's.
 	LogDir string
 	// Events receives progress, synchronously.
-	Events func(integration.Event)
+	Events func(model.Event)
 	// From says what the services run from: FromImage (their images, the default) or FromVenv.
 	From From
 	// Image returns, for FromImage, a service's image as repo@sha256:… (built by this run or
@@ -173,7 +174,7 @@ const (
 type Integrator interface {
 	// Integrate starts Postgres and every service, runs the suite, and tears everything down
 	// before it returns, whatever happened. The report is never nil.
-	Integrate(ctx context.Context, req IntegrationRequest) (*integration.Report, error)
+	Integrate(ctx context.Context, req IntegrationRequest) (*model.Report, error)
 }
 
 // IntegrationSteps returns the commands that set svc up for integration, in order: its

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/convoy-ci/convoy/integration/backing"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/internal/procgroup"
 )
 
@@ -55,11 +56,11 @@ func (r *runner) startBacking(ctx context.Context, kind string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.backing[kind] = srv
-	r.report.Backing = append(r.report.Backing, BackingReport{Kind: kind, URL: srv.URL(), Port: srv.Port(), LogPath: logPath})
+	r.report.Backing = append(r.report.Backing, model.BackingReport{Kind: kind, URL: srv.URL(), Port: srv.Port(), LogPath: logPath})
 	if _, err := writeRecord(r.o.runDirFor(r.spec.Repo), r.spec.RunID, r.recordOf()); err != nil {
 		return err
 	}
-	r.emit(Event{Kind: EventBackingReady, Backing: kind, URL: srv.URL(), PID: srv.PIDs()[len(srv.PIDs())-1],
+	r.emit(model.Event{Kind: model.EventBackingReady, Backing: kind, URL: srv.URL(), PID: srv.PIDs()[len(srv.PIDs())-1],
 		Port: srv.Port(), Dir: srv.Dir(), LogPath: logPath})
 	return nil
 }

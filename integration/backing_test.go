@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 )
 
 // TestRunBackingAndProcesses: a service that declares Redis gets a throwaway server and its URL,
@@ -54,7 +55,7 @@ func TestRunBackingAndProcesses(t *testing.T) {
 			rep, err := integration.Run(t.Context(), spec, integration.WithEvents(rec.record))
 			assertCleanedUp(t, rec)
 			assertDatabasesDropped(t, server.URL(), spec.RunID)
-			ready := rec.of(integration.EventBackingReady)
+			ready := rec.of(model.EventBackingReady)
 			if len(ready) != 1 || ready[0].Backing != "redis" || !strings.HasPrefix(ready[0].URL, "redis://127.0.0.1:") {
 				t.Fatalf("backing.ready events = %+v, want one for redis", ready)
 			}
@@ -77,12 +78,12 @@ func TestRunBackingAndProcesses(t *testing.T) {
 				if !slices.Equal(names, []string{"orders/worker", "orders/beat"}) {
 					t.Errorf("ready processes = %v, want orders/worker, orders/beat", names)
 				}
-				if n := len(rec.of(integration.EventProcessReady)); n != 2 {
+				if n := len(rec.of(model.EventProcessReady)); n != 2 {
 					t.Errorf("%d process.ready events, want 2", n)
 				}
 				return
 			}
-			var se *integration.ServiceError
+			var se *model.ServiceError
 			if !errors.As(err, &se) || se.Service != "orders/worker" || se.Step != tt.step {
 				t.Fatalf("err = %v, want a ServiceError of orders/worker at %s", err, tt.step)
 			}
@@ -114,7 +115,7 @@ func TestRunRabbitMQ(t *testing.T) {
 	if rep.Suite.Passed != 1 || len(rep.Backing) != 2 {
 		t.Errorf("suite passed %d tests (want 1); backing %+v (want rabbitmq and redis)", rep.Suite.Passed, rep.Backing)
 	}
-	for _, e := range rec.of(integration.EventBackingReady) {
+	for _, e := range rec.of(model.EventBackingReady) {
 		if _, err := os.Stat(e.Dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s's directory %s is left (%v)", e.Backing, e.Dir, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 )
 
 // TestRunChecks starts services that are not HTTP servers, each with the check that fits it: a TCP
@@ -72,7 +73,7 @@ func TestRunChecks(t *testing.T) {
 				}
 				return
 			}
-			var se *integration.ServiceError
+			var se *model.ServiceError
 			if !errors.As(err, &se) || se.Service != tt.failing || se.Step != "health" || !se.TimedOut {
 				t.Fatalf("err = %v, want %s's health check to time out", err, tt.failing)
 			}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/convoy-ci/convoy/integration/model"
 )
 
 // parsePostgresURL checks that s is a postgres:// or postgresql:// URL.
@@ -18,7 +20,7 @@ func parsePostgresURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("parsing PostgreSQL URL: %w", err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return nil, fmt.Errorf("PostgreSQL URL %q: scheme must be postgres:// or postgresql://", Redact(s))
+		return nil, fmt.Errorf("PostgreSQL URL %q: scheme must be postgres:// or postgresql://", model.Redact(s))
 	}
 	return u, nil
 }
@@ -35,20 +37,11 @@ func databaseURL(admin, db string) (string, error) {
 	return u.String(), nil
 }
 
-// Redact returns the URL s with any password replaced by "xxxxx", for messages and logs.
-func Redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
-
 // connect opens an administrative connection to the server at admin.
 func connect(ctx context.Context, admin string) (*pgx.Conn, error) {
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to PostgreSQL at %q: %w", Redact(admin), err)
+		return nil, fmt.Errorf("connecting to PostgreSQL at %q: %w", model.Redact(admin), err)
 	}
 	return conn, nil
 }

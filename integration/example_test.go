@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 )
 
 // Run two Django services, payments depending on auth, against a throwaway PostgreSQL cluster, and the
@@ -36,16 +37,16 @@ func ExampleRun() {
 			Timeout: 10 * time.Minute,
 		},
 	}
-	rep, err := integration.Run(ctx, spec, integration.WithEvents(func(e integration.Event) {
+	rep, err := integration.Run(ctx, spec, integration.WithEvents(func(e model.Event) {
 		fmt.Println(e.Kind, e.Service)
 	}))
-	var se *integration.ServiceError
+	var se *model.ServiceError
 	switch {
 	case errors.As(err, &se):
 		fmt.Printf("%s failed at %s\n", se.Service, se.Step)
-	case errors.Is(err, integration.ErrSuiteFailed):
+	case errors.Is(err, model.ErrSuiteFailed):
 		fmt.Printf("%d of %d tests failed\n", rep.Suite.Failed+rep.Suite.Errors, rep.Suite.Total())
-	case errors.Is(err, integration.ErrInterrupted):
+	case errors.Is(err, model.ErrInterrupted):
 		fmt.Println("interrupted; everything was torn down")
 	}
 }

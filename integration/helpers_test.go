@@ -16,6 +16,7 @@ import (
 
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/integration/internal/pgtest"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/integration/pgcluster"
 	"github.com/convoy-ci/convoy/internal/procgroup"
 )
@@ -97,11 +98,11 @@ func (f *fixture) spec(suiteFile string, services ...integration.Service) integr
 // recorder keeps a run's events.
 type recorder struct {
 	mu     sync.Mutex
-	events []integration.Event
-	on     func(integration.Event) // called for every event, if set
+	events []model.Event
+	on     func(model.Event) // called for every event, if set
 }
 
-func (r *recorder) record(e integration.Event) {
+func (r *recorder) record(e model.Event) {
 	r.mu.Lock()
 	r.events = append(r.events, e)
 	r.mu.Unlock()
@@ -111,10 +112,10 @@ func (r *recorder) record(e integration.Event) {
 }
 
 // of returns the events of kind.
-func (r *recorder) of(kind integration.EventKind) []integration.Event {
+func (r *recorder) of(kind model.EventKind) []model.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []integration.Event
+	var out []model.Event
 	for _, e := range r.events {
 		if e.Kind == kind {
 			out = append(out, e)
@@ -137,10 +138,10 @@ func (r *recorder) pids() []int {
 }
 
 // kinds returns the kinds of the events, in order.
-func (r *recorder) kinds() []integration.EventKind {
+func (r *recorder) kinds() []model.EventKind {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []integration.EventKind
+	var out []model.EventKind
 	for _, e := range r.events {
 		out = append(out, e.Kind)
 	}
@@ -163,7 +164,7 @@ func assertCleanedUp(t *testing.T, rec *recorder) {
 			t.Errorf("process group %d still has live processes %v after Run returned (%v)", pid, alive, err)
 		}
 	}
-	for _, e := range rec.of(integration.EventPostgresReady) {
+	for _, e := range rec.of(model.EventPostgresReady) {
 		if e.Dir == "" {
 			continue // an existing server
 		}
@@ -171,7 +172,7 @@ func assertCleanedUp(t *testing.T, rec *recorder) {
 			t.Errorf("throwaway cluster directory %q still exists after Run returned (stat: %v)", e.Dir, err)
 		}
 	}
-	if n := len(rec.of(integration.EventTeardownFinished)); n != 1 {
+	if n := len(rec.of(model.EventTeardownFinished)); n != 1 {
 		t.Errorf("%d teardown.finished events, want 1", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/integration/internal/freeport"
+	"github.com/convoy-ci/convoy/integration/model"
 )
 
 // checkProcs validates the processes of s and applies their defaults.
@@ -74,24 +75,24 @@ func (r *runner) startProc(ctx context.Context, s *service, p Proc) error {
 	case len(p.ReadyCommand) > 0:
 		chk = r.commandChecker(who, s, p.ReadyCommand)
 	}
-	rep := ProcessReport{Name: who, LogPath: logPath}
+	rep := model.ProcessReport{Name: who, LogPath: logPath}
 	t0 := time.Now()
 	fail := func(step string, err error, timedOut bool, code int, last string) error {
-		return &ServiceError{Service: who, Step: step, Argv: argv, Awaited: chk.what, Waited: time.Since(t0), TimedOut: timedOut,
-			ExitCode: code, LastProbe: last, LogPath: logPath, LogTail: LogTail(logPath, LogTailLines), Err: err}
+		return &model.ServiceError{Service: who, Step: step, Argv: argv, Awaited: chk.what, Waited: time.Since(t0), TimedOut: timedOut,
+			ExitCode: code, LastProbe: last, LogPath: logPath, LogTail: model.LogTail(logPath, model.LogTailLines), Err: err}
 	}
 	proc, err := r.start(who, s.launcher(), Command{Name: p.Name, Argv: argv, Env: r.serviceEnv(s), Log: w})
 	if err != nil {
 		return fail("serve", err, false, -1, "")
 	}
 	rep.PID = proc.PID()
-	r.emit(Event{Kind: EventProcessStart, Service: who, PID: proc.PID(), Argv: argv, LogPath: logPath})
+	r.emit(model.Event{Kind: model.EventProcessStart, Service: who, PID: proc.PID(), Argv: argv, LogPath: logPath})
 	last, err := awaitReady(ctx, proc, p.ReadyTimeout, chk)
 	defer func() { s.rep.Processes = append(s.rep.Processes, rep) }()
 	switch {
 	case err == nil:
 		rep.Ready, rep.Startup = true, time.Since(t0)
-		r.emit(Event{Kind: EventProcessReady, Service: who, PID: proc.PID(), Duration: rep.Startup, LogPath: logPath})
+		r.emit(model.Event{Kind: model.EventProcessReady, Service: who, PID: proc.PID(), Duration: rep.Startup, LogPath: logPath})
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()

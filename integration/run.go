@@ -18,6 +18,7 @@ import (
 
 	"github.com/convoy-ci/convoy/integration/backing"
 	"github.com/convoy-ci/convoy/integration/internal/freeport"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/integration/pgcluster"
 )
 
@@ -25,7 +26,7 @@ import (
 type Option func(*options)
 
 type options struct {
-	events      func(Event)
+	events      func(model.Event)
 	grace       time.Duration
 	pgBinDir    string
 	pgParentDir string
@@ -35,9 +36,9 @@ type options struct {
 	containers  ContainerSweeper
 }
 
-// WithEvents calls fn with every Event of the run, in order, one at a time (services starting in
-// parallel emit from their own goroutines). fn should return quickly: the run waits for it.
-func WithEvents(fn func(Event)) Option { return func(o *options) { o.events = fn } }
+// WithEvents calls fn with every event of the run, in order, one at a time (services starting
+// in parallel emit from their own goroutines). fn should return quickly: the run waits for it.
+func WithEvents(fn func(model.Event)) Option { return func(o *options) { o.events = fn } }
 
 // WithGracePeriod sets how long a process group has to exit after SIGTERM before it gets SIGKILL
 // (DefaultGracePeriod by default).
@@ -68,12 +69,13 @@ const maxPortAttempts = 5
 // stopped and its directory removed.
 //
 // The error is nil only if every service came up and the suite passed. Otherwise it wraps
-// ErrInvalidSpec (nothing started), a *ServiceError, ErrSuiteFailed or ErrInterrupted (and
-// context.Cause(ctx)); teardown failures are joined to it. The Report is never nil.
+// model.ErrInvalidSpec (nothing started), a *model.ServiceError, model.ErrSuiteFailed or
+// model.ErrInterrupted (and context.Cause(ctx)); teardown failures are joined to it. The report
+// is never nil.
 //
 // To honour SIGINT and SIGTERM, pass a context from signal.NotifyContext: processes run in their own
 // process groups, so a terminal's SIGINT reaches convoy only, and Run takes them down in order.
-func Run(ctx context.Context, spec Spec, opts ...Option) (rep *Report, err error) {
+func Run(ctx context.Context, spec Spec, opts ...Option) (rep *model.Report, err error) {
 	o := options{grace: DefaultGracePeriod, pickPort: freeport.Pick, parallel: 1}
 	for _, opt := range opts {
 		opt(&o)
@@ -82,7 +84,7 @@ func Run(ctx context.Context, spec Spec, opts ...Option) (rep *Report, err error
 	r := &runner{o: o, used: map[int]bool{}, backing: map[string]*backing.Server{}, outer: ctx}
 	if err := r.init(spec); err != nil {
 		r.report.Duration = time.Since(start)
-		return r.report, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+		return r.report, fmt.Errorf("%w: %w", model.ErrInvalidSpec, err)
 	}
 	r.sweep(ctx)
 	if r.record, err = writeRecord(o.runDirFor(r.spec.Repo), r.spec.RunID, r.recordOf()); err != nil {
@@ -103,7 +105,7 @@ func Run(ctx context.Context, spec Spec, opts ...Option) (rep *Report, err error
 	err = r.run(rctx)
 	if err != nil && ctx.Err() != nil {
 		// Whatever failed did so because the run was being cancelled.
-		err = fmt.Errorf("%w while %s: %w", ErrInterrupted, r.phase, context.Cause(ctx))
+		err = fmt.Errorf("%w while %s: %w", model.ErrInterrupted, r.phase, context.Cause(ctx))
 	}
 	return r.report, err
 }
@@ -113,7 +115,7 @@ type runner struct {
 	o        options
 	outer    context.Context // Run's own: once it is cancelled, processes get InterruptGrace
 	spec     Spec
-	report   *Report
+	report   *model.Report
 	services []*service
 	mu       sync.Mutex   // guards used and procs while services start in parallel
 	emitMu   sync.Mutex   // one event at a time
@@ -133,7 +135,7 @@ type runner struct {
 // service is a Service with its run-time state.
 type service struct {
 	Service
-	rep     *ServiceReport
+	rep     *model.ServiceReport
 	dbURL   string
 	logPath string
 	log     *os.File
@@ -150,7 +152,7 @@ type started struct {
 
 // init applies defaults, validates the spec and prepares the report.
 func (r *runner) init(spec Spec) error {
-	r.report = &Report{RunID: spec.RunID, Suite: SuiteReport{ExitCode: -1}}
+	r.report = &model.Report{RunID: spec.RunID, Suite: model.SuiteReport{ExitCode: -1}}
 	var err error
 	if spec.Repo == "" {
 		spec.Repo = "."
@@ -171,7 +173,7 @@ func (r *runner) init(spec Spec) error {
 		if _, err := parsePostgresURL(spec.Postgres); err != nil {
 			return err
 		}
-		r.report.Postgres = Redact(spec.Postgres)
+		r.report.Postgres = model.Redact(spec.Postgres)
 	} else {
 		r.report.Throwaway = true
 	}
@@ -188,7 +190,7 @@ func (r *runner) init(spec Spec) error {
 	}
 
 	names, vars, dbs := map[string]bool{}, map[string]string{}, map[string]string{}
-	r.report.Services = make([]ServiceReport, len(spec.Services))
+	r.report.Services = make([]model.ServiceReport, len(spec.Services))
 	for i, s := range spec.Services {
 		switch {
 		case s.Name == "":
@@ -237,7 +239,7 @@ func (r *runner) init(spec Spec) error {
 		if s.Timeout <= 0 {
 			s.Timeout = DefaultStepTimeout
 		}
-		r.report.Services[i] = ServiceReport{
+		r.report.Services[i] = model.ServiceReport{
 			Name:     s.Name,
 			Database: db,
 			LogPath:  filepath.Join(spec.LogDir, s.Name+".log"),
@@ -254,7 +256,7 @@ func (r *runner) sweep(ctx context.Context) {
 	opts := []Option{WithRunDir(r.o.runDirFor(r.spec.Repo)), WithClusterParentDir(r.o.pgParentDir),
 		WithContainerSweeper(r.o.containers), WithEvents(r.emit)}
 	if _, err := Sweep(ctx, r.spec, opts...); err != nil {
-		r.emit(Event{Kind: EventLeftoverRemoved, Message: "could not remove everything killed runs left: " + err.Error(), Err: err})
+		r.emit(model.Event{Kind: model.EventLeftoverRemoved, Message: "could not remove everything killed runs left: " + err.Error(), Err: err})
 	}
 }
 
@@ -262,7 +264,7 @@ func (r *runner) sweep(ctx context.Context) {
 func (r *runner) recordOf() runRecord {
 	var rec runRecord
 	if r.spec.Postgres != "" {
-		rec.Postgres = Redact(r.spec.Postgres)
+		rec.Postgres = model.Redact(r.spec.Postgres)
 	}
 	for _, s := range r.services {
 		rec.Databases = append(rec.Databases, s.rep.Database)
@@ -408,11 +410,11 @@ func (r *runner) serviceFailed(s *service, err error) {
 		return
 	}
 	step := ""
-	var se *ServiceError
+	var se *model.ServiceError
 	if errors.As(err, &se) {
 		step = se.Step
 	}
-	r.emit(Event{Kind: EventServiceFailed, Service: s.Name, Step: step, LogPath: s.logPath, Err: err})
+	r.emit(model.Event{Kind: model.EventServiceFailed, Service: s.Name, Step: step, LogPath: s.logPath, Err: err})
 }
 
 // prepareAndStartPostgres starts preparing every service's Launcher (unpacking an image, or
@@ -438,7 +440,7 @@ func (r *runner) prepareAndStartPostgres(ctx context.Context) error {
 	}
 	for _, s := range r.services {
 		if err := r.awaitPrepared(ctx, s); err != nil {
-			r.emit(Event{Kind: EventServiceFailed, Service: s.Name, Step: "prepare", LogPath: s.logPath, Err: err})
+			r.emit(model.Event{Kind: model.EventServiceFailed, Service: s.Name, Step: "prepare", LogPath: s.logPath, Err: err})
 			if !r.tolerated(ctx, s) {
 				return err
 			}
@@ -460,7 +462,7 @@ func (r *runner) prepare(ctx context.Context, s *service) {
 		defer r.preparing.Done()
 		defer close(s.prepared)
 		if err := p.Prepare(ctx); err != nil {
-			s.prepErr = &ServiceError{Service: s.Name, Step: "prepare", ExitCode: -1, LogPath: s.logPath,
+			s.prepErr = &model.ServiceError{Service: s.Name, Step: "prepare", ExitCode: -1, LogPath: s.logPath,
 				Err: fmt.Errorf("preparing %s: %w", s.Launcher.Describe(), err)}
 		}
 	}()
@@ -498,8 +500,8 @@ func (r *runner) startPostgres(ctx context.Context) error {
 	r.mu.Lock()
 	r.used[c.Port()] = true
 	r.mu.Unlock()
-	r.report.Postgres = Redact(c.URL())
-	r.emit(Event{Kind: EventPostgresReady, URL: r.report.Postgres, PID: c.PID(), Port: c.Port(), Dir: c.Dir(), LogPath: logPath})
+	r.report.Postgres = model.Redact(c.URL())
+	r.emit(model.Event{Kind: model.EventPostgresReady, URL: r.report.Postgres, PID: c.PID(), Port: c.Port(), Dir: c.Dir(), LogPath: logPath})
 	return nil
 }
 
@@ -510,7 +512,7 @@ func (r *runner) createDatabases(ctx context.Context) error {
 		return err
 	}
 	if r.spec.Postgres != "" {
-		r.emit(Event{Kind: EventPostgresReady, URL: r.report.Postgres})
+		r.emit(model.Event{Kind: model.EventPostgresReady, URL: r.report.Postgres})
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	for _, s := range r.services {
@@ -521,7 +523,7 @@ func (r *runner) createDatabases(ctx context.Context) error {
 			return fmt.Errorf("service %q: %w", s.Name, err)
 		}
 		r.created = append(r.created, s)
-		r.emit(Event{Kind: EventDatabaseCreated, Service: s.Name, Database: s.rep.Database})
+		r.emit(model.Event{Kind: model.EventDatabaseCreated, Service: s.Name, Database: s.rep.Database})
 	}
 	return nil
 }
@@ -556,7 +558,7 @@ func (r *runner) movePort(s *service) error {
 		return err
 	}
 	r.setPort(s, port)
-	r.emit(Event{Kind: EventServicePortMoved, Service: s.Name, Port: port, URL: s.rep.URL,
+	r.emit(model.Event{Kind: model.EventServicePortMoved, Service: s.Name, Port: port, URL: s.rep.URL,
 		Message: fmt.Sprintf("port %d was taken by another process; using %d", old, port)})
 	return nil
 }
@@ -610,15 +612,15 @@ func (r *runner) startService(ctx context.Context, s *service) error {
 // fillDatabase migrates s's database and populates it: s's own database only, so it needs no
 // other service up.
 func (r *runner) fillDatabase(ctx context.Context, s *service) error {
-	if err := r.step(ctx, s, "migrate", EventServiceMigrate, s.Migrate); err != nil {
+	if err := r.step(ctx, s, "migrate", model.EventServiceMigrate, s.Migrate); err != nil {
 		return err
 	}
-	return r.step(ctx, s, "populate", EventServicePopulate, s.Populate)
+	return r.step(ctx, s, "populate", model.EventServicePopulate, s.Populate)
 }
 
 // serveService runs s's prestart command, starts it and waits until it is healthy.
 func (r *runner) serveService(ctx context.Context, s *service) error {
-	if err := r.step(ctx, s, "prestart", EventServicePrestart, s.Prestart); err != nil {
+	if err := r.step(ctx, s, "prestart", model.EventServicePrestart, s.Prestart); err != nil {
 		return err
 	}
 	if err := r.serveOnFreePort(ctx, s); err != nil {
@@ -636,7 +638,7 @@ func (r *runner) serveOnFreePort(ctx context.Context, s *service) error {
 			}
 		}
 		p, err := r.serve(ctx, s)
-		var se *ServiceError
+		var se *model.ServiceError
 		if err == nil || p == nil || !errors.As(err, &se) || se.Step != "serve" || attempt == maxPortAttempts {
 			return err
 		}
@@ -652,21 +654,21 @@ func (r *runner) serveOnFreePort(ctx context.Context, s *service) error {
 }
 
 // step runs one of s's commands (migrate, populate) to completion.
-func (r *runner) step(ctx context.Context, s *service, step string, kind EventKind, argv []string) error {
+func (r *runner) step(ctx context.Context, s *service, step string, kind model.EventKind, argv []string) error {
 	if len(argv) == 0 {
 		return nil
 	}
 	fmt.Fprintf(s.log, "=== convoy: %s: %s (in %s)\n", step, strings.Join(argv, " "), s.launcher().Describe())
 	fail := func(err error, start time.Time, timedOut bool, code int) error {
-		return &ServiceError{Service: s.Name, Step: step, Argv: argv, Waited: time.Since(start), TimedOut: timedOut,
-			ExitCode: code, LogPath: s.logPath, LogTail: LogTail(s.logPath, LogTailLines), Err: err}
+		return &model.ServiceError{Service: s.Name, Step: step, Argv: argv, Waited: time.Since(start), TimedOut: timedOut,
+			ExitCode: code, LogPath: s.logPath, LogTail: model.LogTail(s.logPath, model.LogTailLines), Err: err}
 	}
 	t0 := time.Now()
 	p, err := r.start(s.Name+" "+step, s.launcher(), Command{Name: step, Argv: argv, Env: r.serviceEnv(s), Log: s.log})
 	if err != nil {
 		return fail(err, t0, false, -1)
 	}
-	r.emit(Event{Kind: kind, Service: s.Name, PID: p.PID(), Argv: argv, LogPath: s.logPath})
+	r.emit(model.Event{Kind: kind, Service: s.Name, PID: p.PID(), Argv: argv, LogPath: s.logPath})
 	sctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	select {
@@ -694,21 +696,21 @@ func (r *runner) serve(ctx context.Context, s *service) (Process, error) {
 	fmt.Fprintf(s.log, "=== convoy: serve: %s (in %s)\n", strings.Join(argv, " "), s.launcher().Describe())
 	t0 := time.Now()
 	fail := func(step string, err error, timedOut bool, code int, probe string) error {
-		return &ServiceError{Service: s.Name, Step: step, Argv: argv, URL: s.rep.URL + s.Health, Awaited: chk.what,
+		return &model.ServiceError{Service: s.Name, Step: step, Argv: argv, URL: s.rep.URL + s.Health, Awaited: chk.what,
 			Waited: time.Since(t0), TimedOut: timedOut, ExitCode: code, LastProbe: probe, LogPath: s.logPath,
-			LogTail: LogTail(s.logPath, LogTailLines), Err: err}
+			LogTail: model.LogTail(s.logPath, model.LogTailLines), Err: err}
 	}
 	p, err := r.start(s.Name+" serve", s.launcher(), Command{Name: "serve", Argv: argv, Env: r.serviceEnv(s), Log: s.log})
 	if err != nil {
 		return nil, fail("serve", err, false, -1, "")
 	}
 	s.rep.PID = p.PID()
-	r.emit(Event{Kind: EventServiceStart, Service: s.Name, PID: p.PID(), Port: s.rep.Port, URL: s.rep.URL, Argv: argv, LogPath: s.logPath})
+	r.emit(model.Event{Kind: model.EventServiceStart, Service: s.Name, PID: p.PID(), Port: s.rep.Port, URL: s.rep.URL, Argv: argv, LogPath: s.logPath})
 	last, err := awaitReady(ctx, p, s.HealthTimeout, chk)
 	switch {
 	case err == nil:
 		s.rep.Healthy, s.rep.Startup = true, time.Since(t0)
-		r.emit(Event{Kind: EventServiceHealthy, Service: s.Name, PID: p.PID(), URL: s.rep.URL, Duration: s.rep.Startup})
+		r.emit(model.Event{Kind: model.EventServiceHealthy, Service: s.Name, PID: p.PID(), URL: s.rep.URL, Duration: s.rep.Startup})
 		return p, nil
 	case ctx.Err() != nil:
 		return p, ctx.Err()
@@ -720,7 +722,7 @@ func (r *runner) serve(ctx context.Context, s *service) (Process, error) {
 }
 
 // emit sends ev to the callback, stamped with the time.
-func (r *runner) emit(ev Event) {
+func (r *runner) emit(ev model.Event) {
 	if r.o.events == nil {
 		return
 	}
@@ -787,7 +789,7 @@ func (r *runner) teardown() error {
 				if err != nil {
 					errs = append(errs, err)
 				}
-				r.emit(Event{Kind: EventDatabaseDropped, Service: s.Name, Database: s.rep.Database, Err: err})
+				r.emit(model.Event{Kind: model.EventDatabaseDropped, Service: s.Name, Database: s.rep.Database, Err: err})
 			}
 			_ = conn.Close(ctx)
 		}
@@ -798,6 +800,6 @@ func (r *runner) teardown() error {
 		}
 	}
 	err := errors.Join(errs...)
-	r.emit(Event{Kind: EventTeardownFinished, Duration: time.Since(t0), Err: err})
+	r.emit(model.Event{Kind: model.EventTeardownFinished, Duration: time.Since(t0), Err: err})
 	return err
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/integration/internal/freeport"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/integration/pgcluster"
 )
 
@@ -35,7 +36,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("suite: %d passed, %d failed, %d errors, %d skipped, exit %d; want 3 passed, exit 0",
 			s.Passed, s.Failed, s.Errors, s.Skipped, s.ExitCode)
 	}
-	if n := len(rec.of(integration.EventTestResult)); n != 3 {
+	if n := len(rec.of(model.EventTestResult)); n != 3 {
 		t.Errorf("%d suite.test events, want 3", n)
 	}
 	if !rep.Throwaway || rep.Postgres == "" || strings.Contains(rep.Postgres, rep.RunID+"@") {
@@ -53,20 +54,20 @@ func TestRun(t *testing.T) {
 	}
 
 	// Order: api up (migrated, populated, healthy) before web starts; the suite after both.
-	want := []integration.EventKind{
-		integration.EventPostgresReady,
-		integration.EventDatabaseCreated, integration.EventDatabaseCreated,
-		integration.EventServiceMigrate, integration.EventServicePopulate, integration.EventServiceStart, integration.EventServiceHealthy,
-		integration.EventServiceMigrate, integration.EventServicePopulate, integration.EventServiceStart, integration.EventServiceHealthy,
-		integration.EventSuiteStarted,
-		integration.EventTestResult, integration.EventTestResult, integration.EventTestResult,
-		integration.EventSuiteFinished,
-		integration.EventTeardownFinished, // a throwaway cluster goes whole: no database dropped first
+	want := []model.EventKind{
+		model.EventPostgresReady,
+		model.EventDatabaseCreated, model.EventDatabaseCreated,
+		model.EventServiceMigrate, model.EventServicePopulate, model.EventServiceStart, model.EventServiceHealthy,
+		model.EventServiceMigrate, model.EventServicePopulate, model.EventServiceStart, model.EventServiceHealthy,
+		model.EventSuiteStarted,
+		model.EventTestResult, model.EventTestResult, model.EventTestResult,
+		model.EventSuiteFinished,
+		model.EventTeardownFinished, // a throwaway cluster goes whole: no database dropped first
 	}
 	if got := rec.kinds(); !slices.Equal(got, want) {
 		t.Errorf("events:\n got %v\nwant %v", got, want)
 	}
-	if a := rec.of(integration.EventServicePopulate)[0].Argv; !slices.Equal(a, []string{"python", "manage.py", "populate", "--scenario", "default"}) {
+	if a := rec.of(model.EventServicePopulate)[0].Argv; !slices.Equal(a, []string{"python", "manage.py", "populate", "--scenario", "default"}) {
 		t.Errorf("populate argv = %q", a)
 	}
 
@@ -93,14 +94,14 @@ func TestRunFailures(t *testing.T) {
 		suite    string
 		web      []string // web's extra environment
 		timeout  time.Duration
-		check    func(t *testing.T, rep *integration.Report, err error)
+		check    func(t *testing.T, rep *model.Report, err error)
 		suiteRan bool
 	}{
 		{
 			name: "service crashes at start",
 			web:  []string{"CRASH_AT_START=1"},
-			check: func(t *testing.T, rep *integration.Report, err error) {
-				var se *integration.ServiceError
+			check: func(t *testing.T, rep *model.Report, err error) {
+				var se *model.ServiceError
 				if !errors.As(err, &se) || se.Service != "web" || se.Step != "serve" || se.ExitCode != 3 {
 					t.Fatalf("err = %v, want a ServiceError for web's serve step, exit code 3", err)
 				}
@@ -115,8 +116,8 @@ func TestRunFailures(t *testing.T) {
 			name:    "service never healthy",
 			web:     []string{"UNHEALTHY=1"},
 			timeout: 1500 * time.Millisecond,
-			check: func(t *testing.T, rep *integration.Report, err error) {
-				var se *integration.ServiceError
+			check: func(t *testing.T, rep *model.Report, err error) {
+				var se *model.ServiceError
 				if !errors.As(err, &se) || se.Service != "web" || se.Step != "health" || !se.TimedOut {
 					t.Fatalf("err = %v, want a ServiceError for web's health check", err)
 				}
@@ -135,8 +136,8 @@ func TestRunFailures(t *testing.T) {
 		{
 			name: "migration fails",
 			web:  []string{"FAIL_MIGRATE=1"},
-			check: func(t *testing.T, rep *integration.Report, err error) {
-				var se *integration.ServiceError
+			check: func(t *testing.T, rep *model.Report, err error) {
+				var se *model.ServiceError
 				if !errors.As(err, &se) || se.Service != "web" || se.Step != "migrate" || se.ExitCode != 1 {
 					t.Fatalf("err = %v, want a ServiceError for web's migrate step", err)
 				}
@@ -149,8 +150,8 @@ func TestRunFailures(t *testing.T) {
 			name:     "failing integration test",
 			suite:    "test_fail.py",
 			suiteRan: true,
-			check: func(t *testing.T, rep *integration.Report, err error) {
-				if !errors.Is(err, integration.ErrSuiteFailed) {
+			check: func(t *testing.T, rep *model.Report, err error) {
+				if !errors.Is(err, model.ErrSuiteFailed) {
 					t.Fatalf("err = %v, want ErrSuiteFailed", err)
 				}
 				s := rep.Suite
@@ -187,10 +188,10 @@ func TestRunFailures(t *testing.T) {
 			tt.check(t, rep, err)
 			assertCleanedUp(t, rec)
 			assertDatabasesDropped(t, server.URL(), spec.RunID)
-			if ran := len(rec.of(integration.EventSuiteStarted)) > 0; ran != tt.suiteRan || rep.Suite.Ran != tt.suiteRan {
+			if ran := len(rec.of(model.EventSuiteStarted)) > 0; ran != tt.suiteRan || rep.Suite.Ran != tt.suiteRan {
 				t.Errorf("suite ran = %v, want %v", ran, tt.suiteRan)
 			}
-			if !tt.suiteRan && len(rec.of(integration.EventServiceFailed)) != 1 {
+			if !tt.suiteRan && len(rec.of(model.EventServiceFailed)) != 1 {
 				t.Errorf("want one service.failed event, got %v", rec.kinds())
 			}
 		})
@@ -227,8 +228,8 @@ func TestRunInterrupted(t *testing.T) {
 				interrupt = func() { _ = syscall.Kill(os.Getpid(), syscall.SIGINT) }
 			}
 			var interrupted time.Time
-			rec := &recorder{on: func(e integration.Event) {
-				if e.Kind == integration.EventSuiteStarted {
+			rec := &recorder{on: func(e model.Event) {
+				if e.Kind == model.EventSuiteStarted {
 					interrupted = time.Now()
 					interrupt()
 				}
@@ -238,7 +239,7 @@ func TestRunInterrupted(t *testing.T) {
 			if interrupted.IsZero() {
 				t.Fatalf("the suite never started: %v", err)
 			}
-			if !errors.Is(err, integration.ErrInterrupted) || !errors.Is(err, context.Canceled) ||
+			if !errors.Is(err, model.ErrInterrupted) || !errors.Is(err, context.Canceled) ||
 				!strings.Contains(err.Error(), "interrupted while running the suite") {
 				t.Errorf("err = %v, want an interruption while running the suite", err)
 			}
@@ -253,7 +254,7 @@ func TestRunInterrupted(t *testing.T) {
 			if tt.server {
 				assertDatabasesDropped(t, spec.Postgres, spec.RunID)
 			}
-			if n, want := len(rec.of(integration.EventDatabaseDropped)), map[bool]int{true: 2, false: 0}[tt.server]; n != want {
+			if n, want := len(rec.of(model.EventDatabaseDropped)), map[bool]int{true: 2, false: 0}[tt.server]; n != want {
 				t.Errorf("%d database.dropped events, want %d (a throwaway cluster goes whole)", n, want)
 			}
 		})
@@ -302,8 +303,8 @@ func TestRunSkipsTakenPort(t *testing.T) {
 				return port, err
 			}
 			taken := false
-			rec := &recorder{on: func(e integration.Event) {
-				if tt.takeWhenStart && e.Kind == integration.EventServiceStart && e.Service == "api" && !taken {
+			rec := &recorder{on: func(e model.Event) {
+				if tt.takeWhenStart && e.Kind == model.EventServiceStart && e.Service == "api" && !taken {
 					taken = take(e.Port)
 				}
 			}}
@@ -317,7 +318,7 @@ func TestRunSkipsTakenPort(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			moved := rec.of(integration.EventServicePortMoved)
+			moved := rec.of(model.EventServicePortMoved)
 			if len(moved) != 1 || moved[0].Service != "api" || !strings.Contains(moved[0].Message, fmt.Sprintf("port %d was taken", firstPort)) {
 				t.Errorf("port_moved events = %+v, want one for api's port %d", moved, firstPort)
 			}
@@ -351,7 +352,7 @@ func TestRunWithoutPostgres(t *testing.T) {
 			t.Errorf("error does not say %q:\n%v", want, err)
 		}
 	}
-	if got := rec.kinds(); !slices.Equal(got, []integration.EventKind{integration.EventTeardownFinished}) {
+	if got := rec.kinds(); !slices.Equal(got, []model.EventKind{model.EventTeardownFinished}) {
 		t.Errorf("events = %v, want only teardown.finished", got)
 	}
 }
@@ -389,11 +390,11 @@ func TestRunParallel(t *testing.T) {
 	}
 	at := map[string]int{}
 	for i, e := range rec.events {
-		if e.Kind == integration.EventServiceHealthy || e.Kind == integration.EventServiceStart {
+		if e.Kind == model.EventServiceHealthy || e.Kind == model.EventServiceStart {
 			at[e.Service+" "+string(e.Kind)] = i
 		}
 	}
-	if at["web "+string(integration.EventServiceStart)] < at["api "+string(integration.EventServiceHealthy)] {
+	if at["web "+string(model.EventServiceStart)] < at["api "+string(model.EventServiceHealthy)] {
 		t.Errorf("web started before api was healthy: %v", rec.kinds())
 	}
 }
@@ -407,7 +408,7 @@ func TestSuiteReady(t *testing.T) {
 		rec := &recorder{}
 		var healthyAtReady int
 		spec.Suite.Ready = func(context.Context) error {
-			healthyAtReady = len(rec.of(integration.EventServiceHealthy))
+			healthyAtReady = len(rec.of(model.EventServiceHealthy))
 			if fail {
 				return errors.New("no bytecode today")
 			}
@@ -421,7 +422,7 @@ func TestSuiteReady(t *testing.T) {
 		switch {
 		case !fail && (err != nil || rep.Suite.Passed != 3):
 			t.Errorf("Ready passing: err %v, %d passed", err, rep.Suite.Passed)
-		case fail && (!errors.Is(err, integration.ErrSuiteFailed) || !strings.Contains(err.Error(), "no bytecode today") || rep.Suite.Ran):
+		case fail && (!errors.Is(err, model.ErrSuiteFailed) || !strings.Contains(err.Error(), "no bytecode today") || rep.Suite.Ran):
 			t.Errorf("Ready failing: err %v, suite ran %v", err, rep.Suite.Ran)
 		}
 	}

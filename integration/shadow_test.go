@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 )
 
 // TestRunShadowFailureTolerated: a shadow service that crashes at start is reported
@@ -33,7 +34,7 @@ func TestRunShadowFailureTolerated(t *testing.T) {
 			rep, err := integration.Run(t.Context(), spec, integration.WithEvents(rec.record), integration.WithParallel(tc.parallel))
 			assertCleanedUp(t, rec)
 			assertDatabasesDropped(t, server.URL(), spec.RunID)
-			failed := rec.of(integration.EventServiceFailed)
+			failed := rec.of(model.EventServiceFailed)
 			if len(failed) != 1 || failed[0].Service != "beta" {
 				t.Fatalf("service.failed events = %+v, want one, of beta", failed)
 			}

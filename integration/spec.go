@@ -4,7 +4,8 @@
 // dependency order and health-checked, then the suite, then everything torn down, whatever happened.
 //
 // The package knows nothing about services.yaml or convoy's pipeline: the caller describes the run
-// with plain values (Spec) and receives progress as Events and the outcome as a Report.
+// with plain values (Spec) and receives progress as events and the outcome as a report, the values of package
+// integration/model.
 package integration
 
 import (
@@ -139,7 +140,7 @@ type Service struct {
 	// services not in the run are ignored). Services start in parallel under WithParallel.
 	DependsOn []string
 
-	// Shadow marks a service whose failure to come up is reported (EventServiceFailed) but
+	// Shadow marks a service whose failure to come up is reported (model.EventServiceFailed) but
 	// stops nothing: the others start and the suite runs against them. No service may depend on
 	// a shadow service (pipeline/config refuses it); one that does waits for it in vain.
 	Shadow bool

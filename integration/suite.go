@@ -9,10 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// maxListedFailures bounds the failures named in the suite's error.
-const maxListedFailures = 10
+	"github.com/convoy-ci/convoy/integration/model"
+)
 
 // runSuite runs the suite and fills the report's suite section.
 func (r *runner) runSuite(ctx context.Context) error {
@@ -62,12 +61,12 @@ func (r *runner) runSuite(ctx context.Context) error {
 		p, err = r.start("suite", hostLauncher{dir: su.Dir, env: base}, Command{Name: "suite", Argv: argv, Env: env, Log: log})
 	}
 	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrSuiteFailed, err)
-		r.emit(Event{Kind: EventSuiteFinished, Argv: argv, LogPath: rep.LogPath, Suite: rep, Err: err})
+		err = fmt.Errorf("%w: %w", model.ErrSuiteFailed, err)
+		r.emit(model.Event{Kind: model.EventSuiteFinished, Argv: argv, LogPath: rep.LogPath, Suite: rep, Err: err})
 		return err
 	}
 	rep.Ran, rep.PID = true, p.PID()
-	r.emit(Event{Kind: EventSuiteStarted, PID: p.PID(), Argv: argv, LogPath: rep.LogPath})
+	r.emit(model.Event{Kind: model.EventSuiteStarted, PID: p.PID(), Argv: argv, LogPath: rep.LogPath})
 
 	sctx, cancel := context.WithTimeout(ctx, su.Timeout)
 	defer cancel()
@@ -83,7 +82,7 @@ func (r *runner) runSuite(ctx context.Context) error {
 
 	var parseErr error
 	if junit != "" {
-		if tests, err := ParseJUnitFile(junit); err == nil {
+		if tests, err := model.ParseJUnitFile(junit); err == nil {
 			rep.JUnitPath, rep.Tests = junit, tests
 		} else if !errors.Is(err, os.ErrNotExist) {
 			parseErr = err
@@ -91,57 +90,14 @@ func (r *runner) runSuite(ctx context.Context) error {
 	}
 	rep.Tally()
 	for i := range rep.Tests {
-		r.emit(Event{Kind: EventTestResult, Test: &rep.Tests[i]})
+		r.emit(model.Event{Kind: model.EventTestResult, Test: &rep.Tests[i]})
 	}
 
-	err = suiteError(rep, sctx.Err() != nil, su.Timeout)
-	if err == nil && parseErr != nil {
-		err = fmt.Errorf("%w: %w", ErrSuiteFailed, parseErr)
+	timedOut := ""
+	if sctx.Err() != nil {
+		timedOut = fmt.Sprintf("timed out after %s", su.Timeout)
 	}
-	r.emit(Event{Kind: EventSuiteFinished, PID: p.PID(), Argv: argv, LogPath: rep.LogPath, Duration: rep.Duration, Suite: rep, Err: err})
+	err = model.SuiteVerdict(rep, timedOut, parseErr)
+	r.emit(model.Event{Kind: model.EventSuiteFinished, PID: p.PID(), Argv: argv, LogPath: rep.LogPath, Duration: rep.Duration, Suite: rep, Err: err})
 	return err
 }
-
-// suiteError says why the suite did not pass, nil if it did.
-func suiteError(rep *SuiteReport, timedOut bool, timeout time.Duration) error {
-	counts := fmt.Sprintf("%d passed, %d failed, %d skipped, %d errors", rep.Passed, rep.Failed, rep.Skipped, rep.Errors)
-	var why string
-	switch {
-	case timedOut:
-		why = fmt.Sprintf("timed out after %s (%s so far)", timeout, counts)
-	case rep.ExitCode == 5 && rep.Total() == 0:
-		why = "no tests were collected (exit status 5)"
-	case rep.ExitCode != 0:
-		why = fmt.Sprintf("%s (exit status %d)", counts, rep.ExitCode)
-	case rep.Failed+rep.Errors > 0:
-		why = fmt.Sprintf("%s (exit status 0)", counts)
-	default:
-		return nil
-	}
-	return SuiteFailure(rep, why)
-}
-
-// SuiteFailure is the error of a suite that did not pass for the reason why: it wraps
-// ErrSuiteFailed and lists the failed tests (the first few) and the suite's log.
-func SuiteFailure(rep *SuiteReport, why string) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", ErrSuiteFailed.Error(), why)
-	for i, t := range rep.Failures() {
-		if i == maxListedFailures {
-			fmt.Fprintf(&b, "\n  … and %d more", len(rep.Failures())-i)
-			break
-		}
-		fmt.Fprintf(&b, "\n  %s %s", strings.ToUpper(string(t.Status)), t.Name)
-		if t.Message != "" {
-			fmt.Fprintf(&b, ": %s", firstLine(t.Message))
-		}
-	}
-	fmt.Fprintf(&b, "\nsee %s", rep.LogPath)
-	return &suiteErr{msg: b.String()}
-}
-
-// suiteErr is an error whose message is prepared and that wraps ErrSuiteFailed.
-type suiteErr struct{ msg string }
-
-func (e *suiteErr) Error() string { return e.msg }
-func (e *suiteErr) Unwrap() error { return ErrSuiteFailed }

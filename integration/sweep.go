@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/integration/pgcluster"
 	"github.com/convoy-ci/convoy/internal/procgroup"
 )
@@ -57,7 +58,7 @@ func (o options) runDirFor(repo string) string {
 // directory whose process is gone, its containers (WithContainerSweeper) and its databases on
 // spec.Postgres; then every throwaway cluster whose owner is gone (WithClusterParentDir). A live
 // run's record and anything of a run not recorded here (another checkout's, on a shared server)
-// are never touched. It emits one EventLeftoverRemoved per thing removed (WithEvents) and returns
+// are never touched. It emits one model.EventLeftoverRemoved per thing removed (WithEvents) and returns
 // their messages.
 func Sweep(ctx context.Context, spec Spec, opts ...Option) ([]string, error) {
 	o := options{}
@@ -87,7 +88,7 @@ func (s *sweeper) note(msgs ...string) {
 	for _, m := range msgs {
 		s.removed = append(s.removed, m)
 		if s.o.events != nil {
-			s.o.events(Event{Kind: EventLeftoverRemoved, Message: m})
+			s.o.events(model.Event{Kind: model.EventLeftoverRemoved, Message: m})
 		}
 	}
 }
@@ -134,7 +135,7 @@ func (s *sweeper) run(ctx context.Context, recDir, runID string, rec runRecord) 
 		}
 	}
 	if rec.Postgres != "" && len(rec.Databases) > 0 {
-		if s.admin == "" || Redact(s.admin) != rec.Postgres {
+		if s.admin == "" || model.Redact(s.admin) != rec.Postgres {
 			return fmt.Errorf("its databases %v on %s remain: run with --postgres pointing at that server to drop them", rec.Databases, rec.Postgres)
 		}
 		if err := s.databases(ctx, rec.Databases, gone); err != nil {

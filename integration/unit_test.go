@@ -7,7 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/convoy-ci/convoy/integration/model"
 )
 
 func TestURLVar(t *testing.T) {
@@ -135,71 +136,6 @@ func TestDatabaseURL(t *testing.T) {
 	}
 }
 
-func TestParseJUnit(t *testing.T) {
-	tests := []struct {
-		file string
-		want []TestResult
-	}{
-		{"pytest.xml", []TestResult{
-			{Name: "test_mix::test_ok", Classname: "test_mix", Case: "test_ok", Status: TestPassed},
-			{Name: "test_mix::test_bad", Classname: "test_mix", Case: "test_bad", Status: TestFailed,
-				Message: "AssertionError: numbers differ\nassert 1 == 2"},
-			{Name: "test_mix::test_skipped", Classname: "test_mix", Case: "test_skipped", Status: TestSkipped, Message: "not today"},
-			{Name: "test_mix::test_error", Classname: "test_mix", Case: "test_error", Status: TestError,
-				Message: `failed on setup with "RuntimeError: fixture exploded"`},
-		}},
-		{"nested.xml", []TestResult{
-			{Name: "TestTop", Case: "TestTop", Status: TestSkipped},
-			{Name: "pkg.Inner::TestA", Classname: "pkg.Inner", Case: "TestA", Status: TestPassed, Duration: 500 * time.Millisecond},
-			{Name: "pkg.Inner::TestB", Classname: "pkg.Inner", Case: "TestB", Status: TestFailed, Duration: 1250 * time.Millisecond,
-				Message: "expected 3, got 4"},
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			got, err := ParseJUnitFile(filepath.Join("testdata", "junit", tt.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range got {
-				got[i].Details = "" // tracebacks: checked below
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("ParseJUnit:\n got %+v\nwant %+v", got, tt.want)
-			}
-		})
-	}
-	got, _ := ParseJUnitFile(filepath.Join("testdata", "junit", "pytest.xml"))
-	if !strings.Contains(got[1].Details, "assert 1 == 2") {
-		t.Errorf("failure details = %q, want the traceback", got[1].Details)
-	}
-	if _, err := ParseJUnit(strings.NewReader("<testsuites><testsuite>")); err == nil {
-		t.Error("ParseJUnit accepted truncated XML")
-	}
-}
-
-func TestSuiteError(t *testing.T) {
-	rep := &SuiteReport{LogPath: "/logs/suite.log", ExitCode: 1, Passed: 2, Failed: 1, Tests: []TestResult{
-		{Name: "t::ok", Status: TestPassed},
-		{Name: "t::bad", Status: TestFailed, Message: "assert 1 == 2\nmore"},
-	}}
-	err := suiteError(rep, false, time.Minute)
-	if !errors.Is(err, ErrSuiteFailed) {
-		t.Fatalf("suiteError = %v, want ErrSuiteFailed", err)
-	}
-	for _, want := range []string{"2 passed, 1 failed", "exit status 1", "FAILED t::bad: assert 1 == 2", "/logs/suite.log"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("suite error %q lacks %q", err, want)
-		}
-	}
-	if err := suiteError(&SuiteReport{Passed: 3}, false, time.Minute); err != nil {
-		t.Errorf("suiteError of a passing suite = %v", err)
-	}
-	if err := suiteError(&SuiteReport{ExitCode: 5}, false, time.Minute); err == nil || !strings.Contains(err.Error(), "no tests were collected") {
-		t.Errorf("suiteError of an empty suite = %v", err)
-	}
-}
-
 func TestInvalidSpec(t *testing.T) {
 	ok := Service{Name: "a", Serve: []string{"x"}}
 	suite := Suite{Argv: []string{"pytest"}}
@@ -218,10 +154,10 @@ func TestInvalidSpec(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var events []Event
-			rep, err := Run(t.Context(), tt.spec, WithEvents(func(e Event) { events = append(events, e) }))
-			if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Run: err = %v, want ErrInvalidSpec mentioning %q", err, tt.want)
+			var events []model.Event
+			rep, err := Run(t.Context(), tt.spec, WithEvents(func(e model.Event) { events = append(events, e) }))
+			if !errors.Is(err, model.ErrInvalidSpec) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run: err = %v, want model.ErrInvalidSpec mentioning %q", err, tt.want)
 			}
 			if rep == nil || len(events) != 0 {
 				t.Errorf("Run of an invalid spec: report %v, %d events; want a report and no events", rep, len(events))

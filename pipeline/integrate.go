@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 )
 
 // IntegrationService is the name integration events carry when they concern no single service.
@@ -57,13 +57,13 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 		started[svc+"/"+stage] = ev
 		bus.Emit(ev)
 	}
-	req.Events = func(e integration.Event) {
+	req.Events = func(e model.Event) {
 		switch e.Kind {
-		case integration.EventServiceMigrate, integration.EventServicePopulate, integration.EventServicePrestart, integration.EventServiceStart:
+		case model.EventServiceMigrate, model.EventServicePopulate, model.EventServicePrestart, model.EventServiceStart:
 			start(e.Service, IntegrationStage, e.LogPath)
-		case integration.EventServiceHealthy:
+		case model.EventServiceHealthy:
 			finish(e.Service, IntegrationStage, StatusPassed, e.URL, e.LogPath, nil, nil)
-		case integration.EventServiceFailed:
+		case model.EventServiceFailed:
 			start(e.Service, IntegrationStage, e.LogPath)
 			msg := e.Message
 			if e.Err != nil {
@@ -71,7 +71,7 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 			}
 			var tail []string
 			var code *int
-			var se *integration.ServiceError
+			var se *model.ServiceError
 			if errors.As(e.Err, &se) {
 				// The error's text ends with the log's tail; the report prints the tail itself.
 				tail = se.LogTail
@@ -81,19 +81,19 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 				}
 			}
 			finish(e.Service, IntegrationStage, StatusFailed, msg, e.LogPath, tail, code)
-		case integration.EventBackingReady:
+		case model.EventBackingReady:
 			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: e.Backing + " ready (" + e.URL + ")"})
-		case integration.EventProcessReady:
+		case model.EventProcessReady:
 			bus.Emit(Event{Type: EventNotice, Service: e.Service, Message: fmt.Sprintf("%s ready (pid %d) after %s", e.Service, e.PID, e.Duration.Round(time.Millisecond))})
-		case integration.EventPostgresReady:
-			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: "postgres ready (" + integration.Redact(e.URL) + ")"})
-		case integration.EventLeftoverRemoved:
+		case model.EventPostgresReady:
+			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: "postgres ready (" + model.Redact(e.URL) + ")"})
+		case model.EventLeftoverRemoved:
 			bus.Emit(Event{Type: EventNotice, Service: IntegrationService, Message: e.Message})
-		case integration.EventServicePortMoved:
+		case model.EventServicePortMoved:
 			bus.Emit(Event{Type: EventNotice, Service: e.Service, Message: e.Message})
-		case integration.EventSuiteStarted:
+		case model.EventSuiteStarted:
 			start(IntegrationService, "suite", e.LogPath)
-		case integration.EventTestResult:
+		case model.EventTestResult:
 			if t := e.Test; t != nil {
 				bus.Emit(Event{Type: EventTest, Service: IntegrationService, Stage: t.Name, Status: testStatus(t.Status),
 					Duration: t.Duration.Seconds(), Message: t.Message})
@@ -110,7 +110,7 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 	case err == nil:
 	case errors.Is(context.Cause(ctx), errGatesFailed):
 		sum.Status = StatusCancelled
-	case errors.Is(err, integration.ErrInterrupted) || ctx.Err() != nil:
+	case errors.Is(err, model.ErrInterrupted) || ctx.Err() != nil:
 		sum.Status = StatusInterrupted
 	default:
 		sum.Status = StatusFailed
@@ -121,7 +121,7 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 	}
 	var suiteTail []string
 	if sum.Status == StatusFailed && sum.Log != "" {
-		suiteTail = integration.LogTail(sum.Log, TailLines)
+		suiteTail = model.LogTail(sum.Log, TailLines)
 	}
 	var suiteCode *int
 	if rep != nil && rep.Suite.Ran && rep.Suite.ExitCode >= 0 {
@@ -153,11 +153,11 @@ func Integrate(ctx context.Context, eng engine.Integrator, req engine.Integratio
 	return sum, results
 }
 
-func testStatus(s integration.TestStatus) Status {
+func testStatus(s model.TestStatus) Status {
 	switch s {
-	case integration.TestPassed:
+	case model.TestPassed:
 		return StatusPassed
-	case integration.TestSkipped:
+	case model.TestSkipped:
 		return StatusSkipped
 	}
 	return StatusFailed

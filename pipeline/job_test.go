@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -51,7 +51,7 @@ func (e *overlapEngine) Run(ctx context.Context, req engine.Request) (engine.Res
 	return engine.Result{}, nil
 }
 
-func (e *overlapEngine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
+func (e *overlapEngine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*model.Report, error) {
 	var wg sync.WaitGroup
 	for _, svc := range req.Services {
 		wg.Add(1)
@@ -71,9 +71,9 @@ func (e *overlapEngine) Integrate(ctx context.Context, req engine.IntegrationReq
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
-		return &integration.Report{}, fmt.Errorf("%w: %w", integration.ErrInterrupted, context.Cause(ctx))
+		return &model.Report{}, fmt.Errorf("%w: %w", model.ErrInterrupted, context.Cause(ctx))
 	}
-	return &integration.Report{}, nil
+	return &model.Report{}, nil
 }
 
 // overlapJob is a job over two services, fast and slow, building images and integrating.

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -189,7 +189,7 @@ func (r *Runner) finished(o Outcome) {
 			ev.ExitCode = &code
 		}
 		if o.Status.Failed() && ev.Log != "" {
-			ev.Tail = integration.LogTail(ev.Log, TailLines)
+			ev.Tail = model.LogTail(ev.Log, TailLines)
 		}
 	}
 	r.Bus.Emit(ev)
@@ -272,7 +272,7 @@ func findings(fs *stages.Findings, out []byte, err error, log io.Writer, sum *St
 // Where they came from, or why there are none, is noted in the log. The JUnit XML's failed tests
 // are returned as findings (Counts.Failures).
 func testCounts(c *stages.Counts, junit string, out []byte, log io.Writer) (*stages.TestCounts, []stages.Finding) {
-	if tests, err := integration.ParseJUnitFile(junit); err == nil {
+	if tests, err := model.ParseJUnitFile(junit); err == nil {
 		var failed []stages.Finding
 		if c.Failures != nil {
 			failed = c.Failures(tests)
@@ -280,11 +280,11 @@ func testCounts(c *stages.Counts, junit string, out []byte, log io.Writer) (*sta
 		counts := stages.TestCounts{Available: true, Source: stages.CountsJUnit}
 		for _, t := range tests {
 			switch t.Status {
-			case integration.TestFailed:
+			case model.TestFailed:
 				counts.Failed++
-			case integration.TestError:
+			case model.TestError:
 				counts.Errors++
-			case integration.TestSkipped:
+			case model.TestSkipped:
 				counts.Skipped++
 			default:
 				counts.Passed++

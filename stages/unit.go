@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline/config"
 )
 
@@ -31,7 +31,7 @@ var unit = Definition{Name: Unit, For: func(svc *config.Service) Stage {
 				return map[string]string{"PYTEST_ADDOPTS": unitAddopts + " -o junit_family=xunit1 --junitxml=" + shellQuote(path)}
 			},
 			Parse:    parseUnittest,
-			Failures: func(tests []integration.TestResult) []Finding { return failedTests(tests, svc) },
+			Failures: func(tests []model.TestResult) []Finding { return failedTests(tests, svc) },
 		},
 	}
 }}
@@ -47,7 +47,7 @@ type Counts struct {
 	Parse func(output []byte) (c TestCounts, ok bool)
 	// Failures, when set, turns the JUnit report's failed and errored tests into findings at
 	// their files and lines, relative to the repository root.
-	Failures func(tests []integration.TestResult) []Finding
+	Failures func(tests []model.TestResult) []Finding
 }
 
 // Sources of TestCounts.
@@ -138,10 +138,10 @@ var tracebackAt = regexp.MustCompile(`(?m)^(\S[^:\n]*\.py):(\d+): `)
 // failedTests are the findings of the failed and errored tests of svc's JUnit report: each at
 // the first line of its traceback in the test's own file (the test's line that failed, or that
 // called what failed), else at its def.
-func failedTests(tests []integration.TestResult, svc *config.Service) []Finding {
+func failedTests(tests []model.TestResult, svc *config.Service) []Finding {
 	var out []Finding
 	for _, t := range tests {
-		if t.Status != integration.TestFailed && t.Status != integration.TestError || t.File == "" {
+		if t.Status != model.TestFailed && t.Status != model.TestError || t.File == "" {
 			continue
 		}
 		f := Finding{File: testFile(t.File, svc), Line: t.Line + 1, Text: t.Message,

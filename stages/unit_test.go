@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline/config"
 )
 
@@ -60,7 +60,7 @@ func TestFailedTests(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tests, err := integration.ParseJUnit(f)
+	tests, err := model.ParseJUnit(f)
 	if err != nil {
 		t.Fatal(err)
 	}

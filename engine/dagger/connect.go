@@ -142,10 +142,11 @@ func WithImages(b *images.Builder) Option { return func(o *options) { o.images =
 func WithTools(t *python.Tools) Option { return func(o *options) { o.tools = t } }
 
 // WithStateDir keeps the engine's record of failed execs under dir (.convoy: dir/dagger/retry),
-// so that a failure is run again by the next run too, not given back from Dagger's cache.
-// Without it the record lasts as long as the engine.
+// so that a failure is run again by the next run too, not given back from Dagger's cache;
+// PruneRetries removes the records no run used lately (convoy cache prune). Without it the
+// record lasts as long as the engine.
 func WithStateDir(dir string) Option {
-	return func(o *options) { o.retryDir = filepath.Join(dir, "dagger", "retry") }
+	return func(o *options) { o.retryDir = retryDir(dir) }
 }
 
 // WithIntegration sets what Integrate cannot read from services.yaml: the Postgres and suite

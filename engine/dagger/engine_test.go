@@ -199,7 +199,8 @@ func TestEngineIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := t.TempDir()
-	rep, err := e.runIntegration(ctx, &r, logs, nil)
+	rs := newRunState(&r, logs, nil)
+	err = e.runIntegration(ctx, &r, rs, nil)
 	for _, name := range []string{"api.log", "web.log", "suite.log"} {
 		b, _ := os.ReadFile(filepath.Join(logs, name))
 		t.Logf("%s:\n%s", name, b)
@@ -207,8 +208,8 @@ func TestEngineIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Integrate: %v", err)
 	}
-	if rep.SuiteExitCode != 0 {
-		t.Errorf("suite exit code %d", rep.SuiteExitCode)
+	if rs.rep.Suite.ExitCode != 0 {
+		t.Errorf("suite exit code %d", rs.rep.Suite.ExitCode)
 	}
 	web, _ := os.ReadFile(filepath.Join(logs, "web.log"))
 	for _, want := range []string{"migrated " + r.Services[1].Database, "populated demo"} {

@@ -322,10 +322,13 @@ func TestSameImageOnBothEngines(t *testing.T) {
 		}
 		// Integration starts that very image: exported for the engine to import, it is the
 		// stored image, config and layers.
-		imgs, err := deng.serviceImages(ctx, engine.IntegrationRequest{Services: []*config.Service{web}, From: engine.FromImage,
+		imgs, prepare, err := deng.serviceImages(engine.IntegrationRequest{Services: []*config.Service{web}, From: engine.FromImage,
 			Image: func(context.Context, string) (string, error) { return dres.Image, nil }})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if err := prepare(ctx, "web"); err != nil {
+			t.Fatalf("preparing web's image: %v", err)
 		}
 		exported, err := image.LoadBase(ctx, imgs["web"])
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/convoy-ci/convoy/engine"
-	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline/config"
 )
 
@@ -20,23 +20,27 @@ var _ engine.Integrator = (*Engine)(nil)
 
 // Integrate runs the integration stage on the engine (engine.Integrator): req's services are
 // translated (translator.integrationRun, with the WithIntegration options) and run
-// (runIntegration) with req.LogDir as the log directory, and the outcome is converted
-// (convertIntegration) into the report and error integration.Run gives on the local engine.
-// req.Events receives the same kinds of events as they happen: postgres.ready, service.migrate
-// when a service's set-up starts, service.healthy or service.failed, suite.started, then one
-// suite.test per test and suite.finished.
+// (runIntegration) with req.LogDir as the log directory, each service once its image is built
+// (req.Image). The run fills the report and sends
+// req.Events as it goes, the values integration.Run fills on the local engine: postgres.ready,
+// service.migrate when a service's set-up starts, service.healthy or service.failed,
+// suite.started, then one suite.test per test and suite.finished. The error is nil only when
+// every service came up (a shadow service need not) and the suite passed; it wraps
+// model.ErrInterrupted (and context.Cause(ctx)) when ctx was cancelled, model.ErrSuiteFailed
+// when the suite ran and did not pass, and is the *model.ServiceError of the first service
+// that did not come up.
 //
 // The engine always runs its own Postgres server as a Dagger service: a request naming an
 // existing server (req.Postgres: --postgres or integration.postgres) fails, wrapping
-// integration.ErrInvalidSpec, before anything starts.
-func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
-	rep := &integration.Report{LogDir: req.LogDir, Throwaway: true, Suite: integration.SuiteReport{ExitCode: -1}}
+// model.ErrInvalidSpec, before anything starts.
+func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*model.Report, error) {
+	rep := &model.Report{LogDir: req.LogDir, Throwaway: true, Suite: model.SuiteReport{ExitCode: -1}}
 	if req.Config == nil {
-		return rep, fmt.Errorf("%w: no configuration", integration.ErrInvalidSpec)
+		return rep, fmt.Errorf("%w: no configuration", model.ErrInvalidSpec)
 	}
 	if req.Postgres != "" {
 		return rep, fmt.Errorf("%w: the dagger engine always runs its own Postgres server (a Dagger service from %s) and cannot use the existing server %s given by --postgres or integration.postgres: leave both unset with --engine dagger, or use --engine local",
-			integration.ErrInvalidSpec, e.postgresImage(req.Config), integration.Redact(req.Postgres))
+			model.ErrInvalidSpec, e.postgresImage(req.Config), model.Redact(req.Postgres))
 	}
 	tr, err := e.hostTranslator(ctx)
 	if err != nil {
@@ -46,61 +50,69 @@ func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (
 	if o.RunID == "" {
 		o.RunID = req.RunID
 	}
-	if _, err := tr.integrationRun(req.Config, req.Services, o); err != nil {
-		return rep, fmt.Errorf("%w: %w", integration.ErrInvalidSpec, err)
-	}
-	if o.images, err = e.serviceImages(ctx, req); err != nil {
+	var prepare prepareFunc
+	if o.images, prepare, err = e.serviceImages(req); err != nil {
 		return rep, err
 	}
 	r, err := tr.integrationRun(req.Config, req.Services, o)
 	if err != nil {
-		return rep, fmt.Errorf("%w: %w", integration.ErrInvalidSpec, err)
+		return rep, fmt.Errorf("%w: %w", model.ErrInvalidSpec, err)
 	}
-	rep.RunID = r.RunID
-	ev := newIntegrationEvents(req.Events)
-	drep, err := e.runIntegration(ctx, &r, req.LogDir, ev)
-	return convertIntegration(ctx, drep, err, ev)
+	rs := newRunState(&r, req.LogDir, req.Events)
+	return rs.rep, rs.outcome(ctx, e.runIntegration(ctx, &r, rs, prepare))
 }
 
+// prepareFunc readies what service's set-up starts from before the set-up runs: its image,
+// waiting until the run has built it. An error is the service's "prepare" step failing.
+type prepareFunc func(ctx context.Context, service string) error
+
 // serviceImages are the images req's services start from, by name, as docker-archive:FILE:TAG
-// references to single-image tarballs of what the WithImages builder built (req.Image waits for
-// each): what ships is what integration tests. None when req starts services from their gated
-// containers (engine.FromVenv, or no req.Image with no From).
-func (e *Engine) serviceImages(ctx context.Context, req engine.IntegrationRequest) (map[string]string, error) {
+// references to single-image tarballs of what the WithImages builder builds — what ships is what
+// integration tests —, and the prepareFunc that writes a service's tarball once req.Image has
+// its image (each service waits for its own, as integration.Run's launchers do). None, and no
+// prepareFunc, when req starts services from their gated containers (engine.FromVenv, or no
+// req.Image with no From).
+func (e *Engine) serviceImages(req engine.IntegrationRequest) (map[string]string, prepareFunc, error) {
 	switch {
 	case req.From == engine.FromVenv || (req.From == "" && req.Image == nil):
-		return nil, nil
+		return nil, nil, nil
 	case req.Image == nil || e.o.images == nil:
-		return nil, fmt.Errorf("%w: integration starts the services from their images, and this run has none (the dagger engine was created without WithImages, or the request has no Image)", integration.ErrInvalidSpec)
+		return nil, nil, fmt.Errorf("%w: integration starts the services from their images, and this run has none (the dagger engine was created without WithImages, or the request has no Image)", model.ErrInvalidSpec)
 	}
 	e.mu.Lock()
 	dir, err := e.scratchLocked("images-")
 	e.mu.Unlock()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[string]string{}
+	refs, tags := map[string]string{}, map[string]name.Tag{}
 	for _, svc := range req.Services {
-		ref, err := req.Image(ctx, svc.Name)
+		tag, err := name.NewTag("convoy.invalid/" + svc.Name + ":integration")
 		if err != nil {
-			return nil, fmt.Errorf("waiting for the image of %q: %w", svc.Name, err)
+			return nil, nil, fmt.Errorf("%w: naming the image of %q: %w", model.ErrInvalidSpec, svc.Name, err)
+		}
+		tags[svc.Name] = tag
+		refs[svc.Name] = "docker-archive:" + imageTarball(dir, svc.Name) + ":" + tag.String()
+	}
+	prepare := func(ctx context.Context, service string) error {
+		ref, err := req.Image(ctx, service)
+		if err != nil {
+			return fmt.Errorf("waiting for the image of %q: %w", service, err)
 		}
 		img, err := e.o.images.Image(ctx, ref)
 		if err != nil {
-			return nil, fmt.Errorf("reading the image of %q: %w", svc.Name, err)
+			return fmt.Errorf("reading the image of %q (%s): %w", service, ref, err)
 		}
-		tag, err := name.NewTag("convoy.invalid/" + svc.Name + ":integration")
-		if err != nil {
-			return nil, fmt.Errorf("naming the image of %q: %w", svc.Name, err)
+		if err := tarball.WriteToFile(imageTarball(dir, service), tags[service], img); err != nil {
+			return fmt.Errorf("exporting the image of %q (%s): %w", service, ref, err)
 		}
-		file := filepath.Join(dir, svc.Name+".tar")
-		if err := tarball.WriteToFile(file, tag, img); err != nil {
-			return nil, fmt.Errorf("exporting the image of %q (%s): %w", svc.Name, ref, err)
-		}
-		out[svc.Name] = "docker-archive:" + file + ":" + tag.String()
+		return nil
 	}
-	return out, nil
+	return refs, prepare, nil
 }
+
+// imageTarball is the tarball in dir of the image service starts from.
+func imageTarball(dir, service string) string { return filepath.Join(dir, service+".tar") }
 
 // postgresImage is the Postgres server's image reference Integrate uses for cfg.
 func (e *Engine) postgresImage(cfg *config.Config) string {
@@ -112,182 +124,160 @@ func (e *Engine) postgresImage(cfg *config.Config) string {
 	return defaultPostgresImage
 }
 
-// convertIntegration turns rep and runErr — what runIntegration returned for a run under ctx —
-// into the report and error integration.Run would return, and sends through ev (those not sent
-// while the run went on), in integration.Run's order, the events of the run that package pipeline renders:
-// postgres.ready; service.migrate for every service whose set-up started, then service.healthy
-// or service.failed; suite.started, one suite.test per test and suite.finished when the suite
-// ran. The error is nil only when every service came up and the suite passed — exited 0 with
-// no failed or errored test —; it wraps integration.ErrInterrupted (and context.Cause(ctx))
-// when ctx was cancelled, integration.ErrSuiteFailed when the suite ran and did not pass, and
-// is runErr otherwise (a *integration.ServiceError when a service did not come up).
-func convertIntegration(ctx context.Context, rep *integrationReport, runErr error, ev *integrationEvents) (*integration.Report, error) {
-	out := &integration.Report{RunID: rep.RunID, Postgres: rep.Postgres, Throwaway: true, LogDir: rep.LogDir, Duration: rep.Duration}
-	for _, s := range rep.Services {
-		out.Services = append(out.Services, integration.ServiceReport{Name: s.Name, Database: s.Database, URL: s.URL,
-			Port: s.Port, LogPath: s.Log, Healthy: s.Healthy})
-	}
-	su := integration.SuiteReport{Ran: rep.SuiteRan, Argv: rep.SuiteArgv, ExitCode: rep.SuiteExitCode,
-		Duration: rep.SuiteDuration, LogPath: rep.SuiteLog, JUnitPath: rep.JUnit, Tests: rep.Tests}
-	if !su.Ran {
-		su.ExitCode = -1
-	}
-	su.Tally()
-	out.Suite = su
-	interrupted := runErr != nil && ctx.Err() != nil
-	var err, suiteErr error
-	switch {
-	case interrupted:
-		err = fmt.Errorf("%w while %s: %w", integration.ErrInterrupted, phase(rep), context.Cause(ctx))
-	case su.Ran:
-		suiteErr = suiteVerdict(rep, &out.Suite, runErr)
-		err = suiteErr
-		if err == nil {
-			err = runErr
-		}
-	default:
-		err = runErr
-	}
-	ev.finish(rep, &out.Suite, suiteErr, interrupted)
-	return out, err
+// runState is one integration run on the engine as it goes: the report it fills, what it is
+// doing (for an interruption's message), which services failed, and the receiver of its events.
+// Its methods are the run's steps as package integration reports them; runIntegration calls
+// them, set-ups from several goroutines.
+type runState struct {
+	rep  *model.Report
+	send func(model.Event)
+	// timeout is the whole stage's (the recipe's; 0 for none), for the suite's verdict.
+	timeout time.Duration
+	// shadow says, by service index, which services are shadows: their failure stops nothing.
+	shadow []bool
+
+	mu     sync.Mutex // guards what follows, and sends one event at a time
+	phase  string
+	failed []error // by service index: why it did not come up
+	down   []bool  // by service index: it did not come up and the run goes on without it
 }
 
-// phase says what the run was doing when it stopped, for an interruption's message.
-func phase(rep *integrationReport) string {
-	switch {
-	case rep.SuiteRan:
-		return "running the suite"
-	case rep.Postgres == "":
-		return "starting Postgres"
+// newRunState is the state of r before anything ran, with its logs in logDir and its events
+// sent to send (nil: none).
+func newRunState(r *integrationRecipe, logDir string, send func(model.Event)) *runState {
+	rs := &runState{send: send, timeout: r.Timeout, phase: "starting Postgres",
+		failed: make([]error, len(r.Services)), down: make([]bool, len(r.Services)),
+		rep: &model.Report{RunID: r.RunID, Throwaway: true, LogDir: logDir,
+			Suite: model.SuiteReport{ExitCode: -1, LogPath: filepath.Join(logDir, "suite.log")}}}
+	for _, sr := range r.Services {
+		rs.rep.Services = append(rs.rep.Services, model.ServiceReport{Name: sr.Name, Database: sr.Database,
+			URL: sr.URL, Port: sr.Port, LogPath: filepath.Join(logDir, sr.Name+".log")})
+		rs.shadow = append(rs.shadow, sr.Shadow)
 	}
-	for i, s := range rep.Services {
-		if !s.Started {
-			if i == 0 {
-				return "setting up the services"
-			}
-			return fmt.Sprintf("starting service %q", s.Name)
-		}
-	}
-	return "setting up the suite and checking the services' health"
+	return rs
 }
 
-// suiteVerdict says why the suite (which ran) did not pass, nil if it did: as integration.Run
-// judges it, from its exit code and its tests.
-func suiteVerdict(rep *integrationReport, su *integration.SuiteReport, runErr error) error {
-	counts := fmt.Sprintf("%d passed, %d failed, %d skipped, %d errors", su.Passed, su.Failed, su.Skipped, su.Errors)
-	var se *engine.StageError
-	timedOut := errors.As(runErr, &se) && se.Reason == engine.TimedOut
-	var why string
-	switch {
-	case timedOut:
-		why = fmt.Sprintf("the integration stage timed out after %s (%s so far)", rep.Timeout, counts)
-	case su.ExitCode == 5 && su.Total() == 0:
-		why = "no tests were collected (exit status 5)"
-	case su.ExitCode < 0:
-		why = fmt.Sprintf("it did not exit by itself: %v", runErr)
-	case su.ExitCode != 0:
-		why = fmt.Sprintf("%s (exit status %d)", counts, su.ExitCode)
-	case su.Failed+su.Errors > 0:
-		why = fmt.Sprintf("%s (exit status 0)", counts)
-	case rep.JUnitErr != nil:
-		why = fmt.Sprintf("reading its JUnit XML: %v", rep.JUnitErr)
-	default:
+// emit sends e, stamped with the time.
+func (rs *runState) emit(e model.Event) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.send != nil {
+		e.Time = time.Now()
+		rs.send(e)
+	}
+}
+
+// setPhase says what the run is doing from now on.
+func (rs *runState) setPhase(p string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.phase = p
+}
+
+// postgresReady says the server at url (password redacted) started.
+func (rs *runState) postgresReady(url string) {
+	rs.rep.Postgres = url
+	rs.emit(model.Event{Kind: model.EventPostgresReady, URL: url})
+}
+
+// setUpStarted says service i's set-up started: its migration first (argv).
+func (rs *runState) setUpStarted(i int, argv []string) {
+	s := &rs.rep.Services[i]
+	rs.emit(model.Event{Kind: model.EventServiceMigrate, Service: s.Name, LogPath: s.LogPath, Argv: argv})
+}
+
+// healthy says service i answered its health check.
+func (rs *runState) healthy(i int) {
+	s := &rs.rep.Services[i]
+	s.Healthy = true
+	rs.emit(model.Event{Kind: model.EventServiceHealthy, Service: s.Name, URL: s.URL, LogPath: s.LogPath})
+}
+
+// serviceFailed records that service i did not come up (se), and sends service.failed unless
+// ctx was cancelled (the service did not fail by itself). It returns what the run stops with:
+// nil when the failure is tolerated — a shadow service's, in a run that was not cancelled or
+// timed out (integration.Run's rule) — and the run goes on without the service; se otherwise.
+func (rs *runState) serviceFailed(ctx context.Context, i int, se *model.ServiceError) error {
+	tolerated := rs.shadow[i] && ctx.Err() == nil
+	rs.mu.Lock()
+	rs.failed[i], rs.down[i] = se, tolerated
+	rs.mu.Unlock()
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		s := &rs.rep.Services[i]
+		rs.emit(model.Event{Kind: model.EventServiceFailed, Service: s.Name, Step: se.Step, LogPath: se.LogPath, Err: se})
+	}
+	if tolerated {
 		return nil
 	}
-	return integration.SuiteFailure(su, why)
+	return se
 }
 
-// integrationEvents sends one run's integration.Events: each at most once, one at a time
-// (set-ups run concurrently; the receiver need not be safe for concurrent use), stamped with
-// the time. A nil *integrationEvents, or one without a receiver, sends nothing.
-type integrationEvents struct {
-	mu   sync.Mutex
-	send func(integration.Event)
-	sent map[string]bool
+// isDown reports whether service i did not come up and the run goes on without it.
+func (rs *runState) isDown(i int) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.down[i]
 }
 
-func newIntegrationEvents(send func(integration.Event)) *integrationEvents {
-	return &integrationEvents{send: send, sent: map[string]bool{}}
-}
-
-// emit sends e unless an event with the same key was sent ("" keys are never deduplicated).
-func (ev *integrationEvents) emit(key string, e integration.Event) {
-	if ev == nil || ev.send == nil {
-		return
-	}
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	if key != "" {
-		if ev.sent[key] {
-			return
-		}
-		ev.sent[key] = true
-	}
-	e.Time = time.Now()
-	ev.send(e)
-}
-
-func (ev *integrationEvents) postgresReady(rep *integrationReport) {
-	ev.emit("postgres", integration.Event{Kind: integration.EventPostgresReady, URL: rep.Postgres})
-}
-
-// serviceSetUp says s's set-up started: its migration first (Argv is sr's, when known).
-func (ev *integrationEvents) serviceSetUp(s *serviceOutcome, sr *serviceRecipe) {
-	e := integration.Event{Kind: integration.EventServiceMigrate, Service: s.Name, LogPath: s.Log}
-	if sr != nil && len(sr.Setup.Execs) > 0 {
-		e.Argv = sr.Setup.Execs[0].Argv
-	}
-	ev.emit("migrate/"+s.Name, e)
-}
-
-// serviceHealthy and serviceFailed end a service's start: only the first of them is sent.
-func (ev *integrationEvents) serviceHealthy(s *serviceOutcome) {
-	ev.emit("up/"+s.Name, integration.Event{Kind: integration.EventServiceHealthy, Service: s.Name, URL: s.URL, LogPath: s.Log})
-}
-
-func (ev *integrationEvents) serviceFailed(s *serviceOutcome) {
-	e := integration.Event{Kind: integration.EventServiceFailed, Service: s.Name, LogPath: s.Log, Err: s.Err}
-	var se *integration.ServiceError
-	if errors.As(s.Err, &se) {
-		e.Step = se.Step
-	}
-	ev.emit("up/"+s.Name, e)
-}
-
-func (ev *integrationEvents) suiteStarted(rep *integrationReport) {
-	ev.emit("suite.started", integration.Event{Kind: integration.EventSuiteStarted, Argv: rep.SuiteArgv, LogPath: rep.SuiteLog})
-}
-
-// finish sends, at the end of the run, what rep says happened and was not sent yet, then the
-// suite's test results and its end — unless the run was interrupted, which integration.Run
-// reports by its error alone.
-func (ev *integrationEvents) finish(rep *integrationReport, su *integration.SuiteReport, suiteErr error, interrupted bool) {
-	if rep.Postgres != "" {
-		ev.postgresReady(rep)
-	}
-	for i := range rep.Services {
-		s := &rep.Services[i]
-		if !s.SetUp {
-			continue
-		}
-		ev.serviceSetUp(s, nil)
-		switch {
-		case s.Healthy:
-			ev.serviceHealthy(s)
-		case s.Err != nil && !interrupted:
-			ev.serviceFailed(s)
+// firstFailure is the error of the first service, in start order, whose failure stops the run;
+// else err.
+func (rs *runState) firstFailure(err error) error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for i, f := range rs.failed {
+		if f != nil && !rs.down[i] {
+			return f
 		}
 	}
-	if !su.Ran {
-		return
+	return err
+}
+
+// suiteStarted says the suite's command (argv) started.
+func (rs *runState) suiteStarted(argv []string) {
+	su := &rs.rep.Suite
+	su.Ran, su.Argv = true, argv
+	rs.emit(model.Event{Kind: model.EventSuiteStarted, Argv: argv, LogPath: su.LogPath})
+}
+
+// suiteEnded fills the report's suite from how its command ended after d — err is the exec's
+// error, a *engine.StageError with its exit code — and from the JUnit XML at junit ("" when
+// the suite left none), judges it as integration.Run does (model.SuiteVerdict), and sends one
+// suite.test per test, then suite.finished. It returns the suite's error.
+func (rs *runState) suiteEnded(d time.Duration, err error, junit string) error {
+	su := &rs.rep.Suite
+	su.Duration = d
+	var se *engine.StageError
+	timedOut := ""
+	switch {
+	case err == nil:
+		su.ExitCode = 0
+	case errors.As(err, &se) && se.ExitCode >= 0:
+		su.ExitCode = se.ExitCode
+	case errors.As(err, &se) && se.Reason == engine.TimedOut:
+		timedOut = fmt.Sprintf("the integration stage timed out after %s", rs.timeout)
 	}
-	ev.suiteStarted(rep)
-	if interrupted {
-		return
+	var junitErr error
+	if junit != "" {
+		su.JUnitPath = junit
+		su.Tests, junitErr = model.ParseJUnitFile(junit)
 	}
+	su.Tally()
 	for i := range su.Tests {
-		ev.emit("", integration.Event{Kind: integration.EventTestResult, Test: &su.Tests[i]})
+		rs.emit(model.Event{Kind: model.EventTestResult, Test: &su.Tests[i]})
 	}
-	ev.emit("suite.finished", integration.Event{Kind: integration.EventSuiteFinished, Argv: su.Argv, LogPath: su.LogPath,
-		Duration: su.Duration, Suite: su, Err: suiteErr})
+	verdict := model.SuiteVerdict(su, timedOut, junitErr)
+	rs.emit(model.Event{Kind: model.EventSuiteFinished, Argv: su.Argv, LogPath: su.LogPath, Duration: d, Suite: su, Err: verdict})
+	return verdict
+}
+
+// outcome is the error of the run that ended with err under ctx: err, or when ctx was
+// cancelled, an interruption saying what the run was doing (model.ErrInterrupted, and
+// context.Cause(ctx)).
+func (rs *runState) outcome(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return fmt.Errorf("%w while %s: %w", model.ErrInterrupted, rs.phase, context.Cause(ctx))
 }

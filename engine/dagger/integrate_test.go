@@ -6,19 +6,24 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"dagger.io/dagger"
+
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline"
+	"github.com/convoy-ci/convoy/pipeline/config"
 )
 
 // recorder keeps the events it is sent.
-type recorder struct{ events []integration.Event }
+type recorder struct{ events []model.Event }
 
-func (r *recorder) add(e integration.Event) { r.events = append(r.events, e) }
+func (r *recorder) add(e model.Event) { r.events = append(r.events, e) }
 
 // kinds lists the events as "kind" or "kind service".
 func (r *recorder) kinds() []string {
@@ -33,7 +38,7 @@ func (r *recorder) kinds() []string {
 	return out
 }
 
-func (r *recorder) find(kind integration.EventKind, service string) *integration.Event {
+func (r *recorder) find(kind model.EventKind, service string) *model.Event {
 	for i := range r.events {
 		if r.events[i].Kind == kind && r.events[i].Service == service {
 			return &r.events[i]
@@ -42,47 +47,77 @@ func (r *recorder) find(kind integration.EventKind, service string) *integration
 	return nil
 }
 
-// passedRun is a hand-made report of a run where api and web came up and the suite passed.
-func passedRun(dir string) *integrationReport {
-	svc := func(name string, port int) serviceOutcome {
-		return serviceOutcome{Name: name, URL: fmt.Sprintf("http://%s:%d", name, port), Port: port, Database: name + "_r1",
-			Log: filepath.Join(dir, name+".log"), SetUp: true, Started: true, Healthy: true}
+// twoServices is the recipe of a run of api and web, logging to dir, with a 5-minute timeout;
+// web is a shadow service when shadow is set.
+func twoServices(dir string, shadow bool) *integrationRecipe {
+	svc := func(name string, port int) serviceRecipe {
+		return serviceRecipe{Name: name, Hostname: name, Port: port, URL: fmt.Sprintf("http://%s:%d", name, port), Database: name + "_r1",
+			Setup: recipe{Execs: []execStep{{Step: "migrate", Argv: []string{"python", "manage.py", "migrate", "--noinput"}}, {Step: "populate", Argv: []string{"python", "manage.py", "populate"}}}}}
 	}
-	return &integrationReport{
-		RunID: "r1", Postgres: "postgres://convoy:xxxxx@postgres:5432/convoy", LogDir: dir, Timeout: 5 * time.Minute,
-		Services:  []serviceOutcome{svc("api", 9000), svc("web", 8000)},
-		SuiteArgv: []string{"python", "-m", "pytest", "-q", "tests", "--junitxml=/convoy/junit.xml"},
-		SuiteRan:  true, SuiteExitCode: 0, SuiteDuration: 3 * time.Second,
-		SuiteLog: filepath.Join(dir, "suite.log"), JUnit: filepath.Join(dir, "junit.xml"),
-		Tests: []integration.TestResult{
-			{Name: "tests.test_flow::test_login", Status: integration.TestPassed, Duration: time.Second},
-			{Name: "tests.test_flow::test_refund", Status: integration.TestSkipped, Message: "not live yet"},
-		},
-		Duration: 10 * time.Second,
+	r := &integrationRecipe{RunID: "r1", Timeout: 5 * time.Minute, Services: []serviceRecipe{svc("api", 9000), svc("web", 8000)}}
+	r.Services[1].Shadow = shadow
+	r.Suite = suiteRecipe{Command: execStep{Argv: []string{"python", "-m", "pytest", "-q", "tests", "--junitxml=/convoy/junit.xml"}},
+		Bindings: []string{"api", "web"}}
+	return r
+}
+
+// writeJUnit writes JUnit XML of the test cases (each a <testcase> element) to dir/junit.xml.
+func writeJUnit(t *testing.T, dir string, cases ...string) string {
+	t.Helper()
+	p := filepath.Join(dir, "junit.xml")
+	xml := "<testsuites><testsuite name=\"pytest\">" + strings.Join(cases, "") + "</testsuite></testsuites>"
+	if err := os.WriteFile(p, []byte(xml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const (
+	loginPassed   = `<testcase classname="tests.test_flow" name="test_login" time="1"/>`
+	refundSkipped = `<testcase classname="tests.test_flow" name="test_refund"><skipped message="not live yet"/></testcase>`
+)
+
+// upToSuite drives rs as runIntegration does up to the suite: the server, every service's
+// set-up, then their health checks.
+func upToSuite(rs *runState, r *integrationRecipe) {
+	rs.postgresReady(postgresURL(postgresRecipe{Hostname: postgresHostname, Port: postgresPort}))
+	for i := range r.Services {
+		rs.setUpStarted(i, r.Services[i].Setup.Execs[0].Argv)
+	}
+	for i := range r.Services {
+		rs.healthy(i)
 	}
 }
 
-func TestConvertIntegrationPassed(t *testing.T) {
+// TestRunStatePassed: a run driven through its steps fills the report integration.Run gives and
+// sends its events in integration.Run's order, each stamped with the time.
+func TestRunStatePassed(t *testing.T) {
 	dir := t.TempDir()
-	rep := passedRun(dir)
+	r := twoServices(dir, false)
 	var rec recorder
-	out, err := convertIntegration(context.Background(), rep, nil, newIntegrationEvents(rec.add))
+	rs := newRunState(r, dir, rec.add)
+	upToSuite(rs, r)
+	rs.suiteStarted(r.Suite.Command.Argv)
+	junit := writeJUnit(t, dir, loginPassed, refundSkipped)
+	err := rs.outcome(context.Background(), rs.suiteEnded(3*time.Second, nil, junit))
 	if err != nil {
-		t.Fatalf("ConvertIntegration: %v", err)
+		t.Fatalf("a passing run: %v", err)
 	}
-	same(t, "report", out, &integration.Report{
-		RunID: "r1", Postgres: "postgres://convoy:xxxxx@postgres:5432/convoy", Throwaway: true, LogDir: dir, Duration: 10 * time.Second,
-		Services: []integration.ServiceReport{
+	rs.rep.Duration = 0
+	same(t, "report", rs.rep, &model.Report{
+		RunID: "r1", Postgres: "postgresql://convoy:xxxxx@postgres:5432/convoy", Throwaway: true, LogDir: dir,
+		Services: []model.ServiceReport{
 			{Name: "api", Database: "api_r1", URL: "http://api:9000", Port: 9000, LogPath: filepath.Join(dir, "api.log"), Healthy: true},
 			{Name: "web", Database: "web_r1", URL: "http://web:8000", Port: 8000, LogPath: filepath.Join(dir, "web.log"), Healthy: true},
 		},
-		Suite: integration.SuiteReport{Ran: true, Argv: rep.SuiteArgv, ExitCode: 0, Duration: 3 * time.Second,
-			LogPath: filepath.Join(dir, "suite.log"), JUnitPath: filepath.Join(dir, "junit.xml"), Passed: 1, Skipped: 1, Tests: rep.Tests},
+		Suite: model.SuiteReport{Ran: true, Argv: r.Suite.Command.Argv, ExitCode: 0, Duration: 3 * time.Second,
+			LogPath: filepath.Join(dir, "suite.log"), JUnitPath: junit, Passed: 1, Skipped: 1, Tests: []model.TestResult{
+				{Name: "tests.test_flow::test_login", Classname: "tests.test_flow", Case: "test_login", Status: model.TestPassed, Duration: time.Second},
+				{Name: "tests.test_flow::test_refund", Classname: "tests.test_flow", Case: "test_refund", Status: model.TestSkipped, Message: "not live yet"},
+			}},
 	})
 	same(t, "events", rec.kinds(), []string{
-		"postgres.ready",
-		"service.migrate api", "service.healthy api",
-		"service.migrate web", "service.healthy web",
+		"postgres.ready", "service.migrate api", "service.migrate web", "service.healthy api", "service.healthy web",
 		"suite.started", "suite.test", "suite.test", "suite.finished",
 	})
 	for _, e := range rec.events {
@@ -90,179 +125,293 @@ func TestConvertIntegrationPassed(t *testing.T) {
 			t.Errorf("%s has no time", e.Kind)
 		}
 	}
-	if e := rec.find(integration.EventServiceHealthy, "web"); e.URL != "http://web:8000" || e.LogPath != filepath.Join(dir, "web.log") {
+	same(t, "migrate argv", rec.find(model.EventServiceMigrate, "api").Argv, r.Services[0].Setup.Execs[0].Argv)
+	if e := rec.find(model.EventServiceHealthy, "web"); e.URL != "http://web:8000" || e.LogPath != filepath.Join(dir, "web.log") {
 		t.Errorf("web healthy = %+v", e)
 	}
-	fin := rec.find(integration.EventSuiteFinished, "")
-	if fin.Err != nil || fin.Suite == nil || fin.Suite.Passed != 1 || fin.Duration != 3*time.Second || fin.LogPath != rep.SuiteLog {
+	fin := rec.find(model.EventSuiteFinished, "")
+	if fin.Err != nil || fin.Suite != &rs.rep.Suite || fin.Duration != 3*time.Second || fin.LogPath != rs.rep.Suite.LogPath {
 		t.Errorf("suite.finished = %+v", fin)
 	}
 	if e := rec.events[6]; e.Test == nil || e.Test.Name != "tests.test_flow::test_login" {
 		t.Errorf("first suite.test = %+v", e)
 	}
 	// No receiver: nothing to send, same outcome.
-	if _, err := convertIntegration(context.Background(), rep, nil, newIntegrationEvents(nil)); err != nil {
+	quiet := newRunState(r, dir, nil)
+	upToSuite(quiet, r)
+	quiet.suiteStarted(r.Suite.Command.Argv)
+	if err := quiet.suiteEnded(time.Second, nil, junit); err != nil {
 		t.Errorf("without events: %v", err)
 	}
 }
 
-func TestConvertIntegrationSuiteFailed(t *testing.T) {
-	failed := integration.TestResult{Name: "tests.test_flow::test_order", Status: integration.TestFailed, Message: "assert 201 == 200\nmore"}
-	errored := integration.TestResult{Name: "tests.test_flow::test_report", Status: integration.TestError, Message: "ConnectionError"}
-	passed := integration.TestResult{Name: "tests.test_flow::test_login", Status: integration.TestPassed}
+func TestRunStateSuiteFailed(t *testing.T) {
+	failed := `<testcase classname="tests.test_flow" name="test_order"><failure message="assert 201 == 200">more</failure></testcase>`
+	errored := `<testcase classname="tests.test_flow" name="test_report"><error message="ConnectionError"/></testcase>`
 	for _, tc := range []struct {
-		name   string
-		change func(*integrationReport)
-		runErr error
-		want   []string
+		name  string
+		err   error
+		cases []string // nil: no JUnit XML
+		junit string   // instead of cases
+		exit  int
+		want  []string
 	}{
-		{"exit 1", func(r *integrationReport) { r.SuiteExitCode, r.Tests = 1, []integration.TestResult{passed, failed} },
-			&engine.StageError{Reason: engine.Failed, ExitCode: 1, Err: fmt.Errorf("%w: exit status 1", integration.ErrSuiteFailed)},
+		{"exit 1", &engine.StageError{Reason: engine.Failed, ExitCode: 1, Err: errors.New("exit status 1")},
+			[]string{loginPassed, failed}, "", 1,
 			[]string{"integration suite failed: 1 passed, 1 failed, 0 skipped, 0 errors (exit status 1)", "\n  FAILED tests.test_flow::test_order: assert 201 == 200\n"}},
-		{"exit 0 with an error", func(r *integrationReport) { r.Tests = []integration.TestResult{passed, errored} }, nil,
+		{"exit 0 with an error", nil, []string{loginPassed, errored}, "", 0,
 			[]string{"1 passed, 0 failed, 0 skipped, 1 errors (exit status 0)", "ERROR tests.test_flow::test_report: ConnectionError"}},
-		{"no tests", func(r *integrationReport) { r.SuiteExitCode, r.Tests = 5, nil },
-			&engine.StageError{Reason: engine.Failed, ExitCode: 5}, []string{"no tests were collected (exit status 5)"}},
-		{"timed out", func(r *integrationReport) { r.SuiteExitCode, r.Tests = -1, nil },
-			&engine.StageError{Reason: engine.TimedOut, ExitCode: -1, Err: context.DeadlineExceeded},
+		{"no tests", &engine.StageError{Reason: engine.Failed, ExitCode: 5}, nil, "", 5,
+			[]string{"no tests were collected (exit status 5)"}},
+		{"timed out", &engine.StageError{Reason: engine.TimedOut, ExitCode: -1, Err: context.DeadlineExceeded}, nil, "", -1,
 			[]string{"the integration stage timed out after 5m0s (0 passed, 0 failed, 0 skipped, 0 errors so far)"}},
-		{"unreadable JUnit", func(r *integrationReport) { r.Tests, r.JUnitErr = nil, errors.New("XML syntax error") }, nil,
-			[]string{"reading its JUnit XML: XML syntax error"}},
+		{"unreadable JUnit", nil, nil, "<testsuites><testsuite>", 0, []string{"reading its JUnit XML: parsing JUnit XML"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := passedRun(t.TempDir())
-			tc.change(rep)
+			dir := t.TempDir()
+			r := twoServices(dir, false)
 			var rec recorder
-			out, err := convertIntegration(context.Background(), rep, tc.runErr, newIntegrationEvents(rec.add))
-			if !errors.Is(err, integration.ErrSuiteFailed) {
+			rs := newRunState(r, dir, rec.add)
+			upToSuite(rs, r)
+			rs.suiteStarted(r.Suite.Command.Argv)
+			junit := ""
+			switch {
+			case tc.cases != nil:
+				junit = writeJUnit(t, dir, tc.cases...)
+			case tc.junit != "":
+				junit = filepath.Join(dir, "junit.xml")
+				if err := os.WriteFile(junit, []byte(tc.junit), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := rs.outcome(context.Background(), rs.suiteEnded(time.Second, tc.err, junit))
+			if !errors.Is(err, model.ErrSuiteFailed) {
 				t.Fatalf("error %v; want one wrapping ErrSuiteFailed", err)
 			}
-			for _, w := range append(tc.want, "see "+rep.SuiteLog) {
+			for _, w := range append(tc.want, "see "+rs.rep.Suite.LogPath) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
 			}
-			fin := rec.find(integration.EventSuiteFinished, "")
-			if fin == nil || fin.Err != err {
+			if fin := rec.find(model.EventSuiteFinished, ""); fin == nil || fin.Err != err {
 				t.Errorf("suite.finished = %+v; want the suite's error", fin)
 			}
-			if !out.Suite.Ran || out.Suite.ExitCode != rep.SuiteExitCode {
-				t.Errorf("suite = %+v", out.Suite)
+			if !rs.rep.Suite.Ran || rs.rep.Suite.ExitCode != tc.exit {
+				t.Errorf("suite = %+v, want exit code %d", rs.rep.Suite, tc.exit)
 			}
 		})
 	}
 }
 
-func TestConvertIntegrationServiceFailed(t *testing.T) {
+// populateFailed is web's populate failing with exit code 2, as runIntegration describes it.
+func populateFailed(r *integrationRecipe, dir string) *model.ServiceError {
+	sr := &r.Services[1]
+	cause := &engine.StageError{Reason: engine.Failed, ExitCode: 2, Command: sr.Setup.Execs[1].Argv}
+	step, argv := setupStep(sr, cause)
+	return serviceError(sr, step, argv, filepath.Join(dir, "web.log"), time.Second, "", cause)
+}
+
+func TestRunStateServiceFailed(t *testing.T) {
 	dir := t.TempDir()
-	rep := passedRun(dir)
-	rep.SuiteRan, rep.SuiteExitCode, rep.Tests, rep.JUnit = false, -1, nil, ""
-	for i := range rep.Services {
-		rep.Services[i].Started, rep.Services[i].Healthy = false, false
-	}
-	cause := &engine.StageError{Reason: engine.Failed, ExitCode: 2, Command: []string{"python", "manage.py", "populate"}}
-	se := &integration.ServiceError{Service: "web", Step: "populate", Argv: cause.Command, ExitCode: 2,
-		LogPath: rep.Services[1].Log, LogTail: []string{"Traceback", "KeyError: 'demo'"}, Err: cause}
-	rep.Services[1].Err = se
+	r := twoServices(dir, false)
 	var rec recorder
-	out, err := convertIntegration(context.Background(), rep, se, newIntegrationEvents(rec.add))
-	var got *integration.ServiceError
+	rs := newRunState(r, dir, rec.add)
+	rs.postgresReady("postgresql://convoy:xxxxx@postgres:5432/convoy")
+	rs.setUpStarted(0, nil)
+	rs.setUpStarted(1, nil)
+	se := populateFailed(r, dir)
+	stop := rs.serviceFailed(context.Background(), 1, se)
+	err := rs.outcome(context.Background(), rs.firstFailure(stop))
+	var got *model.ServiceError
 	if !errors.As(err, &got) || got != se {
-		t.Fatalf("error %v; want the service's *integration.ServiceError", err)
+		t.Fatalf("error %v; want web's *model.ServiceError", err)
 	}
 	same(t, "events", rec.kinds(), []string{"postgres.ready", "service.migrate api", "service.migrate web", "service.failed web"})
-	if f := rec.find(integration.EventServiceFailed, "web"); f.Step != "populate" || f.Err != se || f.LogPath != rep.Services[1].Log {
+	if f := rec.find(model.EventServiceFailed, "web"); f.Step != "populate" || f.Err != se || f.LogPath != filepath.Join(dir, "web.log") {
 		t.Errorf("service.failed = %+v", f)
 	}
-	if out.Suite.Ran || out.Suite.ExitCode != -1 || out.Services[1].Healthy {
-		t.Errorf("report = %+v", out)
+	if rs.rep.Suite.Ran || rs.rep.Suite.ExitCode != -1 || rs.rep.Services[1].Healthy || rs.isDown(1) {
+		t.Errorf("report = %+v", rs.rep)
 	}
 }
 
-func TestConvertIntegrationInterrupted(t *testing.T) {
+// TestRunStateShadow: a shadow service that does not come up stops nothing — the run goes on
+// without it (no binding to it, no health check) and passes when the suite does — unless the run
+// was cancelled or timed out, as integration.Run decides. Its failure is sent as service.failed
+// unless the run was cancelled; a service that is not a shadow stops the run.
+func TestRunStateShadow(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	timedOut, cancel2 := context.WithTimeout(context.Background(), 0)
+	defer cancel2()
+	for _, tc := range []struct {
+		name      string
+		shadow    bool
+		ctx       context.Context
+		tolerated bool
+		event     bool
+	}{
+		{"shadow", true, context.Background(), true, true},
+		{"shadow, run cancelled", true, cancelled, false, false},
+		{"shadow, run timed out", true, timedOut, false, true},
+		{"not a shadow", false, context.Background(), false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := twoServices(dir, tc.shadow)
+			var rec recorder
+			rs := newRunState(r, dir, rec.add)
+			se := populateFailed(r, dir)
+			stop := rs.serviceFailed(tc.ctx, 1, se)
+			if got := stop == nil; got != tc.tolerated {
+				t.Fatalf("serviceFailed = %v; tolerated %v, want %v", stop, got, tc.tolerated)
+			}
+			if got := rec.find(model.EventServiceFailed, "web") != nil; got != tc.event {
+				t.Errorf("service.failed sent: %v, want %v", got, tc.event)
+			}
+			if rs.isDown(1) != tc.tolerated || rs.isDown(0) {
+				t.Errorf("down = %v", rs.down)
+			}
+			wantBindings := []string{"api", "web"}
+			if tc.tolerated {
+				wantBindings = []string{"api"}
+			}
+			same(t, "suite bindings", suiteBindings(r, rs), wantBindings)
+			var stopErr error = se
+			if tc.tolerated {
+				stopErr = nil
+			}
+			if got := rs.firstFailure(nil); got != stopErr {
+				t.Errorf("firstFailure = %v, want %v", got, stopErr)
+			}
+			if !tc.tolerated {
+				return
+			}
+			rs.healthy(0)
+			rs.suiteStarted(r.Suite.Command.Argv)
+			if err := rs.outcome(tc.ctx, rs.suiteEnded(time.Second, nil, writeJUnit(t, dir, loginPassed))); err != nil {
+				t.Errorf("the run with its shadow down: %v; want it to pass", err)
+			}
+			if !rs.rep.Services[0].Healthy || rs.rep.Services[1].Healthy {
+				t.Errorf("services = %+v", rs.rep.Services)
+			}
+		})
+	}
+}
+
+// TestSetUpImageMissing: a service whose image will not come (its gates failed, say) fails its
+// "prepare" step before any container is made, with the reason in its log — which stops the
+// run, unless the service is a shadow: then the run goes on without it.
+func TestSetUpImageMissing(t *testing.T) {
+	noImage := func(ctx context.Context, service string) error {
+		return fmt.Errorf("waiting for the image of %q: %w", service, errors.New("its gates failed"))
+	}
+	t.Run("shadow", func(t *testing.T) {
+		dir := t.TempDir()
+		r := twoServices(dir, true)
+		r.Services = r.Services[1:] // web alone: api would need an engine
+		var rec recorder
+		rs := newRunState(r, dir, rec.add)
+		setups, err := New(nil).setUpServices(context.Background(), r, rs, nil, noImage)
+		if err != nil || len(setups) != 1 || setups[0] != nil || !rs.isDown(0) {
+			t.Fatalf("setUpServices = %v, %v; want no error and web down", setups, err)
+		}
+		f := rec.find(model.EventServiceFailed, "web")
+		var se *model.ServiceError
+		if f == nil || f.Step != "prepare" || !errors.As(f.Err, &se) || !strings.Contains(se.Error(), "its gates failed") {
+			t.Fatalf("events %q, failure %+v", rec.kinds(), f)
+		}
+		if rec.find(model.EventServiceMigrate, "web") != nil {
+			t.Error("web's set-up started without its image")
+		}
+		same(t, "log tail", se.LogTail, []string{`convoy: waiting for the image of "web": its gates failed`})
+	})
+	t.Run("not a shadow", func(t *testing.T) {
+		dir := t.TempDir()
+		r := twoServices(dir, true)
+		var rec recorder
+		rs := newRunState(r, dir, rec.add)
+		_, err := New(nil).setUpServices(context.Background(), r, rs, nil, noImage)
+		var se *model.ServiceError
+		if !errors.As(err, &se) || se.Service != "api" || se.Step != "prepare" || len(se.Argv) != 0 {
+			t.Fatalf("setUpServices: %v; want api's prepare failure", err)
+		}
+		if !strings.HasPrefix(se.Error(), `service "api": prepare failed after `) {
+			t.Errorf("message %q", se.Error())
+		}
+		same(t, "events", len(rec.events), 2) // both failed; web's is tolerated, api's stops the run
+	})
+}
+
+// TestStartServicesGoesOnWithoutShadow: a shadow service that cannot be started does not end
+// the starts: the next service is still started (here it cannot be either, and stops the run).
+func TestStartServicesGoesOnWithoutShadow(t *testing.T) {
+	dir := t.TempDir()
+	r := twoServices(dir, true)
+	r.Services[0], r.Services[1] = r.Services[1], r.Services[0] // web, the shadow, first
+	for i := range r.Services {
+		r.Services[i].Bindings = []string{postgresHostname, "ghost"} // never started: fails before any engine call
+	}
+	var rec recorder
+	rs := newRunState(r, dir, rec.add)
+	err := New(nil).startServices(context.Background(), r, rs, make([]*dagger.Container, 2), map[string]*dagger.Service{})
+	var se *model.ServiceError
+	if !errors.As(err, &se) || se.Service != "api" || se.Step != "serve" {
+		t.Fatalf("startServices: %v; want api's serve failure after web's was tolerated", err)
+	}
+	same(t, "events", rec.kinds(), []string{"service.failed web", "service.failed api"})
+	if !rs.isDown(0) || rs.isDown(1) {
+		t.Errorf("down = %v; want web only", rs.down)
+	}
+	if !strings.Contains(strings.Join(se.LogTail, "\n"), `which has not started`) {
+		t.Errorf("api's log tail %q lacks why", se.LogTail)
+	}
+}
+
+func TestRunStateInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	stopped := &engine.StageError{Reason: engine.Interrupted, ExitCode: -1, Err: context.Canceled}
-
-	t.Run("suite", func(t *testing.T) {
-		rep := passedRun(t.TempDir())
-		rep.SuiteExitCode, rep.Tests = -1, nil
-		var rec recorder
-		_, err := convertIntegration(ctx, rep, stopped, newIntegrationEvents(rec.add))
-		if !errors.Is(err, integration.ErrInterrupted) || !errors.Is(err, context.Canceled) || errors.Is(err, integration.ErrSuiteFailed) {
-			t.Fatalf("error %v; want an interruption, not a failure", err)
-		}
-		if !strings.Contains(err.Error(), "while running the suite") {
-			t.Errorf("error %q does not say what was interrupted", err)
-		}
-		// As integration.Run: the suite started, and its end is the error alone.
-		if rec.find(integration.EventSuiteStarted, "") == nil || rec.find(integration.EventSuiteFinished, "") != nil {
-			t.Errorf("events %q", rec.kinds())
-		}
-	})
-	t.Run("set-up", func(t *testing.T) {
-		rep := passedRun(t.TempDir())
-		rep.SuiteRan = false
-		for i := range rep.Services {
-			rep.Services[i].Started, rep.Services[i].Healthy = false, false
-			rep.Services[i].Err = &integration.ServiceError{Service: rep.Services[i].Name, Step: "migrate", Err: stopped}
-		}
-		var rec recorder
-		_, err := convertIntegration(ctx, rep, stopped, newIntegrationEvents(rec.add))
-		if !errors.Is(err, integration.ErrInterrupted) || !strings.Contains(err.Error(), "while setting up the services") {
-			t.Fatalf("error %v", err)
-		}
-		same(t, "events", rec.kinds(), []string{"postgres.ready", "service.migrate api", "service.migrate web"})
-	})
-	t.Run("finished before the cancellation", func(t *testing.T) {
-		if _, err := convertIntegration(ctx, passedRun(t.TempDir()), nil, newIntegrationEvents(nil)); err != nil {
-			t.Errorf("a run that passed: %v", err)
-		}
-	})
-}
-
-// TestIntegrationEventsSentOnce: the events sent while the run went on are not sent again at
-// its end, and keep what only the run knew (the migrate argv).
-func TestIntegrationEventsSentOnce(t *testing.T) {
-	rep := passedRun(t.TempDir())
-	sr := &serviceRecipe{Name: "api", Setup: recipe{Execs: []execStep{{Argv: integration.DefaultMigrate}, {Argv: integration.DefaultPopulate}}}}
-	var rec recorder
-	ev := newIntegrationEvents(rec.add)
-	ev.postgresReady(rep)
-	ev.serviceSetUp(&rep.Services[0], sr)
-	ev.serviceSetUp(&rep.Services[1], sr)
-	ev.serviceHealthy(&rep.Services[0])
-	ev.serviceFailed(&rep.Services[0]) // too late: api is healthy
-	if _, err := convertIntegration(context.Background(), rep, nil, ev); err != nil {
-		t.Fatal(err)
+	rs := newRunState(twoServices(t.TempDir(), false), t.TempDir(), nil)
+	if err := rs.outcome(ctx, stopped); !errors.Is(err, model.ErrInterrupted) || !errors.Is(err, context.Canceled) ||
+		!strings.Contains(err.Error(), "while starting Postgres") {
+		t.Errorf("interrupted at once: %v", err)
 	}
-	same(t, "events", rec.kinds(), []string{
-		"postgres.ready", "service.migrate api", "service.migrate web", "service.healthy api",
-		"service.healthy web", "suite.started", "suite.test", "suite.test", "suite.finished",
-	})
-	same(t, "migrate argv", rec.find(integration.EventServiceMigrate, "api").Argv, integration.DefaultMigrate)
-	var nilEvents *integrationEvents
-	nilEvents.serviceHealthy(&rep.Services[0]) // a nil receiver sends nothing and does not panic
+	rs.setPhase("running the suite")
+	err := rs.outcome(ctx, stopped)
+	if !errors.Is(err, model.ErrInterrupted) || errors.Is(err, model.ErrSuiteFailed) || !strings.Contains(err.Error(), "while running the suite") {
+		t.Errorf("interrupted suite: %v; want an interruption saying what was interrupted", err)
+	}
+	if err := rs.outcome(ctx, nil); err != nil {
+		t.Errorf("a run that passed before the cancellation: %v", err)
+	}
+	if err := rs.outcome(context.Background(), stopped); err != stopped {
+		t.Errorf("a failure without cancellation = %v, want it as it is", err)
+	}
 }
 
 // integratorFunc is an engine.Integrator made of a function.
-type integratorFunc func(context.Context, engine.IntegrationRequest) (*integration.Report, error)
+type integratorFunc func(context.Context, engine.IntegrationRequest) (*model.Report, error)
 
-func (f integratorFunc) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
+func (f integratorFunc) Integrate(ctx context.Context, req engine.IntegrationRequest) (*model.Report, error) {
 	return f(ctx, req)
 }
 
-// TestIntegrationEventsRender feeds converted reports through pipeline.Integrate, which every
-// renderer reads: each service's start is its "integration" stage, the suite is a stage, its
-// tests are test events — as with the local engine.
+// TestIntegrationEventsRender feeds runs driven through runState into pipeline.Integrate, which
+// every renderer reads: each service's start is its "integration" stage, the suite is a stage,
+// its tests are test events — as with the local engine; a shadow service's failure fails its
+// stage only.
 func TestIntegrationEventsRender(t *testing.T) {
-	run := func(rep *integrationReport, runErr error) ([]pipeline.Event, *pipeline.IntegrationSummary) {
+	run := func(cfg *config.Config, drive func(rs *runState, r *integrationRecipe) error) ([]pipeline.Event, *pipeline.IntegrationSummary) {
 		var events []pipeline.Event
 		bus := pipeline.NewBus(pipeline.SinkFunc(func(e pipeline.Event) { events = append(events, e) }))
-		in := integratorFunc(func(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
-			return convertIntegration(ctx, rep, runErr, newIntegrationEvents(req.Events))
+		in := integratorFunc(func(ctx context.Context, req engine.IntegrationRequest) (*model.Report, error) {
+			dir := t.TempDir()
+			r := twoServices(dir, cfg != nil && cfg.Service("web").Shadow)
+			rs := newRunState(r, dir, req.Events)
+			return rs.rep, rs.outcome(ctx, drive(rs, r))
 		})
-		sum, _ := pipeline.Integrate(context.Background(), in, engine.IntegrationRequest{}, bus)
+		sum, _ := pipeline.Integrate(context.Background(), in, engine.IntegrationRequest{Config: cfg}, bus)
 		return events, sum
 	}
 	describe := func(events []pipeline.Event) []string {
@@ -272,17 +421,27 @@ func TestIntegrationEventsRender(t *testing.T) {
 			if e.Status != "" {
 				s += " " + string(e.Status)
 			}
+			if e.Shadow {
+				s += " (shadow)"
+			}
 			out = append(out, s)
 		}
 		return out
 	}
+	passSuite := func(rs *runState, r *integrationRecipe) error {
+		rs.suiteStarted(r.Suite.Command.Argv)
+		return rs.suiteEnded(time.Second, nil, writeJUnit(t, rs.rep.LogDir, loginPassed, refundSkipped))
+	}
 
 	t.Run("passed", func(t *testing.T) {
-		events, sum := run(passedRun(t.TempDir()), nil)
+		events, sum := run(nil, func(rs *runState, r *integrationRecipe) error {
+			upToSuite(rs, r)
+			return passSuite(rs, r)
+		})
 		same(t, "events", describe(events), []string{
 			"notice integration/",
-			"stage.start api/integration running", "stage.finish api/integration passed",
-			"stage.start web/integration running", "stage.finish web/integration passed",
+			"stage.start api/integration running", "stage.start web/integration running",
+			"stage.finish api/integration passed", "stage.finish web/integration passed",
 			"stage.start integration/suite running",
 			"test integration/tests.test_flow::test_login passed", "test integration/tests.test_flow::test_refund skipped",
 			"stage.finish integration/suite passed",
@@ -292,27 +451,46 @@ func TestIntegrationEventsRender(t *testing.T) {
 		}
 	})
 
-	t.Run("service failed", func(t *testing.T) {
-		rep := passedRun(t.TempDir())
-		rep.SuiteRan, rep.SuiteExitCode, rep.Tests = false, -1, nil
-		rep.Services[1].Started, rep.Services[1].Healthy = false, false
-		se := &integration.ServiceError{Service: "web", Step: "serve", LogPath: rep.Services[1].Log, ExitCode: -1,
-			LogTail: []string{"Error: That port is already in use."}, Err: errors.New("exit status 1")}
-		rep.Services[1].Err = se
-		events, sum := run(rep, se)
-		var webFinish *pipeline.Event
+	failWeb := func(rs *runState, r *integrationRecipe) error {
+		rs.postgresReady("postgresql://convoy:xxxxx@postgres:5432/convoy")
+		rs.setUpStarted(0, nil)
+		rs.setUpStarted(1, nil)
+		if err := rs.serviceFailed(context.Background(), 1, populateFailed(r, rs.rep.LogDir)); err != nil {
+			return err
+		}
+		rs.healthy(0)
+		return passSuite(rs, r)
+	}
+	webFinish := func(events []pipeline.Event) *pipeline.Event {
 		for i := range events {
 			if events[i].Type == pipeline.EventStageFinish && events[i].Service == "web" {
-				webFinish = &events[i]
+				return &events[i]
 			}
 		}
-		headline, _, _ := strings.Cut(se.Error(), "\n")
-		if webFinish == nil || webFinish.Status != pipeline.StatusFailed || webFinish.Message != headline ||
-			strings.Join(webFinish.Tail, "\n") != "Error: That port is already in use." || webFinish.ExitCode != nil {
-			t.Errorf("web's stage finish = %+v", webFinish)
+		return nil
+	}
+
+	t.Run("service failed", func(t *testing.T) {
+		events, sum := run(nil, failWeb)
+		f := webFinish(events)
+		if f == nil || f.Status != pipeline.StatusFailed || !strings.HasPrefix(f.Message, `service "web": populate (python manage.py populate) failed after 1s`) ||
+			f.ExitCode == nil || *f.ExitCode != 2 {
+			t.Errorf("web's stage finish = %+v", f)
 		}
 		if sum.Status != pipeline.StatusFailed {
 			t.Errorf("summary status %s", sum.Status)
+		}
+	})
+
+	t.Run("shadow failed", func(t *testing.T) {
+		cfg := load(t, "services.yaml")
+		cfg.Service("web").Shadow = true
+		events, sum := run(cfg, failWeb)
+		if f := webFinish(events); f == nil || f.Status != pipeline.StatusFailed || !f.Shadow {
+			t.Errorf("web's stage finish = %+v; want a failed shadow stage", f)
+		}
+		if sum.Status != pipeline.StatusPassed || sum.Passed != 1 {
+			t.Errorf("summary = %+v; want the run passed without its shadow", sum)
 		}
 	})
 }
@@ -332,7 +510,7 @@ func TestIntegrateRejectsExistingPostgres(t *testing.T) {
 		if rep == nil {
 			t.Fatal("no report")
 		}
-		if !errors.Is(err, integration.ErrInvalidSpec) {
+		if !errors.Is(err, model.ErrInvalidSpec) {
 			t.Fatalf("error %v; want one wrapping ErrInvalidSpec", err)
 		}
 		for _, w := range []string{"always runs its own Postgres server", tc.image, "db.example:5432", "--engine local"} {
@@ -358,7 +536,7 @@ func TestIntegrateInvalidSpec(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err := New(nil).Integrate(context.Background(), tc.req)
-			if rep == nil || !errors.Is(err, integration.ErrInvalidSpec) || !strings.Contains(err.Error(), tc.want) {
+			if rep == nil || !errors.Is(err, model.ErrInvalidSpec) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Integrate = %v, %v; want a report and an invalid spec error containing %q", rep, err, tc.want)
 			}
 		})
@@ -376,19 +554,28 @@ func TestServiceError(t *testing.T) {
 		t.Fatal(err)
 	}
 	sr := &serviceRecipe{Name: "web", URL: "http://web:8000", Health: "/healthz",
-		Setup: recipe{Execs: []execStep{{Argv: integration.DefaultMigrate}, {Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}}}}}
+		Setup: recipe{Execs: []execStep{{Step: "migrate", Argv: integration.DefaultMigrate},
+			{Step: "populate", Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}},
+			{Step: "prestart", Argv: []string{"python", "manage.py", "collectstatic"}}}}}
 
 	populate := &engine.StageError{Reason: engine.Failed, ExitCode: 2, Command: sr.Setup.Execs[1].Argv}
 	step, argv := setupStep(sr, populate)
-	if step != "populate" || !equalArgv(argv, sr.Setup.Execs[1].Argv) {
+	if step != "populate" || !slices.Equal(argv, sr.Setup.Execs[1].Argv) {
 		t.Errorf("setupStep(populate failed) = %s %q", step, argv)
 	}
-	for _, err := range []error{
-		&engine.StageError{Reason: engine.TimedOut, ExitCode: -1, Command: integration.DefaultMigrate},
-		errors.New("preparing the container"),
+	for _, tc := range []struct {
+		err  error
+		step string
+		argv []string
+	}{
+		{&engine.StageError{Reason: engine.TimedOut, ExitCode: -1, Command: integration.DefaultMigrate}, "migrate", integration.DefaultMigrate},
+		{&engine.StageError{Reason: engine.Failed, ExitCode: 1, Command: sr.Setup.Execs[2].Argv}, "prestart", sr.Setup.Execs[2].Argv},
+		{&engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: errors.New("pulling the image")}, "prepare", nil},
+		{&engine.StageError{Reason: engine.Failed, ExitCode: 1, Command: []string{"uv", "pip", "install"}}, "prepare", nil}, // rebuilding the gated container
+		{errors.New("preparing the container"), "prepare", nil},
 	} {
-		if step, _ := setupStep(sr, err); step != "migrate" {
-			t.Errorf("setupStep(%v) = %s, want migrate", err, step)
+		if step, argv := setupStep(sr, tc.err); step != tc.step || !slices.Equal(argv, tc.argv) {
+			t.Errorf("setupStep(%v) = %s %q, want %s %q", tc.err, step, argv, tc.step, tc.argv)
 		}
 	}
 
@@ -417,51 +604,7 @@ func TestServiceError(t *testing.T) {
 	if got := lastProbe(""); got != "no answer" {
 		t.Errorf("lastProbe of nothing = %q", got)
 	}
-	if got := integration.LogTail(filepath.Join(dir, "none.log"), 5); got != nil {
+	if got := model.LogTail(filepath.Join(dir, "none.log"), 5); got != nil {
 		t.Errorf("tail of a missing log = %q", got)
-	}
-}
-
-func TestParseJUnit(t *testing.T) {
-	tests, err := integration.ParseJUnitFile(filepath.Join("testdata", "junit.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	same(t, "tests", tests, []integration.TestResult{
-		{Name: "tests.test_flow::test_login", Classname: "tests.test_flow", Case: "test_login", File: "tests/test_flow.py",
-			Status: integration.TestPassed, Duration: 250 * time.Millisecond},
-		{Name: "tests.test_flow::test_order", Classname: "tests.test_flow", Case: "test_order", File: "tests/test_flow.py",
-			Status: integration.TestFailed, Duration: 500 * time.Millisecond, Message: "assert 201 == 200",
-			Details: "def test_order():\n>       assert resp.status == 200\nE       assert 201 == 200"},
-		{Name: "tests.test_flow::test_refund", Classname: "tests.test_flow", Case: "test_refund",
-			Status: integration.TestSkipped, Duration: 10 * time.Millisecond, Message: "refunds are not live yet",
-			Details: "tests/test_flow.py:40: refunds are not live yet"},
-		{Name: "tests.test_flow::test_report", Classname: "tests.test_flow", Case: "test_report",
-			Status: integration.TestError, Duration: 100 * time.Millisecond, Message: "ConnectionError: api refused",
-			Details: "ConnectionError: api refused\nsecond line"},
-	})
-	if _, err := integration.ParseJUnit(strings.NewReader("<testsuite><testcase")); err == nil {
-		t.Error("truncated XML parsed")
-	}
-}
-
-func TestPhase(t *testing.T) {
-	rep := passedRun("/logs")
-	for _, tc := range []struct {
-		change func(*integrationReport)
-		want   string
-	}{
-		{func(r *integrationReport) {}, "running the suite"},
-		{func(r *integrationReport) { r.SuiteRan = false }, "setting up the suite and checking the services' health"},
-		{func(r *integrationReport) { r.SuiteRan, r.Services[1].Started = false, false }, `starting service "web"`},
-		{func(r *integrationReport) { r.SuiteRan, r.Services[0].Started = false, false }, "setting up the services"},
-		{func(r *integrationReport) { r.SuiteRan, r.Postgres = false, "" }, "starting Postgres"},
-	} {
-		r := *rep
-		r.Services = append([]serviceOutcome(nil), rep.Services...)
-		tc.change(&r)
-		if got := phase(&r); got != tc.want {
-			t.Errorf("phase = %q, want %q", got, tc.want)
-		}
 	}
 }

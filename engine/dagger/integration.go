@@ -107,6 +107,8 @@ type serviceRecipe struct {
 	// Bindings are the hostnames bound in its containers: the server, then the services it
 	// depends on (transitively), in start order.
 	Bindings []string `json:"bindings"`
+	// Shadow says its failure to come up stops nothing (services.yaml's shadow: true).
+	Shadow bool `json:"shadow,omitempty"`
 }
 
 // suiteRecipe is the cross-service suite's container.
@@ -262,9 +264,9 @@ func (t translator) integrationService(cfg *config.Config, svc *config.Service, 
 	env[envRunID] = o.RunID
 	var execs []execStep
 	migrate, populate, prestart := engine.IntegrationSteps(svc)
-	for _, argv := range [][]string{migrate, populate, prestart} {
-		if len(argv) > 0 {
-			execs = append(execs, execStep{Argv: argv})
+	for _, x := range []execStep{{Step: "migrate", Argv: migrate}, {Step: "populate", Argv: populate}, {Step: "prestart", Argv: prestart}} {
+		if len(x.Argv) > 0 {
+			execs = append(execs, x)
 		}
 	}
 	setup, err := t.serviceSetup(cfg, svc, o, recipe{Service: svc.Name, Stage: integrationStage, Env: envList(env), Timeout: svc.Timeout, Execs: execs})
@@ -291,7 +293,7 @@ func (t translator) integrationService(cfg *config.Config, svc *config.Service, 
 	}
 	return serviceRecipe{
 		Name: svc.Name, Hostname: svc.DNSName(), Port: svc.Port, URL: serviceURL(svc), Database: db,
-		Setup: setup, Serve: serve, Health: health, Bindings: bindings,
+		Setup: setup, Serve: serve, Health: health, Bindings: bindings, Shadow: svc.Shadow,
 	}, nil
 }
 

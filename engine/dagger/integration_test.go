@@ -11,6 +11,7 @@ import (
 
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
@@ -47,16 +48,16 @@ func TestIntegrationRecipe(t *testing.T) {
 		same(t, "api bindings", api.Bindings, []string{"postgres"})
 		same(t, "web bindings", web.Bindings, []string{"postgres", "api"})
 		same(t, "web serve", web.Serve, []string{"python", "manage.py", "serve", "0.0.0.0", "8000"})
-		if web.URL != "http://web:8000" || web.Hostname != "web" || web.Port != 8000 || web.Health != "/healthz" || web.Database != "web_r1" {
+		if web.URL != "http://web:8000" || web.Hostname != "web" || web.Port != 8000 || web.Health != "/healthz" || web.Database != "web_r1" || web.Shadow {
 			t.Errorf("web = %+v", web)
 		}
 		same(t, "web setup execs", web.Setup.Execs, []execStep{
-			{Argv: integration.DefaultMigrate},
-			{Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}},
+			{Step: "migrate", Argv: integration.DefaultMigrate},
+			{Step: "populate", Argv: []string{"python", "manage.py", "populate", "--scenario", "demo"}},
 		})
 		same(t, "api setup execs", api.Setup.Execs, []execStep{
-			{Argv: integration.DefaultMigrate},
-			{Argv: []string{"python", "manage.py", "populate"}},
+			{Step: "migrate", Argv: integration.DefaultMigrate},
+			{Step: "populate", Argv: []string{"python", "manage.py", "populate"}},
 		})
 		got := web.Setup.envMap()
 		for k, v := range map[string]string{
@@ -148,6 +149,20 @@ func TestPostgresImageOption(t *testing.T) {
 			t.Fatal(err)
 		}
 		same(t, "postgres image of "+tc.manifest+" and "+tc.option, r.Postgres.Base, tc.want)
+	}
+}
+
+// TestIntegrationRecipeShadow: a service's shadow: true is in its recipe, for the run to
+// tolerate its failure (runState.serviceFailed).
+func TestIntegrationRecipeShadow(t *testing.T) {
+	cfg := load(t, "services.yaml")
+	cfg.Service("web").Shadow = true
+	r, err := hostEnv(nil).integrationRun(cfg, cfg.Services, IntegrationOptions{RunID: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if api, web := r.Services[0], r.Services[1]; api.Shadow || !web.Shadow {
+		t.Errorf("shadow: api %v, web %v; want web only", api.Shadow, web.Shadow)
 	}
 }
 
@@ -359,7 +374,7 @@ func TestIntegrateWithoutImages(t *testing.T) {
 	e := New(nil, WithTools(python.NewTools(cache)))
 	rep, err := e.Integrate(context.Background(), engine.IntegrationRequest{Config: cfg, Services: cfg.StartOrder(), LogDir: t.TempDir(),
 		From: engine.FromImage, Image: func(context.Context, string) (string, error) { return "", nil }})
-	if rep == nil || !errors.Is(err, integration.ErrInvalidSpec) || !strings.Contains(err.Error(), "without WithImages") {
+	if rep == nil || !errors.Is(err, model.ErrInvalidSpec) || !strings.Contains(err.Error(), "without WithImages") {
 		t.Fatalf("Integrate = %v, %v; want an invalid spec error saying there are no images", rep, err)
 	}
 }

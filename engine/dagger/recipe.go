@@ -213,6 +213,9 @@ type execStep struct {
 	// to instead of the log (its standard error still goes to the log), as the local engine
 	// captures the output of `pip freeze`.
 	Stdout string `json:"stdout,omitempty"`
+	// Step names an integration set-up exec as package integration names its steps: "migrate",
+	// "populate" or "prestart" (for its *model.ServiceError and events).
+	Step string `json:"step,omitempty"`
 }
 
 // envMap returns the recipe's environment as a map (values unexpanded).

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // retryEnv is set, for its exec only, on an exec that failed the last time it ran, to a value
@@ -16,8 +17,11 @@ import (
 const retryEnv = "CONVOY_RETRY"
 
 // retries records which execs failed, by exec key, so that the next attempt gets a new
-// retryEnv value (and the one after a pass keeps it, and its cache). With a directory the record
-// outlives the process (.convoy/dagger/retry); without one it is kept in memory.
+// retryEnv value. The record stays after a pass: the attempts after it keep the value, and so
+// the passing result Dagger cached under it; without it they would be given the failure back,
+// cached under no value. With a directory the record outlives the process
+// (.convoy/dagger/retry: retryDir) and each use touches it, so that PruneRetries removes only
+// those no run used lately; without one it is kept in memory.
 type retries struct {
 	dir string
 	mu  sync.Mutex
@@ -31,10 +35,13 @@ func (r *retries) value(key string) string {
 	if v, ok := r.mem[key]; ok || r.dir == "" {
 		return v
 	}
-	b, err := os.ReadFile(filepath.Join(r.dir, key))
+	p := filepath.Join(r.dir, key)
+	b, err := os.ReadFile(p)
 	if err != nil {
 		return "" // no record: it never failed here (an unreadable one retries no worse)
 	}
+	now := time.Now()
+	_ = os.Chtimes(p, now, now) // used: PruneRetries keeps it (a record it cannot touch only ages)
 	return string(b)
 }
 
@@ -73,4 +80,49 @@ func (r *retries) failed(key string) error {
 		return fmt.Errorf("recording a failed exec: %w", werr)
 	}
 	return nil
+}
+
+// retryDir is where an engine with the state directory stateDir keeps its retries.
+func retryDir(stateDir string) string { return filepath.Join(stateDir, "dagger", "retry") }
+
+// RetryRecord is a record of a failed exec that PruneRetries removes (or, dry, would remove).
+type RetryRecord struct {
+	// Path is the record's file.
+	Path string
+	// Size is its size in bytes.
+	Size int64
+	// LastUsed is when a run last recorded the failure or ran the exec again under it.
+	LastUsed time.Time
+}
+
+// PruneRetries removes the records of failed execs kept under the state directory stateDir
+// (WithStateDir) that no run used for keepFor, and leftovers of records being written. With dry
+// set it removes nothing. It returns what it removed, or would. An exec whose record is gone
+// runs as if it never failed: if Dagger still caches its failure under the same inputs, that
+// failure comes back once, and is recorded again.
+func PruneRetries(stateDir string, keepFor time.Duration, dry bool) ([]RetryRecord, error) {
+	dir := retryDir(stateDir)
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the Dagger retry records in %s: %w", dir, err)
+	}
+	cutoff := time.Now().Add(-keepFor)
+	var out []RetryRecord
+	for _, ent := range entries {
+		info, err := ent.Info()
+		if err != nil || !info.Mode().IsRegular() || info.ModTime().After(cutoff) {
+			continue
+		}
+		rec := RetryRecord{Path: filepath.Join(dir, ent.Name()), Size: info.Size(), LastUsed: info.ModTime()}
+		if !dry {
+			if err := os.Remove(rec.Path); err != nil && !os.IsNotExist(err) {
+				return out, fmt.Errorf("pruning the Dagger retry record %s: %w", rec.Path, err)
+			}
+		}
+		out = append(out, rec)
+	}
+	return out, nil
 }

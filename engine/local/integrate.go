@@ -10,6 +10,7 @@ import (
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
@@ -26,25 +27,25 @@ func serveStage(svc *config.Service) stages.Stage {
 // Integrate runs the integration stage: every service from its image in the engine's container
 // runtime (or, with engine.FromVenv, from its gated virtualenv), the suite from a virtualenv of
 // its own requirements on the host.
-func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*integration.Report, error) {
+func (e *Engine) Integrate(ctx context.Context, req engine.IntegrationRequest) (*model.Report, error) {
 	cfg := req.Config
 	if req.RunID == "" {
 		req.RunID = integration.NewRunID()
 	}
 	spec := integration.Spec{Repo: cfg.Root, LogDir: req.LogDir, Postgres: req.Postgres, Env: cfg.Integration.Env, RunID: req.RunID}
 	if err := os.MkdirAll(req.LogDir, 0o755); err != nil {
-		return &integration.Report{}, fmt.Errorf("creating %s: %w", req.LogDir, err)
+		return &model.Report{}, fmt.Errorf("creating %s: %w", req.LogDir, err)
 	}
 	for _, svc := range req.Services {
 		s, err := e.integrationService(ctx, req, svc)
 		if err != nil {
-			return &integration.Report{}, err
+			return &model.Report{}, err
 		}
 		spec.Services = append(spec.Services, s)
 	}
 	suite, err := e.suite(ctx, cfg, req.LogDir)
 	if err != nil {
-		return &integration.Report{}, err
+		return &model.Report{}, err
 	}
 	spec.Suite = suite
 	opts := []integration.Option{integration.WithParallel(req.Jobs)}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/convoy-ci/convoy/integration"
+	"github.com/convoy-ci/convoy/integration/model"
 	"github.com/convoy-ci/convoy/pipeline"
 	"github.com/convoy-ci/convoy/stages"
 )
@@ -97,7 +97,7 @@ func (g *GitHub) group(e pipeline.Event) {
 	fmt.Fprintf(g.w, "::group::%s\n", escapeData(stageHeadline(e)))
 	token := stopToken()
 	fmt.Fprintf(g.w, "::stop-commands::%s\n", token)
-	for _, l := range integration.LogTail(e.Log, LogLines) {
+	for _, l := range model.LogTail(e.Log, LogLines) {
 		fmt.Fprintln(g.w, l)
 	}
 	fmt.Fprintf(g.w, "::%s::\n::endgroup::\n", token)
@@ -162,7 +162,7 @@ func (g *GitLab) Emit(e pipeline.Event) {
 	name := sectionName(e.Service + "_" + e.Stage)
 	start := e.Time.Add(-time.Duration(e.Duration * float64(time.Second)))
 	fmt.Fprintf(g.w, "\x1b[0Ksection_start:%d:%s[collapsed=true]\r\x1b[0K%s\n", start.Unix(), name, oneLine(stageHeadline(e)))
-	for _, l := range integration.LogTail(e.Log, LogLines) {
+	for _, l := range model.LogTail(e.Log, LogLines) {
 		fmt.Fprintln(g.w, l)
 	}
 	fmt.Fprintf(g.w, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", e.Time.Unix(), name)

@@ -1,4 +1,4 @@
-package integration
+package model
 
 import (
 	"errors"
@@ -9,15 +9,17 @@ import (
 	"time"
 )
 
-// ErrInterrupted is wrapped by the error Run returns when its context was cancelled (SIGINT, SIGTERM,
-// a caller's timeout) before the run finished. The error also wraps context.Cause of the context.
+// ErrInterrupted is wrapped by the error of an integration run (integration.Run, an engine's
+// Integrate) whose context was cancelled (SIGINT, SIGTERM, a caller's timeout) before it
+// finished. The error also wraps context.Cause of the context.
 var ErrInterrupted = errors.New("integration interrupted")
 
-// ErrSuiteFailed is wrapped by the error Run returns when the suite ran and did not pass (a failing
-// test, a non-zero exit, a timeout, no test at all).
+// ErrSuiteFailed is wrapped by the error of an integration run whose suite ran and did not pass (a
+// failing test, a non-zero exit, a timeout, no test at all): see SuiteVerdict.
 var ErrSuiteFailed = errors.New("integration suite failed")
 
-// ErrInvalidSpec is wrapped by the error Run returns when the Spec is unusable; nothing was started.
+// ErrInvalidSpec is wrapped by the error of an integration run that was asked for something it
+// cannot do (integration.Run's Spec, an engine's request); nothing was started.
 var ErrInvalidSpec = errors.New("invalid integration spec")
 
 // LogTailLines is the number of log lines a ServiceError carries.
@@ -62,10 +64,14 @@ func (e *ServiceError) Error() string {
 	case "serve":
 		fmt.Fprintf(&b, "service %q exited (%v) %s after it was started with %q, before %s", e.Service, e.Err, wait, strings.Join(e.Argv, " "), e.awaited())
 	default:
+		step := e.Step
+		if len(e.Argv) > 0 {
+			step += " (" + strings.Join(e.Argv, " ") + ")"
+		}
 		if e.TimedOut {
-			fmt.Fprintf(&b, "service %q: %s (%s) timed out after %s", e.Service, e.Step, strings.Join(e.Argv, " "), wait)
+			fmt.Fprintf(&b, "service %q: %s timed out after %s", e.Service, step, wait)
 		} else {
-			fmt.Fprintf(&b, "service %q: %s (%s) failed after %s: %v", e.Service, e.Step, strings.Join(e.Argv, " "), wait, e.Err)
+			fmt.Fprintf(&b, "service %q: %s failed after %s: %v", e.Service, step, wait, e.Err)
 		}
 	}
 	if len(e.LogTail) > 0 {

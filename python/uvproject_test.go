@@ -380,3 +380,26 @@ func TestUVProjectFixture(t *testing.T) {
 		}
 	}
 }
+
+// TestOfflineFirstOnlyExactInstalls: lock installs (hash-pinned requirements, uv sync --locked
+// or --frozen) get an offline variant; installs of ranges, other programs and commands already
+// offline do not.
+func TestOfflineFirstOnlyExactInstalls(t *testing.T) {
+	for _, tc := range []struct {
+		argv []string
+		ok   bool
+	}{
+		{[]string{UVProgram, "pip", "install", "--no-config", "--require-hashes", "-r", "Pipfile.lock.txt"}, true},
+		{uvSyncArgv, true},
+		{[]string{UVProgram, "sync", "--frozen"}, true},
+		{[]string{UVProgram, "pip", "install", "--no-config", "-r", "requirements-dev.txt"}, false},
+		{[]string{UVProgram, "sync"}, false},
+		{[]string{"python", "-m", "pip", "install", "--require-hashes", "-r", "x"}, false},
+		{append(slices.Clone(uvSyncArgv), "--offline"), false},
+	} {
+		got, ok := OfflineFirst(tc.argv)
+		if ok != tc.ok || (ok && !slices.Equal(got, append(slices.Clone(tc.argv), "--offline"))) {
+			t.Errorf("OfflineFirst(%q) = %q, %v; want ok %v", tc.argv, got, ok, tc.ok)
+		}
+	}
+}

@@ -170,6 +170,15 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 		if err != nil {
 			return fail(err)
 		}
+		if offline, ok := python.OfflineFirst(argv); ok {
+			installed, err := e.tryOffline(ctx, req, dir, offline, env)
+			if err != nil {
+				return engine.Result{}, err
+			}
+			if installed {
+				continue
+			}
+		}
 		argv, err := e.tools.Resolve(ctx, argv)
 		if err != nil {
 			return fail(err)
@@ -284,4 +293,23 @@ func (e *Engine) python(version string) (string, error) {
 	real := strings.TrimSpace(string(out))
 	e.pythons[version] = real
 	return real, nil
+}
+
+// tryOffline runs argv (python.OfflineFirst's offline variant of a deps command) and reports
+// whether it installed; when it did not, for want of something in uv's cache, the caller runs
+// the online command. Only an interruption is an error.
+func (e *Engine) tryOffline(ctx context.Context, req engine.Request, dir string, argv, env []string) (bool, error) {
+	resolved, err := e.tools.Resolve(ctx, argv)
+	if err != nil {
+		return false, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
+	}
+	err = e.runIn(ctx, req, dir, resolved, env)
+	switch {
+	case err == nil:
+		return true, nil
+	case ctx.Err() != nil:
+		return false, err
+	}
+	fmt.Fprintf(req.Log, "convoy: uv's cache cannot install this alone: installing online\n")
+	return false, nil
 }

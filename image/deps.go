@@ -135,11 +135,18 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.T
 		// Nothing to keep: the layer lives in memory.
 		return memoryLayer(treeFiles(files, "app/site-packages"), depsEpoch, mt)
 	}
-	err = writeAtomic(cached, func(w io.Writer) error { return writeLayer(w, treeFiles(files, "app/site-packages"), depsEpoch) })
+	var meta layerMeta
+	err = writeAtomic(cached, func(w io.Writer) (err error) {
+		meta, err = writeLayer(w, treeFiles(files, "app/site-packages"), depsEpoch)
+		return err
+	})
+	if err == nil {
+		err = recordLayer(cached, meta)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("writing the dependency layer: %w", err)
 	}
-	return cachedLayer(cached, mt)
+	return &fileLayer{file: cached, meta: meta, mt: mt}, nil
 }
 
 // reuseLayer returns the cached layer file, marked as used now (what convoy cache prune keeps

@@ -43,15 +43,23 @@ func cachedLayer(file string, mt types.MediaType) (v1.Layer, error) {
 	if m.Size, err = l.Size(); err != nil {
 		return nil, err
 	}
+	if err := recordLayer(file, m); err != nil {
+		return nil, err
+	}
+	return &fileLayer{file: file, meta: m, mt: mt}, nil
+}
+
+// recordLayer records the digests m of the layer file next to it (FILE.json).
+func recordLayer(file string, m layerMeta) error {
 	b, err := json.Marshal(m)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	err = writeAtomic(file+".json", func(w io.Writer) error { _, err := w.Write(b); return err })
 	if err != nil {
-		return nil, fmt.Errorf("recording the digests of %s: %w", file, err)
+		return fmt.Errorf("recording the digests of %s: %w", file, err)
 	}
-	return &fileLayer{file: file, meta: m, mt: mt}, nil
+	return nil
 }
 
 // fileLayer is a gzipped layer file whose digests are known.

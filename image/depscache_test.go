@@ -11,13 +11,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// TestCachedLayer: a cached layer has the digests go-containerregistry computes from its file,
-// whether they were recorded, are recorded now (no record, or a broken one), and its contents.
+// TestCachedLayer: writeLayer returns, and a cached layer has, the digests go-containerregistry
+// computes from its file, whether they were recorded, are recorded now (no record, or a broken
+// one), and its contents.
 func TestCachedLayer(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "deps-x.tar.gz")
 	files := []layerFile{{name: "app/site-packages/six.py", mode: 0o644, data: []byte("# six\n")}}
-	if err := writeAtomic(file, func(w io.Writer) error { return writeLayer(w, files, depsEpoch) }); err != nil {
+	var written layerMeta
+	if err := writeAtomic(file, func(w io.Writer) (err error) { written, err = writeLayer(w, files, depsEpoch); return err }); err != nil {
 		t.Fatal(err)
 	}
 	want, err := tarball.LayerFromFile(file, tarball.WithMediaType(types.OCILayer))
@@ -27,6 +29,9 @@ func TestCachedLayer(t *testing.T) {
 	wantDigest, _ := want.Digest()
 	wantDiffID, _ := want.DiffID()
 	wantSize, _ := want.Size()
+	if written != (layerMeta{Digest: wantDigest, DiffID: wantDiffID, Size: wantSize}) {
+		t.Errorf("writeLayer hashed %+v, the file has %s %s %d", written, wantDigest, wantDiffID, wantSize)
+	}
 	tests := []struct {
 		name   string
 		record string // the FILE.json to start with; "-" for none

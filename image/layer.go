@@ -4,7 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path"
@@ -30,8 +33,37 @@ type layerFile struct {
 
 // writeLayer writes files as a reproducible gzipped tar to w: entries sorted by
 // path, each parent directory before its entries (0755), every time set to
-// mtime, owner root (0:0) with no user or group names, no host paths.
-func writeLayer(w io.Writer, files []layerFile, mtime time.Time) error {
+// mtime, owner root (0:0) with no user or group names, no host paths. It returns the layer's
+// digests and size, hashed as it wrote (reading the layer back to hash it decompressed it all
+// again: about 0.5 s for a Django dependency layer).
+func writeLayer(w io.Writer, files []layerFile, mtime time.Time) (layerMeta, error) {
+	digest, diffID := sha256.New(), sha256.New()
+	out := &countingWriter{w: io.MultiWriter(w, digest)}
+	if err := writeTar(out, diffID, files, mtime); err != nil {
+		return layerMeta{}, err
+	}
+	return layerMeta{Digest: sha256Hash(digest), DiffID: sha256Hash(diffID), Size: out.n}, nil
+}
+
+// sha256Hash is h's sum as a v1.Hash.
+func sha256Hash(h hash.Hash) v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+}
+
+// countingWriter counts what goes through it to w.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeTar writes writeLayer's tar, gzipped, to w, and the tar itself to diffID.
+func writeTar(w, diffID io.Writer, files []layerFile, mtime time.Time) error {
 	mtime = mtime.UTC().Truncate(time.Second)
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	// Fastest deflate: a dependency layer compresses in about 40% of the default level's time,
@@ -40,7 +72,7 @@ func writeLayer(w io.Writer, files []layerFile, mtime time.Time) error {
 	if err != nil {
 		return err
 	}
-	tw := tar.NewWriter(zw)
+	tw := tar.NewWriter(io.MultiWriter(zw, diffID))
 	dirs := map[string]bool{}
 	var mkdir func(dir string) error
 	mkdir = func(dir string) error {
@@ -131,7 +163,7 @@ func sourceLayerFiles(s Source) ([]layerFile, error) {
 // memoryLayer builds a layer of files in memory.
 func memoryLayer(files []layerFile, mtime time.Time, mt types.MediaType) (v1.Layer, error) {
 	var buf bytes.Buffer
-	if err := writeLayer(&buf, files, mtime); err != nil {
+	if _, err := writeLayer(&buf, files, mtime); err != nil {
 		return nil, err
 	}
 	b := buf.Bytes()

@@ -72,7 +72,7 @@ const installer = "uv " + python.UVVersion
 // version and platform they are installed for, and the installer.
 func (t depsTarget) key(reqs []string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "convoy-deps-v4 bytecode, gzip best speed\npython %s\nplatform %s\ninstaller %s\n", t.python.Version, t.python.Platform, installer)
+	fmt.Fprintf(h, "convoy-deps-v5 bytecode, klauspost gzip best speed\npython %s\nplatform %s\ninstaller %s\n", t.python.Version, t.python.Platform, installer)
 	for _, r := range reqs {
 		fmt.Fprintf(h, "req %s\n", r)
 	}

@@ -157,3 +157,56 @@ func PruneLayers(dir string, keep func(diffID v1.Hash) bool) ([]v1.Hash, error) 
 	}
 	return removed, errors.Join(errs...)
 }
+
+// stream starts unpacking a layer into a temporary directory of the cache from its
+// uncompressed tar, as it is written to w (image.LayerSink). finish waits for the unpacking to
+// end; given the layer's DiffID it checks the tar had it and renames the directory to the
+// layer's (keeping one another process unpacked first), given an error it removes it.
+func (c *layerCache) stream() (w io.Writer, finish func(diffID v1.Hash, failed error) error, err error) {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	tmp, err := os.MkdirTemp(c.dir, tmpPrefix+"stream-")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	pr, pw := io.Pipe()
+	h := sha256.New()
+	done := make(chan error, 1)
+	go func() {
+		r := io.TeeReader(pr, h)
+		_, err := untarLayer(context.Background(), r, tmp)
+		if err == nil {
+			_, err = io.Copy(io.Discard, r) // the tar's end padding, which tar.Reader leaves
+		}
+		pr.CloseWithError(err) // a writer still writing gets the error
+		done <- err
+	}()
+	finish = func(diffID v1.Hash, failed error) error {
+		defer os.RemoveAll(tmp) // gone after the rename
+		pw.CloseWithError(failed)
+		err := <-done
+		if failed != nil {
+			return nil // discarded
+		}
+		if err != nil {
+			return err
+		}
+		final, err := c.path(diffID)
+		if err != nil {
+			return err
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != diffID.Hex {
+			return fmt.Errorf("the layer written has DiffID sha256:%s, not %s", got, diffID)
+		}
+		if err := os.Rename(tmp, final); err != nil && !isDir(final) {
+			return err
+		}
+		return nil
+	}
+	return pw, finish, nil
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/engine/dagger"
 	"github.com/convoy-ci/convoy/engine/local"
-	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/integration/container"
 	"github.com/convoy-ci/convoy/pipeline"
 	"github.com/convoy-ci/convoy/pipeline/config"
@@ -137,16 +136,12 @@ func imageFlags(fs *pflag.FlagSet) {
 }
 
 // imageBuilder opens the image store with the image flags; push, when set, overrides --push.
-func (c *cli) imageBuilder(cfg *config.Config, push string, rt container.Runtime) (*images.Builder, error) {
+func (c *cli) imageBuilder(cfg *config.Config, push string) (*images.Builder, error) {
 	if push == "" {
 		push = c.flagString("push")
 	}
-	opts := images.Options{Push: push, Insecure: c.flagBool("insecure"), NoCache: c.flagBool("no-cache"),
-		CacheDir: filepath.Join(c.cacheDir(cfg), "layers"), Tools: python.NewTools(c.cacheDir(cfg))}
-	if sink, ok := rt.(image.LayerSink); ok { // runc: the layers integration will start
-		opts.Unpack = sink
-	}
-	return images.New(cfg, opts)
+	return images.New(cfg, images.Options{Push: push, Insecure: c.flagBool("insecure"), NoCache: c.flagBool("no-cache"),
+		CacheDir: filepath.Join(c.cacheDir(cfg), "layers"), Tools: python.NewTools(c.cacheDir(cfg))})
 }
 
 // integrationFlags are the flags of commands that run the integration stage.
@@ -258,7 +253,7 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	}
 	var builder *images.Builder
 	if ph.images {
-		b, err := c.imageBuilder(cfg, ph.push, rt)
+		b, err := c.imageBuilder(cfg, ph.push)
 		if err != nil {
 			return nil, c.fail(err) // the store or the repository could not be read: a failure
 		}

@@ -90,18 +90,6 @@ type Spec struct {
 	CacheDir string
 	// Log receives the installer's output; nil discards it.
 	Log io.Writer
-	// Unpack, when set, unpacks each dependency layer written (not one taken from CacheDir)
-	// as it is written: the container runtime's layer cache, so that starting the image does
-	// not decompress it again.
-	Unpack LayerSink
-}
-
-// LayerSink unpacks a layer from its uncompressed tar as the tar is written (container.Runc).
-type LayerSink interface {
-	// UnpackLayer returns where to write a layer's uncompressed tar, and finish, called once
-	// with the layer's DiffID when it is all written (keep it), or with the error that
-	// stopped the writing (discard it).
-	UnpackLayer() (w io.Writer, finish func(diffID v1.Hash, failed error) error, err error)
 }
 
 // Build assembles the image of s: the base image, a layer of the

@@ -48,7 +48,7 @@ func depsAddendum(ctx context.Context, s Spec, reqs []string, mt types.MediaType
 		tools = python.NewTools(python.DefaultCacheDir())
 	}
 	t := depsTarget{python: target, platform: s.Base.Platform.String()}
-	l, err := depsLayer(ctx, reqs, t, tools, layerDest{dir: s.CacheDir, unpack: s.Unpack}, mt, s.Log)
+	l, err := depsLayer(ctx, reqs, t, tools, s.CacheDir, mt, s.Log)
 	if err != nil {
 		return mutate.Addendum{}, err
 	}
@@ -91,8 +91,8 @@ var depsEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 // from cacheDir when it holds one for the same requirements and target, or by
 // installing them with uv (from tools; its output going to log) and caching
 // the result.
-func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.Tools, dest layerDest, mt types.MediaType, log io.Writer) (v1.Layer, error) {
-	cacheDir, cached := dest.dir, ""
+func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.Tools, cacheDir string, mt types.MediaType, log io.Writer) (v1.Layer, error) {
+	cached := ""
 	if cacheDir != "" {
 		cached = filepath.Join(cacheDir, "deps-"+t.key(reqs)+".tar.gz")
 		if l, ok := reuseLayer(cached, mt); ok {
@@ -135,7 +135,14 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.T
 		// Nothing to keep: the layer lives in memory.
 		return memoryLayer(treeFiles(files, "app/site-packages"), depsEpoch, mt)
 	}
-	meta, err := dest.write(cached, treeFiles(files, "app/site-packages"), log)
+	var meta layerMeta
+	err = writeAtomic(cached, func(w io.Writer) (err error) {
+		meta, err = writeLayer(w, treeFiles(files, "app/site-packages"), depsEpoch)
+		return err
+	})
+	if err == nil {
+		err = recordLayer(cached, meta)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("writing the dependency layer: %w", err)
 	}
@@ -268,63 +275,4 @@ func scriptBody(b []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return rest, true
-}
-
-// layerDest is where a dependency layer goes: the cache directory, and the sink unpacking it
-// as it is written, if any.
-type layerDest struct {
-	dir    string
-	unpack LayerSink
-}
-
-// write writes the layer of files to the file and records its digests; the sink, if any,
-// unpacks it meanwhile — a failure there is only logged, since the runtime unpacks the layer
-// itself when it lacks it.
-func (d layerDest) write(file string, files []layerFile, log io.Writer) (layerMeta, error) {
-	if log == nil {
-		log = io.Discard
-	}
-	var (
-		tee    = &bestEffort{}
-		finish func(v1.Hash, error) error
-	)
-	if d.unpack != nil {
-		var err error
-		if tee.w, finish, err = d.unpack.UnpackLayer(); err != nil {
-			fmt.Fprintf(log, "convoy: not unpacking the dependency layer for the runtime now: %v\n", err)
-			tee.w = nil
-		}
-	}
-	var meta layerMeta
-	err := writeAtomic(file, func(w io.Writer) (err error) {
-		meta, err = writeLayer(w, files, depsEpoch, tee)
-		return err
-	})
-	if err == nil {
-		err = recordLayer(file, meta)
-	}
-	if finish != nil {
-		failed := err
-		if failed == nil {
-			failed = tee.err
-		}
-		if ferr := finish(meta.DiffID, failed); ferr != nil {
-			fmt.Fprintf(log, "convoy: unpacking the dependency layer for the runtime: %v (it is unpacked when the image starts)\n", ferr)
-		}
-	}
-	return meta, err
-}
-
-// bestEffort writes to w until a write fails, and never fails itself: what is written to it
-// is a copy nothing else depends on. Without w it writes nowhere.
-type bestEffort struct {
-	w   io.Writer
-	err error
-}
-
-func (b *bestEffort) Write(p []byte) (int, error) {
-	if b.w != nil && b.err == nil {
-		_, b.err = b.w.Write(p)
-	}
-	return len(p), nil
 }

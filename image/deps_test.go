@@ -3,7 +3,6 @@ package image
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,7 +17,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/convoy-ci/convoy/integration/container"
 	"github.com/convoy-ci/convoy/python"
 )
 
@@ -263,63 +261,4 @@ func TestBuildDepsOnce(t *testing.T) {
 	if digests[0] != digests[1] {
 		t.Errorf("the two images have dependency layers %s and %s", digests[0], digests[1])
 	}
-}
-
-// TestBuildUnpacksForTheRuntime: with Spec.Unpack a container runtime's layer cache (runc's),
-// a new dependency layer is unpacked there as it is written — under its DiffID, its files in
-// place — and a layer taken from CacheDir is not unpacked again.
-func TestBuildUnpacksForTheRuntime(t *testing.T) {
-	needPyPI(t)
-	layers := t.TempDir()
-	rt, err := container.NewRunc(container.WithLayerCache(layers), container.WithWorkDir(t.TempDir()))
-	if errors.Is(err, container.ErrUnavailable) {
-		t.Skipf("no runc here: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo := monorepo(t)
-	spec := helloSpec(t, repo, testBase(t, pythonImage(t)))
-	spec.Requirements = []string{"six==1.16.0"}
-	spec.CacheDir = filepath.Join(t.TempDir(), "layers")
-	spec.Unpack = rt
-	var diffIDs []v1.Hash
-	for range 2 { // the second build takes the layer from CacheDir
-		img, err := Build(context.Background(), spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls, err := img.Layers()
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := ls[1].DiffID()
-		if err != nil {
-			t.Fatal(err)
-		}
-		diffIDs = append(diffIDs, d)
-		if got := listNames(t, layers); !slices.Equal(got, []string{d.Hex}) {
-			t.Fatalf("the runtime's layer cache holds %v, want the dependency layer %s only", got, d.Hex)
-		}
-	}
-	if diffIDs[0] != diffIDs[1] {
-		t.Errorf("two builds, two dependency layers: %v", diffIDs)
-	}
-	if _, err := os.Stat(filepath.Join(layers, diffIDs[0].Hex, "app", "site-packages", "six.py")); err != nil {
-		t.Errorf("the unpacked layer lacks six.py: %v", err)
-	}
-}
-
-// listNames lists the names in dir.
-func listNames(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	return out
 }

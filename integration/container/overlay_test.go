@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -289,73 +288,5 @@ func TestLayerCacheRace(t *testing.T) {
 	}
 	if got := listDir(dir); len(got) > 0 {
 		t.Errorf("cache holds %v after PruneLayers", got)
-	}
-}
-
-// TestLayerCacheStream: a layer unpacked from its tar as it is written (stream) is the layer
-// ensure then finds, unpacked as ensure would (whiteouts, modes, owners), and ensure unpacks
-// nothing more; a stream whose writing failed, or whose tar is not the DiffID given, leaves
-// nothing in the cache.
-func TestLayerCacheStream(t *testing.T) {
-	if os.Geteuid() != 0 {
-		unavailableHere(t, "unpacking layers with their owners needs root")
-	}
-	entries := []tarEntry{
-		{hdr: tar.Header{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o750}},
-		{hdr: tar.Header{Name: "d/f", Typeflag: tar.TypeReg, Mode: 0o640, Uid: 12, Gid: 34}, body: "content"},
-		{hdr: tar.Header{Name: "d/.wh.gone", Typeflag: tar.TypeReg}},
-	}
-	layer := tarLayer(t, entries)
-	diffID, err := layer.DiffID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	write := func(c *layerCache, id v1.Hash, failed error) error {
-		w, finish, err := c.stream()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data := tarBytes(t, entries)
-		for len(data) > 0 { // in pieces, as a layer's writer writes
-			n := min(len(data), 7)
-			if _, err := w.Write(data[:n]); err != nil {
-				t.Fatal(err)
-			}
-			data = data[n:]
-		}
-		return finish(id, failed)
-	}
-	c := &layerCache{dir: dir}
-	if err := write(c, diffID, errors.New("the layer's writing failed")); err != nil {
-		t.Errorf("finish after a failed writing = %v, want nil: nothing is kept", err)
-	}
-	wrong := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
-	if err := write(c, wrong, nil); err == nil || !strings.Contains(err.Error(), "DiffID") {
-		t.Errorf("finish with a wrong DiffID = %v", err)
-	}
-	if got := listDir(dir); len(got) != 0 {
-		t.Fatalf("cache holds %v after a failed and a refused stream", got)
-	}
-	if err := write(c, diffID, nil); err != nil {
-		t.Fatal(err)
-	}
-	p, stats, err := c.ensure(context.Background(), layer, diffID)
-	if err != nil || stats != (UnpackStats{}) || c.unpacks.Load() != 0 {
-		t.Fatalf("ensure after the stream: %v, %+v, %d unpacks; want the streamed layer", err, stats, c.unpacks.Load())
-	}
-	if b, err := os.ReadFile(filepath.Join(p, "d", "f")); string(b) != "content" {
-		t.Errorf("d/f: %q, %v", b, err)
-	}
-	fi, err := os.Lstat(filepath.Join(p, "d", "gone"))
-	if err != nil || fi.Mode()&fs.ModeCharDevice == 0 {
-		t.Errorf("d/gone is not a whiteout: %v, %v", fi, err)
-	}
-	fi, _ = os.Lstat(filepath.Join(p, "d", "f"))
-	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o640 || st.Uid != 12 || st.Gid != 34 {
-		t.Errorf("d/f: %v %d:%d", fi.Mode(), st.Uid, st.Gid)
-	}
-	if got := listDir(dir); !slices.Equal(got, []string{diffID.Hex}) {
-		t.Errorf("cache holds %v, want only %s", got, diffID.Hex)
 	}
 }

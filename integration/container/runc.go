@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,10 +185,3 @@ func (r *Runc) state(id string) (st containerState, ok bool) {
 
 // stateEntry is the container's directory in the state root.
 func (r *Runc) stateEntry(id string) string { return filepath.Join(r.stateRoot, id) }
-
-// UnpackLayer unpacks a layer into the layer cache as its uncompressed tar is written
-// (image.LayerSink): an image built on this machine starts without its new layers being
-// decompressed and unpacked then (about 1.5 s for a Django dependency layer).
-func (r *Runc) UnpackLayer() (io.Writer, func(diffID v1.Hash, failed error) error, error) {
-	return r.layers.stream()
-}

@@ -50,9 +50,6 @@ type Options struct {
 	// Tools provides the uv that installs images' dependencies (default: tools kept in
 	// <repo>/.convoy/cache).
 	Tools *python.Tools
-	// Unpack, when set, unpacks each new dependency layer for the container runtime the
-	// images will start in, as it is written (image.Spec.Unpack).
-	Unpack image.LayerSink
 }
 
 // Builder builds the images of one repository. It is safe for concurrent use.
@@ -321,7 +318,7 @@ func (b *Builder) Spec(ctx context.Context, svc *config.Service, inputHash strin
 	return image.Spec{
 		Service: svc.Name, Source: b.Source(svc), Requirements: requirements,
 		Base: base, Python: svc.Python, Cmd: ServeArgv(svc, "0.0.0.0", svc.Port), Port: svc.Port, Health: svc.Health,
-		Env: svc.Image.Env, Git: git, InputHash: inputHash, CacheDir: b.opts.CacheDir, Log: log, Unpack: b.opts.Unpack,
+		Env: svc.Image.Env, Git: git, InputHash: inputHash, CacheDir: b.opts.CacheDir, Log: log,
 	}, nil
 }
 

@@ -9,8 +9,9 @@
 #       (target >= 6x), the median of BENCH_ROUNDS (3) convoy runs; (a') the same with the
 #       bytecode store the warm-up run's images filled (what any earlier run leaves);
 #   (b) cold `convoy run`: no virtualenvs, no images, no layers, no stage history, warm package
-#       caches: wall seconds (target <= 25 s), with where they went — gates and images, then
-#       integration; the stage-seconds of each stage; the critical path the run actually took;
+#       caches: wall seconds (target <= 25 s; the median of BENCH_ROUNDS), with where they went —
+#       gates and images, then integration; the stage-seconds of each stage; the critical path
+#       the run actually took; (b') the same with the bytecode store an earlier run filled;
 #   (c) image stage of a service whose dependencies are unchanged: one source file changed,
 #       `convoy build --only SERVICE`, the image stage's seconds (JSON events), split where the
 #       stage's log says the runtime requirements are resolved and assembly begins (the times the
@@ -310,17 +311,18 @@ if [ "${BENCH_WARM:-1}" != 0 ]; then
 	echo "  warm-up: a throwaway convoy run ($(printf '%.1f' "$(cat "$TMP/warm.wall")") s)$(want gates && printf ' and baseline (%.1f s)' "$(cat "$TMP/warm-baseline.wall")")"
 fi
 
-# cold_gates NAME [STORE]: BENCH_ROUNDS (default 3) cold `convoy gate` runs, each on a new
-# snapshot and cache; prints each wall time, leaves the median run's files as NAME.*. Rounds,
-# because PyPI revalidations stall a uv process by 5 s now and then on this network (measured:
-# 1 in 3 to 1 in 10 `uv pip install` of a warm cache, convoy's or by hand).
-cold_gates() {
-	local name=$1 store=${2:-} r walls=""
+# cold NAME COMMAND DIR [STORE]: BENCH_ROUNDS (default 3) cold `convoy COMMAND` runs, each on a
+# new snapshot DIR and cache DIR-cache (the last round's are left for what follows); prints each
+# wall time, leaves the median run's files as NAME.*. Rounds, because PyPI revalidations stall a
+# uv process by 5 s now and then on this network (measured: 1 in 3 to 1 in 10 `uv pip install`
+# of a warm cache, convoy's or by hand), and one run varies by more than the targets' margins.
+cold() {
+	local name=$1 cmd=$2 dir=$3 store=${4:-} r walls=""
 	for r in $(seq "${BENCH_ROUNDS:-3}"); do
-		rm -rf "$TMP/a" "$TMP/a-cache"
-		snapshot "$TMP/a"
-		cache "$TMP/a-cache" "$store"
-		convoy "$name-$r" gate "$TMP/a" "$TMP/a-cache"
+		rm -rf "$dir" "$dir-cache"
+		snapshot "$dir"
+		cache "$dir-cache" "$store"
+		convoy "$name-$r" "$cmd" "$dir" "$dir-cache"
 		walls="$walls $(cat "$TMP/$name-$r.wall") $r"
 	done
 	r=$(echo "$walls" | xargs -n2 | sort -n | awk '{ a[NR] = $2 } END { print a[int((NR + 1) / 2)] }')
@@ -333,8 +335,8 @@ if want gates; then
 	l0=$(load1)
 	"$BIN" plan -C "$TMP/a" --output json >"$TMP/a-plan.json"
 	baseline baseline "$TMP/a"
-	cold_gates gates
-	cold_gates gates-store "$TMP/store"
+	cold gates gate "$TMP/a"
+	cold gates-store gate "$TMP/a" "$TMP/store"
 	c=$(cat "$TMP/gates.wall") w=$(cat "$TMP/gates-store.wall") b=$(cat "$TMP/baseline.wall")
 	printf '(a) cold gates: convoy %.1f s (median of%s), baseline %.1f s -> %.1fx (target >= 6x)   [load %s -> %s]\n' \
 		"$c" "$(cat "$TMP/gates.rounds")" "$b" "$(echo "$b / $c" | bc -l)" "$l0" "$(load1)"
@@ -345,12 +347,15 @@ fi
 
 if want run || want image; then
 	snapshot "$TMP/b"
-	cache "$TMP/b-cache"
 	"$BIN" plan -C "$TMP/b" --output json >"$TMP/b-plan.json"
 	l0=$(load1)
-	convoy run run "$TMP/b" "$TMP/b-cache"
-	printf '(b) cold convoy run: %.1f s (target <= 25 s)   [load %s -> %s]\n' "$(cat "$TMP/run.wall")" "$l0" "$(load1)"
+	cold run-store run "$TMP/b" "$TMP/store"
+	cold run run "$TMP/b" # last: (c) builds in its repository
+	printf '(b) cold convoy run: %.1f s (median of%s; target <= 25 s)   [load %s -> %s]\n' \
+		"$(cat "$TMP/run.wall")" "$(cat "$TMP/run.rounds")" "$l0" "$(load1)"
 	analyse run "$TMP/run.ndjson" "$TMP/b-plan.json" "$(cat "$TMP/run.wall")" "$(cat "$TMP/run.end")"
+	printf "(b') cold convoy run, the bytecode store an earlier run filled: %.1f s (median of%s)\n" \
+		"$(cat "$TMP/run-store.wall")" "$(cat "$TMP/run-store.rounds")"
 fi
 
 if want image; then

@@ -47,7 +47,11 @@ type Order int
 const (
 	// OrderPriority (the default) prefers, in turn: a task of a group that has already started
 	// (finish what was started, so a group's failures surface early); the longest remaining
-	// chain of Costs (the critical path); the earlier task in the slice.
+	// chain of Costs (the critical path); the earlier task in the slice. One exception: when
+	// running the started group's task first would make the longest chain of the groups not
+	// started end after the work left can end at best (its longest chain, its total over the
+	// slots), that chain goes first — finishing what was started costs no time otherwise, and
+	// with one slot never.
 	OrderPriority Order = iota
 	// OrderFIFO runs ready tasks in the order they became ready, ties by slice order — what
 	// convoy did before priorities; it is kept as the benchmarks' baseline.
@@ -68,6 +72,9 @@ type ScheduleOptions struct {
 	// OnFinish is called once for every task, including skipped and cancelled ones, from one
 	// goroutine at a time.
 	OnFinish func(Outcome)
+
+	clock func() time.Time // time.Now unless a test simulates time
+	idle  func()           // tests: called when the scheduler waits for a running task
 }
 
 // Schedule runs tasks respecting their Needs, never more than opts.Jobs at once, and returns
@@ -85,9 +92,12 @@ func Schedule(ctx context.Context, tasks []Task, opts ScheduleOptions) (map[stri
 	// does not reach the others.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if opts.clock == nil {
+		opts.clock = time.Now
+	}
 	s := &scheduler{graph: g, ctx: ctx, runCtx: runCtx, cancel: cancel, opts: opts,
 		outcomes: make(map[string]Outcome, len(tasks)), started: map[string]bool{},
-		results: make(chan Outcome)}
+		startAt: make([]time.Time, len(tasks)), results: make(chan Outcome)}
 	s.loop()
 	return s.outcomes, ctx.Err()
 }
@@ -100,6 +110,7 @@ type scheduler struct {
 	opts        ScheduleOptions
 	outcomes    map[string]Outcome
 	started     map[string]bool // groups with a started task
+	startAt     []time.Time     // per task: when it started (zero before)
 	ready       []int           // tasks whose needs all passed, not started
 	readySeq    []int           // per task: when it became ready, for OrderFIFO
 	seq         int
@@ -121,6 +132,9 @@ func (s *scheduler) loop() {
 		s.dispatch()
 		if len(s.outcomes) == len(s.tasks) {
 			return
+		}
+		if s.opts.idle != nil {
+			s.opts.idle()
 		}
 		select {
 		case o := <-s.results:
@@ -159,9 +173,51 @@ func (s *scheduler) pick() int {
 			best = k
 		}
 	}
+	if k, ok := s.overtake(s.ready[best]); ok {
+		best = k
+	}
 	i := s.ready[best]
 	s.ready = append(s.ready[:best], s.ready[best+1:]...)
 	return i
+}
+
+// overtake returns the position in s.ready of the head of the longest chain among ready tasks
+// of groups not started, when starting preferred (a task of a started group) before it would
+// make that chain end after the bound on the work left — even at best, right after preferred
+// on the same slot.
+func (s *scheduler) overtake(preferred int) (int, bool) {
+	if s.opts.Order != OrderPriority || !s.started[s.tasks[preferred].Group] {
+		return 0, false
+	}
+	head := -1
+	for k, i := range s.ready {
+		if !s.started[s.tasks[i].Group] && (head < 0 || s.chain[i] > s.chain[s.ready[head]]) {
+			head = k
+		}
+	}
+	if head < 0 || s.tasks[preferred].Cost+s.chain[s.ready[head]] <= s.bound() {
+		return 0, false
+	}
+	return head, true
+}
+
+// bound is how long the work left takes at least from now, by the Costs: its longest chain
+// (running tasks count what their Cost leaves), and its total spread over the slots.
+func (s *scheduler) bound() time.Duration {
+	now := s.opts.clock()
+	var work, chain time.Duration
+	for i, t := range s.tasks {
+		if _, done := s.outcomes[t.ID]; done {
+			continue
+		}
+		left := t.Cost
+		if at := s.startAt[i]; !at.IsZero() {
+			left = max(0, t.Cost-now.Sub(at))
+		}
+		work += left
+		chain = max(chain, s.chain[i]-t.Cost+left)
+	}
+	return max(chain, work/time.Duration(max(s.opts.Jobs, 1)))
 }
 
 // before reports whether ready task a goes before ready task b.
@@ -187,6 +243,7 @@ func (s *scheduler) start(i int) {
 	s.running++
 	s.started[t.Group] = true
 	at := time.Now()
+	s.startAt[i] = s.opts.clock()
 	if s.opts.OnStart != nil {
 		s.opts.OnStart(t.ID, at)
 	}

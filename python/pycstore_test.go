@@ -84,7 +84,7 @@ func TestPlaceBytecode(t *testing.T) {
 	for name, content := range files {
 		write(t, layer, name, content)
 	}
-	version := strings.TrimSpace(run1(t, py, "import sys; print('%d.%d' % sys.version_info[:2])"))
+	version := minorVersion(t, py)
 	if ok, err := tools.Bytecode(context.Background(), Target{Version: version + ".0"}, layer, "/app/site-packages", Exec{}); err != nil || !ok {
 		t.Fatalf("Bytecode: %v, %v", ok, err)
 	}
@@ -133,12 +133,8 @@ func TestBytecodeMatchesCompileall(t *testing.T) {
 	for name, content := range files {
 		write(t, want, name, content)
 	}
-	cmd := exec.Command(py, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", "-s", want, "-p", "/app/site-packages", want)
-	cmd.Env = append(os.Environ(), "PYTHONHASHSEED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("compileall: %v\n%s", err, out)
-	}
-	version := strings.TrimSpace(run1(t, py, "import sys; print('%d.%d' % sys.version_info[:2])"))
+	compileallImage(t, py, want)
+	version := minorVersion(t, py)
 	target := Target{Version: version + ".0"}
 	cache := t.TempDir()
 	tools := NewTools(cache, WithPython(py))
@@ -257,12 +253,8 @@ func TestCompileVenv(t *testing.T) {
 		write(t, want, name, content)
 		write(t, layer, name, content)
 	}
-	cmd := exec.Command(py, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", "-s", want, "-p", "/app/site-packages", want)
-	cmd.Env = append(os.Environ(), "PYTHONHASHSEED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("compileall: %v\n%s", err, out)
-	}
-	version := strings.TrimSpace(run1(t, py, "import sys; print('%d.%d' % sys.version_info[:2])"))
+	compileallImage(t, py, want)
+	version := minorVersion(t, py)
 	if ok, err := tools.Bytecode(context.Background(), Target{Version: version + ".0"}, layer, "/app/site-packages", Exec{}); err != nil || !ok {
 		t.Fatalf("Bytecode: %v, %v", ok, err)
 	}
@@ -289,4 +281,21 @@ func inodes(t *testing.T, dir string) map[string]uint64 {
 		}
 	}
 	return out
+}
+
+// compileallImage compiles dir as compileall does for an image whose site-packages it is
+// (unchecked hash-based, the image's paths): what Bytecode must write byte for byte.
+func compileallImage(t *testing.T, py, dir string) {
+	t.Helper()
+	cmd := exec.Command(py, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", "-s", dir, "-p", "/app/site-packages", dir)
+	cmd.Env = append(os.Environ(), "PYTHONHASHSEED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("compileall: %v\n%s", err, out)
+	}
+}
+
+// minorVersion is the interpreter py's major.minor version.
+func minorVersion(t *testing.T, py string) string {
+	t.Helper()
+	return strings.TrimSpace(run1(t, py, "import sys; print('%d.%d' % sys.version_info[:2])"))
 }

@@ -19,7 +19,8 @@ type PathStage struct {
 	Service string    `json:"service"`
 	Stage   string    `json:"stage"`
 	Start   time.Time `json:"start"`
-	// Duration is in seconds.
+	// Duration is in seconds: the stage's time after the stage before it in the path ended
+	// (all of it for the first, and for a stage that started after it).
 	Duration float64 `json:"duration"`
 }
 
@@ -97,11 +98,17 @@ func Critical(spans []Span, needs map[string][]string) *CriticalPath {
 		}
 	}
 	cp := &CriticalPath{}
+	var before time.Time // when the stage before in the path ended
 	for i := len(chain) - 1; i >= 0; i-- {
 		s := chain[i]
-		d := seconds(s.End.Sub(s.Start))
+		from := s.Start
+		if before.After(from) {
+			from = before // it started early: a service migrating while what it depends_on starts
+		}
+		d := seconds(max(s.End.Sub(from), 0))
 		cp.Stages = append(cp.Stages, PathStage{Service: s.Service, Stage: s.Stage, Start: s.Start, Duration: d})
 		cp.Duration += d
+		before = s.End
 	}
 	cp.Duration = seconds(time.Duration(cp.Duration * float64(time.Second)))
 	return cp

@@ -187,25 +187,9 @@ func (e *Engine) deps(ctx context.Context, req engine.Request, venv string) (eng
 			return engine.Result{}, err
 		}
 	}
-	// Bytecode from the store and the interpreter's own: modules an image (or an earlier run)
-	// compiled, and the standard library, are not compiled again by this virtualenv's first
-	// test run.
-	if req.Stage.CompileAll {
-		n, err := e.tools.CompileVenv(ctx, venv, image.SitePackages)
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(req.Log, "convoy: compiled %d modules into the bytecode store (the image will have them)\n", n)
-	}
-	placed, err := e.tools.PlaceBytecode(venv, image.SitePackages)
-	if err != nil {
+	if err := e.bytecode(ctx, req, venv); err != nil {
 		return fail(err)
 	}
-	linked, err := python.LinkStdlibBytecode(ctx, venv)
-	if err != nil {
-		return fail(err)
-	}
-	fmt.Fprintf(req.Log, "convoy: bytecode of %d modules from the store, of %d from the standard library\n", placed, linked)
 	if err := os.WriteFile(filepath.Join(venv, readyMarker), []byte(req.Service.Name+"\n"), 0o644); err != nil {
 		return fail(fmt.Errorf("marking virtualenv ready: %w", err))
 	}
@@ -293,6 +277,30 @@ func (e *Engine) python(version string) (string, error) {
 	real := strings.TrimSpace(string(out))
 	e.pythons[version] = real
 	return real, nil
+}
+
+// bytecode gives the new virtualenv venv the bytecode the store and its interpreter have, so
+// that its first test run compiles neither the modules an image (or an earlier run) compiled
+// nor the standard library; when the run builds the service's image (Stage.CompileAll), every
+// module is compiled into the store first.
+func (e *Engine) bytecode(ctx context.Context, req engine.Request, venv string) error {
+	if req.Stage.CompileAll {
+		n, err := e.tools.CompileVenv(ctx, venv, image.SitePackages)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(req.Log, "convoy: compiled %d modules into the bytecode store (the image will have them)\n", n)
+	}
+	placed, err := e.tools.PlaceBytecode(venv, image.SitePackages)
+	if err != nil {
+		return err
+	}
+	linked, err := python.LinkStdlibBytecode(ctx, venv)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(req.Log, "convoy: bytecode of %d modules from the store, of %d from the standard library\n", placed, linked)
+	return nil
 }
 
 // tryOffline runs argv (python.OfflineFirst's offline variant of a deps command) and reports

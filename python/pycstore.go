@@ -228,59 +228,46 @@ func placePyc(store string, m module, dst string, flags uint32) (bool, error) {
 // PlaceBytecode gives the modules of the virtualenv venv's site-packages the bytecode the store
 // holds for them, where the stages' interpreters look for it (PYTHONPYCACHEPREFIX, PycacheDir):
 // a new virtualenv's first test run does not compile Django again when an image (Bytecode) or an
-// earlier run compiled it. It compiles nothing itself — compiling every module up front costs
-// more than the interpreter compiling, lazily, the ones a service imports — so modules the store
-// lacks are compiled by the stages' interpreters, as without a store. prefix is where an image
-// has the site-packages directory (stored bytecode names its modules there). It reports how many
-// modules got bytecode.
-func (t *Tools) PlaceBytecode(venv, prefix string) (int, error) {
+// earlier run compiled it. prefix is where an image has the site-packages directory (stored
+// bytecode names its modules there).
+//
+// With compile it first compiles, with venv's interpreter, every module the store lacks — what
+// building the service's image does for its dependency layer anyway — so that this virtualenv,
+// and every other one holding the same files, gets all of them: the gates' first Django
+// processes then compile nothing. Worth it only when the image is built in the same run;
+// otherwise compiling every module costs more than the interpreters compiling, lazily, the ones
+// a service imports, so modules the store lacks are left to them. It reports how many modules
+// it compiled and how many got bytecode.
+func (t *Tools) PlaceBytecode(ctx context.Context, venv, prefix string, compile bool) (compiled, placed int, err error) {
 	site, version, err := venvSite(venv)
 	if err != nil {
-		return 0, fmt.Errorf("placing bytecode into virtualenv %s: %w", venv, err)
+		return 0, 0, fmt.Errorf("placing bytecode into virtualenv %s: %w", venv, err)
 	}
 	store := t.storeDir(version)
-	if _, err := os.Stat(store); err != nil {
-		return 0, nil // an empty store: nothing to hash the modules for
+	if _, err := os.Stat(store); err != nil && !compile {
+		return 0, 0, nil // an empty store: nothing to hash the modules for
 	}
-	touch(store)
 	mods, err := modules(site, prefix)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	tag, placed := cacheTag(version), 0
+	if compile {
+		if compiled, err = fillStore(ctx, filepath.Join(venv, "bin", "python"), store, mods, Exec{}); err != nil {
+			return compiled, 0, fmt.Errorf("compiling virtualenv %s: %w", venv, err)
+		}
+	}
+	touch(store)
+	tag := cacheTag(version)
 	for _, m := range mods {
 		ok, err := placePyc(store, m, pycachePath(venv, m.src, tag), pycChecked)
 		if err != nil {
-			return 0, fmt.Errorf("placing bytecode into virtualenv %s: %w", venv, err)
+			return compiled, placed, fmt.Errorf("placing bytecode into virtualenv %s: %w", venv, err)
 		}
 		if ok {
 			placed++
 		}
 	}
-	return placed, nil
-}
-
-// CompileVenv compiles, with the virtualenv venv's interpreter, every module of its
-// site-packages the bytecode store lacks into the store, naming them as an image has them at
-// prefix — what building the service's image does for its dependency layer anyway — so that
-// PlaceBytecode gives this virtualenv, and every other one holding the same files, all of them:
-// the gates' first Django processes then compile nothing. Worth it only when the image is built
-// in the same run (else compiling every module costs more than compiling lazily what a service
-// imports). It reports how many modules it compiled.
-func (t *Tools) CompileVenv(ctx context.Context, venv, prefix string) (int, error) {
-	site, version, err := venvSite(venv)
-	if err != nil {
-		return 0, fmt.Errorf("compiling virtualenv %s: %w", venv, err)
-	}
-	mods, err := modules(site, prefix)
-	if err != nil {
-		return 0, err
-	}
-	n, err := fillStore(ctx, filepath.Join(venv, "bin", "python"), t.storeDir(version), mods, Exec{})
-	if err != nil {
-		return n, fmt.Errorf("compiling virtualenv %s: %w", venv, err)
-	}
-	return n, nil
+	return compiled, placed, nil
 }
 
 // venvSite returns the site-packages directory of the virtualenv venv and its Python version

@@ -77,7 +77,7 @@ func TestPlaceBytecode(t *testing.T) {
 		"broken.py":       "print 'python 2'\n",
 	}
 	a := newVenv(t, t.TempDir(), files)
-	if placed, err := tools.PlaceBytecode(a, "/app/site-packages"); err != nil || placed != 0 {
+	if _, placed, err := tools.PlaceBytecode(context.Background(), a, "/app/site-packages", false); err != nil || placed != 0 {
 		t.Fatalf("with an empty store: placed %d (%v), want 0", placed, err)
 	}
 	layer := t.TempDir()
@@ -90,7 +90,7 @@ func TestPlaceBytecode(t *testing.T) {
 	}
 	b := newVenv(t, t.TempDir(), map[string]string{"pkg/__init__.py": "", "pkg/mod.py": files["pkg/mod.py"],
 		"broken.py": files["broken.py"], "other.py": "def f():\n    return 'other'\n"})
-	placed, err := tools.PlaceBytecode(b, "/app/site-packages")
+	_, placed, err := tools.PlaceBytecode(context.Background(), b, "/app/site-packages", false)
 	if err != nil || placed != 2 {
 		t.Fatalf("placed %d (%v), want pkg/__init__ and pkg/mod", placed, err)
 	}
@@ -236,11 +236,12 @@ func TestCompileVenv(t *testing.T) {
 	}
 	tools := NewTools(t.TempDir(), WithPython(py))
 	venv := newVenv(t, t.TempDir(), files)
-	if n, err := tools.CompileVenv(context.Background(), venv, "/app/site-packages"); err != nil || n != 2 {
-		t.Fatalf("CompileVenv: compiled %d (%v), want 2", n, err)
+	n, placed, err := tools.PlaceBytecode(context.Background(), venv, "/app/site-packages", true)
+	if err != nil || n != 2 {
+		t.Fatalf("PlaceBytecode compiling: compiled %d (%v), want 2", n, err)
 	}
-	if placed, err := tools.PlaceBytecode(venv, "/app/site-packages"); err != nil || placed != 2 {
-		t.Fatalf("PlaceBytecode: %d (%v), want 2", placed, err)
+	if placed != 2 {
+		t.Fatalf("PlaceBytecode compiling: placed %d, want 2", placed)
 	}
 	before := inodes(t, filepath.Join(venv, PycacheDir, venv))
 	importIn(t, venv, "pkg.mod")

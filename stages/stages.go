@@ -75,7 +75,7 @@ type Stage struct {
 	InScratch    bool
 	// CompileAll (KindDeps stages) is set when the service's image is built after its gates
 	// in the same run: the engine may compile every installed module into its bytecode store
-	// before the gates run (python.Tools.CompileVenv), since the image's dependency layer
+	// before the gates run (python.Tools.PlaceBytecode with compile), since the image's dependency layer
 	// compiles them anyway, and the gates' interpreters then load them compiled.
 	CompileAll bool
 	// Inputs (KindDeps stages) are python.Installation's Inputs: more files the virtualenv is

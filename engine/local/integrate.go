@@ -170,8 +170,8 @@ func (e *Engine) suite(ctx context.Context, cfg *config.Config, logDir string) (
 	// The suite's virtualenv is made when integration starts, before the services' deps stages
 	// have compiled pytest, requests and the like into the bytecode store: placed again when
 	// the suite starts, it gets what they compiled meanwhile.
-	ready := func(context.Context) error {
-		_, err := e.tools.PlaceBytecode(venv, image.SitePackages)
+	ready := func(ctx context.Context) error {
+		_, _, err := e.tools.PlaceBytecode(ctx, venv, image.SitePackages, false)
 		return err
 	}
 	return integration.Suite{Argv: cfg.Integration.Command, Dir: cfg.Root, Env: env,

@@ -54,7 +54,7 @@ func (e *Engine) Prune(ctx context.Context, cfg *config.Config, keepFor time.Dur
 		{filepath.Join(e.cacheDir, "layers"), "dependency layer"},
 		{filepath.Join(e.stateDir, "requirements"), "runtime requirements"},
 	} {
-		old, err := staleFiles(c.dir, c.kind, cutoff)
+		old, err := staleEntries(c.dir, c.kind, cutoff, false)
 		if err != nil {
 			return nil, err
 		}
@@ -65,7 +65,9 @@ func (e *Engine) Prune(ctx context.Context, cfg *config.Config, keepFor time.Dur
 		return nil, err
 	}
 	out = append(out, gates...)
-	stores, err := staleStores(python.BytecodeDir(e.cacheDir), cutoff)
+	// A store in use is kept whole: what it holds for packages no longer installed costs
+	// disk, never correctness.
+	stores, err := staleEntries(python.BytecodeDir(e.cacheDir), bytecodeStore, cutoff, true)
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +143,10 @@ func (e *Engine) staleVenvs(keep map[string]bool, cutoff time.Time) ([]Reclaimab
 	return out, nil
 }
 
-// staleFiles are the files directly in dir last written before cutoff, lock files (which go
-// with what they lock) excepted.
-func staleFiles(dir, kind string, cutoff time.Time) ([]Reclaimable, error) {
+// staleEntries are the entries directly in dir of kind last written before cutoff: its regular
+// files (lock files, which go with what they lock, excepted) or, with dirs, its directories,
+// sized by what they hold.
+func staleEntries(dir, kind string, cutoff time.Time, dirs bool) ([]Reclaimable, error) {
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
 		return nil, nil
@@ -154,10 +157,19 @@ func staleFiles(dir, kind string, cutoff time.Time) ([]Reclaimable, error) {
 	var out []Reclaimable
 	for _, ent := range entries {
 		info, err := ent.Info()
-		if err != nil || !info.Mode().IsRegular() || info.ModTime().After(cutoff) || strings.HasSuffix(ent.Name(), ".lock") {
+		if err != nil || info.ModTime().After(cutoff) {
 			continue
 		}
-		out = append(out, Reclaimable{Path: filepath.Join(dir, ent.Name()), Size: info.Size(), Kind: kind, LastUsed: info.ModTime()})
+		p, size := filepath.Join(dir, ent.Name()), info.Size()
+		switch {
+		case dirs && info.IsDir():
+			if size, err = diskUsage(p); err != nil {
+				return nil, err
+			}
+		case dirs, !info.Mode().IsRegular(), strings.HasSuffix(ent.Name(), ".lock"):
+			continue
+		}
+		out = append(out, Reclaimable{Path: p, Size: size, Kind: kind, LastUsed: info.ModTime()})
 	}
 	return out, nil
 }
@@ -186,33 +198,6 @@ func staleGateRecords(dir string, cfg *config.Config, cutoff time.Time) ([]Recla
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing gate records: %w", err)
-	}
-	return out, nil
-}
-
-// staleStores are the bytecode store's directories (one per interpreter version) no run used
-// since cutoff. A store in use is kept whole: what it holds for packages no longer installed
-// costs disk, never correctness.
-func staleStores(dir string, cutoff time.Time) ([]Reclaimable, error) {
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", dir, err)
-	}
-	var out []Reclaimable
-	for _, ent := range entries {
-		info, err := ent.Info()
-		if err != nil || !info.IsDir() || info.ModTime().After(cutoff) {
-			continue
-		}
-		p := filepath.Join(dir, ent.Name())
-		size, err := diskUsage(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Reclaimable{Path: p, Size: size, Kind: bytecodeStore, LastUsed: info.ModTime()})
 	}
 	return out, nil
 }

@@ -284,16 +284,12 @@ func (e *Engine) python(version string) (string, error) {
 // nor the standard library; when the run builds the service's image (Stage.CompileAll), every
 // module is compiled into the store first.
 func (e *Engine) bytecode(ctx context.Context, req engine.Request, venv string) error {
-	if req.Stage.CompileAll {
-		n, err := e.tools.CompileVenv(ctx, venv, image.SitePackages)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(req.Log, "convoy: compiled %d modules into the bytecode store (the image will have them)\n", n)
-	}
-	placed, err := e.tools.PlaceBytecode(venv, image.SitePackages)
+	compiled, placed, err := e.tools.PlaceBytecode(ctx, venv, image.SitePackages, req.Stage.CompileAll)
 	if err != nil {
 		return err
+	}
+	if req.Stage.CompileAll {
+		fmt.Fprintf(req.Log, "convoy: compiled %d modules into the bytecode store (the image will have them)\n", compiled)
 	}
 	linked, err := python.LinkStdlibBytecode(ctx, venv)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/engine/dagger"
 	"github.com/convoy-ci/convoy/engine/local"
+	"github.com/convoy-ci/convoy/image"
 	"github.com/convoy-ci/convoy/integration/container"
 	"github.com/convoy-ci/convoy/pipeline"
 	"github.com/convoy-ci/convoy/pipeline/config"
@@ -136,12 +137,17 @@ func imageFlags(fs *pflag.FlagSet) {
 }
 
 // imageBuilder opens the image store with the image flags; push, when set, overrides --push.
-func (c *cli) imageBuilder(cfg *config.Config, push string) (*images.Builder, error) {
+// The dependency layers it writes go unpacked into rt's layer cache when rt keeps one.
+func (c *cli) imageBuilder(cfg *config.Config, push string, rt container.Runtime) (*images.Builder, error) {
 	if push == "" {
 		push = c.flagString("push")
 	}
+	var trees image.LayerTrees
+	if r, ok := rt.(*container.Runc); ok {
+		trees = r.AddLayer
+	}
 	return images.New(cfg, images.Options{Push: push, Insecure: c.flagBool("insecure"), NoCache: c.flagBool("no-cache"),
-		CacheDir: filepath.Join(c.cacheDir(cfg), "layers"), Tools: python.NewTools(c.cacheDir(cfg))})
+		CacheDir: filepath.Join(c.cacheDir(cfg), "layers"), Tools: python.NewTools(c.cacheDir(cfg)), LayerTrees: trees})
 }
 
 // integrationFlags are the flags of commands that run the integration stage.
@@ -253,7 +259,7 @@ func (c *cli) pipeline(ctx context.Context, cfg *config.Config, name string, ph 
 	}
 	var builder *images.Builder
 	if ph.images {
-		b, err := c.imageBuilder(cfg, ph.push)
+		b, err := c.imageBuilder(cfg, ph.push, rt)
 		if err != nil {
 			return nil, c.fail(err) // the store or the repository could not be read: a failure
 		}

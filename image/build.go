@@ -90,7 +90,17 @@ type Spec struct {
 	CacheDir string
 	// Log receives the installer's output; nil discards it.
 	Log io.Writer
+	// LayerTrees, when set, takes the file tree of each dependency layer Build installs and
+	// writes anew (a layer taken from CacheDir has none).
+	LayerTrees LayerTrees
 }
+
+// LayerTrees takes the file tree of a layer whose uncompressed content has diffID: write writes
+// the tree into the directory it is given, as unpacking the layer would (same paths, types,
+// modes, owner and bytes; a regular file may be a hard link to the installed file, with that
+// file's time). A runtime that keeps image layers unpacked (container.Runc.AddLayer) keeps the
+// tree, so that starting the image does not unpack a layer it has just seen written.
+type LayerTrees func(diffID v1.Hash, write func(dir string) error) error
 
 // Build assembles the image of s: the base image, a layer of the
 // dependencies (when there are any) and a layer of the source. The same Spec

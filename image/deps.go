@@ -48,7 +48,7 @@ func depsAddendum(ctx context.Context, s Spec, reqs []string, mt types.MediaType
 		tools = python.NewTools(python.DefaultCacheDir())
 	}
 	t := depsTarget{python: target, platform: s.Base.Platform.String()}
-	l, err := depsLayer(ctx, reqs, t, tools, s.CacheDir, mt, s.Log)
+	l, err := depsLayer(ctx, s, reqs, t, tools, mt)
 	if err != nil {
 		return mutate.Addendum{}, err
 	}
@@ -88,10 +88,11 @@ var noWheelRE = regexp.MustCompile(`Because (\S+) has no (?:usable )?wheels`)
 var depsEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // depsLayer returns the layer of reqs installed for t under /app/site-packages,
-// from cacheDir when it holds one for the same requirements and target, or by
-// installing them with uv (from tools; its output going to log) and caching
-// the result.
-func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.Tools, cacheDir string, mt types.MediaType, log io.Writer) (v1.Layer, error) {
+// from s.CacheDir when it holds one for the same requirements and target, or by
+// installing them with uv (from tools; its output going to s.Log) and caching
+// the result, whose file tree goes to s.LayerTrees.
+func depsLayer(ctx context.Context, s Spec, reqs []string, t depsTarget, tools *python.Tools, mt types.MediaType) (v1.Layer, error) {
+	cacheDir, log := s.CacheDir, s.Log
 	cached := ""
 	if cacheDir != "" {
 		cached = filepath.Join(cacheDir, "deps-"+t.key(reqs)+".tar.gz")
@@ -136,8 +137,9 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.T
 		return memoryLayer(treeFiles(files, "app/site-packages"), depsEpoch, mt)
 	}
 	var meta layerMeta
+	entries := treeFiles(files, "app/site-packages")
 	err = writeAtomic(cached, func(w io.Writer) (err error) {
-		meta, err = writeLayer(w, treeFiles(files, "app/site-packages"), depsEpoch)
+		meta, err = writeLayer(w, entries, depsEpoch)
 		return err
 	})
 	if err == nil {
@@ -146,7 +148,21 @@ func depsLayer(ctx context.Context, reqs []string, t depsTarget, tools *python.T
 	if err != nil {
 		return nil, fmt.Errorf("writing the dependency layer: %w", err)
 	}
+	giveTree(s.LayerTrees, meta.DiffID, entries, log)
 	return &fileLayer{file: cached, meta: meta, mt: mt}, nil
+}
+
+// giveTree gives the tree of a layer just written (its entries, linked from the installed files
+// before they are removed) to trees, when there is one. Failing to is no error: whoever would
+// have used the tree unpacks the layer instead, as the log says.
+func giveTree(trees LayerTrees, diffID v1.Hash, entries []layerFile, log io.Writer) {
+	if trees == nil {
+		return
+	}
+	err := trees(diffID, func(dir string) error { return writeTree(dir, entries, depsEpoch) })
+	if err != nil && log != nil {
+		fmt.Fprintf(log, "convoy: the dependency layer's files were not kept unpacked (%v): the runtime unpacks the layer\n", err)
+	}
 }
 
 // reuseLayer returns the cached layer file, marked as used now (what convoy cache prune keeps

@@ -9,10 +9,13 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -171,4 +174,88 @@ func memoryLayer(files []layerFile, mtime time.Time, mt types.MediaType) (v1.Lay
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(b)), nil
 	}, tarball.WithMediaType(mt))
+}
+
+// writeTree writes files into dir, which must exist, as unpacking writeLayer's tar of them
+// makes them: each parent directory 0755, each file with its mode and content, each directory's
+// and file's time mtime. A file read from src is a hard link to src when src already is what the
+// layer holds (the mode, owner 0:0, the size listed) and on dir's file system — no byte written;
+// it keeps src's time — else a copy. The writer owns what it creates: root, for a runtime that
+// mounts layers.
+func writeTree(dir string, files []layerFile, mtime time.Time) error {
+	mtime = mtime.UTC().Truncate(time.Second)
+	made := map[string]bool{}
+	var dirs []string
+	var mkdir func(d string) error
+	mkdir = func(d string) error {
+		if d == "." || made[d] {
+			return nil
+		}
+		if err := mkdir(path.Dir(d)); err != nil {
+			return err
+		}
+		made[d] = true
+		dirs = append(dirs, d)
+		return os.Mkdir(filepath.Join(dir, filepath.FromSlash(d)), 0o755)
+	}
+	for _, f := range files {
+		if err := mkdir(path.Dir(f.name)); err != nil {
+			return err
+		}
+		if err := treeEntry(filepath.Join(dir, filepath.FromSlash(f.name)), f, mtime); err != nil {
+			return fmt.Errorf("writing %q: %w", f.name, err)
+		}
+	}
+	// Deepest last made first, once nothing more is written into them (umask aside: 0755).
+	for i := len(dirs) - 1; i >= 0; i-- {
+		p := filepath.Join(dir, filepath.FromSlash(dirs[i]))
+		if err := os.Chmod(p, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// treeEntry creates f at p (see writeTree).
+func treeEntry(p string, f layerFile, mtime time.Time) error {
+	switch {
+	case f.link != "":
+		return os.Symlink(f.link, p)
+	case f.src != "" && linkable(f) && os.Link(f.src, p) == nil:
+		return nil
+	}
+	w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if f.src == "" {
+		_, err = w.Write(f.data)
+	} else {
+		err = copyFile(w, f.src, f.size)
+	}
+	if err == nil {
+		err = w.Chmod(fs.FileMode(f.mode))
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Chtimes(p, mtime, mtime)
+}
+
+// linkable reports whether f's source file already has the mode, owner (0:0) and size the
+// layer gives f, so that a hard link to it is the layer's file.
+func linkable(f layerFile) bool {
+	fi, err := os.Lstat(f.src)
+	// A regular file with no set-user-ID, set-group-ID or sticky bit, which the layer lacks.
+	if err != nil || fi.Mode()&^fs.ModePerm != 0 || int64(fi.Mode()) != f.mode || fi.Size() != f.size {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Uid == 0 && st.Gid == 0
 }

@@ -117,6 +117,42 @@ func (c *layerCache) unpack(ctx context.Context, layer v1.Layer, diffID v1.Hash,
 	return stats, nil
 }
 
+// add keeps the tree write writes as the layer with diffID, unless the cache has it: write
+// writes into a temporary directory beside the layer's, renamed into place once it returns.
+func (c *layerCache) add(diffID v1.Hash, write func(dir string) error) error {
+	final, err := c.path(diffID)
+	if err != nil {
+		return err
+	}
+	_, err, _ = c.sf.Do(diffID.Hex, func() (any, error) {
+		if isDir(final) {
+			return nil, nil
+		}
+		if err := os.MkdirAll(c.dir, 0o700); err != nil {
+			return nil, err
+		}
+		tmp, err := os.MkdirTemp(c.dir, tmpPrefix+diffID.Hex[:12]+"-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp) // gone after the rename
+		if err := os.Chmod(tmp, 0o755); err != nil {
+			return nil, err
+		}
+		if err := write(tmp); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(tmp, final); err != nil && !isDir(final) {
+			return nil, err
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("keeping layer %s unpacked: %w", diffID, err)
+	}
+	return nil
+}
+
 // isDir reports whether p is a directory (not a symlink to one).
 func isDir(p string) bool {
 	fi, err := os.Lstat(p)

@@ -129,6 +129,18 @@ func (r *Runc) Kind() string { return KindRunc }
 // StateRoot is runc's state directory (runc --root) for convoy's containers.
 func (r *Runc) StateRoot() string { return r.stateRoot }
 
+// AddLayer keeps in the layer cache the tree write writes (into the directory it is given) as
+// the layer whose uncompressed content has diffID, so that preparing an image with that layer
+// does not unpack it. The caller vouches that the tree is the layer's, as unpacking it would make
+// it (image.LayerTrees; the DiffID is not checked against it). It does nothing when the cache has
+// the layer, or when the runtime is not root (no overlays: layers are not kept unpacked then).
+func (r *Runc) AddLayer(diffID v1.Hash, write func(dir string) error) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	return r.layers.add(diffID, write)
+}
+
 // LayerCache is the directory of unpacked image layers (WithLayerCache).
 func (r *Runc) LayerCache() string { return r.layers.dir }
 

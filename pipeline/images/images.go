@@ -50,6 +50,8 @@ type Options struct {
 	// Tools provides the uv that installs images' dependencies (default: tools kept in
 	// <repo>/.convoy/cache).
 	Tools *python.Tools
+	// LayerTrees takes the file trees of the dependency layers Build writes (image.Spec.LayerTrees).
+	LayerTrees image.LayerTrees
 }
 
 // Builder builds the images of one repository. It is safe for concurrent use.
@@ -329,7 +331,7 @@ func (b *Builder) Build(ctx context.Context, svc *config.Service, inputHash stri
 	if err != nil {
 		return Ref{}, err
 	}
-	spec.Tools = b.opts.Tools
+	spec.Tools, spec.LayerTrees = b.opts.Tools, b.opts.LayerTrees
 	img, err := image.Build(ctx, spec)
 	if err != nil {
 		return Ref{}, fmt.Errorf("building image for %q: %w", svc.Name, err)

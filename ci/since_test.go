@@ -90,7 +90,7 @@ func TestBuildSince(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("build --since: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
-	want := []string{"a/deps", "a/image", "a/lint", "a/populate", "a/unit", "b/deps", "b/image", "b/lint", "b/populate", "b/unit"}
+	want := []string{"a/deps", "a/image", "a/layer", "a/lint", "a/populate", "a/unit", "b/deps", "b/image", "b/layer", "b/lint", "b/populate", "b/unit"}
 	if got := ranStages(res.events); !slices.Equal(got, want) {
 		t.Errorf("stages started: %v\nwant %v", got, want)
 	}

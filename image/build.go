@@ -113,12 +113,60 @@ func Build(ctx context.Context, s Spec) (v1.Image, error) {
 	return img, nil
 }
 
+// BuildDependencies builds the dependency layer Build would build for s into s.CacheDir, or
+// finds it there, so that Build takes it from there; s's source and command are not used. It
+// returns the layer's size, compressed, in bytes (0 when s has no requirements).
+func BuildDependencies(ctx context.Context, s Spec) (int64, error) {
+	if s.Base == nil {
+		return 0, errors.New("no base image")
+	}
+	if err := samePython(s); err != nil {
+		return 0, err
+	}
+	if s.CacheDir == "" {
+		return 0, fmt.Errorf("building the dependency layer of %q: no layer cache to keep it in", s.Service)
+	}
+	reqs := normalizeRequirements(s.Requirements)
+	if len(reqs) == 0 {
+		return 0, nil
+	}
+	mt, err := layerMediaType(s.Base)
+	if err != nil {
+		return 0, err
+	}
+	add, err := depsAddendum(ctx, s, reqs, mt, time.Unix(0, 0))
+	if err != nil {
+		return 0, fmt.Errorf("building the dependency layer of %q: %w", s.Service, err)
+	}
+	return add.Layer.Size()
+}
+
+// samePython refuses a base image with another Python than the one s's service was gated with.
+func samePython(s Spec) error {
+	if s.Python != "" && s.Python != s.Base.Python {
+		return fmt.Errorf("the service uses Python %s but base image %q has Python %s", s.Python, s.Base.Ref, s.Base.Python)
+	}
+	return nil
+}
+
+// layerMediaType is the media type of the layers added to base: OCI's on an OCI image.
+func layerMediaType(base *BaseImage) (types.MediaType, error) {
+	mt, err := base.Image.MediaType()
+	if err != nil {
+		return "", fmt.Errorf("reading base image %q: %w", base.Ref, err)
+	}
+	if mt == types.OCIManifestSchema1 {
+		return types.OCILayer, nil
+	}
+	return types.DockerLayer, nil
+}
+
 func build(ctx context.Context, s Spec) (v1.Image, error) {
 	if s.Base == nil {
 		return nil, errors.New("no base image")
 	}
-	if s.Python != "" && s.Python != s.Base.Python {
-		return nil, fmt.Errorf("the service uses Python %s but base image %q has Python %s", s.Python, s.Base.Ref, s.Base.Python)
+	if err := samePython(s); err != nil {
+		return nil, err
 	}
 	if len(s.Cmd) == 0 {
 		return nil, errors.New("no command")
@@ -134,11 +182,9 @@ func build(ctx context.Context, s Spec) (v1.Image, error) {
 	}
 	created = created.UTC().Truncate(time.Second)
 
-	layerType := types.DockerLayer
-	if mt, err := s.Base.Image.MediaType(); err != nil {
-		return nil, fmt.Errorf("reading base image %q: %w", s.Base.Ref, err)
-	} else if mt == types.OCIManifestSchema1 {
-		layerType = types.OCILayer
+	layerType, err := layerMediaType(s.Base)
+	if err != nil {
+		return nil, err
 	}
 
 	var adds []mutate.Addendum

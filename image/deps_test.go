@@ -262,3 +262,34 @@ func TestBuildDepsOnce(t *testing.T) {
 		t.Errorf("the two images have dependency layers %s and %s", digests[0], digests[1])
 	}
 }
+
+// TestBuildDependencies builds the dependency layer alone (a layer stage); Build then takes it
+// from the cache and runs no uv. Without a cache there is nowhere to keep it; without
+// requirements there is none.
+func TestBuildDependencies(t *testing.T) {
+	needPyPI(t)
+	ctx := context.Background()
+	spec := helloSpec(t, monorepo(t), testBase(t, pythonImage(t)))
+	spec.Requirements, spec.Tools = []string{"six==1.16.0"}, testTools(t)
+	if _, err := BuildDependencies(ctx, spec); err == nil || !strings.Contains(err.Error(), "no layer cache") {
+		t.Errorf("without a cache: %v", err)
+	}
+	spec.CacheDir = filepath.Join(t.TempDir(), "layers")
+	size, err := BuildDependencies(ctx, spec)
+	if err != nil || size == 0 {
+		t.Fatalf("BuildDependencies = %d, %v", size, err)
+	}
+	spec.Tools = python.NewTools(t.TempDir(), python.WithUV("/nonexistent/uv"))
+	img, err := Build(ctx, spec)
+	if err != nil {
+		t.Fatalf("Build ran uv instead of taking the layer built: %v", err)
+	}
+	layers, _ := img.Layers()
+	if got, _ := layers[1].Size(); got != size {
+		t.Errorf("the image's dependency layer has %d bytes, the layer built %d", got, size)
+	}
+	spec.Requirements = nil
+	if size, err := BuildDependencies(ctx, spec); size != 0 || err != nil {
+		t.Errorf("no requirements: %d, %v", size, err)
+	}
+}

@@ -130,7 +130,7 @@ for s in summary["services"]:
         if st.get("note"):
             note[s["name"] + "/" + st["name"]] = st["note"]
 gate_stages = ("deps", "unit", "lint", "populate")
-pipeline = [k for k in fin if k.split("/")[1] in gate_stages + ("image",)]
+pipeline = [k for k in fin if k.split("/")[1] in gate_stages + ("layer", "image")]
 needs = {}
 for edge in json.load(open(plan_path))["edges"]:
     needs.setdefault(edge["to"], []).append(edge["from"])
@@ -147,7 +147,7 @@ def by_stage(keys):
 # Stage-seconds per stage, with the deps of each service.
 per = by_stage(pipeline)
 parts = []
-for st in gate_stages + ("image",):
+for st in gate_stages + ("layer", "image"):
     ks = per.get(st, [])
     if ks:
         parts.append(f"{st} {f(sum(dur[k] for k in ks))}")
@@ -210,7 +210,7 @@ if mode == "run":
         bits.append(f"{k.split('/')[1]} {f(dur[k])} s")
     last_fin = max(fin.values())
     bits.append(f"exit {f(total - last_fin)} s after")
-    print(f"      phases: start-up {f(wall - total)} s, gates done at {f(gates_end)} s, images at {f(images_end)} s (image stages {f(sum(dur[k] for k in images))} s in all), "
+    print(f"      phases: start-up {f(wall - total)} s, gates done at {f(gates_end)} s, images at {f(images_end)} s (layer and image stages {f(sum(dur[k] for k in images + per.get('layer', [])))} s in all), "
           f"then integration {f(total - images_end)} s")
     print("      integration: " + "; ".join(bits))
 

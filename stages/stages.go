@@ -18,6 +18,7 @@ const (
 	Unit     = "unit"
 	Lint     = "lint"
 	Populate = "populate"
+	Layer    = "layer"
 	Image    = "image"
 )
 
@@ -32,6 +33,9 @@ const (
 	KindDeps
 	// KindImage stages assemble the service's image; they run no command.
 	KindImage
+	// KindLayer stages build the dependency layer of the service's image (from the runtime
+	// requirements its environment resolves); they run no command of the stage's own.
+	KindLayer
 )
 
 // Stage is one step of one service's pipeline.
@@ -115,13 +119,15 @@ func ForService(svc *config.Service) []Stage {
 }
 
 // Expected durations of the stages when no run of them was recorded: installing
-// dependencies is the long one, tests and populators take a while, linting is quick.
+// dependencies is the long one (the environment's, then the image's layer), tests and
+// populators take a while, linting and assembling an image from its built layer are quick.
 const (
 	expectDeps     = 60 * time.Second
 	expectUnit     = 20 * time.Second
 	expectPopulate = 20 * time.Second
 	expectLint     = 5 * time.Second
-	expectImage    = 10 * time.Second
+	expectLayer    = 10 * time.Second
+	expectImage    = time.Second
 )
 
 // command returns the service's override when it has one (none for an empty one), else the

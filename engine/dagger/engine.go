@@ -131,6 +131,8 @@ func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, er
 	switch req.Stage.Kind {
 	case stages.KindImage:
 		return e.image(ctx, req)
+	case stages.KindLayer:
+		return e.layer(ctx, req)
 	case stages.KindDeps:
 		e.mu.Lock()
 		e.deps[req.Service.Name] = req.Stage

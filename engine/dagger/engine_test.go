@@ -292,8 +292,8 @@ func TestEngineIntegrate(t *testing.T) {
 	same(t, "events", rec.kinds()[len(rec.kinds())-4:], []string{"service.healthy api", "service.healthy web", "suite.started", "suite.finished"})
 }
 
-// TestRunTranslationError: a stage the engine cannot carry out — here an image stage with no
-// WithImages builder — fails like any stage, with a StageError and a line in its log, without
+// TestRunTranslationError: a stage the engine cannot carry out — here an image or a layer
+// stage with no WithImages builder — fails like any stage, with a StageError and a line in its log, without
 // touching an engine.
 func TestRunTranslationError(t *testing.T) {
 	cfg := load(t, "services.yaml")
@@ -307,6 +307,12 @@ func TestRunTranslationError(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "convoy: image stage of \"web\": this run builds no images (the dagger engine was created without WithImages)") {
 		t.Errorf("log = %q", log.String())
+	}
+	log.Reset()
+	_, err = e.Run(context.Background(), engine.Request{Config: cfg, Service: cfg.Service("web"),
+		Stage: stages.Stage{Name: "layer", Kind: stages.KindLayer}, Log: &log})
+	if !errors.As(err, &se) || se.Reason != engine.Failed || !strings.Contains(log.String(), "convoy: layer stage of \"web\": this run builds no images") {
+		t.Errorf("layer stage: %#v, log %q", err, log.String())
 	}
 	if e.Name() != "dagger" {
 		t.Errorf("Name = %q", e.Name())

@@ -158,6 +158,26 @@ func (e *Engine) image(ctx context.Context, req engine.Request) (engine.Result, 
 	return e.assemble(ctx, req, reqs)
 }
 
+// layer carries out a layer stage: the runtime requirements are resolved in the gated
+// container (runtimeRequirements), then the dependency layer is built on the host with the
+// WithImages builder, as the local engine does, for the image stage to find built.
+func (e *Engine) layer(ctx context.Context, req engine.Request) (engine.Result, error) {
+	if e.o.images == nil {
+		return engine.Result{}, e.failure(ctx, req.Log, nil, fmt.Errorf("layer stage of %q: this run builds no images (the dagger engine was created without WithImages)", req.Service.Name))
+	}
+	reqs, err := e.runtimeRequirements(ctx, req)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	fmt.Fprintf(req.Log, "convoy: runtime requirements of %s (%d): %s\n", req.Service.Name, len(reqs), strings.Join(reqs, " "))
+	size, err := e.o.images.Layer(ctx, req.Service, reqs, req.Log)
+	if err != nil {
+		return engine.Result{}, e.failure(ctx, req.Log, buildLayerArgv, err)
+	}
+	fmt.Fprintf(req.Log, "convoy: dependency layer of %s: %.1f MB\n", req.Service.Name, float64(size)/1e6)
+	return engine.Result{}, nil
+}
+
 // assemble builds, stores and pushes the image of req's service from the pinned runtime
 // requirements reqs with the WithImages builder — the local engine's own call (package image
 // assembles the layers and the configuration; the dependency layer is installed by the host's
@@ -179,3 +199,6 @@ func (e *Engine) assemble(ctx context.Context, req engine.Request, reqs []string
 
 // buildImageArgv is the "command" an image stage reports when assembling the image fails.
 var buildImageArgv = []string{"build image"}
+
+// buildLayerArgv is the "command" a layer stage reports when building the layer fails.
+var buildLayerArgv = []string{"build dependency layer"}

@@ -87,8 +87,8 @@ func (t translator) stage(cfg *config.Config, svc *config.Service, st stages.Sta
 	case stages.KindProcess:
 		return t.process(cfg, svc, st)
 	}
-	if st.Kind == stages.KindImage {
-		return recipe{}, fmt.Errorf("stage %q of %q: an image stage is not one container: Engine.Run resolves its requirements in the gated container and assembles the image on the host", st.Name, svc.Name)
+	if st.Kind == stages.KindImage || st.Kind == stages.KindLayer {
+		return recipe{}, fmt.Errorf("stage %q of %q: an image or layer stage is not one container: Engine.Run resolves its requirements in the gated container and builds on the host", st.Name, svc.Name)
 	}
 	return recipe{}, fmt.Errorf("stage %q of %q: the dagger engine runs no stage of this kind", st.Name, svc.Name)
 }

@@ -321,7 +321,7 @@ func TestStageErrors(t *testing.T) {
 		st   stages.Stage
 		err  string
 	}{
-		{"image stage", web, stages.Stage{Name: "image", Kind: stages.KindImage}, `stage "image" of "web": an image stage is not one container`},
+		{"image stage", web, stages.Stage{Name: "image", Kind: stages.KindImage}, `stage "image" of "web": an image or layer stage is not one container`},
 		{"no spec", &missing, stage(t, web, stages.Deps), `reading dependency spec of "web"`},
 		{"no spec for a later stage", &missing, stage(t, web, stages.Unit), `reading dependency spec of "web"`},
 		{"libs with one name", &dupLibs, stage(t, web, stages.Lint), `libs "libs/kit" and "other/kit" would both be /app/libs/kit`},
@@ -401,8 +401,9 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 					t.Fatal(err)
 				}
 				var r recipe
-				if st.Kind == stages.KindImage {
-					// The image stage's only commands: its runtime requirement resolution.
+				resolves := st.Kind == stages.KindImage || st.Kind == stages.KindLayer
+				if resolves {
+					// The image and layer stages' only commands: the runtime requirement resolution.
 					rr, err := tr.requirements(cfg, svc, st, python.Target{Version: "3.11.2", Platform: "x86_64-manylinux_2_36"})
 					if err != nil {
 						t.Fatal(err)
@@ -416,7 +417,7 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 				// download, and what the local engine adds outside Environ for the tool (its
 				// scratch and virtualenv variables, pipenv's Pipfile copy; its runtime
 				// command's environment, quiet `pipenv requirements`).
-				download := st.Kind == stages.KindDeps || st.Kind == stages.KindImage
+				download := st.Kind == stages.KindDeps || resolves
 				extra := map[string]bool{"PIP_CACHE_DIR": st.Kind == stages.KindDeps}
 				deps := stages.ForService(svc)[0]
 				for k := range deps.ScratchVars {
@@ -426,7 +427,7 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 					extra[k] = download
 				}
 				for k := range svc.Tool().Runtime(svc.Project()).Env {
-					extra[k] = st.Kind == stages.KindImage
+					extra[k] = resolves
 				}
 				// And uv's settings, which package python adds to the local engine's environment
 				// when it runs uv (python.UV.Env).
@@ -434,9 +435,9 @@ func TestEnvironmentMatchesLocalEngine(t *testing.T) {
 				// from the cache volume (another filesystem) rather than hard-linking.
 				uvDeps := st.Kind == stages.KindDeps && st.Installer == python.InstallerUV
 				for k := range python.UVEnv(uvCacheDir, want) {
-					extra[k] = st.Kind == stages.KindImage || uvDeps
+					extra[k] = resolves || uvDeps
 				}
-				extra["UV_LINK_MODE"] = uvDeps || st.Kind == stages.KindImage
+				extra["UV_LINK_MODE"] = uvDeps || resolves
 				// PYTHONPATH: the service's directory and each lib's import root, by the one rule
 				// (config.Lib.ImportRoot), from where the host has them to where containers do.
 				pyPath := map[string]string{svc.Dir: sourceRoot}

@@ -15,16 +15,12 @@ import (
 
 // image builds svc's image from the runtime requirements its gated virtualenv resolved.
 func (e *Engine) image(ctx context.Context, req engine.Request, venv string) (engine.Result, error) {
-	fail := func(err error) (engine.Result, error) {
-		fmt.Fprintf(req.Log, "convoy: %v\n", err)
-		return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
-	}
 	if e.images == nil {
-		return fail(fmt.Errorf("image stage of %q: this run builds no images", req.Service.Name))
+		return imageFailure(req, fmt.Errorf("image stage of %q: this run builds no images", req.Service.Name))
 	}
 	hash, err := e.images.InputHash(ctx, req.Service)
 	if err != nil {
-		return fail(err)
+		return imageFailure(req, err)
 	}
 	reqs, err := e.RuntimeRequirements(ctx, req, venv)
 	if err != nil {
@@ -36,9 +32,37 @@ func (e *Engine) image(ctx context.Context, req engine.Request, venv string) (en
 		if ctx.Err() != nil {
 			return engine.Result{}, stopped(ctx, []string{"build image"})
 		}
-		return fail(err)
+		return imageFailure(req, err)
 	}
 	return engine.Result{Image: ref.Name, Digest: ref.Digest}, nil
+}
+
+// layer builds the dependency layer of svc's image from the runtime requirements its
+// virtualenv resolves (images.Builder.Layer), for the image stage to find built.
+func (e *Engine) layer(ctx context.Context, req engine.Request, venv string) (engine.Result, error) {
+	if e.images == nil {
+		return imageFailure(req, fmt.Errorf("layer stage of %q: this run builds no images", req.Service.Name))
+	}
+	reqs, err := e.RuntimeRequirements(ctx, req, venv)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	fmt.Fprintf(req.Log, "convoy: runtime requirements of %s (%d): %s\n", req.Service.Name, len(reqs), strings.Join(reqs, " "))
+	size, err := e.images.Layer(ctx, req.Service, reqs, req.Log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return engine.Result{}, stopped(ctx, []string{"build dependency layer"})
+		}
+		return imageFailure(req, err)
+	}
+	fmt.Fprintf(req.Log, "convoy: dependency layer of %s: %.1f MB\n", req.Service.Name, float64(size)/1e6)
+	return engine.Result{}, nil
+}
+
+// imageFailure is the failure of an image or layer stage with err, which goes to its log.
+func imageFailure(req engine.Request, err error) (engine.Result, error) {
+	fmt.Fprintf(req.Log, "convoy: %v\n", err)
+	return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1, Err: err}
 }
 
 // RuntimeRequirements lists, as pinned requirement lines (name==version), the packages svc's

@@ -174,7 +174,8 @@ func sitePackages(t testing.TB, img v1.Image) []string {
 // interpreter, not the host's: the gates (host 3.11, at 3.11.3 or later) install idna, which
 // the markers select there; the image, on Debian bookworm's 3.11.2, gets six and not idna — for
 // a pip service (requirements.txt), a pipenv one (Pipfile markers kept through `pipenv
-// requirements`) and a uv one (uv.lock's markers kept through `uv export`) alike.
+// requirements`) and a uv one (uv.lock's markers kept through `uv export`) alike. The layer
+// stage installs them; the image stage after it installs nothing.
 func TestImageDepsFollowTheBase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("installs the fixture's dependencies from PyPI; skipped with -short")
@@ -203,12 +204,21 @@ func TestImageDepsFollowTheBase(t *testing.T) {
 				sameRuntimeRequirements(t, e, cfg, svc, venv)
 			}
 
-			res, log := runStage(t, e, cfg, svc, stages.Image)
-			for _, want := range []string{"for CPython 3.11.2 (x86_64-manylinux_2_36) with uv " + python.UVVersion,
-				"runtime requirements of " + name + " (2): asgiref==3.8.1 six==1.16.0\n"} {
+			// The layer stage resolves and installs; the image stage finds both done.
+			_, log := runStage(t, e, cfg, svc, stages.Layer)
+			wants := []string{"for CPython 3.11.2 (x86_64-manylinux_2_36) with uv " + python.UVVersion,
+				"runtime requirements of " + name + " (2): asgiref==3.8.1 six==1.16.0\n", "convoy: dependency layer of " + name + ": "}
+			if name == "pipmarkers" { // the first: the others find its layer (the same pins) cached
+				wants = append(wants, " pip install ")
+			}
+			for _, want := range wants {
 				if !strings.Contains(log, want) {
-					t.Errorf("image log lacks %q:\n%s", want, log)
+					t.Errorf("layer log lacks %q:\n%s", want, log)
 				}
+			}
+			res, log := runStage(t, e, cfg, svc, stages.Image)
+			if strings.Contains(log, " pip install ") || !strings.Contains(log, "runtime requirements of "+name+" (2): asgiref==3.8.1 six==1.16.0\n") {
+				t.Errorf("the image stage installed the dependencies the layer stage had:\n%s", log)
 			}
 			again, log := runStage(t, e, cfg, svc, stages.Image)
 			if strings.Contains(log, "resolving") || !strings.Contains(log, "no resolver run") || again.Digest != res.Digest {

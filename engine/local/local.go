@@ -154,6 +154,8 @@ func (e *Engine) Run(ctx context.Context, req engine.Request) (engine.Result, er
 		return engine.Result{}, e.runAll(ctx, req, st.Commands, env)
 	case stages.KindImage:
 		return e.image(ctx, req, venv)
+	case stages.KindLayer:
+		return e.layer(ctx, req, venv)
 	}
 	return engine.Result{}, &engine.StageError{Reason: engine.Failed, ExitCode: -1,
 		Err: fmt.Errorf("stage %q of %q: the local engine runs no stage of this kind", st.Name, svc.Name)}

@@ -339,6 +339,18 @@ func (b *Builder) Build(ctx context.Context, svc *config.Service, inputHash stri
 	return b.Put(ctx, svc, img, log)
 }
 
+// Layer builds the dependency layer of svc's image for the pinned runtime requirements into the
+// layer cache (image.BuildDependencies), or finds it there, so that Build of the same
+// requirements takes it from there. It returns the layer's compressed size (0 for none).
+func (b *Builder) Layer(ctx context.Context, svc *config.Service, requirements []string, log io.Writer) (int64, error) {
+	spec, err := b.Spec(ctx, svc, "", requirements, log)
+	if err != nil {
+		return 0, err
+	}
+	spec.Tools, spec.LayerTrees = b.opts.Tools, b.opts.LayerTrees
+	return image.BuildDependencies(ctx, spec)
+}
+
 // Put stores svc's image under <service>:<short-sha> and pushes it to the push target, when
 // there is one. An image stage puts an image only once every gate passed: Put records that they
 // did for svc's gate inputs (see GateKey).

@@ -765,14 +765,7 @@ func (r *runner) teardown() error {
 	}
 	wg.Wait()
 	errs = append(errs, r.stopBacking()...)
-	for _, s := range r.services {
-		if s.Launcher == nil {
-			continue
-		}
-		if err := s.Launcher.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("releasing %s of %q: %w", s.Launcher.Describe(), s.Name, err))
-		}
-	}
+	closed := r.closeLaunchers() // while the database goes: nothing uses either any more
 	for _, f := range r.logs {
 		_ = f.Close()
 	}
@@ -799,7 +792,38 @@ func (r *runner) teardown() error {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, <-closed...)
 	err := errors.Join(errs...)
 	r.emit(model.Event{Kind: model.EventTeardownFinished, Duration: time.Since(t0), Err: err})
 	return err
+}
+
+// closeLaunchers releases every service's launcher (a root filesystem to unmount and remove, a
+// container to delete), all at once, in the background; the channel gets what failed.
+func (r *runner) closeLaunchers() <-chan []error {
+	ch := make(chan []error, 1)
+	go func() {
+		var (
+			mu   sync.Mutex
+			errs []error
+			wg   sync.WaitGroup
+		)
+		for _, s := range r.services {
+			if s.Launcher == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Launcher.Close(); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("releasing %s of %q: %w", s.Launcher.Describe(), s.Name, err))
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		ch <- errs
+	}()
+	return ch
 }

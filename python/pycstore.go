@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -194,9 +195,9 @@ func touch(dir string) {
 }
 
 // placePyc puts the stored bytecode of m at dst with the header flags flags: a hard link to the
-// store when the flags are the stored ones and the filesystem allows it, else a copy. A module
-// the store has no bytecode for (not compiled yet, or it did not compile: an empty file) is
-// skipped; it reports whether it placed one.
+// store's file of those flags (the stored one, or its variant, which the store gets once) when
+// the filesystem allows it, else a copy. A module the store has no bytecode for (not compiled
+// yet, or it did not compile: an empty file) is skipped; it reports whether it placed one.
 func placePyc(store string, m module, dst string, flags uint32) (bool, error) {
 	src := filepath.Join(store, m.key+".pyc")
 	st, err := os.Stat(src)
@@ -212,10 +213,13 @@ func placePyc(store string, m module, dst string, flags uint32) (bool, error) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return false, err
 	}
-	if flags == pycChecked {
-		if err := os.Link(src, dst); err == nil || os.IsExist(err) {
-			return true, nil
+	if flags != pycChecked {
+		if src, err = pycVariant(src, flags); err != nil {
+			return false, err
 		}
+	}
+	if err := os.Link(src, dst); err == nil || os.IsExist(err) {
+		return true, nil
 	}
 	data, err := os.ReadFile(src)
 	if err != nil {
@@ -223,6 +227,37 @@ func placePyc(store string, m module, dst string, flags uint32) (bool, error) {
 	}
 	binary.LittleEndian.PutUint32(data[4:8], flags)
 	return true, os.WriteFile(dst, data, 0o644)
+}
+
+// pycVariant returns the path of the stored .pyc src with the header flags flags, written into
+// the store beside src (KEY.fN.pyc) when it is not there yet: each image dependency layer then
+// links the same file where it wrote a copy of its own (about 1300 per Django layer).
+func pycVariant(src string, flags uint32) (string, error) {
+	v := strings.TrimSuffix(src, ".pyc") + ".f" + strconv.FormatUint(uint64(flags), 10) + ".pyc"
+	if _, err := os.Stat(v); err == nil {
+		return v, nil
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	binary.LittleEndian.PutUint32(data[4:8], flags)
+	tmp, err := os.CreateTemp(filepath.Dir(src), ".variant-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), v) // a concurrent writer's is the same bytes
+	}
+	return v, err
 }
 
 // PlaceBytecode gives the modules of the virtualenv venv's site-packages the bytecode the store

@@ -82,9 +82,14 @@ convoy() {
 	keep "$TMP/$name.ndjson" "$name.ndjson"
 }
 
+# settle: the disk writes of what came before (the last round's files, removed; the new copy)
+# are written out before a timing starts, so that a round does not pay for its predecessor.
+settle() { sync; }
+
 # baseline NAME REPO: scripts/baseline-gates.sh on REPO, its virtualenvs deleted after the timing.
 baseline() {
 	local t0 t1
+	settle
 	t0=$(now)
 	BASELINE_WORK=$TMP/$1-work CONVOY=$BIN "$ROOT/scripts/baseline-gates.sh" "$2" >"$TMP/$1.out" 2>&1 ||
 		{ cat "$TMP/$1.out" >&2; echo "bench-toolchain: the baseline failed" >&2; exit 1; }
@@ -322,6 +327,7 @@ cold() {
 		rm -rf "$dir" "$dir-cache"
 		snapshot "$dir"
 		cache "$dir-cache" "$store"
+		settle
 		convoy "$name-$r" "$cmd" "$dir" "$dir-cache"
 		walls="$walls $(cat "$TMP/$name-$r.wall") $r"
 	done

@@ -119,6 +119,7 @@ measure() {
 	shift 3
 	"$BIN" plan -C "$repo" --output json >"$TMP/plan.json"
 	for r in $(seq "${BENCH_ROUNDS:-3}"); do
+		sync # the last round's disk writes are not this one's
 		t0=$(date +%s.%N)
 		env "$@" "$BIN" gate -C "$repo" -j "$jobs" --output json >"$TMP/events-$r.ndjson" 2>"$TMP/stderr" ||
 			{ cat "$TMP/stderr" "$TMP/events-$r.ndjson" >&2; echo "bench: $label failed" >&2; exit 1; }
@@ -189,6 +190,7 @@ fi
 integration() {
 	local label=$1
 	shift
+	sync # the last run's disk writes are not this one's
 	env "$@" "$BIN" run -C "$ROOT" --no-cache --output json >"$TMP/run.ndjson" 2>"$TMP/stderr" ||
 		{ cat "$TMP/stderr" >&2; echo "bench: $label failed" >&2; exit 1; }
 	python3 - "$label" "$TMP/run.ndjson" "$TMP/last" <<'PY'

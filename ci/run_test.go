@@ -411,7 +411,7 @@ func TestPlan(t *testing.T) {
 	for _, e := range plan.Edges {
 		got = append(got, e.From+">"+e.To)
 	}
-	want := "b/deps>b/unit b/deps>b/lint b/unit>b/populate b/lint>b/populate b/deps>b/layer b/populate>b/image b/layer>b/image"
+	want := "b/deps>b/unit b/deps>b/lint b/unit>b/populate b/lint>b/populate b/deps>b/layer b/populate>b/image"
 	if strings.Join(got, " ") != want {
 		t.Errorf("edges = %s, want %s", strings.Join(got, " "), want)
 	}

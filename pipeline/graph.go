@@ -11,7 +11,7 @@ type graph struct {
 	index      map[string]int
 	dependents [][]int
 	waiting    []int           // per task: needs not yet finished
-	chain      []time.Duration // per task: its Cost plus the longest chain of Costs after it
+	chain      []time.Duration // per task: its Cost plus the longest chain of Costs (or its Tail) after it
 }
 
 // newGraph checks tasks (unique IDs, known needs, no cycle) and computes every task's
@@ -57,7 +57,7 @@ func (g *graph) chains() error {
 			return fmt.Errorf("scheduling: task %q needs itself through a cycle", g.tasks[i].ID)
 		}
 		state[i] = visiting
-		var longest time.Duration
+		longest := g.tasks[i].Tail
 		for _, d := range g.dependents[i] {
 			if err := visit(d); err != nil {
 				return err

@@ -68,8 +68,12 @@ func LoadHistory(path string) (*History, error) {
 	return h, nil
 }
 
-// Expected returns the expected duration of service's stage: its recorded average, else def.
+// Expected returns the expected duration of service's stage: its recorded average, else def (a
+// nil History has none).
 func (h *History) Expected(service, stage string, def time.Duration) time.Duration {
+	if h == nil {
+		return def
+	}
 	e, ok := h.stages[taskID(service, stage)]
 	if !ok {
 		return def

@@ -83,12 +83,12 @@ func (j *Job) Run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	j.recordDurations(res)
 	sum := &Summary{Status: StatusPassed, Services: res.Services}
 	if integ != nil {
 		sum.Integration = integ.summary
 		addIntegrationStages(sum.Services, integ.stages)
 	}
+	j.recordDurations(sum.Services) // the integration stages too: the scheduler's tails
 	sum.ShadowFailed = shadowFailed(sum.Services)
 	sum.Duration = time.Since(start).Seconds()
 	sum.CriticalPath = Critical(j.spans.List(), j.needs(j.overlaps(in)))
@@ -214,14 +214,14 @@ func (j *Job) startOrder() []*config.Service {
 	return out
 }
 
-// recordDurations adds every stage that passed to the plan's history and saves it in
+// recordDurations adds every stage of services that passed to the plan's history and saves it in
 // StateDir; a history that cannot be saved is a notice, not a failure.
-func (j *Job) recordDurations(res *Result) {
+func (j *Job) recordDurations(services []ServiceSummary) {
 	h := j.Plan.history
 	if j.StateDir == "" {
 		return
 	}
-	for _, s := range res.Services {
+	for _, s := range services {
 		for _, st := range s.Stages {
 			if st.Status == StatusPassed {
 				h.Record(s.Name, st.Name, time.Duration(st.Duration*float64(time.Second)))

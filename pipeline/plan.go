@@ -273,6 +273,42 @@ func (p *Plan) Text() string {
 
 func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
 
+// expectIntegration is how long a service's integration (from its image to healthy) is expected
+// to take when no run of it was recorded.
+const expectIntegration = 5 * time.Second
+
+// integrationTails is, for each service of the plan, how long integration goes on after its
+// image when integration overlaps the run: its own integration stage, then the longest tail
+// of the services that depend on it, which start once it is healthy. Integration stages are
+// expected to take what the history says, else expectIntegration. The suite follows every
+// service alike, so it is left out. The scheduler counts a tail in the chain of the service's
+// image stage (Task.Tail): a service others wait for gets its image first.
+func (p *Plan) integrationTails() map[string]time.Duration {
+	dependents := map[string][]string{}
+	for _, s := range p.Services {
+		for _, d := range s.DependsOn {
+			dependents[d] = append(dependents[d], s.Name)
+		}
+	}
+	tails := map[string]time.Duration{}
+	var tail func(name string, depth int) time.Duration
+	tail = func(name string, depth int) time.Duration {
+		if t, ok := tails[name]; ok || depth > len(p.Services) { // depends_on has no cycle (config checks)
+			return t
+		}
+		var after time.Duration
+		for _, d := range dependents[name] {
+			after = max(after, tail(d, depth+1))
+		}
+		tails[name] = p.history.Expected(name, IntegrationStage, expectIntegration) + after
+		return tails[name]
+	}
+	for _, s := range p.Services {
+		tail(s.Name, 0)
+	}
+	return tails
+}
+
 // buildsImages says whether every service of the plan ends with an image stage.
 func (p *Plan) buildsImages() bool {
 	for _, s := range p.Services {

@@ -58,6 +58,33 @@ func TestPriorityDepthFirstBeatsLongerChain(t *testing.T) {
 	}
 }
 
+// TestPriorityTail: a task's Tail — work after it outside the schedule, such as the integration
+// of a service others wait for, after its image — counts in its chain: with equal stages, the
+// service with the longer tail goes first, and a short image stage of a started service goes
+// before another service's longer stage when integration waits on it.
+func TestPriorityTail(t *testing.T) {
+	s := time.Second
+	withImage := func(svc string, tail time.Duration) []Task {
+		return append(gate(svc, s, s, s, s), Task{ID: svc + "/image", Group: svc, Cost: s / 10, Tail: tail,
+			Needs: []string{svc + "/populate"}})
+	}
+	got := startOrder(t, OrderPriority, services(withImage("a", 0), withImage("b", 10*s)))
+	want := []string{"b/deps", "b/unit", "b/lint", "b/populate", "b/image", "a/deps", "a/unit", "a/lint", "a/populate", "a/image"}
+	if !slices.Equal(got, want) {
+		t.Errorf("start order\n got %v\nwant %v", got, want)
+	}
+	// Both started (a's deps done): b's image, short but with the tail, goes before a's populate.
+	tasks := services(withImage("a", 0), withImage("b", 10*s))
+	tasks = slices.DeleteFunc(tasks, func(t Task) bool { return t.ID != "a/populate" && t.ID != "a/image" && t.ID != "b/image" })
+	for i := range tasks {
+		tasks[i].Needs = nil
+	}
+	got = startOrder(t, OrderPriority, tasks)
+	if want := []string{"b/image", "a/populate", "a/image"}; !slices.Equal(got, want) {
+		t.Errorf("start order\n got %v\nwant %v", got, want)
+	}
+}
+
 func TestPriorityLongestChain(t *testing.T) {
 	s := time.Second
 	// Among services not started, the longest remaining chain starts first; within a service,

@@ -84,6 +84,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	p := r.Plan
 	r.results = map[string]StageSummary{}
 	cached := map[string]ServiceSummary{}
+	tails := p.integrationTails()
 	var tasks []Task
 	for _, ps := range p.Services {
 		svc := p.config.Service(ps.Name)
@@ -104,8 +105,12 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 			for _, n := range st.Needs {
 				needs = append(needs, taskID(svc.Name, n))
 			}
+			var tail time.Duration
+			if r.images != nil && st.Kind == stages.KindImage {
+				tail = tails[svc.Name]
+			}
 			tasks = append(tasks, Task{
-				ID: taskID(svc.Name, st.Name), Needs: needs,
+				ID: taskID(svc.Name, st.Name), Needs: needs, Tail: tail,
 				Group: svc.Name, Cost: p.expected[taskID(svc.Name, st.Name)],
 				Run:      func(ctx context.Context) error { return r.runStage(ctx, svc, st) },
 				Classify: classify, Tolerated: svc.Shadow,

@@ -22,6 +22,10 @@ type Task struct {
 	// Cost is the task's expected duration. The scheduler only compares costs, to find the
 	// longest remaining chain; it never waits for or times out on them. Zero is allowed.
 	Cost time.Duration
+	// Tail is the expected duration of work outside the schedule that starts once the task is
+	// done (a service's integration after its image, and the integration of the services
+	// that wait for it): it counts in the task's chain, not in the work the slots share.
+	Tail time.Duration
 	// Run does the work. It must return when ctx is done.
 	Run func(ctx context.Context) error
 	// Classify maps a non-nil Run error to a Status (default StatusFailed); it lets the caller

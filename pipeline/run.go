@@ -84,7 +84,10 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	p := r.Plan
 	r.results = map[string]StageSummary{}
 	cached := map[string]ServiceSummary{}
-	tails := p.integrationTails()
+	var tails map[string]time.Duration // integration after each image, when it overlaps the run
+	if r.images != nil {
+		tails = p.integrationTails()
+	}
 	var tasks []Task
 	for _, ps := range p.Services {
 		svc := p.config.Service(ps.Name)
@@ -106,7 +109,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 				needs = append(needs, taskID(svc.Name, n))
 			}
 			var tail time.Duration
-			if r.images != nil && st.Kind == stages.KindImage {
+			if st.Kind == stages.KindImage {
 				tail = tails[svc.Name]
 			}
 			tasks = append(tasks, Task{

@@ -79,48 +79,34 @@ func (c *layerCache) ensure(ctx context.Context, layer v1.Layer, diffID v1.Hash)
 }
 
 // unpack writes layer into a temporary directory beside final, checks that its content has the
-// DiffID, and renames it to final. Another process may have renamed its own copy first: then
-// final is that one, and this one is removed.
+// DiffID, and renames it to final (see place).
 func (c *layerCache) unpack(ctx context.Context, layer v1.Layer, diffID v1.Hash, final string) (UnpackStats, error) {
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return UnpackStats{}, err
-	}
-	tmp, err := os.MkdirTemp(c.dir, tmpPrefix+diffID.Hex[:12]+"-")
-	if err != nil {
-		return UnpackStats{}, err
-	}
-	defer os.RemoveAll(tmp) // gone after the rename
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return UnpackStats{}, err
-	}
-	rc, err := uncompressed(layer)
-	if err != nil {
-		return UnpackStats{}, err
-	}
-	defer rc.Close()
-	h := sha256.New()
-	stats, err := untarLayer(ctx, io.TeeReader(rc, h), tmp)
-	if err != nil {
-		return stats, err
-	}
-	if _, err := io.Copy(h, rc); err != nil { // the tar's end padding, which tar.Reader leaves
-		return stats, err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != diffID.Hex {
-		return stats, fmt.Errorf("the layer's content has DiffID sha256:%s", got)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		if isDir(final) {
-			return stats, nil // another process won the race
+	var stats UnpackStats
+	err := c.place(diffID, final, func(tmp string) error {
+		rc, err := uncompressed(layer)
+		if err != nil {
+			return err
 		}
-		return stats, err
+		defer rc.Close()
+		h := sha256.New()
+		if stats, err = untarLayer(ctx, io.TeeReader(rc, h), tmp); err != nil {
+			return err
+		}
+		if _, err := io.Copy(h, rc); err != nil { // the tar's end padding, which tar.Reader leaves
+			return err
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != diffID.Hex {
+			return fmt.Errorf("the layer's content has DiffID sha256:%s", got)
+		}
+		return nil
+	})
+	if err == nil {
+		c.unpacks.Add(1)
 	}
-	c.unpacks.Add(1)
-	return stats, nil
+	return stats, err
 }
 
-// add keeps the tree write writes as the layer with diffID, unless the cache has it: write
-// writes into a temporary directory beside the layer's, renamed into place once it returns.
+// add keeps the tree write writes as the layer with diffID, unless the cache has it (see place).
 func (c *layerCache) add(diffID v1.Hash, write func(dir string) error) error {
 	final, err := c.path(diffID)
 	if err != nil {
@@ -130,27 +116,34 @@ func (c *layerCache) add(diffID v1.Hash, write func(dir string) error) error {
 		if isDir(final) {
 			return nil, nil
 		}
-		if err := os.MkdirAll(c.dir, 0o700); err != nil {
-			return nil, err
-		}
-		tmp, err := os.MkdirTemp(c.dir, tmpPrefix+diffID.Hex[:12]+"-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp) // gone after the rename
-		if err := os.Chmod(tmp, 0o755); err != nil {
-			return nil, err
-		}
-		if err := write(tmp); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(tmp, final); err != nil && !isDir(final) {
-			return nil, err
-		}
-		return nil, nil
+		return nil, c.place(diffID, final, write)
 	})
 	if err != nil {
 		return fmt.Errorf("keeping layer %s unpacked: %w", diffID, err)
+	}
+	return nil
+}
+
+// place has fill write the layer with diffID into a new temporary directory of the cache (0755,
+// removed whatever happens) and renames it to final, so that a layer's directory is complete or
+// absent. Another process may have renamed its own copy first: then final is that one.
+func (c *layerCache) place(diffID v1.Hash, final string, fill func(tmp string) error) error {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(c.dir, tmpPrefix+diffID.Hex[:12]+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // gone after the rename
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil && !isDir(final) {
+		return err
 	}
 	return nil
 }

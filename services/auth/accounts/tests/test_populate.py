@@ -1,3 +1,4 @@
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.management import CommandError, call_command
 from django.test import TestCase, override_settings
 
@@ -16,8 +17,28 @@ DEFAULT = """\
     """
 
 
-@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+class CountingHasher(MD5PasswordHasher):
+    """MD5, counting the passwords it hashes (the default hasher is slow on purpose)."""
+
+    algorithm = "counting_md5"
+    hashed = 0
+
+    def encode(self, password, salt):
+        CountingHasher.hashed += 1
+        return super().encode(password, salt)
+
+
+@override_settings(PASSWORD_HASHERS=["accounts.tests.test_populate.CountingHasher"])
 class PopulateTests(TestCase):
+    def test_a_new_user_is_hashed_once_and_an_unchanged_one_not_again(self):
+        with populator_scenarios(default=DEFAULT):
+            CountingHasher.hashed = 0
+            call_command("populate", verbosity=0)
+            self.assertEqual(CountingHasher.hashed, 2)
+            CountingHasher.hashed = 0
+            call_command("populate", verbosity=0)
+        self.assertEqual(CountingHasher.hashed, 2)  # each checked, neither hashed anew
+
     def test_populate_is_idempotent_with_fixed_uuids(self):
         with populator_scenarios(default=DEFAULT):
             call_command("populate", verbosity=0)

@@ -23,7 +23,10 @@ class Command(PopulateCommand):
     def apply(self, record):
         values = dict(record.values)
         password = values.pop("password")
-        user, _ = User.objects.update_or_create(uuid=values.pop("uuid"), defaults=values)
-        if not user.check_password(password):  # a new salt on every run would change the row
+        user, created = User.objects.update_or_create(uuid=values.pop("uuid"), defaults=values)
+        # A new salt on every run would change the row: an existing user keeps a matching hash.
+        # A new user has none to check, and checking would hash anyway (Django hashes once to
+        # hide that the password was unusable): one hash per new user, not two.
+        if created or not user.check_password(password):
             user.set_password(password)
             user.save(update_fields=["password"])

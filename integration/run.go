@@ -48,7 +48,8 @@ func WithGracePeriod(d time.Duration) Option { return func(o *options) { o.grace
 // searching PATH and /usr/lib/postgresql/*/bin.
 func WithPostgresBinDir(dir string) Option { return func(o *options) { o.pgBinDir = dir } }
 
-// WithClusterParentDir creates the throwaway cluster's directory in dir instead of os.TempDir().
+// WithClusterParentDir creates the throwaway cluster's directory in dir instead of
+// pgcluster.DefaultParentDir() (memory when there is room, else os.TempDir()).
 func WithClusterParentDir(dir string) Option { return func(o *options) { o.pgParentDir = dir } }
 
 // WithParallel lets up to n services start at once (migrate, populate, serve and health check);

@@ -1,10 +1,14 @@
-// Package pgcluster runs a throwaway PostgreSQL cluster: initdb into a temporary directory, a postgres
-// server listening only on 127.0.0.1 on a free port, and, when done, the server stopped and the
-// directory removed.
+// Package pgcluster runs a throwaway PostgreSQL cluster: initdb into a temporary directory (in
+// memory when the machine has room, see DefaultParentDir), a postgres server listening only on
+// 127.0.0.1 on a free port, and, when done, the server stopped and the directory removed.
 //
 // The server runs in the foreground as a child of the calling process (in a process group of its own),
 // not daemonised by pg_ctl, so that its PID is known and its log goes to a file the caller chooses.
-// Stop sends it SIGINT, which is what `pg_ctl stop -m fast` does.
+// Stop sends it SIGQUIT, which is what `pg_ctl stop -m immediate` does: nothing of the cluster is
+// kept, so there is nothing to write out first. Its dynamic shared memory lives in the cluster
+// directory (dynamic_shared_memory_type=mmap), so that it goes with the directory: in /dev/shm,
+// where PostgreSQL keeps it by default, a postmaster killed with its owner (SIGKILL) left it
+// behind for good, a megabyte each time.
 //
 // PostgreSQL refuses to run as root. When the caller is root, initdb and postgres run as the
 // "postgres" user (see WithOSUser), which owns the cluster directory.
@@ -63,7 +67,7 @@ type options struct {
 // WithBinDir uses the PostgreSQL programs in dir instead of searching for them with FindBinDir.
 func WithBinDir(dir string) Option { return func(o *options) { o.binDir = dir } }
 
-// WithParentDir creates the cluster's temporary directory inside dir instead of os.TempDir(). When
+// WithParentDir creates the cluster's temporary directory inside dir instead of DefaultParentDir(). When
 // running as root, dir must be traversable by the OS user that runs the server.
 func WithParentDir(dir string) Option { return func(o *options) { o.parentDir = dir } }
 
@@ -98,13 +102,15 @@ type Cluster struct {
 // no effect on the running cluster (call Stop).
 func Start(ctx context.Context, opts ...Option) (_ *Cluster, err error) {
 	o := options{
-		parentDir:    os.TempDir(),
 		osUser:       DefaultOSUser,
 		startTimeout: DefaultStartTimeout,
 		pickPort:     freeport.Pick,
 	}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.parentDir == "" {
+		o.parentDir = DefaultParentDir()
 	}
 	if o.binDir == "" {
 		if o.binDir, err = FindBinDir(); err != nil {
@@ -211,6 +217,7 @@ func (c *Cluster) startServer(ctx context.Context, cred *syscall.Credential, tim
 		"-c", "fsync=off",
 		"-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off",
+		"-c", "dynamic_shared_memory_type=mmap",
 		"-c", "max_connections=200")
 	cmd.Stdout, cmd.Stderr = c.logFile, c.logFile
 	p, err := procgroup.Start(cmd)

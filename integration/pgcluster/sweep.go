@@ -41,18 +41,24 @@ func writeOwner(dir string) error {
 	return nil
 }
 
-// Sweep removes the throwaway clusters in parentDir (os.TempDir() when empty) that a process
-// which has died left behind: those whose owner is gone (its postmaster, should one still run,
-// is killed first), and those of an older convoy, which recorded no owner, whose postmaster.pid
-// names a process that is gone or is not postgres. A cluster still being created (no owner
-// recorded and no postmaster.pid yet) is left alone. It returns one line per cluster removed.
+// Sweep removes the throwaway clusters in parentDir (when empty, in MemoryDir and os.TempDir(),
+// wherever DefaultParentDir put them) that a process which has died left behind: those whose
+// owner is gone (its postmaster, should one still run, is killed first), and those of an older
+// convoy, which recorded no owner, whose postmaster.pid names a process that is gone or is not
+// postgres. A cluster still being created (no owner recorded and no postmaster.pid yet) is left
+// alone. It returns one line per cluster removed.
 func Sweep(parentDir string) ([]string, error) {
+	parents := []string{parentDir}
 	if parentDir == "" {
-		parentDir = os.TempDir()
+		parents = []string{MemoryDir, os.TempDir()}
 	}
-	dirs, err := filepath.Glob(filepath.Join(parentDir, dirPattern))
-	if err != nil {
-		return nil, fmt.Errorf("listing clusters in %q: %w", parentDir, err)
+	var dirs []string
+	for _, p := range parents {
+		found, err := filepath.Glob(filepath.Join(p, dirPattern))
+		if err != nil {
+			return nil, fmt.Errorf("listing clusters in %q: %w", p, err)
+		}
+		dirs = append(dirs, found...)
 	}
 	var removed []string
 	var errs []error

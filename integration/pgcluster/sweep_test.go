@@ -17,7 +17,8 @@ import (
 
 // TestKilledOwnerLeavesNothingRunningAndSweepRemovesTheCluster: kill -9 of a process running a
 // throwaway cluster takes the postmaster and its workers with it; Sweep then removes the
-// cluster's directory and says so, and leaves a live process's cluster alone.
+// cluster's directory and says so, and leaves a live process's cluster alone. Nothing of the
+// killed cluster is left elsewhere either: its dynamic shared memory went with its directory.
 func TestKilledOwnerLeavesNothingRunningAndSweepRemovesTheCluster(t *testing.T) {
 	bin := testBinDir(t)
 	parent, err := os.MkdirTemp("", "convoy-sweep-test-") // t.TempDir's parent is root's only
@@ -53,6 +54,10 @@ func TestKilledOwnerLeavesNothingRunningAndSweepRemovesTheCluster(t *testing.T) 
 	if len(members) < 2 {
 		t.Fatalf("postmaster %d has no workers", pid)
 	}
+	shm := sharedMemoryFiles(t, pid)
+	if len(shm) == 0 {
+		t.Fatalf("postmaster %d maps no dynamic shared memory file (/proc/%d/maps)", pid, pid)
+	}
 	if err := owner.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +76,11 @@ func TestKilledOwnerLeavesNothingRunningAndSweepRemovesTheCluster(t *testing.T) 
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("cluster directory %s still there (%v)", dir, err)
+	}
+	for _, f := range shm {
+		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the killed cluster's shared memory %s is still there (%v)", f, err)
+		}
 	}
 	if _, err := os.Stat(live.Dir()); err != nil || !procgroup.ProcessAlive(live.PID()) {
 		t.Errorf("Sweep touched the live cluster %s (pid %d): %v", live.Dir(), live.PID(), err)

@@ -27,7 +27,8 @@
 // Prepare gives the service a writable root filesystem of its own for the run, shared by its
 // commands (what migrate writes, serve sees); Close unmounts and removes it. It is an overlay
 // (overlayfs) whose lower directories are the image's layers, topmost first, and whose upper
-// directory is the service's: each layer is unpacked once, by its DiffID (taken from the image's
+// directory is the service's, mounted volatile (no sync: what it holds is thrown away, and
+// unmounting a plain overlay syncs the whole disk under it): each layer is unpacked once, by its DiffID (taken from the image's
 // config and checked against the content), into the layer cache, which every service and every
 // run then shares read-only. A layer is unpacked into a temporary directory beside its place
 // and renamed into it, so that a half-unpacked layer is never used; two convoy processes

@@ -70,6 +70,25 @@ func mountsUnder(t *testing.T, dir string) []string {
 	return out
 }
 
+// mountOptions returns the super options of the mount at dir (/proc/self/mountinfo).
+func mountOptions(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		mount, super, ok := strings.Cut(line, " - ")
+		if fields := strings.Fields(mount); ok && len(fields) > 4 && fields[4] == dir {
+			if f := strings.Fields(super); len(f) == 3 {
+				return f[2]
+			}
+		}
+	}
+	t.Fatalf("%s is not a mount point", dir)
+	return ""
+}
+
 // filesUnder returns what is not a directory under dir.
 func filesUnder(t *testing.T, dir string) []string {
 	t.Helper()
@@ -131,6 +150,13 @@ func TestRuncOverlay(t *testing.T) {
 	}
 	if got := mountsUnder(t, work); len(got) != 2 {
 		t.Errorf("mounts under the work directory: %v, want 2", got)
+	}
+	for _, l := range []Launcher{la, lb} {
+		// Linux 6.8 and later say fsync=volatile.
+		opts := "," + mountOptions(t, l.(*runcLauncher).rootfs) + ","
+		if !strings.Contains(opts, ",volatile,") && !strings.Contains(opts, ",fsync=volatile,") && !volatileRefused.Load() {
+			t.Errorf("%s is mounted with %q: not volatile (unmounting it syncs the disk)", l.(*runcLauncher).rootfs, opts)
+		}
 	}
 
 	if log := runIn(t, la, rt, "migrate", writeScript); !strings.Contains(log, "WROTE") {

@@ -19,7 +19,9 @@
 //	runc/bundles/<id>                 one bundle (config.json) per command
 //
 // and in the layer cache (WithLayerCache; convoy gives <repo>/.convoy/cache/rootfs, else
-// DefaultLayerCache: <user cache dir>/convoy/rootfs, /root/.cache/convoy/rootfs for root):
+// DefaultLayerCache: <user cache dir>/convoy/rootfs, /root/.cache/convoy/rootfs for root) —
+// but for the layers WithSharedLayers names, which go to its directory (convoy gives
+// DefaultLayerCache and its base images' layers: unpacked once per machine):
 //
 //	<hex of the layer's sha256 DiffID>/   one image layer, unpacked
 //	.tmp-*                                a layer being unpacked

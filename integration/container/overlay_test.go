@@ -203,6 +203,54 @@ func TestRuncOverlay(t *testing.T) {
 	}
 }
 
+// TestSharedLayers: the base image's layers, named by WithSharedLayers, are unpacked into the
+// shared directory, once for every runtime (every repository's cache) that shares it; the
+// image's own layers go to each runtime's layer cache.
+func TestSharedLayers(t *testing.T) {
+	base := baseImage(t)
+	cf, err := base.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testImage(t, base, "")
+	shared := t.TempDir()
+	newRuntime := func() (*Runc, string) {
+		work, cache := t.TempDir(), t.TempDir()
+		rt, err := NewRunc(WithWorkDir(work), WithLayerCache(cache), WithSharedLayers(shared, cf.RootFS.DiffIDs...))
+		if err != nil {
+			unavailableHere(t, "%v", err)
+		}
+		return rt, cache
+	}
+	baseDirs := make([]string, len(cf.RootFS.DiffIDs))
+	for i, id := range cf.RootFS.DiffIDs {
+		baseDirs[i] = id.Hex
+	}
+	for i := range 2 {
+		rt, cache := newRuntime()
+		l := prepared(t, rt.Launcher("a", runID(), img))
+		if got := listDir(shared); !slices.Equal(got, baseDirs) {
+			t.Errorf("runtime %d: the shared directory holds %v, want the base's layers %v", i, got, baseDirs)
+		}
+		if got := listDir(cache); len(got) != 1 || slices.Contains(baseDirs, got[0]) {
+			t.Errorf("runtime %d: its layer cache holds %v, want the image's own layer alone", i, got)
+		}
+		wantShared := int64(len(baseDirs))
+		if i > 0 {
+			wantShared = 0 // the first runtime unpacked them
+		}
+		if got := rt.shared.unpacks.Load(); got != wantShared {
+			t.Errorf("runtime %d unpacked %d shared layers, want %d", i, got, wantShared)
+		}
+		if got := rt.layers.unpacks.Load(); got != 1 {
+			t.Errorf("runtime %d unpacked %d layers of its own, want 1", i, got)
+		}
+		if log := runIn(t, l, rt, "serve", "import os; print('SEES', os.path.exists('/app/probe.py'), os.path.exists('/usr/bin/python3'))"); !strings.Contains(log, "SEES True True") {
+			t.Errorf("runtime %d: the container lacks its image's files:\n%s", i, log)
+		}
+	}
+}
+
 // TestRuncOverlayWhiteout: a file deleted by a higher layer (.wh.NAME) and a directory a higher
 // layer made opaque (.wh..wh..opq) are hidden in the container, as an overlay (the whiteouts
 // converted) and flattened (the fallback, forced).

@@ -30,8 +30,10 @@ type Runc struct {
 	rootfsDir string // <work>/runc/rootfs/<run>-<service>
 	upperDir  string // <work>/runc/overlay/<run>-<service>/{upper,work}
 	layers    *layerCache
-	bundleDir string // <work>/runc/bundles/<container id>
-	template  []byte // `runc spec`'s config.json
+	shared    *layerCache      // WithSharedLayers: nil without
+	sharedIDs map[v1.Hash]bool // the layers kept in shared
+	bundleDir string           // <work>/runc/bundles/<container id>
+	template  []byte           // `runc spec`'s config.json
 	hostname  string
 }
 
@@ -59,6 +61,12 @@ func NewRunc(opts ...Option) (*Runc, error) {
 		upperDir:  filepath.Join(o.workDir, "runc", "overlay"),
 		bundleDir: filepath.Join(o.workDir, "runc", "bundles"),
 		layers:    &layerCache{dir: o.layerCache},
+	}
+	if o.sharedLayers != "" && o.sharedLayers != o.layerCache {
+		r.shared, r.sharedIDs = &layerCache{dir: o.sharedLayers}, map[v1.Hash]bool{}
+		for _, id := range o.sharedIDs {
+			r.sharedIDs[id] = true
+		}
 	}
 	for _, d := range []string{r.stateRoot, r.rootfsDir, r.upperDir, r.bundleDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -138,11 +146,20 @@ func (r *Runc) AddLayer(diffID v1.Hash, write func(dir string) error) error {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	return r.layers.add(diffID, write)
+	return r.cacheOf(diffID).add(diffID, write)
 }
 
 // LayerCache is the directory of unpacked image layers (WithLayerCache).
 func (r *Runc) LayerCache() string { return r.layers.dir }
+
+// cacheOf is the layer cache that keeps the layer with diffID: the shared one for the layers
+// WithSharedLayers names, else the layer cache.
+func (r *Runc) cacheOf(diffID v1.Hash) *layerCache {
+	if r.sharedIDs[diffID] {
+		return r.shared
+	}
+	return r.layers
+}
 
 // Launcher returns the Launcher of service's commands in run runID, inside img: Prepare mounts
 // an overlay of img's cached layers at <work>/runc/rootfs/<runID>-<service> (or unpacks img

@@ -141,7 +141,7 @@ func (l *runcLauncher) overlay(ctx context.Context) error {
 	g.SetLimit(4)
 	for i, layer := range layers {
 		g.Go(func() (err error) {
-			dirs[i], stats[i], err = l.rt.layers.ensure(gctx, layer, cf.RootFS.DiffIDs[i])
+			dirs[i], stats[i], err = l.rt.cacheOf(cf.RootFS.DiffIDs[i]).ensure(gctx, layer, cf.RootFS.DiffIDs[i])
 			return err
 		})
 	}

@@ -184,7 +184,7 @@ func waitGone(t *testing.T, pid int) {
 // clusterOf returns the throwaway cluster directory whose recorded owner is pid, "" if none.
 func clusterOf(t *testing.T, pid int) string {
 	t.Helper()
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "convoy-pg-*"))
+	dirs, _ := filepath.Glob(filepath.Join(pgcluster.DefaultParentDir(), "convoy-pg-*"))
 	for _, d := range dirs {
 		var o struct {
 			PID int `json:"pid"`

@@ -30,11 +30,12 @@
 // commands (what migrate writes, serve sees); Close unmounts and removes it. It is an overlay
 // (overlayfs) whose lower directories are the image's layers, topmost first, and whose upper
 // directory is the service's, mounted volatile (no sync: what it holds is thrown away, and
-// unmounting a plain overlay syncs the whole disk under it): each layer is unpacked once, by its DiffID (taken from the image's
-// config and checked against the content), into the layer cache, which every service and every
-// run then shares read-only. A layer is unpacked into a temporary directory beside its place
-// and renamed into it, so that a half-unpacked layer is never used; two convoy processes
-// unpacking the same layer at once both end with it (the loser of the rename drops its copy).
+// unmounting a plain overlay syncs the whole disk under it): each layer is unpacked once, by its
+// DiffID (taken from the image's config and checked against the content), into the layer cache,
+// which every service and every run then shares read-only. A layer is unpacked into a temporary
+// directory beside its place and renamed into it, so that a half-unpacked layer is never used;
+// two convoy processes unpacking the same layer at once both end with it (the loser of the
+// rename drops its copy).
 // With the base layer cached, Prepare is a mount: 1.7 ms with Close, against 2.9 s for the
 // flattened unpack of the 124 MB Python base image here (BenchmarkPrepare).
 //

@@ -67,8 +67,9 @@ type options struct {
 // WithBinDir uses the PostgreSQL programs in dir instead of searching for them with FindBinDir.
 func WithBinDir(dir string) Option { return func(o *options) { o.binDir = dir } }
 
-// WithParentDir creates the cluster's temporary directory inside dir instead of DefaultParentDir(). When
-// running as root, dir must be traversable by the OS user that runs the server.
+// WithParentDir creates the cluster's temporary directory inside dir instead of
+// DefaultParentDir(). When running as root, dir must be traversable by the OS user that runs the
+// server.
 func WithParentDir(dir string) Option { return func(o *options) { o.parentDir = dir } }
 
 // WithLogFile writes the server's log (and initdb's output) to path, which survives Stop. By default

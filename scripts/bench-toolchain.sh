@@ -164,12 +164,14 @@ deps = sorted(per.get("deps", []), key=lambda k: -dur[k])
 print("      deps: " + ", ".join(f"{k.split('/')[0]} {f(dur[k])}" + (" (reused)" if note.get(k) else "") for k in deps))
 
 # The path the run took: from the last stage to finish, back through what each stage waited
-# for — a stage it needs, or (on a full slot) the stage whose end freed the slot.
+# for — a stage it needs, or (on a full slot) the stage whose end freed the slot: one that
+# started before it (two stages of a few milliseconds, at once, would otherwise each be the
+# other's, and the walk would never end).
 last = max(pipeline, key=lambda k: fin[k])
 path, k = [], last
 while k:
     s = start[k]
-    done = [p for p in pipeline if p != k and fin[p] <= s + 0.05]
+    done = [p for p in pipeline if p != k and fin[p] <= s + 0.05 and start[p] < s]
     prev, why = None, "start"
     if done:
         # What freed it: the latest end before its start, a stage it needs on a near tie.

@@ -324,9 +324,10 @@ fi
 # cold NAME COMMAND DIR [STORE [NOBASE]]: BENCH_ROUNDS (default 3) cold `convoy COMMAND` runs,
 # each on a new snapshot DIR and cache DIR-cache (the last round's are left for what follows);
 # with NOBASE, each with a new XDG_CACHE_HOME too (the machine's unpacked base layers: none);
-# prints each wall time, leaves the median run's files as NAME.*. Rounds, because PyPI revalidations stall a
-# uv process by 5 s now and then on this network (measured: 1 in 3 to 1 in 10 `uv pip install`
-# of a warm cache, convoy's or by hand), and one run varies by more than the targets' margins.
+# prints each wall time, leaves the median run's files as NAME.*. Rounds, because PyPI
+# revalidations stall a uv process by 5 s now and then on this network (measured: 1 in 3 to 1 in
+# 10 `uv pip install` of a warm cache, convoy's or by hand), and one run varies by more than the
+# targets' margins.
 cold() {
 	local name=$1 cmd=$2 dir=$3 store=${4:-} nobase=${5:-} r walls=""
 	for r in $(seq "${BENCH_ROUNDS:-3}"); do

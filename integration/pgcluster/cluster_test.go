@@ -65,33 +65,12 @@ func TestStartStop(t *testing.T) {
 	}
 }
 
-// sharedMemoryFiles are the files the process pid maps that hold PostgreSQL's dynamic shared
-// memory (/dev/shm/PostgreSQL.N by default, DIR/pg_dynshmem/mmap.N with mmap).
-func sharedMemoryFiles(t *testing.T, pid int) []string {
-	t.Helper()
-	maps, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/maps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []string
-	for _, line := range strings.Split(string(maps), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 6 && (strings.HasPrefix(filepath.Base(f[5]), "PostgreSQL.") || strings.Contains(f[5], "/pg_dynshmem/")) {
-			files = append(files, f[5])
-		}
-	}
-	return files
-}
-
 func TestInMemory(t *testing.T) {
 	if !inMemory(MemoryDir, 0) {
 		t.Skipf("%s is not a tmpfs here: clusters go to %s", MemoryDir, os.TempDir())
 	}
 	if inMemory(MemoryDir, 1<<62) {
 		t.Errorf("inMemory(%s, 4 EiB) = true: a tmpfs without the room asked for must not be used", MemoryDir)
-	}
-	if inMemory(MemoryDir, MemoryFree) && DefaultParentDir() != MemoryDir {
-		t.Errorf("DefaultParentDir() = %q, want %s (a tmpfs with the room)", DefaultParentDir(), MemoryDir)
 	}
 	if inMemory("/nonexistent-convoy-dir", 0) {
 		t.Error("inMemory of a missing directory = true")

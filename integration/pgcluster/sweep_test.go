@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -85,6 +86,24 @@ func TestKilledOwnerLeavesNothingRunningAndSweepRemovesTheCluster(t *testing.T) 
 	if _, err := os.Stat(live.Dir()); err != nil || !procgroup.ProcessAlive(live.PID()) {
 		t.Errorf("Sweep touched the live cluster %s (pid %d): %v", live.Dir(), live.PID(), err)
 	}
+}
+
+// sharedMemoryFiles are the files the process pid maps that hold PostgreSQL's dynamic shared
+// memory (/dev/shm/PostgreSQL.N by default, DIR/pg_dynshmem/mmap.N with mmap).
+func sharedMemoryFiles(t *testing.T, pid int) []string {
+	t.Helper()
+	maps, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, line := range strings.Split(string(maps), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && (strings.HasPrefix(filepath.Base(f[5]), "PostgreSQL.") || strings.Contains(f[5], "/pg_dynshmem/")) {
+			files = append(files, f[5])
+		}
+	}
+	return files
 }
 
 // TestHelperRunCluster is the owner in TestKilledOwnerLeavesNothingRunningAndSweepRemovesTheCluster:

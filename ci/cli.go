@@ -239,6 +239,12 @@ func (c *cli) cacheDir(cfg *config.Config) string {
 	return filepath.Join(stateDir(cfg), "cache")
 }
 
+// layerCache is where runc keeps the repository's image layers unpacked: <cache dir>/rootfs (the
+// base images' are in container.DefaultLayerCache(), the machine's).
+func (c *cli) layerCache(cfg *config.Config) string {
+	return filepath.Join(c.cacheDir(cfg), "rootfs")
+}
+
 // bus builds the event bus for the chosen output (and the CI-native output, the JUnit report
 // and the trace, when asked for). Its close writes what the summary did not (a trace of a run
 // that ended without one).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/convoy-ci/convoy/engine/dagger"
 	"github.com/convoy-ci/convoy/engine/local"
+	"github.com/convoy-ci/convoy/integration/container"
 	"github.com/convoy-ci/convoy/internal/size"
 	"github.com/convoy-ci/convoy/pipeline"
 )
@@ -16,8 +18,8 @@ import (
 func init() {
 	register(&command{
 		name: "cache",
-		summary: "cache prune: remove the virtualenvs, dependency layers, runtime requirements, gate records " +
-			"and Dagger retry records the manifest no longer refers to and no run used lately, with their sizes.",
+		summary: "cache prune: remove the virtualenvs, dependency layers, runtime requirements, gate records, " +
+			"Dagger retry records and unpacked image layers the manifest no longer refers to and no run used lately, with their sizes.",
 		usage: "prune [--dry-run] [--keep-for DURATION] [flags]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.Bool("dry-run", false, "list what would be removed, and its size, without removing anything")
@@ -53,6 +55,17 @@ func (c *cli) cachePrune(ctx context.Context) int {
 	for _, r := range retries {
 		rs = append(rs, local.Reclaimable{Path: r.Path, Size: r.Size, Kind: "dagger retry record", LastUsed: r.LastUsed})
 	}
+	var layerErr error // what was removed before it is listed all the same
+	for i, dir := range []string{c.layerCache(cfg), container.DefaultLayerCache()} {
+		if i > 0 && dir == c.layerCache(cfg) {
+			break // --cache-dir is the machine's cache directory
+		}
+		layers, err := container.PruneLayers(dir, time.Now().Add(-keepFor), dry)
+		for _, l := range layers {
+			rs = append(rs, local.Reclaimable{Path: l.Path, Size: l.Size, Kind: "unpacked layer", LastUsed: l.LastUsed})
+		}
+		layerErr = errors.Join(layerErr, err)
+	}
 	var total int64
 	for _, r := range rs {
 		total += r.Size
@@ -64,5 +77,8 @@ func (c *cli) cachePrune(ctx context.Context) int {
 	}
 	fmt.Fprintf(c.stdout, "%s %s in %d entries (kept: what services.yaml refers to, and what was used in the last %s)\n",
 		verb, size.Text(total), len(rs), keepFor)
+	if layerErr != nil {
+		return c.fail(fmt.Errorf("pruning unpacked layers: %w", layerErr))
+	}
 	return exitPassed
 }

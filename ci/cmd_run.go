@@ -197,7 +197,7 @@ func (c *cli) integrationRuntime(cfg *config.Config, ph phases) (container.Runti
 		return nil, err
 	}
 	rt, err := container.New(kind, container.WithWorkDir(filepath.Join(stateDir(cfg), "run")),
-		container.WithLayerCache(filepath.Join(c.cacheDir(cfg), "rootfs")),
+		container.WithLayerCache(c.layerCache(cfg)),
 		container.WithSharedLayers(container.DefaultLayerCache(), images.BaseLayers(context.Background(), cfg, c.flagBool("insecure"))...))
 	if err != nil {
 		return nil, &pipeline.UsageError{Msg: "integration starts every service from its image " +

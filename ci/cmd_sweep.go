@@ -38,7 +38,7 @@ func (c *cli) sweep(ctx context.Context) int {
 	opts := []integration.Option{integration.WithRunDir(filepath.Join(stateDir(cfg), "run"))}
 	// Containers of runc on this machine, and of the docker daemon at DOCKER_HOST.
 	if sw := container.Sweeper(container.WithWorkDir(filepath.Join(stateDir(cfg), "run")),
-		container.WithLayerCache(filepath.Join(c.cacheDir(cfg), "rootfs"))); sw != nil {
+		container.WithLayerCache(c.layerCache(cfg))); sw != nil {
 		opts = append(opts, integration.WithContainerSweeper(sw))
 	}
 	removed, err := integration.Sweep(ctx, integration.Spec{Repo: cfg.Root, Postgres: pg}, opts...)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/convoy-ci/convoy/internal/filelock"
+	"github.com/convoy-ci/convoy/internal/size"
 	"github.com/convoy-ci/convoy/pipeline/config"
 	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
@@ -24,7 +25,8 @@ const DefaultKeepFor = 7 * 24 * time.Hour
 type Reclaimable struct {
 	// Path is the entry's file or directory.
 	Path string
-	// Size is what it holds, in bytes.
+	// Size is what removing it frees, in bytes (size.Freed: files hard-linked from elsewhere,
+	// uv's cache or the bytecode store, free nothing).
 	Size int64
 	// Kind is what it is: "virtualenv", "dependency layer", "runtime requirements", "gate record".
 	Kind string
@@ -134,18 +136,18 @@ func (e *Engine) staleVenvs(keep map[string]bool, cutoff time.Time) ([]Reclaimab
 		if err != nil || st.ModTime().After(cutoff) {
 			continue
 		}
-		size, err := diskUsage(venv)
+		n, err := size.Freed(venv)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Reclaimable{Path: venv, Size: size, Kind: "virtualenv", LastUsed: st.ModTime()})
+		out = append(out, Reclaimable{Path: venv, Size: n, Kind: "virtualenv", LastUsed: st.ModTime()})
 	}
 	return out, nil
 }
 
 // staleEntries are the entries directly in dir of kind last written before cutoff: its regular
 // files (lock files, which go with what they lock, excepted) or, with dirs, its directories,
-// sized by what they hold.
+// sized by what removing them frees.
 func staleEntries(dir, kind string, cutoff time.Time, dirs bool) ([]Reclaimable, error) {
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -160,16 +162,16 @@ func staleEntries(dir, kind string, cutoff time.Time, dirs bool) ([]Reclaimable,
 		if err != nil || info.ModTime().After(cutoff) {
 			continue
 		}
-		p, size := filepath.Join(dir, ent.Name()), info.Size()
+		p, n := filepath.Join(dir, ent.Name()), info.Size()
 		switch {
 		case dirs && info.IsDir():
-			if size, err = diskUsage(p); err != nil {
+			if n, err = size.Freed(p); err != nil {
 				return nil, err
 			}
 		case dirs, !info.Mode().IsRegular(), strings.HasSuffix(ent.Name(), ".lock"):
 			continue
 		}
-		out = append(out, Reclaimable{Path: p, Size: size, Kind: kind, LastUsed: info.ModTime()})
+		out = append(out, Reclaimable{Path: p, Size: n, Kind: kind, LastUsed: info.ModTime()})
 	}
 	return out, nil
 }
@@ -227,26 +229,4 @@ func (e *Engine) remove(ctx context.Context, r Reclaimable) error {
 		return fmt.Errorf("pruning %s %s: %w", r.Kind, r.Path, err)
 	}
 	return nil
-}
-
-// diskUsage is the bytes of the regular files under dir.
-func diskUsage(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			n += info.Size()
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("measuring %s: %w", dir, err)
-	}
-	return n, nil
 }

@@ -54,10 +54,12 @@
 // paths do not fit the one page (4096 bytes) of mount options: each layer takes its cache path
 // and 66 characters (with a cache path of 40 characters, about 35 layers fit).
 //
-// The layer cache only grows, by every distinct layer of every image run: convoy never prunes
-// it. Removing it (or a layer in it) between runs is safe; PruneLayers removes the layers a
-// caller does not want (not those of a running run: its overlay would break). Directories the
-// flattened fallback unpacked are not cached.
+// The layer cache grows by every distinct layer of every image run (a new source layer per
+// commit, a new dependency layer per change of requirements). Beside each layer's directory is
+// its use mark, <DiffID hex>.used: its time is the layer's last use, and each launcher whose
+// overlay uses the layer holds a shared flock on it until Close. PruneLayers (convoy cache
+// prune) removes the layers no container used since a cutoff, never one a launcher holds: its
+// overlay would break. Directories the flattened fallback unpacked are not cached.
 //
 // Unpacking is careful: no entry lands outside the root, through ".." or through a symlink;
 // device nodes are skipped; modes, owners and times are kept. A layer's directory listed only as

@@ -241,6 +241,20 @@ func listDir(dir string) []string {
 	return names
 }
 
+// layerDirs returns the sorted names of the directories in the layer cache dir: its layers and
+// any temporary unpack directory, not the layers' use marks.
+func layerDirs(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
 // exists reports whether path exists.
 func exists(path string) bool {
 	_, err := os.Lstat(path)

@@ -18,6 +18,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/convoy-ci/convoy/internal/filelock"
+	"github.com/convoy-ci/convoy/internal/size"
 )
 
 // DefaultLayerCache is where runc keeps unpacked image layers when WithLayerCache is not given:
@@ -145,7 +148,7 @@ func (c *layerCache) place(diffID v1.Hash, final string, fill func(tmp string) e
 	if err := os.Rename(tmp, final); err != nil && !isDir(final) {
 		return err
 	}
-	return nil
+	return c.touch(diffID)
 }
 
 // uncompressed opens layer's tar stream. A gzip layer is decompressed here with
@@ -182,37 +185,158 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// PruneLayers removes from the layer cache dir (see WithLayerCache) every unpacked layer that keep
-// does not want, and what interrupted unpacks left there more than an hour ago. Layers in use by
-// a run (mounted) must be kept: removing one from under its overlay mount breaks that run. It
-// returns the DiffIDs it removed.
-func PruneLayers(dir string, keep func(diffID v1.Hash) bool) ([]v1.Hash, error) {
+// PrunedLayer is an unpacked layer PruneLayers removed, or would remove.
+type PrunedLayer struct {
+	// Path is the layer's directory.
+	Path string
+	// DiffID is the layer's.
+	DiffID v1.Hash
+	// Size is what removing it frees, in bytes (size.Freed: a file hard-linked from elsewhere,
+	// such as a dependency layer's from uv's cache, frees nothing).
+	Size int64
+	// LastUsed is when a container last used it, or it was unpacked.
+	LastUsed time.Time
+}
+
+// PruneLayers removes from the layer cache dir (see WithLayerCache and WithSharedLayers) every
+// unpacked layer no container used since cutoff and none uses now (a launcher holds a shared
+// lock on a layer's use mark while its overlay is mounted), and what interrupted unpacks left
+// there more than an hour ago. With dry it removes nothing. It returns the layers it removed, or
+// would remove.
+func PruneLayers(dir string, cutoff time.Time, dry bool) ([]PrunedLayer, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing layer cache %s: %w", dir, err)
 	}
-	var removed []v1.Hash
+	c := &layerCache{dir: dir}
+	var out []PrunedLayer
 	var errs []error
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
 		if strings.HasPrefix(e.Name(), tmpPrefix) {
-			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour && !dry {
 				errs = append(errs, os.RemoveAll(p))
 			}
 			continue
 		}
+		if hex, ok := strings.CutSuffix(e.Name(), ".used"); ok && !dry {
+			errs = append(errs, c.dropMark(hex))
+			continue
+		}
 		h, err := v1.NewHash("sha256:" + e.Name())
-		if err != nil || !e.IsDir() || keep(h) {
+		if err != nil || !e.IsDir() {
 			continue
 		}
-		if err := os.RemoveAll(p); err != nil {
+		l, ok, err := c.prune(h, cutoff, dry)
+		if err != nil {
 			errs = append(errs, err)
-			continue
+		} else if ok {
+			out = append(out, l)
 		}
-		removed = append(removed, h)
 	}
-	return removed, errors.Join(errs...)
+	return out, errors.Join(errs...)
+}
+
+// prune removes the layer with diffID (unless dry) when no container used it since cutoff and
+// none uses it now, and reports whether it did.
+func (c *layerCache) prune(diffID v1.Hash, cutoff time.Time, dry bool) (PrunedLayer, bool, error) {
+	dir, _ := c.path(diffID)
+	l := PrunedLayer{Path: dir, DiffID: diffID}
+	var err error
+	if l.LastUsed, err = c.lastUse(diffID); err != nil || l.LastUsed.After(cutoff) {
+		return l, false, err
+	}
+	unlock, free, err := filelock.TryLock(c.mark(diffID))
+	if err != nil || !free {
+		return l, false, err
+	}
+	defer unlock()
+	if l.LastUsed, err = c.lastUse(diffID); err != nil || l.LastUsed.After(cutoff) { // used meanwhile
+		return l, false, err
+	}
+	if l.Size, err = size.Freed(dir); err != nil {
+		return l, false, err
+	}
+	if dry {
+		return l, true, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return l, false, fmt.Errorf("removing unpacked layer %s: %w", diffID, err)
+	}
+	return l, true, os.Remove(c.mark(diffID)) // a launcher waiting on it locks a new one
+}
+
+// dropMark removes the use mark named hex.used when its layer is not in the cache (removed by
+// hand) and no launcher holds it (one that is unpacking the layer does).
+func (c *layerCache) dropMark(hex string) error {
+	if isDir(filepath.Join(c.dir, hex)) {
+		return nil
+	}
+	p := filepath.Join(c.dir, hex+".used")
+	unlock, free, err := filelock.TryLock(p)
+	if err != nil || !free {
+		return err
+	}
+	defer unlock()
+	if isDir(filepath.Join(c.dir, hex)) {
+		return nil
+	}
+	return os.Remove(p)
+}
+
+// mark is the use mark of the layer with diffID: the file beside its directory whose time is
+// the layer's last use, on which every launcher using the layer holds a shared lock.
+func (c *layerCache) mark(diffID v1.Hash) string { return filepath.Join(c.dir, diffID.Hex+".used") }
+
+// use marks the layer with diffID used now, and in use until release is called: PruneLayers
+// leaves it alone meanwhile. A prune removing it first is waited for (the layer is then
+// unpacked again).
+func (c *layerCache) use(ctx context.Context, diffID v1.Hash) (release func(), err error) {
+	if _, err := c.path(diffID); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return nil, err
+	}
+	if release, err = filelock.Shared(ctx, c.mark(diffID)); err != nil {
+		return nil, fmt.Errorf("marking layer %s in use: %w", diffID, err)
+	}
+	if err := c.touch(diffID); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
+// touch sets the use mark of the layer with diffID (created when missing) to now.
+func (c *layerCache) touch(diffID v1.Hash) error { return c.setMark(diffID, time.Now()) }
+
+// setMark sets the use mark of the layer with diffID (created when missing) to t.
+func (c *layerCache) setMark(diffID v1.Hash, t time.Time) error {
+	f, err := os.OpenFile(c.mark(diffID), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("marking layer %s used: %w", diffID, err)
+	}
+	f.Close()
+	if err := os.Chtimes(c.mark(diffID), t, t); err != nil {
+		return fmt.Errorf("marking layer %s used: %w", diffID, err)
+	}
+	return nil
+}
+
+// lastUse is the time of the use mark of the layer with diffID; a layer without one (unpacked
+// before convoy kept them) gets one with its directory's time.
+func (c *layerCache) lastUse(diffID v1.Hash) (time.Time, error) {
+	if fi, err := os.Stat(c.mark(diffID)); err == nil {
+		return fi.ModTime(), nil
+	}
+	dir, _ := c.path(diffID)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fi.ModTime(), c.setMark(diffID, fi.ModTime())
 }

@@ -36,6 +36,7 @@ type runcLauncher struct {
 	config   v1.Config
 	user     imageUser
 	stats    UnpackStats
+	inUse    []func() // release the layers the overlay uses (layerCache.use)
 }
 
 // Describe returns "runc: <service>@sha256:<short digest>", followed once prepared by how the
@@ -137,6 +138,13 @@ func (l *runcLauncher) overlay(ctx context.Context) error {
 	}
 	dirs := make([]string, len(layers))
 	stats := make([]UnpackStats, len(layers))
+	for _, id := range cf.RootFS.DiffIDs {
+		release, err := l.rt.cacheOf(id).use(ctx, id)
+		if err != nil {
+			return err
+		}
+		l.inUse = append(l.inUse, release)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for i, layer := range layers {
@@ -187,13 +195,18 @@ func (l *runcLauncher) overlay(ctx context.Context) error {
 	return nil
 }
 
-// teardown unmounts the root filesystem when it is mounted, and removes it and the overlay's
-// upper and work directories. It leaves the mount point alone when it cannot unmount it: removing
-// files through the mount would only remove them from the upper directory.
+// teardown unmounts the root filesystem when it is mounted, releases the layers it used, and
+// removes it and the overlay's upper and work directories. It leaves the mount point alone (and
+// its layers in use) when it cannot unmount it: removing files through the mount would only
+// remove them from the upper directory.
 func (l *runcLauncher) teardown() error {
 	if err := unmountOverlay(l.rootfs); err != nil {
 		return err
 	}
+	for _, release := range l.inUse {
+		release()
+	}
+	l.inUse = nil
 	return errors.Join(os.RemoveAll(l.rootfs), os.RemoveAll(l.upper))
 }
 

@@ -73,14 +73,14 @@ func WithWorkDir(dir string) Option { return func(o *options) { o.workDir = dir 
 
 // WithLayerCache keeps runc's unpacked image layers in dir (convoy gives
 // <repo>/.convoy/cache/rootfs) instead of DefaultLayerCache(). The directory grows by every
-// distinct layer unpacked and is never pruned by convoy; see PruneLayers.
+// distinct layer unpacked until PruneLayers (convoy cache prune) removes those unused lately.
 func WithLayerCache(dir string) Option { return func(o *options) { o.layerCache = dir } }
 
 // WithSharedLayers keeps the layers with the DiffIDs diffIDs — a base image's, which every
 // repository's images share — unpacked in dir instead of the layer cache (convoy gives
 // DefaultLayerCache(), the machine's, and its services' base images): unpacked once per machine,
 // as a container engine keeps a pulled base image, not once per repository clone and cache (134
-// MB, 1.8 CPU-seconds for the Debian base). Like the layer cache, dir is never pruned by convoy.
+// MB, 1.8 CPU-seconds for the Debian base). Like the layer cache, dir is pruned by PruneLayers.
 func WithSharedLayers(dir string, diffIDs ...v1.Hash) Option {
 	return func(o *options) { o.sharedLayers, o.sharedIDs = dir, diffIDs }
 }

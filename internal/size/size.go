@@ -1,4 +1,4 @@
-// Package size formats byte counts for people.
+// Package size measures what files take and formats byte counts for people.
 package size
 
 import "fmt"

@@ -187,7 +187,7 @@ func install(ctx context.Context, reqs []string, t depsTarget, tools *python.Too
 	if err != nil {
 		return fmt.Errorf("installing dependencies: %w", err)
 	}
-	reqFile := filepath.Join(tmp, "requirements.txt")
+	reqFile := filepath.Join(tmp, python.RuntimeFile)
 	if err := os.WriteFile(reqFile, []byte(strings.Join(reqs, "\n")+"\n"), 0o644); err != nil {
 		return fmt.Errorf("installing dependencies: %w", err)
 	}

@@ -111,12 +111,6 @@ func readPyproject(file string) (pyproject, bool) {
 	return p, err == nil && toml.Unmarshal(b, &p) == nil
 }
 
-// pyprojectIsPoetry reports whether a pyproject.toml has a [tool.poetry] table.
-func pyprojectIsPoetry(file string) bool {
-	p, ok := readPyproject(file)
-	return ok && p.Tool.Poetry != nil
-}
-
 // pyprojectNames reads the dependencies of a pyproject.toml: PEP 621 ones, dependency groups,
 // optional dependencies and poetry's groups.
 func pyprojectNames(file string) map[string]bool {

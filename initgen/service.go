@@ -91,7 +91,7 @@ func (r *repoScan) detect(dir string) *service {
 	}
 	s.docker = readDockerfile(filepath.Join(dir, "Dockerfile"))
 	s.python = s.docker.python
-	s.deps = depsTool(dir)
+	s.deps = r.depsTool(dir)
 	s.depNames = dependencyNames(dir, s.deps.v)
 	s.decideServe()
 	s.decideSteps()
@@ -133,20 +133,10 @@ func (s *service) findApp() {
 	}
 }
 
-// depsTool decides the dependency tool from the files in dir.
-func depsTool(dir string) value[string] {
-	has := func(f string) bool { return fileExists(filepath.Join(dir, f)) }
-	switch {
-	case has("uv.lock"):
-		return value[string]{"uv", "uv.lock"}
-	case has("poetry.lock"):
-		return value[string]{"poetry", "poetry.lock"}
-	case has("pyproject.toml") && pyprojectIsPoetry(filepath.Join(dir, "pyproject.toml")):
-		return value[string]{"poetry", "pyproject.toml's [tool.poetry]"}
-	case has("Pipfile"):
-		return value[string]{"pipenv", "Pipfile"}
-	case has("requirements.txt"):
-		return value[string]{python.Pip, "requirements.txt"}
+// depsTool decides the dependency tool of the service in dir from its files (python.Detect).
+func (r *repoScan) depsTool(dir string) value[string] {
+	if tool, why, ok := python.Detect(r.root, r.rel(dir)); ok {
+		return value[string]{tool, why}
 	}
 	return value[string]{python.Pip, "TODO: no dependency spec found (pip reads requirements.txt)"}
 }

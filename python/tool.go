@@ -110,6 +110,10 @@ type Installation struct {
 	Libs bool
 }
 
+// RuntimeFile is the base name of the file engines write the requirement lines a Runtime lists
+// into (Runtime.Argv's output, the image's pins), in a directory of their own.
+const RuntimeFile = "requirements.txt"
+
 // Runtime is how a tool lists the requirements a service's image needs, as requirement lines
 // (markers kept) for Compile: a file, or a command that prints them.
 type Runtime struct {

@@ -93,7 +93,7 @@ func requirementsExecs(svc *config.Service, rt python.Runtime, target python.Tar
 			c.Spec = r // the working directory is the service's
 		}
 	case len(rt.Argv) > 0:
-		c.Spec = path.Join(resolveDir, "requirements.txt")
+		c.Spec = path.Join(resolveDir, python.RuntimeFile)
 		argv := python.ResolvePoetry(python.ResolveUV(rt.Argv, uv), python.PoetryBin(poetryDir))
 		execs = append(execs, execStep{Argv: argv, Stdout: c.Spec})
 	default:

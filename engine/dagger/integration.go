@@ -13,6 +13,7 @@ import (
 	"github.com/convoy-ci/convoy/engine"
 	"github.com/convoy-ci/convoy/integration"
 	"github.com/convoy-ci/convoy/pipeline/config"
+	"github.com/convoy-ci/convoy/python"
 	"github.com/convoy-ci/convoy/stages"
 )
 
@@ -324,9 +325,9 @@ func (t translator) serviceSetup(cfg *config.Config, svc *config.Service, o Inte
 // a virtualenv with its requirements, the run's variables, one health check per service, and
 // its command.
 func (t translator) suite(cfg *config.Config, services []serviceRecipe, urls map[string]string, o IntegrationOptions) (suiteRecipe, error) {
-	python := cfg.Defaults.Python
-	if python == "" {
-		python = config.DefaultPython
+	version := cfg.Defaults.Python
+	if version == "" {
+		version = config.DefaultPython
 	}
 	ref := o.SuiteBase
 	if ref == "" {
@@ -337,7 +338,7 @@ func (t translator) suite(cfg *config.Config, services []serviceRecipe, urls map
 		if t.DefaultBase != nil {
 			def = t.DefaultBase
 		}
-		ref = def(python)
+		ref = def(version)
 	}
 	base, err := parseBase(ref, cfg.Root)
 	if err != nil {
@@ -367,10 +368,11 @@ func (t translator) suite(cfg *config.Config, services []serviceRecipe, urls map
 		Env:     envList(env),
 		Workdir: repoRoot,
 		Timeout: cfg.Integration.Timeout,
-		Execs:   []execStep{{Argv: []string{"python" + python, "-m", "venv", venvDir}}},
+		Execs:   []execStep{{Argv: python.VenvArgv(python.InstallerPip, "", "python"+version, venvDir)}},
 	}
 	if req := cfg.Integration.Requirements; req != "" {
-		setup.Execs = append(setup.Execs, execStep{Argv: []string{"python", "-m", "pip", "install", "-r", path.Join(repoRoot, filepath.ToSlash(req))}})
+		install := python.RequirementsInstallArgv(python.InstallerPip, path.Join(repoRoot, filepath.ToSlash(req)))
+		setup.Execs = append(setup.Execs, execStep{Argv: install})
 	}
 	s := suiteRecipe{Setup: setup}
 	secs := strconv.FormatFloat(o.HealthTimeout.Seconds(), 'f', -1, 64)

@@ -186,7 +186,7 @@ func (e *Engine) runtimeSpec(ctx context.Context, req engine.Request, venv strin
 	if err != nil {
 		return "", err
 	}
-	file := filepath.Join(dir, "requirements.txt")
+	file := filepath.Join(dir, python.RuntimeFile)
 	if err := os.WriteFile(file, []byte(lines), 0o644); err != nil {
 		return "", fmt.Errorf("writing the runtime requirements %s prints: %w", tool.Name(), err)
 	}

@@ -28,7 +28,8 @@ type Reclaimable struct {
 	// Size is what removing it frees, in bytes (size.Freed: files hard-linked from elsewhere,
 	// uv's cache or the bytecode store, free nothing).
 	Size int64
-	// Kind is what it is: "virtualenv", "dependency layer", "runtime requirements", "gate record".
+	// Kind is what it is: "virtualenv", "dependency layer", "runtime requirements", "gate record"
+	// or "bytecode store" (convoy cache prune adds "dagger retry record" and "unpacked layer").
 	Kind string
 	// LastUsed is when it was last used (written, or reused for a virtualenv).
 	LastUsed time.Time

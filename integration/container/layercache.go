@@ -222,8 +222,8 @@ func PruneLayers(dir string, cutoff time.Time, dry bool) ([]PrunedLayer, error) 
 			}
 			continue
 		}
-		if hex, ok := strings.CutSuffix(e.Name(), ".used"); ok && !dry {
-			errs = append(errs, c.dropMark(hex))
+		if hex, ok := strings.CutSuffix(e.Name(), markSuffix); ok && !dry {
+			errs = append(errs, c.dropMark(v1.Hash{Algorithm: "sha256", Hex: hex}))
 			continue
 		}
 		h, err := v1.NewHash("sha256:" + e.Name())
@@ -269,27 +269,30 @@ func (c *layerCache) prune(diffID v1.Hash, cutoff time.Time, dry bool) (PrunedLa
 	return l, true, os.Remove(c.mark(diffID)) // a launcher waiting on it locks a new one
 }
 
-// dropMark removes the use mark named hex.used when its layer is not in the cache (removed by
-// hand) and no launcher holds it (one that is unpacking the layer does).
-func (c *layerCache) dropMark(hex string) error {
-	if isDir(filepath.Join(c.dir, hex)) {
-		return nil
+// dropMark removes the use mark of the layer with diffID when the layer is not in the cache
+// (removed by hand) and no launcher holds the mark (one that is unpacking the layer does).
+func (c *layerCache) dropMark(diffID v1.Hash) error {
+	dir, err := c.path(diffID)
+	if err != nil || isDir(dir) {
+		return nil // not a layer's mark, or its layer is there
 	}
-	p := filepath.Join(c.dir, hex+".used")
-	unlock, free, err := filelock.TryLock(p)
+	unlock, free, err := filelock.TryLock(c.mark(diffID))
 	if err != nil || !free {
 		return err
 	}
 	defer unlock()
-	if isDir(filepath.Join(c.dir, hex)) {
+	if isDir(dir) {
 		return nil
 	}
-	return os.Remove(p)
+	return os.Remove(c.mark(diffID))
 }
+
+// markSuffix ends the name of a layer's use mark: <DiffID hex>.used.
+const markSuffix = ".used"
 
 // mark is the use mark of the layer with diffID: the file beside its directory whose time is
 // the layer's last use, on which every launcher using the layer holds a shared lock.
-func (c *layerCache) mark(diffID v1.Hash) string { return filepath.Join(c.dir, diffID.Hex+".used") }
+func (c *layerCache) mark(diffID v1.Hash) string { return filepath.Join(c.dir, diffID.Hex+markSuffix) }
 
 // use marks the layer with diffID used now, and in use until release is called: PruneLayers
 // leaves it alone meanwhile. A prune removing it first is waited for (the layer is then
